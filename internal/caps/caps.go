@@ -1,0 +1,149 @@
+// Package caps owns Linux capability sets: names to numbers, and applying
+// the five sets of a runtime-spec process (bounding, effective, permitted,
+// inheritable, ambient) to the calling thread.
+package caps
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// names lists the capabilities by number, as in linux/capability.h.
+var names = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
+	"CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP",
+	"CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
+	"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+	"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+	"CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+	"CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",
+	"CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
+	"CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+	"CAP_CHECKPOINT_RESTORE",
+}
+
+// Known returns every capability name this build knows, lowest first.
+func Known() []string { return append([]string(nil), names...) }
+
+// LastCap is the highest capability the running kernel supports.
+func LastCap() int {
+	data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
+			return n
+		}
+	}
+	return len(names) - 1
+}
+
+// Parse turns names into a bit set. Unknown names are an error; names the
+// kernel does not support (newer than cap_last_cap) are dropped, as the
+// kernel could not grant them anyway.
+func Parse(list []string, last int) (uint64, error) {
+	var set uint64
+	for _, n := range list {
+		i := index(n)
+		if i < 0 {
+			return 0, fmt.Errorf("unknown capability %q", n)
+		}
+		if i <= last {
+			set |= 1 << uint(i)
+		}
+	}
+	return set, nil
+}
+
+func index(name string) int {
+	u := strings.ToUpper(name)
+	if !strings.HasPrefix(u, "CAP_") {
+		u = "CAP_" + u
+	}
+	for i, n := range names {
+		if n == u {
+			return i
+		}
+	}
+	return -1
+}
+
+// Sets is a process's capabilities as bit sets.
+type Sets struct {
+	Bounding, Effective, Permitted, Inheritable, Ambient uint64
+}
+
+// FromSpec converts a spec's capabilities. A nil spec means no
+// capabilities at all, which is what runc does too.
+func FromSpec(c *specs.LinuxCapabilities) (Sets, error) {
+	var s Sets
+	if c == nil {
+		return s, nil
+	}
+	last := LastCap()
+	var err error
+	for _, p := range []struct {
+		dst  *uint64
+		list []string
+		set  string
+	}{
+		{&s.Bounding, c.Bounding, "bounding"}, {&s.Effective, c.Effective, "effective"},
+		{&s.Permitted, c.Permitted, "permitted"}, {&s.Inheritable, c.Inheritable, "inheritable"},
+		{&s.Ambient, c.Ambient, "ambient"},
+	} {
+		if *p.dst, err = Parse(p.list, last); err != nil {
+			return s, fmt.Errorf("%s capabilities: %w", p.set, err)
+		}
+	}
+	return s, nil
+}
+
+// DropBounding removes every capability not in keep from the bounding set.
+// It needs CAP_SETPCAP, so it runs before the user switch drops privilege.
+func DropBounding(keep uint64) error {
+	last := LastCap()
+	for i := 0; i <= last; i++ {
+		if keep&(1<<uint(i)) != 0 {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(i), 0, 0, 0); err != nil {
+			if err == unix.EINVAL { // not supported by this kernel
+				continue
+			}
+			return fmt.Errorf("drop %s from bounding set: %w", names[i], err)
+		}
+	}
+	return nil
+}
+
+// Apply sets the effective, permitted and inheritable sets of the calling
+// thread, then raises the ambient ones (which must be permitted and
+// inheritable, as the kernel requires).
+func Apply(s Sets) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	for i := 0; i < 2; i++ {
+		data[i].Effective = uint32(s.Effective >> (32 * i))
+		data[i].Permitted = uint32(s.Permitted >> (32 * i))
+		data[i].Inheritable = uint32(s.Inheritable >> (32 * i))
+	}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	for i := 0; i < 64; i++ {
+		if s.Ambient&(1<<uint(i)) == 0 {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(i), 0, 0); err != nil {
+			return fmt.Errorf("raise ambient %s: %w", names[i], err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+// Package cgroups owns the container's control groups: it detects what
+// kind of host this is (cgroup v1, v2, or hybrid — v1 controllers beside a
+// cgroup2 mount), and hands out one Manager interface implemented for each
+// (v1/ and v2/). Resource limits arrive with the cgroups issue; this layer
+// creates, joins, lists and removes.
+package cgroups
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/berth-project/berth/internal/cgroups/v1"
+	v2 "github.com/berth-project/berth/internal/cgroups/v2"
+)
+
+// Manager is one container's cgroup on this host.
+type Manager interface {
+	// Create makes the container's cgroup directories.
+	Create() error
+	// Join moves pid into the container's cgroups.
+	Join(pid int) error
+	// CloneFD returns a directory fd for clone3's CLONE_INTO_CGROUP, so the
+	// child is born inside the cgroup and every byte it allocates is
+	// charged there; ok is false where the host cannot (v1 controllers).
+	// The caller closes the fd.
+	CloneFD() (fd int, ok bool, err error)
+	// Paths maps hierarchy names to the container's directories.
+	Paths() map[string]string
+	// Pids lists the processes in the container's cgroup.
+	Pids() ([]int, error)
+	// Destroy removes the container's directories (and the parents that
+	// Create made), waiting briefly for exiting processes to leave.
+	Destroy() error
+	// Created lists the directories, relative to a hierarchy root, that
+	// Create made, parents first; saved in State to rebuild the manager.
+	Created() []string
+}
+
+// State is a Manager's persistent form.
+type State struct {
+	Path string `json:"path"`
+	// Created lists the directories, relative to a hierarchy root, that
+	// Create made (parents first), so Destroy removes only those.
+	Created []string `json:"created,omitempty"`
+}
+
+// Mode is the kind of cgroup host.
+type Mode int
+
+// The kinds of host.
+const (
+	ModeV1 Mode = iota
+	ModeHybrid
+	ModeV2
+)
+
+func (m Mode) String() string {
+	return [...]string{"v1", "hybrid", "v2"}[m]
+}
+
+// Host describes the cgroup mounts of this machine.
+type Host struct {
+	Mode Mode
+	// V1 maps a hierarchy name (its mount point's base name: "memory",
+	// "cpu,cpuacct", "systemd") to its mount point.
+	V1 map[string]string
+	// Unified is the cgroup2 mount point, if any.
+	Unified string
+}
+
+// DetectHost reads /proc/self/mountinfo.
+func DetectHost() (*Host, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("detect cgroups: %w", err)
+	}
+	defer f.Close()
+	h := &Host{V1: map[string]string{}}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		i := strings.Index(line, " - ")
+		if i < 0 {
+			continue
+		}
+		pre, post := strings.Fields(line[:i]), strings.Fields(line[i+3:])
+		if len(pre) < 5 || len(post) < 1 {
+			continue
+		}
+		mp := pre[4]
+		switch post[0] {
+		case "cgroup2":
+			if h.Unified == "" || mp == "/sys/fs/cgroup" {
+				h.Unified = mp
+			}
+		case "cgroup":
+			if _, dup := h.V1[filepath.Base(mp)]; !dup {
+				h.V1[filepath.Base(mp)] = mp
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("detect cgroups: %w", err)
+	}
+	switch {
+	case len(h.V1) == 0 && h.Unified != "":
+		h.Mode = ModeV2
+	case len(h.V1) > 0 && h.Unified != "":
+		h.Mode = ModeHybrid
+	case len(h.V1) > 0:
+		h.Mode = ModeV1
+	default:
+		return nil, fmt.Errorf("detect cgroups: no cgroup filesystem is mounted")
+	}
+	return h, nil
+}
+
+// CleanPath turns a spec cgroupsPath into an absolute path below each
+// hierarchy root; ".." cannot climb above it. An empty path gets the
+// default /berth/ID. Relative paths are placed under /berth too.
+func CleanPath(cgroupsPath, id string) string {
+	if cgroupsPath == "" {
+		return filepath.Join("/berth", id)
+	}
+	if !filepath.IsAbs(cgroupsPath) {
+		return filepath.Join("/berth", filepath.Clean("/"+cgroupsPath))
+	}
+	return filepath.Clean(cgroupsPath)
+}
+
+// New returns the manager for st on host h.
+func New(h *Host, st State) Manager {
+	if h.Mode == ModeV2 {
+		return v2.New(h.Unified, st.Path, st.Created)
+	}
+	roots := map[string]string{}
+	for n, mp := range h.V1 {
+		roots[n] = mp
+	}
+	if h.Mode == ModeHybrid {
+		roots["unified"] = h.Unified
+	}
+	return v1.New(roots, st.Path, st.Created)
+}

@@ -1,0 +1,87 @@
+package cgroups
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestCleanPathCannotClimbOutOfTheHierarchy(t *testing.T) {
+	cases := map[[2]string]string{
+		{"", "c1"}:             "/berth/c1",
+		{"/a/b", "c1"}:         "/a/b",
+		{"/a/../../etc", "c1"}: "/etc",
+		{"rel/x", "c1"}:        "/berth/rel/x",
+		{"../../escape", "c1"}: "/berth/escape",
+	}
+	for in, want := range cases {
+		if got := CleanPath(in[0], in[1]); got != want {
+			t.Errorf("CleanPath(%q) = %q, want %q", in[0], got, want)
+		}
+	}
+}
+
+// The same checks run against each implementation, on fake hierarchies
+// made of plain directories.
+func TestManagersCreateJoinDestroy(t *testing.T) {
+	for _, mode := range []Mode{ModeV1, ModeHybrid, ModeV2} {
+		t.Run(mode.String(), func(t *testing.T) {
+			base := t.TempDir()
+			h := &Host{Mode: mode, V1: map[string]string{}}
+			if mode != ModeV2 {
+				for _, c := range []string{"memory", "pids"} {
+					h.V1[c] = filepath.Join(base, c)
+					os.MkdirAll(h.V1[c], 0o755)
+				}
+			}
+			if mode != ModeV1 {
+				h.Unified = filepath.Join(base, "unified")
+				os.MkdirAll(h.Unified, 0o755)
+			}
+			os.MkdirAll(filepath.Join(base, "pids", "shared"), 0o755)
+			m := New(h, State{Path: "/berth/c1"})
+			if err := m.Create(); err != nil {
+				t.Fatal(err)
+			}
+			if got := m.Created(); len(got) != 2 || got[0] != "/berth" || got[1] != "/berth/c1" {
+				t.Fatalf("Created = %v", got)
+			}
+			for _, d := range m.Paths() {
+				if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+					t.Fatalf("cgroup dir %s missing", d)
+				}
+			}
+			if err := m.Join(1234); err != nil {
+				t.Fatal(err)
+			}
+			pids, err := m.Pids()
+			if err != nil || len(pids) != 1 || pids[0] != 1234 {
+				t.Fatalf("Pids = %v, %v", pids, err)
+			}
+			// Plain directories holding a file cannot be rmdir'ed; clear them
+			// as the kernel would when the task leaves.
+			for _, d := range m.Paths() {
+				os.Remove(filepath.Join(d, "cgroup.procs"))
+			}
+			rebuilt := New(h, State{Path: "/berth/c1", Created: m.Created()})
+			if err := rebuilt.Destroy(); err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range m.Paths() {
+				if _, err := os.Stat(filepath.Dir(d)); !os.IsNotExist(err) {
+					t.Fatalf("parent %s left behind", filepath.Dir(d))
+				}
+			}
+		})
+	}
+}
+
+func TestDetectHostHere(t *testing.T) {
+	h, err := DetectHost()
+	if err != nil {
+		t.Skipf("no cgroups here: %v", err)
+	}
+	if h.Mode == ModeV2 && len(h.V1) != 0 {
+		t.Fatal("v2 host with v1 hierarchies")
+	}
+}

@@ -1,0 +1,99 @@
+// Package console owns the container's terminal: a pty allocated inside
+// the container (so its slave lives in the container's devpts), the
+// master handed to the caller over a unix socket with SCM_RIGHTS, as
+// runc's --console-socket protocol does.
+package console
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// OpenPty opens a new pty through /dev/ptmx (the container's, after
+// pivot_root) and returns the master and the slave.
+func OpenPty() (master, slave *os.File, err error) {
+	mfd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open /dev/ptmx: %w", err)
+	}
+	if err := unix.IoctlSetPointerInt(mfd, unix.TIOCSPTLCK, 0); err != nil {
+		unix.Close(mfd)
+		return nil, nil, fmt.Errorf("unlock pty: %w", err)
+	}
+	// TIOCGPTPEER opens the slave through the master, never by a path
+	// that a process in the container could have swapped.
+	sfd, err := unix.IoctlRetInt(mfd, unix.TIOCGPTPEER)
+	if err == nil {
+		n, _ := unix.IoctlGetInt(mfd, unix.TIOCGPTN)
+		return os.NewFile(uintptr(mfd), "/dev/ptmx"), os.NewFile(uintptr(sfd), "/dev/pts/"+strconv.Itoa(n)), nil
+	}
+	n, err := unix.IoctlGetInt(mfd, unix.TIOCGPTN)
+	if err != nil {
+		unix.Close(mfd)
+		return nil, nil, fmt.Errorf("get pty number: %w", err)
+	}
+	name := "/dev/pts/" + strconv.Itoa(n)
+	sfd, err = unix.Open(name, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(mfd)
+		return nil, nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	return os.NewFile(uintptr(mfd), "/dev/ptmx"), os.NewFile(uintptr(sfd), name), nil
+}
+
+// SetSize sets a terminal's window size.
+func SetSize(f *os.File, width, height uint) error {
+	ws := &unix.Winsize{Col: uint16(width), Row: uint16(height)}
+	if err := unix.IoctlSetWinsize(int(f.Fd()), unix.TIOCSWINSZ, ws); err != nil {
+		return fmt.Errorf("set console size: %w", err)
+	}
+	return nil
+}
+
+// SendFd sends f over the connected unix socket sock, named as runc names
+// it (the pty path), which is what containerd and conmon expect.
+func SendFd(sock *os.File, f *os.File) error {
+	oob := unix.UnixRights(int(f.Fd()))
+	if err := unix.Sendmsg(int(sock.Fd()), []byte(f.Name()), oob, nil, 0); err != nil {
+		return fmt.Errorf("send console fd: %w", err)
+	}
+	return nil
+}
+
+// RecvFd receives one fd sent by SendFd.
+func RecvFd(sock *os.File) (*os.File, error) {
+	buf := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("receive console fd: %w", err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return nil, fmt.Errorf("receive console fd: no fd in message")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return nil, fmt.Errorf("receive console fd: %v", err)
+	}
+	return os.NewFile(uintptr(fds[0]), string(buf[:n])), nil
+}
+
+// DialSocket connects to a --console-socket path and returns the
+// connection as a file to pass to init.
+func DialSocket(path string) (*os.File, error) {
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("connect to console socket %s: %w", path, err)
+	}
+	defer c.Close()
+	f, err := c.(*net.UnixConn).File()
+	if err != nil {
+		return nil, fmt.Errorf("console socket %s: %w", path, err)
+	}
+	return f, nil
+}

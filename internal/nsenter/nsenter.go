@@ -1,0 +1,60 @@
+// Package nsenter joins existing namespaces before the Go runtime starts.
+//
+// setns(2) into a user or mount namespace (and into a time namespace)
+// needs a single-threaded caller, and a Go program has several threads
+// before main runs. So, as runc does, a C constructor runs first when the
+// binary is re-executed as a container's init: it reads one small
+// versioned instruction from the environment, opens every namespace path,
+// calls setns in a fixed order (user first, so the others are joined with
+// the privileges of the target user namespace; mount last, because after
+// it the paths may no longer resolve), optionally unshares the namespaces
+// that must be new and owned by the joined user namespace, and, when the
+// process must land in a new or joined PID namespace, forks once and
+// reports the child's pid. On failure it reports the reason over the sync
+// socket, in internal/runtime/syncproto's frame, and exits. Everything else
+// stays in Go.
+//
+// The constructor is inert unless _BERTH_NSENTER is set. Builds without
+// cgo (unit tests) have no constructor; Supported reports that, and the
+// runtime refuses the joins that need it with a clear error.
+package nsenter
+
+import (
+	"fmt"
+	"strings"
+)
+
+// EnvVar carries the instruction to the constructor.
+const EnvVar = "_BERTH_NSENTER"
+
+// Join is one namespace to enter by path.
+type Join struct {
+	Type string // user, ipc, uts, net, pid, cgroup, time, mnt
+	Path string
+}
+
+// Instruction is what the constructor does.
+type Instruction struct {
+	SyncFD  int     // where errors and the forked pid are reported
+	Unshare uintptr // CLONE_NEW* flags to unshare after joining
+	Fork    bool    // fork once after joining and unsharing
+	Joins   []Join
+}
+
+// Encode renders the instruction for the environment:
+// "1;SYNCFD;UNSHAREFLAGS;FORK;type=path;...". Paths may not hold ';'.
+func (in Instruction) Encode() (string, error) {
+	fork := 0
+	if in.Fork {
+		fork = 1
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "1;%d;%d;%d", in.SyncFD, in.Unshare, fork)
+	for _, j := range in.Joins {
+		if strings.ContainsAny(j.Path, ";\x00") {
+			return "", fmt.Errorf("namespace path %q: ';' is not allowed", j.Path)
+		}
+		fmt.Fprintf(&b, ";%s=%s", j.Type, j.Path)
+	}
+	return EnvVar + "=" + b.String(), nil
+}

@@ -1,0 +1,279 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/sys"
+)
+
+// Config is what Prepare needs to know beyond the spec.
+type Config struct {
+	Spec   *specs.Spec
+	Rootfs string // absolute, in the current mount namespace
+	// CgroupPaths maps a hierarchy name ("memory", "unified", ... or ""
+	// on a pure v2 host) to the container's cgroup directory, for
+	// mounts of type cgroup.
+	CgroupPaths map[string]string
+	// NewCgroupNS tells whether cgroup mounts may mount the filesystem
+	// itself (its root is then the container's cgroup).
+	NewCgroupNS bool
+	// InUserNS: mknod is not allowed, devices are bind-mounted from the
+	// host; sysfs may need to be bind-mounted.
+	InUserNS bool
+}
+
+// Setup mounts everything the container needs before pivot_root.
+type Setup struct {
+	Sys    sys.Syscalls
+	cfg    Config
+	rootFd int
+	// reopen resolves dest inside the rootfs again. After a mount, an fd
+	// opened before it still names the covered directory, so remounts
+	// and propagation changes need a fresh one.
+	reopen func(dest string) (target string, done func(), err error)
+}
+
+// Prepare makes the mount tree private to the container, turns the rootfs
+// into a mount point, performs the config's mounts in order, and creates
+// the device nodes and /dev links.
+func Prepare(s sys.Syscalls, cfg Config) error {
+	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
+	if p := cfg.Spec.Linux.RootfsPropagation; p != "" {
+		f, ok := PropagationFlag(p)
+		if !ok {
+			return fmt.Errorf("invalid rootfsPropagation %q", p)
+		}
+		prop = f
+	}
+	// Nothing we mount may propagate back to the host.
+	if err := s.Mount("", "/", "", prop, ""); err != nil {
+		return err
+	}
+	if err := makeParentPrivate(s, cfg.Rootfs); err != nil {
+		return err
+	}
+	if err := s.Mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	rootFd, err := unix.Open(cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open rootfs %s: %w", cfg.Rootfs, err)
+	}
+	defer unix.Close(rootFd)
+	st := &Setup{Sys: s, cfg: cfg, rootFd: rootFd}
+	st.reopen = func(dest string) (string, func(), error) {
+		fd, err := inRoot(rootFd, dest, unix.O_PATH)
+		if err != nil {
+			return "", nil, fmt.Errorf("reopen %s in rootfs: %w", dest, err)
+		}
+		return fdPath(fd), func() { unix.Close(fd) }, nil
+	}
+
+	devIsBind := false
+	for _, m := range cfg.Spec.Mounts {
+		if err := st.mount(m); err != nil {
+			return err
+		}
+		if filepath.Clean(m.Destination) == "/dev" && parseOptions(m.Options).bind {
+			devIsBind = true
+		}
+	}
+	if !devIsBind {
+		if err := st.createDevices(); err != nil {
+			return err
+		}
+	}
+	return st.devLinks()
+}
+
+// makeParentPrivate makes the mount that holds the rootfs private:
+// pivot_root refuses a new root whose parent mount is shared.
+func makeParentPrivate(s sys.Syscalls, rootfs string) error {
+	mp, err := mountPointOf(rootfs)
+	if err != nil {
+		return err
+	}
+	return s.Mount("", mp, "", unix.MS_PRIVATE, "")
+}
+
+// mount performs one spec mount.
+func (st *Setup) mount(m specs.Mount) error {
+	o := parseOptions(m.Options)
+	typ := m.Type
+	if typ == "bind" {
+		o.bind = true
+	}
+	switch {
+	case o.bind:
+		return st.bindMount(m, o)
+	case typ == "cgroup" || typ == "cgroup2":
+		return st.cgroupMount(m, o)
+	}
+	fd, err := mkdirAllInRoot(st.rootFd, m.Destination, false)
+	if err != nil {
+		return fmt.Errorf("mount %s: %w", m.Destination, err)
+	}
+	defer unix.Close(fd)
+	target := fdPath(fd)
+	err = st.Sys.Mount(m.Source, target, typ, o.flags, joinData(o.data))
+	if err != nil && typ == "sysfs" && st.cfg.InUserNS && errors.Is(err, unix.EPERM) {
+		// A user namespace that does not own the network namespace may
+		// not mount sysfs; show the host's read-only instead, as runc does.
+		err = st.bindOnto("/sys", m.Destination, target, o.flags|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, true)
+	}
+	if err != nil {
+		return fmt.Errorf("mount %s: %w", m.Destination, err)
+	}
+	return st.propagate(m.Destination, o)
+}
+
+func (st *Setup) bindMount(m specs.Mount, o mountOpts) error {
+	src := m.Source
+	if !filepath.IsAbs(src) {
+		// Relative bind sources are relative to the bundle, which is
+		// init's working directory until pivot_root.
+		abs, err := filepath.Abs(src)
+		if err != nil {
+			return fmt.Errorf("bind mount %s: %w", src, err)
+		}
+		src = abs
+	}
+	if _, err := os.Stat(src); err != nil {
+		return fmt.Errorf("bind mount source %s: %w", m.Source, err)
+	}
+	fd, err := mkdirAllInRoot(st.rootFd, m.Destination, !isDir(src))
+	if err != nil {
+		return fmt.Errorf("bind mount %s on %s: %w", src, m.Destination, err)
+	}
+	defer unix.Close(fd)
+	target := fdPath(fd)
+	if err := st.bindOnto(src, m.Destination, target, o.flags, o.recursive); err != nil {
+		return fmt.Errorf("bind mount %s on %s: %w", src, m.Destination, err)
+	}
+	return st.propagate(m.Destination, o)
+}
+
+// bindOnto binds src on target (an fd path for dest) and, when flags ask
+// for more than a plain bind (ro, nosuid, ...), remounts it with them: the
+// kernel ignores them on the bind itself.
+func (st *Setup) bindOnto(src, dest, target string, flags uintptr, recursive bool) error {
+	bf := uintptr(unix.MS_BIND)
+	if recursive {
+		bf |= unix.MS_REC
+	}
+	if err := st.Sys.Mount(src, target, "", bf, ""); err != nil {
+		return err
+	}
+	extra := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
+	if extra == 0 {
+		return nil
+	}
+	target, done, err := st.reopen(dest)
+	if err != nil {
+		return err
+	}
+	defer done()
+	rf := unix.MS_BIND | unix.MS_REMOUNT | extra
+	err = st.Sys.Mount("", target, "", rf, "")
+	if err != nil && errors.Is(err, unix.EPERM) {
+		// In a user namespace the flags the mount already has are locked:
+		// a remount must repeat them.
+		rf |= lockedFlags(target)
+		err = st.Sys.Mount("", target, "", rf, "")
+	}
+	return err
+}
+
+func (st *Setup) propagate(dest string, o mountOpts) error {
+	if len(o.propagation) == 0 {
+		return nil
+	}
+	target, done, err := st.reopen(dest)
+	if err != nil {
+		return err
+	}
+	defer done()
+	for _, p := range o.propagation {
+		if err := st.Sys.Mount("", target, "", p, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cgroupMount shows the container its own cgroups. With a cgroup
+// namespace on a v2 host, cgroup2 is mounted for real; otherwise a tmpfs
+// holds one bind mount per hierarchy of the container's directory.
+func (st *Setup) cgroupMount(m specs.Mount, o mountOpts) error {
+	fd, err := mkdirAllInRoot(st.rootFd, m.Destination, false)
+	if err != nil {
+		return fmt.Errorf("mount cgroup on %s: %w", m.Destination, err)
+	}
+	defer unix.Close(fd)
+	if dir, ok := st.cfg.CgroupPaths[""]; ok && len(st.cfg.CgroupPaths) == 1 {
+		if st.cfg.NewCgroupNS {
+			err = st.Sys.Mount("cgroup2", fdPath(fd), "cgroup2", o.flags, "")
+		} else {
+			err = st.bindOnto(dir, m.Destination, fdPath(fd), o.flags, false)
+		}
+		if err != nil {
+			return fmt.Errorf("mount cgroup on %s: %w", m.Destination, err)
+		}
+		return nil
+	}
+	if err := st.Sys.Mount("tmpfs", fdPath(fd), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755"); err != nil {
+		return fmt.Errorf("mount cgroup on %s: %w", m.Destination, err)
+	}
+	names := make([]string, 0, len(st.cfg.CgroupPaths))
+	for n := range st.cfg.CgroupPaths {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		sub := filepath.Join(m.Destination, strings.TrimPrefix(n, "name="))
+		sfd, err := mkdirAllInRoot(st.rootFd, sub, false)
+		if err != nil {
+			return fmt.Errorf("mount cgroup %s: %w", sub, err)
+		}
+		err = st.bindOnto(st.cfg.CgroupPaths[n], sub, fdPath(sfd), o.flags|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, false)
+		unix.Close(sfd)
+		if err != nil {
+			return fmt.Errorf("mount cgroup %s: %w", sub, err)
+		}
+	}
+	if o.flags&unix.MS_RDONLY != 0 {
+		target, done, err := st.reopen(m.Destination)
+		if err != nil {
+			return err
+		}
+		defer done()
+		if err := st.Sys.Mount("", target, "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755"); err != nil {
+			return fmt.Errorf("mount cgroup on %s: %w", m.Destination, err)
+		}
+	}
+	return nil
+}
+
+// lockedFlags returns the flags of the mount at path that a user namespace
+// cannot clear.
+func lockedFlags(path string) uintptr {
+	var s unix.Statfs_t
+	if err := unix.Statfs(path, &s); err != nil {
+		return 0
+	}
+	var f uintptr
+	for _, b := range []uintptr{unix.MS_RDONLY, unix.MS_NOSUID, unix.MS_NODEV, unix.MS_NOEXEC, unix.MS_NOATIME, unix.MS_NODIRATIME, unix.MS_RELATIME} {
+		if uintptr(s.Flags)&b != 0 {
+			f |= b
+		}
+	}
+	return f
+}

@@ -1,0 +1,376 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/cgroups"
+	"github.com/berth-project/berth/internal/console"
+	"github.com/berth-project/berth/internal/hooks"
+	"github.com/berth-project/berth/internal/nsenter"
+	"github.com/berth-project/berth/internal/runtime/syncproto"
+	"github.com/berth-project/berth/internal/state"
+)
+
+// CreateOptions are create's inputs besides the id.
+type CreateOptions struct {
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string
+	// Console, if set, is used instead of dialing ConsoleSocket (run
+	// relays the pty itself).
+	Console     *os.File
+	NoPivot     bool
+	PreserveFDs int
+	// Stdio of the container's process; nil means the caller's own.
+	Stdin, Stdout, Stderr *os.File
+}
+
+// SyncFDEnv names the env var that tells init which fd is its end of the
+// sync socket.
+const SyncFDEnv = "_BERTH_SYNC_FD"
+
+// cleanup is a stack of undo steps for a failed create.
+type cleanup []func()
+
+func (c *cleanup) push(f func()) { *c = append(*c, f) }
+func (c cleanup) run() {
+	for i := len(c) - 1; i >= 0; i-- {
+		c[i]()
+	}
+}
+
+// Create builds the container and leaves its init waiting for Start. On
+// failure nothing remains: no process, cgroup, mount or state directory.
+func (r *Runtime) Create(id string, o CreateOptions) (*state.Container, error) {
+	c, _, err := r.create(id, o)
+	return c, err
+}
+
+// create returns, besides the container, whether its init is our child.
+func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChild bool, err error) {
+	if err := state.ValidateID(id); err != nil {
+		return nil, false, err
+	}
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, false, fmt.Errorf("bundle %s: %w", o.Bundle, err)
+	}
+	spec, err := LoadSpec(bundle)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := Validate(spec); err != nil {
+		return nil, false, err
+	}
+	plan, err := planNamespaces(spec.Linux)
+	if err != nil {
+		return nil, false, err
+	}
+	if (plan.needsConstructor()) && !nsenter.Supported() {
+		return nil, false, errors.New("joining user, mount or time namespaces by path needs a cgo build of berth")
+	}
+	rootPath := spec.Root.Path
+	if !filepath.IsAbs(rootPath) {
+		rootPath = filepath.Join(bundle, rootPath)
+	}
+	if fi, err := os.Stat(rootPath); err != nil || !fi.IsDir() {
+		return nil, false, fmt.Errorf("rootfs %s: not a directory", rootPath)
+	}
+	if spec.Process.Terminal && o.ConsoleSocket == "" && o.Console == nil {
+		return nil, false, errors.New("process.terminal is true: --console-socket is required")
+	}
+	if !spec.Process.Terminal && o.ConsoleSocket != "" {
+		return nil, false, errors.New("--console-socket given but process.terminal is false")
+	}
+
+	store := r.store()
+	unlock, err := store.Lock()
+	if err != nil {
+		return nil, false, err
+	}
+	defer unlock()
+	dir := store.Dir(id)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, false, fmt.Errorf("container with id %s already exists", id)
+		}
+		return nil, false, fmt.Errorf("create state dir %s: %w", dir, err)
+	}
+	var undo cleanup
+	defer func() {
+		if err != nil {
+			undo.run()
+		}
+	}()
+	undo.push(func() { os.RemoveAll(dir) })
+
+	c := &state.Container{
+		ID: id, Bundle: bundle, Rootfs: rootPath, Created: time.Now().UTC(),
+		Creating: true, Config: spec,
+	}
+	host, err := cgroups.DetectHost()
+	if err != nil {
+		return nil, false, err
+	}
+	c.Cgroup = cgroups.CleanPath(spec.Linux.CgroupsPath, id)
+	cg := cgroups.New(host, cgroups.State{Path: c.Cgroup})
+	err = cg.Create()
+	undo.push(func() {
+		if err := cg.Destroy(); err != nil {
+			r.warnf("%v", err)
+		}
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	c.CgroupCreated = cg.Created()
+	if err := store.Save(c); err != nil {
+		return nil, false, err
+	}
+
+	fifo := filepath.Join(dir, state.FifoFile)
+	if err := unix.Mkfifo(fifo, 0o622); err != nil {
+		return nil, false, fmt.Errorf("create exec fifo: %w", err)
+	}
+	// Whoever the container's user is must be able to open it for write.
+	if err := os.Chmod(fifo, 0o622); err != nil {
+		return nil, false, fmt.Errorf("chmod exec fifo: %w", err)
+	}
+	fifoFd, err := unix.Open(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, false, fmt.Errorf("open exec fifo: %w", err)
+	}
+	fifoFile := os.NewFile(uintptr(fifoFd), "exec.fifo")
+	defer fifoFile.Close()
+
+	consoleFile := o.Console
+	if spec.Process.Terminal && consoleFile == nil {
+		if consoleFile, err = console.DialSocket(o.ConsoleSocket); err != nil {
+			return nil, false, err
+		}
+		defer consoleFile.Close()
+	}
+
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, false, fmt.Errorf("create sync socket: %w", err)
+	}
+	parentSock := os.NewFile(uintptr(fds[0]), "sync-parent")
+	childSock := os.NewFile(uintptr(fds[1]), "sync-child")
+	defer parentSock.Close()
+	defer childSock.Close()
+
+	// fds in init: 0-2 stdio, 3.. the preserved ones, then ours.
+	var extra []*os.File
+	for i := 0; i < o.PreserveFDs; i++ {
+		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(3+i)))
+	}
+	syncFD := 3 + len(extra)
+	extra = append(extra, childSock, fifoFile)
+	consoleFD := -1
+	if consoleFile != nil {
+		consoleFD = 3 + len(extra)
+		extra = append(extra, consoleFile)
+	}
+
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{InitArg0},
+		Env:        []string{SyncFDEnv + "=" + strconv.Itoa(syncFD)},
+		Dir:        bundle,
+		ExtraFiles: extra,
+		Stdin:      orStd(o.Stdin, os.Stdin),
+		Stdout:     orStd(o.Stdout, os.Stdout),
+		Stderr:     orStd(o.Stderr, os.Stderr),
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: plan.cloneFlags,
+			Setsid:     spec.Process.Terminal,
+		},
+	}
+	if plan.newUserNS {
+		cmd.SysProcAttr.UidMappings = idMaps(spec.Linux.UIDMappings)
+		cmd.SysProcAttr.GidMappings = idMaps(spec.Linux.GIDMappings)
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+	}
+	if plan.needsConstructor() {
+		enc, err := nsenter.Instruction{SyncFD: syncFD, Unshare: plan.unshare, Fork: plan.fork, Joins: plan.childJoins}.Encode()
+		if err != nil {
+			return nil, false, err
+		}
+		cmd.Env = append(cmd.Env, enc)
+	}
+	born := false
+	if !plan.fork {
+		if fd, ok, err := cg.CloneFD(); err != nil {
+			return nil, false, err
+		} else if ok {
+			defer unix.Close(fd)
+			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD, born = true, fd, true
+		}
+	}
+
+	if err := startInit(cmd, plan.parentJoins); err != nil {
+		return nil, false, err
+	}
+	childSock.Close()
+	pid := cmd.Process.Pid
+	ourChild = true
+	undo.push(func() {
+		unix.Kill(pid, unix.SIGKILL)
+		if ourChild {
+			cmd.Wait()
+		}
+	})
+	if plan.fork {
+		// The constructor forked: its child is init, and it exits.
+		m, err := syncproto.Expect(parentSock, syncproto.MsgPid)
+		cmd.Wait()
+		ourChild = false
+		if err != nil {
+			return nil, false, fmt.Errorf("join namespaces: %w", err)
+		}
+		pid = m.Pid
+	}
+	if !born {
+		if err := cg.Join(pid); err != nil {
+			return nil, false, err
+		}
+	}
+	st, err := state.ReadProcStat(pid)
+	if err != nil {
+		return nil, false, fmt.Errorf("container init exited during create: %w", r.initFailure(parentSock, err))
+	}
+	c.Pid, c.StartTime = pid, st.StartTime
+
+	stateJSON, _ := json.Marshal(specState(c, Creating))
+	boot := &syncproto.Bootstrap{
+		ID: id, Bundle: bundle, Rootfs: rootPath, Spec: spec, State: stateJSON,
+		NoPivot: o.NoPivot, NewCgroupNS: plan.newCgroupNS, NewTimeNS: plan.newTimeNS,
+		CgroupPaths: cg.Paths(), PreserveFDs: o.PreserveFDs, FifoFD: syncFD + 1, ConsoleFD: consoleFD,
+		InUserNS: plan.inUserNS,
+	}
+	if err := syncproto.Write(parentSock, syncproto.Message{Type: syncproto.MsgBootstrap, Bootstrap: boot}); err != nil {
+		return nil, false, r.initFailure(parentSock, err)
+	}
+	for done := false; !done; {
+		m, err := syncproto.Read(parentSock)
+		if err != nil {
+			return nil, false, r.initFailure(parentSock, err)
+		}
+		switch m.Type {
+		case syncproto.MsgError:
+			return nil, false, &InitError{Msg: m.Error, Code: m.Code}
+		case syncproto.MsgRuntimeHooks:
+			// Both run in the runtime's namespaces, before pivot_root.
+			if spec.Hooks != nil {
+				if err := hooks.Run("prestart", spec.Hooks.Prestart, stateJSON); err != nil {
+					return nil, false, err
+				}
+				if err := hooks.Run("createRuntime", spec.Hooks.CreateRuntime, stateJSON); err != nil {
+					return nil, false, err
+				}
+			}
+			if err := syncproto.Write(parentSock, syncproto.Message{Type: syncproto.MsgHooksDone}); err != nil {
+				return nil, false, err
+			}
+		case syncproto.MsgReady:
+			done = true
+		default:
+			return nil, false, fmt.Errorf("sync: unexpected %q message from init", m.Type)
+		}
+	}
+
+	c.Creating = false
+	if err := store.Save(c); err != nil {
+		return nil, false, err
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, pid); err != nil {
+			return nil, false, err
+		}
+	}
+	return c, ourChild, nil
+}
+
+// initFailure turns a broken sync channel into the child's own words if
+// it managed to send them, else into the generic reason.
+func (r *Runtime) initFailure(sock *os.File, cause error) error {
+	sock.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if m, err := syncproto.Read(sock); err == nil && m.Type == syncproto.MsgError {
+		return &InitError{Msg: m.Error, Code: m.Code}
+	}
+	if errors.Is(cause, syncproto.ErrClosed) {
+		return errors.New("container init exited before it was ready")
+	}
+	return cause
+}
+
+// startInit starts init. Namespaces the parent joins are entered by a
+// locked thread that then clones: the child inherits them. That thread is
+// never unlocked, so Go discards it instead of reusing it elsewhere.
+func startInit(cmd *exec.Cmd, joins []nsenter.Join) error {
+	if len(joins) == 0 {
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start container init: %w", err)
+		}
+		return nil
+	}
+	errc := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		for _, j := range joins {
+			fd, err := unix.Open(j.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				errc <- fmt.Errorf("open %s namespace %s: %w", j.Type, j.Path, err)
+				return
+			}
+			err = unix.Setns(fd, int(cloneFlag[j.Type]))
+			unix.Close(fd)
+			if err != nil {
+				errc <- fmt.Errorf("join %s namespace %s: %w", j.Type, j.Path, err)
+				return
+			}
+		}
+		if err := cmd.Start(); err != nil {
+			errc <- fmt.Errorf("start container init: %w", err)
+			return
+		}
+		errc <- nil
+	}()
+	return <-errc
+}
+
+func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(m))
+	for i, e := range m {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
+	}
+	return out
+}
+
+func orStd(f, def *os.File) *os.File {
+	if f != nil {
+		return f
+	}
+	return def
+}
+
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("pid file %s: %w", path, err)
+	}
+	return state.WriteFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644)
+}

@@ -1,0 +1,57 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/berth-project/berth/internal/hooks"
+)
+
+// Delete removes a stopped (or, as runc does, a created) container: its
+// cgroups and state, then runs the poststop hooks. A running container
+// needs force, which kills it first.
+func (r *Runtime) Delete(id string, force bool) error {
+	c, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	unlock, err := r.store().Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	switch st := r.status(c); st {
+	case Running:
+		if !force {
+			return fmt.Errorf("cannot delete container %s that is not stopped: %s (use --force)", id, st)
+		}
+		fallthrough
+	case Created, Creating:
+		if err := r.killAndWait(c); err != nil {
+			return err
+		}
+	case Stopped:
+		// Processes outside a PID namespace may outlive init.
+		if err := r.signalAll(c, 9); err != nil {
+			r.warnf("%v", err)
+		}
+	}
+	cg, err := r.cgroupOf(c)
+	if err != nil {
+		return err
+	}
+	if err := cg.Destroy(); err != nil {
+		return fmt.Errorf("delete container %s: %w", id, err)
+	}
+	if err := os.RemoveAll(r.store().Dir(id)); err != nil {
+		return fmt.Errorf("delete container %s: %w", id, err)
+	}
+	if c.Config != nil && c.Config.Hooks != nil && len(c.Config.Hooks.Poststop) > 0 {
+		s, _ := json.Marshal(specState(c, Stopped))
+		if err := hooks.Run("poststop", c.Config.Hooks.Poststop, s); err != nil {
+			r.warnf("%v", err)
+		}
+	}
+	return nil
+}

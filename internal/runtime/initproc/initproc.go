@@ -1,0 +1,74 @@
+// Package initproc is the container's init stage: the re-executed runtime
+// binary, already inside the container's new namespaces, that builds the
+// root filesystem, applies the process attributes (console, hostname,
+// rlimits, user, capabilities, no_new_privs), reports ready, waits on the
+// exec fifo for start, and execve()s the user's process, which becomes
+// the container's PID 1. Nothing of ours stays behind in the container.
+//
+// All of it runs on the main thread, locked from package init: namespace
+// membership, credentials and capabilities are per thread, and execve
+// keeps the calling thread's.
+package initproc
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	goruntime "runtime"
+	"strconv"
+
+	"github.com/berth-project/berth/internal/runtime/syncproto"
+)
+
+// IsInit reports whether this process was started as a container's init.
+func IsInit(arg0 string) bool { return arg0 == "berth:[init]" }
+
+func init() {
+	if len(os.Args) > 0 && IsInit(os.Args[0]) {
+		goruntime.LockOSThread()
+	}
+}
+
+// Main runs the init stage and never returns.
+func Main() {
+	fd, err := strconv.Atoi(os.Getenv("_BERTH_SYNC_FD"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "berth init: no sync fd; this is an internal entry point")
+		os.Exit(2)
+	}
+	os.Unsetenv("_BERTH_SYNC_FD")
+	sock := os.NewFile(uintptr(fd), "sync")
+	m, err := syncproto.Expect(sock, syncproto.MsgBootstrap)
+	if err != nil {
+		// The parent went away or failed: nothing to report to.
+		os.Exit(1)
+	}
+	s := &setup{sock: sock, b: m.Bootstrap}
+	path, err := s.prepare()
+	if err != nil {
+		code := 0
+		var ee *execError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		syncproto.Write(sock, syncproto.Message{Type: syncproto.MsgError, Error: err.Error(), Code: code})
+		os.Exit(1)
+	}
+	err = s.execute(path)
+	// Past ready, the parent is gone: stderr is all that is left.
+	fmt.Fprintf(os.Stderr, "berth init: %v\n", err)
+	code := 1
+	var ee *execError
+	if errors.As(err, &ee) {
+		code = ee.code
+	}
+	os.Exit(code)
+}
+
+type execError struct {
+	err  error
+	code int
+}
+
+func (e *execError) Error() string { return e.err.Error() }
+func (e *execError) Unwrap() error { return e.err }

@@ -1,0 +1,339 @@
+package initproc
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/caps"
+	"github.com/berth-project/berth/internal/console"
+	"github.com/berth-project/berth/internal/hooks"
+	"github.com/berth-project/berth/internal/rootfs"
+	"github.com/berth-project/berth/internal/runtime/syncproto"
+	"github.com/berth-project/berth/internal/sys"
+)
+
+type setup struct {
+	sock *os.File
+	b    *syncproto.Bootstrap
+}
+
+// prepare does everything up to ready and returns the resolved path of
+// the program to execute.
+func (s *setup) prepare() (string, error) {
+	b, spec := s.b, s.b.Spec
+	proc := spec.Process
+	if b.NewCgroupNS {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return "", fmt.Errorf("create cgroup namespace: %w", err)
+		}
+	}
+	if b.NewTimeNS {
+		if err := newTimeNamespace(spec.Linux.TimeOffsets); err != nil {
+			return "", err
+		}
+	}
+	err := rootfs.Prepare(sys.Linux{}, rootfs.Config{
+		Spec: spec, Rootfs: b.Rootfs, CgroupPaths: b.CgroupPaths,
+		NewCgroupNS: b.NewCgroupNS, InUserNS: b.InUserNS,
+	})
+	if err != nil {
+		return "", err
+	}
+	if h := spec.Hooks; h != nil && (len(h.Prestart) > 0 || len(h.CreateRuntime) > 0) {
+		if err := syncproto.Write(s.sock, syncproto.Message{Type: syncproto.MsgRuntimeHooks}); err != nil {
+			return "", err
+		}
+		if _, err := syncproto.Expect(s.sock, syncproto.MsgHooksDone); err != nil {
+			return "", err
+		}
+	}
+	if h := spec.Hooks; h != nil && len(h.CreateContainer) > 0 {
+		if err := hooks.Run("createContainer", h.CreateContainer, b.State); err != nil {
+			return "", err
+		}
+	}
+	if b.NoPivot {
+		err = rootfs.MoveRoot(b.Rootfs)
+	} else {
+		err = rootfs.PivotRoot(b.Rootfs)
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := rootfs.Finish(sys.Linux{}, spec); err != nil {
+		return "", err
+	}
+	if proc.Terminal {
+		if err := s.setupConsole(proc); err != nil {
+			return "", err
+		}
+	}
+	if spec.Hostname != "" {
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return "", fmt.Errorf("set hostname %q: %w", spec.Hostname, err)
+		}
+	}
+	if spec.Domainname != "" {
+		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+			return "", fmt.Errorf("set domainname %q: %w", spec.Domainname, err)
+		}
+	}
+	for _, rl := range proc.Rlimits {
+		if err := setRlimit(rl); err != nil {
+			return "", err
+		}
+	}
+	if proc.OOMScoreAdj != nil {
+		v := strconv.Itoa(*proc.OOMScoreAdj)
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(v), 0); err != nil {
+			return "", fmt.Errorf("set oom_score_adj %s: %w", v, err)
+		}
+	}
+	if err := applyUserAndCaps(proc); err != nil {
+		return "", err
+	}
+	unix.Umask(0o022)
+	if proc.User.Umask != nil {
+		unix.Umask(int(*proc.User.Umask))
+	}
+	if err := unix.Chdir(proc.Cwd); err != nil {
+		return "", fmt.Errorf("chdir to cwd %q set in config.json: %w", proc.Cwd, err)
+	}
+	if proc.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return "", fmt.Errorf("set no_new_privs: %w", err)
+		}
+	}
+	path, err := lookPath(proc.Args[0], proc.Env)
+	if err != nil {
+		return "", err
+	}
+	if err := closeInheritedFds(3 + b.PreserveFDs); err != nil {
+		return "", err
+	}
+	if err := syncproto.Write(s.sock, syncproto.Message{Type: syncproto.MsgReady}); err != nil {
+		return "", err
+	}
+	s.sock.Close()
+	return path, nil
+}
+
+// execute waits for start and becomes the user's process.
+func (s *setup) execute(path string) error {
+	spec := s.b.Spec
+	// Reopening the O_PATH fd through /proc blocks until start opens the
+	// fifo for reading. /proc/self/fd of our own process is always ours
+	// to open, whatever user we have become.
+	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(s.b.FifoFD), os.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	if _, err := f.Write([]byte{'0'}); err != nil {
+		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	f.Close()
+	unix.Close(s.b.FifoFD)
+	if h := spec.Hooks; h != nil && len(h.StartContainer) > 0 {
+		if err := hooks.Run("startContainer", h.StartContainer, s.b.State); err != nil {
+			return err
+		}
+	}
+	err = syscall.Exec(path, spec.Process.Args, spec.Process.Env)
+	code := 126
+	if errors.Is(err, unix.ENOENT) {
+		code = 127
+	}
+	return &execError{err: fmt.Errorf("exec %s: %w", path, err), code: code}
+}
+
+func newTimeNamespace(offsets map[string]specs.LinuxTimeOffset) error {
+	if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
+		return fmt.Errorf("create time namespace: %w", err)
+	}
+	if len(offsets) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	for clock, o := range offsets {
+		fmt.Fprintf(&b, "%s %d %d\n", clock, o.Secs, o.Nanosecs)
+	}
+	// Offsets can be written only until the first process enters the
+	// namespace; ours does at execve.
+	if err := os.WriteFile("/proc/self/timens_offsets", []byte(b.String()), 0); err != nil {
+		return fmt.Errorf("set time namespace offsets: %w", err)
+	}
+	return nil
+}
+
+func (s *setup) setupConsole(proc *specs.Process) error {
+	if s.b.ConsoleFD < 0 {
+		return errors.New("process.terminal is true but no console socket was passed")
+	}
+	sock := os.NewFile(uintptr(s.b.ConsoleFD), "console-socket")
+	defer sock.Close()
+	master, slave, err := console.OpenPty()
+	if err != nil {
+		return err
+	}
+	defer master.Close()
+	if cs := proc.ConsoleSize; cs != nil {
+		if err := console.SetSize(master, cs.Width, cs.Height); err != nil {
+			return err
+		}
+	}
+	if err := console.SendFd(sock, master); err != nil {
+		return err
+	}
+	for fd := 0; fd < 3; fd++ {
+		if err := unix.Dup3(int(slave.Fd()), fd, 0); err != nil {
+			return fmt.Errorf("dup console to fd %d: %w", fd, err)
+		}
+	}
+	slave.Close()
+	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+		return fmt.Errorf("set controlling terminal: %w", err)
+	}
+	return nil
+}
+
+var rlimitTypes = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
+	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
+	"RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
+}
+
+// setRlimit uses package syscall on purpose: its Setrlimit tells the Go
+// runtime not to restore the original RLIMIT_NOFILE at execve.
+func setRlimit(rl specs.POSIXRlimit) error {
+	t, ok := rlimitTypes[rl.Type]
+	if !ok {
+		return fmt.Errorf("unknown rlimit %q", rl.Type)
+	}
+	if err := syscall.Setrlimit(t, &syscall.Rlimit{Cur: rl.Soft, Max: rl.Hard}); err != nil {
+		return fmt.Errorf("set %s to %d/%d: %w", rl.Type, rl.Soft, rl.Hard, err)
+	}
+	return nil
+}
+
+// applyUserAndCaps switches to the process user and leaves exactly the
+// configured capabilities: the bounding set is cut while we still have
+// CAP_SETPCAP, KEEPCAPS carries permitted caps across setuid, and the
+// other sets are set last. The raw syscalls act on this thread only,
+// which is the one that will execve.
+func applyUserAndCaps(proc *specs.Process) error {
+	sets, err := caps.FromSpec(proc.Capabilities)
+	if err != nil {
+		return err
+	}
+	if proc.Capabilities != nil {
+		if err := caps.DropBounding(sets.Bounding); err != nil {
+			return err
+		}
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("set keepcaps: %w", err)
+	}
+	u := proc.User
+	gids := make([]int, len(u.AdditionalGids))
+	for i, g := range u.AdditionalGids {
+		gids[i] = int(g)
+	}
+	if err := unix.Setgroups(gids); err != nil {
+		// A user namespace with setgroups denied cannot clear them; only
+		// an explicit request for additional groups makes that fatal.
+		if !(errors.Is(err, unix.EPERM) && len(gids) == 0) {
+			return fmt.Errorf("setgroups %v: %w", u.AdditionalGids, err)
+		}
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
+		return fmt.Errorf("setgid %d: %w", u.GID, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
+		return fmt.Errorf("setuid %d: %w", u.UID, e)
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear keepcaps: %w", err)
+	}
+	return caps.Apply(sets)
+}
+
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// lookPath finds name as a shell would, in the container's PATH, and
+// fails in the words Go's os/exec uses, which users know from Docker.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		if err := executable(name); err != nil {
+			return "", fmt.Errorf("exec: %q: %w", name, err)
+		}
+		return name, nil
+	}
+	pathEnv := defaultPath
+	for _, e := range env {
+		if strings.HasPrefix(e, "PATH=") {
+			pathEnv = e[5:]
+		}
+	}
+	var denied error
+	for _, dir := range filepath.SplitList(pathEnv) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		err := executable(p)
+		if err == nil {
+			return p, nil
+		}
+		if errors.Is(err, os.ErrPermission) && denied == nil {
+			denied = err
+		}
+	}
+	if denied != nil {
+		return "", &execError{err: fmt.Errorf("exec: %q: %w", name, denied), code: 126}
+	}
+	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+}
+
+func executable(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("is a directory: %w", os.ErrPermission)
+	}
+	if err := unix.Access(p, unix.X_OK); err != nil {
+		return fmt.Errorf("permission denied: %w", os.ErrPermission)
+	}
+	return nil
+}
+
+// closeInheritedFds marks every fd from first upward close-on-exec, so
+// nothing of the runtime's (a host directory, say: CVE-2024-21626)
+// reaches the container's process. The fds we still need are O_CLOEXEC
+// already and are closed explicitly.
+func closeInheritedFds(first int) error {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return fmt.Errorf("list open fds: %w", err)
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd < first {
+			continue
+		}
+		unix.CloseOnExec(fd)
+	}
+	return nil
+}

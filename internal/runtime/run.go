@@ -1,0 +1,128 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/console"
+)
+
+// RunOptions are run's inputs: create's, and whether to return at once.
+type RunOptions struct {
+	CreateOptions
+	Detach bool
+}
+
+// Run creates and starts a container. Unless detached it then relays
+// signals (and the terminal, when the process has one and no console
+// socket was given), waits for the process, deletes the container, and
+// returns the exit code: the process's, or 128+signal.
+func (r *Runtime) Run(id string, o RunOptions) (int, error) {
+	var relay *os.File
+	if o.Detach {
+		if _, _, err := r.create(id, o.CreateOptions); err != nil {
+			return 0, err
+		}
+		return 0, r.startOrDelete(id)
+	}
+	// Become the reaper of init when the nsenter constructor forks it.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return 0, fmt.Errorf("become child subreaper: %w", err)
+	}
+	spec, err := LoadSpec(o.Bundle)
+	if err == nil && spec.Process != nil && spec.Process.Terminal && o.ConsoleSocket == "" {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return 0, fmt.Errorf("create console socket: %w", err)
+		}
+		o.Console = os.NewFile(uintptr(fds[0]), "console")
+		relay = os.NewFile(uintptr(fds[1]), "console-relay")
+		defer o.Console.Close()
+		defer relay.Close()
+	}
+	sigc := make(chan os.Signal, 32)
+	signal.Notify(sigc)
+	defer signal.Stop(sigc)
+
+	c, _, err := r.create(id, o.CreateOptions)
+	if err != nil {
+		return 0, err
+	}
+	if relay != nil {
+		master, err := console.RecvFd(relay)
+		if err != nil {
+			r.Delete(id, true)
+			return 0, err
+		}
+		defer master.Close()
+		restore := rawTerminal(os.Stdin)
+		defer restore()
+		go io.Copy(master, os.Stdin)
+		go io.Copy(os.Stdout, master)
+	}
+	if err := r.startOrDelete(id); err != nil {
+		return 0, err
+	}
+	code := -1
+	for code < 0 {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		switch {
+		case err != nil && !errors.Is(err, unix.EINTR):
+			return 0, fmt.Errorf("wait for container %s: %w", id, err)
+		case pid == c.Pid:
+			if ws.Signaled() {
+				code = 128 + int(ws.Signal())
+			} else {
+				code = ws.ExitStatus()
+			}
+			continue
+		case pid > 0:
+			continue // another orphan reparented to us
+		}
+		// Nothing exited yet: sleep until a signal arrives (SIGCHLD
+		// included) and forward the ones meant for the container.
+		s := <-sigc
+		if sig, ok := s.(unix.Signal); ok && sig != unix.SIGCHLD && sig != unix.SIGURG && sig != unix.SIGWINCH {
+			unix.Kill(c.Pid, sig)
+		}
+	}
+	if err := r.Delete(id, true); err != nil {
+		return code, err
+	}
+	return code, nil
+}
+
+func (r *Runtime) startOrDelete(id string) error {
+	if err := r.Start(id); err != nil {
+		if derr := r.Delete(id, true); derr != nil {
+			r.warnf("%v", derr)
+		}
+		return err
+	}
+	return nil
+}
+
+// rawTerminal puts f in raw mode when it is a terminal and returns the
+// function that restores it.
+func rawTerminal(f *os.File) func() {
+	fd := int(f.Fd())
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return func() {}
+	}
+	raw := *old
+	raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	raw.Oflag &^= unix.OPOST
+	raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	raw.Cflag &^= unix.CSIZE | unix.PARENB
+	raw.Cflag |= unix.CS8
+	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
+	unix.IoctlSetTermios(fd, unix.TCSETS, &raw)
+	return func() { unix.IoctlSetTermios(fd, unix.TCSETS, old) }
+}

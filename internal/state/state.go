@@ -1,0 +1,172 @@
+// Package state owns the runtime's files on disk: the per-container
+// directory under the state root, its atomic state.json, the lock that
+// serialises mutations of one container, and the identity of its init
+// process (pid plus start time, so a recycled pid is never mistaken for it).
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// File names inside a container's state directory.
+const (
+	StateFile = "state.json"
+	FifoFile  = "exec.fifo"
+	lockFile  = "lock"
+)
+
+// Container is what the runtime remembers about one container between
+// invocations. It is written once by create (twice: creating, then created)
+// and read by every other operation.
+type Container struct {
+	ID      string    `json:"id"`
+	Bundle  string    `json:"bundle"`
+	Rootfs  string    `json:"rootfs"`
+	Created time.Time `json:"created"`
+	// Pid is the container's init process as seen from the runtime's PID
+	// namespace, and StartTime its start time in clock ticks since boot.
+	Pid       int    `json:"pid"`
+	StartTime uint64 `json:"start_time"`
+	// Creating is true until create has finished; a crash in between
+	// leaves it set, and delete cleans such a container up.
+	Creating bool `json:"creating,omitempty"`
+	// Cgroup is the cleaned cgroupsPath the container was placed at, and
+	// CgroupCreated the directories create made for it (parents first).
+	Cgroup        string   `json:"cgroup"`
+	CgroupCreated []string `json:"cgroup_created,omitempty"`
+	// Config is the bundle's config as it was at create time: later
+	// operations (hooks, delete) must not see edits made to the bundle.
+	Config *specs.Spec `json:"config"`
+}
+
+var validID = regexp.MustCompile(`^[A-Za-z0-9_+\-.]+$`)
+
+// ValidateID rejects ids that could name anything but one directory under
+// the state root.
+func ValidateID(id string) error {
+	if id == "" {
+		return errors.New("container id cannot be empty")
+	}
+	if len(id) > 1024 || !validID.MatchString(id) || id == "." || id == ".." {
+		return fmt.Errorf("invalid container id %q: use letters, digits and _ + - . only", id)
+	}
+	return nil
+}
+
+// Store is a state root: one directory per container.
+type Store struct{ Root string }
+
+// Dir returns the state directory of container id.
+func (s Store) Dir(id string) string { return filepath.Join(s.Root, id) }
+
+// Lock takes an exclusive flock on the state root's lock file for the
+// duration of a mutation; the returned function releases it. Holding the
+// root lock (not a per-container one) makes "does id exist, then create it"
+// atomic across concurrent runtime processes.
+func (s Store) Lock() (func(), error) {
+	if err := os.MkdirAll(s.Root, 0o711); err != nil {
+		return nil, fmt.Errorf("create state root %s: %w", s.Root, err)
+	}
+	f, err := os.OpenFile(filepath.Join(s.Root, "."+lockFile), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock in %s: %w", s.Root, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", s.Root, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// ErrNotExist is returned by Load for an unknown container.
+var ErrNotExist = errors.New("container does not exist")
+
+// Load reads container id's state.
+func (s Store) Load(id string) (*Container, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(filepath.Join(s.Dir(id), StateFile))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("container %s: %w", id, ErrNotExist)
+		}
+		return nil, fmt.Errorf("read state of %s: %w", id, err)
+	}
+	var c Container
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("parse state of %s: %w", id, err)
+	}
+	return &c, nil
+}
+
+// Save writes c's state atomically.
+func (s Store) Save(c *Container) error {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("encode state of %s: %w", c.ID, err)
+	}
+	return WriteFileAtomic(filepath.Join(s.Dir(c.ID), StateFile), data, 0o600)
+}
+
+// List returns the ids of all containers under the root, in directory order.
+func (s Store) List() ([]string, error) {
+	ents, err := os.ReadDir(s.Root)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read state root %s: %w", s.Root, err)
+	}
+	var ids []string
+	for _, e := range ents {
+		if e.IsDir() && ValidateID(e.Name()) == nil {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, nil
+}
+
+// WriteFileAtomic writes data to path so that a reader (or a crash) sees
+// either the old file or the new one, never a part: temp file in the same
+// directory, fsync, rename.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
