@@ -283,7 +283,7 @@ func (a *app) createOrRun(cmd string, args []string) (int, error) {
 	r := a.runtime()
 	if cmd == "create" {
 		_, err := r.Create(id, o.CreateOptions)
-		return 1, err
+		return 0, err
 	}
 	code, err := r.Run(id, o)
 	if err != nil {

@@ -102,6 +102,53 @@ func FromSpec(c *specs.LinuxCapabilities) (Sets, error) {
 	return s, nil
 }
 
+// current returns the calling thread's permitted set.
+func current() (uint64, error) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return 0, fmt.Errorf("capget: %w", err)
+	}
+	return uint64(data[0].Permitted) | uint64(data[1].Permitted)<<32, nil
+}
+
+// Unavailable lists the capabilities c asks for that the calling process
+// does not hold itself and so cannot grant (a host may run the runtime
+// with a reduced bounding set).
+func Unavailable(c *specs.LinuxCapabilities) []string {
+	s, err := FromSpec(c)
+	if err != nil {
+		return nil
+	}
+	have, err := current()
+	if err != nil {
+		return nil
+	}
+	want := s.Bounding | s.Effective | s.Permitted | s.Inheritable | s.Ambient
+	var out []string
+	for i := range names {
+		if want&^have&(1<<uint(i)) != 0 {
+			out = append(out, names[i])
+		}
+	}
+	return out
+}
+
+// Restrict drops from every set what the process cannot grant; the
+// runtime has already warned about them (Unavailable).
+func (s Sets) Restrict() (Sets, error) {
+	have, err := current()
+	if err != nil {
+		return s, err
+	}
+	s.Bounding &= have
+	s.Effective &= have
+	s.Permitted &= have
+	s.Inheritable &= have
+	s.Ambient &= have
+	return s, nil
+}
+
 // DropBounding removes every capability not in keep from the bounding set.
 // It needs CAP_SETPCAP, so it runs before the user switch drops privilege.
 func DropBounding(keep uint64) error {

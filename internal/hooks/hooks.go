@@ -26,6 +26,19 @@ func Run(kind string, hs []specs.Hook, state []byte) error {
 	return nil
 }
 
+// RunAll executes every hook even when some fail, and returns one error
+// per failure: poststart and poststop failures are only warnings, and the
+// remaining hooks must still run.
+func RunAll(kind string, hs []specs.Hook, state []byte) []error {
+	var errs []error
+	for i, h := range hs {
+		if err := runOne(h, state); err != nil {
+			errs = append(errs, fmt.Errorf("%s hook #%d (%s): %w", kind, i, h.Path, err))
+		}
+	}
+	return errs
+}
+
 func runOne(h specs.Hook, state []byte) error {
 	ctx := context.Background()
 	if h.Timeout != nil {

@@ -37,3 +37,17 @@ func TestHookTimeout(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestRunAllGoesOnPastAFailure(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	hs := []specs.Hook{
+		{Path: "/bin/false", Args: []string{"false"}},
+		{Path: "/bin/sh", Args: []string{"sh", "-c", "touch " + out}},
+	}
+	if errs := RunAll("poststart", hs, nil); len(errs) != 1 {
+		t.Fatalf("errs = %v", errs)
+	}
+	if _, err := os.Stat(out); err != nil {
+		t.Fatal("second hook did not run")
+	}
+}

@@ -28,6 +28,8 @@ type Config struct {
 	// InUserNS: mknod is not allowed, devices are bind-mounted from the
 	// host; sysfs may need to be bind-mounted.
 	InUserNS bool
+	// Bundle is where relative bind sources are found.
+	Bundle string
 }
 
 // Setup mounts everything the container needs before pivot_root.
@@ -138,13 +140,7 @@ func (st *Setup) mount(m specs.Mount) error {
 func (st *Setup) bindMount(m specs.Mount, o mountOpts) error {
 	src := m.Source
 	if !filepath.IsAbs(src) {
-		// Relative bind sources are relative to the bundle, which is
-		// init's working directory until pivot_root.
-		abs, err := filepath.Abs(src)
-		if err != nil {
-			return fmt.Errorf("bind mount %s: %w", src, err)
-		}
-		src = abs
+		src = filepath.Join(st.cfg.Bundle, src)
 	}
 	if _, err := os.Stat(src); err != nil {
 		return fmt.Errorf("bind mount source %s: %w", m.Source, err)

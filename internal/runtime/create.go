@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/internal/caps"
 	"github.com/berth-project/berth/internal/cgroups"
 	"github.com/berth-project/berth/internal/console"
 	"github.com/berth-project/berth/internal/hooks"
@@ -87,6 +88,9 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 	}
 	if fi, err := os.Stat(rootPath); err != nil || !fi.IsDir() {
 		return nil, false, fmt.Errorf("rootfs %s: not a directory", rootPath)
+	}
+	if missing := caps.Unavailable(spec.Process.Capabilities); len(missing) > 0 {
+		r.warnf("capabilities %v are not available to the runtime and are left out", missing)
 	}
 	if spec.Process.Terminal && o.ConsoleSocket == "" && o.Console == nil {
 		return nil, false, errors.New("process.terminal is true: --console-socket is required")
@@ -189,7 +193,6 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		Path:       "/proc/self/exe",
 		Args:       []string{InitArg0},
 		Env:        []string{SyncFDEnv + "=" + strconv.Itoa(syncFD)},
-		Dir:        bundle,
 		ExtraFiles: extra,
 		Stdin:      orStd(o.Stdin, os.Stdin),
 		Stdout:     orStd(o.Stdout, os.Stdout),
@@ -203,6 +206,9 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		cmd.SysProcAttr.UidMappings = idMaps(spec.Linux.UIDMappings)
 		cmd.SysProcAttr.GidMappings = idMaps(spec.Linux.GIDMappings)
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// Become root of the new user namespace before re-executing, or
+		// the execve of init drops every capability.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
 	if plan.needsConstructor() {
 		enc, err := nsenter.Instruction{SyncFD: syncFD, Unshare: plan.unshare, Fork: plan.fork, Joins: plan.childJoins}.Encode()

@@ -22,12 +22,10 @@ func (r *Runtime) Delete(id string, force bool) error {
 	}
 	defer unlock()
 	switch st := r.status(c); st {
-	case Running:
+	case Running, Created, Creating:
 		if !force {
 			return fmt.Errorf("cannot delete container %s that is not stopped: %s (use --force)", id, st)
 		}
-		fallthrough
-	case Created, Creating:
 		if err := r.killAndWait(c); err != nil {
 			return err
 		}
@@ -49,7 +47,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 	}
 	if c.Config != nil && c.Config.Hooks != nil && len(c.Config.Hooks.Poststop) > 0 {
 		s, _ := json.Marshal(specState(c, Stopped))
-		if err := hooks.Run("poststop", c.Config.Hooks.Poststop, s); err != nil {
+		for _, err := range hooks.RunAll("poststop", c.Config.Hooks.Poststop, s) {
 			r.warnf("%v", err)
 		}
 	}

@@ -100,9 +100,9 @@ func specState(c *state.Container, st Status) specs.State {
 		Status:  specs.ContainerState(st),
 		Bundle:  c.Bundle,
 	}
-	if st != Stopped {
-		s.Pid = c.Pid
-	}
+	// Like runc, keep the last pid for a stopped container: hooks and
+	// callers correlate by it.
+	s.Pid = c.Pid
 	if c.Config != nil {
 		s.Annotations = c.Config.Annotations
 	}

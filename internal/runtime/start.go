@@ -30,7 +30,7 @@ func (r *Runtime) Start(id string) error {
 	}
 	if c.Config.Hooks != nil && len(c.Config.Hooks.Poststart) > 0 {
 		s, _ := json.Marshal(specState(c, Running))
-		if err := hooks.Run("poststart", c.Config.Hooks.Poststart, s); err != nil {
+		for _, err := range hooks.RunAll("poststart", c.Config.Hooks.Poststart, s) {
 			r.warnf("%v", err)
 		}
 	}

@@ -42,7 +42,7 @@ func (s *setup) prepare() (string, error) {
 	}
 	err := rootfs.Prepare(sys.Linux{}, rootfs.Config{
 		Spec: spec, Rootfs: b.Rootfs, CgroupPaths: b.CgroupPaths,
-		NewCgroupNS: b.NewCgroupNS, InUserNS: b.InUserNS,
+		NewCgroupNS: b.NewCgroupNS, InUserNS: b.InUserNS, Bundle: b.Bundle,
 	})
 	if err != nil {
 		return "", err
@@ -234,6 +234,9 @@ func setRlimit(rl specs.POSIXRlimit) error {
 func applyUserAndCaps(proc *specs.Process) error {
 	sets, err := caps.FromSpec(proc.Capabilities)
 	if err != nil {
+		return err
+	}
+	if sets, err = sets.Restrict(); err != nil {
 		return err
 	}
 	if proc.Capabilities != nil {
