@@ -26,8 +26,9 @@ func OpenPty() (master, slave *os.File, err error) {
 	}
 	// TIOCGPTPEER opens the slave through the master, never by a path
 	// that a process in the container could have swapped.
-	sfd, err := unix.IoctlRetInt(mfd, unix.TIOCGPTPEER)
-	if err == nil {
+	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(mfd), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
+	sfd := int(r)
+	if errno == 0 {
 		n, _ := unix.IoctlGetInt(mfd, unix.TIOCGPTN)
 		return os.NewFile(uintptr(mfd), "/dev/ptmx"), os.NewFile(uintptr(sfd), "/dev/pts/"+strconv.Itoa(n)), nil
 	}

@@ -90,6 +90,12 @@ void berth_nsenter(void) {
 			if (setns(joins[i].fd, order[o].flag) < 0)
 				fail("join %s namespace %s: %s", joins[i].type, joins[i].path, strerror(errno));
 			close(joins[i].fd);
+			if (order[o].flag == CLONE_NEWUSER) {
+				// Become the namespace's root: our host ids mean nothing
+				// there, and files we create must have a mapped owner.
+				if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+					fail("become root in user namespace %s: %s", joins[i].path, strerror(errno));
+			}
 		}
 	}
 	long unshare_flags = strtol(flags, NULL, 10);

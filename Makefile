@@ -1,0 +1,61 @@
+# berth — see README.md. Targets install what they need themselves.
+GO        ?= go
+PREFIX    ?= /usr/local
+BIN       := bin
+FIXTURE   := test/fixtures/busybox
+APT_PKGS  := busybox-static gcc libc6-dev
+BENCH_PKGS := runc hyperfine
+export GOFLAGS := -buildvcs=false
+
+.PHONY: all build test unit integration install bench demo deps fixture vet fmt clean conformance
+
+all: build
+
+# Debian packages the build and the tests need; quiet when already there.
+deps:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+
+build:
+	$(GO) build -o $(BIN)/berth-runtime ./cmd/berth-runtime
+	$(GO) build -o $(BIN)/berth ./cmd/berth
+
+fixture: deps
+	@[ -x $(FIXTURE)/rootfs/bin/busybox ] || scripts/mkbusybox.sh $(FIXTURE)/rootfs
+
+vet:
+	@test -z "$$(gofmt -l cmd internal test)" || { gofmt -l cmd internal test; echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 ./internal/... ./cmd/...
+
+integration: build fixture
+	$(GO) test -count=1 -p 1 -timeout 15m ./test/integration/ -args -berth-runtime=$(CURDIR)/$(BIN)/berth-runtime -busybox=$(CURDIR)/$(FIXTURE)/rootfs
+
+# Unit tests (with the race detector), gofmt and vet, then the root-only
+# integration suite, which ends with a leak check.
+test: deps vet unit integration
+
+install: build
+	install -D -m 0755 $(BIN)/berth-runtime $(DESTDIR)$(PREFIX)/bin/berth-runtime
+	install -D -m 0755 $(BIN)/berth $(DESTDIR)$(PREFIX)/bin/berth
+
+# Installs what it needs, builds, makes the busybox fixture, and runs a
+# container that prints from inside.
+demo: deps build fixture
+	@scripts/demo.sh $(BIN)/berth-runtime $(FIXTURE)/rootfs
+
+bench: build fixture
+	@missing=""; for p in $(BENCH_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+	@bench/run.sh $(BIN)/berth-runtime $(FIXTURE)/rootfs
+
+# The OCI runtime-tools validation suite against berth-runtime (needs root).
+conformance: build
+	../shared/conformance/oci-validation.sh $(BIN)/berth-runtime
+
+clean:
+	rm -rf $(BIN) test/fixtures

@@ -1,0 +1,314 @@
+// Package integration runs real containers with berth-runtime, as root,
+// and checks them from outside and inside. Every test works under one
+// suite directory (state root, bundles) and one cgroup prefix; the suite
+// ends with a leak check over processes, mounts, cgroups and state.
+package integration
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/cgroups"
+)
+
+var (
+	runtimeBin = flag.String("berth-runtime", "", "berth-runtime binary (built when empty)")
+	busybox    = flag.String("busybox", "", "busybox rootfs fixture (made when empty)")
+	suiteDir   string
+	cgPrefix   string
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if os.Geteuid() != 0 {
+		fmt.Println("integration tests need root (namespaces, mounts, cgroups): skipped")
+		os.Exit(0)
+	}
+	code, err := setupAndRun(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func setupAndRun(m *testing.M) (int, error) {
+	var err error
+	suiteDir, err = os.MkdirTemp("", "berth-it-")
+	if err != nil {
+		return 0, err
+	}
+	// Containers with a user namespace run as a mapped, unprivileged
+	// host uid: they must be able to reach their bundle.
+	os.Chmod(suiteDir, 0o755)
+	defer os.RemoveAll(suiteDir)
+	cgPrefix = fmt.Sprintf("/berth-it-%d", os.Getpid())
+	if *runtimeBin == "" {
+		*runtimeBin = filepath.Join(suiteDir, "berth-runtime")
+		out, err := exec.Command("go", "build", "-o", *runtimeBin, "../../cmd/berth-runtime").CombinedOutput()
+		if err != nil {
+			return 0, fmt.Errorf("build berth-runtime: %v\n%s", err, out)
+		}
+	}
+	if *busybox == "" {
+		*busybox = filepath.Join(suiteDir, "busybox")
+		if out, err := exec.Command("../../scripts/mkbusybox.sh", *busybox).CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("make busybox fixture: %v\n%s", err, out)
+		}
+	}
+	// Inits whose runtime process exited are re-parented to us, and
+	// reaped, instead of to the host's init.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return 0, err
+	}
+	code := m.Run()
+	reapZombies()
+	if leaks := findLeaks(); len(leaks) > 0 {
+		fmt.Fprintf(os.Stderr, "LEAK CHECK FAILED:\n  %s\n", strings.Join(leaks, "\n  "))
+		return 1, nil
+	}
+	fmt.Println("leak check: no processes, mounts, cgroups or state left")
+	return code, nil
+}
+
+// reapZombies collects exited inits re-parented to the test binary. It
+// runs only between commands (tests are sequential), so it never takes
+// the exit status of a command a test waits for.
+func reapZombies() {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if pid <= 0 || err != nil {
+			return
+		}
+	}
+}
+
+// findLeaks lists what the suite left behind.
+func findLeaks() []string {
+	var leaks []string
+	time.Sleep(50 * time.Millisecond)
+	// processes whose root is inside the suite (a container's)
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		root, err := os.Readlink(filepath.Join("/proc", p.Name(), "root"))
+		if err == nil && (strings.HasPrefix(root, suiteDir) || strings.HasPrefix(root, *busybox)) {
+			leaks = append(leaks, "process "+p.Name()+" rooted at "+root)
+		}
+	}
+	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, line := range strings.Split(string(mi), "\n") {
+		if strings.Contains(line, suiteDir) || strings.Contains(line, *busybox) {
+			leaks = append(leaks, "mount "+line)
+		}
+	}
+	if h, err := cgroups.DetectHost(); err == nil {
+		roots := map[string]string{}
+		for n, mp := range h.V1 {
+			roots[n] = mp
+		}
+		if h.Unified != "" {
+			roots["unified"] = h.Unified
+		}
+		for n, r := range roots {
+			dir := filepath.Join(r, cgPrefix)
+			ents, err := os.ReadDir(dir)
+			if err != nil {
+				continue
+			}
+			for _, e := range ents {
+				if e.IsDir() {
+					leaks = append(leaks, "cgroup "+n+":"+filepath.Join(cgPrefix, e.Name()))
+				}
+			}
+			unix.Rmdir(dir)
+		}
+	}
+	ents, _ := os.ReadDir(filepath.Join(suiteDir, "state"))
+	for _, e := range ents {
+		if e.IsDir() {
+			leaks = append(leaks, "state dir "+e.Name())
+		}
+	}
+	return leaks
+}
+
+// ---- helpers ----
+
+// bundle is one test's bundle on the shared read-only busybox rootfs.
+type bundle struct {
+	t    *testing.T
+	dir  string
+	id   string
+	spec *specs.Spec
+}
+
+var idSeq int
+
+// newBundle makes a bundle whose process runs args, with the usual
+// namespaces and mounts, placed in the suite's cgroup prefix.
+func newBundle(t *testing.T, args ...string) *bundle {
+	t.Helper()
+	idSeq++
+	id := fmt.Sprintf("%s-%d", strings.ReplaceAll(strings.ToLower(t.Name()), "/", "-"), idSeq)
+	dir := filepath.Join(suiteDir, "bundles", id)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Dir(dir), 0o755)
+	caps := []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SYS_CHROOT", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE", "CAP_SETPCAP"}
+	s := &specs.Spec{
+		Version:  "1.2.0",
+		Root:     &specs.Root{Path: *busybox, Readonly: true},
+		Hostname: "box",
+		Process: &specs.Process{
+			Args: args, Cwd: "/", Env: []string{"PATH=/bin:/sbin:/usr/bin"},
+			Capabilities: &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps},
+			NoNewPrivileges: true,
+		},
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc"},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=755"}},
+			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
+			{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev"}},
+			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+		},
+		Linux: &specs.Linux{
+			CgroupsPath: filepath.Join(cgPrefix, id),
+			Namespaces: []specs.LinuxNamespace{
+				{Type: "pid"}, {Type: "network"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"}, {Type: "cgroup"},
+			},
+			MaskedPaths:   []string{"/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware", "/proc/acpi"},
+			ReadonlyPaths: []string{"/proc/sys", "/proc/sysrq-trigger", "/proc/bus"},
+		},
+	}
+	b := &bundle{t: t, dir: dir, id: id, spec: s}
+	t.Cleanup(func() {
+		// Whatever the test did, the container must go.
+		berth(t, "delete", "--force", b.id)
+		reapZombies()
+	})
+	return b
+}
+
+func (b *bundle) write() {
+	b.t.Helper()
+	data, err := json.Marshal(b.spec)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(b.dir, "config.json"), data, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// berth runs berth-runtime with the suite's state root.
+func berth(t *testing.T, args ...string) result {
+	t.Helper()
+	return berthIn(t, "", args...)
+}
+
+func berthIn(t *testing.T, dir string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(*runtimeBin, append([]string{"--root", filepath.Join(suiteDir, "state")}, args...)...)
+	cmd.Dir = dir
+	// Files, not pipes: a created container's init inherits them and
+	// holds them open until it exits, so Wait on a pipe would block.
+	out, err := os.CreateTemp(suiteDir, "stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errf, err := os.CreateTemp(suiteDir, "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		out.Close()
+		errf.Close()
+		os.Remove(out.Name())
+		os.Remove(errf.Name())
+	}()
+	cmd.Stdout, cmd.Stderr = out, errf
+	err = cmd.Run()
+	o, _ := os.ReadFile(out.Name())
+	e, _ := os.ReadFile(errf.Name())
+	r := result{stdout: string(o), stderr: string(e)}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run berth-runtime: %v", err)
+	}
+	return r
+}
+
+// run runs the bundle to completion and returns its output.
+func (b *bundle) run() result {
+	b.t.Helper()
+	b.write()
+	return berth(b.t, "run", "--bundle", b.dir, b.id)
+}
+
+// create creates the container and returns its init pid.
+func (b *bundle) create() int {
+	b.t.Helper()
+	b.write()
+	r := berth(b.t, "create", "--bundle", b.dir, b.id)
+	if r.code != 0 {
+		b.t.Fatalf("create: %s", r.stderr)
+	}
+	return b.state().Pid
+}
+
+func (b *bundle) state() specs.State {
+	b.t.Helper()
+	r := berth(b.t, "state", b.id)
+	if r.code != 0 {
+		b.t.Fatalf("state: %s", r.stderr)
+	}
+	var s specs.State
+	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+		b.t.Fatalf("state output %q: %v", r.stdout, err)
+	}
+	return s
+}
+
+// assertGone checks that a container left no state dir and no cgroup.
+func assertGone(t *testing.T, id string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(suiteDir, "state", id)); !os.IsNotExist(err) {
+		t.Errorf("state dir of %s left behind", id)
+	}
+	h, err := cgroups.DetectHost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, mp := range h.V1 {
+		if _, err := os.Stat(filepath.Join(mp, cgPrefix, id)); err == nil {
+			t.Errorf("cgroup %s:%s left behind", n, id)
+		}
+	}
+}
+
+func nsLink(t *testing.T, pid int, ns string) string {
+	t.Helper()
+	l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
