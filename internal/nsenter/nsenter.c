@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #ifndef CLONE_NEWTIME
@@ -54,6 +55,12 @@ static const struct { const char *name; int flag; } order[] = {
 };
 
 void berth_nsenter(void) {
+	// A container's init runs our binary inside the container: make it
+	// non-dumpable before anything else, so processes already in joined
+	// namespaces cannot open /proc/PID/exe and later overwrite the host's
+	// runtime binary (CVE-2019-5736). execve of the user's process resets
+	// this from the new binary.
+	if (getenv("_BERTH_SYNC_FD") != NULL) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	const char *env = getenv("_BERTH_NSENTER");
 	if (env == NULL) return;
 	char *s = strdup(env);

@@ -36,6 +36,8 @@ type CreateOptions struct {
 	PreserveFDs int
 	// Stdio of the container's process; nil means the caller's own.
 	Stdin, Stdout, Stderr *os.File
+
+	spec *specs.Spec // already loaded by Run
 }
 
 // SyncFDEnv names the env var that tells init which fd is its end of the
@@ -68,9 +70,11 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 	if err != nil {
 		return nil, false, fmt.Errorf("bundle %s: %w", o.Bundle, err)
 	}
-	spec, err := LoadSpec(bundle)
-	if err != nil {
-		return nil, false, err
+	spec := o.spec
+	if spec == nil {
+		if spec, err = LoadSpec(bundle); err != nil {
+			return nil, false, err
+		}
 	}
 	if err := Validate(spec); err != nil {
 		return nil, false, err
@@ -79,6 +83,7 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 	if err != nil {
 		return nil, false, err
 	}
+	trace("spec loaded")
 	if (plan.needsConstructor()) && !nsenter.Supported() {
 		return nil, false, errors.New("joining user, mount or time namespaces by path needs a cgo build of berth")
 	}
@@ -140,6 +145,7 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		return nil, false, err
 	}
 	c.CgroupCreated = cg.Created()
+	trace("cgroups created")
 	if err := store.Save(c); err != nil {
 		return nil, false, err
 	}
@@ -210,6 +216,9 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		// the execve of init drops every capability.
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
+	if v := os.Getenv("BERTH_TRACE"); v != "" {
+		cmd.Env = append(cmd.Env, "BERTH_TRACE="+v)
+	}
 	if plan.needsConstructor() {
 		enc, err := nsenter.Instruction{SyncFD: syncFD, Unshare: plan.unshare, Fork: plan.fork, Joins: plan.childJoins}.Encode()
 		if err != nil {
@@ -230,6 +239,7 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 	if err := startInit(cmd, plan.parentJoins); err != nil {
 		return nil, false, err
 	}
+	trace("init cloned")
 	childSock.Close()
 	pid := cmd.Process.Pid
 	ourChild = true
@@ -259,6 +269,7 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		return nil, false, fmt.Errorf("container init exited during create: %w", r.initFailure(parentSock, err))
 	}
 	c.Pid, c.StartTime = pid, st.StartTime
+	trace("init in cgroups")
 
 	stateJSON, _ := json.Marshal(specState(c, Creating))
 	boot := &syncproto.Bootstrap{
@@ -292,6 +303,7 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 				return nil, false, err
 			}
 		case syncproto.MsgReady:
+			trace("init ready")
 			done = true
 		default:
 			return nil, false, fmt.Errorf("sync: unexpected %q message from init", m.Type)
@@ -302,6 +314,7 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 	if err := store.Save(c); err != nil {
 		return nil, false, err
 	}
+	trace("state saved")
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, pid); err != nil {
 			return nil, false, err

@@ -35,13 +35,16 @@ func (r *Runtime) Delete(id string, force bool) error {
 			r.warnf("%v", err)
 		}
 	}
+	trace("delete: killed")
 	cg, err := r.cgroupOf(c)
 	if err != nil {
 		return err
 	}
+	trace("delete: cgroup host detected")
 	if err := cg.Destroy(); err != nil {
 		return fmt.Errorf("delete container %s: %w", id, err)
 	}
+	trace("delete: cgroups removed")
 	if err := os.RemoveAll(r.store().Dir(id)); err != nil {
 		return fmt.Errorf("delete container %s: %w", id, err)
 	}

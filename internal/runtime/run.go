@@ -30,12 +30,17 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 		}
 		return 0, r.startOrDelete(id)
 	}
+	trace("run")
 	// Become the reaper of init when the nsenter constructor forks it.
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return 0, fmt.Errorf("become child subreaper: %w", err)
 	}
 	spec, err := LoadSpec(o.Bundle)
-	if err == nil && spec.Process != nil && spec.Process.Terminal && o.ConsoleSocket == "" {
+	if err != nil {
+		return 0, err
+	}
+	o.spec = spec
+	if spec.Process != nil && spec.Process.Terminal && o.ConsoleSocket == "" {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return 0, fmt.Errorf("create console socket: %w", err)
@@ -46,9 +51,13 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 		defer relay.Close()
 	}
 	sigc := make(chan os.Signal, 32)
-	signal.Notify(sigc)
+	// The signals a user sends to a foreground container, and SIGCHLD to
+	// wake the wait loop. Not all 64: each costs a sigaction.
+	signal.Notify(sigc, unix.SIGCHLD, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT,
+		unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH, unix.SIGCONT, unix.SIGPIPE, unix.SIGALRM)
 	defer signal.Stop(sigc)
 
+	trace("signals")
 	c, _, err := r.create(id, o.CreateOptions)
 	if err != nil {
 		return 0, err
@@ -68,6 +77,7 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 	if err := r.startOrDelete(id); err != nil {
 		return 0, err
 	}
+	trace("started")
 	code := -1
 	for code < 0 {
 		var ws unix.WaitStatus
@@ -92,9 +102,11 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 			unix.Kill(c.Pid, sig)
 		}
 	}
+	trace("exited")
 	if err := r.Delete(id, true); err != nil {
 		return code, err
 	}
+	trace("deleted")
 	return code, nil
 }
 

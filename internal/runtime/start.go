@@ -39,7 +39,7 @@ func (r *Runtime) Start(id string) error {
 
 // releaseInit opens the exec fifo for reading, which lets init's blocked
 // open for writing return; init writes one byte and executes the user's
-// process. The fifo is removed first, so a second start finds the
+// process, and we return once that execve has closed the fifo. The fifo is removed first, so a second start finds the
 // container running. Non-blocking reads with a liveness check make sure a
 // dead init cannot hang us.
 func (r *Runtime) releaseInit(c *state.Container, fifo string) error {
@@ -54,25 +54,33 @@ func (r *Runtime) releaseInit(c *state.Container, fifo string) error {
 	if err := os.Remove(fifo); err != nil {
 		return fmt.Errorf("remove exec fifo: %w", err)
 	}
+	// First init's byte (it passed the fifo), then EOF (its execve closed
+	// the close-on-exec writer, or it died).
 	buf := make([]byte, 1)
+	got := false
 	deadline := time.Now().Add(10 * time.Second)
-	for wait := 50 * time.Microsecond; ; {
+	for {
 		n, err := unix.Read(fd, buf)
-		if n == 1 {
+		switch {
+		case n == 1:
+			got = true
+			continue
+		case n == 0 && err == nil && got:
 			return nil
-		}
-		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
+		case err != nil && err != unix.EAGAIN && err != unix.EINTR:
 			return fmt.Errorf("read exec fifo: %w", err)
 		}
-		if !state.Alive(c.Pid, c.StartTime) {
+		if !got && !state.Alive(c.Pid, c.StartTime) {
 			return fmt.Errorf("cannot start container %s: its init has exited", c.ID)
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("cannot start container %s: init did not answer", c.ID)
 		}
-		time.Sleep(wait)
-		if wait < 10*time.Millisecond {
-			wait *= 2
+		// Sleep until init writes or closes; wake now and then to notice
+		// its death.
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(pfd, 20); err != nil && err != unix.EINTR {
+			return fmt.Errorf("wait on exec fifo: %w", err)
 		}
 	}
 }

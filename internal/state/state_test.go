@@ -64,3 +64,23 @@ func TestReadProcStatSelf(t *testing.T) {
 		t.Fatal("Alive disagrees with the start time")
 	}
 }
+
+func TestCreatingStateIsReadUntilTheFinalOneIsSaved(t *testing.T) {
+	s := Store{Root: t.TempDir()}
+	os.MkdirAll(s.Dir("c"), 0o700)
+	if err := s.Save(&Container{ID: "c", Creating: true}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.Load("c"); err != nil || !c.Creating {
+		t.Fatalf("Load while creating = %+v, %v", c, err)
+	}
+	if err := s.Save(&Container{ID: "c", Pid: 9}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.Load("c"); err != nil || c.Creating || c.Pid != 9 {
+		t.Fatalf("Load after create = %+v, %v", c, err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir("c"), CreatingFile)); !os.IsNotExist(err) {
+		t.Fatal("creating.json left behind")
+	}
+}

@@ -173,7 +173,7 @@ func newBundle(t *testing.T, args ...string) *bundle {
 		Hostname: "box",
 		Process: &specs.Process{
 			Args: args, Cwd: "/", Env: []string{"PATH=/bin:/sbin:/usr/bin"},
-			Capabilities: &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps},
+			Capabilities:    &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps},
 			NoNewPrivileges: true,
 		},
 		Mounts: []specs.Mount{

@@ -377,3 +377,29 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition not met in 5s")
 }
+
+// While init runs our binary inside the container, other processes there
+// must not be able to open its /proc/PID/exe (CVE-2019-5736): it is not
+// dumpable until it executes the user's program.
+func TestInitIsNotDumpableBeforeExec(t *testing.T) {
+	b := newBundle(t, "sleep", "100")
+	pid := b.create()
+	if dumpable(t, pid) {
+		t.Fatalf("init %d is dumpable while it runs berth's binary", pid)
+	}
+	if r := berth(t, "start", b.id); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	// After execve the user's process is dumpable again: the check works.
+	if !dumpable(t, pid) {
+		t.Fatalf("the container's process %d is not dumpable after exec", pid)
+	}
+}
+
+// dumpable reads /proc/PID/exe as root without CAP_SYS_PTRACE: allowed
+// for a dumpable process of the same uid, denied for a non-dumpable one.
+func dumpable(t *testing.T, pid int) bool {
+	t.Helper()
+	cmd := exec.Command("setpriv", "--bounding-set", "-sys_ptrace", "readlink", fmt.Sprintf("/proc/%d/exe", pid))
+	return cmd.Run() == nil
+}

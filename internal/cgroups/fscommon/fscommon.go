@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/trace"
 )
 
 // MkdirChain creates root/rel and its missing parents, and returns the
@@ -81,6 +83,7 @@ func Rmdir(dir string) error {
 		if err == nil || errors.Is(err, unix.ENOENT) {
 			return nil
 		}
+		trace.Phase("cgroups", "rmdir busy: "+dir)
 		if !errors.Is(err, unix.EBUSY) || i >= 40 {
 			return fmt.Errorf("remove cgroup %s: %w", dir, err)
 		}

@@ -18,6 +18,7 @@ import (
 	"strconv"
 
 	"github.com/berth-project/berth/internal/runtime/syncproto"
+	"github.com/berth-project/berth/internal/trace"
 )
 
 // IsInit reports whether this process was started as a container's init.
@@ -31,6 +32,7 @@ func init() {
 
 // Main runs the init stage and never returns.
 func Main() {
+	trace.Phase("init", "main")
 	fd, err := strconv.Atoi(os.Getenv("_BERTH_SYNC_FD"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "berth init: no sync fd; this is an internal entry point")

@@ -18,6 +18,7 @@ import (
 	"github.com/berth-project/berth/internal/rootfs"
 	"github.com/berth-project/berth/internal/runtime/syncproto"
 	"github.com/berth-project/berth/internal/sys"
+	"github.com/berth-project/berth/internal/trace"
 )
 
 type setup struct {
@@ -40,6 +41,7 @@ func (s *setup) prepare() (string, error) {
 			return "", err
 		}
 	}
+	trace.Phase("init", "bootstrap read")
 	err := rootfs.Prepare(sys.Linux{}, rootfs.Config{
 		Spec: spec, Rootfs: b.Rootfs, CgroupPaths: b.CgroupPaths,
 		NewCgroupNS: b.NewCgroupNS, InUserNS: b.InUserNS, Bundle: b.Bundle,
@@ -60,6 +62,7 @@ func (s *setup) prepare() (string, error) {
 			return "", err
 		}
 	}
+	trace.Phase("init", "mounts done")
 	if b.NoPivot {
 		err = rootfs.MoveRoot(b.Rootfs)
 	} else {
@@ -68,9 +71,11 @@ func (s *setup) prepare() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	trace.Phase("init", "pivoted")
 	if err := rootfs.Finish(sys.Linux{}, spec); err != nil {
 		return "", err
 	}
+	trace.Phase("init", "masked")
 	if proc.Terminal {
 		if err := s.setupConsole(proc); err != nil {
 			return "", err
@@ -119,6 +124,7 @@ func (s *setup) prepare() (string, error) {
 	if err := closeInheritedFds(3 + b.PreserveFDs); err != nil {
 		return "", err
 	}
+	trace.Phase("init", "ready")
 	if err := syncproto.Write(s.sock, syncproto.Message{Type: syncproto.MsgReady}); err != nil {
 		return "", err
 	}
@@ -139,13 +145,15 @@ func (s *setup) execute(path string) error {
 	if _, err := f.Write([]byte{'0'}); err != nil {
 		return fmt.Errorf("write exec fifo: %w", err)
 	}
-	f.Close()
+	// f stays open: it is close-on-exec, so start sees EOF exactly when
+	// execve has replaced us, and runs poststart hooks only after that.
 	unix.Close(s.b.FifoFD)
 	if h := spec.Hooks; h != nil && len(h.StartContainer) > 0 {
 		if err := hooks.Run("startContainer", h.StartContainer, s.b.State); err != nil {
 			return err
 		}
 	}
+	trace.Phase("init", "execve")
 	err = syscall.Exec(path, spec.Process.Args, spec.Process.Env)
 	code := 126
 	if errors.Is(err, unix.ENOENT) {
