@@ -20,9 +20,13 @@ deps:
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
+# Static: no dynamic loader on each exec (the runtime and its init stage
+# both start per container), and the binaries run on any host as they are.
+STATIC := -tags netgo,osusergo -ldflags '-s -w -linkmode external -extldflags "-static"'
+
 build:
-	$(GO) build -o $(BIN)/berth-runtime ./cmd/berth-runtime
-	$(GO) build -o $(BIN)/berth ./cmd/berth
+	$(GO) build $(STATIC) -o $(BIN)/berth-runtime ./cmd/berth-runtime
+	$(GO) build $(STATIC) -o $(BIN)/berth ./cmd/berth
 
 fixture: deps
 	@[ -x $(FIXTURE)/rootfs/bin/busybox ] || scripts/mkbusybox.sh $(FIXTURE)/rootfs

@@ -8,7 +8,8 @@ set -euo pipefail
 berth=$(realpath "$1"); rootfs=$(realpath "$2")
 runs=${BENCH_RUNS:-200}
 results=$(realpath -m "${BENCH_RESULTS:-$(dirname "$0")/results}")
-work=$(mktemp -d /tmp/berth-bench.XXXXXX)
+# State roots on the same filesystem as runc's default (/run/runc).
+work=$(mktemp -d /run/berth-bench.XXXXXX)
 mkdir -p "$results"
 trap 'rm -rf "$work"' EXIT
 

@@ -135,20 +135,27 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 	}
 	c.Cgroup = cgroups.CleanPath(spec.Linux.CgroupsPath, id)
 	cg := cgroups.New(host, cgroups.State{Path: c.Cgroup})
-	err = cg.Create()
+	// Saved before any cgroup exists, so a crash from here on leaves a
+	// record that delete can clean up.
+	if err := store.Save(c); err != nil {
+		return nil, false, err
+	}
+	cgCreated := false
+	createCgroups := func() error {
+		cgCreated = true
+		err := cg.Create()
+		c.CgroupCreated = cg.Created()
+		trace("cgroups created")
+		return err
+	}
 	undo.push(func() {
+		if !cgCreated {
+			return
+		}
 		if err := cg.Destroy(); err != nil {
 			r.warnf("%v", err)
 		}
 	})
-	if err != nil {
-		return nil, false, err
-	}
-	c.CgroupCreated = cg.Created()
-	trace("cgroups created")
-	if err := store.Save(c); err != nil {
-		return nil, false, err
-	}
 
 	fifo := filepath.Join(dir, state.FifoFile)
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
@@ -226,11 +233,20 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		}
 		cmd.Env = append(cmd.Env, enc)
 	}
+	// On a v2 host init is born in its cgroup, which must exist first. On
+	// v1 it joins after the clone: the cgroups are made while its Go
+	// runtime boots, and it runs nothing of the user's before it has
+	// joined (it waits for the bootstrap).
 	born := false
-	if !plan.fork {
-		if fd, ok, err := cg.CloneFD(); err != nil {
+	if host.Mode == cgroups.ModeV2 && !plan.fork {
+		if err := createCgroups(); err != nil {
 			return nil, false, err
-		} else if ok {
+		}
+		fd, ok, err := cg.CloneFD()
+		if err != nil {
+			return nil, false, err
+		}
+		if ok {
 			defer unix.Close(fd)
 			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD, born = true, fd, true
 		}
@@ -258,6 +274,11 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 			return nil, false, fmt.Errorf("join namespaces: %w", err)
 		}
 		pid = m.Pid
+	}
+	if !cgCreated {
+		if err := createCgroups(); err != nil {
+			return nil, false, err
+		}
 	}
 	if !born {
 		if err := cg.Join(pid); err != nil {
