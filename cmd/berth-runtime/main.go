@@ -173,26 +173,32 @@ func needID(cmd string, pos []string, max int) (string, error) {
 	return pos[0], nil
 }
 
+// idArgs parses a subcommand's flags and returns its container id and
+// the positional arguments after it (at most max-1 of them).
+func idArgs(fs *flag.FlagSet, args []string, max int) (string, []string, error) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return "", nil, err
+	}
+	id, err := needID(fs.Name(), pos, max)
+	if err != nil {
+		return "", nil, err
+	}
+	return id, pos[1:], nil
+}
+
 func (a *app) dispatch(cmd string, args []string) (int, error) {
 	switch cmd {
 	case "create", "run":
 		return a.createOrRun(cmd, args)
 	case "start":
-		pos, err := parse(flags("start"), args)
-		if err != nil {
-			return 2, err
-		}
-		id, err := needID(cmd, pos, 1)
+		id, _, err := idArgs(flags(cmd), args, 1)
 		if err != nil {
 			return 2, err
 		}
 		return 0, a.runtime().Start(id)
 	case "state":
-		pos, err := parse(flags("state"), args)
-		if err != nil {
-			return 2, err
-		}
-		id, err := needID(cmd, pos, 1)
+		id, _, err := idArgs(flags(cmd), args, 1)
 		if err != nil {
 			return 2, err
 		}
@@ -205,17 +211,13 @@ func (a *app) dispatch(cmd string, args []string) (int, error) {
 		fs := flags("kill")
 		all := fs.Bool("all", false, "")
 		fs.BoolVar(all, "a", false, "")
-		pos, err := parse(fs, args)
-		if err != nil {
-			return 2, err
-		}
-		id, err := needID(cmd, pos, 2)
+		id, rest, err := idArgs(fs, args, 2)
 		if err != nil {
 			return 2, err
 		}
 		sigName := "SIGTERM"
-		if len(pos) == 2 {
-			sigName = pos[1]
+		if len(rest) == 1 {
+			sigName = rest[0]
 		}
 		sig, err := runtime.ParseSignal(sigName)
 		if err != nil {
@@ -226,11 +228,7 @@ func (a *app) dispatch(cmd string, args []string) (int, error) {
 		fs := flags("delete")
 		force := fs.Bool("force", false, "")
 		fs.BoolVar(force, "f", false, "")
-		pos, err := parse(fs, args)
-		if err != nil {
-			return 2, err
-		}
-		id, err := needID(cmd, pos, 1)
+		id, _, err := idArgs(fs, args, 1)
 		if err != nil {
 			return 2, err
 		}
@@ -269,11 +267,7 @@ func (a *app) createOrRun(cmd string, args []string) (int, error) {
 		fs.BoolVar(&o.Detach, "detach", false, "")
 		fs.BoolVar(&o.Detach, "d", false, "")
 	}
-	pos, err := parse(fs, args)
-	if err != nil {
-		return 2, err
-	}
-	id, err := needID(cmd, pos, 1)
+	id, _, err := idArgs(fs, args, 1)
 	if err != nil {
 		return 2, err
 	}
