@@ -60,12 +60,18 @@ func setupAndRun(m *testing.M) (int, error) {
 			return 0, fmt.Errorf("build berth-runtime: %v\n%s", err, out)
 		}
 	}
+	// The rootfs is used from inside the suite dir: containers with a
+	// user namespace run as an unprivileged host uid, which could not
+	// reach a checkout under a private directory such as /root.
+	local := filepath.Join(suiteDir, "busybox")
 	if *busybox == "" {
-		*busybox = filepath.Join(suiteDir, "busybox")
-		if out, err := exec.Command("../../scripts/mkbusybox.sh", *busybox).CombinedOutput(); err != nil {
+		if out, err := exec.Command("../../scripts/mkbusybox.sh", local).CombinedOutput(); err != nil {
 			return 0, fmt.Errorf("make busybox fixture: %v\n%s", err, out)
 		}
+	} else if out, err := exec.Command("cp", "-a", *busybox, local).CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("copy busybox fixture: %v\n%s", err, out)
 	}
+	*busybox = local
 	// Inits whose runtime process exited are re-parented to us, and
 	// reaped, instead of to the host's init.
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
