@@ -119,21 +119,29 @@ func DetectHost() (*Host, error) {
 	return h, nil
 }
 
+// DefaultParent holds the cgroups of containers without a cgroupsPath.
+const DefaultParent = "/berth"
+
 // CleanPath turns a spec cgroupsPath into an absolute path below each
 // hierarchy root; ".." cannot climb above it. An empty path gets the
 // default /berth/ID. Relative paths are placed under /berth too.
 func CleanPath(cgroupsPath, id string) string {
 	if cgroupsPath == "" {
-		return filepath.Join("/berth", id)
+		return filepath.Join(DefaultParent, id)
 	}
 	if !filepath.IsAbs(cgroupsPath) {
-		return filepath.Join("/berth", filepath.Clean("/"+cgroupsPath))
+		return filepath.Join(DefaultParent, filepath.Clean("/"+cgroupsPath))
 	}
 	return filepath.Clean(cgroupsPath)
 }
 
 // New returns the manager for st on host h.
 func New(h *Host, st State) Manager {
+	// The shared default parent goes with its last container, whoever
+	// made it: list it as removable (removal stops quietly while in use).
+	if strings.HasPrefix(st.Path, DefaultParent+"/") && (len(st.Created) == 0 || st.Created[0] != DefaultParent) {
+		st.Created = append([]string{DefaultParent}, st.Created...)
+	}
 	if h.Mode == ModeV2 {
 		return v2.New(h.Unified, st.Path, st.Created)
 	}

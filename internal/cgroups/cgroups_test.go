@@ -46,6 +46,12 @@ func TestManagersCreateJoinDestroy(t *testing.T) {
 			if got := m.Created(); len(got) != 2 || got[0] != "/berth" || got[1] != "/berth/c1" {
 				t.Fatalf("Created = %v", got)
 			}
+			// A second container under the shared default parent did not
+			// make it, but removes it when it is the last one.
+			other := New(h, State{Path: "/berth/c2"})
+			if err := other.Create(); err != nil {
+				t.Fatal(err)
+			}
 			for _, d := range m.Paths() {
 				if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
 					t.Fatalf("cgroup dir %s missing", d)
@@ -65,6 +71,14 @@ func TestManagersCreateJoinDestroy(t *testing.T) {
 			}
 			rebuilt := New(h, State{Path: "/berth/c1", Created: m.Created()})
 			if err := rebuilt.Destroy(); err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range other.Paths() {
+				if _, err := os.Stat(filepath.Dir(d)); err != nil {
+					t.Fatalf("shared parent removed while in use: %v", err)
+				}
+			}
+			if err := New(h, State{Path: "/berth/c2", Created: other.Created()}).Destroy(); err != nil {
 				t.Fatal(err)
 			}
 			for _, d := range m.Paths() {

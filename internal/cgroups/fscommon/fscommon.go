@@ -34,6 +34,12 @@ func MkdirChain(root, rel string, init func(dir string) error) ([]string, error)
 		if errors.Is(err, os.ErrExist) {
 			continue
 		}
+		if errors.Is(err, os.ErrNotExist) {
+			// Another container's delete removed a shared parent just
+			// after we saw it: make the rest of the chain again.
+			more, err := MkdirChain(root, rel, init)
+			return append(created, more...), err
+		}
 		if err != nil {
 			return created, fmt.Errorf("create cgroup %s: %w", dir, err)
 		}
