@@ -22,11 +22,18 @@ type Manager interface {
 	Create() error
 	// Join moves pid into the container's cgroups.
 	Join(pid int) error
-	// CloneFD returns a directory fd for clone3's CLONE_INTO_CGROUP, so the
-	// child is born inside the cgroup and every byte it allocates is
-	// charged there; ok is false where the host cannot (v1 controllers).
-	// The caller closes the fd.
+	// CloneFD returns a directory fd for clone3's CLONE_INTO_CGROUP into
+	// the cgroup2 hierarchy (v2, or the unified one of a hybrid host), so
+	// the child is born there; ok is false on a v1-only host. The caller
+	// closes the fd.
 	CloneFD() (fd int, ok bool, err error)
+	// SelfJoinFiles lists the v1 "tasks" files through which a thread
+	// moves itself (by writing "0") into the container's v1 cgroups.
+	// Moving one thread, the caller, takes no global lock; moving a
+	// process through cgroup.procs waits for an RCU grace period, which
+	// on an idle machine costs 5-20 ms. The init stage uses this from the
+	// thread that will execve, so the whole process ends up there.
+	SelfJoinFiles() []string
 	// Paths maps hierarchy names to the container's directories.
 	Paths() map[string]string
 	// Pids lists the processes in the container's cgroup.

@@ -3,7 +3,10 @@ package cgroups
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestCleanPathCannotClimbOutOfTheHierarchy(t *testing.T) {
@@ -55,6 +58,22 @@ func TestManagersCreateJoinDestroy(t *testing.T) {
 			for _, d := range m.Paths() {
 				if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
 					t.Fatalf("cgroup dir %s missing", d)
+				}
+			}
+			fd, born, err := m.CloneFD()
+			if err != nil || born != (mode != ModeV1) {
+				t.Fatalf("CloneFD = %v, %v: want born into cgroup2 exactly when one exists", born, err)
+			}
+			if born {
+				unix.Close(fd)
+			}
+			tasks := m.SelfJoinFiles()
+			if mode == ModeV2 && len(tasks) != 0 || mode != ModeV2 && len(tasks) != 2 {
+				t.Fatalf("SelfJoinFiles = %v", tasks)
+			}
+			for _, f := range tasks {
+				if filepath.Base(f) != "tasks" || strings.Contains(f, "unified") {
+					t.Fatalf("self-join file %s", f)
 				}
 			}
 			if err := m.Join(1234); err != nil {

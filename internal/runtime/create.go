@@ -233,12 +233,16 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		}
 		cmd.Env = append(cmd.Env, enc)
 	}
-	// On a v2 host init is born in its cgroup, which must exist first. On
-	// v1 it joins after the clone: the cgroups are made while its Go
-	// runtime boots, and it runs nothing of the user's before it has
-	// joined (it waits for the bootstrap).
+	// Where a cgroup2 hierarchy exists (v2, hybrid) init is born in its
+	// cgroup there, which must exist first. It joins v1 hierarchies itself
+	// (cheap, see cgroups.Manager.SelfJoinFiles) unless it cannot reach or
+	// write the host's cgroupfs: in a user namespace, or in a joined mount
+	// namespace; then the parent moves it. On a v1-only host the cgroups
+	// are made while init's Go runtime boots; init runs nothing of the
+	// user's before it has joined (it waits for the bootstrap).
+	selfJoin := !plan.inUserNS && !plan.needsConstructor()
 	born := false
-	if host.Mode == cgroups.ModeV2 && !plan.fork {
+	if host.Mode != cgroups.ModeV1 && !plan.fork {
 		if err := createCgroups(); err != nil {
 			return nil, false, err
 		}
@@ -280,7 +284,11 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 			return nil, false, err
 		}
 	}
-	if !born {
+	var selfJoinFiles []string
+	switch {
+	case selfJoin:
+		selfJoinFiles = cg.SelfJoinFiles()
+	case !born || host.Mode == cgroups.ModeHybrid:
 		if err := cg.Join(pid); err != nil {
 			return nil, false, err
 		}
@@ -296,7 +304,7 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 	boot := &syncproto.Bootstrap{
 		ID: id, Bundle: bundle, Rootfs: rootPath, Spec: spec, State: stateJSON,
 		NoPivot: o.NoPivot, NewCgroupNS: plan.newCgroupNS, NewTimeNS: plan.newTimeNS,
-		CgroupPaths: cg.Paths(), PreserveFDs: o.PreserveFDs, FifoFD: syncFD + 1, ConsoleFD: consoleFD,
+		CgroupPaths: cg.Paths(), CgroupTasks: selfJoinFiles, PreserveFDs: o.PreserveFDs, FifoFD: syncFD + 1, ConsoleFD: consoleFD,
 		InUserNS: plan.inUserNS,
 	}
 	if err := syncproto.Write(parentSock, syncproto.Message{Type: syncproto.MsgBootstrap, Bootstrap: boot}); err != nil {

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/berth-project/berth/internal/cgroups/fscommon"
 )
 
@@ -80,8 +82,34 @@ func (m *Manager) Join(pid int) error {
 	return nil
 }
 
-// CloneFD: v1 controllers cannot be entered at clone time.
-func (m *Manager) CloneFD() (int, bool, error) { return -1, false, nil }
+// unified is the name of a hybrid host's cgroup2 hierarchy among roots.
+const unified = "unified"
+
+// CloneFD opens the container's directory in a hybrid host's cgroup2
+// hierarchy; v1 controllers cannot be entered at clone time.
+func (m *Manager) CloneFD() (int, bool, error) {
+	root, ok := m.roots[unified]
+	if !ok {
+		return -1, false, nil
+	}
+	dir := filepath.Join(root, m.path)
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, false, fmt.Errorf("open cgroup %s: %w", dir, err)
+	}
+	return fd, true, nil
+}
+
+// SelfJoinFiles lists the tasks file of every v1 hierarchy.
+func (m *Manager) SelfJoinFiles() []string {
+	var files []string
+	for _, n := range m.names() {
+		if n != unified {
+			files = append(files, filepath.Join(m.roots[n], m.path, "tasks"))
+		}
+	}
+	return files
+}
 
 // Paths maps hierarchy names to the container's directories.
 func (m *Manager) Paths() map[string]string {

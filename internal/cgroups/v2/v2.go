@@ -43,6 +43,9 @@ func (m *Manager) CloneFD() (int, bool, error) {
 	return fd, true, nil
 }
 
+// SelfJoinFiles: a v2 host needs none, init is born in its cgroup.
+func (m *Manager) SelfJoinFiles() []string { return nil }
+
 // Paths maps "" (the one hierarchy) to the directory.
 func (m *Manager) Paths() map[string]string { return map[string]string{"": m.dir()} }
 

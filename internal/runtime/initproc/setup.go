@@ -31,6 +31,13 @@ type setup struct {
 func (s *setup) prepare() (string, error) {
 	b, spec := s.b, s.b.Spec
 	proc := spec.Process
+	// Join the v1 cgroups first, from this thread: it is the one that
+	// execs, and then it is the whole process.
+	for _, f := range b.CgroupTasks {
+		if err := os.WriteFile(f, []byte("0"), 0); err != nil {
+			return "", fmt.Errorf("join cgroup %s: %w", filepath.Dir(f), err)
+		}
+	}
 	if b.NewCgroupNS {
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return "", fmt.Errorf("create cgroup namespace: %w", err)

@@ -75,6 +75,9 @@ type Bootstrap struct {
 	// before its execve moves it in (offsets are frozen once a process is
 	// inside).
 	NewTimeNS bool `json:"new_timens,omitempty"`
+	// CgroupTasks are the v1 tasks files init writes "0" to, joining its
+	// cgroups itself before anything else (see cgroups.Manager).
+	CgroupTasks []string `json:"cgroup_tasks,omitempty"`
 	// CgroupPaths maps a hierarchy (v1 controller list or "" for v2) to
 	// the container's cgroup directory on the host, for cgroup mounts.
 	CgroupPaths map[string]string `json:"cgroup_paths,omitempty"`

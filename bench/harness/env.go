@@ -1,0 +1,426 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// env is everything the scenarios share: bundles, state roots, the
+// peers that can run here, and what was started for them.
+type env struct {
+	work     string
+	bundles  map[string]string // name -> bundle dir
+	peers    []string
+	skip     map[string]string // peer -> why it cannot run at all
+	notes    []string
+	machine  string
+	runc     string
+	crun     []string // argv prefix: crun, or crun behind the hybrid-host wrapper
+	podman   []string // argv prefix with its private storage
+	docker   []string // argv prefix with its private socket
+	dockerd  *exec.Cmd
+	rss      map[string]int64 // peak RSS (KiB) of the runtime process, run scenario
+	seq      int
+	parMu    sync.Mutex // guards seq, rss and errFiles
+	errFiles []*os.File
+}
+
+func setup() (*env, error) {
+	var err error
+	e := &env{bundles: map[string]string{}, skip: map[string]string{}, rss: map[string]int64{}}
+	e.machine = machine()
+	if *berthBin, err = filepath.Abs(*berthBin); err != nil {
+		return nil, err
+	}
+	if *rootfs, err = filepath.Abs(*rootfs); err != nil {
+		return nil, err
+	}
+	if *outDir, err = filepath.Abs(*outDir); err != nil {
+		return nil, err
+	}
+	// State under /run, where runtimes keep it by default.
+	if e.work, err = os.MkdirTemp("/run", "berth-bench-"); err != nil {
+		return nil, err
+	}
+	for name, mutate := range bundleKinds {
+		dir := filepath.Join(e.work, "bundle-"+name)
+		if err := writeBundle(dir, *rootfs, mutate); err != nil {
+			return nil, err
+		}
+		e.bundles[name] = dir
+	}
+	for _, p := range strings.Split(*peersFlag, ",") {
+		if p == "" {
+			continue
+		}
+		e.peers = append(e.peers, p)
+		if why := e.preparePeer(p); why != "" {
+			e.skip[p] = why
+			fmt.Fprintf(os.Stderr, "%s: %s\n", p, why)
+		}
+	}
+	return e, nil
+}
+
+func (e *env) preparePeer(p string) string {
+	switch p {
+	case "berth":
+		if _, err := os.Stat(*berthBin); err != nil {
+			return "not built: " + err.Error()
+		}
+	case "runc":
+		e.runc = findBin("runc")
+		if e.runc == "" {
+			return "not installed (apt-get install runc)"
+		}
+	case "crun":
+		c := findBin("crun")
+		if c == "" {
+			return "not installed (apt-get install crun)"
+		}
+		e.crun = []string{c}
+		if hybridCgroups() {
+			// crun refuses v1 controllers beside a cgroup2 mount; hidden
+			// in a private mount namespace it runs as on a v1 host.
+			e.crun = []string{"unshare", "-m", "--propagation", "private", "sh", "-c",
+				`umount /sys/fs/cgroup/unified && exec "$0" "$@"`, c}
+			cost := e.wrapperCost()
+			e.notes = append(e.notes, fmt.Sprintf("crun refuses this hybrid cgroup host: it runs behind `unshare -m` with /sys/fs/cgroup/unified unmounted; that wrapper alone costs %s (median), included in crun's figures.", fmtMs(cost)))
+		}
+	case "podman":
+		if findBin("podman") == "" {
+			return "not installed (apt-get install podman)"
+		}
+		if err := e.setupPodman(); err != nil {
+			return "setup failed: " + oneLine(err)
+		}
+	case "docker":
+		if findBin("dockerd") == "" {
+			return "not installed (apt-get install docker.io)"
+		}
+		if err := e.setupDocker(); err != nil {
+			return "dockerd did not start here: " + oneLine(err)
+		}
+	case "floor":
+	default:
+		return "unknown peer"
+	}
+	return ""
+}
+
+func findBin(name string) string {
+	if *binDir != "" {
+		p := filepath.Join(*binDir, name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	p, _ := exec.LookPath(name)
+	return p
+}
+
+func hybridCgroups() bool {
+	data, _ := os.ReadFile("/proc/self/mountinfo")
+	s := string(data)
+	return strings.Contains(s, " - cgroup2 ") && strings.Contains(s, " - cgroup ") &&
+		strings.Contains(s, "/sys/fs/cgroup/unified ")
+}
+
+func (e *env) wrapperCost() float64 {
+	var samples []float64
+	for i := 0; i < 30; i++ {
+		d, err := e.timed("", append(e.crun[:len(e.crun)-1], "true")...)
+		if err == nil {
+			samples = append(samples, float64(d)/float64(time.Millisecond))
+		}
+	}
+	return summarise("", samples).Median
+}
+
+// id returns a fresh container name.
+func (e *env) id(prefix string) string {
+	e.parMu.Lock()
+	defer e.parMu.Unlock()
+	e.seq++
+	return fmt.Sprintf("%s-%d", prefix, e.seq)
+}
+
+// errFile lends a file for a command's output; concurrent commands get
+// their own.
+func (e *env) errFile() *os.File {
+	e.parMu.Lock()
+	defer e.parMu.Unlock()
+	if n := len(e.errFiles); n > 0 {
+		f := e.errFiles[n-1]
+		e.errFiles = e.errFiles[:n-1]
+		f.Truncate(0)
+		f.Seek(0, 0)
+		return f
+	}
+	f, err := os.CreateTemp(e.work, "out")
+	if err != nil {
+		f, _ = os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	}
+	return f
+}
+
+func (e *env) returnErrFile(f *os.File) {
+	e.parMu.Lock()
+	e.errFiles = append(e.errFiles, f)
+	e.parMu.Unlock()
+}
+
+// timed runs argv and returns its wall time; peer, when set, records the
+// process's peak RSS. Output goes to a file, never a pipe: a created
+// container's init inherits it and would hold a pipe open.
+func (e *env) timed(peer string, argv ...string) (time.Duration, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	out := e.errFile()
+	defer e.returnErrFile(out)
+	cmd.Stdout, cmd.Stderr = out, out
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		msg, _ := os.ReadFile(out.Name())
+		return d, fmt.Errorf("%s: %v: %s", filepath.Base(argv[0]), err, strings.TrimSpace(string(msg)))
+	}
+	if peer != "" {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			e.parMu.Lock()
+			if ru.Maxrss > e.rss[peer] {
+				e.rss[peer] = ru.Maxrss
+			}
+			e.parMu.Unlock()
+		}
+	}
+	return d, nil
+}
+
+// quiet runs argv untimed and ignores its result (cleanup).
+func (e *env) quiet(argv ...string) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	out := e.errFile()
+	defer e.returnErrFile(out)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Run()
+}
+
+// runtimeArgv is the command line prefix of an OCI runtime peer.
+func (e *env) runtimeArgv(peer string) []string {
+	switch peer {
+	case "berth":
+		return []string{*berthBin, "--root", filepath.Join(e.work, "berth")}
+	case "runc":
+		return []string{e.runc, "--root", filepath.Join(e.work, "runc")}
+	case "crun":
+		return append(append([]string(nil), e.crun...), "--root", filepath.Join(e.work, "crun"))
+	}
+	return nil
+}
+
+// rootfsTar makes an uncompressed tar of the busybox rootfs for image
+// imports.
+func (e *env) rootfsTar() (string, error) {
+	tar := filepath.Join(e.work, "busybox.tar")
+	if _, err := os.Stat(tar); err == nil {
+		return tar, nil
+	}
+	out, err := exec.Command("tar", "-C", *rootfs, "-cf", tar, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("tar rootfs: %v %s", err, out)
+	}
+	return tar, nil
+}
+
+const image = "localhost/berth-bench-busybox:latest"
+
+func (e *env) setupPodman() error {
+	dir := filepath.Join(e.work, "podman")
+	e.podman = []string{"podman", "--root", filepath.Join(dir, "storage"), "--runroot", filepath.Join(dir, "run"),
+		"--tmpdir", filepath.Join(dir, "tmp"), "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--runtime", "runc"}
+	tar, err := e.rootfsTar()
+	if err != nil {
+		return err
+	}
+	if out, err := exec.Command(e.podman[0], append(e.podman[1:], "import", "-q", tar, image)...).CombinedOutput(); err != nil {
+		return fmt.Errorf("podman import: %v: %s", err, out)
+	}
+	return nil
+}
+
+// podmanRun is podman's equivalent of the runtime's run, with this
+// host's limits (its default RLIMIT_NOFILE exceeds the hard limit here).
+func (e *env) podmanRun(extra ...string) []string {
+	a := append(append([]string(nil), e.podman...), "run", "--rm", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096")
+	a = append(a, extra...)
+	return append(a, image, "/bin/true")
+}
+
+func (e *env) setupDocker() error {
+	dir := filepath.Join(e.work, "docker")
+	os.MkdirAll(dir, 0o700)
+	sock := filepath.Join(dir, "docker.sock")
+	cmd := exec.Command("dockerd", "--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
+		"--pidfile", filepath.Join(dir, "docker.pid"), "--host", "unix://"+sock, "--iptables=false", "--ip6tables=false",
+		"--bridge=none", "--default-ulimit", "nofile=20000:20000")
+	logf, _ := os.Create(filepath.Join(dir, "dockerd.log"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	e.dockerd = cmd
+	e.docker = []string{"docker", "-H", "unix://" + sock}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if err := exec.Command("docker", "-H", "unix://"+sock, "version").Run(); err == nil {
+			break
+		}
+		if time.Now().After(deadline) || cmd.ProcessState != nil {
+			return errors.New(lastLine(filepath.Join(dir, "dockerd.log")))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	tar, err := e.rootfsTar()
+	if err != nil {
+		return err
+	}
+	if out, err := exec.Command(e.docker[0], append(e.docker[1:], "import", tar, image)...).CombinedOutput(); err != nil {
+		return fmt.Errorf("docker import: %v: %s", err, out)
+	}
+	return nil
+}
+
+func lastLine(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "no log"
+	}
+	defer f.Close()
+	last := "no output"
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" {
+			last = l
+		}
+	}
+	return last
+}
+
+func (e *env) teardown() {
+	if e.podman != nil {
+		e.quiet(append(append([]string(nil), e.podman...), "rm", "-a", "-f")...)
+		e.quiet(append(append([]string(nil), e.podman...), "system", "reset", "-f")...)
+	}
+	if e.dockerd != nil {
+		e.quiet(append(append([]string(nil), e.docker...), "rm", "-f", "bench-docker-sleep")...)
+		e.dockerd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { e.dockerd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			syscall.Kill(-e.dockerd.Process.Pid, syscall.SIGKILL)
+		}
+	}
+	// Whatever a peer left mounted below our work dir.
+	data, _ := os.ReadFile("/proc/self/mountinfo")
+	var mps []string
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 4 && strings.HasPrefix(f[4], e.work) {
+			mps = append(mps, f[4])
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(mps)))
+	for _, mp := range mps {
+		syscall.Unmount(mp, syscall.MNT_DETACH)
+	}
+	os.RemoveAll(e.work)
+}
+
+func machine() string {
+	host := runtime.NumCPU()
+	mem := ""
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		fmt.Sscanf(strings.SplitN(string(data), "\n", 2)[0], "MemTotal: %d kB", &kb)
+		mem = fmt.Sprintf(", %d GiB", (kb+(1<<19))>>20)
+	}
+	var u syscall.Utsname
+	syscall.Uname(&u)
+	rel := make([]byte, 0, 65)
+	for _, c := range u.Release {
+		if c == 0 {
+			break
+		}
+		rel = append(rel, byte(c))
+	}
+	cg := "cgroup v1"
+	switch {
+	case hybridCgroups():
+		cg = "hybrid cgroups"
+	case func() bool { _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); return err == nil }():
+		cg = "cgroup v2"
+	}
+	return fmt.Sprintf("%d CPUs%s, kernel %s, %s", host, mem, rel, cg)
+}
+
+// writeBundle writes a /bin/true bundle on rootfs, changed by mutate.
+func writeBundle(dir, rootfs string, mutate func(map[string]any)) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	caps := []string{"CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"}
+	spec := map[string]any{
+		"ociVersion": "1.0.2",
+		"root":       map[string]any{"path": rootfs, "readonly": true},
+		"process": map[string]any{
+			"args": []string{"/bin/true"}, "env": []string{"PATH=/bin"}, "cwd": "/",
+			"user":         map[string]any{"uid": 0, "gid": 0},
+			"capabilities": map[string]any{"bounding": caps, "effective": caps, "permitted": caps},
+			"rlimits":      []map[string]any{{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}},
+		},
+		"mounts": []map[string]any{
+			{"destination": "/proc", "type": "proc", "source": "proc"},
+			{"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": []string{"nosuid", "mode=755"}},
+		},
+		"linux": map[string]any{
+			"namespaces":  []map[string]any{{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}},
+			"maskedPaths": []string{"/proc/kcore", "/proc/keys"}, "readonlyPaths": []string{"/proc/sys"},
+		},
+	}
+	if mutate != nil {
+		mutate(spec)
+	}
+	data, err := json.MarshalIndent(spec, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644)
+}
+
+var bundleKinds = map[string]func(map[string]any){
+	"net": nil,
+	"nonet": func(s map[string]any) {
+		s["linux"].(map[string]any)["namespaces"] = []map[string]any{{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}}
+	},
+	"memory": func(s map[string]any) {
+		s["linux"].(map[string]any)["resources"] = map[string]any{"memory": map[string]any{"limit": 64 << 20}}
+	},
+	"sleep": func(s map[string]any) {
+		s["process"].(map[string]any)["args"] = []string{"sleep", "100000"}
+	},
+}

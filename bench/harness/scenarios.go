@@ -1,0 +1,302 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// op is one peer's part of a scenario: setup and teardown run once,
+// untimed; once runs one iteration and returns the time to count.
+type op struct {
+	setup    func() error
+	once     func(i int) (time.Duration, error)
+	teardown func()
+}
+
+type scenario struct {
+	id, title, unit string
+	runs            int // upper bound on iterations (for long ones)
+	// op returns a peer's op, or nil and the reason it cannot run.
+	op func(peer string) (*op, string)
+	// values, instead of op, gives a non-timing row (RSS).
+	values func(peer string) (string, string)
+}
+
+func isRuntime(p string) bool { return p == "berth" || p == "runc" || p == "crun" }
+
+const (
+	notRuntime = "a runtime-level operation; engines have no equivalent"
+	noLimits   = "cgroup limits arrive with the cgroups issue (#4): berth would ignore the limit"
+	noExec     = "exec arrives with the exec issue (#5)"
+	noEngine   = "the engine and its monitor arrive with issue #8"
+	noImages   = "pull arrives with the images issue (#6)"
+)
+
+func scenarios(e *env) []scenario {
+	floorNS := []string{"unshare", "--pid", "--net", "--ipc", "--uts", "--mount", "--cgroup", "--fork", "/bin/true"}
+	floorNoNet := []string{"unshare", "--pid", "--ipc", "--uts", "--mount", "--cgroup", "--fork", "/bin/true"}
+
+	// runOp times a whole container run of bundle for a peer.
+	runOp := func(peer, bundle string, engineExtra []string, floor []string) (*op, string) {
+		if why := e.skip[peer]; why != "" {
+			return nil, why
+		}
+		switch {
+		case isRuntime(peer):
+			return &op{once: func(int) (time.Duration, error) {
+				return e.timed(peer, append(e.runtimeArgv(peer), "run", "--bundle", e.bundles[bundle], e.id(peer))...)
+			}}, ""
+		case peer == "podman":
+			return &op{once: func(int) (time.Duration, error) { return e.timed(peer, e.podmanRun(engineExtra...)...) }}, ""
+		case peer == "docker":
+			a := append(append(append([]string(nil), e.docker...), "run", "--rm"), engineExtra...)
+			return &op{once: func(int) (time.Duration, error) { return e.timed(peer, append(a, image, "/bin/true")...) }}, ""
+		case peer == "floor" && floor != nil:
+			return &op{once: func(int) (time.Duration, error) { return e.timed("", floor...) }}, ""
+		}
+		return nil, "no equivalent"
+	}
+
+	// manyOp runs n containers per iteration, with par at a time.
+	manyOp := func(peer string, n, par int) (*op, string) {
+		one, why := runOp(peer, "net", []string{"--network", "none"}, floorNS)
+		if one == nil {
+			return nil, why
+		}
+		return &op{once: func(int) (time.Duration, error) {
+			start := time.Now()
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			var first error
+			sem := make(chan struct{}, par)
+			for i := 0; i < n; i++ {
+				wg.Add(1)
+				sem <- struct{}{}
+				go func() {
+					defer wg.Done()
+					defer func() { <-sem }()
+					if _, err := one.once(0); err != nil {
+						mu.Lock()
+						if first == nil {
+							first = err
+						}
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			return time.Since(start), first
+		}}, ""
+	}
+
+	return []scenario{
+		{id: "run", title: "run /bin/true (pid, net, ipc, uts, mnt, cgroup ns)", unit: "ms",
+			op: func(p string) (*op, string) { return runOp(p, "net", []string{"--network", "none"}, floorNS) }},
+		{id: "run-nonet", title: "run /bin/true, no network namespace", unit: "ms",
+			op: func(p string) (*op, string) { return runOp(p, "nonet", []string{"--network", "host"}, floorNoNet) }},
+		{id: "run-memory", title: "run /bin/true, 64 MiB memory limit", unit: "ms",
+			op: func(p string) (*op, string) {
+				if p == "berth" {
+					return nil, noLimits
+				}
+				if p == "floor" {
+					return nil, "the kernel floor has no cgroup"
+				}
+				return runOp(p, "memory", []string{"--network", "none", "--memory", "64m"}, nil)
+			}},
+		{id: "create", title: "create (until the container waits for start)", unit: "ms",
+			op: func(p string) (*op, string) { return e.createStartOp(p, false) }},
+		{id: "start", title: "start of a created container", unit: "ms",
+			op: func(p string) (*op, string) { return e.createStartOp(p, true) }},
+		{id: "exec", title: "exec /bin/true into a running container", unit: "ms",
+			op: func(p string) (*op, string) { return e.execOp(p) }},
+		{id: "serial-50", title: "50 containers, one after another", unit: "ms", runs: 5,
+			op: func(p string) (*op, string) { return manyOp(p, 50, 1) }},
+		{id: "parallel-50", title: "50 containers, 8 at a time", unit: "ms", runs: 5,
+			op: func(p string) (*op, string) { return manyOp(p, 50, 8) }},
+		{id: "rss", title: "peak RSS of the runtime process (run)", unit: "MiB",
+			values: func(p string) (string, string) {
+				if p == "floor" {
+					return "", "not a runtime"
+				}
+				if kb, ok := e.rss[p]; ok {
+					return fmt.Sprintf("%.1f MiB", float64(kb)/1024), ""
+				}
+				if why := e.skip[p]; why != "" {
+					return "", why
+				}
+				return "", "the run scenario did not run"
+			}},
+		{id: "monitor-rss", title: "idle RSS of the per-container monitor", unit: "MiB",
+			values: func(p string) (string, string) { return e.monitorRSS(p) }},
+		{id: "pull", title: "image pull from a loopback registry", unit: "ms",
+			op: func(p string) (*op, string) {
+				if p == "berth" {
+					return nil, noImages
+				}
+				return nil, "measured once berth can pull (#6)"
+			}},
+	}
+}
+
+// createStartOp times create (start=false) or start (start=true).
+func (e *env) createStartOp(p string, start bool) (*op, string) {
+	if why := e.skip[p]; why != "" {
+		return nil, why
+	}
+	if !isRuntime(p) {
+		if p == "floor" {
+			return nil, "no kernel equivalent"
+		}
+		return nil, notRuntime
+	}
+	rt := e.runtimeArgv(p)
+	return &op{once: func(int) (time.Duration, error) {
+		id := e.id(p)
+		create := append(append([]string(nil), rt...), "create", "--bundle", e.bundles["net"], id)
+		defer e.quiet(append(append([]string(nil), rt...), "delete", "--force", id)...)
+		if !start {
+			return e.timed("", create...)
+		}
+		if _, err := e.timed("", create...); err != nil {
+			return 0, err
+		}
+		return e.timed("", append(append([]string(nil), rt...), "start", id)...)
+	}}, ""
+}
+
+// execOp times exec into a long-running container.
+func (e *env) execOp(p string) (*op, string) {
+	if why := e.skip[p]; why != "" {
+		return nil, why
+	}
+	switch {
+	case p == "berth":
+		return nil, noExec
+	case isRuntime(p):
+		rt := e.runtimeArgv(p)
+		id := e.id(p + "-exec")
+		return &op{
+			setup: func() error {
+				if _, err := e.timed("", append(append([]string(nil), rt...), "run", "--detach", "--bundle", e.bundles["sleep"], id)...); err != nil {
+					return err
+				}
+				return nil
+			},
+			once: func(int) (time.Duration, error) {
+				return e.timed("", append(append([]string(nil), rt...), "exec", id, "/bin/true")...)
+			},
+			teardown: func() { e.quiet(append(append([]string(nil), rt...), "delete", "--force", id)...) },
+		}, ""
+	case p == "podman" || p == "docker":
+		cli := e.podman
+		if p == "docker" {
+			cli = e.docker
+		}
+		name := "bench-" + p + "-sleep"
+		run := append(append([]string(nil), cli...), "run", "-d", "--name", name, "--network", "none")
+		if p == "podman" {
+			run = append(run, "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096")
+		}
+		return &op{
+			setup: func() error {
+				_, err := e.timed("", append(run, image, "sleep", "100000")...)
+				return err
+			},
+			once: func(int) (time.Duration, error) {
+				return e.timed("", append(append([]string(nil), cli...), "exec", name, "/bin/true")...)
+			},
+			teardown: func() { e.quiet(append(append([]string(nil), cli...), "rm", "-f", name)...) },
+		}, ""
+	case p == "floor":
+		// nsenter into a sleeping process's namespaces: what joining
+		// costs the kernel.
+		var holder *os.Process
+		var target string
+		return &op{
+			setup: func() error {
+				var err error
+				holder, target, err = startHolder()
+				return err
+			},
+			once: func(int) (time.Duration, error) {
+				return e.timed("", "nsenter", "--target", target, "--pid", "--net", "--ipc", "--uts", "--mount", "/bin/true")
+			},
+			teardown: func() {
+				if holder != nil {
+					holder.Kill()
+					holder.Wait()
+				}
+			},
+		}, ""
+	}
+	return nil, "no equivalent"
+}
+
+// startHolder starts `unshare --fork sleep` in new namespaces and returns
+// it and the pid of its sleeping child (the namespaces' member).
+func startHolder() (*os.Process, string, error) {
+	p, err := os.StartProcess("/usr/bin/unshare", []string{"unshare", "--pid", "--net", "--ipc", "--uts", "--mount", "--fork", "--kill-child", "sleep", "100000"},
+		&os.ProcAttr{Files: []*os.File{nil, nil, nil}})
+	if err != nil {
+		return nil, "", err
+	}
+	for i := 0; i < 200; i++ {
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", p.Pid, p.Pid))
+		if f := strings.Fields(string(data)); len(f) > 0 {
+			if _, err := strconv.Atoi(f[0]); err == nil {
+				return p, f[0], nil
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.Kill()
+	p.Wait()
+	return nil, "", fmt.Errorf("unshare holder has no child")
+}
+
+// monitorRSS measures the idle RSS of an engine's per-container monitor
+// (conmon for Podman, containerd-shim for Docker).
+func (e *env) monitorRSS(p string) (string, string) {
+	if why := e.skip[p]; why != "" {
+		return "", why
+	}
+	switch p {
+	case "berth":
+		return "", noEngine
+	case "podman", "docker":
+	default:
+		return "", "a runtime has no monitor"
+	}
+	cli := e.podman
+	if p == "docker" {
+		cli = e.docker
+	}
+	name := "bench-" + p + "-idle"
+	run := append(append([]string(nil), cli...), "run", "-d", "--name", name, "--network", "none")
+	if p == "podman" {
+		run = append(run, "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096")
+	}
+	if _, err := e.timed("", append(run, image, "sleep", "100000")...); err != nil {
+		return "", "failed: " + oneLine(err)
+	}
+	defer e.quiet(append(append([]string(nil), cli...), "rm", "-f", name)...)
+	time.Sleep(2 * time.Second) // let it settle into idle
+	out, err := execOutput(append(append([]string(nil), cli...), "inspect", "--format", "{{.State.Pid}}", name)...)
+	if err != nil {
+		return "", "inspect failed: " + oneLine(err)
+	}
+	pid := strings.TrimSpace(out)
+	// The monitor is the container process's parent.
+	ppid := parentOf(pid)
+	if ppid == "" {
+		return "", "monitor not found"
+	}
+	kb := vmRSS(ppid)
+	comm, _ := os.ReadFile("/proc/" + ppid + "/comm")
+	return fmt.Sprintf("%.1f MiB (%s)", float64(kb)/1024, strings.TrimSpace(string(comm))), ""
+}
