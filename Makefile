@@ -10,7 +10,7 @@ export GOFLAGS := -buildvcs=false
 # which every container start pays twice (runtime and init): ~0.4 ms of 4.
 export GOEXPERIMENT := jsonv2
 
-.PHONY: all build test unit integration install bench demo deps fixture vet fmt clean conformance
+.PHONY: all build test unit integration install bench bench-hyperfine bench-device demo deps fixture vet fmt clean conformance
 
 all: build
 
@@ -55,10 +55,25 @@ install: build
 demo: deps build fixture
 	@scripts/demo.sh $(BIN)/berth-runtime $(FIXTURE)/rootfs
 
+BENCH_PEERS := runc crun podman hyperfine skopeo docker.io
+
+# Installs the peers, then runs every scenario for berth and each peer,
+# interleaved, and prints one table (bench/README.md). Never fails the build.
 bench: build fixture
-	@missing=""; for p in $(BENCH_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
-	@bench/run.sh $(BIN)/berth-runtime $(FIXTURE)/rootfs
+	@missing=""; for p in $(BENCH_PEERS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || true; fi
+	@$(GO) build -o $(BIN)/bench-harness ./bench/harness
+	-@$(BIN)/bench-harness -berth-runtime $(BIN)/berth-runtime -rootfs $(FIXTURE)/rootfs -runs $(or $(BENCH_RUNS),50)
+
+# The issue-2 style cross-check: hyperfine, run of /bin/true, berth vs runc.
+bench-hyperfine: build fixture
+	-@bench/hyperfine.sh $(BIN)/berth-runtime $(FIXTURE)/rootfs
+
+# Prepares .bench-device/ (static binaries, the busybox rootfs, Debian's
+# runc and crun unpacked by dpkg -x) for the device host; run it there with
+# `sh .bench-device/run.sh` through the device tool (see bench/README.md).
+bench-device: build fixture
+	@bench/device-prepare.sh $(BIN) $(FIXTURE)/rootfs .bench-device
 
 # The OCI runtime-tools validation suite against berth-runtime (needs root).
 conformance: build

@@ -92,11 +92,14 @@ func (e *env) preparePeer(p string) string {
 		e.crun = []string{c}
 		if hybridCgroups() {
 			// crun refuses v1 controllers beside a cgroup2 mount; hidden
-			// in a private mount namespace it runs as on a v1 host.
+			// in a private mount namespace it runs as on a v1 host. A
+			// private tmpfs covers the mount point: crun still writes its
+			// cgroup there, which would otherwise land on the host's
+			// /sys/fs/cgroup tmpfs under the real cgroup2 mount.
 			e.crun = []string{"unshare", "-m", "--propagation", "private", "sh", "-c",
-				`umount /sys/fs/cgroup/unified && exec "$0" "$@"`, c}
+				`umount /sys/fs/cgroup/unified && mount -t tmpfs -o size=1m none /sys/fs/cgroup/unified && exec "$0" "$@"`, c}
 			cost := e.wrapperCost()
-			e.notes = append(e.notes, fmt.Sprintf("crun refuses this hybrid cgroup host: it runs behind `unshare -m` with /sys/fs/cgroup/unified unmounted; that wrapper alone costs %s (median), included in crun's figures.", fmtMs(cost)))
+			e.notes = append(e.notes, fmt.Sprintf("crun refuses this hybrid cgroup host: it runs behind `unshare -m` with the cgroup2 mount hidden; that wrapper alone costs %s (median), included in crun's figures.", fmtMs(cost)))
 		}
 	case "podman":
 		if findBin("podman") == "" {
@@ -333,6 +336,13 @@ func (e *env) teardown() {
 		case <-done:
 		case <-time.After(15 * time.Second):
 			syscall.Kill(-e.dockerd.Process.Pid, syscall.SIGKILL)
+		}
+	}
+	// The engines' parent cgroups, empty once their containers are gone.
+	for _, parent := range []string{"docker", "libpod_parent"} {
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + parent)
+		for _, d := range dirs {
+			syscall.Rmdir(d)
 		}
 	}
 	// Whatever a peer left mounted below our work dir.
