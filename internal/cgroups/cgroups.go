@@ -126,7 +126,9 @@ func DetectHost() (*Host, error) {
 	return h, nil
 }
 
-// DefaultParent holds the cgroups of containers without a cgroupsPath.
+// DefaultParent holds the cgroups of containers without a cgroupsPath. It
+// stays when its containers are gone, as Docker's /docker does: making and
+// removing it in every hierarchy on each run costs a millisecond.
 const DefaultParent = "/berth"
 
 // CleanPath turns a spec cgroupsPath into an absolute path below each
@@ -144,10 +146,8 @@ func CleanPath(cgroupsPath, id string) string {
 
 // New returns the manager for st on host h.
 func New(h *Host, st State) Manager {
-	// The shared default parent goes with its last container, whoever
-	// made it: list it as removable (removal stops quietly while in use).
-	if strings.HasPrefix(st.Path, DefaultParent+"/") && (len(st.Created) == 0 || st.Created[0] != DefaultParent) {
-		st.Created = append([]string{DefaultParent}, st.Created...)
+	if len(st.Created) > 0 && st.Created[0] == DefaultParent {
+		st.Created = st.Created[1:] // it stays: see DefaultParent
 	}
 	if h.Mode == ModeV2 {
 		return v2.New(h.Unified, st.Path, st.Created)

@@ -42,23 +42,12 @@ func TestManagersCreateJoinDestroy(t *testing.T) {
 				os.MkdirAll(h.Unified, 0o755)
 			}
 			os.MkdirAll(filepath.Join(base, "pids", "shared"), 0o755)
-			m := New(h, State{Path: "/berth/c1"})
+			m := New(h, State{Path: "/grp/c1"})
 			if err := m.Create(); err != nil {
 				t.Fatal(err)
 			}
-			if got := m.Created(); len(got) != 2 || got[0] != "/berth" || got[1] != "/berth/c1" {
+			if got := m.Created(); len(got) != 2 || got[0] != "/grp" || got[1] != "/grp/c1" {
 				t.Fatalf("Created = %v", got)
-			}
-			// A second container under the shared default parent did not
-			// make it, but removes it when it is the last one.
-			other := New(h, State{Path: "/berth/c2"})
-			if err := other.Create(); err != nil {
-				t.Fatal(err)
-			}
-			for _, d := range m.Paths() {
-				if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
-					t.Fatalf("cgroup dir %s missing", d)
-				}
 			}
 			fd, born, err := m.CloneFD()
 			if err != nil || born != (mode != ModeV1) {
@@ -88,21 +77,29 @@ func TestManagersCreateJoinDestroy(t *testing.T) {
 			for _, d := range m.Paths() {
 				os.Remove(filepath.Join(d, "cgroup.procs"))
 			}
-			rebuilt := New(h, State{Path: "/berth/c1", Created: m.Created()})
+			rebuilt := New(h, State{Path: "/grp/c1", Created: m.Created()})
 			if err := rebuilt.Destroy(); err != nil {
-				t.Fatal(err)
-			}
-			for _, d := range other.Paths() {
-				if _, err := os.Stat(filepath.Dir(d)); err != nil {
-					t.Fatalf("shared parent removed while in use: %v", err)
-				}
-			}
-			if err := New(h, State{Path: "/berth/c2", Created: other.Created()}).Destroy(); err != nil {
 				t.Fatal(err)
 			}
 			for _, d := range m.Paths() {
 				if _, err := os.Stat(filepath.Dir(d)); !os.IsNotExist(err) {
 					t.Fatalf("parent %s left behind", filepath.Dir(d))
+				}
+			}
+			// The default parent stays, as Docker's /docker does.
+			d := New(h, State{Path: CleanPath("", "c2")})
+			if err := d.Create(); err != nil {
+				t.Fatal(err)
+			}
+			if err := New(h, State{Path: CleanPath("", "c2"), Created: d.Created()}).Destroy(); err != nil {
+				t.Fatal(err)
+			}
+			for _, dir := range d.Paths() {
+				if _, err := os.Stat(dir); !os.IsNotExist(err) {
+					t.Fatalf("%s left behind", dir)
+				}
+				if _, err := os.Stat(filepath.Dir(dir)); err != nil {
+					t.Fatalf("default parent removed: %v", err)
 				}
 			}
 		})
