@@ -29,10 +29,22 @@ var (
 	only      = flag.String("scenarios", "", "comma-separated scenario ids (default all)")
 	outDir    = flag.String("results", "bench/results", "where the tables go")
 	binDir    = flag.String("peer-bin", "", "directory holding runc/crun binaries (device host); PATH when empty")
+	cmpFlag   = flag.Bool("compare", false, "compare two result files: -compare OLD.json NEW.json")
 )
 
 func main() {
 	flag.Parse()
+	if *cmpFlag {
+		if flag.NArg() != 2 {
+			fmt.Fprintln(os.Stderr, "usage: harness -compare OLD.json NEW.json")
+			os.Exit(2)
+		}
+		if err := compare(flag.Arg(0), flag.Arg(1)); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	env, err := setup()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
