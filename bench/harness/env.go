@@ -342,7 +342,7 @@ func (e *env) teardown() {
 	for _, parent := range []string{"docker", "libpod_parent"} {
 		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + parent)
 		for _, d := range dirs {
-			syscall.Rmdir(d)
+			rmdirTree(d)
 		}
 	}
 	// Whatever a peer left mounted below our work dir.
@@ -433,4 +433,16 @@ var bundleKinds = map[string]func(map[string]any){
 	"sleep": func(s map[string]any) {
 		s["process"].(map[string]any)["args"] = []string{"sleep", "100000"}
 	},
+}
+
+// rmdirTree removes an empty cgroup tree, children first (Podman puts
+// conmon in libpod_parent/conmon). A cgroup with processes stays.
+func rmdirTree(dir string) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if e.IsDir() {
+			rmdirTree(filepath.Join(dir, e.Name()))
+		}
+	}
+	syscall.Rmdir(dir)
 }
