@@ -1,0 +1,57 @@
+package integration
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// Podman, through conmon, drives berth-runtime as it drives runc: the
+// runc command line is the contract.
+func TestPodmanRunsContainersWithBerthRuntime(t *testing.T) {
+	dir := filepath.Join(suiteDir, "podman")
+	p := []string{"--root", filepath.Join(dir, "storage"), "--runroot", filepath.Join(dir, "run"),
+		"--tmpdir", filepath.Join(dir, "tmp"), "--cgroup-manager", "cgroupfs", "--events-backend", "file",
+		"--runtime", *runtimeBin}
+	podman := func(args ...string) (string, error) {
+		out, err := exec.Command("podman", append(append([]string(nil), p...), args...)...).CombinedOutput()
+		return string(out), err
+	}
+	defer func() {
+		podman("rm", "-a", "-f")
+		podman("system", "reset", "-f")
+		// Podman's parent cgroups, with conmon's below them.
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/libpod_parent")
+		for _, d := range dirs {
+			syscall.Rmdir(filepath.Join(d, "conmon"))
+			syscall.Rmdir(d)
+		}
+	}()
+	tar := filepath.Join(suiteDir, "busybox.tar")
+	if out, err := exec.Command("tar", "-C", *busybox, "-cf", tar, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	defer os.Remove(tar)
+	if out, err := podman("import", "-q", tar, "localhost/berth-it-busybox"); err != nil {
+		t.Fatalf("podman import: %v %s", err, out)
+	}
+	limits := []string{"--network", "none", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"}
+	out, err := podman(append(append([]string{"run", "--rm"}, limits...), "localhost/berth-it-busybox", "sh", "-c", "echo pid=$$; cat /proc/1/cmdline")...)
+	if err != nil || !strings.HasPrefix(out, "pid=1\n") {
+		t.Fatalf("podman run: %v %q", err, out)
+	}
+	id, err := podman(append(append([]string{"run", "-d"}, limits...), "localhost/berth-it-busybox", "sleep", "1000")...)
+	if err != nil {
+		t.Fatalf("podman run -d: %v %s", err, id)
+	}
+	id = strings.TrimSpace(id)
+	if out, err := podman("inspect", "--format", "{{.State.Status}}", id); err != nil || strings.TrimSpace(out) != "running" {
+		t.Fatalf("inspect: %v %q", err, out)
+	}
+	if out, err := podman("rm", "-f", "--time", "0", id); err != nil {
+		t.Fatalf("podman rm -f: %v %s", err, out)
+	}
+}
