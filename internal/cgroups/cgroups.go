@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	v1 "github.com/berth-project/berth/internal/cgroups/v1"
 	v2 "github.com/berth-project/berth/internal/cgroups/v2"
 )
@@ -38,6 +40,10 @@ type Manager interface {
 	Paths() map[string]string
 	// Pids lists the processes in the container's cgroup.
 	Pids() ([]int, error)
+	// Set writes the resource limits. Knobs the host lacks or the
+	// hierarchy has no equivalent for come back as warnings, one line
+	// each; anything that cannot be enforced as asked is an error.
+	Set(r *specs.LinuxResources) (warnings []string, err error)
 	// Destroy removes the container's directories (and the parents that
 	// Create made), waiting briefly for exiting processes to leave.
 	Destroy() error

@@ -145,6 +145,13 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		cgCreated = true
 		err := cg.Create()
 		c.CgroupCreated = cg.Created()
+		if err != nil {
+			return err
+		}
+		warnings, err := cg.Set(withoutDevices(spec.Linux.Resources))
+		for _, w := range warnings {
+			r.warnf("%s", w)
+		}
 		trace("cgroups created")
 		return err
 	}
@@ -333,6 +340,13 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 			}
 		case syncproto.MsgReady:
 			trace("init ready")
+			// Device rules last: with them init could not make /dev's
+			// nodes. The user's process is still waiting for start.
+			if res := spec.Linux.Resources; res != nil && len(res.Devices) > 0 {
+				if _, err := cg.Set(&specs.LinuxResources{Devices: res.Devices}); err != nil {
+					return nil, false, err
+				}
+			}
 			done = true
 		default:
 			return nil, false, fmt.Errorf("sync: unexpected %q message from init", m.Type)
@@ -398,6 +412,16 @@ func startInit(cmd *exec.Cmd, joins []nsenter.Join) error {
 		errc <- nil
 	}()
 	return <-errc
+}
+
+// withoutDevices returns r without its device rules (applied later).
+func withoutDevices(r *specs.LinuxResources) *specs.LinuxResources {
+	if r == nil || len(r.Devices) == 0 {
+		return r
+	}
+	c := *r
+	c.Devices = nil
+	return &c
 }
 
 func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {

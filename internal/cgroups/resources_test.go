@@ -1,0 +1,141 @@
+package cgroups
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	v2 "github.com/berth-project/berth/internal/cgroups/v2"
+)
+
+func i64(v int64) *int64   { return &v }
+func u64(v uint64) *uint64 { return &v }
+func u16(v uint16) *uint16 { return &v }
+func yes() *bool           { b := true; return &b }
+
+// fakeFiles pre-creates the control files a kernel would offer, so that a
+// write to a file the host lacks is told apart (it fails as missing).
+func fakeFiles(t *testing.T, dir string, files ...string) {
+	t.Helper()
+	os.MkdirAll(dir, 0o755)
+	for _, f := range files {
+		os.WriteFile(filepath.Join(dir, f), nil, 0o644)
+	}
+}
+
+func read(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return string(data)
+}
+
+var sample = &specs.LinuxResources{
+	Memory: &specs.LinuxMemory{Limit: i64(64 << 20), Reservation: i64(32 << 20), Swap: i64(128 << 20),
+		Kernel: i64(1 << 20), Swappiness: u64(10), DisableOOMKiller: yes()},
+	CPU:  &specs.LinuxCPU{Shares: u64(512), Quota: i64(50000), Period: u64(100000), Cpus: "0", Mems: "0"},
+	Pids: &specs.LinuxPids{Limit: i64(64)},
+	BlockIO: &specs.LinuxBlockIO{Weight: u16(500), LeafWeight: u16(300),
+		ThrottleReadBpsDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Rate: 1048576}}},
+}
+
+func TestV1SetWritesEachControllerAndWarnsForMissingKnobs(t *testing.T) {
+	base := t.TempDir()
+	h := &Host{Mode: ModeV1, V1: map[string]string{}}
+	files := map[string][]string{
+		"memory": {"memory.limit_in_bytes", "memory.soft_limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.swappiness", "memory.oom_control"},
+		"cpu":    {"cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us"},
+		"cpuset": {"cpuset.cpus", "cpuset.mems"},
+		"pids":   {"pids.max"},
+		"blkio":  {"blkio.throttle.read_bps_device"},
+	}
+	for c, fs := range files {
+		h.V1[c] = filepath.Join(base, c)
+		fakeFiles(t, filepath.Join(base, c, "grp"), fs...)
+	}
+	m := New(h, State{Path: "/grp"})
+	warnings, err := m.Set(sample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f, want := range map[string]string{
+		"memory/grp/memory.limit_in_bytes": "67108864", "memory/grp/memory.memsw.limit_in_bytes": "134217728",
+		"memory/grp/memory.oom_control": "1", "cpu/grp/cpu.shares": "512", "cpu/grp/cpu.cfs_quota_us": "50000",
+		"cpuset/grp/cpuset.cpus": "0", "pids/grp/pids.max": "64", "blkio/grp/blkio.throttle.read_bps_device": "8:0 1048576",
+	} {
+		if got := read(t, filepath.Join(base, f)); got != want {
+			t.Errorf("%s = %q, want %q", f, got, want)
+		}
+	}
+	// kernel memory, blkio weight and leaf weight are absent here.
+	joined := strings.Join(warnings, "\n")
+	for _, want := range []string{"memory.kernel", "blockIO.weight", "blockIO.leafWeight"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("no warning for %s in %q", want, joined)
+		}
+	}
+}
+
+func TestV1SetFailsWhenAControllerIsNotMounted(t *testing.T) {
+	h := &Host{Mode: ModeV1, V1: map[string]string{"memory": t.TempDir()}}
+	_, err := New(h, State{Path: "/grp"}).Set(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(5)}})
+	if err == nil || !strings.Contains(err.Error(), "pids cgroup controller is not mounted") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestV2SetConvertsAndEnablesControllers(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "cgroup.controllers"), []byte("cpuset cpu io memory hugetlb pids\n"), 0o644)
+	fakeFiles(t, root, "cgroup.subtree_control")
+	fakeFiles(t, filepath.Join(root, "grp"), "cgroup.subtree_control")
+	fakeFiles(t, filepath.Join(root, "grp", "c1"), "memory.max", "memory.low", "memory.swap.max", "cpu.weight", "cpu.max",
+		"cpuset.cpus", "cpuset.mems", "pids.max", "io.weight", "io.max")
+	m := New(&Host{Mode: ModeV2, Unified: root}, State{Path: "/grp/c1"})
+	warnings, err := m.Set(sample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f, want := range map[string]string{
+		"grp/c1/memory.max": "67108864", "grp/c1/memory.swap.max": "67108864", "grp/c1/cpu.weight": "20",
+		"grp/c1/cpu.max": "50000 100000", "grp/c1/pids.max": "64", "grp/c1/io.max": "8:0 rbps=1048576",
+		"grp/cgroup.subtree_control": "+pids", // the last write of several
+	} {
+		if got := read(t, filepath.Join(root, f)); got != want {
+			t.Errorf("%s = %q, want %q", f, got, want)
+		}
+	}
+	joined := strings.Join(warnings, "\n")
+	for _, want := range []string{"swappiness", "kernel", "disableOOMKiller", "leafWeight"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("no warning for %s in %q", want, joined)
+		}
+	}
+	_, err = m.Set(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}})
+	if err == nil || !strings.Contains(err.Error(), "eBPF") {
+		t.Fatalf("device rules on v2: %v", err)
+	}
+}
+
+func TestV2Conversions(t *testing.T) {
+	if w := v2.SharesToWeight(1024); w != 39 {
+		t.Errorf("SharesToWeight(1024) = %d, want 39", w)
+	}
+	if w := v2.SharesToWeight(2); w != 1 {
+		t.Errorf("SharesToWeight(2) = %d", w)
+	}
+	if w := v2.SharesToWeight(262144); w != 10000 {
+		t.Errorf("SharesToWeight(max) = %d", w)
+	}
+	if s := v2.CPUMax(nil, u64(50000)); s != "max 50000" {
+		t.Errorf("CPUMax = %q", s)
+	}
+	if _, err := v2.SwapMax(i64(10), i64(20)); err == nil {
+		t.Error("swap below limit accepted")
+	}
+}
