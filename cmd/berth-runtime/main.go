@@ -29,6 +29,10 @@ Commands:
   state     print a container's state as JSON
   kill      send a signal to a container's init (--all: to every process)
   delete    delete a container (--force: kill it first)
+  pause     freeze every process of a container
+  resume    thaw a paused container
+  ps        the container's processes (--format table|json, then ps(1) options)
+  update    change a container's resources (flags as runc's, or -r resources.json)
   list      list containers
   spec      write an example config.json
   features  print the runtime's features as JSON
@@ -237,8 +241,21 @@ func (a *app) dispatch(cmd string, args []string) (int, error) {
 			return 0, nil // runc: delete --force of a missing container succeeds
 		}
 		return 0, err
-	case "list", "ps-list":
+	case "list":
 		return a.list(args)
+	case "ps":
+		return a.psCmd(args)
+	case "update":
+		return a.updateCmd(args)
+	case "pause", "resume":
+		id, _, err := idArgs(flags(cmd), args, 1)
+		if err != nil {
+			return 2, err
+		}
+		if cmd == "pause" {
+			return 0, a.runtime().Pause(id)
+		}
+		return 0, a.runtime().Resume(id)
 	case "spec":
 		return a.spec(args)
 	case "features":

@@ -44,6 +44,11 @@ type Manager interface {
 	// hierarchy has no equivalent for come back as warnings, one line
 	// each; anything that cannot be enforced as asked is an error.
 	Set(r *specs.LinuxResources) (warnings []string, err error)
+	// Freeze stops every process of the container (true) or lets them go
+	// on (false), and returns once the kernel says it is done.
+	Freeze(frozen bool) error
+	// Frozen reports whether the container is frozen.
+	Frozen() (bool, error)
 	// Destroy removes the container's directories (and the parents that
 	// Create made), waiting briefly for exiting processes to leave.
 	Destroy() error

@@ -22,7 +22,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 	}
 	defer unlock()
 	switch st := r.status(c); st {
-	case Running, Created, Creating:
+	case Running, Paused, Created, Creating:
 		if !force {
 			return fmt.Errorf("cannot delete container %s that is not stopped: %s (use --force)", id, st)
 		}

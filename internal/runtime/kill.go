@@ -102,6 +102,14 @@ func (r *Runtime) killAndWait(c *state.Container) error {
 	if err := r.signalAll(c, unix.SIGKILL); err != nil {
 		r.warnf("%v", err)
 	}
+	// Frozen processes die only once thawed.
+	if cg, err := r.cgroupOf(c); err == nil {
+		if frozen, _ := cg.Frozen(); frozen {
+			if err := cg.Freeze(false); err != nil {
+				r.warnf("thaw container %s to kill it: %v", c.ID, err)
+			}
+		}
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for wait := 50 * time.Microsecond; state.Alive(c.Pid, c.StartTime); {
 		if time.Now().After(deadline) {

@@ -89,6 +89,11 @@ func (r *Runtime) status(c *state.Container) Status {
 	if _, err := os.Lstat(filepath.Join(r.store().Dir(c.ID), state.FifoFile)); err == nil {
 		return Created
 	}
+	if cg, err := r.cgroupOf(c); err == nil {
+		if frozen, _ := cg.Frozen(); frozen {
+			return Paused
+		}
+	}
 	return Running
 }
 
