@@ -131,6 +131,8 @@ func scenarios(e *env) []scenario {
 				}
 				return "", "the run scenario did not run"
 			}},
+		{id: "min-memory", title: "smallest memory limit that starts /bin/true", unit: "KiB",
+			values: func(p string) (string, string) { return e.minMemory(p) }},
 		{id: "monitor-rss", title: "idle RSS of the per-container monitor", unit: "MiB",
 			values: func(p string) (string, string) { return e.monitorRSS(p) }},
 		{id: "pull", title: "image pull from a loopback registry", unit: "ms",
@@ -299,4 +301,35 @@ func (e *env) monitorRSS(p string) (string, string) {
 	kb := vmRSS(ppid)
 	comm, _ := os.ReadFile("/proc/" + ppid + "/comm")
 	return fmt.Sprintf("%.1f MiB (%s)", float64(kb)/1024, strings.TrimSpace(string(comm))), ""
+}
+
+// minMemory finds the smallest memory limit (memory+swap equal, so no
+// swap) with which the peer runs /bin/true: what runs inside the
+// container's cgroup before execve is charged to it.
+func (e *env) minMemory(p string) (string, string) {
+	if why := e.skip[p]; why != "" {
+		return "", why
+	}
+	if !isRuntime(p) {
+		return "", "runtimes only"
+	}
+	for _, kib := range []int64{32, 64, 128, 160, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768} {
+		dir, err := os.MkdirTemp(e.work, "minmem")
+		if err != nil {
+			return "", err.Error()
+		}
+		limit := kib << 10
+		err = writeBundle(dir, *rootfs, func(s map[string]any) {
+			s["linux"].(map[string]any)["resources"] = map[string]any{"memory": map[string]any{"limit": limit, "swap": limit}}
+		})
+		if err != nil {
+			return "", err.Error()
+		}
+		_, err = e.timed("", append(e.runtimeArgv(p), "run", "--bundle", dir, e.id(p+"-minmem"))...)
+		os.RemoveAll(dir)
+		if err == nil {
+			return fmt.Sprintf("%d KiB", kib), ""
+		}
+	}
+	return "", "did not start with 32 MiB"
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -291,10 +292,16 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 			return nil, false, err
 		}
 	}
-	var selfJoinFiles []string
+	var selfJoinFiles, selfJoinLast []string
 	switch {
 	case selfJoin:
-		selfJoinFiles = cg.SelfJoinFiles()
+		for _, f := range cg.SelfJoinFiles() {
+			if mem := host.V1["memory"]; mem != "" && strings.HasPrefix(f, mem+"/") {
+				selfJoinLast = append(selfJoinLast, f)
+			} else {
+				selfJoinFiles = append(selfJoinFiles, f)
+			}
+		}
 	case !born || host.Mode == cgroups.ModeHybrid:
 		if err := cg.Join(pid); err != nil {
 			return nil, false, err
@@ -311,7 +318,7 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 	boot := &syncproto.Bootstrap{
 		ID: id, Bundle: bundle, Rootfs: rootPath, Spec: spec, State: stateJSON,
 		NoPivot: o.NoPivot, NewCgroupNS: plan.newCgroupNS, NewTimeNS: plan.newTimeNS,
-		CgroupPaths: cg.Paths(), CgroupTasks: selfJoinFiles, PreserveFDs: o.PreserveFDs, FifoFD: syncFD + 1, ConsoleFD: consoleFD,
+		CgroupPaths: cg.Paths(), CgroupTasks: selfJoinFiles, CgroupTasksLast: selfJoinLast, PreserveFDs: o.PreserveFDs, FifoFD: syncFD + 1, ConsoleFD: consoleFD,
 		InUserNS: plan.inUserNS,
 	}
 	if err := syncproto.Write(parentSock, syncproto.Message{Type: syncproto.MsgBootstrap, Bootstrap: boot}); err != nil {

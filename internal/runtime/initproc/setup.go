@@ -33,14 +33,36 @@ func (s *setup) prepare() (string, error) {
 	proc := spec.Process
 	// Join the v1 cgroups first, from this thread: it is the one that
 	// execs, and then it is the whole process.
-	for _, f := range b.CgroupTasks {
-		if err := os.WriteFile(f, []byte("0"), 0); err != nil {
+	if err := joinSelf(b.CgroupTasks); err != nil {
+		return "", err
+	}
+	// Opened now, written just before ready: after pivot_root the host's
+	// cgroupfs is out of reach.
+	var late []*os.File
+	for _, f := range b.CgroupTasksLast {
+		t, err := os.OpenFile(f, os.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
 			return "", fmt.Errorf("join cgroup %s: %w", filepath.Dir(f), err)
 		}
+		defer t.Close()
+		late = append(late, t)
 	}
-	if b.NewCgroupNS {
+	// The cgroup namespace takes our cgroups at this instant as its root,
+	// so it is made after the last join.
+	cgroupNSDone := false
+	newCgroupNS := func() error {
+		if !b.NewCgroupNS || cgroupNSDone {
+			return nil
+		}
+		cgroupNSDone = true
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-			return "", fmt.Errorf("create cgroup namespace: %w", err)
+			return fmt.Errorf("create cgroup namespace: %w", err)
+		}
+		return nil
+	}
+	if len(b.CgroupTasksLast) == 0 {
+		if err := newCgroupNS(); err != nil {
+			return "", err
 		}
 	}
 	if b.NewTimeNS {
@@ -97,6 +119,17 @@ func (s *setup) prepare() (string, error) {
 		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
 			return "", fmt.Errorf("set domainname %q: %w", spec.Domainname, err)
 		}
+	}
+	// The memory hierarchy last: from here on, what init allocates is the
+	// container's (while it still has the capabilities to make the cgroup
+	// namespace).
+	for _, t := range late {
+		if _, err := t.Write([]byte("0")); err != nil {
+			return "", fmt.Errorf("join cgroup %s: %w", filepath.Dir(t.Name()), err)
+		}
+	}
+	if err := newCgroupNS(); err != nil {
+		return "", err
 	}
 	for _, rl := range proc.Rlimits {
 		if err := setRlimit(rl); err != nil {
@@ -352,6 +385,17 @@ func closeInheritedFds(first int) error {
 			continue
 		}
 		unix.CloseOnExec(fd)
+	}
+	return nil
+}
+
+// joinSelf moves the calling thread into each v1 cgroup whose tasks file
+// is listed (see cgroups.Manager.SelfJoinFiles).
+func joinSelf(tasks []string) error {
+	for _, f := range tasks {
+		if err := os.WriteFile(f, []byte("0"), 0); err != nil {
+			return fmt.Errorf("join cgroup %s: %w", filepath.Dir(f), err)
+		}
 	}
 	return nil
 }

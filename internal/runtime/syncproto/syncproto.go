@@ -78,6 +78,10 @@ type Bootstrap struct {
 	// CgroupTasks are the v1 tasks files init writes "0" to, joining its
 	// cgroups itself before anything else (see cgroups.Manager).
 	CgroupTasks []string `json:"cgroup_tasks,omitempty"`
+	// CgroupTasksLast are joined the same way just before ready (the
+	// memory hierarchy: what init allocates after joining it is charged
+	// to the container, so it joins when its work is done).
+	CgroupTasksLast []string `json:"cgroup_tasks_last,omitempty"`
 	// CgroupPaths maps a hierarchy (v1 controller list or "" for v2) to
 	// the container's cgroup directory on the host, for cgroup mounts.
 	CgroupPaths map[string]string `json:"cgroup_paths,omitempty"`
