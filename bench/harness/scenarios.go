@@ -30,7 +30,6 @@ func isRuntime(p string) bool { return p == "berth" || p == "runc" || p == "crun
 
 const (
 	notRuntime = "a runtime-level operation; engines have no equivalent"
-	noLimits   = "cgroup limits arrive with the cgroups issue (#4): berth would ignore the limit"
 	noExec     = "exec arrives with the exec issue (#5)"
 	noEngine   = "the engine and its monitor arrive with issue #8"
 	noImages   = "pull arrives with the images issue (#6)"
@@ -100,9 +99,6 @@ func scenarios(e *env) []scenario {
 			op: func(p string) (*op, string) { return runOp(p, "nonet", []string{"--network", "host"}, floorNoNet) }},
 		{id: "run-memory", title: "run /bin/true, 64 MiB memory limit", unit: "ms",
 			op: func(p string) (*op, string) {
-				if p == "berth" {
-					return nil, noLimits
-				}
 				if p == "floor" {
 					return nil, "the kernel floor has no cgroup"
 				}

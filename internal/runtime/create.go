@@ -149,6 +149,11 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		if err != nil {
 			return err
 		}
+		// Record what was made, so that delete after a crash from here on
+		// removes the parents too.
+		if err := store.Save(c); err != nil {
+			return err
+		}
 		warnings, err := cg.Set(withoutDevices(spec.Linux.Resources))
 		for _, w := range warnings {
 			r.warnf("%s", w)
