@@ -33,6 +33,7 @@ Commands:
   resume    thaw a paused container
   ps        the container's processes (--format table|json, then ps(1) options)
   update    change a container's resources (flags as runc's, or -r resources.json)
+  events    resource statistics (--stats: once; else every --interval) and OOM kills, as JSON lines
   list      list containers
   spec      write an example config.json
   features  print the runtime's features as JSON
@@ -247,6 +248,15 @@ func (a *app) dispatch(cmd string, args []string) (int, error) {
 		return a.psCmd(args)
 	case "update":
 		return a.updateCmd(args)
+	case "events":
+		fs := flags(cmd)
+		once := fs.Bool("stats", false, "")
+		interval := fs.Duration("interval", 5*time.Second, "")
+		id, _, err := idArgs(fs, args, 1)
+		if err != nil {
+			return 2, err
+		}
+		return 0, a.runtime().Events(id, *interval, *once, os.Stdout)
 	case "pause", "resume":
 		id, _, err := idArgs(flags(cmd), args, 1)
 		if err != nil {

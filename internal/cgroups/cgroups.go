@@ -49,6 +49,10 @@ type Manager interface {
 	Freeze(frozen bool) error
 	// Frozen reports whether the container is frozen.
 	Frozen() (bool, error)
+	// Stats reads the container's resource usage.
+	Stats() (*Stats, error)
+	// OOMKills counts the container's processes the OOM killer ended.
+	OOMKills() (uint64, error)
 	// Destroy removes the container's directories (and the parents that
 	// Create made), waiting briefly for exiting processes to leave.
 	Destroy() error

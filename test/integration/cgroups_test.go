@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -36,13 +37,50 @@ func TestMemoryLimitKillsAHog(t *testing.T) {
 	b := newBundle(t, "tail", "/dev/zero") // buffers forever: no newline
 	b.spec.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64p(16 << 20), Swap: i64p(16 << 20)}}
 	b.create()
+	// The event stream reports the kill, then ends with the container.
+	out, err := os.Create(filepath.Join(b.dir, "events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	events := exec.Command(*runtimeBin, "--root", filepath.Join(suiteDir, "state"), "events", "--interval", "1s", b.id)
+	events.Stdout, events.Stderr = out, out
+	if err := events.Start(); err != nil {
+		t.Fatal(err)
+	}
 	if r := berth(t, "start", b.id); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
-	waitExit(t, b)
+	if err := events.Wait(); err != nil {
+		t.Fatalf("events: %v", err)
+	}
 	oom, err := os.ReadFile(filepath.Join(v1dir(t, b, "memory"), "memory.oom_control"))
 	if err != nil || !strings.Contains(string(oom), "oom_kill 1") {
 		t.Fatalf("memory.oom_control: %q %v", oom, err)
+	}
+	data, _ := os.ReadFile(out.Name())
+	if !strings.Contains(string(data), `{"type":"oom","id":"`+b.id+`"}`) {
+		t.Fatalf("no oom event in:\n%s", data)
+	}
+}
+
+func TestEventsStatsReportUsageAndLimits(t *testing.T) {
+	b := newBundle(t, "sleep", "100")
+	b.spec.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64p(64 << 20)}, Pids: &specs.LinuxPids{Limit: i64p(30)}}
+	b.create()
+	berth(t, "start", b.id)
+	r := berth(t, "events", "--stats", b.id)
+	var ev struct {
+		Type string
+		ID   string
+		Data cgroups.Stats
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil {
+		t.Fatalf("events --stats: %q %v", r.stdout, err)
+	}
+	m := ev.Data.Memory.Usage
+	if ev.Type != "stats" || ev.ID != b.id || m.Limit != 64<<20 || m.Usage == 0 || ev.Data.Pids.Current != 1 || ev.Data.Pids.Limit != 30 {
+		t.Fatalf("stats: %+v", ev)
 	}
 }
 
