@@ -10,7 +10,7 @@ export GOFLAGS := -buildvcs=false
 # which every container start pays twice (runtime and init): ~0.4 ms of 4.
 export GOEXPERIMENT := jsonv2
 
-.PHONY: all build test unit integration install bench bench-hyperfine bench-device demo deps fixture vet fmt clean conformance
+.PHONY: all build test unit integration install bench bench-hyperfine bench-device test-cgroup2-remote demo deps fixture vet fmt clean conformance
 
 all: build
 
@@ -74,6 +74,14 @@ bench-hyperfine: build fixture
 # `sh .bench-device/run.sh` through the device tool (see bench/README.md).
 bench-device: build fixture
 	@bench/device-prepare.sh $(BIN) $(FIXTURE)/rootfs .bench-device
+
+# Prepares .cgroup2-remote/ (static berth-runtime, busybox rootfs, the
+# check script) for a pure cgroup v2 host such as the device host, and
+# prints what to run there.
+test-cgroup2-remote: build fixture
+	@rm -rf .cgroup2-remote && mkdir -p .cgroup2-remote
+	@cp $(BIN)/berth-runtime test/cgroup2/check.sh .cgroup2-remote/ && cp -a $(FIXTURE)/rootfs .cgroup2-remote/rootfs
+	@echo "prepared .cgroup2-remote; on a cgroup v2 host, as root: sh .cgroup2-remote/check.sh (with the device tool: carry .cgroup2-remote)"
 
 # The OCI runtime-tools validation suite against berth-runtime (needs root).
 conformance: build
