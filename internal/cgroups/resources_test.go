@@ -116,9 +116,47 @@ func TestV2SetConvertsAndEnablesControllers(t *testing.T) {
 			t.Errorf("no warning for %s in %q", want, joined)
 		}
 	}
-	_, err = m.Set(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}})
-	if err == nil || !strings.Contains(err.Error(), "eBPF") {
-		t.Fatalf("device rules on v2: %v", err)
+}
+
+// The device filter, read back as (code, dst, src, off, imm) tuples.
+func TestV2DeviceFilterProgram(t *testing.T) {
+	maj, min := int64(1), int64(3)
+	code, err := v2.DeviceFilter([]specs.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		{Allow: true, Type: "c", Major: &maj, Minor: &min, Access: "rw"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type in struct {
+		code, dst, src uint8
+		off            int16
+		imm            int32
+	}
+	var got []in
+	for i := 0; i+8 <= len(code); i += 8 {
+		got = append(got, in{code[i], code[i+1] & 0xf, code[i+1] >> 4, int16(uint16(code[i+2]) | uint16(code[i+3])<<8),
+			int32(uint32(code[i+4]) | uint32(code[i+5])<<8 | uint32(code[i+6])<<16 | uint32(code[i+7])<<24)})
+	}
+	want := []in{
+		{0x61, 2, 1, 0, 0}, {0xbf, 3, 2, 0, 0}, {0x57, 2, 0, 0, 0xffff}, {0x77, 3, 0, 0, 16},
+		{0x61, 4, 1, 4, 0}, {0x61, 5, 1, 8, 0},
+		// last rule first: char 1:3 rw -> allow
+		{0x55, 2, 0, 7, 2}, {0xbf, 6, 3, 0, 0}, {0x57, 6, 0, 0, 1}, {0x55, 6, 0, 4, 0},
+		{0x55, 4, 0, 3, 1}, {0x55, 5, 0, 2, 3}, {0xb7, 0, 0, 0, 1}, {0x95, 0, 0, 0, 0},
+		// deny all, which ends the program
+		{0xb7, 0, 0, 0, 0}, {0x95, 0, 0, 0, 0},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d instructions, want %d: %v", len(got), len(want), got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("insn %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if _, err := v2.DeviceFilter([]specs.LinuxDeviceCgroup{{Type: "x"}}); err == nil {
+		t.Error("unknown device type accepted")
 	}
 }
 

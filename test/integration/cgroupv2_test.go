@@ -2,6 +2,8 @@ package integration
 
 import (
 	"os/exec"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,19 +18,41 @@ func TestPureV2HostPlacesInitInItsCgroup(t *testing.T) {
 	// Without a cgroup namespace the full path is visible.
 	b.spec.Linux.Namespaces = b.spec.Linux.Namespaces[:5]
 	b.write()
-	script := `set -e
-for m in $(grep ' - cgroup' /proc/self/mountinfo | cut -d' ' -f5 | sort -r); do umount -l "$m"; done
-umount -l /sys/fs/cgroup
-mount -t cgroup2 none /sys/fs/cgroup
-exec "$0" --root "$1" run --bundle "$2" "$3"`
-	out, err := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script,
-		*runtimeBin, filepath.Join(suiteDir, "state"), b.dir, b.id).CombinedOutput()
+	out, err := runOnV2(b)
 	if err != nil {
 		t.Fatalf("run on v2: %v\n%s", err, out)
 	}
 	want := "0::" + b.spec.Linux.CgroupsPath
 	if !strings.Contains(string(out), want+"\n") {
 		t.Fatalf("init's cgroups:\n%s\nwant a line %q", out, want)
+	}
+	assertGone(t, b.id)
+}
+
+// runOnV2 runs the bundle in a private mount namespace where only cgroup2
+// is mounted, so berth sees a pure v2 host.
+func runOnV2(b *bundle) ([]byte, error) {
+	script := `set -e
+for m in $(grep ' - cgroup' /proc/self/mountinfo | cut -d' ' -f5 | sort -r); do umount -l "$m"; done
+umount -l /sys/fs/cgroup
+mount -t cgroup2 none /sys/fs/cgroup
+exec "$0" --root "$1" run --bundle "$2" "$3"`
+	return exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script,
+		*runtimeBin, filepath.Join(suiteDir, "state"), b.dir, b.id).CombinedOutput()
+}
+
+// On cgroup v2, device rules become an eBPF program on the cgroup.
+func TestV2DeviceRulesAreEnforcedByAnEBPFProgram(t *testing.T) {
+	b := newBundle(t, "sh", "-c", "echo x > /dev/null && echo NULL-OK; head -c1 /dev/zero >/dev/null 2>&1 && echo ZERO-OPEN || echo ZERO-DENIED")
+	one, three := int64(1), int64(3)
+	b.spec.Linux.Resources = &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		{Allow: true, Type: "c", Major: &one, Minor: &three, Access: "rw"},
+	}}
+	b.write()
+	out, err := runOnV2(b)
+	if err != nil || string(out) != "NULL-OK\nZERO-DENIED\n" {
+		t.Fatalf("inside: %v %q", err, out)
 	}
 	assertGone(t, b.id)
 }

@@ -13,8 +13,8 @@ import (
 
 // Set writes r into the container's cgroup. What cgroup v2 has no
 // equivalent for (swappiness, kernel memory, the OOM killer switch, leaf
-// weights, net_cls/net_prio) comes back as warnings; device rules need an
-// eBPF program, which berth does not load yet: they fail.
+// weights, net_cls/net_prio) comes back as warnings. Device rules become
+// an eBPF program attached to the cgroup (devices.go).
 func (m *Manager) Set(r *specs.LinuxResources) ([]string, error) {
 	var w fscommon.Warnings
 	if r == nil {
@@ -112,7 +112,9 @@ func (m *Manager) Set(r *specs.LinuxResources) ([]string, error) {
 		w = append(w, "network.classID/priorities not applied: net_cls and net_prio exist only in cgroup v1")
 	}
 	if len(r.Devices) > 0 && !allowsAll(r.Devices) {
-		return w, fmt.Errorf("linux.resources.devices: device rules on cgroup v2 need an eBPF program, which berth does not load yet")
+		if err := attachDeviceFilter(d, r.Devices); err != nil {
+			return w, fmt.Errorf("linux.resources.devices: %w", err)
+		}
 	}
 	if err := fscommon.WriteUnified(d, r.Unified); err != nil {
 		return w, err
