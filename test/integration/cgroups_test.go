@@ -182,3 +182,23 @@ func TestUpdateRaisesAMemoryLimitLive(t *testing.T) {
 		t.Fatalf("ps: %q %v", r.stdout, err)
 	}
 }
+
+// On this hybrid host hugetlb lives on the cgroup2 side: the limit is
+// written there, with the controller enabled down the path.
+func TestHugetlbLimitOnTheCgroup2Side(t *testing.T) {
+	h, err := cgroups.DetectHost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrls, _ := os.ReadFile(filepath.Join(h.Unified, "cgroup.controllers"))
+	if h.V1["hugetlb"] != "" || !strings.Contains(string(ctrls), "hugetlb") {
+		t.Skip("hugetlb is not on the cgroup2 side of this host") // the v1 writer is unit-tested
+	}
+	b := newBundle(t, "sleep", "100")
+	b.spec.Linux.Resources = &specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 4 << 21}}}
+	b.create()
+	got, err := os.ReadFile(filepath.Join(h.Unified, b.spec.Linux.CgroupsPath, "hugetlb.2MB.max"))
+	if err != nil || strings.TrimSpace(string(got)) != strconv.Itoa(4<<21) {
+		t.Fatalf("hugetlb.2MB.max = %q, %v", got, err)
+	}
+}
