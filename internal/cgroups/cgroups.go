@@ -159,6 +159,30 @@ func CleanPath(cgroupsPath, id string) string {
 	return filepath.Clean(cgroupsPath)
 }
 
+// Missing lists the directories of path (parents first) that do not
+// exist yet, judged by one hierarchy: what Create is about to make. It is
+// recorded before Create runs, so that a crash in between leaves delete
+// enough to clean up.
+func Missing(h *Host, path string) []string {
+	root := h.Unified
+	for _, mp := range h.V1 {
+		root = mp
+		break
+	}
+	var missing []string
+	cur := "/"
+	for _, p := range strings.Split(strings.Trim(path, "/"), "/") {
+		if p == "" {
+			continue
+		}
+		cur = filepath.Join(cur, p)
+		if _, err := os.Stat(filepath.Join(root, cur)); err != nil {
+			missing = append(missing, cur)
+		}
+	}
+	return missing
+}
+
 // New returns the manager for st on host h.
 func New(h *Host, st State) Manager {
 	if len(st.Created) > 0 && st.Created[0] == DefaultParent {

@@ -43,6 +43,9 @@ func TestManagersCreateJoinDestroy(t *testing.T) {
 			}
 			os.MkdirAll(filepath.Join(base, "pids", "shared"), 0o755)
 			m := New(h, State{Path: "/grp/c1"})
+			if got := Missing(h, "/grp/c1"); len(got) != 2 || got[0] != "/grp" {
+				t.Fatalf("Missing before Create = %v", got)
+			}
 			if err := m.Create(); err != nil {
 				t.Fatal(err)
 			}
