@@ -18,11 +18,7 @@ type Event struct {
 
 // Stats reads a container's resource usage.
 func (r *Runtime) Stats(id string) (*cgroups.Stats, error) {
-	c, err := r.load(id)
-	if err != nil {
-		return nil, err
-	}
-	cg, err := r.cgroupOf(c)
+	_, cg, err := r.withCgroup(id)
 	if err != nil {
 		return nil, err
 	}
@@ -34,11 +30,7 @@ func (r *Runtime) Stats(id string) (*cgroups.Stats, error) {
 // the OOM killer ends one of the container's processes, until the
 // container stops.
 func (r *Runtime) Events(id string, interval time.Duration, once bool, w io.Writer) error {
-	c, err := r.load(id)
-	if err != nil {
-		return err
-	}
-	cg, err := r.cgroupOf(c)
+	c, cg, err := r.withCgroup(id)
 	if err != nil {
 		return err
 	}

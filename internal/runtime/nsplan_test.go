@@ -58,3 +58,16 @@ func TestPlanRejectsMountJoinWithNewUserNamespace(t *testing.T) {
 		t.Fatal("accepted")
 	}
 }
+
+func TestMergeResourcesReplacesOnlyWhatIsSet(t *testing.T) {
+	lim, swap, shares := int64(10), int64(20), uint64(512)
+	cur := specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &lim, Swap: &swap}}
+	newLim := int64(30)
+	got := MergeResources(cur, &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &newLim}, CPU: &specs.LinuxCPU{Shares: &shares}})
+	if *got.Memory.Limit != 30 || *got.Memory.Swap != 20 || *got.CPU.Shares != 512 {
+		t.Fatalf("merged = %+v %+v", got.Memory, got.CPU)
+	}
+	if *cur.Memory.Limit != 10 {
+		t.Fatal("the current resources were modified")
+	}
+}

@@ -6,39 +6,25 @@ import "fmt"
 const Paused Status = "paused"
 
 // Pause freezes every process of a running container.
-func (r *Runtime) Pause(id string) error {
-	c, err := r.load(id)
-	if err != nil {
-		return err
-	}
-	if st := r.status(c); st != Running {
-		return fmt.Errorf("cannot pause container %s: it is %s, not running", id, st)
-	}
-	cg, err := r.cgroupOf(c)
-	if err != nil {
-		return err
-	}
-	if err := cg.Freeze(true); err != nil {
-		return fmt.Errorf("pause container %s: %w", id, err)
-	}
-	return nil
-}
+func (r *Runtime) Pause(id string) error { return r.setFrozen(id, true) }
 
 // Resume thaws a paused container.
-func (r *Runtime) Resume(id string) error {
-	c, err := r.load(id)
+func (r *Runtime) Resume(id string) error { return r.setFrozen(id, false) }
+
+func (r *Runtime) setFrozen(id string, frozen bool) error {
+	op, from := "pause", Running
+	if !frozen {
+		op, from = "resume", Paused
+	}
+	c, cg, err := r.withCgroup(id)
 	if err != nil {
 		return err
 	}
-	if st := r.status(c); st != Paused {
-		return fmt.Errorf("cannot resume container %s: it is %s, not paused", id, st)
+	if st := r.status(c); st != from {
+		return fmt.Errorf("cannot %s container %s: it is %s, not %s", op, id, st, from)
 	}
-	cg, err := r.cgroupOf(c)
-	if err != nil {
-		return err
-	}
-	if err := cg.Freeze(false); err != nil {
-		return fmt.Errorf("resume container %s: %w", id, err)
+	if err := cg.Freeze(frozen); err != nil {
+		return fmt.Errorf("%s container %s: %w", op, id, err)
 	}
 	return nil
 }

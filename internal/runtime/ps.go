@@ -1,14 +1,28 @@
 package runtime
 
+import (
+	"github.com/berth-project/berth/internal/cgroups"
+	"github.com/berth-project/berth/internal/state"
+)
+
 // Pids lists the processes in a container's cgroup, as the host sees them.
 func (r *Runtime) Pids(id string) ([]int, error) {
-	c, err := r.load(id)
-	if err != nil {
-		return nil, err
-	}
-	cg, err := r.cgroupOf(c)
+	_, cg, err := r.withCgroup(id)
 	if err != nil {
 		return nil, err
 	}
 	return cg.Pids()
+}
+
+// withCgroup loads a container and its cgroup manager.
+func (r *Runtime) withCgroup(id string) (*state.Container, cgroups.Manager, error) {
+	c, err := r.load(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	cg, err := r.cgroupOf(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, cg, nil
 }

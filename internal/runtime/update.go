@@ -42,6 +42,13 @@ func (r *Runtime) Update(id string, u *specs.LinuxResources) error {
 	return r.store().Save(c)
 }
 
+// setIf replaces *dst with v when v is set.
+func setIf[T any](dst **T, v *T) {
+	if v != nil {
+		*dst = v
+	}
+}
+
 // MergeResources returns cur with every field that u sets replaced.
 func MergeResources(cur specs.LinuxResources, u *specs.LinuxResources) specs.LinuxResources {
 	if u == nil {
@@ -52,22 +59,13 @@ func MergeResources(cur specs.LinuxResources, u *specs.LinuxResources) specs.Lin
 		if cur.Memory != nil {
 			m = *cur.Memory
 		}
-		set := func(dst **int64, v *int64) {
-			if v != nil {
-				*dst = v
-			}
-		}
-		set(&m.Limit, u.Memory.Limit)
-		set(&m.Reservation, u.Memory.Reservation)
-		set(&m.Swap, u.Memory.Swap)
-		set(&m.Kernel, u.Memory.Kernel)
-		set(&m.KernelTCP, u.Memory.KernelTCP)
-		if u.Memory.Swappiness != nil {
-			m.Swappiness = u.Memory.Swappiness
-		}
-		if u.Memory.DisableOOMKiller != nil {
-			m.DisableOOMKiller = u.Memory.DisableOOMKiller
-		}
+		setIf(&m.Limit, u.Memory.Limit)
+		setIf(&m.Reservation, u.Memory.Reservation)
+		setIf(&m.Swap, u.Memory.Swap)
+		setIf(&m.Kernel, u.Memory.Kernel)
+		setIf(&m.KernelTCP, u.Memory.KernelTCP)
+		setIf(&m.Swappiness, u.Memory.Swappiness)
+		setIf(&m.DisableOOMKiller, u.Memory.DisableOOMKiller)
 		cur.Memory = &m
 	}
 	if u.CPU != nil {
@@ -75,46 +73,26 @@ func MergeResources(cur specs.LinuxResources, u *specs.LinuxResources) specs.Lin
 		if cur.CPU != nil {
 			c = *cur.CPU
 		}
-		if u.CPU.Shares != nil {
-			c.Shares = u.CPU.Shares
-		}
-		if u.CPU.Quota != nil {
-			c.Quota = u.CPU.Quota
-		}
-		if u.CPU.Burst != nil {
-			c.Burst = u.CPU.Burst
-		}
-		if u.CPU.Period != nil {
-			c.Period = u.CPU.Period
-		}
-		if u.CPU.RealtimeRuntime != nil {
-			c.RealtimeRuntime = u.CPU.RealtimeRuntime
-		}
-		if u.CPU.RealtimePeriod != nil {
-			c.RealtimePeriod = u.CPU.RealtimePeriod
-		}
+		setIf(&c.Shares, u.CPU.Shares)
+		setIf(&c.Quota, u.CPU.Quota)
+		setIf(&c.Burst, u.CPU.Burst)
+		setIf(&c.Period, u.CPU.Period)
+		setIf(&c.RealtimeRuntime, u.CPU.RealtimeRuntime)
+		setIf(&c.RealtimePeriod, u.CPU.RealtimePeriod)
+		setIf(&c.Idle, u.CPU.Idle)
 		if u.CPU.Cpus != "" {
 			c.Cpus = u.CPU.Cpus
 		}
 		if u.CPU.Mems != "" {
 			c.Mems = u.CPU.Mems
 		}
-		if u.CPU.Idle != nil {
-			c.Idle = u.CPU.Idle
-		}
 		cur.CPU = &c
 	}
-	if u.Pids != nil {
-		cur.Pids = u.Pids
-	}
-	if u.BlockIO != nil {
-		cur.BlockIO = u.BlockIO
-	}
+	setIf(&cur.Pids, u.Pids)
+	setIf(&cur.BlockIO, u.BlockIO)
+	setIf(&cur.Network, u.Network)
 	if u.HugepageLimits != nil {
 		cur.HugepageLimits = u.HugepageLimits
-	}
-	if u.Network != nil {
-		cur.Network = u.Network
 	}
 	if u.Devices != nil {
 		cur.Devices = append(cur.Devices, u.Devices...)
