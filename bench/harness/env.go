@@ -19,26 +19,34 @@ import (
 // env is everything the scenarios share: bundles, state roots, the
 // peers that can run here, and what was started for them.
 type env struct {
-	work     string
-	bundles  map[string]string // name -> bundle dir
-	peers    []string
-	skip     map[string]string // peer -> why it cannot run at all
-	notes    []string
-	machine  string
-	runc     string
-	crun     []string // argv prefix: crun, or crun behind the hybrid-host wrapper
-	podman   []string // argv prefix with its private storage
-	docker   []string // argv prefix with its private socket
-	dockerd  *exec.Cmd
-	rss      map[string]int64 // peak RSS (KiB) of the runtime process, run scenario
-	seq      int
-	parMu    sync.Mutex // guards seq, rss and errFiles
-	errFiles []*os.File
+	work    string
+	bundles map[string]string // name -> bundle dir
+	peers   []string
+	skip    map[string]string // peer -> why it cannot run at all
+	notes   []string
+	machine string
+	runc    string
+	crun    []string // argv prefix: crun, or crun behind the hybrid-host wrapper
+	podman  []string // argv prefix with its private storage
+	docker  []string // argv prefix with its private socket
+	dockerd *exec.Cmd
+	rss     map[string]int64 // peak RSS (KiB) of the runtime process, run scenario
+	seq     int
+	parMu   sync.Mutex // guards seq, rss and errFiles
+	// preexisting names what the harness must not remove at the end:
+	// parent cgroups and /run/containerd that were there before it.
+	preexisting map[string]bool
+	errFiles    []*os.File
 }
 
 func setup() (*env, error) {
 	var err error
-	e := &env{bundles: map[string]string{}, skip: map[string]string{}, rss: map[string]int64{}}
+	e := &env{bundles: map[string]string{}, skip: map[string]string{}, rss: map[string]int64{}, preexisting: map[string]bool{}}
+	for _, p := range leftoverCandidates() {
+		if _, err := os.Stat(p); err == nil {
+			e.preexisting[p] = true
+		}
+	}
 	e.machine = machine()
 	if *berthBin, err = filepath.Abs(*berthBin); err != nil {
 		return nil, err
@@ -338,11 +346,17 @@ func (e *env) teardown() {
 			syscall.Kill(-e.dockerd.Process.Pid, syscall.SIGKILL)
 		}
 	}
-	// The engines' parent cgroups, empty once their containers are gone.
-	for _, parent := range []string{"docker", "libpod_parent"} {
-		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + parent)
-		for _, d := range dirs {
-			rmdirTree(d)
+	// The parents cgroups of berth and the engines, and containerd's
+	// state dir, when this run made them (empty once the containers are
+	// gone).
+	for _, p := range leftoverCandidates() {
+		if e.preexisting[p] {
+			continue
+		}
+		if strings.HasPrefix(p, "/sys/fs/cgroup/") {
+			rmdirTree(p)
+		} else {
+			os.RemoveAll(p)
 		}
 	}
 	// Whatever a peer left mounted below our work dir.
@@ -445,4 +459,21 @@ func rmdirTree(dir string) {
 		}
 	}
 	syscall.Rmdir(dir)
+}
+
+// leftoverCandidates lists what peers create outside the work directory.
+func leftoverCandidates() []string {
+	var out []string
+	for _, parent := range []string{"berth", "docker", "libpod_parent"} {
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + parent)
+		if len(dirs) == 0 {
+			// Not there yet: name where they will appear.
+			hier, _ := filepath.Glob("/sys/fs/cgroup/*/cgroup.procs")
+			for _, h := range hier {
+				dirs = append(dirs, filepath.Join(filepath.Dir(h), parent))
+			}
+		}
+		out = append(out, dirs...)
+	}
+	return append(out, "/run/containerd")
 }
