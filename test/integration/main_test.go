@@ -77,8 +77,15 @@ func setupAndRun(m *testing.M) (int, error) {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return 0, err
 	}
+	_, err = os.Stat("/run/berth")
+	defaultRootBefore := err == nil
 	code := m.Run()
 	reapZombies()
+	if _, err := os.Stat("/run/berth"); err == nil && !defaultRootBefore {
+		fmt.Fprintln(os.Stderr, "LEAK CHECK FAILED: a test used the default state root /run/berth")
+		os.RemoveAll("/run/berth")
+		return 1, nil
+	}
 	if leaks := findLeaks(); len(leaks) > 0 {
 		fmt.Fprintf(os.Stderr, "LEAK CHECK FAILED:\n  %s\n", strings.Join(leaks, "\n  "))
 		return 1, nil

@@ -15,7 +15,7 @@ func TestPodmanRunsContainersWithBerthRuntime(t *testing.T) {
 	dir := filepath.Join(suiteDir, "podman")
 	p := []string{"--root", filepath.Join(dir, "storage"), "--runroot", filepath.Join(dir, "run"),
 		"--tmpdir", filepath.Join(dir, "tmp"), "--cgroup-manager", "cgroupfs", "--events-backend", "file",
-		"--runtime", *runtimeBin}
+		"--runtime", *runtimeBin, "--runtime-flag", "root=" + filepath.Join(dir, "runtime")}
 	podman := func(args ...string) (string, error) {
 		out, err := exec.Command("podman", append(append([]string(nil), p...), args...)...).CombinedOutput()
 		return string(out), err
