@@ -30,7 +30,6 @@ func isRuntime(p string) bool { return p == "berth" || p == "runc" || p == "crun
 
 const (
 	notRuntime = "a runtime-level operation; engines have no equivalent"
-	noExec     = "exec arrives with the exec issue (#5)"
 	noEngine   = "the engine and its monitor arrive with issue #8"
 	noImages   = "pull arrives with the images issue (#6)"
 )
@@ -173,8 +172,6 @@ func (e *env) execOp(p string) (*op, string) {
 		return nil, why
 	}
 	switch {
-	case p == "berth":
-		return nil, noExec
 	case isRuntime(p):
 		rt := e.runtimeArgv(p)
 		id := e.id(p + "-exec")

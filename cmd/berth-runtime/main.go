@@ -29,6 +29,7 @@ Commands:
   state     print a container's state as JSON
   kill      send a signal to a container's init (--all: to every process)
   delete    delete a container (--force: kill it first)
+  exec      run a process in a created or running container
   pause     freeze every process of a container
   resume    thaw a paused container
   ps        the container's processes (--format table|json, then ps(1) options)
@@ -246,6 +247,8 @@ func (a *app) dispatch(cmd string, args []string) (int, error) {
 		return a.list(args)
 	case "ps":
 		return a.psCmd(args)
+	case "exec":
+		return a.execCmd(args)
 	case "update":
 		return a.updateCmd(args)
 	case "events":

@@ -51,10 +51,7 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 		defer relay.Close()
 	}
 	sigc := make(chan os.Signal, 32)
-	// The signals a user sends to a foreground container, and SIGCHLD to
-	// wake the wait loop. Not all 64: each costs a sigaction.
-	signal.Notify(sigc, unix.SIGCHLD, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT,
-		unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH, unix.SIGCONT, unix.SIGPIPE, unix.SIGALRM)
+	signal.Notify(sigc, forwardedSignals...)
 	defer signal.Stop(sigc)
 
 	trace("signals")
@@ -78,29 +75,9 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 		return 0, err
 	}
 	trace("started")
-	code := -1
-	for code < 0 {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		switch {
-		case err != nil && !errors.Is(err, unix.EINTR):
-			return 0, fmt.Errorf("wait for container %s: %w", id, err)
-		case pid == c.Pid:
-			if ws.Signaled() {
-				code = 128 + int(ws.Signal())
-			} else {
-				code = ws.ExitStatus()
-			}
-			continue
-		case pid > 0:
-			continue // another orphan reparented to us
-		}
-		// Nothing exited yet: sleep until a signal arrives (SIGCHLD
-		// included) and forward the ones meant for the container.
-		s := <-sigc
-		if sig, ok := s.(unix.Signal); ok && sig != unix.SIGCHLD && sig != unix.SIGURG && sig != unix.SIGWINCH {
-			unix.Kill(c.Pid, sig)
-		}
+	code, err := waitAndForward(c.Pid, sigc)
+	if err != nil {
+		return 0, fmt.Errorf("wait for container %s: %w", id, err)
 	}
 	trace("exited")
 	if err := r.Delete(id, true); err != nil {
@@ -109,6 +86,38 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 	trace("deleted")
 	return code, nil
 }
+
+// waitAndForward reaps children until pid exits, forwarding the signals
+// meant for it, and returns its exit code (128+signal when killed). The
+// caller is a child subreaper with sigc notified of SIGCHLD.
+func waitAndForward(pid int, sigc chan os.Signal) (int, error) {
+	for {
+		var ws unix.WaitStatus
+		got, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		switch {
+		case err != nil && !errors.Is(err, unix.EINTR):
+			return 0, err
+		case got == pid:
+			if ws.Signaled() {
+				return 128 + int(ws.Signal()), nil
+			}
+			return ws.ExitStatus(), nil
+		case got > 0:
+			continue // another orphan reparented to us
+		}
+		// Nothing exited yet: sleep until a signal arrives (SIGCHLD
+		// included) and forward the ones meant for the process.
+		s := <-sigc
+		if sig, ok := s.(unix.Signal); ok && sig != unix.SIGCHLD && sig != unix.SIGURG && sig != unix.SIGWINCH {
+			unix.Kill(pid, sig)
+		}
+	}
+}
+
+// forwardedSignals are what a user sends a foreground process, plus
+// SIGCHLD to wake the wait loop. Not all 64: each costs a sigaction.
+var forwardedSignals = []os.Signal{unix.SIGCHLD, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT,
+	unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH, unix.SIGCONT, unix.SIGPIPE, unix.SIGALRM}
 
 func (r *Runtime) startOrDelete(id string) error {
 	if err := r.Start(id); err != nil {

@@ -207,7 +207,17 @@ func newBundle(t *testing.T, args ...string) *bundle {
 	}
 	b := &bundle{t: t, dir: dir, id: id, spec: s}
 	t.Cleanup(func() {
-		// Whatever the test did, the container must go.
+		// Whatever the test did, the container must go. Its processes
+		// (exec'd ones too) may be re-parented to us: reap them, or as
+		// zombies they keep its cgroup busy.
+		berth(t, "kill", "--all", b.id, "KILL")
+		for i := 0; i < 100; i++ {
+			reapZombies()
+			if r := berth(t, "ps", "--format", "json", b.id); r.code != 0 || strings.TrimSpace(r.stdout) == "[]" {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		berth(t, "delete", "--force", b.id)
 		reapZombies()
 	})

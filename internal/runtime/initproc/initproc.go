@@ -21,8 +21,9 @@ import (
 	"github.com/berth-project/berth/internal/trace"
 )
 
-// IsInit reports whether this process was started as a container's init.
-func IsInit(arg0 string) bool { return arg0 == "berth:[init]" }
+// IsInit reports whether this process was started as a container's init,
+// or as a process joining a running container (exec).
+func IsInit(arg0 string) bool { return arg0 == "berth:[init]" || arg0 == "berth:[exec]" }
 
 func init() {
 	if len(os.Args) > 0 && IsInit(os.Args[0]) {
@@ -46,7 +47,11 @@ func Main() {
 		os.Exit(1)
 	}
 	s := &setup{sock: sock, b: m.Bootstrap}
-	path, err := s.prepare()
+	prepare, execute := s.prepare, s.execute
+	if s.b.Exec {
+		prepare, execute = s.prepareExec, s.execProcess
+	}
+	path, err := prepare()
 	if err != nil {
 		code := 0
 		var ee *execError
@@ -56,7 +61,7 @@ func Main() {
 		syncproto.Write(sock, syncproto.Message{Type: syncproto.MsgError, Error: err.Error(), Code: code})
 		os.Exit(1)
 	}
-	err = s.execute(path)
+	err = execute(path)
 	// Past ready, the parent is gone: stderr is all that is left.
 	fmt.Fprintf(os.Stderr, "berth init: %v\n", err)
 	code := 1

@@ -131,6 +131,13 @@ func (s *setup) prepare() (string, error) {
 	if err := newCgroupNS(); err != nil {
 		return "", err
 	}
+	return s.processSetup(proc)
+}
+
+// processSetup applies the process attributes of proc, for a container's
+// init and for an exec alike, and reports ready. It returns the resolved
+// program path.
+func (s *setup) processSetup(proc *specs.Process) (string, error) {
 	for _, rl := range proc.Rlimits {
 		if err := setRlimit(rl); err != nil {
 			return "", err
@@ -161,7 +168,7 @@ func (s *setup) prepare() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := closeInheritedFds(3 + b.PreserveFDs); err != nil {
+	if err := closeInheritedFds(3 + s.b.PreserveFDs); err != nil {
 		return "", err
 	}
 	trace.Phase("init", "ready")
@@ -170,6 +177,30 @@ func (s *setup) prepare() (string, error) {
 	}
 	s.sock.Close()
 	return path, nil
+}
+
+// prepareExec readies a process that joins a running container: the C
+// constructor has entered its namespaces and the runtime its cgroups, so
+// only the process attributes remain.
+func (s *setup) prepareExec() (string, error) {
+	proc := s.b.Spec.Process
+	if proc.Terminal {
+		if err := s.setupConsole(proc); err != nil {
+			return "", err
+		}
+	}
+	return s.processSetup(proc)
+}
+
+// execProcess becomes the exec'd program.
+func (s *setup) execProcess(path string) error {
+	proc := s.b.Spec.Process
+	err := syscall.Exec(path, proc.Args, proc.Env)
+	code := 126
+	if errors.Is(err, unix.ENOENT) {
+		code = 127
+	}
+	return &execError{err: fmt.Errorf("exec %s: %w", path, err), code: code}
 }
 
 // execute waits for start and becomes the user's process.

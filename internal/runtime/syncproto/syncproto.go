@@ -65,6 +65,9 @@ type Bootstrap struct {
 	Spec   *specs.Spec `json:"spec"`
 	// State is the spec state JSON the createContainer hooks get on stdin.
 	State []byte `json:"state"`
+	// Exec: this process joins a running container; Spec.Process is
+	// what to run and nothing else of Spec applies.
+	Exec bool `json:"exec,omitempty"`
 	// NoPivot asks for MS_MOVE + chroot instead of pivot_root.
 	NoPivot bool `json:"no_pivot,omitempty"`
 	// NewCgroupNS: init unshares the cgroup namespace itself, after the

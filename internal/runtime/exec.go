@@ -1,0 +1,182 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/console"
+	"github.com/berth-project/berth/internal/nsenter"
+	"github.com/berth-project/berth/internal/runtime/syncproto"
+)
+
+// ExecOptions are exec's inputs besides the container id.
+type ExecOptions struct {
+	Process       *specs.Process
+	Detach        bool
+	PidFile       string
+	ConsoleSocket string
+	PreserveFDs   int
+	// Stdio of the process; nil means the caller's own.
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Exec runs a new process in a created or running container: it joins
+// every namespace of the container's init (the nsenter constructor does
+// it, user first, and forks into the PID namespace), the container's
+// cgroups, and applies the process spec as init does. Unless detached it
+// waits and returns the process's exit code.
+func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
+	c, cg, err := r.withCgroup(id)
+	if err != nil {
+		return 0, err
+	}
+	if st := r.status(c); st != Running && st != Created {
+		return 0, fmt.Errorf("cannot exec in container %s: it is %s", id, st)
+	}
+	if !nsenter.Supported() {
+		return 0, errors.New("exec needs a cgo build of berth (namespaces are joined before Go starts)")
+	}
+	p := o.Process
+	if p == nil || len(p.Args) == 0 {
+		return 0, errors.New("exec: no command given")
+	}
+	if p.Cwd == "" {
+		p.Cwd = "/"
+	}
+	if p.Terminal && o.ConsoleSocket == "" {
+		return 0, errors.New("exec: a terminal needs --console-socket")
+	}
+	// Joined through /proc of the live init, which was checked above.
+	var joins []nsenter.Join
+	fork := false
+	for _, ns := range c.Config.Linux.Namespaces {
+		t := namespaceTypes[ns.Type]
+		joins = append(joins, nsenter.Join{Type: t, Path: "/proc/" + strconv.Itoa(c.Pid) + "/ns/" + t})
+		fork = fork || t == "pid"
+	}
+
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("create sync socket: %w", err)
+	}
+	parentSock := os.NewFile(uintptr(fds[0]), "sync-parent")
+	childSock := os.NewFile(uintptr(fds[1]), "sync-child")
+	defer parentSock.Close()
+	defer childSock.Close()
+	var extra []*os.File
+	for i := 0; i < o.PreserveFDs; i++ {
+		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(3+i)))
+	}
+	syncFD := 3 + len(extra)
+	extra = append(extra, childSock)
+	consoleFD := -1
+	if p.Terminal {
+		f, err := console.DialSocket(o.ConsoleSocket)
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		consoleFD = 3 + len(extra)
+		extra = append(extra, f)
+	}
+	enc, err := nsenter.Instruction{SyncFD: syncFD, Fork: fork, Joins: joins}.Encode()
+	if err != nil {
+		return 0, err
+	}
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{"berth:[exec]"},
+		Env:         []string{SyncFDEnv + "=" + strconv.Itoa(syncFD), enc},
+		ExtraFiles:  extra,
+		Stdin:       orStd(o.Stdin, os.Stdin),
+		Stdout:      orStd(o.Stdout, os.Stdout),
+		Stderr:      orStd(o.Stderr, os.Stderr),
+		SysProcAttr: &syscall.SysProcAttr{Setsid: p.Terminal},
+	}
+	// The process is the constructor's child: become its reaper, to wait
+	// for it or to reap it if set-up fails.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return 0, fmt.Errorf("become child subreaper: %w", err)
+	}
+	var sigc chan os.Signal
+	if !o.Detach {
+		sigc = make(chan os.Signal, 32)
+		signal.Notify(sigc, forwardedSignals...)
+		defer signal.Stop(sigc)
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start exec process: %w", err)
+	}
+	childSock.Close()
+	pid := cmd.Process.Pid
+	fail := func(err error) (int, error) {
+		// Reaped here: a zombie would keep the container's cgroup busy.
+		unix.Kill(pid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, 0, nil)
+		return 0, err
+	}
+	if fork {
+		m, err := syncproto.Expect(parentSock, syncproto.MsgPid)
+		cmd.Wait()
+		if err != nil {
+			return 0, fmt.Errorf("exec in container %s: %w", id, err)
+		}
+		pid = m.Pid
+	}
+	if err := cg.Join(pid); err != nil {
+		return fail(err)
+	}
+	spec := *c.Config
+	spec.Process = p
+	boot := &syncproto.Bootstrap{ID: id, Spec: &spec, Exec: true, PreserveFDs: o.PreserveFDs, ConsoleFD: consoleFD}
+	if err := syncproto.Write(parentSock, syncproto.Message{Type: syncproto.MsgBootstrap, Bootstrap: boot}); err != nil {
+		return fail(r.initFailure(parentSock, err))
+	}
+	m, err := syncproto.Read(parentSock)
+	switch {
+	case err != nil:
+		return fail(r.initFailure(parentSock, err))
+	case m.Type == syncproto.MsgError:
+		return fail(&InitError{Msg: m.Error, Code: m.Code})
+	case m.Type != syncproto.MsgReady:
+		return fail(fmt.Errorf("sync: unexpected %q message from exec", m.Type))
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, pid); err != nil {
+			return fail(err)
+		}
+	}
+	if o.Detach {
+		if !fork {
+			cmd.Process.Release()
+		}
+		return 0, nil
+	}
+	code, err := waitAndForward(pid, sigc)
+	if err != nil {
+		return 0, fmt.Errorf("wait for exec in %s: %w", id, err)
+	}
+	return code, nil
+}
+
+// ContainerProcess returns a copy of a container's process spec, the
+// defaults an exec starts from (env, user, capabilities, rlimits, ...).
+func (r *Runtime) ContainerProcess(id string) (*specs.Process, error) {
+	c, err := r.load(id)
+	if err != nil {
+		return nil, err
+	}
+	p := *c.Config.Process
+	p.Env = append([]string(nil), p.Env...)
+	p.Terminal, p.ConsoleSize = false, nil
+	return &p, nil
+}
