@@ -16,6 +16,7 @@ const usage = `usage: berth COMMAND
 
 Commands:
   version   print the version
+  ns        namespaces: ls (like lsns), enter (like nsenter), persist
   runtime   the OCI runtime (same as berth-runtime)
 
 The engine verbs (run, ps, exec, images, ...) arrive with the engine.
@@ -24,6 +25,9 @@ The engine verbs (run, ps, exec, images, ...) arrive with the engine.
 func main() {
 	if initproc.IsInit(os.Args[0]) {
 		initproc.Main()
+	}
+	if os.Args[0] == nsEnterArg0 {
+		nsEnterExec(os.Args[1:])
 	}
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
@@ -34,6 +38,8 @@ func main() {
 		fmt.Printf("berth version %s (OCI runtime spec %s)\n", runtime.Version, runtime.SpecVersion())
 	case "help", "--help", "-h":
 		fmt.Print(usage)
+	case "ns":
+		os.Exit(nsMain(os.Args[2:]))
 	case "runtime":
 		fmt.Fprintln(os.Stderr, "berth: use berth-runtime for now; the engine will call the runtime in-process")
 		os.Exit(2)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef CLONE_NEWTIME
@@ -43,6 +44,11 @@ static void fail(const char *fmt, ...) {
 		esc[j++] = (char)c;
 	}
 	esc[j] = 0;
+	if (sync_fd < 0) {
+		// No runtime is listening (ns enter): say it on stderr.
+		dprintf(2, "berth: %s\n", msg);
+		_exit(1);
+	}
 	int n = snprintf(body, sizeof body, "{\"type\":\"error\",\"error\":\"%s\"}", esc);
 	if (n > 0) frame(body, (size_t)n);
 	_exit(1);
@@ -108,14 +114,21 @@ void berth_nsenter(void) {
 	long unshare_flags = strtol(flags, NULL, 10);
 	if (unshare_flags && unshare((int)unshare_flags) < 0)
 		fail("unshare namespaces %#lx: %s", unshare_flags, strerror(errno));
-	if (strcmp(dofork, "1") == 0) {
+	if (strcmp(dofork, "1") == 0 || strcmp(dofork, "2") == 0) {
 		pid_t pid = fork();
 		if (pid < 0) fail("fork into pid namespace: %s", strerror(errno));
-		if (pid > 0) {
+		if (pid > 0 && dofork[0] == '1') {
 			char body[64];
 			int n = snprintf(body, sizeof body, "{\"type\":\"pid\",\"pid\":%d}", (int)pid);
 			frame(body, (size_t)n);
 			_exit(0);
+		}
+		if (pid > 0) {
+			// Mode 2 (ns enter): stay and hand the child's status up,
+			// as nsenter(1) does.
+			int status;
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+			_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 		}
 	}
 	free(s);

@@ -35,18 +35,24 @@ type Join struct {
 
 // Instruction is what the constructor does.
 type Instruction struct {
-	SyncFD  int     // where errors and the forked pid are reported
+	SyncFD  int     // where errors and the forked pid are reported; -1: stderr
 	Unshare uintptr // CLONE_NEW* flags to unshare after joining
-	Fork    bool    // fork once after joining and unsharing
-	Joins   []Join
+	Fork    bool    // fork once after joining and unsharing, report the pid
+	// ForkWait forks once and waits, exiting with the child's status (for
+	// ns enter, whose caller just waits for its child).
+	ForkWait bool
+	Joins    []Join
 }
 
 // Encode renders the instruction for the environment:
 // "1;SYNCFD;UNSHAREFLAGS;FORK;type=path;...". Paths may not hold ';'.
 func (in Instruction) Encode() (string, error) {
 	fork := 0
-	if in.Fork {
+	switch {
+	case in.Fork:
 		fork = 1
+	case in.ForkWait:
+		fork = 2
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "1;%d;%d;%d", in.SyncFD, in.Unshare, fork)

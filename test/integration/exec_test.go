@@ -111,3 +111,23 @@ func TestExecProcessAttributesFromFlags(t *testing.T) {
 		t.Fatalf("--apparmor: %d %q", r.code, r.stderr)
 	}
 }
+
+func TestExecWithATerminalThroughTheConsoleSocket(t *testing.T) {
+	b, _ := runningBundle(t, nil)
+	sockPath := filepath.Join(b.dir, "exec-console.sock")
+	master := acceptConsole(t, sockPath)
+	r := berth(t, "exec", "--tty", "--console-socket", sockPath, "--detach", b.id, "sh", "-c", "tty; sleep 100")
+	if r.code != 0 {
+		t.Fatalf("exec -t: %s", r.stderr)
+	}
+	m := <-master
+	if m == nil {
+		t.Fatal("no pty master received")
+	}
+	defer m.Close()
+	buf := make([]byte, 256)
+	n, err := m.Read(buf)
+	if err != nil || !strings.HasPrefix(string(buf[:n]), "/dev/pts/") {
+		t.Fatalf("tty inside: %q %v", buf[:n], err)
+	}
+}

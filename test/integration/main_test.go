@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ import (
 var (
 	runtimeBin = flag.String("berth-runtime", "", "berth-runtime binary (built when empty)")
 	busybox    = flag.String("busybox", "", "busybox rootfs fixture (made when empty)")
+	berthBin   = flag.String("berth", "", "berth binary (built when empty)")
 	suiteDir   string
 	cgPrefix   string
 )
@@ -64,6 +66,13 @@ func setupAndRun(m *testing.M) (int, error) {
 	// user namespace run as an unprivileged host uid, which could not
 	// reach a checkout under a private directory such as /root.
 	local := filepath.Join(suiteDir, "busybox")
+	if *berthBin == "" {
+		*berthBin = filepath.Join(suiteDir, "berth")
+		out, err := exec.Command("go", "build", "-o", *berthBin, "../../cmd/berth").CombinedOutput()
+		if err != nil {
+			return 0, fmt.Errorf("build berth: %v\n%s", err, out)
+		}
+	}
 	if *busybox == "" {
 		if out, err := exec.Command("../../scripts/mkbusybox.sh", local).CombinedOutput(); err != nil {
 			return 0, fmt.Errorf("make busybox fixture: %v\n%s", err, out)
@@ -105,6 +114,23 @@ func reapZombies() {
 			return
 		}
 	}
+}
+
+// allGone reports whether every pid has exited and been reaped (or
+// belongs to another parent, which reaps it).
+func allGone(pids []int) bool {
+	for _, p := range pids {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue // reaped
+		}
+		i := strings.LastIndexByte(string(data), ')')
+		f := strings.Fields(string(data)[i+2:])
+		if len(f) < 2 || f[0] != "Z" || f[1] == strconv.Itoa(os.Getpid()) {
+			return false // still dying, or a zombie we must reap
+		}
+	}
+	return true
 }
 
 // findLeaks lists what the suite left behind.
@@ -210,13 +236,16 @@ func newBundle(t *testing.T, args ...string) *bundle {
 		// Whatever the test did, the container must go. Its processes
 		// (exec'd ones too) may be re-parented to us: reap them, or as
 		// zombies they keep its cgroup busy.
+		var pids []int
+		if r := berth(t, "ps", "--format", "json", b.id); r.code == 0 {
+			json.Unmarshal([]byte(r.stdout), &pids)
+		}
 		berth(t, "kill", "--all", b.id, "KILL")
-		for i := 0; i < 100; i++ {
+		// Until each is gone: a zombie of ours, not yet reaped, would
+		// keep the cgroup busy (it has left cgroup.procs already).
+		for i := 0; i < 200 && !allGone(pids); i++ {
 			reapZombies()
-			if r := berth(t, "ps", "--format", "json", b.id); r.code != 0 || strings.TrimSpace(r.stdout) == "[]" {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
+			time.Sleep(5 * time.Millisecond)
 		}
 		berth(t, "delete", "--force", b.id)
 		reapZombies()

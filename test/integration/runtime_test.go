@@ -261,28 +261,7 @@ func TestConsoleSocketReceivesThePtyMaster(t *testing.T) {
 	b.spec.Process.ConsoleSize = &specs.Box{Height: 30, Width: 100}
 	b.write()
 	sockPath := filepath.Join(b.dir, "console.sock")
-	l, err := net.Listen("unix", sockPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	got := make(chan *os.File, 1)
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			got <- nil
-			return
-		}
-		f, _ := c.(*net.UnixConn).File()
-		c.Close()
-		m, err := console.RecvFd(f)
-		f.Close()
-		if err != nil {
-			got <- nil
-			return
-		}
-		got <- m
-	}()
+	got := acceptConsole(t, sockPath)
 	if r := berth(t, "create", "--bundle", b.dir, "--console-socket", sockPath, b.id); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
@@ -402,4 +381,33 @@ func dumpable(t *testing.T, pid int) bool {
 	t.Helper()
 	cmd := exec.Command("setpriv", "--bounding-set", "-sys_ptrace", "readlink", fmt.Sprintf("/proc/%d/exe", pid))
 	return cmd.Run() == nil
+}
+
+// acceptConsole listens on a console socket and delivers the pty master
+// that the runtime sends (nil on failure).
+func acceptConsole(t *testing.T, sockPath string) chan *os.File {
+	t.Helper()
+	l, err := net.Listen("unix", sockPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	got := make(chan *os.File, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		f, _ := c.(*net.UnixConn).File()
+		c.Close()
+		m, err := console.RecvFd(f)
+		f.Close()
+		if err != nil {
+			got <- nil
+			return
+		}
+		got <- m
+	}()
+	return got
 }

@@ -277,6 +277,9 @@ func (s *setup) setupConsole(proc *specs.Process) error {
 		}
 	}
 	slave.Close()
+	// A process the nsenter constructor forked is not a session leader
+	// yet; one that is gets EPERM here, which changes nothing.
+	unix.Setsid()
 	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
 		return fmt.Errorf("set controlling terminal: %w", err)
 	}
