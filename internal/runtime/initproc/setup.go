@@ -17,6 +17,7 @@ import (
 	"github.com/berth-project/berth/internal/hooks"
 	"github.com/berth-project/berth/internal/rootfs"
 	"github.com/berth-project/berth/internal/runtime/syncproto"
+	"github.com/berth-project/berth/internal/seccomp"
 	"github.com/berth-project/berth/internal/sys"
 	"github.com/berth-project/berth/internal/trace"
 )
@@ -24,6 +25,26 @@ import (
 type setup struct {
 	sock *os.File
 	b    *syncproto.Bootstrap
+	// seccompLoaded: the filter went in early (see loadSeccompEarly).
+	seccompLoaded bool
+}
+
+// seccomp returns the container's filter, if any.
+func (s *setup) seccomp() *specs.LinuxSeccomp {
+	if s.b.Spec.Linux == nil {
+		return nil
+	}
+	return s.b.Spec.Linux.Seccomp
+}
+
+// loadSeccompLate installs the filter right before execve, the latest
+// moment, so it constrains none of our own set-up; that needs
+// no_new_privs (set by then), as CAP_SYS_ADMIN is gone.
+func (s *setup) loadSeccompLate() error {
+	if s.seccompLoaded {
+		return nil
+	}
+	return seccomp.Load(s.seccomp())
 }
 
 // prepare does everything up to ready and returns the resolved path of
@@ -149,6 +170,14 @@ func (s *setup) processSetup(proc *specs.Process) (string, error) {
 			return "", fmt.Errorf("set oom_score_adj %s: %w", v, err)
 		}
 	}
+	// Without no_new_privs a filter can only be loaded while we still
+	// hold CAP_SYS_ADMIN: before the user switch.
+	if sc := s.seccomp(); sc != nil && !proc.NoNewPrivileges {
+		if err := seccomp.Load(sc); err != nil {
+			return "", err
+		}
+		s.seccompLoaded = true
+	}
 	if err := applyUserAndCaps(proc); err != nil {
 		return "", err
 	}
@@ -195,6 +224,9 @@ func (s *setup) prepareExec() (string, error) {
 // execProcess becomes the exec'd program.
 func (s *setup) execProcess(path string) error {
 	proc := s.b.Spec.Process
+	if err := s.loadSeccompLate(); err != nil {
+		return err
+	}
 	err := syscall.Exec(path, proc.Args, proc.Env)
 	code := 126
 	if errors.Is(err, unix.ENOENT) {
@@ -223,6 +255,9 @@ func (s *setup) execute(path string) error {
 		if err := hooks.Run("startContainer", h.StartContainer, s.b.State); err != nil {
 			return err
 		}
+	}
+	if err := s.loadSeccompLate(); err != nil {
+		return err
 	}
 	trace.Phase("init", "execve")
 	err = syscall.Exec(path, spec.Process.Args, spec.Process.Env)
