@@ -5,86 +5,109 @@ package seccomp
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 )
 
-// Load installs s on the calling thread (the one that will execve). It
-// does not set no_new_privs: the process spec decides that.
-func Load(s *specs.LinuxSeccomp) error {
+// Compile turns s into a BPF program and the seccomp(2) flags to install
+// it with. It runs before the process's rlimits apply: libseccomp
+// allocates, and an RLIMIT_AS would make it fail. A nil s gives a nil
+// program.
+func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 	if s == nil {
-		return nil
+		return nil, nil
 	}
+	p := &Program{}
 	def, err := action(s.DefaultAction, s.DefaultErrnoRet)
 	if err != nil {
-		return fmt.Errorf("seccomp default action: %w", err)
+		return nil, fmt.Errorf("seccomp default action: %w", err)
 	}
 	f, err := libseccomp.NewFilter(def)
 	if err != nil {
-		return fmt.Errorf("seccomp: %w", err)
+		return nil, fmt.Errorf("seccomp: %w", err)
 	}
 	defer f.Release()
 	if err := f.SetNoNewPrivsBit(false); err != nil {
-		return fmt.Errorf("seccomp: %w", err)
+		return nil, fmt.Errorf("seccomp: %w", err)
 	}
 	for _, a := range s.Architectures {
 		arch, err := libseccomp.GetArchFromString(archName(string(a)))
 		if err != nil {
-			return fmt.Errorf("seccomp architecture %s: %w", a, err)
+			return nil, fmt.Errorf("seccomp architecture %s: %w", a, err)
 		}
 		if err := f.AddArch(arch); err != nil {
-			return fmt.Errorf("seccomp architecture %s: %w", a, err)
+			return nil, fmt.Errorf("seccomp architecture %s: %w", a, err)
 		}
 	}
 	for _, flag := range s.Flags {
 		switch flag {
 		case specs.LinuxSeccompFlagLog:
-			err = f.SetLogBit(true)
+			p.flags |= unix.SECCOMP_FILTER_FLAG_LOG
 		case specs.LinuxSeccompFlagSpecAllow:
-			err = f.SetSSB(true)
+			p.flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
 		case "SECCOMP_FILTER_FLAG_TSYNC":
-			// Nothing to do: the filter is loaded by the one thread that
-			// survives execve.
+			// Nothing to do: the filter is installed by the one thread
+			// that survives execve.
 		default:
-			err = fmt.Errorf("unknown flag")
-		}
-		if err != nil {
-			return fmt.Errorf("seccomp flag %s: %w", flag, err)
+			return nil, fmt.Errorf("seccomp flag %s: unknown flag", flag)
 		}
 	}
 	for _, rule := range s.Syscalls {
 		act, err := action(rule.Action, rule.ErrnoRet)
 		if err != nil {
-			return fmt.Errorf("seccomp rule for %v: %w", rule.Names, err)
+			return nil, fmt.Errorf("seccomp rule for %v: %w", rule.Names, err)
 		}
 		if act == def {
 			continue // libseccomp refuses rules that restate the default
 		}
 		conds, err := conditions(rule.Args)
 		if err != nil {
-			return fmt.Errorf("seccomp rule for %v: %w", rule.Names, err)
+			return nil, fmt.Errorf("seccomp rule for %v: %w", rule.Names, err)
 		}
 		for _, name := range rule.Names {
 			sc, err := libseccomp.GetSyscallFromName(name)
 			if err != nil {
 				continue // not a syscall of this architecture
 			}
-			if len(conds) == 0 {
+			switch {
+			case len(conds) == 0:
 				err = f.AddRule(sc, act)
-			} else {
+			case repeatsIndex(rule.Args):
+				// Conditions on the same argument are alternatives (as
+				// runc reads them): one rule each.
+				for _, c := range conds {
+					if err = f.AddRuleConditional(sc, act, []libseccomp.ScmpCondition{c}); err != nil {
+						break
+					}
+				}
+			default:
 				err = f.AddRuleConditional(sc, act, conds)
 			}
 			if err != nil {
-				return fmt.Errorf("seccomp rule for %s: %w", name, err)
+				return nil, fmt.Errorf("seccomp rule for %s: %w", name, err)
 			}
 		}
 	}
-	if err := f.Load(); err != nil {
-		return fmt.Errorf("load seccomp filter: %w", err)
+	// libseccomp writes the program to a file: a memfd keeps it off disk.
+	mfd, err := unix.MemfdCreate("seccomp", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: %w", err)
 	}
-	return nil
+	mf := os.NewFile(uintptr(mfd), "seccomp")
+	defer mf.Close()
+	if err := f.ExportBPF(mf); err != nil {
+		return nil, fmt.Errorf("compile seccomp filter: %w", err)
+	}
+	if p.code, err = os.ReadFile(fmt.Sprintf("/proc/self/fd/%d", mfd)); err != nil {
+		return nil, fmt.Errorf("compile seccomp filter: %w", err)
+	}
+	if len(p.code) == 0 || len(p.code)%8 != 0 {
+		return nil, fmt.Errorf("compile seccomp filter: program of %d bytes", len(p.code))
+	}
+	return p, nil
 }
 
 func action(a specs.LinuxSeccompAction, errnoRet *uint) (libseccomp.ScmpAction, error) {
@@ -138,4 +161,16 @@ func conditions(args []specs.LinuxSeccompArg) ([]libseccomp.ScmpCondition, error
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// repeatsIndex reports whether two conditions test the same argument.
+func repeatsIndex(args []specs.LinuxSeccompArg) bool {
+	seen := map[uint]bool{}
+	for _, a := range args {
+		if seen[a.Index] {
+			return true
+		}
+		seen[a.Index] = true
+	}
+	return false
 }

@@ -8,10 +8,10 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// Load refuses a filter in a build without cgo (libseccomp).
-func Load(s *specs.LinuxSeccomp) error {
+// Compile refuses a filter in a build without cgo (libseccomp).
+func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 	if s == nil {
-		return nil
+		return nil, nil
 	}
-	return errors.New("seccomp needs a cgo build of berth (libseccomp)")
+	return nil, errors.New("seccomp needs a cgo build of berth (libseccomp)")
 }

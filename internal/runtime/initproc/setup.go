@@ -25,26 +25,16 @@ import (
 type setup struct {
 	sock *os.File
 	b    *syncproto.Bootstrap
-	// seccompLoaded: the filter went in early (see loadSeccompEarly).
-	seccompLoaded bool
+	// filter is the compiled seccomp program, nil once installed (or
+	// when there is none).
+	filter *seccomp.Program
 }
 
-// seccomp returns the container's filter, if any.
-func (s *setup) seccomp() *specs.LinuxSeccomp {
-	if s.b.Spec.Linux == nil {
-		return nil
-	}
-	return s.b.Spec.Linux.Seccomp
-}
-
-// loadSeccompLate installs the filter right before execve, the latest
-// moment, so it constrains none of our own set-up; that needs
-// no_new_privs (set by then), as CAP_SYS_ADMIN is gone.
-func (s *setup) loadSeccompLate() error {
-	if s.seccompLoaded {
-		return nil
-	}
-	return seccomp.Load(s.seccomp())
+// installSeccomp installs the compiled filter once.
+func (s *setup) installSeccomp() error {
+	f := s.filter
+	s.filter = nil
+	return f.Install()
 }
 
 // prepare does everything up to ready and returns the resolved path of
@@ -159,6 +149,15 @@ func (s *setup) prepare() (string, error) {
 // init and for an exec alike, and reports ready. It returns the resolved
 // program path.
 func (s *setup) processSetup(proc *specs.Process) (string, error) {
+	// Compiled before the rlimits apply (libseccomp allocates), installed
+	// as late as possible.
+	if l := s.b.Spec.Linux; l != nil {
+		f, err := seccomp.Compile(l.Seccomp)
+		if err != nil {
+			return "", err
+		}
+		s.filter = f
+	}
 	for _, rl := range proc.Rlimits {
 		if err := setRlimit(rl); err != nil {
 			return "", err
@@ -170,13 +169,13 @@ func (s *setup) processSetup(proc *specs.Process) (string, error) {
 			return "", fmt.Errorf("set oom_score_adj %s: %w", v, err)
 		}
 	}
-	// Without no_new_privs a filter can only be loaded while we still
-	// hold CAP_SYS_ADMIN: before the user switch.
-	if sc := s.seccomp(); sc != nil && !proc.NoNewPrivileges {
-		if err := seccomp.Load(sc); err != nil {
+	// Without no_new_privs a filter can only be installed while we still
+	// hold CAP_SYS_ADMIN: before the user switch. With it, right before
+	// execve, so it constrains none of our own set-up.
+	if !proc.NoNewPrivileges {
+		if err := s.installSeccomp(); err != nil {
 			return "", err
 		}
-		s.seccompLoaded = true
 	}
 	if err := applyUserAndCaps(proc); err != nil {
 		return "", err
@@ -224,7 +223,7 @@ func (s *setup) prepareExec() (string, error) {
 // execProcess becomes the exec'd program.
 func (s *setup) execProcess(path string) error {
 	proc := s.b.Spec.Process
-	if err := s.loadSeccompLate(); err != nil {
+	if err := s.installSeccomp(); err != nil {
 		return err
 	}
 	err := syscall.Exec(path, proc.Args, proc.Env)
@@ -256,7 +255,7 @@ func (s *setup) execute(path string) error {
 			return err
 		}
 	}
-	if err := s.loadSeccompLate(); err != nil {
+	if err := s.installSeccomp(); err != nil {
 		return err
 	}
 	trace.Phase("init", "execve")
