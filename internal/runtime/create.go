@@ -191,22 +191,13 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		defer consoleFile.Close()
 	}
 
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	parentSock, childSock, extra, syncFD, err := childFiles(o.PreserveFDs)
 	if err != nil {
-		return nil, false, fmt.Errorf("create sync socket: %w", err)
+		return nil, false, err
 	}
-	parentSock := os.NewFile(uintptr(fds[0]), "sync-parent")
-	childSock := os.NewFile(uintptr(fds[1]), "sync-child")
 	defer parentSock.Close()
 	defer childSock.Close()
-
-	// fds in init: 0-2 stdio, 3.. the preserved ones, then ours.
-	var extra []*os.File
-	for i := 0; i < o.PreserveFDs; i++ {
-		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(3+i)))
-	}
-	syncFD := 3 + len(extra)
-	extra = append(extra, childSock, fifoFile)
+	extra = append(extra, fifoFile)
 	consoleFD := -1
 	if consoleFile != nil {
 		consoleFD = 3 + len(extra)
@@ -374,6 +365,23 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		}
 	}
 	return c, ourChild, nil
+}
+
+// childFiles makes the sync socketpair and lays out the fds a re-executed
+// child gets: 0-2 stdio, 3.. the preserved ones, then the sync socket at
+// syncFD; callers append theirs after it.
+func childFiles(preserve int) (parent, child *os.File, extra []*os.File, syncFD int, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, nil, 0, fmt.Errorf("create sync socket: %w", err)
+	}
+	parent = os.NewFile(uintptr(fds[0]), "sync-parent")
+	child = os.NewFile(uintptr(fds[1]), "sync-child")
+	for i := 0; i < preserve; i++ {
+		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(3+i)))
+	}
+	syncFD = 3 + len(extra)
+	return parent, child, append(extra, child), syncFD, nil
 }
 
 // initFailure turns a broken sync channel into the child's own words if

@@ -63,20 +63,12 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		fork = fork || t == "pid"
 	}
 
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	parentSock, childSock, extra, syncFD, err := childFiles(o.PreserveFDs)
 	if err != nil {
-		return 0, fmt.Errorf("create sync socket: %w", err)
+		return 0, err
 	}
-	parentSock := os.NewFile(uintptr(fds[0]), "sync-parent")
-	childSock := os.NewFile(uintptr(fds[1]), "sync-child")
 	defer parentSock.Close()
 	defer childSock.Close()
-	var extra []*os.File
-	for i := 0; i < o.PreserveFDs; i++ {
-		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(3+i)))
-	}
-	syncFD := 3 + len(extra)
-	extra = append(extra, childSock)
 	consoleFD := -1
 	if p.Terminal {
 		f, err := console.DialSocket(o.ConsoleSocket)
