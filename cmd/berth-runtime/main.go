@@ -41,7 +41,7 @@ Commands:
   version   print the version
 
 Global options:
-  --root DIR          state directory (default /run/berth)
+  --root DIR          state directory (default $BERTH_ROOT, else /run/berth)
   --log FILE          also write errors and warnings to FILE
   --log-format text|json
   --debug             log more
@@ -67,7 +67,13 @@ func runMain(args []string) int {
 	a := &app{}
 	fs := flag.NewFlagSet("berth-runtime", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&a.root, "root", runtime.DefaultRoot, "")
+	// BERTH_ROOT moves the state root for every invocation, also for
+	// callers that cannot pass --root each time (a Podman cleanup).
+	defRoot := runtime.DefaultRoot
+	if r := os.Getenv("BERTH_ROOT"); r != "" {
+		defRoot = r
+	}
+	fs.StringVar(&a.root, "root", defRoot, "")
 	fs.StringVar(&a.logFile, "log", "", "")
 	fs.StringVar(&a.logFormat, "log-format", "text", "")
 	fs.BoolVar(&a.debug, "debug", false, "")

@@ -151,6 +151,9 @@ func findLeaks() []string {
 			leaks = append(leaks, "mount "+line)
 		}
 	}
+	if dirs, _ := filepath.Glob("/sys/fs/cgroup/*/libpod_parent"); len(dirs) > 0 {
+		leaks = append(leaks, "cgroup "+dirs[0]+" (the Podman test's)")
+	}
 	if h, err := cgroups.DetectHost(); err == nil {
 		roots := map[string]string{}
 		for n, mp := range h.V1 {

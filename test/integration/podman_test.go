@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // Podman, through conmon, drives berth-runtime as it drives runc: the
@@ -15,19 +16,36 @@ func TestPodmanRunsContainersWithBerthRuntime(t *testing.T) {
 	dir := filepath.Join(suiteDir, "podman")
 	p := []string{"--root", filepath.Join(dir, "storage"), "--runroot", filepath.Join(dir, "run"),
 		"--tmpdir", filepath.Join(dir, "tmp"), "--cgroup-manager", "cgroupfs", "--events-backend", "file",
-		"--runtime", *runtimeBin, "--runtime-flag", "root=" + filepath.Join(dir, "runtime")}
+		"--runtime", *runtimeBin}
 	podman := func(args ...string) (string, error) {
 		out, err := exec.Command("podman", append(append([]string(nil), p...), args...)...).CombinedOutput()
 		return string(out), err
 	}
+	// Podman calls the runtime without --root and with a cleaned
+	// environment: its containers use the default state root. Remove it
+	// afterwards if this test made it.
+	_, err := os.Stat("/run/berth")
+	rootExisted := err == nil
 	defer func() {
 		podman("rm", "-a", "-f")
 		podman("system", "reset", "-f")
-		// Podman's parent cgroups, with conmon's below them.
-		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/libpod_parent")
-		for _, d := range dirs {
-			syscall.Rmdir(filepath.Join(d, "conmon"))
-			syscall.Rmdir(d)
+		// Podman's parent cgroups, with conmon's below them; conmon may
+		// still be exiting, so give it a moment.
+		for i := 0; i < 100; i++ {
+			dirs, _ := filepath.Glob("/sys/fs/cgroup/*/libpod_parent")
+			if len(dirs) == 0 {
+				break
+			}
+			for _, d := range dirs {
+				syscall.Rmdir(filepath.Join(d, "conmon"))
+				syscall.Rmdir(d)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !rootExisted {
+			if ents, _ := os.ReadDir("/run/berth"); len(ents) <= 1 { // only .lock
+				os.RemoveAll("/run/berth")
+			}
 		}
 	}()
 	tar := filepath.Join(suiteDir, "busybox.tar")
