@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -93,8 +94,21 @@ type Host struct {
 	Unified string
 }
 
-// DetectHost reads /proc/self/mountinfo.
+var detected struct {
+	sync.Once
+	host *Host
+	err  error
+}
+
+// DetectHost reads /proc/self/mountinfo, once per process: the runtime
+// asks in several places per operation, and mounts of cgroupfs do not
+// change under it.
 func DetectHost() (*Host, error) {
+	detected.Do(func() { detected.host, detected.err = detectHost() })
+	return detected.host, detected.err
+}
+
+func detectHost() (*Host, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return nil, fmt.Errorf("detect cgroups: %w", err)
