@@ -1,0 +1,217 @@
+// Package snapshot unpacks image layers into directories, once per layer,
+// converting OCI whiteouts into overlayfs form, and returns the mounts a
+// container rootfs needs (it never mounts anything itself: the runtime
+// does).
+//
+// Unpacking treats every layer as hostile. All writes go through an
+// os.Root on the target directory, so no entry name, symlink or hard link
+// can reach outside it: "../x" and "/x" land inside, and an entry that
+// would have to pass through a symlink pointing out is refused. Device
+// nodes are refused unless allowed; setuid bits are kept (they are data)
+// but the target is made mode 0700, so no host user can run them; and
+// the total size is bounded, sparse files counted at their full size.
+package snapshot
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Whiteout markers of the OCI image layer format.
+const (
+	whiteoutPrefix = ".wh."
+	opaqueMarker   = ".wh..wh..opq"
+)
+
+// Options bound an unpack.
+type Options struct {
+	// MaxBytes is the most file content a layer may unpack to (0: 64 GiB).
+	MaxBytes int64
+	// AllowDevices lets character and block device entries through.
+	AllowDevices bool
+	// NoChown keeps files owned by the caller (rootless unpacking).
+	NoChown bool
+}
+
+// Unpack extracts the tar stream r into dir, which must exist and be
+// empty. On error dir may hold part of the layer; the caller removes it
+// (a snapshot is registered only once complete).
+func Unpack(r io.Reader, dir string, o Options) error {
+	if o.MaxBytes == 0 {
+		o.MaxBytes = 64 << 30
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("unpack into %s: %w", dir, err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("unpack into %s: %w", dir, err)
+	}
+	defer root.Close()
+	tr := tar.NewReader(r)
+	var total int64
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read layer: %w", err)
+		}
+		name := clean(hdr.Name)
+		if name == "." {
+			continue // the layer's root itself
+		}
+		if err := unpackEntry(root, tr, hdr, name, &total, o); err != nil {
+			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
+		}
+	}
+}
+
+// clean confines a tar name to the layer: "../../x" and "/x" become "x".
+func clean(name string) string {
+	return strings.TrimPrefix(path.Clean("/"+name), "/")
+}
+
+func unpackEntry(root *os.Root, tr *tar.Reader, hdr *tar.Header, name string, total *int64, o Options) error {
+	dir, base := path.Split(name)
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		dir = "."
+	}
+	if dir != "." {
+		if err := root.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	if base == opaqueMarker {
+		return markOpaque(root, dir)
+	}
+	if strings.HasPrefix(base, whiteoutPrefix) {
+		return whiteout(root, dir, strings.TrimPrefix(base, whiteoutPrefix))
+	}
+	// A later layer entry replaces an earlier one of another kind.
+	if fi, err := root.Lstat(name); err == nil && !(fi.IsDir() && hdr.Typeflag == tar.TypeDir) {
+		if err := root.RemoveAll(name); err != nil {
+			return err
+		}
+	}
+	mode := hdr.FileInfo().Mode()
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		if err := root.Mkdir(name, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+	case tar.TypeReg, tar.TypeRegA:
+		*total += hdr.Size
+		if hdr.Size < 0 || *total > o.MaxBytes {
+			return fmt.Errorf("layer is larger than the %d bytes allowed", o.MaxBytes)
+		}
+		f, err := root.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		n, err := io.CopyN(f, tr, hdr.Size)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write %d of %d bytes: %w", n, hdr.Size, err)
+		}
+	case tar.TypeSymlink:
+		// Any target may be stored; it is resolved inside the rootfs when
+		// used, and entries below it here cannot pass through it out.
+		return lchown(root, name, hdr, o, root.Symlink(hdr.Linkname, name))
+	case tar.TypeLink:
+		target := clean(hdr.Linkname)
+		if fi, err := root.Lstat(target); err != nil {
+			return fmt.Errorf("hard link to %q: %w", hdr.Linkname, err)
+		} else if fi.IsDir() {
+			return fmt.Errorf("hard link to directory %q", hdr.Linkname)
+		}
+		return root.Link(target, name)
+	case tar.TypeChar, tar.TypeBlock:
+		if !o.AllowDevices {
+			return errors.New("device nodes are not allowed in layers")
+		}
+		typ := uint32(unix.S_IFCHR)
+		if hdr.Typeflag == tar.TypeBlock {
+			typ = unix.S_IFBLK
+		}
+		if err := mknodIn(root, dir, base, typ|uint32(mode.Perm()), unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))); err != nil {
+			return err
+		}
+	case tar.TypeFifo:
+		if err := mknodIn(root, dir, base, unix.S_IFIFO|uint32(mode.Perm()), 0); err != nil {
+			return err
+		}
+	case tar.TypeXGlobalHeader:
+		return nil
+	default:
+		return fmt.Errorf("unsupported entry type %q", hdr.Typeflag)
+	}
+	if err := lchown(root, name, hdr, o, nil); err != nil {
+		return err
+	}
+	// chmod after chown: chown clears setuid bits. They stay data: the
+	// snapshot directory is 0700.
+	if err := root.Chmod(name, mode.Perm()|mode&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky)); err != nil {
+		return err
+	}
+	return root.Chtimes(name, hdr.AccessTime, hdr.ModTime)
+}
+
+func lchown(root *os.Root, name string, hdr *tar.Header, o Options, prior error) error {
+	if prior != nil || o.NoChown {
+		return prior
+	}
+	return root.Lchown(name, hdr.Uid, hdr.Gid)
+}
+
+// whiteout records that name is deleted in this layer: overlayfs reads a
+// 0/0 character device as "not there".
+func whiteout(root *os.Root, dir, name string) error {
+	if name == "" || strings.Contains(name, "/") {
+		return fmt.Errorf("invalid whiteout %q", name)
+	}
+	target := path.Join(dir, name)
+	if err := root.RemoveAll(target); err != nil {
+		return err
+	}
+	return mknodIn(root, dir, name, unix.S_IFCHR, 0)
+}
+
+// markOpaque records that dir hides everything of the layers below it.
+func markOpaque(root *os.Root, dir string) error {
+	d, err := root.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := unix.Fsetxattr(int(d.Fd()), "trusted.overlay.opaque", []byte("y"), 0); err != nil {
+		return fmt.Errorf("mark %s opaque: %w", dir, err)
+	}
+	return nil
+}
+
+// mknodIn makes a node in a directory opened through the root, so the
+// node cannot land outside it.
+func mknodIn(root *os.Root, dir, name string, mode uint32, dev uint64) error {
+	d, err := root.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := unix.Mknodat(int(d.Fd()), name, mode, int(dev)); err != nil {
+		return fmt.Errorf("mknod %s: %w", filepath.Join(dir, name), err)
+	}
+	return nil
+}
