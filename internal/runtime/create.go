@@ -105,14 +105,17 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		return nil, false, errors.New("--console-socket given but process.terminal is false")
 	}
 
+	// The mkdir is the atomic claim on the id; the root lock is held only
+	// around it, so concurrent creates do not wait for each other's init.
 	store := r.store()
 	unlock, err := store.Lock()
 	if err != nil {
 		return nil, false, err
 	}
-	defer unlock()
 	dir := store.Dir(id)
-	if err := os.Mkdir(dir, 0o711); err != nil {
+	err = os.Mkdir(dir, 0o711)
+	unlock()
+	if err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return nil, false, fmt.Errorf("container with id %s already exists", id)
 		}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 
@@ -12,15 +13,18 @@ import (
 // cgroups and state, then runs the poststop hooks. A running container
 // needs force, which kills it first.
 func (r *Runtime) Delete(id string, force bool) error {
-	c, err := r.load(id)
-	if err != nil {
-		return err
+	unlock, err := r.store().LockContainer(id)
+	if errors.Is(err, ErrNotExist) {
+		return fmt.Errorf("container %s does not exist: %w", id, ErrNotExist)
 	}
-	unlock, err := r.store().Lock()
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	c, err := r.load(id)
+	if err != nil {
+		return err
+	}
 	switch st := r.status(c); st {
 	case Running, Paused, Created, Creating:
 		if !force {

@@ -69,21 +69,39 @@ type Store struct{ Root string }
 // Dir returns the state directory of container id.
 func (s Store) Dir(id string) string { return filepath.Join(s.Root, id) }
 
-// Lock takes an exclusive flock on the state root's lock file for the
-// duration of a mutation; the returned function releases it. Holding the
-// root lock (not a per-container one) makes "does id exist, then create it"
-// atomic across concurrent runtime processes.
+// Lock takes an exclusive flock on the state root's lock file; the
+// returned function releases it. Create holds it only around the mkdir
+// that claims an id.
 func (s Store) Lock() (func(), error) {
 	if err := os.MkdirAll(s.Root, 0o711); err != nil {
 		return nil, fmt.Errorf("create state root %s: %w", s.Root, err)
 	}
-	f, err := os.OpenFile(filepath.Join(s.Root, "."+lockFile), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	return flock(filepath.Join(s.Root, "."+lockFile))
+}
+
+// LockContainer takes the lock of one container for a mutation (delete,
+// update), so operations on different containers never wait on each
+// other. A container deleted meanwhile reads as gone once the lock is
+// taken: callers load its state after locking.
+func (s Store) LockContainer(id string) (func(), error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	unlock, err := flock(filepath.Join(s.Dir(id), lockFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("container %s: %w", id, ErrNotExist)
+	}
+	return unlock, err
+}
+
+func flock(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("open lock in %s: %w", s.Root, err)
+		return nil, fmt.Errorf("open lock %s: %w", path, err)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", s.Root, err)
+		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	return func() { f.Close() }, nil
 }
