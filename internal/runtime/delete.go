@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 
@@ -13,10 +12,7 @@ import (
 // cgroups and state, then runs the poststop hooks. A running container
 // needs force, which kills it first.
 func (r *Runtime) Delete(id string, force bool) error {
-	unlock, err := r.store().LockContainer(id)
-	if errors.Is(err, ErrNotExist) {
-		return fmt.Errorf("container %s does not exist: %w", id, ErrNotExist)
-	}
+	unlock, err := r.lockContainer(id)
 	if err != nil {
 		return err
 	}

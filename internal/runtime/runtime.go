@@ -76,6 +76,15 @@ func (r *Runtime) load(id string) (*state.Container, error) {
 	return c, err
 }
 
+// lockContainer takes the lock of one container for a mutation.
+func (r *Runtime) lockContainer(id string) (func(), error) {
+	unlock, err := r.store().LockContainer(id)
+	if errors.Is(err, ErrNotExist) {
+		return nil, fmt.Errorf("container %s does not exist: %w", id, ErrNotExist)
+	}
+	return unlock, err
+}
+
 // status works out where c is in its lifecycle from the process and the
 // exec fifo: a live init with the fifo present is waiting for start.
 func (r *Runtime) status(c *state.Container) Status {

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"errors"
 	"fmt"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -11,10 +10,7 @@ import (
 // the fields set in u replace the container's, the result is written to
 // its cgroups and remembered in its state.
 func (r *Runtime) Update(id string, u *specs.LinuxResources) error {
-	unlock, err := r.store().LockContainer(id)
-	if errors.Is(err, ErrNotExist) {
-		return fmt.Errorf("container %s does not exist: %w", id, ErrNotExist)
-	}
+	unlock, err := r.lockContainer(id)
 	if err != nil {
 		return err
 	}
