@@ -12,15 +12,11 @@ import (
 // cgroups and state, then runs the poststop hooks. A running container
 // needs force, which kills it first.
 func (r *Runtime) Delete(id string, force bool) error {
-	unlock, err := r.lockContainer(id)
+	c, unlock, err := r.lockAndLoad(id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	c, err := r.load(id)
-	if err != nil {
-		return err
-	}
 	switch st := r.status(c); st {
 	case Running, Paused, Created, Creating:
 		if !force {

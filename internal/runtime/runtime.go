@@ -76,13 +76,22 @@ func (r *Runtime) load(id string) (*state.Container, error) {
 	return c, err
 }
 
-// lockContainer takes the lock of one container for a mutation.
-func (r *Runtime) lockContainer(id string) (func(), error) {
+// lockAndLoad takes the lock of one container for a mutation and reads
+// its state under it; the caller releases the lock.
+func (r *Runtime) lockAndLoad(id string) (*state.Container, func(), error) {
 	unlock, err := r.store().LockContainer(id)
 	if errors.Is(err, ErrNotExist) {
-		return nil, fmt.Errorf("container %s does not exist: %w", id, ErrNotExist)
+		return nil, nil, fmt.Errorf("container %s does not exist: %w", id, ErrNotExist)
 	}
-	return unlock, err
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := r.load(id)
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return c, unlock, nil
 }
 
 // status works out where c is in its lifecycle from the process and the

@@ -10,15 +10,11 @@ import (
 // the fields set in u replace the container's, the result is written to
 // its cgroups and remembered in its state.
 func (r *Runtime) Update(id string, u *specs.LinuxResources) error {
-	unlock, err := r.lockContainer(id)
+	c, unlock, err := r.lockAndLoad(id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	c, err := r.load(id)
-	if err != nil {
-		return err
-	}
 	if st := r.status(c); st == Stopped || st == Creating {
 		return fmt.Errorf("cannot update container %s: it is %s", id, st)
 	}

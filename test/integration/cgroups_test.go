@@ -202,3 +202,20 @@ func TestHugetlbLimitOnTheCgroup2Side(t *testing.T) {
 		t.Fatalf("hugetlb.2MB.max = %q, %v", got, err)
 	}
 }
+
+// A deprecated kernel-memory limit is applied or reported, never dropped
+// in silence (this kernel accepts the write and keeps no limit).
+func TestKernelMemoryLimitIsAppliedOrWarnedAbout(t *testing.T) {
+	b := newBundle(t, "sleep", "100")
+	b.spec.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Kernel: i64p(1 << 20)}}
+	b.write()
+	r := berth(t, "create", "--bundle", b.dir, b.id)
+	if r.code != 0 {
+		t.Fatalf("create: %s", r.stderr)
+	}
+	got, _ := os.ReadFile(filepath.Join(v1dir(t, b, "memory"), "memory.kmem.limit_in_bytes"))
+	applied := strings.TrimSpace(string(got)) == strconv.Itoa(1<<20)
+	if !applied && !strings.Contains(r.stderr, "memory.kernel") {
+		t.Fatalf("kernel memory limit neither applied (%q) nor reported: %q", got, r.stderr)
+	}
+}

@@ -48,14 +48,14 @@ func Max(v int64) string {
 // Warnings collects the settings skipped because the host lacks them.
 type Warnings []string
 
-// Soft records err as a warning when the file is missing (or the device
-// a per-device rule names does not exist here), and returns any other
-// error.
+// Soft records err as a warning when the host lacks the knob: the file is
+// missing, the kernel says the operation is not supported, or the device
+// a per-device rule names does not exist here. Any other error it returns.
 func (w *Warnings) Soft(err error, what string) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, ErrMissing) || errors.Is(err, syscall.ENODEV) {
+	if errors.Is(err, ErrMissing) || errors.Is(err, syscall.ENODEV) || errors.Is(err, syscall.EOPNOTSUPP) {
 		*w = append(*w, what+" not applied: "+err.Error())
 		return nil
 	}

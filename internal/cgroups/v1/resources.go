@@ -1,14 +1,12 @@
 package v1
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/cgroups/fscommon"
 )
@@ -90,12 +88,15 @@ func (m *Manager) setMemory(r *specs.LinuxResources, w *fscommon.Warnings) error
 	if err := write("memory.soft_limit_in_bytes", mem.Reservation); err != nil {
 		return err
 	}
-	// Kernel memory limits are deprecated and gone from recent kernels.
+	// Kernel memory limits are deprecated: recent kernels refuse the write
+	// or accept it and keep no limit, which only reading back shows.
 	if err := w.Soft(write("memory.kmem.limit_in_bytes", mem.Kernel), "memory.kernel (deprecated)"); err != nil {
-		if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EINVAL) {
-			return err
+		return err
+	}
+	if mem.Kernel != nil && *mem.Kernel > 0 {
+		if got := fscommon.ReadUint(d, "memory.kmem.limit_in_bytes"); got != 0 && got != uint64(*mem.Kernel) {
+			*w = append(*w, "memory.kernel (deprecated) not applied: this kernel ignores kernel memory limits")
 		}
-		*w = append(*w, "memory.kernel (deprecated) not applied: "+err.Error())
 	}
 	if err := w.Soft(write("memory.kmem.tcp.limit_in_bytes", mem.KernelTCP), "memory.kernelTCP (deprecated)"); err != nil {
 		return err
