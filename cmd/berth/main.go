@@ -1,26 +1,36 @@
-// Command berth is the engine's command line (Docker's verbs). Until the
-// engine lands it offers `berth runtime ...`, the OCI runtime in the same
-// binary, and `berth version`.
+// Command berth is the engine's command line, with Docker's verbs and
+// flags. It is thin: every verb parses its flags and calls the engine
+// packages (internal/image, and the runtime in-process).
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
 
 	_ "github.com/berth-project/berth/internal/nsenter" // joins namespaces before Go starts
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/runtime/initproc"
 )
 
-const usage = `usage: berth COMMAND
+// Exit codes as Docker's CLI: 125 when berth itself fails on the
+// command line.
+const exitUsage = 125
 
-Commands:
-  version   print the version
-  ns        namespaces: ls (like lsns), enter (like nsenter), persist
-  runtime   the OCI runtime (same as berth-runtime)
+// globals are the flags every command shares.
+type globals struct {
+	root     string // images, containers: /var/lib/berth
+	runRoot  string // runtime state: /run/berth
+	logLevel string
+}
 
-The engine verbs (run, ps, exec, images, ...) arrive with the engine.
-`
+// exitError carries a status without printing anything more.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func main() {
 	if initproc.IsInit(os.Args[0]) {
@@ -29,22 +39,108 @@ func main() {
 	if os.Args[0] == nsEnterArg0 {
 		nsEnterExec(os.Args[1:])
 	}
-	if len(os.Args) < 2 {
-		fmt.Fprint(os.Stderr, usage)
-		os.Exit(2)
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	g := &globals{}
+	root := newRoot(g)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
 	}
-	switch os.Args[1] {
-	case "version", "--version", "-v":
-		fmt.Printf("berth version %s (OCI runtime spec %s)\n", runtime.Version, runtime.SpecVersion())
-	case "help", "--help", "-h":
-		fmt.Print(usage)
-	case "ns":
-		os.Exit(nsMain(os.Args[2:]))
-	case "runtime":
-		fmt.Fprintln(os.Stderr, "berth: use berth-runtime for now; the engine will call the runtime in-process")
-		os.Exit(2)
-	default:
-		fmt.Fprintf(os.Stderr, "berth: unknown command %q (see berth --help)\n", os.Args[1])
-		os.Exit(2)
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
 	}
+	fmt.Fprintln(os.Stderr, "Error:", oneLine(err))
+	if isUsage(err) {
+		return exitUsage
+	}
+	return 1
+}
+
+// oneLine keeps an error to one line, as DESIGN asks.
+func oneLine(err error) string {
+	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+}
+
+type usageError struct{ error }
+
+func isUsage(err error) bool {
+	var u usageError
+	if errors.As(err, &u) {
+		return true
+	}
+	// cobra's own flag and argument errors.
+	s := err.Error()
+	return strings.HasPrefix(s, "unknown flag") || strings.HasPrefix(s, "unknown shorthand") ||
+		strings.HasPrefix(s, "unknown command") || strings.Contains(s, "flag needs an argument") ||
+		strings.HasPrefix(s, "invalid argument") || strings.Contains(s, "arg(s), received")
+}
+
+func defaultRoot() string {
+	if v := os.Getenv("BERTH_STORAGE"); v != "" {
+		return v
+	}
+	if os.Geteuid() != 0 {
+		if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+			return d + "/berth"
+		}
+		if h, err := os.UserHomeDir(); err == nil {
+			return h + "/.local/share/berth"
+		}
+	}
+	return "/var/lib/berth"
+}
+
+func defaultRunRoot() string {
+	if v := os.Getenv("BERTH_ROOT"); v != "" {
+		return v
+	}
+	if os.Geteuid() != 0 {
+		if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+			return d + "/berth"
+		}
+	}
+	return "/run/berth"
+}
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "berth",
+		Short:         "A container engine: Docker's command line, no daemon",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Version:       fmt.Sprintf("%s (OCI runtime spec %s)", runtime.Version, runtime.SpecVersion()),
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.root, "root", defaultRoot(), "storage root: images, containers ($BERTH_STORAGE)")
+	pf.StringVar(&g.runRoot, "runroot", defaultRunRoot(), "runtime state root ($BERTH_ROOT)")
+	pf.StringVar(&g.logLevel, "log-level", "info", "log level (debug, info, warn, error)")
+	root.AddCommand(
+		&cobra.Command{
+			Use:   "version",
+			Short: "Show the version",
+			Args:  cobra.NoArgs,
+			Run: func(*cobra.Command, []string) {
+				fmt.Printf("berth version %s (OCI runtime spec %s)\n", runtime.Version, runtime.SpecVersion())
+			},
+		},
+		&cobra.Command{
+			Use:                "ns",
+			Short:              "Namespaces: ls (like lsns), enter (like nsenter), persist",
+			DisableFlagParsing: true,
+			RunE: func(_ *cobra.Command, args []string) error {
+				if code := nsMain(args); code != 0 {
+					return exitError{code}
+				}
+				return nil
+			},
+		},
+	)
+	addImageCommands(root, g)
+	return root
 }

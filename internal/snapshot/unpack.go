@@ -8,8 +8,9 @@
 // can reach outside it: "../x" and "/x" land inside, and an entry that
 // would have to pass through a symlink pointing out is refused. Device
 // nodes are refused unless allowed; setuid bits are kept (they are data)
-// but the target is made mode 0700, so no host user can run them; and
-// the total size is bounded, sparse files counted at their full size.
+// but the Store keeps every snapshot under a mode 0700 directory, so no
+// host user can run them; and the total size is bounded, sparse files
+// counted at their full size.
 package snapshot
 
 import (
@@ -42,18 +43,16 @@ type Options struct {
 }
 
 // Unpack extracts the tar stream r into dir, which must exist and be
-// empty. On error dir may hold part of the layer; the caller removes it
-// (a snapshot is registered only once complete).
-func Unpack(r io.Reader, dir string, o Options) error {
+// empty, and returns the bytes of file content written. On error dir may
+// hold part of the layer; the caller removes it (a snapshot is
+// registered only once complete).
+func Unpack(r io.Reader, dir string, o Options) (int64, error) {
 	if o.MaxBytes == 0 {
 		o.MaxBytes = 64 << 30
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return fmt.Errorf("unpack into %s: %w", dir, err)
-	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return fmt.Errorf("unpack into %s: %w", dir, err)
+		return 0, fmt.Errorf("unpack into %s: %w", dir, err)
 	}
 	defer root.Close()
 	tr := tar.NewReader(r)
@@ -61,22 +60,23 @@ func Unpack(r io.Reader, dir string, o Options) error {
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			return nil
+			return total, nil
 		}
 		if err != nil {
-			return fmt.Errorf("read layer: %w", err)
+			return total, fmt.Errorf("read layer: %w", err)
 		}
 		name := clean(hdr.Name)
-		if name == "." {
-			continue // the layer's root itself
+		if name == "" {
+			continue // the layer's root itself ("./", "/")
 		}
 		if err := unpackEntry(root, tr, hdr, name, &total, o); err != nil {
-			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
+			return total, fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}
 	}
 }
 
-// clean confines a tar name to the layer: "../../x" and "/x" become "x".
+// clean confines a tar name to the layer: "../../x" and "/x" become
+// "x"; the root itself ("./", "/", "..") becomes "".
 func clean(name string) string {
 	return strings.TrimPrefix(path.Clean("/"+name), "/")
 }

@@ -76,7 +76,7 @@ func (s Store) Lock() (func(), error) {
 	if err := os.MkdirAll(s.Root, 0o711); err != nil {
 		return nil, fmt.Errorf("create state root %s: %w", s.Root, err)
 	}
-	return flock(filepath.Join(s.Root, "."+lockFile))
+	return Flock(filepath.Join(s.Root, "."+lockFile))
 }
 
 // LockContainer takes the lock of one container for a mutation (delete,
@@ -87,14 +87,16 @@ func (s Store) LockContainer(id string) (func(), error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
-	unlock, err := flock(filepath.Join(s.Dir(id), lockFile))
+	unlock, err := Flock(filepath.Join(s.Dir(id), lockFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("container %s: %w", id, ErrNotExist)
 	}
 	return unlock, err
 }
 
-func flock(path string) (func(), error) {
+// Flock takes an exclusive flock on path (created if missing); the returned
+// function releases it. The kernel releases it too if the process dies.
+func Flock(path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s: %w", path, err)

@@ -1,0 +1,171 @@
+package image
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/berth-project/berth/internal/image/reference"
+	"github.com/berth-project/berth/internal/state"
+)
+
+// AuthFile is where `login` stores credentials: Docker's config.json
+// ($DOCKER_CONFIG/config.json, else ~/.docker/config.json), so Docker,
+// Podman and berth share one login; $REGISTRY_AUTH_FILE overrides it as
+// for Podman.
+func AuthFile() string {
+	if f := os.Getenv("REGISTRY_AUTH_FILE"); f != "" {
+		return f
+	}
+	dir := os.Getenv("DOCKER_CONFIG")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			home = "/root"
+		}
+		dir = filepath.Join(home, ".docker")
+	}
+	return filepath.Join(dir, "config.json")
+}
+
+// authKey is the key Docker uses for a registry in config.json.
+func authKey(server string) string {
+	s := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(server, "https://"), "http://"), "/")
+	if s == "" || s == reference.DefaultDomain || s == "index.docker.io" || strings.HasPrefix(s, "index.docker.io/") || s == "registry-1.docker.io" {
+		return "https://index.docker.io/v1/"
+	}
+	return s
+}
+
+type authEntry struct {
+	Auth string `json:"auth,omitempty"`
+}
+
+// editAuthFile changes the "auths" of an auth file and keeps every
+// other key (credsStore, proxies, ...) as it was.
+func editAuthFile(file string, edit func(auths map[string]authEntry)) error {
+	doc := map[string]json.RawMessage{}
+	b, err := os.ReadFile(file)
+	if err == nil {
+		if err := json.Unmarshal(b, &doc); err != nil {
+			return fmt.Errorf("auth file %s: %w", file, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("auth file %s: %w", file, err)
+	}
+	auths := map[string]authEntry{}
+	if raw, ok := doc["auths"]; ok {
+		if err := json.Unmarshal(raw, &auths); err != nil {
+			return fmt.Errorf("auth file %s: auths: %w", file, err)
+		}
+	}
+	edit(auths)
+	if doc["auths"], err = json.Marshal(auths); err != nil {
+		return err
+	}
+	out, err := json.MarshalIndent(doc, "", "\t")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return fmt.Errorf("auth file %s: %w", file, err)
+	}
+	return state.WriteFileAtomic(file, out, 0o600)
+}
+
+// Login checks the credentials against the registry and stores them in
+// file (AuthFile() when empty).
+func Login(ctx context.Context, server, user, password, file string, o RegistryOptions) error {
+	if user == "" || password == "" {
+		return errors.New("login: a username and a password are required")
+	}
+	host := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(server, "https://"), "http://"), "/")
+	if host == "" || host == "index.docker.io" {
+		host = reference.DefaultDomain
+	}
+	var nopts []name.Option
+	if o.Insecure {
+		nopts = append(nopts, name.Insecure)
+	}
+	reg, err := name.NewRegistry(host, nopts...)
+	if err != nil {
+		return fmt.Errorf("login %s: %w", server, err)
+	}
+	tr, err := transport.NewWithContext(ctx, reg, &authn.Basic{Username: user, Password: password}, o.transport(), []string{reg.Scope(transport.PullScope)})
+	if err != nil {
+		return fmt.Errorf("login %s: %w", server, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, reg.Scheme()+"://"+reg.RegistryStr()+"/v2/", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return fmt.Errorf("login %s: %w", server, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		return fmt.Errorf("login %s: unauthorized: incorrect username or password", server)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("login %s: registry answered %s", server, resp.Status)
+	}
+	if file == "" {
+		file = AuthFile()
+	}
+	enc := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+	return editAuthFile(file, func(a map[string]authEntry) { a[authKey(server)] = authEntry{Auth: enc} })
+}
+
+// Logout removes the stored credentials of a registry.
+func Logout(server, file string) error {
+	if file == "" {
+		file = AuthFile()
+	}
+	var found bool
+	err := editAuthFile(file, func(a map[string]authEntry) {
+		_, found = a[authKey(server)]
+		delete(a, authKey(server))
+	})
+	if err == nil && !found {
+		return fmt.Errorf("not logged in to %s", server)
+	}
+	return err
+}
+
+// FileKeychain reads credentials from one auth file (--authfile).
+type FileKeychain string
+
+// Resolve implements authn.Keychain.
+func (f FileKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
+	b, err := os.ReadFile(string(f))
+	if err != nil {
+		return nil, fmt.Errorf("auth file: %w", err)
+	}
+	var doc struct {
+		Auths map[string]authEntry `json:"auths"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("auth file %s: %w", f, err)
+	}
+	e, ok := doc.Auths[authKey(r.RegistryStr())]
+	if !ok {
+		return authn.Anonymous, nil
+	}
+	raw, err := base64.StdEncoding.DecodeString(e.Auth)
+	if err != nil {
+		return nil, fmt.Errorf("auth file %s: %w", f, err)
+	}
+	user, pass, _ := strings.Cut(string(raw), ":")
+	return &authn.Basic{Username: user, Password: pass}, nil
+}

@@ -1,0 +1,81 @@
+package snapshot
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+func hash(t *testing.T, s string) v1.Hash {
+	t.Helper()
+	h, _, err := v1.SHA256(strings.NewReader(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestChainIDs(t *testing.T) {
+	a, b := hash(t, "a"), hash(t, "b")
+	ids := ChainIDs([]v1.Hash{a, b})
+	if ids[0] != a {
+		t.Fatal("base chain ID is not its diff ID")
+	}
+	if want := hash(t, a.String()+" "+b.String()); ids[1] != want {
+		t.Fatalf("chain ID %s, want %s", ids[1], want)
+	}
+}
+
+func TestCreateIsAtomicAndMountsStackTopFirst(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "snap")
+	s, err := OpenStore(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(root); fi.Mode().Perm() != 0o700 {
+		t.Fatalf("store mode %v: host users could run setuid files of layers", fi.Mode().Perm())
+	}
+	a, b := hash(t, "a"), hash(t, "b")
+	ids := ChainIDs([]v1.Hash{a, b})
+	// A failed fill publishes nothing.
+	if _, err := s.Create(ids[0], a, func(string) (int64, int64, error) { return 0, 0, errors.New("boom") }); err == nil {
+		t.Fatal("failed fill succeeded")
+	}
+	if _, ok := s.Get(ids[0]); ok {
+		t.Fatal("failed snapshot published")
+	}
+	for i, id := range ids {
+		if _, err := s.Create(id, []v1.Hash{a, b}[i], func(dir string) (int64, int64, error) {
+			return 1, 512, os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l, _ := s.List(); len(l) != 2 {
+		t.Fatalf("List = %v", l)
+	}
+	if ents, _ := os.ReadDir(root); len(ents) != 2 {
+		t.Fatalf("temp dirs left: %v", ents)
+	}
+	m, err := s.Mounts(ids, "/u", "/w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "lowerdir=" + s.Dir(ids[1]) + ":" + s.Dir(ids[0])
+	if m[0].Type != "overlay" || m[0].Options[0] != want || m[0].Options[1] != "upperdir=/u" {
+		t.Fatalf("mounts = %+v", m)
+	}
+	if m, _ := s.Mounts(ids[:1], "", ""); m[0].Type != "bind" {
+		t.Fatalf("single read-only layer = %+v", m)
+	}
+	if err := s.Remove(ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Mounts(ids, "", ""); err == nil {
+		t.Fatal("mounts of a removed snapshot")
+	}
+}
