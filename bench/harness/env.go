@@ -37,6 +37,7 @@ type env struct {
 	// parent cgroups and /run/containerd that were there before it.
 	preexisting map[string]bool
 	errFiles    []*os.File
+	pull        *pullImage // the pull scenario's registry, once started
 }
 
 func setup() (*env, error) {
@@ -331,6 +332,9 @@ func lastLine(path string) string {
 }
 
 func (e *env) teardown() {
+	if e.pull != nil {
+		e.pull.srv.Close()
+	}
 	if e.podman != nil {
 		e.quiet(append(append([]string(nil), e.podman...), "rm", "-a", "-f")...)
 		e.quiet(append(append([]string(nil), e.podman...), "system", "reset", "-f")...)

@@ -63,7 +63,11 @@ func main() {
 			continue
 		}
 		fmt.Fprintf(os.Stderr, "== %s\n", sc.title)
-		results = append(results, runScenario(sc, env.peers))
+		res := runScenario(sc, env.peers)
+		if sc.id == "pull" {
+			env.pullThroughput(res)
+		}
+		results = append(results, res)
 	}
 	report(results, env)
 }

@@ -54,7 +54,7 @@ func New(w io.Writer, m Mode) Reporter {
 	}
 	switch m {
 	case Bars:
-		return &bars{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(30))}
+		return &bars{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(30), mpb.WithAutoRefresh())}
 	case Quiet:
 		return quiet{}
 	default:
