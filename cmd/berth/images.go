@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path"
 	"strings"
 	"syscall"
 	"time"
@@ -24,6 +25,16 @@ import (
 
 func (g *globals) images() (*image.Service, error) {
 	return image.Open(g.root)
+}
+
+// image opens the image service and finds ref in it.
+func (g *globals) image(ref string) (*image.Service, *image.Image, error) {
+	svc, err := g.images()
+	if err != nil {
+		return nil, nil, err
+	}
+	img, err := svc.Get(ref)
+	return svc, img, err
 }
 
 // interruptible is a context that ends on SIGINT or SIGTERM, so an
@@ -329,11 +340,11 @@ func imageFilter(filters, args []string) (func(img *image.Image, repo, tag strin
 // globMatch matches "repo" or "repo:tag" patterns with * wildcards.
 func globMatch(pat, repo, tag string) bool {
 	prepo, ptag, hasTag := strings.Cut(pat, ":")
-	if ok, _ := pathMatch(prepo, repo); !ok {
+	if ok, _ := path.Match(prepo, repo); !ok {
 		return false
 	}
 	if hasTag {
-		ok, _ := pathMatch(ptag, tag)
+		ok, _ := path.Match(ptag, tag)
 		return ok
 	}
 	return true
@@ -395,11 +406,7 @@ func historyCommand(g *globals) *cobra.Command {
 		Short: "Show the history of an image",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			svc, err := g.images()
-			if err != nil {
-				return err
-			}
-			img, err := svc.Get(args[0])
+			svc, img, err := g.image(args[0])
 			if err != nil {
 				return err
 			}

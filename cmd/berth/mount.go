@@ -12,11 +12,7 @@ func mountCommand(g *globals) *cobra.Command {
 		Short: "Mount an image's root filesystem read-only and print where",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			svc, err := g.images()
-			if err != nil {
-				return err
-			}
-			img, err := svc.Get(args[0])
+			svc, img, err := g.image(args[0])
 			if err != nil {
 				return err
 			}
@@ -37,11 +33,7 @@ func unmountCommand(g *globals) *cobra.Command {
 		Short:   "Unmount an image mounted with image mount",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			svc, err := g.images()
-			if err != nil {
-				return err
-			}
-			img, err := svc.Get(args[0])
+			svc, img, err := g.image(args[0])
 			if err != nil {
 				return err
 			}
