@@ -207,8 +207,13 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		extra = append(extra, consoleFile)
 	}
 
+	exe, exeFile, err := selfExe()
+	if err != nil {
+		return nil, false, err
+	}
+	defer exeFile.Close()
 	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
+		Path:       exe,
 		Args:       []string{InitArg0},
 		Env:        []string{SyncFDEnv + "=" + strconv.Itoa(syncFD)},
 		ExtraFiles: extra,

@@ -83,8 +83,13 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	exe, exeFile, err := selfExe()
+	if err != nil {
+		return 0, err
+	}
+	defer exeFile.Close()
 	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe",
+		Path:        exe,
 		Args:        []string{"berth:[exec]"},
 		Env:         []string{SyncFDEnv + "=" + strconv.Itoa(syncFD), enc},
 		ExtraFiles:  extra,
