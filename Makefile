@@ -91,7 +91,7 @@ conformance: build
 # /dev/shm: on this disk (ext4 with discard) they cut it to a few execs
 # a second.
 FUZZTIME ?= 30s
-FUZZ_TARGETS = FuzzParse:./internal/image/reference FuzzLoadManifest:./internal/image FuzzUnpack:./internal/snapshot
+FUZZ_TARGETS = FuzzParse:./internal/image/reference FuzzLoadManifest:./internal/image FuzzUnpack:./internal/snapshot FuzzLoadSpec:./internal/runtime FuzzProfile:./internal/seccomp/profile
 fuzz:
 	@set -e; d=/dev/shm/berth-fuzz; mkdir -p $$d; \
 	for t in $(FUZZ_TARGETS); do \

@@ -298,7 +298,7 @@ func (a *app) createOrRun(cmd string, args []string) (int, error) {
 	fs.StringVar(&o.ConsoleSocket, "console-socket", "", "")
 	fs.BoolVar(&o.NoPivot, "no-pivot", false, "")
 	fs.IntVar(&o.PreserveFDs, "preserve-fds", 0, "")
-	fs.Bool("no-new-keyring", false, "")
+	fs.BoolVar(&o.NoNewKeyring, "no-new-keyring", false, "")
 	if cmd == "run" {
 		fs.BoolVar(&o.Detach, "detach", false, "")
 		fs.BoolVar(&o.Detach, "d", false, "")

@@ -194,3 +194,14 @@ func Apply(s Sets) error {
 	}
 	return nil
 }
+
+// Default is the engine's default capability set, Docker's 14: what a
+// container gets in its bounding, effective and permitted sets unless
+// --cap-add/--cap-drop/--privileged say otherwise. The inheritable and
+// ambient sets stay empty (CVE-2022-29162: an inheritable set lets a
+// non-root exec gain capabilities through file capabilities).
+var Default = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}

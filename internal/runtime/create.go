@@ -32,9 +32,11 @@ type CreateOptions struct {
 	ConsoleSocket string
 	// Console, if set, is used instead of dialing ConsoleSocket (run
 	// relays the pty itself).
-	Console     *os.File
-	NoPivot     bool
-	PreserveFDs int
+	Console *os.File
+	NoPivot bool
+	// NoNewKeyring keeps the caller's session keyring (--no-new-keyring).
+	NoNewKeyring bool
+	PreserveFDs  int
 	// Stdio of the container's process; nil means the caller's own.
 	Stdin, Stdout, Stderr *os.File
 
@@ -319,7 +321,7 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 	stateJSON, _ := json.Marshal(specState(c, Creating))
 	boot := &syncproto.Bootstrap{
 		ID: id, Bundle: bundle, Rootfs: rootPath, Spec: spec, State: stateJSON,
-		NoPivot: o.NoPivot, NewCgroupNS: plan.newCgroupNS, NewTimeNS: plan.newTimeNS,
+		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, NewCgroupNS: plan.newCgroupNS, NewTimeNS: plan.newTimeNS,
 		CgroupPaths: cg.Paths(), CgroupTasks: selfJoinFiles, CgroupTasksLast: selfJoinLast, PreserveFDs: o.PreserveFDs, FifoFD: syncFD + 1, ConsoleFD: consoleFD,
 		InUserNS: plan.inUserNS,
 	}

@@ -47,6 +47,13 @@ func (s *setup) prepare() (string, error) {
 	if err := joinSelf(b.CgroupTasks); err != nil {
 		return "", err
 	}
+	// A session keyring of its own, so keys do not leak between
+	// containers or from the host's session (runc names it the same way).
+	if !b.NoNewKeyring {
+		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + b.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
+			return "", fmt.Errorf("join a new session keyring: %w", err)
+		}
+	}
 	// Opened now, written just before ready: after pivot_root the host's
 	// cgroupfs is out of reach.
 	var late []*os.File

@@ -70,6 +70,9 @@ type Bootstrap struct {
 	Exec bool `json:"exec,omitempty"`
 	// NoPivot asks for MS_MOVE + chroot instead of pivot_root.
 	NoPivot bool `json:"no_pivot,omitempty"`
+	// NoNewKeyring keeps the caller's session keyring instead of a new
+	// one named after the container.
+	NoNewKeyring bool `json:"no_new_keyring,omitempty"`
 	// NewCgroupNS: init unshares the cgroup namespace itself, after the
 	// parent has placed it in its cgroups, so the namespace root is the
 	// container's cgroup rather than the runtime's.
