@@ -115,7 +115,9 @@ func (e *env) pullOp(peer string) (*op, string) {
 			return []string{"podman", "--root", filepath.Join(dir, "storage"), "--runroot", filepath.Join(dir, "run"), "--tmpdir", filepath.Join(dir, "tmp"), "--storage-driver", "overlay"}
 		}
 		argv = func(dir string) []string { return append(prefix(dir), "pull", "-q", "--tls-verify=false", e.pull.ref) }
-		clean = func(dir string) { exec.Command(prefix(dir)[0], append(prefix(dir)[1:], "system", "reset", "-f")...).Run() }
+		clean = func(dir string) {
+			exec.Command(prefix(dir)[0], append(prefix(dir)[1:], "system", "reset", "-f")...).Run()
+		}
 	case "docker":
 		argv = func(string) []string { return append(append([]string(nil), e.docker...), "pull", "-q", e.pull.ref) }
 		clean = func(string) { e.quiet(append(append([]string(nil), e.docker...), "rmi", "-f", e.pull.ref)...) }
