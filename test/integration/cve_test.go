@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // writableRootfs copies the busybox fixture for a test that writes to
@@ -128,4 +130,79 @@ done`
 	denied = strings.Contains(string(d), "Permission denied")
 	now, _ := os.ReadFile(rt)
 	return caught, denied, result, !bytes.Equal(now, orig)
+}
+
+// CVE-2021-30465 / CVE-2023-27561 class: while containers are created, a
+// mount destination inside the rootfs is swapped between a directory and
+// a symlink to a host directory (as a second container sharing the
+// volume could). berth resolves destinations inside the rootfs
+// (openat2 RESOLVE_IN_ROOT) and mounts through the resolved fd, so every
+// mount lands inside the container's root: it is visible there, and the
+// host directory is never touched.
+func TestCVE2021_30465MountDestinationSwapRace(t *testing.T) {
+	rootfs := writableRootfs(t)
+	victim := filepath.Join(suiteDir, "victim-30465")
+	os.MkdirAll(victim, 0o755)
+	defer os.RemoveAll(victim)
+	race := filepath.Join(rootfs, "mnt", "race")
+	os.MkdirAll(race, 0o755)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			os.Rename(race, race+".d")
+			os.Symlink(victim, race)
+			time.Sleep(200 * time.Microsecond)
+			os.Remove(race)
+			os.Rename(race+".d", race)
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	var ok, viaLink int
+	for i := 0; i < 40; i++ {
+		b := newBundle(t, "cat", "/proc/self/mountinfo")
+		b.spec.Root.Path, b.spec.Root.Readonly = rootfs, false
+		b.spec.Mounts = append(b.spec.Mounts, specs.Mount{Destination: "/mnt/race", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=64k"}})
+		r := b.run()
+		if r.code != 0 {
+			continue // the swap made the destination unusable: refused, fine
+		}
+		ok++
+		var landed string
+		for _, line := range strings.Split(r.stdout, "\n") {
+			f := strings.Fields(line)
+			if len(f) > 8 && strings.Contains(line, " - tmpfs ") && strings.Contains(line, "size=64k") {
+				landed = f[4]
+			}
+		}
+		// A mount point the container's mountinfo shows is inside its
+		// root (the directory may have been renamed to race.d after the
+		// mount); one outside would not be listed at all.
+		switch landed {
+		case "/mnt/race", "/mnt/race.d":
+		case victim: // the symlink, followed inside the container's root
+			viaLink++
+		default:
+			t.Errorf("run %d: the tmpfs is not inside the container (mount point %q)", i, landed)
+		}
+	}
+	close(stop)
+	<-done
+	if ents, _ := os.ReadDir(victim); len(ents) != 0 {
+		t.Fatalf("the host directory was written: %v", ents)
+	}
+	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mi), victim) {
+		t.Fatal("a mount landed on the host directory")
+	}
+	t.Logf("%d runs succeeded, %d of them through the swapped-in symlink", ok, viaLink)
+	if ok == 0 {
+		t.Fatal("no run succeeded: the race was not exercised")
+	}
 }
