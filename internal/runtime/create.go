@@ -336,6 +336,10 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		switch m.Type {
 		case syncproto.MsgError:
 			return nil, false, &InitError{Msg: m.Error, Code: m.Code}
+		case syncproto.MsgSeccompFd:
+			if err := relaySeccompFd(parentSock, spec.Linux.Seccomp, c.Pid, specState(c, Creating)); err != nil {
+				return nil, false, err
+			}
 		case syncproto.MsgRuntimeHooks:
 			// Both run in the runtime's namespaces, before pivot_root.
 			if spec.Hooks != nil {

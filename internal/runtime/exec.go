@@ -139,6 +139,12 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		return fail(r.initFailure(parentSock, err))
 	}
 	m, err := syncproto.Read(parentSock)
+	if err == nil && m.Type == syncproto.MsgSeccompFd {
+		if err := relaySeccompFd(parentSock, spec.Linux.Seccomp, pid, specState(c, Running)); err != nil {
+			return fail(err)
+		}
+		m, err = syncproto.Read(parentSock)
+	}
 	switch {
 	case err != nil:
 		return fail(r.initFailure(parentSock, err))

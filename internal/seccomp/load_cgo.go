@@ -21,6 +21,11 @@ func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 		return nil, nil
 	}
 	p := &Program{}
+	if s.DefaultAction == specs.ActNotify {
+		// Every syscall, the runtime's own hand-over of the listener
+		// included, would wait for an agent that has no fd yet.
+		return nil, errors.New("seccomp: SCMP_ACT_NOTIFY cannot be the default action")
+	}
 	def, err := action(s.DefaultAction, s.DefaultErrnoRet)
 	if err != nil {
 		return nil, fmt.Errorf("seccomp default action: %w", err)
@@ -62,6 +67,12 @@ func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 		}
 		if act == def {
 			continue // libseccomp refuses rules that restate the default
+		}
+		if rule.Action == specs.ActNotify {
+			if s.ListenerPath == "" {
+				return nil, fmt.Errorf("seccomp rule for %v: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath", rule.Names)
+			}
+			p.notify = true
 		}
 		conds, err := conditions(rule.Args)
 		if err != nil {
@@ -131,7 +142,7 @@ func action(a specs.LinuxSeccompAction, errnoRet *uint) (libseccomp.ScmpAction, 
 	case specs.ActLog:
 		return libseccomp.ActLog, nil
 	case specs.ActNotify:
-		return libseccomp.ActInvalid, errors.New("SCMP_ACT_NOTIFY is not supported yet")
+		return libseccomp.ActNotify, nil
 	}
 	return libseccomp.ActInvalid, fmt.Errorf("unknown action %q", a)
 }

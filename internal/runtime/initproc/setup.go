@@ -30,11 +30,21 @@ type setup struct {
 	filter *seccomp.Program
 }
 
-// installSeccomp installs the compiled filter once.
+// installSeccomp installs the compiled filter once. A filter that
+// notifies an agent hands its listener fd to the parent, which passes it
+// on to linux.seccomp.listenerPath.
 func (s *setup) installSeccomp() error {
 	f := s.filter
 	s.filter = nil
-	return f.Install()
+	fd, err := f.Install()
+	if err != nil || fd < 0 {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := syncproto.Write(s.sock, syncproto.Message{Type: syncproto.MsgSeccompFd}); err != nil {
+		return err
+	}
+	return syncproto.SendFd(s.sock, fd)
 }
 
 // prepare does everything up to ready and returns the resolved path of
@@ -179,7 +189,10 @@ func (s *setup) processSetup(proc *specs.Process) (string, error) {
 	// Without no_new_privs a filter can only be installed while we still
 	// hold CAP_SYS_ADMIN: before the user switch. With it, right before
 	// execve, so it constrains none of our own set-up.
-	if !proc.NoNewPrivileges {
+	//
+	// A filter with a notify listener goes in here too: its fd must reach
+	// the agent before the container is ready.
+	if !proc.NoNewPrivileges || s.filter.Notify() {
 		if err := s.installSeccomp(); err != nil {
 			return "", err
 		}

@@ -30,8 +30,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"golang.org/x/sys/unix"
 )
 
 // Type names a message.
@@ -160,4 +163,37 @@ func Expect(r io.Reader, want Type) (Message, error) {
 		return m, fmt.Errorf("sync: got %q message, want %q", m.Type, want)
 	}
 	return m, nil
+}
+
+// MsgSeccompFd announces that the listener fd of a seccomp filter with
+// SCMP_ACT_NOTIFY follows (SendFd); the parent hands it to the agent at
+// linux.seccomp.listenerPath.
+const MsgSeccompFd Type = "seccomp-fd"
+
+// SendFd sends one fd with a one-byte payload, so the reader's recvmsg
+// takes exactly that byte and no part of the next frame.
+func SendFd(sock *os.File, fd int) error {
+	if err := unix.Sendmsg(int(sock.Fd()), []byte{'F'}, unix.UnixRights(fd), nil, 0); err != nil {
+		return fmt.Errorf("send fd: %w", err)
+	}
+	return nil
+}
+
+// RecvFd receives an fd sent by SendFd.
+func RecvFd(sock *os.File) (*os.File, error) {
+	buf := make([]byte, 1)
+	oob := make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("receive fd: %w", err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return nil, errors.New("receive fd: no fd in the message")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return nil, errors.New("receive fd: no fd in the message")
+	}
+	return os.NewFile(uintptr(fds[0]), "received-fd"), nil
 }
