@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/berth-project/berth/internal/seccomp/profile"
+
 	"bufio"
 	"encoding/json"
 	"errors"
@@ -450,6 +452,14 @@ var bundleKinds = map[string]func(map[string]any){
 	},
 	"sleep": func(s map[string]any) {
 		s["process"].(map[string]any)["args"] = []string{"sleep", "100000"}
+	},
+	// Docker's default profile, resolved for the bundle's capabilities,
+	// with no_new_privs as the engines set it.
+	"seccomp": func(s map[string]any) {
+		p := s["process"].(map[string]any)
+		p["noNewPrivileges"] = true
+		caps := p["capabilities"].(map[string]any)["bounding"].([]string)
+		s["linux"].(map[string]any)["seccomp"] = profile.Default().For(caps, profile.ThisHost())
 	},
 }
 

@@ -102,6 +102,13 @@ func scenarios(e *env) []scenario {
 				}
 				return runOp(p, "memory", []string{"--network", "none", "--memory", "64m"}, nil)
 			}},
+		{id: "run-seccomp", title: "run /bin/true with Docker's default seccomp profile", unit: "ms",
+			op: func(p string) (*op, string) {
+				if !isRuntime(p) {
+					return nil, "engines apply their default profile in every run: compare their run row"
+				}
+				return runOp(p, "seccomp", nil, nil)
+			}},
 		{id: "create", title: "create (until the container waits for start)", unit: "ms",
 			op: func(p string) (*op, string) { return e.createStartOp(p, false) }},
 		{id: "start", title: "start of a created container", unit: "ms",

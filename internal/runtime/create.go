@@ -319,8 +319,12 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 	trace("init in cgroups")
 
 	stateJSON, _ := json.Marshal(specState(c, Creating))
+	filter, err := r.seccompProgram(spec)
+	if err != nil {
+		return nil, false, err
+	}
 	boot := &syncproto.Bootstrap{
-		ID: id, Bundle: bundle, Rootfs: rootPath, Spec: spec, State: stateJSON,
+		ID: id, Seccomp: filter, Bundle: bundle, Rootfs: rootPath, Spec: withoutSeccomp(spec), State: stateJSON,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, NewCgroupNS: plan.newCgroupNS, NewTimeNS: plan.newTimeNS,
 		CgroupPaths: cg.Paths(), CgroupTasks: selfJoinFiles, CgroupTasksLast: selfJoinLast, PreserveFDs: o.PreserveFDs, FifoFD: syncFD + 1, ConsoleFD: consoleFD,
 		InUserNS: plan.inUserNS,

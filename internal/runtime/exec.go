@@ -134,7 +134,11 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	}
 	spec := *c.Config
 	spec.Process = p
-	boot := &syncproto.Bootstrap{ID: id, Spec: &spec, Exec: true, PreserveFDs: o.PreserveFDs, ConsoleFD: consoleFD}
+	filter, err := r.seccompProgram(&spec)
+	if err != nil {
+		return fail(err)
+	}
+	boot := &syncproto.Bootstrap{ID: id, Spec: withoutSeccomp(&spec), Seccomp: filter, Exec: true, PreserveFDs: o.PreserveFDs, ConsoleFD: consoleFD}
 	if err := syncproto.Write(parentSock, syncproto.Message{Type: syncproto.MsgBootstrap, Bootstrap: boot}); err != nil {
 		return fail(r.initFailure(parentSock, err))
 	}

@@ -19,6 +19,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-project/berth/internal/state"
+
+	"github.com/berth-project/berth/internal/seccomp"
 )
 
 // Status is a container's lifecycle state, as the runtime spec names it.
@@ -130,4 +132,26 @@ func specState(c *state.Container, st Status) specs.State {
 		s.Annotations = c.Config.Annotations
 	}
 	return s
+}
+
+// seccompProgram compiles a container's filter, through the cache under
+// the state root (a name no container id can take).
+func (r *Runtime) seccompProgram(spec *specs.Spec) (*seccomp.Program, error) {
+	if spec.Linux == nil {
+		return nil, nil
+	}
+	return seccomp.CompileCached(spec.Linux.Seccomp, filepath.Join(r.Root, "seccomp@cache"))
+}
+
+// withoutSeccomp is spec without its seccomp section, for the bootstrap:
+// init gets the compiled filter, and decoding Docker's profile as JSON
+// in init would cost more than the rest of its set-up.
+func withoutSeccomp(spec *specs.Spec) *specs.Spec {
+	if spec.Linux == nil || spec.Linux.Seccomp == nil {
+		return spec
+	}
+	s, l := *spec, *spec.Linux
+	l.Seccomp = nil
+	s.Linux = &l
+	return &s
 }

@@ -50,9 +50,9 @@ func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 	for _, flag := range s.Flags {
 		switch flag {
 		case specs.LinuxSeccompFlagLog:
-			p.flags |= unix.SECCOMP_FILTER_FLAG_LOG
+			p.Flags |= unix.SECCOMP_FILTER_FLAG_LOG
 		case specs.LinuxSeccompFlagSpecAllow:
-			p.flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
+			p.Flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
 		case "SECCOMP_FILTER_FLAG_TSYNC":
 			// Nothing to do: the filter is installed by the one thread
 			// that survives execve.
@@ -72,7 +72,7 @@ func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 			if s.ListenerPath == "" {
 				return nil, fmt.Errorf("seccomp rule for %v: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath", rule.Names)
 			}
-			p.notify = true
+			p.Notify = true
 		}
 		conds, err := conditions(rule.Args)
 		if err != nil {
@@ -112,11 +112,11 @@ func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 	if err := f.ExportBPF(mf); err != nil {
 		return nil, fmt.Errorf("compile seccomp filter: %w", err)
 	}
-	if p.code, err = os.ReadFile(fmt.Sprintf("/proc/self/fd/%d", mfd)); err != nil {
+	if p.Code, err = os.ReadFile(fmt.Sprintf("/proc/self/fd/%d", mfd)); err != nil {
 		return nil, fmt.Errorf("compile seccomp filter: %w", err)
 	}
-	if len(p.code) == 0 || len(p.code)%8 != 0 {
-		return nil, fmt.Errorf("compile seccomp filter: program of %d bytes", len(p.code))
+	if len(p.Code) == 0 || len(p.Code)%8 != 0 {
+		return nil, fmt.Errorf("compile seccomp filter: program of %d bytes", len(p.Code))
 	}
 	return p, nil
 }
@@ -184,4 +184,9 @@ func repeatsIndex(args []specs.LinuxSeccompArg) bool {
 		seen[a.Index] = true
 	}
 	return false
+}
+
+func libraryVersion() string {
+	major, minor, micro := libseccomp.GetLibraryVersion()
+	return fmt.Sprintf("%d.%d.%d", major, minor, micro)
 }

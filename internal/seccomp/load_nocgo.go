@@ -15,3 +15,5 @@ func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 	}
 	return nil, errors.New("seccomp needs a cgo build of berth (libseccomp)")
 }
+
+func libraryVersion() string { return "none" }

@@ -166,15 +166,8 @@ func (s *setup) prepare() (string, error) {
 // init and for an exec alike, and reports ready. It returns the resolved
 // program path.
 func (s *setup) processSetup(proc *specs.Process) (string, error) {
-	// Compiled before the rlimits apply (libseccomp allocates), installed
-	// as late as possible.
-	if l := s.b.Spec.Linux; l != nil {
-		f, err := seccomp.Compile(l.Seccomp)
-		if err != nil {
-			return "", err
-		}
-		s.filter = f
-	}
+	// Compiled by the runtime; installed as late as possible.
+	s.filter = s.b.Seccomp
 	for _, rl := range proc.Rlimits {
 		if err := setRlimit(rl); err != nil {
 			return "", err
@@ -192,7 +185,7 @@ func (s *setup) processSetup(proc *specs.Process) (string, error) {
 	//
 	// A filter with a notify listener goes in here too: its fd must reach
 	// the agent before the container is ready.
-	if !proc.NoNewPrivileges || s.filter.Notify() {
+	if !proc.NoNewPrivileges || (s.filter != nil && s.filter.Notify) {
 		if err := s.installSeccomp(); err != nil {
 			return "", err
 		}

@@ -35,6 +35,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/seccomp"
 )
 
 // Type names a message.
@@ -73,6 +75,9 @@ type Bootstrap struct {
 	Exec bool `json:"exec,omitempty"`
 	// NoPivot asks for MS_MOVE + chroot instead of pivot_root.
 	NoPivot bool `json:"no_pivot,omitempty"`
+	// Seccomp is the compiled filter of Spec.Linux.Seccomp: the runtime
+	// compiles it (or reads it from its cache), init only installs it.
+	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
 	// NoNewKeyring keeps the caller's session keyring instead of a new
 	// one named after the container.
 	NoNewKeyring bool `json:"no_new_keyring,omitempty"`
