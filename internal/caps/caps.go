@@ -135,7 +135,7 @@ func Unavailable(c *specs.LinuxCapabilities) []string {
 }
 
 // Restrict drops from every set what the process cannot grant; the
-// runtime has already warned about them (Unavailable).
+// runtime has already refused configs that ask for such (Unavailable).
 func (s Sets) Restrict() (Sets, error) {
 	have, err := current()
 	if err != nil {

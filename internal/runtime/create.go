@@ -97,8 +97,10 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 	if fi, err := os.Stat(rootPath); err != nil || !fi.IsDir() {
 		return nil, false, fmt.Errorf("rootfs %s: not a directory", rootPath)
 	}
-	if missing := caps.Unavailable(spec.Process.Capabilities); len(missing) > 0 {
-		r.warnf("capabilities %v are not available to the runtime and are left out", missing)
+	// Granting less than asked would run the process with other powers
+	// than its config says; the kernel's own answer would be a bare EPERM.
+	if err := grantable(spec.Process); err != nil {
+		return nil, false, err
 	}
 	if spec.Process.Terminal && o.ConsoleSocket == "" && o.Console == nil {
 		return nil, false, errors.New("process.terminal is true: --console-socket is required")
@@ -481,4 +483,14 @@ func writePidFile(path string, pid int) error {
 		return fmt.Errorf("pid file %s: %w", path, err)
 	}
 	return state.WriteFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644)
+}
+
+// grantable refuses a process that asks for capabilities this host's
+// bounding set lacks: granting less would run it with other powers than
+// its config says, and the kernel's own answer would be a bare EPERM.
+func grantable(p *specs.Process) error {
+	if missing := caps.Unavailable(p.Capabilities); len(missing) > 0 {
+		return fmt.Errorf("capabilities %s are not in this host's bounding set, so no process here can have them: drop them from the config", strings.Join(missing, ", "))
+	}
+	return nil
 }

@@ -48,6 +48,9 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if p == nil || len(p.Args) == 0 {
 		return 0, errors.New("exec: no command given")
 	}
+	if err := grantable(p); err != nil {
+		return 0, err
+	}
 	if p.Cwd == "" {
 		p.Cwd = "/"
 	}
