@@ -1,0 +1,261 @@
+// Package container is the engine's container model: what `berth create`
+// records (the image, the merged configuration, the host options), the
+// container's state as the monitor updates it, the store that keeps both
+// under the storage root, and the OCI spec made from them.
+package container
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/berth-project/berth/internal/state"
+)
+
+// Container is one engine container, as container.json keeps it.
+type Container struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+	// Image is the image ID; ImageName what the user typed, normalised.
+	Image     string `json:"image"`
+	ImageName string `json:"imageName"`
+	Config    Config `json:"config"`
+	Host      Host   `json:"host"`
+	State     State  `json:"state"`
+}
+
+// Config is the process configuration: the image's, overridden by flags.
+type Config struct {
+	Hostname     string              `json:"hostname"`
+	User         string              `json:"user,omitempty"`
+	Env          []string            `json:"env"`
+	Cmd          []string            `json:"cmd"`
+	Entrypoint   []string            `json:"entrypoint,omitempty"`
+	WorkingDir   string              `json:"workingDir,omitempty"`
+	Labels       map[string]string   `json:"labels,omitempty"`
+	StopSignal   string              `json:"stopSignal,omitempty"`
+	StopTimeout  *int                `json:"stopTimeout,omitempty"`
+	Tty          bool                `json:"tty,omitempty"`
+	OpenStdin    bool                `json:"openStdin,omitempty"`
+	ExposedPorts map[string]struct{} `json:"exposedPorts,omitempty"`
+}
+
+// Host holds the options about how the container runs on the host.
+type Host struct {
+	AutoRemove     bool     `json:"autoRemove,omitempty"`
+	ReadonlyRootfs bool     `json:"readonlyRootfs,omitempty"`
+	Privileged     bool     `json:"privileged,omitempty"`
+	CapAdd         []string `json:"capAdd,omitempty"`
+	CapDrop        []string `json:"capDrop,omitempty"`
+	SecurityOpt    []string `json:"securityOpt,omitempty"`
+	NetworkMode    string   `json:"networkMode"`
+	Memory         int64    `json:"memory,omitempty"`
+	PidsLimit      int64    `json:"pidsLimit,omitempty"`
+	NanoCPUs       int64    `json:"nanoCpus,omitempty"`
+	Init           bool     `json:"init,omitempty"`
+}
+
+// Status values, as Docker names them.
+const (
+	Created = "created"
+	Running = "running"
+	Exited  = "exited"
+)
+
+// State is what the monitor records.
+type State struct {
+	Status     string    `json:"status"`
+	Pid        int       `json:"pid,omitempty"`
+	MonitorPid int       `json:"monitorPid,omitempty"`
+	ExitCode   int       `json:"exitCode"`
+	OOMKilled  bool      `json:"oomKilled,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
+}
+
+// Store keeps containers under <root>/containers/<id>.
+type Store struct {
+	Root string
+}
+
+// Dir is a container's directory.
+func (s Store) Dir(id string) string { return filepath.Join(s.Root, "containers", id) }
+
+func (s Store) path(id string) string { return filepath.Join(s.Dir(id), "container.json") }
+
+// NewID makes a container ID: 64 hex digits, as Docker's.
+func NewID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+var nameRE = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// Errors callers test for.
+var (
+	ErrNotFound = errors.New("no such container")
+	ErrNameUsed = errors.New("name is already in use")
+)
+
+// Create records a new container, claiming its name: of two concurrent
+// creators of one name exactly one wins.
+func (s Store) Create(c *Container) error {
+	if c.Name == "" {
+		c.Name = randomName(c.ID)
+	}
+	c.Name = strings.TrimPrefix(c.Name, "/")
+	if !nameRE.MatchString(c.Name) {
+		return fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", c.Name)
+	}
+	names := filepath.Join(s.Root, "containers", "names")
+	if err := os.MkdirAll(names, 0o700); err != nil {
+		return fmt.Errorf("create container: %w", err)
+	}
+	// The name claim is a symlink: its creation is atomic and exclusive.
+	if err := os.Symlink(c.ID, filepath.Join(names, c.Name)); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			owner, _ := os.Readlink(filepath.Join(names, c.Name))
+			return fmt.Errorf("conflict: the container name %q is already in use by container %s: %w", c.Name, short(owner), ErrNameUsed)
+		}
+		return fmt.Errorf("claim name %s: %w", c.Name, err)
+	}
+	if err := os.MkdirAll(s.Dir(c.ID), 0o700); err != nil {
+		os.Remove(filepath.Join(names, c.Name))
+		return fmt.Errorf("create container: %w", err)
+	}
+	c.State.Status = Created
+	if err := s.Save(c); err != nil {
+		os.Remove(filepath.Join(names, c.Name))
+		os.RemoveAll(s.Dir(c.ID))
+		return err
+	}
+	return nil
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// Save writes c atomically.
+func (s Store) Save(c *Container) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return state.WriteFileAtomic(s.path(c.ID), b, 0o600)
+}
+
+// Load reads container id.
+func (s Store) Load(id string) (*Container, error) {
+	b, err := os.ReadFile(s.path(id))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
+		return nil, err
+	}
+	var c Container
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("container %s: %w", short(id), err)
+	}
+	return &c, nil
+}
+
+// Lock serialises commands on one container.
+func (s Store) Lock(id string) (func(), error) {
+	return state.Flock(filepath.Join(s.Dir(id), ".lock"))
+}
+
+// Update loads, changes and saves a container under its lock.
+func (s Store) Update(id string, fn func(*Container) error) (*Container, error) {
+	unlock, err := s.Lock(id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	c, err := s.Load(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := fn(c); err != nil {
+		return c, err
+	}
+	return c, s.Save(c)
+}
+
+// List returns all containers, newest first.
+func (s Store) List() ([]*Container, error) {
+	ents, err := os.ReadDir(filepath.Join(s.Root, "containers"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	var out []*Container
+	for _, e := range ents {
+		if e.Name() == "names" || !e.IsDir() {
+			continue
+		}
+		if c, err := s.Load(e.Name()); err == nil {
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+// Find resolves a name, a full ID or an unambiguous ID prefix.
+func (s Store) Find(ref string) (*Container, error) {
+	if target, err := os.Readlink(filepath.Join(s.Root, "containers", "names", strings.TrimPrefix(ref, "/"))); err == nil {
+		return s.Load(target)
+	}
+	all, err := s.List()
+	if err != nil {
+		return nil, err
+	}
+	var hit *Container
+	for _, c := range all {
+		if strings.HasPrefix(c.ID, ref) && ref != "" {
+			if hit != nil {
+				return nil, fmt.Errorf("container ID prefix %q is ambiguous", ref)
+			}
+			hit = c
+		}
+	}
+	if hit == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+	}
+	return hit, nil
+}
+
+// Remove deletes a container's record and releases its name.
+func (s Store) Remove(c *Container) error {
+	os.Remove(filepath.Join(s.Root, "containers", "names", c.Name))
+	if err := os.RemoveAll(s.Dir(c.ID)); err != nil {
+		return fmt.Errorf("remove container %s: %w", short(c.ID), err)
+	}
+	return nil
+}
+
+var (
+	adjectives = []string{"brave", "calm", "eager", "fond", "keen", "lucid", "merry", "nimble", "quiet", "swift", "tender", "witty"}
+	nouns      = []string{"albatross", "barge", "cutter", "dinghy", "ferry", "galleon", "harbor", "jetty", "ketch", "lighthouse", "mooring", "schooner"}
+)
+
+// randomName is Docker's adjective_noun, drawn from the ID.
+func randomName(id string) string {
+	b, _ := hex.DecodeString(id[:4])
+	return adjectives[int(b[0])%len(adjectives)] + "_" + nouns[int(b[1])%len(nouns)] + "_" + id[4:8]
+}

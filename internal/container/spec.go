@@ -1,0 +1,300 @@
+package container
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/caps"
+	"github.com/berth-project/berth/internal/seccomp/profile"
+)
+
+// SpecInput is what a spec is made from besides the container.
+type SpecInput struct {
+	Rootfs string // the mounted root filesystem
+	// EtcDir holds the generated hostname, hosts and resolv.conf.
+	EtcDir string
+	// HostNofile is the host's hard RLIMIT_NOFILE (0: read it).
+	HostNofile uint64
+	// HostCaps are the capabilities this host can grant (nil: ask caps).
+	HostCaps []string
+}
+
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// defaultNofile is the file limit containers get, clamped to the host's
+// hard limit: Podman's 1048576 fails on hosts whose hard limit is lower.
+const defaultNofile = 1048576
+
+// Spec makes the OCI runtime spec for c, with Docker's defaults: its
+// mounts, masked and read-only paths, 14 capabilities, seccomp profile
+// and namespaces.
+func Spec(c *Container, in SpecInput) (*specs.Spec, error) {
+	args := append(append([]string(nil), c.Config.Entrypoint...), c.Config.Cmd...)
+	if len(args) == 0 {
+		return nil, fmt.Errorf("no command specified: the image has no CMD or ENTRYPOINT and none was given")
+	}
+	user, err := resolveUser(in.Rootfs, c.Config.User)
+	if err != nil {
+		return nil, err
+	}
+	env := mergeEnv(c)
+	capList, err := capabilities(c.Host, in.HostCaps)
+	if err != nil {
+		return nil, err
+	}
+	nofile := in.HostNofile
+	if nofile == 0 {
+		var rl unix.Rlimit
+		if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
+			nofile = rl.Max
+		}
+	}
+	nofile = min(nofile, defaultNofile)
+	cwd := c.Config.WorkingDir
+	if cwd == "" {
+		cwd = "/"
+	}
+	s := &specs.Spec{
+		Version:  specs.Version,
+		Root:     &specs.Root{Path: in.Rootfs, Readonly: c.Host.ReadonlyRootfs},
+		Hostname: c.Config.Hostname,
+		Process: &specs.Process{
+			Terminal: c.Config.Tty, Args: args, Env: env, Cwd: cwd, User: user,
+			Capabilities: &specs.LinuxCapabilities{Bounding: capList, Effective: capList, Permitted: capList},
+			Rlimits:      []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: nofile, Soft: nofile}},
+		},
+		Mounts: defaultMounts(in.EtcDir),
+		Linux: &specs.Linux{
+			CgroupsPath: "/berth/" + c.ID,
+			Namespaces: []specs.LinuxNamespace{
+				{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace},
+				{Type: specs.MountNamespace}, {Type: specs.CgroupNamespace},
+			},
+			Resources: resources(c.Host),
+		},
+	}
+	if c.Host.NetworkMode != "host" {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	}
+	if !c.Host.Privileged {
+		s.Linux.MaskedPaths = []string{"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+			"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+			"/sys/firmware", "/sys/devices/virtual/powercap"}
+		s.Linux.ReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+	}
+	if err := applySecurityOpts(s, c.Host, capList); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func defaultMounts(etc string) []specs.Mount {
+	m := []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
+		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+	}
+	if etc != "" {
+		for _, f := range []string{"hostname", "hosts", "resolv.conf"} {
+			m = append(m, specs.Mount{Destination: "/etc/" + f, Type: "bind", Source: filepath.Join(etc, f), Options: []string{"rbind", "rprivate"}})
+		}
+	}
+	return m
+}
+
+// mergeEnv is the image's environment with the user's on top, a PATH if
+// neither has one, and HOSTNAME (and TERM with a tty) as Docker sets.
+func mergeEnv(c *Container) []string {
+	env := []string{}
+	set := func(kv string) {
+		k, _, _ := strings.Cut(kv, "=")
+		env = slices.DeleteFunc(env, func(e string) bool { return strings.HasPrefix(e, k+"=") })
+		env = append(env, kv)
+	}
+	set(defaultPath)
+	set("HOSTNAME=" + c.Config.Hostname)
+	if c.Config.Tty {
+		set("TERM=xterm")
+	}
+	for _, kv := range c.Config.Env {
+		set(kv)
+	}
+	return env
+}
+
+// capabilities is Docker's default set with --cap-add/--cap-drop, or
+// everything this host grants with --privileged.
+func capabilities(h Host, hostCaps []string) ([]string, error) {
+	if hostCaps == nil {
+		all := caps.Known()
+		missing := caps.Unavailable(&specs.LinuxCapabilities{Bounding: all})
+		hostCaps = slices.DeleteFunc(all, func(c string) bool { return slices.Contains(missing, c) })
+	}
+	if h.Privileged {
+		return hostCaps, nil
+	}
+	norm := func(c string) string {
+		c = strings.ToUpper(c)
+		if !strings.HasPrefix(c, "CAP_") && c != "ALL" {
+			c = "CAP_" + c
+		}
+		return c
+	}
+	out := slices.Clone(caps.Default)
+	for _, c := range h.CapDrop {
+		if c = norm(c); c == "ALL" {
+			out = nil
+			continue
+		}
+		out = slices.DeleteFunc(out, func(x string) bool { return x == c })
+	}
+	for _, c := range h.CapAdd {
+		if c = norm(c); c == "ALL" {
+			out = slices.Clone(hostCaps)
+			continue
+		}
+		if !slices.Contains(caps.Known(), c) {
+			return nil, fmt.Errorf("unknown capability %q", c)
+		}
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func resources(h Host) *specs.LinuxResources {
+	r := &specs.LinuxResources{}
+	if h.Memory > 0 {
+		r.Memory = &specs.LinuxMemory{Limit: &h.Memory}
+	}
+	if h.PidsLimit > 0 {
+		r.Pids = &specs.LinuxPids{Limit: &h.PidsLimit}
+	}
+	if h.NanoCPUs > 0 {
+		period := uint64(100000)
+		quota := h.NanoCPUs * int64(period) / 1e9
+		r.CPU = &specs.LinuxCPU{Period: &period, Quota: &quota}
+	}
+	return r
+}
+
+// applySecurityOpts applies --security-opt: no-new-privileges,
+// seccomp=unconfined|PROFILE.json. Without seccomp=, a container gets
+// Docker's default profile unless it is privileged.
+func applySecurityOpts(s *specs.Spec, h Host, capList []string) error {
+	prof := profile.Default()
+	unconfined := h.Privileged
+	for _, o := range h.SecurityOpt {
+		k, v, _ := strings.Cut(o, "=")
+		if o == "no-new-privileges" || o == "no-new-privileges=true" || k == "no-new-privileges" && v == "true" {
+			s.Process.NoNewPrivileges = true
+			continue
+		}
+		switch k {
+		case "no-new-privileges":
+			if v != "false" {
+				return fmt.Errorf("--security-opt %q: want no-new-privileges[=true|false]", o)
+			}
+		case "seccomp":
+			if v == "unconfined" {
+				unconfined = true
+				continue
+			}
+			b, err := os.ReadFile(v)
+			if err != nil {
+				return fmt.Errorf("--security-opt seccomp: %w", err)
+			}
+			if prof, err = profile.Parse(b); err != nil {
+				return fmt.Errorf("--security-opt seccomp=%s: %w", v, err)
+			}
+			unconfined = false
+		case "label", "apparmor":
+			// No LSM here; accepted as Docker accepts them without one.
+		default:
+			return fmt.Errorf("--security-opt %q: unknown option (no-new-privileges, seccomp=unconfined|PROFILE)", o)
+		}
+	}
+	if !unconfined {
+		s.Linux.Seccomp = prof.For(capList, profile.ThisHost())
+	}
+	return nil
+}
+
+// resolveUser turns "name", "uid", "name:group" or "uid:gid" into ids,
+// reading the container's /etc/passwd and /etc/group through an os.Root
+// so a symlink in the image cannot point the lookup at the host.
+func resolveUser(rootfs, spec string) (specs.User, error) {
+	if spec == "" || spec == "root" || spec == "0" {
+		return specs.User{}, nil
+	}
+	name, group, hasGroup := strings.Cut(spec, ":")
+	var u specs.User
+	var pwGid uint32
+	if id, err := strconv.ParseUint(name, 10, 32); err == nil {
+		u.UID = uint32(id)
+		if e, ok := lookup(rootfs, "etc/passwd", func(f []string) bool { return f[2] == name }); ok {
+			pwGid = atou(e[3])
+		}
+	} else {
+		e, ok := lookup(rootfs, "etc/passwd", func(f []string) bool { return f[0] == name })
+		if !ok {
+			return u, fmt.Errorf("unable to find user %s: no matching entries in passwd file", name)
+		}
+		u.UID, pwGid = atou(e[2]), atou(e[3])
+	}
+	u.GID = pwGid
+	if hasGroup {
+		if id, err := strconv.ParseUint(group, 10, 32); err == nil {
+			u.GID = uint32(id)
+		} else {
+			e, ok := lookup(rootfs, "etc/group", func(f []string) bool { return f[0] == group })
+			if !ok {
+				return u, fmt.Errorf("unable to find group %s: no matching entries in group file", group)
+			}
+			u.GID = atou(e[2])
+		}
+	}
+	return u, nil
+}
+
+func atou(s string) uint32 {
+	n, _ := strconv.ParseUint(s, 10, 32)
+	return uint32(n)
+}
+
+func lookup(rootfs, file string, match func([]string) bool) ([]string, bool) {
+	if rootfs == "" {
+		return nil, false
+	}
+	root, err := os.OpenRoot(rootfs)
+	if err != nil {
+		return nil, false
+	}
+	defer root.Close()
+	f, err := root.Open(file)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), ":")
+		if len(fields) >= 4 && match(fields) || len(fields) >= 3 && file == "etc/group" && match(fields) {
+			return fields, true
+		}
+	}
+	return nil, false
+}
