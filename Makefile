@@ -53,7 +53,7 @@ install: build
 # Installs what it needs, builds, makes the busybox fixture, and runs a
 # container that prints from inside.
 demo: deps build fixture
-	@scripts/demo.sh $(BIN)/berth-runtime $(FIXTURE)/rootfs
+	@scripts/demo.sh $(BIN)/berth $(FIXTURE)/rootfs
 
 BENCH_PEERS := runc crun podman hyperfine skopeo docker.io
 

@@ -23,8 +23,13 @@ import (
 	"github.com/berth-project/berth/internal/progress"
 )
 
+// images is the image service, knowing which images containers use.
 func (g *globals) images() (*image.Service, error) {
-	return image.Open(g.root)
+	e, err := g.engine()
+	if err != nil {
+		return nil, err
+	}
+	return e.Images, nil
 }
 
 // image opens the image service and finds ref in it.
@@ -76,13 +81,13 @@ func addImageCommands(root *cobra.Command, g *globals) {
 	systemCmd := &cobra.Command{Use: "system", Short: "Manage berth"}
 	systemCmd.AddCommand(dfCommand(g))
 	imageCmd.AddCommand(
-		imagesCommand(g, "ls"), pullCommand(g), pushCommand(g), inspectCommand(g, "inspect"),
+		imagesCommand(g, "ls"), pullCommand(g), pushCommand(g), inspectCommand(g, "inspect", "image"),
 		historyCommand(g), tagCommand(g), rmiCommand(g, "rm"), pruneCommand(g),
 		saveCommand(g), loadCommand(g), importCommand(g), mountCommand(g), unmountCommand(g),
 	)
 	root.AddCommand(imageCmd, systemCmd,
 		imagesCommand(g, "images"), pullCommand(g), pushCommand(g), loginCommand(), logoutCommand(),
-		inspectCommand(g, "inspect"), historyCommand(g), tagCommand(g), rmiCommand(g, "rmi"),
+		inspectCommand(g, "inspect", ""), historyCommand(g), tagCommand(g), rmiCommand(g, "rmi"),
 		saveCommand(g), loadCommand(g), importCommand(g),
 	)
 }
@@ -350,47 +355,55 @@ func globMatch(pat, repo, tag string) bool {
 	return true
 }
 
-func inspectCommand(g *globals, use string) *cobra.Command {
-	var tmpl string
+func inspectCommand(g *globals, use, only string) *cobra.Command {
+	var tmpl, kind string
 	c := &cobra.Command{
-		Use:   use + " [OPTIONS] IMAGE [IMAGE...]",
-		Short: "Show images in detail (JSON)",
+		Use:   use + " [OPTIONS] NAME|ID [NAME|ID...]",
+		Short: "Show containers or images in detail (JSON)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			svc, err := g.images()
+			e, err := g.engine()
 			if err != nil {
 				return err
 			}
-			var out []image.Inspect
+			var out []any
 			var firstErr error
 			for _, a := range args {
-				img, err := svc.Get(a)
-				if err != nil {
-					if firstErr == nil {
-						firstErr = err
+				if kind != "image" {
+					if ctr, err := e.Get(a); err == nil {
+						out = append(out, e.Inspect(ctr))
+						continue
 					}
-					continue
 				}
-				out = append(out, svc.Inspect(img))
+				if kind != "container" {
+					if img, err := e.Images.Get(a); err == nil {
+						out = append(out, e.Images.Inspect(img))
+						continue
+					}
+				}
+				if firstErr == nil {
+					firstErr = fmt.Errorf("no such object: %s", a)
+				}
 			}
 			if tmpl != "" {
 				if err := printTemplate(tmpl, out); err != nil {
 					return err
 				}
-			} else {
-				if out == nil {
-					out = []image.Inspect{}
-				}
-				b, err := json.MarshalIndent(out, "", "    ")
-				if err != nil {
-					return err
-				}
-				fmt.Println(string(b))
+				return firstErr
 			}
+			if out == nil {
+				out = []any{}
+			}
+			b, err := json.MarshalIndent(out, "", "    ")
+			if err != nil {
+				return err
+			}
+			fmt.Println(string(b))
 			return firstErr
 		},
 	}
 	c.Flags().StringVarP(&tmpl, "format", "f", "", "Go template")
+	c.Flags().StringVar(&kind, "type", only, "container or image")
 	return c
 }
 

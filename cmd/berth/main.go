@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-project/berth/internal/engine"
 	_ "github.com/berth-project/berth/internal/nsenter" // joins namespaces before Go starts
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/runtime/initproc"
@@ -36,6 +37,9 @@ func main() {
 	if initproc.IsInit(os.Args[0]) {
 		initproc.Main()
 	}
+	if engine.IsMonitor(os.Args[0]) {
+		engine.MonitorMain()
+	}
 	if os.Args[0] == nsEnterArg0 {
 		nsEnterExec(os.Args[1:])
 	}
@@ -53,6 +57,11 @@ func run(args []string) int {
 	var ee exitError
 	if errors.As(err, &ee) {
 		return ee.code
+	}
+	var re runError
+	if errors.As(err, &re) {
+		fmt.Fprintln(os.Stderr, "berth: "+oneLine(re.err))
+		return re.code
 	}
 	fmt.Fprintln(os.Stderr, "Error:", oneLine(err))
 	if isUsage(err) {
@@ -142,5 +151,10 @@ func newRoot(g *globals) *cobra.Command {
 		},
 	)
 	addImageCommands(root, g)
+	containerCmd := &cobra.Command{Use: "container", Short: "Manage containers"}
+	containerCmd.AddCommand(createCommand(g), startCommand(g), psCommand(g), logsCommand(g), stopCommand(g),
+		killCommand(g), rmCommand(g), waitCommand(g), execCommand(g), inspectCommand(g, "inspect", "container"))
+	root.AddCommand(containerCmd, runCommand(g), createCommand(g), startCommand(g), psCommand(g), logsCommand(g),
+		stopCommand(g), killCommand(g), rmCommand(g), waitCommand(g), execCommand(g))
 	return root
 }

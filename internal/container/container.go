@@ -73,14 +73,16 @@ const (
 
 // State is what the monitor records.
 type State struct {
-	Status     string    `json:"status"`
-	Pid        int       `json:"pid,omitempty"`
-	MonitorPid int       `json:"monitorPid,omitempty"`
-	ExitCode   int       `json:"exitCode"`
-	OOMKilled  bool      `json:"oomKilled,omitempty"`
-	Error      string    `json:"error,omitempty"`
-	StartedAt  time.Time `json:"startedAt"`
-	FinishedAt time.Time `json:"finishedAt"`
+	Status     string `json:"status"`
+	Pid        int    `json:"pid,omitempty"`
+	MonitorPid int    `json:"monitorPid,omitempty"`
+	// MonitorStart tells the monitor from a later process with its pid.
+	MonitorStart uint64    `json:"monitorStart,omitempty"`
+	ExitCode     int       `json:"exitCode"`
+	OOMKilled    bool      `json:"oomKilled,omitempty"`
+	Error        string    `json:"error,omitempty"`
+	StartedAt    time.Time `json:"startedAt"`
+	FinishedAt   time.Time `json:"finishedAt"`
 }
 
 // Store keeps containers under <root>/containers/<id>.

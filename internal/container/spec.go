@@ -41,7 +41,7 @@ func Spec(c *Container, in SpecInput) (*specs.Spec, error) {
 	if len(args) == 0 {
 		return nil, fmt.Errorf("no command specified: the image has no CMD or ENTRYPOINT and none was given")
 	}
-	user, err := resolveUser(in.Rootfs, c.Config.User)
+	user, err := ResolveUser(in.Rootfs, c.Config.User)
 	if err != nil {
 		return nil, err
 	}
@@ -233,10 +233,10 @@ func applySecurityOpts(s *specs.Spec, h Host, capList []string) error {
 	return nil
 }
 
-// resolveUser turns "name", "uid", "name:group" or "uid:gid" into ids,
+// ResolveUser turns "name", "uid", "name:group" or "uid:gid" into ids,
 // reading the container's /etc/passwd and /etc/group through an os.Root
 // so a symlink in the image cannot point the lookup at the host.
-func resolveUser(rootfs, spec string) (specs.User, error) {
+func ResolveUser(rootfs, spec string) (specs.User, error) {
 	if spec == "" || spec == "root" || spec == "0" {
 		return specs.User{}, nil
 	}

@@ -26,3 +26,13 @@ func (r *Runtime) withCgroup(id string) (*state.Container, cgroups.Manager, erro
 	}
 	return c, cg, nil
 }
+
+// OOMKills counts the container's processes the OOM killer ended; the
+// engine's monitor asks before it deletes the container.
+func (r *Runtime) OOMKills(id string) (uint64, error) {
+	_, cg, err := r.withCgroup(id)
+	if err != nil {
+		return 0, err
+	}
+	return cg.OOMKills()
+}

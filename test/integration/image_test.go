@@ -63,7 +63,7 @@ func engine(t *testing.T, root string, args ...string) result {
 
 func engineIn(t *testing.T, root string, stdin io.Reader, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(*berthBin, append([]string{"--root", root}, args...)...)
+	cmd := exec.Command(*berthBin, append([]string{"--root", root, "--runroot", filepath.Join(root, "run")}, args...)...)
 	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(root, "docker-config"))
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr, cmd.Stdin = &out, &errb, stdin

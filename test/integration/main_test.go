@@ -145,6 +145,19 @@ func findLeaks() []string {
 			leaks = append(leaks, "process "+p.Name()+" rooted at "+root)
 		}
 	}
+	for _, p := range procs {
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		if strings.HasPrefix(string(cmdline), "berth:[monitor]") {
+			leaks = append(leaks, "monitor process "+p.Name())
+		}
+	}
+	if dirs, _ := filepath.Glob("/sys/fs/cgroup/*/berth/[0-9a-f]*"); len(dirs) > 0 {
+		for _, d := range dirs {
+			if len(filepath.Base(d)) == 64 {
+				leaks = append(leaks, "engine container cgroup "+d)
+			}
+		}
+	}
 	mi, _ := os.ReadFile("/proc/self/mountinfo")
 	for _, line := range strings.Split(string(mi), "\n") {
 		if strings.Contains(line, suiteDir) || strings.Contains(line, *busybox) {

@@ -1,0 +1,394 @@
+// Package engine ties the engine's parts together for every front end:
+// the image service, the container store, the per-container monitor and
+// the runtime, called in-process. A command is a few calls here.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/image"
+	"github.com/berth-project/berth/internal/monitor"
+	"github.com/berth-project/berth/internal/runtime"
+)
+
+// Engine is the engine over one storage root and one runtime root.
+type Engine struct {
+	Paths      monitor.Paths
+	Images     *image.Service
+	Containers container.Store
+	Runtime    *runtime.Runtime
+}
+
+// Open opens the engine; images used by containers count as in use.
+func Open(root, runRoot string) (*Engine, error) {
+	imgs, err := image.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{Paths: monitor.Paths{Root: root, RunRoot: runRoot}, Images: imgs, Containers: container.Store{Root: root}}
+	e.Runtime = runtime.New(e.Paths.RuntimeRoot())
+	imgs.InUse = e.usersOf
+	return e, nil
+}
+
+func (e *Engine) usersOf(id v1.Hash) []string {
+	all, _ := e.Containers.List()
+	var out []string
+	for _, c := range all {
+		if c.Image == id.String() {
+			out = append(out, c.ID[:12])
+		}
+	}
+	return out
+}
+
+// CreateOptions are `create`/`run` inputs.
+type CreateOptions struct {
+	Name  string
+	Image string
+	Args  []string // after the image: replaces the image's CMD
+	// Entrypoint replaces the image's when set ("" clears it).
+	Entrypoint *string
+	Env        []string
+	User       string
+	WorkingDir string
+	Hostname   string
+	Labels     map[string]string
+	StopSignal string
+	Tty        bool
+	Host       container.Host
+	// Pull says how to fetch a missing image; nil refuses.
+	Pull *image.PullOptions
+}
+
+// Create records a container from an image and flags, as Docker merges
+// them: arguments replace CMD, --entrypoint replaces ENTRYPOINT and
+// drops the image's CMD, -e adds to the image's environment.
+func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Container, error) {
+	img, err := e.Images.Get(o.Image)
+	if errors.Is(err, image.ErrNotFound) && o.Pull != nil {
+		img, err = e.Images.Pull(ctx, o.Image, *o.Pull)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ic := img.Config.Config
+	c := &container.Container{ID: container.NewID(), Name: o.Name, Created: time.Now().UTC(), Image: img.ID.String(), ImageName: o.Image, Host: o.Host}
+	cfg := container.Config{
+		Hostname: o.Hostname, User: ic.User, Env: append(append([]string(nil), ic.Env...), o.Env...),
+		Cmd: ic.Cmd, Entrypoint: ic.Entrypoint, WorkingDir: ic.WorkingDir, Labels: map[string]string{},
+		StopSignal: ic.StopSignal, Tty: o.Tty, ExposedPorts: ic.ExposedPorts,
+	}
+	if o.Entrypoint != nil {
+		cfg.Entrypoint, cfg.Cmd = nil, nil
+		if *o.Entrypoint != "" {
+			cfg.Entrypoint = []string{*o.Entrypoint}
+		}
+	}
+	if len(o.Args) > 0 {
+		cfg.Cmd = o.Args
+	}
+	if o.User != "" {
+		cfg.User = o.User
+	}
+	if o.WorkingDir != "" {
+		cfg.WorkingDir = o.WorkingDir
+	}
+	if o.StopSignal != "" {
+		cfg.StopSignal = o.StopSignal
+	}
+	for k, v := range ic.Labels {
+		cfg.Labels[k] = v
+	}
+	for k, v := range o.Labels {
+		cfg.Labels[k] = v
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = c.ID[:12]
+	}
+	if len(cfg.Cmd)+len(cfg.Entrypoint) == 0 {
+		return nil, errors.New("no command specified")
+	}
+	if c.Host.NetworkMode == "" {
+		c.Host.NetworkMode = "none"
+	}
+	if m := c.Host.NetworkMode; m != "none" && m != "host" {
+		return nil, fmt.Errorf("network mode %q: only none and host exist until networking lands (issue 9)", m)
+	}
+	c.Config = cfg
+	if err := e.Containers.Create(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// monitorEnv passes the roots to a monitor.
+const monitorEnv = "_BERTH_MONITOR_ROOTS"
+
+// Start starts a created or exited container: it launches the monitor,
+// detached in its own session, and returns once the container runs (or
+// with the reason it could not). The returned process is the monitor,
+// for a foreground run to wait on.
+func (e *Engine) Start(c *container.Container) (*os.Process, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	cmd, err := e.spawnMonitor(c.ID, w)
+	w.Close()
+	if err != nil || cmd == nil {
+		return nil, err
+	}
+	if err := monitor.ReadReport(r); err != nil {
+		cmd.Wait()
+		return nil, err
+	}
+	return cmd.Process, nil
+}
+
+// spawnMonitor starts the monitor under the container's lock and marks
+// the container as running by it, so a second start finds it running;
+// the lock is released before the monitor needs it. A nil command means
+// the container runs already.
+func (e *Engine) spawnMonitor(id string, report *os.File) (*exec.Cmd, error) {
+	unlock, err := e.Containers.Lock(id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	c, err := e.Containers.Load(id)
+	if err != nil {
+		return nil, err
+	}
+	e.refresh(c)
+	if c.State.Status == container.Running {
+		return nil, nil
+	}
+	roots, _ := json.Marshal([]string{e.Paths.Root, e.Paths.RunRoot})
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{monitor.Arg0Prefix + id},
+		Env:         []string{monitorEnv + "=" + string(roots), "PATH=" + os.Getenv("PATH")},
+		ExtraFiles:  []*os.File{report},
+		SysProcAttr: &unix.SysProcAttr{Setsid: true},
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the monitor: %w", err)
+	}
+	c.State = container.State{Status: container.Running, MonitorPid: cmd.Process.Pid, MonitorStart: monitor.StartTime(cmd.Process.Pid)}
+	if err := e.Containers.Save(c); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, err
+	}
+	return cmd, nil
+}
+
+// IsMonitor reports whether this process was started as a monitor.
+func IsMonitor(arg0 string) bool { return strings.HasPrefix(arg0, monitor.Arg0Prefix) }
+
+// MonitorMain is a monitor process's main.
+func MonitorMain() {
+	var roots []string
+	if err := json.Unmarshal([]byte(os.Getenv(monitorEnv)), &roots); err != nil || len(roots) != 2 {
+		fmt.Fprintln(os.Stderr, "berth monitor: started without its roots")
+		os.Exit(2)
+	}
+	e, err := Open(roots[0], roots[1])
+	report := os.NewFile(3, "report")
+	if err != nil {
+		fmt.Fprintln(report, err)
+		os.Exit(1)
+	}
+	id := strings.TrimPrefix(os.Args[0], monitor.Arg0Prefix)
+	os.Exit(monitor.Run(e.Paths, id, e.prepare, report))
+}
+
+// prepare mounts the container's rootfs (the image's layers under its
+// own upper dir), writes /etc/hostname, hosts and resolv.conf, and the
+// bundle. It runs in the monitor.
+func (e *Engine) prepare(c *container.Container) (string, func(), error) {
+	img, err := e.Images.Get(c.Image)
+	if err != nil {
+		return "", func() {}, err
+	}
+	dir := e.Containers.Dir(c.ID)
+	upper, work, merged := filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "merged")
+	for _, d := range []string{upper, work, merged, filepath.Join(dir, "etc"), filepath.Join(dir, "bundle")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", func() {}, err
+		}
+	}
+	os.Chmod(dir, 0o711) // a container running as non-root reaches its rootfs
+	mounts, err := e.Images.Snapshots.Mounts(img.ChainIDs, upper, work)
+	if err != nil {
+		return "", func() {}, err
+	}
+	unmount := func() { unix.Unmount(merged, unix.MNT_DETACH) }
+	unmount() // a mount left by a monitor that was killed
+	if err := unix.Mount("overlay", merged, "overlay", 0, strings.Join(mounts[0].Options, ",")); err != nil {
+		return "", func() {}, fmt.Errorf("mount the container's root filesystem: %w", err)
+	}
+	etc := filepath.Join(dir, "etc")
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + c.Config.Hostname + "\n"
+	resolv, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil || c.Host.NetworkMode == "none" {
+		resolv = nil
+	}
+	for name, body := range map[string][]byte{"hostname": []byte(c.Config.Hostname + "\n"), "hosts": []byte(hosts), "resolv.conf": resolv} {
+		if err := os.WriteFile(filepath.Join(etc, name), body, 0o644); err != nil {
+			unmount()
+			return "", func() {}, err
+		}
+	}
+	spec, err := container.Spec(c, container.SpecInput{Rootfs: merged, EtcDir: etc})
+	if err != nil {
+		unmount()
+		return "", func() {}, err
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		unmount()
+		return "", func() {}, err
+	}
+	bundle := filepath.Join(dir, "bundle")
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
+		unmount()
+		return "", func() {}, err
+	}
+	return bundle, unmount, nil
+}
+
+// refresh marks a container whose monitor is gone (killed, or lost
+// with /run at a reboot) as exited, and cleans what it left.
+func (e *Engine) refresh(c *container.Container) {
+	if c.State.Status != container.Running || monitor.Alive(c.State.MonitorPid, c.State.MonitorStart) {
+		return
+	}
+	e.Runtime.Kill(c.ID, unix.SIGKILL, true)
+	e.Runtime.Delete(c.ID, true)
+	unix.Unmount(filepath.Join(e.Containers.Dir(c.ID), "merged"), unix.MNT_DETACH)
+	c.State.Status, c.State.ExitCode, c.State.Pid, c.State.MonitorPid = container.Exited, 255, 0, 0
+	c.State.FinishedAt = time.Now().UTC()
+	e.Containers.Save(c)
+}
+
+// Get finds a container and brings its state up to date.
+func (e *Engine) Get(ref string) (*container.Container, error) {
+	c, err := e.Containers.Find(ref)
+	if err != nil {
+		return nil, err
+	}
+	e.refresh(c)
+	return c, nil
+}
+
+// List returns every container, newest first, states up to date.
+func (e *Engine) List() ([]*container.Container, error) {
+	all, err := e.Containers.List()
+	for _, c := range all {
+		e.refresh(c)
+	}
+	return all, err
+}
+
+// Kill signals a running container's init.
+func (e *Engine) Kill(c *container.Container, sig unix.Signal) error {
+	if c.State.Status != container.Running {
+		return fmt.Errorf("container %s is not running", c.Name)
+	}
+	return e.Runtime.Kill(c.ID, sig, false)
+}
+
+// Wait waits until the container has exited and its monitor is done,
+// and returns its exit code.
+func (e *Engine) Wait(ctx context.Context, c *container.Container) (int, error) {
+	for {
+		cur, err := e.Containers.Load(c.ID)
+		if err != nil {
+			if errors.Is(err, container.ErrNotFound) { // --rm removed it
+				return c.State.ExitCode, nil
+			}
+			return 0, err
+		}
+		e.refresh(cur)
+		if cur.State.Status != container.Running && !monitor.Alive(cur.State.MonitorPid, cur.State.MonitorStart) {
+			return cur.State.ExitCode, nil
+		}
+		c = cur
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Stop sends the stop signal, then SIGKILL after timeout.
+func (e *Engine) Stop(ctx context.Context, c *container.Container, timeout time.Duration) error {
+	if c.State.Status != container.Running {
+		return nil
+	}
+	sig := unix.SIGTERM
+	if s := c.Config.StopSignal; s != "" {
+		if n := unix.SignalNum(strings.ToUpper(ensureSIG(s))); n != 0 {
+			sig = n
+		}
+	}
+	e.Runtime.Kill(c.ID, sig, false)
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if _, err := e.Wait(wctx, c); err == nil {
+		return nil
+	}
+	e.Runtime.Kill(c.ID, unix.SIGKILL, true)
+	_, err := e.Wait(ctx, c)
+	return err
+}
+
+func ensureSIG(s string) string {
+	if strings.HasPrefix(strings.ToUpper(s), "SIG") {
+		return s
+	}
+	return "SIG" + s
+}
+
+// Remove deletes a container; a running one only with force (killed
+// first).
+func (e *Engine) Remove(ctx context.Context, c *container.Container, force bool) error {
+	if c.State.Status == container.Running {
+		if !force {
+			return fmt.Errorf("cannot remove container %s: container is running: stop the container before removing or force remove", c.Name)
+		}
+		e.Runtime.Kill(c.ID, unix.SIGKILL, true)
+		if _, err := e.Wait(ctx, c); err != nil {
+			return err
+		}
+	}
+	unlock, err := e.Containers.Lock(c.ID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	e.Runtime.Delete(c.ID, true)
+	unix.Unmount(filepath.Join(e.Containers.Dir(c.ID), "merged"), unix.MNT_DETACH)
+	return e.Containers.Remove(c)
+}
+
+// LogPath is a container's log file.
+func (e *Engine) LogPath(c *container.Container) string {
+	return filepath.Join(e.Containers.Dir(c.ID), "container.log")
+}

@@ -1,0 +1,110 @@
+package monitor
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// LogEntry is one line of a container's log, in Docker's json-file form.
+type LogEntry struct {
+	Log    string    `json:"log"`
+	Stream string    `json:"stream"`
+	Time   time.Time `json:"time"`
+}
+
+// LogOptions bound a log: rotation is on by default (Docker's json-file
+// never rotates unless told, a common way to fill a disk).
+type LogOptions struct {
+	MaxSize  int64 // bytes per file (default 10 MB)
+	MaxFiles int   // files kept, the current one included (default 3)
+}
+
+// logWriter appends entries to path, rotating path -> path.1 -> ... .
+type logWriter struct {
+	mu   sync.Mutex
+	path string
+	f    *os.File
+	size int64
+	o    LogOptions
+}
+
+func openLog(path string, o LogOptions) (*logWriter, error) {
+	if o.MaxSize <= 0 {
+		o.MaxSize = 10 << 20
+	}
+	if o.MaxFiles <= 0 {
+		o.MaxFiles = 3
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("open log %s: %w", path, err)
+	}
+	fi, _ := f.Stat()
+	return &logWriter{path: path, f: f, size: fi.Size(), o: o}, nil
+}
+
+func (l *logWriter) write(stream, line string) {
+	b, _ := json.Marshal(LogEntry{Log: line, Stream: stream, Time: time.Now().UTC()})
+	b = append(b, '\n')
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.size+int64(len(b)) > l.o.MaxSize && l.size > 0 {
+		l.rotate()
+	}
+	n, _ := l.f.Write(b)
+	l.size += int64(n)
+}
+
+func (l *logWriter) rotate() {
+	l.f.Close()
+	for i := l.o.MaxFiles - 1; i >= 1; i-- {
+		from := l.path
+		if i > 1 {
+			from += "." + strconv.Itoa(i-1)
+		}
+		os.Rename(from, l.path+"."+strconv.Itoa(i))
+	}
+	if l.o.MaxFiles == 1 {
+		os.Remove(l.path)
+	}
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err == nil {
+		l.f, l.size = f, 0
+	}
+}
+
+// copyLines logs r line by line; a line longer than 16 KiB is split, as
+// Docker does.
+func (l *logWriter) copyLines(stream string, r io.Reader) {
+	br := bufio.NewReaderSize(r, 16<<10)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			l.write(stream, string(line))
+		}
+		if err != nil && err != bufio.ErrBufferFull {
+			return
+		}
+	}
+}
+
+// LogFiles lists a log's files, oldest first.
+func LogFiles(path string, o LogOptions) []string {
+	if o.MaxFiles <= 0 {
+		o.MaxFiles = 3
+	}
+	var out []string
+	for i := o.MaxFiles - 1; i >= 1; i-- {
+		p := path + "." + strconv.Itoa(i)
+		if _, err := os.Stat(p); err == nil {
+			out = append(out, p)
+		}
+	}
+	return append(out, path)
+}

@@ -1,0 +1,176 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// engineWithBusybox is a storage root holding busybox:it, an image
+// imported from the fixture.
+func engineWithBusybox(t *testing.T) string {
+	t.Helper()
+	root := storage(t)
+	busyboxLayer(t) // makes the tar
+	mustEngine(t, root, "import", "-c", `CMD ["sh"]`, filepath.Join(suiteDir, "busybox-layer.tar"), "busybox:it")
+	t.Cleanup(func() {
+		// Whatever the test left running goes, then the check: no
+		// container dir, mount or monitor remains.
+		out := engine(t, root, "ps", "-a", "-q", "--no-trunc").stdout
+		for _, id := range strings.Fields(out) {
+			engine(t, root, "rm", "-f", id)
+		}
+	})
+	return root
+}
+
+func containerDirs(root string) []string {
+	ents, _ := os.ReadDir(filepath.Join(root, "containers"))
+	var out []string
+	for _, e := range ents {
+		if e.Name() != "names" {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// run exits with the container's code; --rm leaves nothing; a missing
+// or non-executable command gives Docker's 127 and 126.
+func TestEngineRunExitCodesAndRm(t *testing.T) {
+	root := engineWithBusybox(t)
+	r := engine(t, root, "run", "--rm", "--hostname", "box", "-e", "GREETING=hi", "busybox:it", "sh", "-c", `echo "$GREETING from $(hostname)"; echo oops >&2; exit 3`)
+	if r.code != 3 || r.stdout != "hi from box\n" || r.stderr != "oops\n" {
+		t.Fatalf("run: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if d := containerDirs(root); len(d) != 0 {
+		t.Fatalf("--rm left %v", d)
+	}
+	if r := engine(t, root, "run", "--rm", "busybox:it", "nosuchcmd"); r.code != 127 || !strings.Contains(r.stderr, "not found") {
+		t.Fatalf("missing command: %d %q", r.code, r.stderr)
+	}
+	if r := engine(t, root, "run", "--rm", "busybox:it", "/etc/passwd"); r.code != 126 {
+		t.Fatalf("non-executable command: %d %q", r.code, r.stderr)
+	}
+	if r := engine(t, root, "run", "--rm", "nosuch:image"); r.code != 125 {
+		t.Fatalf("missing image: %d %q", r.code, r.stderr)
+	}
+	if d := containerDirs(root); len(d) != 0 {
+		t.Fatalf("failed runs left %v", d)
+	}
+}
+
+// run -d, ps, logs, exec, inspect, stop (the process traps TERM), rm.
+func TestEngineDetachedLifecycle(t *testing.T) {
+	root := engineWithBusybox(t)
+	id := strings.TrimSpace(mustEngine(t, root, "run", "-d", "--name", "web", "busybox:it", "sh", "-c",
+		`trap "echo bye; exit 0" TERM; echo ready; while :; do sleep 0.05; done`))
+	if len(id) != 64 {
+		t.Fatalf("run -d printed %q", id)
+	}
+	waitFor(t, func() bool { return strings.Contains(engine(t, root, "logs", "web").stdout, "ready") })
+	if ps := mustEngine(t, root, "ps"); !strings.Contains(ps, id[:12]) || !strings.Contains(ps, "Up ") || !strings.Contains(ps, "web") {
+		t.Fatalf("ps:\n%s", ps)
+	}
+	if r := engine(t, root, "exec", "-e", "X=1", "web", "sh", "-c", "echo $X $(hostname); exit 4"); r.code != 4 || r.stdout != "1 "+id[:12]+"\n" {
+		t.Fatalf("exec: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	st := strings.Fields(mustEngine(t, root, "inspect", "-f", "{{.State.Status}} {{.State.Pid}} {{.Name}}", "web"))
+	if len(st) != 3 || st[0] != "running" || st[2] != "/web" {
+		t.Fatalf("inspect: %v", st)
+	}
+	pid, _ := strconv.Atoi(st[1])
+	if hn, _ := os.Readlink("/proc/" + st[1] + "/ns/uts"); pid == 0 || hn == "" {
+		t.Fatalf("inspect pid %s is not a live process", st[1])
+	}
+	mustEngine(t, root, "stop", "web")
+	if got := strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "web")); got != "exited 0" {
+		t.Fatalf("after stop: %s", got)
+	}
+	if logs := mustEngine(t, root, "logs", "web"); logs != "ready\nbye\n" {
+		t.Fatalf("logs: %q", logs)
+	}
+	if r := engine(t, root, "run", "-d", "--name", "web", "busybox:it", "true"); r.code == 0 || !strings.Contains(r.stderr, "already in use") {
+		t.Fatalf("duplicate name: %d %s", r.code, r.stderr)
+	}
+	mustEngine(t, root, "rm", "web")
+	mustEngine(t, root, "run", "--rm", "--name", "web", "busybox:it", "true")
+}
+
+// stop escalates to SIGKILL when the stop signal is ignored: exit 137.
+func TestEngineStopEscalatesToKill(t *testing.T) {
+	root := engineWithBusybox(t)
+	mustEngine(t, root, "run", "-d", "--name", "stubborn", "busybox:it", "sh", "-c", `trap "" TERM; echo up; while :; do sleep 0.05; done`)
+	waitFor(t, func() bool { return strings.Contains(engine(t, root, "logs", "stubborn").stdout, "up") })
+	mustEngine(t, root, "stop", "-t", "1", "stubborn")
+	if got := strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{.State.ExitCode}}", "stubborn")); got != "137" {
+		t.Fatalf("exit code after escalation: %s", got)
+	}
+	if r := engine(t, root, "rm", "busybox:it"); r.code == 0 {
+		t.Fatal("rm of an image name as a container succeeded")
+	}
+	if r := engine(t, root, "rmi", "busybox:it"); r.code == 0 || !strings.Contains(r.stderr, "in use") {
+		t.Fatalf("rmi of an image a container uses: %d %s", r.code, r.stderr)
+	}
+}
+
+// Two run --name x at once: exactly one wins.
+func TestEngineConcurrentNamesOneWins(t *testing.T) {
+	root := engineWithBusybox(t)
+	var wg sync.WaitGroup
+	res := make([]result, 4)
+	for i := range res {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i] = engine(t, root, "run", "-d", "--name", "x", "busybox:it", "sleep", "100")
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, r := range res {
+		if r.code == 0 {
+			won++
+		} else if !strings.Contains(r.stderr, "already in use") {
+			t.Errorf("loser's error: %s", r.stderr)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d runs won the name", won)
+	}
+}
+
+// kill -9 of the monitor: the next command reports the container as
+// exited and cleans up what it left; rm and a new run work.
+func TestEngineMonitorKilled(t *testing.T) {
+	root := engineWithBusybox(t)
+	id := strings.TrimSpace(mustEngine(t, root, "run", "-d", "busybox:it", "sleep", "100"))
+	b, err := os.ReadFile(filepath.Join(root, "containers", id, "container.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		State struct{ MonitorPid, Pid int }
+	}
+	json.Unmarshal(b, &c)
+	if c.State.MonitorPid == 0 {
+		t.Fatal("no monitor pid recorded")
+	}
+	syscall.Kill(c.State.MonitorPid, syscall.SIGKILL) // a process this test started
+	for i := 0; i < 100 && syscall.Kill(c.State.MonitorPid, 0) == nil; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if ps := mustEngine(t, root, "ps", "-a"); !strings.Contains(ps, "Exited") {
+		t.Fatalf("ps after the monitor died:\n%s", ps)
+	}
+	// The container's init was the monitor's child; now it is ours to reap.
+	waitFor(t, func() bool { reapZombies(); return syscall.Kill(c.State.Pid, 0) != nil })
+	mustEngine(t, root, "rm", id)
+	mustEngine(t, root, "run", "--rm", "busybox:it", "true")
+}
