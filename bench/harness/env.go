@@ -30,6 +30,7 @@ type env struct {
 	runc    string
 	crun    []string // argv prefix: crun, or crun behind the hybrid-host wrapper
 	podman  []string // argv prefix with its private storage
+	engine  []string // berth's engine CLI with its private storage (nil if set-up failed)
 	docker  []string // argv prefix with its private socket
 	dockerd *exec.Cmd
 	rss     map[string]int64 // peak RSS (KiB) of the runtime process, run scenario
@@ -89,6 +90,9 @@ func (e *env) preparePeer(p string) string {
 	case "berth":
 		if _, err := os.Stat(*berthBin); err != nil {
 			return "not built: " + err.Error()
+		}
+		if err := e.setupBerthEngine(); err != nil {
+			e.notes = append(e.notes, "berth engine: "+oneLine(err))
 		}
 	case "runc":
 		e.runc = findBin("runc")
@@ -260,6 +264,23 @@ func (e *env) rootfsTar() (string, error) {
 
 const image = "localhost/berth-bench-busybox:latest"
 
+// setupBerthEngine imports the rootfs as berth's image, in storage of
+// the harness's own.
+func (e *env) setupBerthEngine() error {
+	dir := filepath.Join(e.work, "berth-engine")
+	bin := filepath.Join(filepath.Dir(*berthBin), "berth")
+	cli := []string{bin, "--root", filepath.Join(dir, "storage"), "--runroot", filepath.Join(dir, "run")}
+	tar, err := e.rootfsTar()
+	if err != nil {
+		return err
+	}
+	if out, err := exec.Command(cli[0], append(cli[1:], "import", tar, image)...).CombinedOutput(); err != nil {
+		return fmt.Errorf("berth import: %v: %s", err, out)
+	}
+	e.engine = cli
+	return nil
+}
+
 func (e *env) setupPodman() error {
 	dir := filepath.Join(e.work, "podman")
 	e.podman = []string{"podman", "--root", filepath.Join(dir, "storage"), "--runroot", filepath.Join(dir, "run"),
@@ -334,6 +355,12 @@ func lastLine(path string) string {
 }
 
 func (e *env) teardown() {
+	if e.engine != nil {
+		out, _ := execOutput(append(append([]string(nil), e.engine...), "ps", "-a", "-q")...)
+		for _, id := range strings.Fields(out) {
+			e.quiet(append(append([]string(nil), e.engine...), "rm", "-f", id)...)
+		}
+	}
 	if e.pull != nil {
 		e.pull.srv.Close()
 	}

@@ -28,10 +28,16 @@ func parentOf(pid string) string {
 }
 
 // vmRSS returns a process's resident set in KiB.
-func vmRSS(pid string) int64 {
-	data, _ := os.ReadFile("/proc/" + pid + "/status")
+func vmRSS(pid string) int64 { return statusKB(pid, "status", "VmRSS:") }
+
+// anonKB is a process's private anonymous memory: what each more
+// instance of it costs (its binary's pages are shared).
+func anonKB(pid string) int64 { return statusKB(pid, "smaps_rollup", "Anonymous:") }
+
+func statusKB(pid, file, key string) int64 {
+	data, _ := os.ReadFile("/proc/" + pid + "/" + file)
 	for _, l := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
+		if strings.HasPrefix(l, key) {
 			f := strings.Fields(l)
 			if len(f) >= 2 {
 				n, _ := strconv.ParseInt(f[1], 10, 64)

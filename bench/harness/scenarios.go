@@ -30,7 +30,6 @@ func isRuntime(p string) bool { return p == "berth" || p == "runc" || p == "crun
 
 const (
 	notRuntime = "a runtime-level operation; engines have no equivalent"
-	noEngine   = "the engine and its monitor arrive with issue #8"
 )
 
 func scenarios(e *env) []scenario {
@@ -108,6 +107,19 @@ func scenarios(e *env) []scenario {
 					return nil, "engines apply their default profile in every run: compare their run row"
 				}
 				return runOp(p, "seccomp", nil, nil)
+			}},
+		{id: "engine-run", title: "engine: run --rm --network none IMAGE /bin/true", unit: "ms",
+			op: func(p string) (*op, string) {
+				cli := e.engineCLI(p)
+				if cli == nil {
+					return nil, "not an engine"
+				}
+				a := append(append([]string(nil), cli...), "run", "--rm", "--network", "none")
+				if p == "podman" {
+					a = append(a, "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096")
+				}
+				a = append(a, image, "/bin/true")
+				return &op{once: func(int) (time.Duration, error) { return e.timed("", a...) }}, ""
 			}},
 		{id: "create", title: "create (until the container waits for start)", unit: "ms",
 			op: func(p string) (*op, string) { return e.createStartOp(p, false) }},
@@ -261,16 +273,9 @@ func (e *env) monitorRSS(p string) (string, string) {
 	if why := e.skip[p]; why != "" {
 		return "", why
 	}
-	switch p {
-	case "berth":
-		return "", noEngine
-	case "podman", "docker":
-	default:
+	cli := e.engineCLI(p)
+	if cli == nil {
 		return "", "a runtime has no monitor"
-	}
-	cli := e.podman
-	if p == "docker" {
-		cli = e.docker
 	}
 	name := "bench-" + p + "-idle"
 	run := append(append([]string(nil), cli...), "run", "-d", "--name", name, "--network", "none")
@@ -282,7 +287,7 @@ func (e *env) monitorRSS(p string) (string, string) {
 	}
 	defer e.quiet(append(append([]string(nil), cli...), "rm", "-f", name)...)
 	time.Sleep(2 * time.Second) // let it settle into idle
-	out, err := execOutput(append(append([]string(nil), cli...), "inspect", "--format", "{{.State.Pid}}", name)...)
+	out, err := execOutput(append(append([]string(nil), cli...), "inspect", "--type", "container", "--format", "{{.State.Pid}}", name)...)
 	if err != nil {
 		return "", "inspect failed: " + oneLine(err)
 	}
@@ -292,9 +297,9 @@ func (e *env) monitorRSS(p string) (string, string) {
 	if ppid == "" {
 		return "", "monitor not found"
 	}
-	kb := vmRSS(ppid)
+	kb, anon := vmRSS(ppid), anonKB(ppid)
 	comm, _ := os.ReadFile("/proc/" + ppid + "/comm")
-	return fmt.Sprintf("%.1f MiB (%s)", float64(kb)/1024, strings.TrimSpace(string(comm))), ""
+	return fmt.Sprintf("%.1f MiB, %.1f anon (%s)", float64(kb)/1024, float64(anon)/1024, strings.TrimSpace(string(comm))), ""
 }
 
 // minMemory finds the smallest memory limit (memory+swap equal, so no
@@ -326,4 +331,17 @@ func (e *env) minMemory(p string) (string, string) {
 		}
 	}
 	return "", "did not start with 32 MiB"
+}
+
+// engineCLI is the engine command line of a peer, or nil for runtimes.
+func (e *env) engineCLI(p string) []string {
+	switch p {
+	case "berth":
+		return e.engine
+	case "podman":
+		return e.podman
+	case "docker":
+		return e.docker
+	}
+	return nil
 }

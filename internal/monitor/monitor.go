@@ -14,8 +14,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -56,6 +58,8 @@ func Run(p Paths, id string, prepare Prepare, report *os.File) int {
 		report.Close()
 		return 1
 	}
+	// "berth-monitor" in ps -o comm and top, not "exe".
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("berth-monitor\x00")[0])), 0, 0, 0)
 	// Processes the container leaves behind are re-parented to us.
 	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	c, err := store.Load(id)
@@ -108,6 +112,9 @@ func Run(p Paths, id string, prepare Prepare, report *os.File) int {
 	}
 	fmt.Fprintln(report, "ok")
 	report.Close()
+	// From here on the monitor idles for the container's life: give back
+	// what set-up allocated.
+	debug.FreeOSMemory()
 
 	code := reap(st.Pid)
 	<-done
