@@ -40,12 +40,12 @@ func (e runError) Error() string { return e.err.Error() }
 
 // createFlags are the flags of create and run.
 type createFlags struct {
-	name, user, workdir, hostname, entrypoint, network, stopSignal, memory string
-	env, labels, capAdd, capDrop, securityOpt                              []string
-	rm, readOnly, privileged, tty, interactive, noPull                     bool
-	pidsLimit                                                              int64
-	cpus                                                                   float64
-	rf                                                                     registryFlags
+	name, user, workdir, hostname, entrypoint, network, stopSignal, memory, restart string
+	env, labels, capAdd, capDrop, securityOpt, volumes, tmpfs                       []string
+	rm, readOnly, privileged, tty, interactive, noPull                              bool
+	pidsLimit                                                                       int64
+	cpus                                                                            float64
+	rf                                                                              registryFlags
 }
 
 func (f *createFlags) add(c *cobra.Command) {
@@ -59,12 +59,15 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.StringVar(&f.entrypoint, "entrypoint", "", "override the image's ENTRYPOINT")
 	fl.StringVar(&f.network, "network", "none", "network: none or host (bridge networks arrive with issue 9)")
 	fl.StringVar(&f.stopSignal, "stop-signal", "", "signal that stops the container")
+	fl.StringVar(&f.restart, "restart", "no", "restart policy: no, on-failure[:N], always, unless-stopped")
 	fl.StringVarP(&f.memory, "memory", "m", "", "memory limit (e.g. 64m)")
 	fl.StringArrayVarP(&f.env, "env", "e", nil, "set environment variables")
 	fl.StringArrayVarP(&f.labels, "label", "l", nil, "set metadata")
 	fl.StringArrayVar(&f.capAdd, "cap-add", nil, "add Linux capabilities")
 	fl.StringArrayVar(&f.capDrop, "cap-drop", nil, "drop Linux capabilities")
 	fl.StringArrayVar(&f.securityOpt, "security-opt", nil, "no-new-privileges, seccomp=unconfined|PROFILE.json")
+	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind mount HOST-PATH:CONTAINER-PATH[:ro]")
+	fl.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs: CONTAINER-PATH[:OPTIONS]")
 	fl.BoolVar(&f.rm, "rm", false, "remove the container when it exits")
 	fl.BoolVar(&f.readOnly, "read-only", false, "mount the root filesystem read-only")
 	fl.BoolVar(&f.privileged, "privileged", false, "give every capability the host can grant, no seccomp, no masked paths")
@@ -106,6 +109,10 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 	if err != nil {
 		return engine.CreateOptions{}, usageError{fmt.Errorf("--memory: %w", err)}
 	}
+	restart, err := container.ParseRestart(f.restart)
+	if err != nil {
+		return engine.CreateOptions{}, usageError{err}
+	}
 	env := append([]string(nil), f.env...)
 	for i, kv := range env {
 		if !strings.Contains(kv, "=") { // -e NAME takes the caller's value
@@ -122,7 +129,7 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 		Hostname: f.hostname, Labels: labels, StopSignal: f.stopSignal,
 		Host: container.Host{AutoRemove: f.rm, ReadonlyRootfs: f.readOnly, Privileged: f.privileged, CapAdd: f.capAdd,
 			CapDrop: f.capDrop, SecurityOpt: f.securityOpt, NetworkMode: f.network, Memory: mem, PidsLimit: f.pidsLimit,
-			NanoCPUs: int64(f.cpus * 1e9)},
+			NanoCPUs: int64(f.cpus * 1e9), Binds: f.volumes, Tmpfs: tmpfsMap(f.tmpfs), Restart: restart},
 		Pull: &image.PullOptions{RegistryOptions: f.rf.options(), Progress: reporter(false)},
 	}
 	if cmd.Flags().Changed("entrypoint") { // "--entrypoint ''" clears it
@@ -376,6 +383,9 @@ func psCommand(g *globals) *cobra.Command {
 					row.Status = "Up " + format.Duration(now.Sub(ctr.State.StartedAt))
 				case container.Exited:
 					row.Status = fmt.Sprintf("Exited (%d) %s", ctr.State.ExitCode, format.Ago(ctr.State.FinishedAt, now))
+					if monitor.Alive(ctr.State.MonitorPid, ctr.State.MonitorStart) {
+						row.Status = fmt.Sprintf("Restarting (%d) %s", ctr.State.ExitCode, format.Ago(ctr.State.FinishedAt, now))
+					}
 				default:
 					row.Status = "Created"
 				}
@@ -647,4 +657,16 @@ func execCommand(g *globals) *cobra.Command {
 
 func rootfsOf(e *engine.Engine, c *container.Container) string {
 	return e.Containers.Dir(c.ID) + "/merged"
+}
+
+func tmpfsMap(list []string) map[string]string {
+	if len(list) == 0 {
+		return nil
+	}
+	m := map[string]string{}
+	for _, t := range list {
+		d, o, _ := strings.Cut(t, ":")
+		m[d] = o
+	}
+	return m
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,17 +52,21 @@ type Config struct {
 
 // Host holds the options about how the container runs on the host.
 type Host struct {
-	AutoRemove     bool     `json:"autoRemove,omitempty"`
-	ReadonlyRootfs bool     `json:"readonlyRootfs,omitempty"`
-	Privileged     bool     `json:"privileged,omitempty"`
-	CapAdd         []string `json:"capAdd,omitempty"`
-	CapDrop        []string `json:"capDrop,omitempty"`
-	SecurityOpt    []string `json:"securityOpt,omitempty"`
-	NetworkMode    string   `json:"networkMode"`
-	Memory         int64    `json:"memory,omitempty"`
-	PidsLimit      int64    `json:"pidsLimit,omitempty"`
-	NanoCPUs       int64    `json:"nanoCpus,omitempty"`
-	Init           bool     `json:"init,omitempty"`
+	AutoRemove     bool          `json:"autoRemove,omitempty"`
+	ReadonlyRootfs bool          `json:"readonlyRootfs,omitempty"`
+	Privileged     bool          `json:"privileged,omitempty"`
+	CapAdd         []string      `json:"capAdd,omitempty"`
+	CapDrop        []string      `json:"capDrop,omitempty"`
+	SecurityOpt    []string      `json:"securityOpt,omitempty"`
+	NetworkMode    string        `json:"networkMode"`
+	Memory         int64         `json:"memory,omitempty"`
+	PidsLimit      int64         `json:"pidsLimit,omitempty"`
+	NanoCPUs       int64         `json:"nanoCpus,omitempty"`
+	Init           bool          `json:"init,omitempty"`
+	Restart        RestartPolicy `json:"restart"`
+	// Binds are -v HOST:CONTAINER[:ro]; Tmpfs are --tmpfs DEST[:OPTS].
+	Binds []string          `json:"binds,omitempty"`
+	Tmpfs map[string]string `json:"tmpfs,omitempty"`
 }
 
 // Status values, as Docker names them.
@@ -83,6 +88,54 @@ type State struct {
 	Error        string    `json:"error,omitempty"`
 	StartedAt    time.Time `json:"startedAt"`
 	FinishedAt   time.Time `json:"finishedAt"`
+	// RestartCount counts restarts by the restart policy.
+	RestartCount int `json:"restartCount,omitempty"`
+	// StopRequested is set by stop and kill: no restart after it.
+	StopRequested bool `json:"stopRequested,omitempty"`
+}
+
+// RestartPolicy is --restart: no, on-failure[:N], always, unless-stopped.
+type RestartPolicy struct {
+	Name       string `json:"name,omitempty"`
+	MaxRetries int    `json:"maxRetries,omitempty"`
+}
+
+// ParseRestart reads --restart.
+func ParseRestart(s string) (RestartPolicy, error) {
+	name, n, hasN := strings.Cut(s, ":")
+	p := RestartPolicy{Name: name}
+	switch name {
+	case "", "no", "always", "unless-stopped":
+		if hasN {
+			return p, fmt.Errorf("--restart %q: only on-failure takes a retry count", s)
+		}
+	case "on-failure":
+		if hasN {
+			v, err := strconv.Atoi(n)
+			if err != nil || v < 0 {
+				return p, fmt.Errorf("--restart %q: invalid retry count", s)
+			}
+			p.MaxRetries = v
+		}
+	default:
+		return p, fmt.Errorf("--restart %q: want no, on-failure[:N], always or unless-stopped", s)
+	}
+	return p, nil
+}
+
+// ShouldRestart decides after an exit with code, restarts so far, and
+// whether a user stopped the container.
+func (p RestartPolicy) ShouldRestart(code, restarts int, stopped bool) bool {
+	if stopped {
+		return false
+	}
+	switch p.Name {
+	case "always", "unless-stopped":
+		return true
+	case "on-failure":
+		return code != 0 && (p.MaxRetries == 0 || restarts < p.MaxRetries)
+	}
+	return false
 }
 
 // Store keeps containers under <root>/containers/<id>.

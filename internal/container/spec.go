@@ -81,6 +81,11 @@ func Spec(c *Container, in SpecInput) (*specs.Spec, error) {
 			Resources: resources(c.Host),
 		},
 	}
+	userMnts, err := userMounts(c.Host)
+	if err != nil {
+		return nil, err
+	}
+	s.Mounts = append(s.Mounts, userMnts...)
 	if c.Host.NetworkMode != "host" {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	}
@@ -297,4 +302,64 @@ func lookup(rootfs, file string, match func([]string) bool) ([]string, bool) {
 		}
 	}
 	return nil, false
+}
+
+// userMounts turns -v and --tmpfs into mounts. A bind source must be an
+// absolute host path that exists (named volumes come with `berth
+// volume`); destinations must be absolute.
+func userMounts(h Host) ([]specs.Mount, error) {
+	var out []specs.Mount
+	for _, b := range h.Binds {
+		parts := strings.Split(b, ":")
+		if len(parts) < 2 || len(parts) > 3 {
+			return nil, fmt.Errorf("-v %q: want HOST-PATH:CONTAINER-PATH[:ro|rw]", b)
+		}
+		src, dst := parts[0], parts[1]
+		if !filepath.IsAbs(src) {
+			return nil, fmt.Errorf("-v %q: named volumes are not supported yet; give an absolute host path", b)
+		}
+		if !filepath.IsAbs(dst) {
+			return nil, fmt.Errorf("-v %q: the container path must be absolute", b)
+		}
+		if _, err := os.Stat(src); err != nil {
+			return nil, fmt.Errorf("-v %q: %w", b, err)
+		}
+		opts := []string{"rbind", "rprivate"}
+		if len(parts) == 3 {
+			switch parts[2] {
+			case "ro":
+				opts = append(opts, "ro")
+			case "rw":
+			default:
+				return nil, fmt.Errorf("-v %q: unknown mode %q (ro, rw)", b, parts[2])
+			}
+		}
+		out = append(out, specs.Mount{Destination: dst, Type: "bind", Source: src, Options: opts})
+	}
+	dests := make([]string, 0, len(h.Tmpfs))
+	for d := range h.Tmpfs {
+		dests = append(dests, d)
+	}
+	slices.Sort(dests)
+	for _, d := range dests {
+		if !filepath.IsAbs(d) {
+			return nil, fmt.Errorf("--tmpfs %q: the container path must be absolute", d)
+		}
+		opts := []string{"nosuid", "nodev", "noexec"}
+		if o := h.Tmpfs[d]; o != "" {
+			opts = append(opts, strings.Split(o, ",")...)
+		}
+		out = append(out, specs.Mount{Destination: d, Type: "tmpfs", Source: "tmpfs", Options: opts})
+	}
+	return out, nil
+}
+
+// ValidateHost checks the host options create takes, so a bad -v or
+// --tmpfs fails create and leaves nothing.
+func ValidateHost(h Host) error {
+	if h.AutoRemove && h.Restart.Name != "" && h.Restart.Name != "no" {
+		return fmt.Errorf("conflicting options: --restart and --rm")
+	}
+	_, err := userMounts(h)
+	return err
 }

@@ -121,6 +121,9 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Contai
 	if len(cfg.Cmd)+len(cfg.Entrypoint) == 0 {
 		return nil, errors.New("no command specified")
 	}
+	if err := container.ValidateHost(c.Host); err != nil {
+		return nil, err
+	}
 	if c.Host.NetworkMode == "" {
 		c.Host.NetworkMode = "none"
 	}
@@ -305,12 +308,21 @@ func (e *Engine) List() ([]*container.Container, error) {
 	return all, err
 }
 
-// Kill signals a running container's init.
+// Kill signals a running container's init. A user's kill or stop ends
+// the container for good: no restart policy restarts it.
 func (e *Engine) Kill(c *container.Container, sig unix.Signal) error {
 	if c.State.Status != container.Running {
 		return fmt.Errorf("container %s is not running", c.Name)
 	}
+	e.markStopped(c)
 	return e.Runtime.Kill(c.ID, sig, false)
+}
+
+func (e *Engine) markStopped(c *container.Container) {
+	e.Containers.Update(c.ID, func(c *container.Container) error {
+		c.State.StopRequested = true
+		return nil
+	})
 }
 
 // Wait waits until the container has exited and its monitor is done,
@@ -339,9 +351,10 @@ func (e *Engine) Wait(ctx context.Context, c *container.Container) (int, error) 
 
 // Stop sends the stop signal, then SIGKILL after timeout.
 func (e *Engine) Stop(ctx context.Context, c *container.Container, timeout time.Duration) error {
-	if c.State.Status != container.Running {
+	if c.State.Status != container.Running && !monitor.Alive(c.State.MonitorPid, c.State.MonitorStart) {
 		return nil
 	}
+	e.markStopped(c)
 	sig := unix.SIGTERM
 	if s := c.Config.StopSignal; s != "" {
 		if n := unix.SignalNum(strings.ToUpper(ensureSIG(s))); n != 0 {
@@ -369,10 +382,11 @@ func ensureSIG(s string) string {
 // Remove deletes a container; a running one only with force (killed
 // first).
 func (e *Engine) Remove(ctx context.Context, c *container.Container, force bool) error {
-	if c.State.Status == container.Running {
+	if c.State.Status == container.Running || monitor.Alive(c.State.MonitorPid, c.State.MonitorStart) {
 		if !force {
 			return fmt.Errorf("cannot remove container %s: container is running: stop the container before removing or force remove", c.Name)
 		}
+		e.markStopped(c)
 		e.Runtime.Kill(c.ID, unix.SIGKILL, true)
 		if _, err := e.Wait(ctx, c); err != nil {
 			return err

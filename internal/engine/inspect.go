@@ -33,8 +33,17 @@ type InspectState struct {
 	StartedAt, FinishedAt                        string
 }
 
+// InspectRestart is Docker's HostConfig.RestartPolicy.
+type InspectRestart struct {
+	Name              string
+	MaximumRetryCount int
+}
+
 // InspectHost is the part of Docker's HostConfig berth has.
 type InspectHost struct {
+	RestartPolicy  InspectRestart
+	Binds          []string
+	Tmpfs          map[string]string
 	AutoRemove     bool
 	ReadonlyRootfs bool
 	Privileged     bool
@@ -76,9 +85,10 @@ func (e *Engine) Inspect(c *container.Container) Inspect {
 		ID: c.ID, Created: stamp(c.Created), Image: c.Image, Name: "/" + c.Name, LogPath: e.LogPath(c), Driver: "overlay",
 		State: InspectState{Status: c.State.Status, Running: c.State.Status == container.Running, OOMKilled: c.State.OOMKilled,
 			Pid: c.State.Pid, ExitCode: c.State.ExitCode, Error: c.State.Error, StartedAt: stamp(c.State.StartedAt), FinishedAt: stamp(c.State.FinishedAt)},
-		HostConfig: InspectHost{AutoRemove: c.Host.AutoRemove, ReadonlyRootfs: c.Host.ReadonlyRootfs, Privileged: c.Host.Privileged,
+		RestartCount: c.State.RestartCount,
+		HostConfig: InspectHost{RestartPolicy: InspectRestart{Name: c.Host.Restart.Name, MaximumRetryCount: c.Host.Restart.MaxRetries}, AutoRemove: c.Host.AutoRemove, ReadonlyRootfs: c.Host.ReadonlyRootfs, Privileged: c.Host.Privileged,
 			CapAdd: c.Host.CapAdd, CapDrop: c.Host.CapDrop, SecurityOpt: c.Host.SecurityOpt, NetworkMode: c.Host.NetworkMode,
-			Memory: c.Host.Memory, NanoCpus: c.Host.NanoCPUs, PidsLimit: c.Host.PidsLimit},
+			Memory: c.Host.Memory, NanoCpus: c.Host.NanoCPUs, PidsLimit: c.Host.PidsLimit, Binds: c.Host.Binds, Tmpfs: c.Host.Tmpfs},
 		Config: InspectConfig{Hostname: c.Config.Hostname, User: c.Config.User, Env: c.Config.Env, Cmd: c.Config.Cmd,
 			Entrypoint: c.Config.Entrypoint, WorkingDir: c.Config.WorkingDir, Labels: c.Config.Labels, Image: c.ImageName,
 			Tty: c.Config.Tty, StopSignal: c.Config.StopSignal, ExposedPorts: c.Config.ExposedPorts},

@@ -75,36 +75,15 @@ func Run(p Paths, id string, prepare Prepare, report *os.File) int {
 	if err != nil {
 		return fail(err)
 	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return fail(err)
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		return fail(err)
-	}
-	devNull, err := os.Open(os.DevNull)
-	if err != nil {
-		return fail(err)
-	}
 	rt := runtime.New(p.RuntimeRoot())
 	rt.Delete(id, true) // leftovers of an earlier run of this container
-	st, err := rt.Create(id, runtime.CreateOptions{Bundle: bundle, Stdin: devNull, Stdout: outW, Stderr: errW})
-	outW.Close()
-	errW.Close()
-	devNull.Close()
+	pid, done, err := startOnce(rt, id, bundle, logs)
 	if err != nil {
-		return fail(err)
-	}
-	done := make(chan struct{}, 2)
-	go func() { logs.copyLines("stdout", outR); done <- struct{}{} }()
-	go func() { logs.copyLines("stderr", errR); done <- struct{}{} }()
-	if err := rt.Start(id); err != nil {
-		rt.Delete(id, true)
 		return fail(err)
 	}
 	if _, err := store.Update(id, func(c *container.Container) error {
-		c.State = container.State{Status: container.Running, Pid: st.Pid, MonitorPid: os.Getpid(), MonitorStart: StartTime(os.Getpid()), StartedAt: time.Now().UTC()}
+		c.State = container.State{Status: container.Running, Pid: pid, MonitorPid: os.Getpid(), MonitorStart: StartTime(os.Getpid()),
+			StartedAt: time.Now().UTC(), RestartCount: c.State.RestartCount}
 		return nil
 	}); err != nil {
 		rt.Delete(id, true)
@@ -116,15 +95,40 @@ func Run(p Paths, id string, prepare Prepare, report *os.File) int {
 	// what set-up allocated.
 	debug.FreeOSMemory()
 
-	code := reap(st.Pid)
-	<-done
-	<-done
-	n, _ := rt.OOMKills(id)
-	oom := n > 0
-	rt.Delete(id, true)
+	var code int
+	for restarts := 0; ; restarts++ {
+		code = reap(pid)
+		<-done
+		<-done
+		n, _ := rt.OOMKills(id)
+		oom := n > 0
+		rt.Delete(id, true)
+		c, err = store.Update(id, func(c *container.Container) error {
+			c.State.Status, c.State.ExitCode, c.State.OOMKilled = container.Exited, code, oom
+			c.State.Pid, c.State.FinishedAt = 0, time.Now().UTC()
+			return nil
+		})
+		if err != nil || !c.Host.Restart.ShouldRestart(code, restarts, c.State.StopRequested) {
+			break
+		}
+		// Docker's back-off: 100 ms, doubling, at most a minute.
+		time.Sleep(min(100*time.Millisecond<<min(restarts, 10), time.Minute))
+		if cur, err := store.Load(id); err != nil || cur.State.StopRequested {
+			break
+		}
+		if pid, done, err = startOnce(rt, id, bundle, logs); err != nil {
+			c.State.Error = err.Error()
+			store.Save(c)
+			break
+		}
+		store.Update(id, func(c *container.Container) error {
+			c.State.Status, c.State.Pid, c.State.StartedAt = container.Running, pid, time.Now().UTC()
+			c.State.RestartCount++
+			return nil
+		})
+	}
 	c, err = store.Update(id, func(c *container.Container) error {
-		c.State.Status, c.State.ExitCode, c.State.OOMKilled = container.Exited, code, oom
-		c.State.Pid, c.State.MonitorPid, c.State.FinishedAt = 0, 0, time.Now().UTC()
+		c.State.MonitorPid, c.State.MonitorStart = 0, 0
 		return nil
 	})
 	if err == nil && c.Host.AutoRemove {
@@ -134,6 +138,42 @@ func Run(p Paths, id string, prepare Prepare, report *os.File) int {
 	// The container's code is the monitor's: a foreground run waits on
 	// the monitor and exits with it, even when --rm removed the record.
 	return code
+}
+
+// startOnce creates and starts the container with its output going to
+// the log; done receives twice when both streams have closed.
+func startOnce(rt *runtime.Runtime, id, bundle string, logs *logWriter) (int, chan struct{}, error) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return 0, nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return 0, nil, err
+	}
+	devNull, err := os.Open(os.DevNull)
+	if err != nil {
+		return 0, nil, err
+	}
+	st, err := rt.Create(id, runtime.CreateOptions{Bundle: bundle, Stdin: devNull, Stdout: outW, Stderr: errW})
+	outW.Close()
+	errW.Close()
+	devNull.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return 0, nil, err
+	}
+	done := make(chan struct{}, 2)
+	go func() { logs.copyLines("stdout", outR); outR.Close(); done <- struct{}{} }()
+	go func() { logs.copyLines("stderr", errR); errR.Close(); done <- struct{}{} }()
+	if err := rt.Start(id); err != nil {
+		rt.Delete(id, true)
+		return 0, nil, err
+	}
+	return st.Pid, done, nil
 }
 
 // reap waits for init and returns its exit code as a shell gives it;

@@ -174,3 +174,87 @@ func TestEngineMonitorKilled(t *testing.T) {
 	mustEngine(t, root, "rm", id)
 	mustEngine(t, root, "run", "--rm", "busybox:it", "true")
 }
+
+// --restart on-failure:2 restarts a failing container twice, then
+// leaves it exited; stop ends an always-restarting one for good.
+func TestEngineRestartPolicy(t *testing.T) {
+	root := engineWithBusybox(t)
+	mustEngine(t, root, "run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox:it", "sh", "-c", "echo try; exit 7")
+	if out := mustEngine(t, root, "wait", "flaky"); out != "7\n" {
+		t.Fatalf("wait: %q", out)
+	}
+	got := strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{.RestartCount}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}", "flaky"))
+	if got != "2 7 on-failure" {
+		t.Fatalf("after the retries: %s", got)
+	}
+	if logs := mustEngine(t, root, "logs", "flaky"); logs != "try\ntry\ntry\n" {
+		t.Fatalf("logs of three runs: %q", logs)
+	}
+	mustEngine(t, root, "run", "-d", "--name", "forever", "--restart", "always", "busybox:it", "sh", "-c", "sleep 0.05")
+	waitFor(t, func() bool {
+		n, _ := strconv.Atoi(strings.TrimSpace(engine(t, root, "inspect", "-f", "{{.RestartCount}}", "forever").stdout))
+		return n >= 2
+	})
+	mustEngine(t, root, "stop", "-t", "1", "forever")
+	if st := strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{.State.Status}}", "forever")); st != "exited" {
+		t.Fatalf("after stop: %s", st)
+	}
+	if r := engine(t, root, "run", "--rm", "--restart", "always", "busybox:it", "true"); r.code != 125 || !strings.Contains(r.stderr, "conflicting options") {
+		t.Fatalf("--rm with --restart: %d %s", r.code, r.stderr)
+	}
+}
+
+// -v binds a host directory (ro refuses writes), --tmpfs mounts a
+// tmpfs; a bad -v fails create and leaves nothing.
+func TestEngineVolumesAndTmpfs(t *testing.T) {
+	root := engineWithBusybox(t)
+	host := t.TempDir()
+	os.WriteFile(filepath.Join(host, "in"), []byte("from host\n"), 0o644)
+	r := engine(t, root, "run", "--rm", "-v", host+":/data", "-v", host+":/ro:ro", "--tmpfs", "/scratch:size=1m", "busybox:it", "sh", "-c",
+		`cat /data/in; echo out > /data/out; touch /ro/x 2>/dev/null || echo ro-refused; grep -c " /scratch tmpfs" /proc/mounts`)
+	if r.code != 0 || r.stdout != "from host\nro-refused\n1\n" {
+		t.Fatalf("run: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(host, "out")); string(b) != "out\n" {
+		t.Fatal("the write through the bind did not reach the host")
+	}
+	for _, bad := range []string{"relative:/x", "/nonexistent-berth:/x", host + ":rel", host + ":/x:bogus"} {
+		if r := engine(t, root, "create", "-v", bad, "busybox:it"); r.code != 125 {
+			t.Errorf("-v %s: %d %s", bad, r.code, r.stderr)
+		}
+	}
+	if d := containerDirs(root); len(d) != 0 {
+		t.Fatalf("bad creates left %v", d)
+	}
+}
+
+// An OOM kill shows as OOMKilled and exit 137.
+func TestEngineOOMKill(t *testing.T) {
+	root := engineWithBusybox(t)
+	r := engine(t, root, "run", "--name", "hog", "-m", "8m", "busybox:it", "sh", "-c", `x=$(head -c 64000000 /dev/zero | tr '\0' a); echo survived`)
+	if r.code != 137 {
+		t.Fatalf("memory hog: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if got := strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", "hog")); got != "true 137" {
+		t.Fatalf("inspect: %s", got)
+	}
+}
+
+// 200 run --rm cycles leave no container, mount, monitor or cgroup.
+func TestEngineChurn(t *testing.T) {
+	root := engineWithBusybox(t)
+	for i := 0; i < 200; i++ {
+		if r := engine(t, root, "run", "--rm", "busybox:it", "true"); r.code != 0 {
+			t.Fatalf("cycle %d: %d %s", i, r.code, r.stderr)
+		}
+	}
+	if d := containerDirs(root); len(d) != 0 {
+		t.Fatalf("churn left %v", d)
+	}
+	ents, _ := os.ReadDir(filepath.Join(root, "run", "runtime"))
+	for _, e := range ents {
+		if e.Name() != ".lock" && e.Name() != "seccomp@cache" {
+			t.Errorf("runtime state left: %s", e.Name())
+		}
+	}
+}
