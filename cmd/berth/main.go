@@ -153,8 +153,11 @@ func newRoot(g *globals) *cobra.Command {
 	addImageCommands(root, g)
 	containerCmd := &cobra.Command{Use: "container", Short: "Manage containers"}
 	containerCmd.AddCommand(createCommand(g), startCommand(g), psCommand(g), logsCommand(g), stopCommand(g),
-		killCommand(g), rmCommand(g), waitCommand(g), execCommand(g), inspectCommand(g, "inspect", "container"))
+		killCommand(g), rmCommand(g), waitCommand(g), execCommand(g), inspectCommand(g, "inspect", "container"),
+		pauseCommand(g, true), pauseCommand(g, false), renameCommand(g), topCommand(g), statsCommand(g),
+		containerPruneCommand(g), exportCommand(g), cpCommand(g), runCommand(g))
 	root.AddCommand(containerCmd, runCommand(g), createCommand(g), startCommand(g), psCommand(g), logsCommand(g),
-		stopCommand(g), killCommand(g), rmCommand(g), waitCommand(g), execCommand(g))
+		stopCommand(g), killCommand(g), rmCommand(g), waitCommand(g), execCommand(g), pauseCommand(g, true),
+		pauseCommand(g, false), renameCommand(g), topCommand(g), statsCommand(g), exportCommand(g), cpCommand(g))
 	return root
 }

@@ -169,22 +169,10 @@ func (s Store) Create(c *Container) error {
 	if c.Name == "" {
 		c.Name = randomName(c.ID)
 	}
-	c.Name = strings.TrimPrefix(c.Name, "/")
-	if !nameRE.MatchString(c.Name) {
-		return fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", c.Name)
+	if err := s.ClaimName(c); err != nil {
+		return err
 	}
 	names := filepath.Join(s.Root, "containers", "names")
-	if err := os.MkdirAll(names, 0o700); err != nil {
-		return fmt.Errorf("create container: %w", err)
-	}
-	// The name claim is a symlink: its creation is atomic and exclusive.
-	if err := os.Symlink(c.ID, filepath.Join(names, c.Name)); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			owner, _ := os.Readlink(filepath.Join(names, c.Name))
-			return fmt.Errorf("conflict: the container name %q is already in use by container %s: %w", c.Name, short(owner), ErrNameUsed)
-		}
-		return fmt.Errorf("claim name %s: %w", c.Name, err)
-	}
 	if err := os.MkdirAll(s.Dir(c.ID), 0o700); err != nil {
 		os.Remove(filepath.Join(names, c.Name))
 		return fmt.Errorf("create container: %w", err)
@@ -196,6 +184,32 @@ func (s Store) Create(c *Container) error {
 		return err
 	}
 	return nil
+}
+
+// ClaimName claims c.Name for c. The claim is a symlink: its creation
+// is atomic and exclusive, so of concurrent claimers exactly one wins.
+func (s Store) ClaimName(c *Container) error {
+	c.Name = strings.TrimPrefix(c.Name, "/")
+	if !nameRE.MatchString(c.Name) {
+		return fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", c.Name)
+	}
+	names := filepath.Join(s.Root, "containers", "names")
+	if err := os.MkdirAll(names, 0o700); err != nil {
+		return fmt.Errorf("claim name %s: %w", c.Name, err)
+	}
+	if err := os.Symlink(c.ID, filepath.Join(names, c.Name)); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			owner, _ := os.Readlink(filepath.Join(names, c.Name))
+			return fmt.Errorf("conflict: the container name %q is already in use by container %s: %w", c.Name, short(owner), ErrNameUsed)
+		}
+		return fmt.Errorf("claim name %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// ReleaseName gives a name up.
+func (s Store) ReleaseName(name string) {
+	os.Remove(filepath.Join(s.Root, "containers", "names", name))
 }
 
 func short(id string) string {

@@ -406,3 +406,51 @@ func (e *Engine) Remove(ctx context.Context, c *container.Container, force bool)
 func (e *Engine) LogPath(c *container.Container) string {
 	return filepath.Join(e.Containers.Dir(c.ID), "container.log")
 }
+
+// Rename gives a container a new name; the name claim moves atomically.
+func (e *Engine) Rename(c *container.Container, name string) error {
+	old := c.Name
+	c.Name = name
+	if err := e.Containers.ClaimName(c); err != nil {
+		return err
+	}
+	_, err := e.Containers.Update(c.ID, func(cur *container.Container) error {
+		cur.Name = name
+		return nil
+	})
+	if err != nil {
+		e.Containers.ReleaseName(name)
+		return err
+	}
+	e.Containers.ReleaseName(old)
+	return nil
+}
+
+// Rootfs returns a container's root filesystem for reading (export,
+// cp): the live mount while it runs, else its layers mounted for the
+// call. The returned function undoes that mount.
+func (e *Engine) Rootfs(c *container.Container) (string, func(), error) {
+	dir := e.Containers.Dir(c.ID)
+	merged := filepath.Join(dir, "merged")
+	if c.State.Status == container.Running {
+		return merged, func() {}, nil
+	}
+	img, err := e.Images.Get(c.Image)
+	if err != nil {
+		return "", nil, err
+	}
+	upper, work := filepath.Join(dir, "upper"), filepath.Join(dir, "work")
+	for _, d := range []string{upper, work, merged} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", nil, err
+		}
+	}
+	mounts, err := e.Images.Snapshots.Mounts(img.ChainIDs, upper, work)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := unix.Mount("overlay", merged, "overlay", 0, strings.Join(mounts[0].Options, ",")); err != nil {
+		return "", nil, fmt.Errorf("mount the container's root filesystem: %w", err)
+	}
+	return merged, func() { unix.Unmount(merged, unix.MNT_DETACH) }, nil
+}

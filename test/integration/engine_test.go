@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -255,6 +256,79 @@ func TestEngineChurn(t *testing.T) {
 	for _, e := range ents {
 		if e.Name() != ".lock" && e.Name() != "seccomp@cache" {
 			t.Errorf("runtime state left: %s", e.Name())
+		}
+	}
+}
+
+// pause/unpause, rename, top, stats, export, cp, container prune.
+func TestEngineContainerTools(t *testing.T) {
+	root := engineWithBusybox(t)
+	mustEngine(t, root, "run", "-d", "--name", "tools", "busybox:it", "sh", "-c", "echo data > /made; sleep 1000")
+	waitFor(t, func() bool { return engine(t, root, "exec", "tools", "test", "-f", "/made").code == 0 })
+	mustEngine(t, root, "pause", "tools")
+	if r := engine(t, root, "exec", "tools", "true"); r.code == 0 {
+		t.Fatal("exec into a paused container worked")
+	}
+	mustEngine(t, root, "unpause", "tools")
+	mustEngine(t, root, "rename", "tools", "tools2")
+	if r := engine(t, root, "inspect", "tools"); r.code == 0 {
+		t.Fatal("the old name still resolves")
+	}
+	if top := mustEngine(t, root, "top", "tools2"); !strings.Contains(top, "sleep 1000") || !strings.HasPrefix(top, "UID") {
+		t.Fatalf("top:\n%s", top)
+	}
+	if st := mustEngine(t, root, "stats", "--no-stream", "tools2"); !strings.Contains(st, "tools2") || !strings.Contains(st, "MEM USAGE") {
+		t.Fatalf("stats:\n%s", st)
+	}
+	// cp both ways.
+	host := t.TempDir()
+	mustEngine(t, root, "cp", "tools2:/made", filepath.Join(host, "made"))
+	if b, _ := os.ReadFile(filepath.Join(host, "made")); string(b) != "data\n" {
+		t.Fatalf("cp out: %q", b)
+	}
+	os.WriteFile(filepath.Join(host, "in"), []byte("in\n"), 0o644)
+	mustEngine(t, root, "cp", filepath.Join(host, "in"), "tools2:/tmp/")
+	if r := engine(t, root, "exec", "tools2", "cat", "/tmp/in"); r.stdout != "in\n" {
+		t.Fatalf("cp in: %q %q", r.stdout, r.stderr)
+	}
+	// export of the running container has the image's files and the
+	// container's own.
+	tarPath := filepath.Join(host, "export.tar")
+	mustEngine(t, root, "export", "-o", tarPath, "tools2")
+	out, err := exec.Command("tar", "-tf", tarPath).Output()
+	if err != nil || !strings.Contains(string(out), "bin/busybox") || !strings.Contains(string(out), "made") {
+		t.Fatalf("export: %v %d bytes", err, len(out))
+	}
+	mustEngine(t, root, "rm", "-f", "tools2")
+	mustEngine(t, root, "create", "--name", "stopped", "busybox:it", "true")
+	if out := mustEngine(t, root, "container", "prune", "-f"); !strings.Contains(out, "Deleted Containers") {
+		t.Fatalf("prune: %s", out)
+	}
+	if d := containerDirs(root); len(d) != 0 {
+		t.Fatalf("prune left %v", d)
+	}
+}
+
+// cp cannot be led out of the container by its symlinks (CVE-2018-15664
+// class): neither a read of a host file nor a write into a host dir.
+func TestEngineCpRefusesSymlinksOut(t *testing.T) {
+	root := engineWithBusybox(t)
+	host := t.TempDir()
+	os.WriteFile(filepath.Join(host, "secret"), []byte("host secret\n"), 0o600)
+	mustEngine(t, root, "run", "-d", "--name", "evil", "busybox:it", "sh", "-c", "ln -s "+host+" /leak; ln -s / /root-link; sleep 1000")
+	waitFor(t, func() bool { return engine(t, root, "exec", "evil", "test", "-L", "/leak").code == 0 })
+	out := filepath.Join(t.TempDir(), "got")
+	engine(t, root, "cp", "evil:/leak/secret", out)
+	if b, _ := os.ReadFile(out); strings.Contains(string(b), "host secret") {
+		t.Fatal("cp read a host file through a container symlink")
+	}
+	src := filepath.Join(t.TempDir(), "planted")
+	os.WriteFile(src, []byte("x"), 0o644)
+	engine(t, root, "cp", src, "evil:/leak/planted")
+	engine(t, root, "cp", src, "evil:/root-link"+host+"/planted2")
+	for _, f := range []string{"planted", "planted2"} {
+		if _, err := os.Stat(filepath.Join(host, f)); err == nil {
+			t.Fatalf("cp wrote %s into a host directory through a container symlink", f)
 		}
 	}
 }
