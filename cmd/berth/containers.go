@@ -30,6 +30,35 @@ const exitRunFailed = 125
 
 func (g *globals) engine() (*engine.Engine, error) { return engine.Open(g.root, g.runRoot) }
 
+// container opens the engine and finds ref in it.
+func (g *globals) container(ref string) (*engine.Engine, *container.Container, error) {
+	e, err := g.engine()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := e.Get(ref)
+	return e, c, err
+}
+
+// createFromFlags is create's work, shared by run.
+func createFromFlags(g *globals, f *createFlags, cmd *cobra.Command, args []string) (*engine.Engine, *container.Container, error) {
+	o, err := f.options(cmd, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := g.engine()
+	if err != nil {
+		return nil, nil, runError{exitRunFailed, err}
+	}
+	ctx, cancel := interruptible()
+	defer cancel()
+	ctr, err := e.Create(ctx, o)
+	if err != nil {
+		return nil, nil, runError{exitRunFailed, err}
+	}
+	return e, ctr, nil
+}
+
 // runError carries run's exit code with its message.
 type runError struct {
 	code int
@@ -146,19 +175,9 @@ func createCommand(g *globals) *cobra.Command {
 		Short: "Create a container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := f.options(cmd, args)
+			_, ctr, err := createFromFlags(g, &f, cmd, args)
 			if err != nil {
 				return err
-			}
-			e, err := g.engine()
-			if err != nil {
-				return runError{exitRunFailed, err}
-			}
-			ctx, cancel := interruptible()
-			defer cancel()
-			ctr, err := e.Create(ctx, o)
-			if err != nil {
-				return runError{exitRunFailed, err}
 			}
 			fmt.Println(ctr.ID)
 			return nil
@@ -176,19 +195,9 @@ func runCommand(g *globals) *cobra.Command {
 		Short: "Create and start a container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := f.options(cmd, args)
+			e, ctr, err := createFromFlags(g, &f, cmd, args)
 			if err != nil {
 				return err
-			}
-			e, err := g.engine()
-			if err != nil {
-				return runError{exitRunFailed, err}
-			}
-			ctx, cancel := interruptible()
-			defer cancel()
-			ctr, err := e.Create(ctx, o)
-			if err != nil {
-				return runError{exitRunFailed, err}
 			}
 			mon, err := e.Start(ctr)
 			if err != nil {
@@ -438,11 +447,7 @@ func logsCommand(g *globals) *cobra.Command {
 		Short: "Show a container's output",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			e, err := g.engine()
-			if err != nil {
-				return err
-			}
-			ctr, err := e.Get(args[0])
+			e, ctr, err := g.container(args[0])
 			if err != nil {
 				return err
 			}

@@ -51,11 +51,7 @@ func renameCommand(g *globals) *cobra.Command {
 		Short: "Rename a container",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
-			e, err := g.engine()
-			if err != nil {
-				return err
-			}
-			c, err := e.Get(args[0])
+			e, c, err := g.container(args[0])
 			if err != nil {
 				return err
 			}
@@ -70,11 +66,7 @@ func topCommand(g *globals) *cobra.Command {
 		Short: "Show a container's processes",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			e, err := g.engine()
-			if err != nil {
-				return err
-			}
-			c, err := e.Get(args[0])
+			e, c, err := g.container(args[0])
 			if err != nil {
 				return err
 			}
@@ -245,11 +237,7 @@ func exportCommand(g *globals) *cobra.Command {
 		Short: "Write a container's filesystem to a tar archive",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			e, err := g.engine()
-			if err != nil {
-				return err
-			}
-			c, err := e.Get(args[0])
+			e, c, err := g.container(args[0])
 			if err != nil {
 				return err
 			}
