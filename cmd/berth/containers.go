@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -253,10 +254,10 @@ func foreground(e *engine.Engine, c *container.Container, mon *os.Process) error
 	for {
 		select {
 		case code := <-done:
-			r.drain(false)
+			r.drain()
 			return exitError{code}
 		case <-time.After(20 * time.Millisecond):
-			r.drain(false)
+			r.drain()
 		}
 	}
 }
@@ -270,13 +271,14 @@ type logReader struct {
 
 func newLogReader(f *os.File) *logReader { return &logReader{f: f} }
 
-func (l *logReader) drain(_ bool) {
+// drain prints every complete line written so far.
+func (l *logReader) drain() {
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := l.f.Read(buf)
 		l.partial = append(l.partial, buf[:n]...)
 		for {
-			i := strings.IndexByte(string(l.partial), '\n')
+			i := bytes.IndexByte(l.partial, '\n')
 			if i < 0 {
 				break
 			}
@@ -483,10 +485,10 @@ func logsCommand(g *globals) *cobra.Command {
 			ctx, cancel := interruptible()
 			defer cancel()
 			for {
-				r.drain(false)
+				r.drain()
 				cur, err := e.Containers.Load(ctr.ID)
 				if err != nil || cur.State.Status != container.Running {
-					r.drain(false)
+					r.drain()
 					return nil
 				}
 				select {
