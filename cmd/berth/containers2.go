@@ -366,112 +366,97 @@ func inside(p string) string {
 	return p
 }
 
-func copyOut(root *os.Root, src, dst string) error {
-	fi, err := root.Lstat(src)
+// tree is one side of a copy: the container's root (an *os.Root, which
+// confines every path to it) or the host (hostTree, plain paths).
+type tree interface {
+	Lstat(name string) (fs.FileInfo, error)
+	Stat(name string) (fs.FileInfo, error)
+	Readlink(name string) (string, error)
+	Symlink(target, name string) error
+	Open(name string) (*os.File, error)
+	OpenFile(name string, flag int, perm fs.FileMode) (*os.File, error)
+	MkdirAll(name string, perm fs.FileMode) error
+}
+
+type hostTree struct{}
+
+func (hostTree) Lstat(n string) (fs.FileInfo, error)    { return os.Lstat(n) }
+func (hostTree) Stat(n string) (fs.FileInfo, error)     { return os.Stat(n) }
+func (hostTree) Readlink(n string) (string, error)      { return os.Readlink(n) }
+func (hostTree) Symlink(t, n string) error              { return os.Symlink(t, n) }
+func (hostTree) Open(n string) (*os.File, error)        { return os.Open(n) }
+func (hostTree) MkdirAll(n string, p fs.FileMode) error { return os.MkdirAll(n, p) }
+func (hostTree) OpenFile(n string, f int, p fs.FileMode) (*os.File, error) {
+	return os.OpenFile(n, f, p)
+}
+
+func copyOut(root *os.Root, src, dst string) error { return copyTree(root, src, hostTree{}, dst) }
+
+func copyIn(src string, root *os.Root, dst string) error { return copyTree(hostTree{}, src, root, dst) }
+
+// copyTree copies src from one tree to dst in the other, as cp -a
+// would: into dst when dst is a directory; symlinks copied as links,
+// never followed.
+func copyTree(from tree, src string, to tree, dst string) error {
+	fi, err := from.Lstat(src)
 	if err != nil {
 		return fmt.Errorf("cp: %w", err)
 	}
-	if st, err := os.Stat(dst); err == nil && st.IsDir() {
-		dst = filepath.Join(dst, path.Base("/"+src))
+	if st, err := to.Stat(dst); err == nil && st.IsDir() {
+		dst = path.Join(dst, path.Base("/"+filepath.ToSlash(src)))
 	}
-	if !fi.IsDir() {
-		return copyFileOut(root, src, dst, fi)
+	if err := copyEntry(from, src, to, dst, fi); err != nil {
+		return fmt.Errorf("cp: %w", err)
 	}
-	return fs.WalkDir(root.FS(), src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		info, err := root.Lstat(p)
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return os.MkdirAll(target, info.Mode().Perm()|0o700)
-		}
-		return copyFileOut(root, p, target, info)
-	})
+	return nil
 }
 
-func copyFileOut(root *os.Root, src, dst string, fi fs.FileInfo) error {
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		link, err := root.Readlink(src)
+func copyEntry(from tree, src string, to tree, dst string, fi fs.FileInfo) error {
+	switch {
+	case fi.IsDir():
+		if err := to.MkdirAll(dst, fi.Mode().Perm()|0o700); err != nil {
+			return err
+		}
+		d, err := from.Open(src)
 		if err != nil {
 			return err
 		}
-		return os.Symlink(link, dst)
-	}
-	if !fi.Mode().IsRegular() {
+		ents, err := d.ReadDir(-1)
+		d.Close()
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			info, err := e.Info()
+			if err != nil {
+				return err
+			}
+			if err := copyEntry(from, path.Join(src, e.Name()), to, path.Join(dst, e.Name()), info); err != nil {
+				return err
+			}
+		}
 		return nil
-	}
-	in, err := root.Open(src)
-	if err != nil {
-		return fmt.Errorf("cp: %w", err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fi.Mode().Perm())
-	if err != nil {
-		return fmt.Errorf("cp: %w", err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("cp: %w", err)
-	}
-	return out.Close()
-}
-
-func copyIn(src string, root *os.Root, dst string) error {
-	fi, err := os.Lstat(src)
-	if err != nil {
-		return fmt.Errorf("cp: %w", err)
-	}
-	if st, err := root.Stat(dst); err == nil && st.IsDir() {
-		dst = path.Join(dst, filepath.Base(src))
-	}
-	if !fi.IsDir() {
-		return copyFileIn(src, root, dst, fi)
-	}
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		link, err := from.Readlink(src)
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(src, p)
-		target := path.Join(dst, filepath.ToSlash(rel))
-		info, err := os.Lstat(p)
+		return to.Symlink(link, dst)
+	case fi.Mode().IsRegular():
+		in, err := from.Open(src)
 		if err != nil {
 			return err
 		}
-		if d.IsDir() {
-			return root.MkdirAll(target, info.Mode().Perm()|0o700)
-		}
-		return copyFileIn(p, root, target, info)
-	})
-}
-
-func copyFileIn(src string, root *os.Root, dst string, fi fs.FileInfo) error {
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		link, err := os.Readlink(src)
+		defer in.Close()
+		out, err := to.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fi.Mode().Perm())
 		if err != nil {
 			return err
 		}
-		return root.Symlink(link, dst)
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
 	}
-	if !fi.Mode().IsRegular() {
-		return nil
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := root.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fi.Mode().Perm())
-	if err != nil {
-		return fmt.Errorf("cp: %w", err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("cp: %w", err)
-	}
-	return out.Close()
+	return nil // devices, fifos, sockets: not copied
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/berth-project/berth/internal/image"
 	"github.com/berth-project/berth/internal/image/reference"
 	"github.com/berth-project/berth/internal/progress"
+	"github.com/berth-project/berth/internal/runtime"
 )
 
 // images is the image service, knowing which images containers use.
@@ -60,14 +61,12 @@ func (r *registryFlags) add(c *cobra.Command) {
 }
 
 func (r *registryFlags) options() image.RegistryOptions {
-	o := image.RegistryOptions{Insecure: !r.tlsVerify, UserAgent: "berth/" + versionString()}
+	o := image.RegistryOptions{Insecure: !r.tlsVerify, UserAgent: "berth/" + runtime.Version}
 	if r.authFile != "" {
 		o.Keychain = image.FileKeychain(r.authFile)
 	}
 	return o
 }
-
-func versionString() string { return strings.Fields(newRoot(&globals{}).Version)[0] }
 
 func reporter(quiet bool) progress.Reporter {
 	if quiet {

@@ -229,21 +229,16 @@ func (e *Engine) prepare(c *container.Container) (string, func(), error) {
 		return "", func() {}, err
 	}
 	dir := e.Containers.Dir(c.ID)
-	upper, work, merged := filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "merged")
-	for _, d := range []string{upper, work, merged, filepath.Join(dir, "etc"), filepath.Join(dir, "bundle")} {
+	for _, d := range []string{filepath.Join(dir, "etc"), filepath.Join(dir, "bundle")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return "", func() {}, err
 		}
 	}
-	os.Chmod(dir, 0o711) // a container running as non-root reaches its rootfs
-	mounts, err := e.Images.Snapshots.Mounts(img.ChainIDs, upper, work)
+	os.Chmod(dir, 0o711)                                        // a container running as non-root reaches its rootfs
+	unix.Unmount(filepath.Join(dir, "merged"), unix.MNT_DETACH) // left by a monitor that was killed
+	merged, unmount, err := e.mountRootfs(c, img)
 	if err != nil {
 		return "", func() {}, err
-	}
-	unmount := func() { unix.Unmount(merged, unix.MNT_DETACH) }
-	unmount() // a mount left by a monitor that was killed
-	if err := unix.Mount("overlay", merged, "overlay", 0, strings.Join(mounts[0].Options, ",")); err != nil {
-		return "", func() {}, fmt.Errorf("mount the container's root filesystem: %w", err)
 	}
 	etc := filepath.Join(dir, "etc")
 	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + c.Config.Hostname + "\n"
@@ -430,16 +425,21 @@ func (e *Engine) Rename(c *container.Container, name string) error {
 // cp): the live mount while it runs, else its layers mounted for the
 // call. The returned function undoes that mount.
 func (e *Engine) Rootfs(c *container.Container) (string, func(), error) {
-	dir := e.Containers.Dir(c.ID)
-	merged := filepath.Join(dir, "merged")
 	if c.State.Status == container.Running {
-		return merged, func() {}, nil
+		return filepath.Join(e.Containers.Dir(c.ID), "merged"), func() {}, nil
 	}
 	img, err := e.Images.Get(c.Image)
 	if err != nil {
 		return "", nil, err
 	}
-	upper, work := filepath.Join(dir, "upper"), filepath.Join(dir, "work")
+	return e.mountRootfs(c, img)
+}
+
+// mountRootfs mounts the image's layers under the container's own upper
+// dir at <container>/merged, in the caller's mount namespace.
+func (e *Engine) mountRootfs(c *container.Container, img *image.Image) (string, func(), error) {
+	dir := e.Containers.Dir(c.ID)
+	upper, work, merged := filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "merged")
 	for _, d := range []string{upper, work, merged} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return "", nil, err
