@@ -8,14 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/engine"
@@ -71,9 +68,12 @@ func (e runError) Error() string { return e.err.Error() }
 // createFlags are the flags of create and run.
 type createFlags struct {
 	name, user, workdir, hostname, entrypoint, network, stopSignal, memory, restart string
-	env, labels, capAdd, capDrop, securityOpt, volumes, tmpfs                       []string
-	rm, readOnly, privileged, tty, interactive, noPull                              bool
+	pid, ipc, uts, userns, detachKeys                                               string
+	env, envFile, labels, capAdd, capDrop, securityOpt, volumes, tmpfs, mounts      []string
+	devices, ulimits, logOpts                                                       []string
+	rm, readOnly, privileged, tty, interactive, noPull, init, detach                bool
 	pidsLimit                                                                       int64
+	stopTimeout                                                                     int
 	cpus                                                                            float64
 	rf                                                                              registryFlags
 }
@@ -101,41 +101,26 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.BoolVar(&f.rm, "rm", false, "remove the container when it exits")
 	fl.BoolVar(&f.readOnly, "read-only", false, "mount the root filesystem read-only")
 	fl.BoolVar(&f.privileged, "privileged", false, "give every capability the host can grant, no seccomp, no masked paths")
-	fl.BoolVarP(&f.tty, "tty", "t", false, "allocate a pseudo-TTY (not yet: see README)")
-	fl.BoolVarP(&f.interactive, "interactive", "i", false, "keep STDIN open (not yet: see README)")
+	fl.BoolVarP(&f.tty, "tty", "t", false, "allocate a pseudo-TTY")
+	fl.BoolVarP(&f.interactive, "interactive", "i", false, "keep STDIN open even if not attached")
+	fl.BoolVar(&f.init, "init", false, "run a tiny init as PID 1 that forwards signals and reaps zombies")
+	fl.StringArrayVar(&f.envFile, "env-file", nil, "read environment variables from a file")
+	fl.StringArrayVar(&f.mounts, "mount", nil, "attach a mount: type=bind|volume|tmpfs,source=…,target=…[,readonly]")
+	fl.StringArrayVar(&f.devices, "device", nil, "add a host device: HOST[:CONTAINER][:rwm]")
+	fl.StringArrayVar(&f.ulimits, "ulimit", nil, "ulimit: NAME=SOFT[:HARD]")
+	fl.StringArrayVar(&f.logOpts, "log-opt", nil, "log options: max-size=SIZE, max-file=N")
+	fl.StringVar(&f.pid, "pid", "", "PID namespace: host or container:NAME")
+	fl.StringVar(&f.ipc, "ipc", "", "IPC namespace: host or container:NAME")
+	fl.StringVar(&f.uts, "uts", "", "UTS namespace: host")
+	fl.StringVar(&f.userns, "userns", "", "user namespace: host (the default)")
+	fl.IntVar(&f.stopTimeout, "stop-timeout", 0, "seconds to wait for the stop signal before killing")
 	fl.Int64Var(&f.pidsLimit, "pids-limit", 0, "process limit")
 	fl.Float64Var(&f.cpus, "cpus", 0, "CPU limit")
 	f.rf.add(c)
 }
 
-func parseBytes(s string) (int64, error) {
-	if s == "" {
-		return 0, nil
-	}
-	mult := int64(1)
-	switch strings.ToLower(s[len(s)-1:]) {
-	case "k":
-		mult = 1 << 10
-	case "m":
-		mult = 1 << 20
-	case "g":
-		mult = 1 << 30
-	}
-	if mult != 1 || strings.HasSuffix(strings.ToLower(s), "b") {
-		s = strings.TrimRight(s[:len(s)-1], "bB")
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("invalid size %q", s)
-	}
-	return n * mult, nil
-}
-
 func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateOptions, error) {
-	if f.tty || f.interactive {
-		return engine.CreateOptions{}, usageError{errors.New("-i and -t are not supported yet (attach arrives later in issue 8)")}
-	}
-	mem, err := parseBytes(f.memory)
+	mem, err := container.ParseBytes(f.memory)
 	if err != nil {
 		return engine.CreateOptions{}, usageError{fmt.Errorf("--memory: %w", err)}
 	}
@@ -143,7 +128,15 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 	if err != nil {
 		return engine.CreateOptions{}, usageError{err}
 	}
-	env := append([]string(nil), f.env...)
+	var env []string
+	for _, file := range f.envFile {
+		kvs, err := readEnvFile(file)
+		if err != nil {
+			return engine.CreateOptions{}, usageError{err}
+		}
+		env = append(env, kvs...)
+	}
+	env = append(env, f.env...)
 	for i, kv := range env {
 		if !strings.Contains(kv, "=") { // -e NAME takes the caller's value
 			env[i] = kv + "=" + os.Getenv(kv)
@@ -159,8 +152,38 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 		Hostname: f.hostname, Labels: labels, StopSignal: f.stopSignal,
 		Host: container.Host{AutoRemove: f.rm, ReadonlyRootfs: f.readOnly, Privileged: f.privileged, CapAdd: f.capAdd,
 			CapDrop: f.capDrop, SecurityOpt: f.securityOpt, NetworkMode: f.network, Memory: mem, PidsLimit: f.pidsLimit,
-			NanoCPUs: int64(f.cpus * 1e9), Binds: f.volumes, Tmpfs: tmpfsMap(f.tmpfs), Restart: restart},
+			NanoCPUs: int64(f.cpus * 1e9), Binds: f.volumes, Tmpfs: tmpfsMap(f.tmpfs), Restart: restart,
+			Devices: f.devices, Ulimits: f.ulimits, PidMode: f.pid, IpcMode: f.ipc, UTSMode: f.uts, UsernsMode: f.userns, Init: f.init},
+		Mounts: f.mounts, Tty: f.tty, OpenStdin: f.interactive, StdinOnce: f.interactive && !f.detach && cmd.Name() == "run",
 		Pull: &image.PullOptions{RegistryOptions: f.rf.options(), Progress: reporter(false)},
+	}
+	if cmd.Flags().Changed("stop-timeout") {
+		o.StopTimeout = &f.stopTimeout
+	}
+	if f.userns != "" && f.userns != "host" {
+		return o, usageError{fmt.Errorf("--userns %q: only host is supported so far (per-container user namespaces are not built yet)", f.userns)}
+	}
+	if f.uts != "" && f.uts != "host" {
+		return o, usageError{fmt.Errorf("--uts %q: want host", f.uts)}
+	}
+	for _, lo := range f.logOpts {
+		k, v, _ := strings.Cut(lo, "=")
+		switch k {
+		case "max-size":
+			n, err := container.ParseBytes(v)
+			if err != nil || n == 0 {
+				return o, usageError{fmt.Errorf("--log-opt %q: invalid size", lo)}
+			}
+			o.Host.LogMaxSize = n
+		case "max-file":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return o, usageError{fmt.Errorf("--log-opt %q: want a count of at least 1", lo)}
+			}
+			o.Host.LogMaxFiles = n
+		default:
+			return o, usageError{fmt.Errorf("--log-opt %q: unknown option (max-size, max-file)", lo)}
+		}
 	}
 	if cmd.Flags().Changed("entrypoint") { // "--entrypoint ''" clears it
 		ep := f.entrypoint
@@ -190,7 +213,6 @@ func createCommand(g *globals) *cobra.Command {
 
 func runCommand(g *globals) *cobra.Command {
 	var f createFlags
-	var detach bool
 	c := &cobra.Command{
 		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Create and start a container",
@@ -200,66 +222,40 @@ func runCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			mon, err := e.Start(ctr)
+			if !f.detach {
+				err := startAttached(e, ctr, stdioOptions{stdin: f.interactive, detachKeys: f.detachKeys, sigProxy: true})
+				var ee exitError
+				if err != nil && !errors.As(err, &ee) {
+					return startFailed(e, ctr, f.rm, err)
+				}
+				return err
+			}
+			mon, err := e.Start(ctr, nil)
 			if err != nil {
-				code := exitRunFailed
-				if cur, lerr := e.Containers.Load(ctr.ID); lerr == nil && cur.State.ExitCode != 0 {
-					code = cur.State.ExitCode
-				}
-				if f.rm {
-					e.Remove(context.Background(), ctr, true)
-				}
-				return runError{code, err}
+				return startFailed(e, ctr, f.rm, err)
 			}
-			if detach {
-				mon.Release()
-				fmt.Println(ctr.ID)
-				return nil
-			}
-			return foreground(e, ctr, mon)
+			mon.Release()
+			fmt.Println(ctr.ID)
+			return nil
 		},
 	}
 	f.add(c)
-	c.Flags().BoolVarP(&detach, "detach", "d", false, "run in the background and print the container ID")
+	c.Flags().BoolVarP(&f.detach, "detach", "d", false, "run in the background and print the container ID")
+	c.Flags().StringVar(&f.detachKeys, "detach-keys", "", "key sequence for detaching (default ctrl-p,ctrl-q)")
 	return c
 }
 
-// foreground streams the container's log until the monitor exits, and
-// exits with the container's code. Signals go to the container.
-func foreground(e *engine.Engine, c *container.Container, mon *os.Process) error {
-	sigc := make(chan os.Signal, 8)
-	signal.Notify(sigc, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
-	defer signal.Stop(sigc)
-	go func() {
-		for s := range sigc {
-			e.Runtime.Kill(c.ID, s.(syscall.Signal), false)
-		}
-	}()
-	done := make(chan int, 1)
-	go func() {
-		st, err := mon.Wait()
-		if err != nil {
-			done <- exitRunFailed
-			return
-		}
-		done <- st.ExitCode()
-	}()
-	f, err := os.Open(e.LogPath(c))
-	if err != nil {
-		code := <-done
-		return exitError{code}
+// startFailed is run's exit after a failed start: the container's code
+// (126, 127) when it has one, else 125; with --rm nothing stays.
+func startFailed(e *engine.Engine, c *container.Container, rm bool, err error) error {
+	code := exitRunFailed
+	if cur, lerr := e.Containers.Load(c.ID); lerr == nil && cur.State.ExitCode != 0 {
+		code = cur.State.ExitCode
 	}
-	defer f.Close()
-	r := newLogReader(f)
-	for {
-		select {
-		case code := <-done:
-			r.drain()
-			return exitError{code}
-		case <-time.After(20 * time.Millisecond):
-			r.drain()
-		}
+	if rm {
+		e.Remove(context.Background(), c, true, true)
 	}
+	return runError{code, err}
 }
 
 // logReader prints json-file entries to stdout and stderr.
@@ -307,7 +303,8 @@ func (l *logReader) print(line []byte) {
 }
 
 func startCommand(g *globals) *cobra.Command {
-	var attach bool
+	var attachOut, interactive bool
+	var keys string
 	c := &cobra.Command{
 		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Start containers",
@@ -317,17 +314,20 @@ func startCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if (attachOut || interactive) && len(args) > 1 {
+				return usageError{errors.New("you cannot start and attach multiple containers at once")}
+			}
 			for _, a := range args {
 				ctr, err := e.Get(a)
 				if err != nil {
 					return err
 				}
-				mon, err := e.Start(ctr)
+				if attachOut || interactive {
+					return startAttached(e, ctr, stdioOptions{stdin: interactive, detachKeys: keys, sigProxy: true})
+				}
+				mon, err := e.Start(ctr, nil)
 				if err != nil {
 					return err
-				}
-				if attach && mon != nil {
-					return foreground(e, ctr, mon)
 				}
 				if mon != nil {
 					mon.Release()
@@ -337,7 +337,9 @@ func startCommand(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().BoolVarP(&attach, "attach", "a", false, "attach to the output and exit with the container")
+	c.Flags().BoolVarP(&attachOut, "attach", "a", false, "attach to the output and exit with the container")
+	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach the container's STDIN")
+	c.Flags().StringVar(&keys, "detach-keys", "", "key sequence for detaching (default ctrl-p,ctrl-q)")
 	return c
 }
 
@@ -534,9 +536,9 @@ func stopCommand(g *globals) *cobra.Command {
 		Use:   "stop [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Stop containers: the stop signal, then SIGKILL after the timeout",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachContainer(g, args, func(e *engine.Engine, c *container.Container) error {
-				return e.Stop(context.Background(), c, time.Duration(timeout)*time.Second)
+				return e.Stop(context.Background(), c, stopTimeout(c, timeout, cmd.Flags().Changed("time")))
 			})
 		},
 	}
@@ -563,18 +565,19 @@ func killCommand(g *globals) *cobra.Command {
 }
 
 func rmCommand(g *globals) *cobra.Command {
-	var force bool
+	var force, volumes bool
 	c := &cobra.Command{
 		Use:   "rm [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Remove containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			return eachContainer(g, args, func(e *engine.Engine, c *container.Container) error {
-				return e.Remove(context.Background(), c, force)
+				return e.Remove(context.Background(), c, force, volumes)
 			})
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "kill a running container first")
+	c.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove the container's anonymous volumes")
 	return c
 }
 
@@ -607,7 +610,7 @@ func waitCommand(g *globals) *cobra.Command {
 }
 
 func execCommand(g *globals) *cobra.Command {
-	var detach bool
+	var detach, interactive, tty bool
 	var user, workdir string
 	var env []string
 	c := &cobra.Command{
@@ -631,7 +634,7 @@ func execCommand(g *globals) *cobra.Command {
 				return runError{exitRunFailed, err}
 			}
 			p := *base
-			p.Args, p.Terminal = args[1:], false
+			p.Args, p.Terminal = args[1:], tty
 			p.Env = append(append([]string(nil), base.Env...), env...)
 			if workdir != "" {
 				p.Cwd = workdir
@@ -643,7 +646,26 @@ func execCommand(g *globals) *cobra.Command {
 				}
 				p.User = u
 			}
-			code, err := e.Runtime.Exec(ctr.ID, runtime.ExecOptions{Process: &p, Detach: detach})
+			o := runtime.ExecOptions{Process: &p, Detach: detach}
+			if !interactive || detach {
+				devNull, err := os.Open(os.DevNull)
+				if err != nil {
+					return runError{exitRunFailed, err}
+				}
+				defer devNull.Close()
+				o.Stdin = devNull
+			}
+			if tty {
+				if !detach {
+					p.ConsoleSize = consoleSize()
+				}
+				stop, err := execConsole(&o, interactive && !detach)
+				if err != nil {
+					return runError{exitRunFailed, err}
+				}
+				defer stop()
+			}
+			code, err := e.Runtime.Exec(ctr.ID, o)
 			if err != nil {
 				var ie *runtime.InitError
 				if errors.As(err, &ie) && ie.Code != 0 {
@@ -656,6 +678,8 @@ func execCommand(g *globals) *cobra.Command {
 	}
 	c.Flags().SetInterspersed(false)
 	c.Flags().BoolVarP(&detach, "detach", "d", false, "run in the background")
+	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "keep STDIN open")
+	c.Flags().BoolVarP(&tty, "tty", "t", false, "allocate a pseudo-TTY")
 	c.Flags().StringVarP(&user, "user", "u", "", "user[:group]")
 	c.Flags().StringVarP(&workdir, "workdir", "w", "", "working directory")
 	c.Flags().StringArrayVarP(&env, "env", "e", nil, "environment variables")
@@ -676,4 +700,33 @@ func tmpfsMap(list []string) map[string]string {
 		m[d] = o
 	}
 	return m
+}
+
+// readEnvFile reads --env-file as Docker does: KEY=VALUE lines, a bare
+// KEY takes the caller's value, # starts a comment line.
+func readEnvFile(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--env-file: %w", err)
+	}
+	var out []string
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimLeft(strings.TrimSuffix(line, "\r"), " \t")
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, _, hasV := strings.Cut(line, "=")
+		if k == "" || strings.ContainsAny(k, " \t") {
+			return nil, fmt.Errorf("--env-file %s:%d: invalid variable name %q", path, i+1, k)
+		}
+		if !hasV {
+			v, ok := os.LookupEnv(k)
+			if !ok {
+				continue
+			}
+			line = k + "=" + v
+		}
+		out = append(out, line)
+	}
+	return out, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/copytree"
 	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/format"
 	"github.com/berth-project/berth/internal/monitor"
@@ -219,7 +220,7 @@ func containerPruneCommand(g *globals) *cobra.Command {
 				if c.State.Status == container.Running || monitor.Alive(c.State.MonitorPid, c.State.MonitorStart) {
 					continue
 				}
-				if err := e.Remove(context.Background(), c, false); err == nil {
+				if err := e.Remove(context.Background(), c, false, false); err == nil {
 					fmt.Println(c.ID)
 				}
 			}
@@ -366,97 +367,17 @@ func inside(p string) string {
 	return p
 }
 
-// tree is one side of a copy: the container's root (an *os.Root, which
-// confines every path to it) or the host (hostTree, plain paths).
-type tree interface {
-	Lstat(name string) (fs.FileInfo, error)
-	Stat(name string) (fs.FileInfo, error)
-	Readlink(name string) (string, error)
-	Symlink(target, name string) error
-	Open(name string) (*os.File, error)
-	OpenFile(name string, flag int, perm fs.FileMode) (*os.File, error)
-	MkdirAll(name string, perm fs.FileMode) error
+func copyOut(root *os.Root, src, dst string) error {
+	return wrapCp(copytree.Copy(root, src, copytree.Host{}, dst, copytree.Options{}))
 }
 
-type hostTree struct{}
-
-func (hostTree) Lstat(n string) (fs.FileInfo, error)    { return os.Lstat(n) }
-func (hostTree) Stat(n string) (fs.FileInfo, error)     { return os.Stat(n) }
-func (hostTree) Readlink(n string) (string, error)      { return os.Readlink(n) }
-func (hostTree) Symlink(t, n string) error              { return os.Symlink(t, n) }
-func (hostTree) Open(n string) (*os.File, error)        { return os.Open(n) }
-func (hostTree) MkdirAll(n string, p fs.FileMode) error { return os.MkdirAll(n, p) }
-func (hostTree) OpenFile(n string, f int, p fs.FileMode) (*os.File, error) {
-	return os.OpenFile(n, f, p)
+func copyIn(src string, root *os.Root, dst string) error {
+	return wrapCp(copytree.Copy(copytree.Host{}, src, root, dst, copytree.Options{}))
 }
 
-func copyOut(root *os.Root, src, dst string) error { return copyTree(root, src, hostTree{}, dst) }
-
-func copyIn(src string, root *os.Root, dst string) error { return copyTree(hostTree{}, src, root, dst) }
-
-// copyTree copies src from one tree to dst in the other, as cp -a
-// would: into dst when dst is a directory; symlinks copied as links,
-// never followed.
-func copyTree(from tree, src string, to tree, dst string) error {
-	fi, err := from.Lstat(src)
+func wrapCp(err error) error {
 	if err != nil {
 		return fmt.Errorf("cp: %w", err)
 	}
-	if st, err := to.Stat(dst); err == nil && st.IsDir() {
-		dst = path.Join(dst, path.Base("/"+filepath.ToSlash(src)))
-	}
-	if err := copyEntry(from, src, to, dst, fi); err != nil {
-		return fmt.Errorf("cp: %w", err)
-	}
 	return nil
-}
-
-func copyEntry(from tree, src string, to tree, dst string, fi fs.FileInfo) error {
-	switch {
-	case fi.IsDir():
-		if err := to.MkdirAll(dst, fi.Mode().Perm()|0o700); err != nil {
-			return err
-		}
-		d, err := from.Open(src)
-		if err != nil {
-			return err
-		}
-		ents, err := d.ReadDir(-1)
-		d.Close()
-		if err != nil {
-			return err
-		}
-		for _, e := range ents {
-			info, err := e.Info()
-			if err != nil {
-				return err
-			}
-			if err := copyEntry(from, path.Join(src, e.Name()), to, path.Join(dst, e.Name()), info); err != nil {
-				return err
-			}
-		}
-		return nil
-	case fi.Mode()&fs.ModeSymlink != 0:
-		link, err := from.Readlink(src)
-		if err != nil {
-			return err
-		}
-		return to.Symlink(link, dst)
-	case fi.Mode().IsRegular():
-		in, err := from.Open(src)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		out, err := to.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fi.Mode().Perm())
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
-			return err
-		}
-		return out.Close()
-	}
-	return nil // devices, fifos, sockets: not copied
 }

@@ -11,10 +11,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/engine"
 	_ "github.com/berth-project/berth/internal/nsenter" // joins namespaces before Go starts
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/runtime/initproc"
+	"github.com/berth-project/berth/internal/tinyinit"
 )
 
 // Exit codes as Docker's CLI: 125 when berth itself fails on the
@@ -39,6 +41,9 @@ func main() {
 	}
 	if engine.IsMonitor(os.Args[0]) {
 		engine.MonitorMain()
+	}
+	if os.Args[0] == container.InitPath {
+		tinyinit.Main(os.Args[1:])
 	}
 	if os.Args[0] == nsEnterArg0 {
 		nsEnterExec(os.Args[1:])
@@ -155,9 +160,11 @@ func newRoot(g *globals) *cobra.Command {
 	containerCmd.AddCommand(createCommand(g), startCommand(g), psCommand(g), logsCommand(g), stopCommand(g),
 		killCommand(g), rmCommand(g), waitCommand(g), execCommand(g), inspectCommand(g, "inspect", "container"),
 		pauseCommand(g, true), pauseCommand(g, false), renameCommand(g), topCommand(g), statsCommand(g),
-		containerPruneCommand(g), exportCommand(g), cpCommand(g), runCommand(g))
+		containerPruneCommand(g), exportCommand(g), cpCommand(g), runCommand(g), attachCommand(g), restartCommand(g),
+		diffCommand(g), commitCommand(g))
 	root.AddCommand(containerCmd, runCommand(g), createCommand(g), startCommand(g), psCommand(g), logsCommand(g),
 		stopCommand(g), killCommand(g), rmCommand(g), waitCommand(g), execCommand(g), pauseCommand(g, true),
-		pauseCommand(g, false), renameCommand(g), topCommand(g), statsCommand(g), exportCommand(g), cpCommand(g))
+		pauseCommand(g, false), renameCommand(g), topCommand(g), statsCommand(g), exportCommand(g), cpCommand(g),
+		attachCommand(g), restartCommand(g), diffCommand(g), commitCommand(g), volumeCommand(g))
 	return root
 }

@@ -98,3 +98,38 @@ func DialSocket(path string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// MakeRaw puts f in raw mode when it is a terminal and returns the
+// function that restores it.
+func MakeRaw(f *os.File) func() {
+	fd := int(f.Fd())
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return func() {}
+	}
+	raw := *old
+	raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	raw.Oflag &^= unix.OPOST
+	raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	raw.Cflag &^= unix.CSIZE | unix.PARENB
+	raw.Cflag |= unix.CS8
+	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
+	unix.IoctlSetTermios(fd, unix.TCSETS, &raw)
+	return func() { unix.IoctlSetTermios(fd, unix.TCSETS, old) }
+}
+
+// Size returns a terminal's rows and columns; ok is false when f is not
+// a terminal.
+func Size(f *os.File) (rows, cols uint16, ok bool) {
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0, 0, false
+	}
+	return ws.Row, ws.Col, true
+}
+
+// IsTerminal reports whether f is a terminal.
+func IsTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}

@@ -36,17 +36,20 @@ type Container struct {
 
 // Config is the process configuration: the image's, overridden by flags.
 type Config struct {
-	Hostname     string              `json:"hostname"`
-	User         string              `json:"user,omitempty"`
-	Env          []string            `json:"env"`
-	Cmd          []string            `json:"cmd"`
-	Entrypoint   []string            `json:"entrypoint,omitempty"`
-	WorkingDir   string              `json:"workingDir,omitempty"`
-	Labels       map[string]string   `json:"labels,omitempty"`
-	StopSignal   string              `json:"stopSignal,omitempty"`
-	StopTimeout  *int                `json:"stopTimeout,omitempty"`
-	Tty          bool                `json:"tty,omitempty"`
-	OpenStdin    bool                `json:"openStdin,omitempty"`
+	Hostname    string            `json:"hostname"`
+	User        string            `json:"user,omitempty"`
+	Env         []string          `json:"env"`
+	Cmd         []string          `json:"cmd"`
+	Entrypoint  []string          `json:"entrypoint,omitempty"`
+	WorkingDir  string            `json:"workingDir,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	StopSignal  string            `json:"stopSignal,omitempty"`
+	StopTimeout *int              `json:"stopTimeout,omitempty"`
+	Tty         bool              `json:"tty,omitempty"`
+	OpenStdin   bool              `json:"openStdin,omitempty"`
+	// StdinOnce closes the container's input when the first attached
+	// client's input ends (a foreground run -i).
+	StdinOnce    bool                `json:"stdinOnce,omitempty"`
 	ExposedPorts map[string]struct{} `json:"exposedPorts,omitempty"`
 }
 
@@ -64,9 +67,23 @@ type Host struct {
 	NanoCPUs       int64         `json:"nanoCpus,omitempty"`
 	Init           bool          `json:"init,omitempty"`
 	Restart        RestartPolicy `json:"restart"`
-	// Binds are -v HOST:CONTAINER[:ro]; Tmpfs are --tmpfs DEST[:OPTS].
-	Binds []string          `json:"binds,omitempty"`
-	Tmpfs map[string]string `json:"tmpfs,omitempty"`
+	// Binds and Tmpfs are -v and --tmpfs as given, for inspect; Mounts
+	// are all user mounts, parsed: -v, --mount, --tmpfs, image VOLUMEs.
+	Binds   []string          `json:"binds,omitempty"`
+	Tmpfs   map[string]string `json:"tmpfs,omitempty"`
+	Mounts  []Mount           `json:"mounts,omitempty"`
+	Devices []string          `json:"devices,omitempty"`
+	Ulimits []string          `json:"ulimits,omitempty"`
+	// PidMode, IpcMode, UTSMode: "" (private), "host" or
+	// "container:NAME"; NetworkMode takes those and network names.
+	PidMode    string `json:"pidMode,omitempty"`
+	IpcMode    string `json:"ipcMode,omitempty"`
+	UTSMode    string `json:"utsMode,omitempty"`
+	UsernsMode string `json:"usernsMode,omitempty"`
+	// LogMaxSize and LogMaxFiles are --log-opt max-size and max-file
+	// (0: the defaults, 10 MB x 3).
+	LogMaxSize  int64 `json:"logMaxSize,omitempty"`
+	LogMaxFiles int   `json:"logMaxFiles,omitempty"`
 }
 
 // Status values, as Docker names them.

@@ -25,6 +25,40 @@ type SpecInput struct {
 	HostNofile uint64
 	// HostCaps are the capabilities this host can grant (nil: ask caps).
 	HostCaps []string
+	// Joins are the namespace paths of container:NAME modes.
+	Joins map[specs.LinuxNamespaceType]string
+	// Volumes resolves volume names to host directories.
+	Volumes VolumePath
+	// InitBinary is mounted at InitPath with --init.
+	InitBinary string
+}
+
+// InitPath is where --init's init is mounted: /dev is the container's
+// own tmpfs, so the image is not touched.
+const InitPath = "/dev/init"
+
+// namespacesFor lists the container's namespaces: new ones, none for a
+// "host" mode, and joined ones for "container:NAME" (paths in joins).
+func namespacesFor(h Host, joins map[specs.LinuxNamespaceType]string) ([]specs.LinuxNamespace, error) {
+	modes := map[specs.LinuxNamespaceType]string{
+		specs.PIDNamespace: h.PidMode, specs.IPCNamespace: h.IpcMode, specs.UTSNamespace: h.UTSMode, specs.NetworkNamespace: h.NetworkMode,
+	}
+	var out []specs.LinuxNamespace
+	for _, t := range []specs.LinuxNamespaceType{specs.PIDNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.MountNamespace, specs.CgroupNamespace, specs.NetworkNamespace} {
+		mode := modes[t]
+		switch {
+		case mode == "host":
+		case strings.HasPrefix(mode, "container:"):
+			p := joins[t]
+			if p == "" {
+				return nil, fmt.Errorf("%s namespace of %s: not resolved", t, strings.TrimPrefix(mode, "container:"))
+			}
+			out = append(out, specs.LinuxNamespace{Type: t, Path: p})
+		default:
+			out = append(out, specs.LinuxNamespace{Type: t})
+		}
+	}
+	return out, nil
 }
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -62,32 +96,57 @@ func Spec(c *Container, in SpecInput) (*specs.Spec, error) {
 	if cwd == "" {
 		cwd = "/"
 	}
+	rl, err := rlimits(c.Host, nofile)
+	if err != nil {
+		return nil, err
+	}
+	namespaces, err := namespacesFor(c.Host, in.Joins)
+	if err != nil {
+		return nil, err
+	}
+	hostname := c.Config.Hostname
+	if c.Host.UTSMode != "" && c.Host.UTSMode != "private" {
+		hostname = "" // the host's or another container's: not ours to set
+	}
+	if c.Host.Init {
+		if in.InitBinary == "" {
+			return nil, fmt.Errorf("--init: no init binary")
+		}
+		args = append([]string{InitPath, "--"}, args...)
+	}
 	s := &specs.Spec{
 		Version:  specs.Version,
 		Root:     &specs.Root{Path: in.Rootfs, Readonly: c.Host.ReadonlyRootfs},
-		Hostname: c.Config.Hostname,
+		Hostname: hostname,
 		Process: &specs.Process{
 			Terminal: c.Config.Tty, Args: args, Env: env, Cwd: cwd, User: user,
 			Capabilities: &specs.LinuxCapabilities{Bounding: capList, Effective: capList, Permitted: capList},
-			Rlimits:      []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: nofile, Soft: nofile}},
+			Rlimits:      rl,
 		},
 		Mounts: defaultMounts(in.EtcDir),
 		Linux: &specs.Linux{
 			CgroupsPath: "/berth/" + c.ID,
-			Namespaces: []specs.LinuxNamespace{
-				{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace},
-				{Type: specs.MountNamespace}, {Type: specs.CgroupNamespace},
-			},
-			Resources: resources(c.Host),
+			Namespaces:  namespaces,
+			Resources:   resources(c.Host),
 		},
 	}
-	userMnts, err := userMounts(c.Host)
+	if c.Host.Init {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: InitPath, Type: "bind", Source: in.InitBinary, Options: []string{"bind", "ro", "nosuid", "nodev"}})
+	}
+	userMnts, err := userMounts(c.Host, in.Volumes)
 	if err != nil {
 		return nil, err
 	}
 	s.Mounts = append(s.Mounts, userMnts...)
-	if c.Host.NetworkMode != "host" {
-		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	nodes, rules, err := devices(c.Host)
+	if err != nil {
+		return nil, err
+	}
+	s.Linux.Devices = nodes
+	if c.Host.Privileged {
+		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+	} else {
+		s.Linux.Resources.Devices = append(defaultDeviceRules(), rules...)
 	}
 	if !c.Host.Privileged {
 		s.Linux.MaskedPaths = []string{"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
@@ -304,62 +363,33 @@ func lookup(rootfs, file string, match func([]string) bool) ([]string, bool) {
 	return nil, false
 }
 
-// userMounts turns -v and --tmpfs into mounts. A bind source must be an
-// absolute host path that exists (named volumes come with `berth
-// volume`); destinations must be absolute.
-func userMounts(h Host) ([]specs.Mount, error) {
-	var out []specs.Mount
-	for _, b := range h.Binds {
-		parts := strings.Split(b, ":")
-		if len(parts) < 2 || len(parts) > 3 {
-			return nil, fmt.Errorf("-v %q: want HOST-PATH:CONTAINER-PATH[:ro|rw]", b)
-		}
-		src, dst := parts[0], parts[1]
-		if !filepath.IsAbs(src) {
-			return nil, fmt.Errorf("-v %q: named volumes are not supported yet; give an absolute host path", b)
-		}
-		if !filepath.IsAbs(dst) {
-			return nil, fmt.Errorf("-v %q: the container path must be absolute", b)
-		}
-		if _, err := os.Stat(src); err != nil {
-			return nil, fmt.Errorf("-v %q: %w", b, err)
-		}
-		opts := []string{"rbind", "rprivate"}
-		if len(parts) == 3 {
-			switch parts[2] {
-			case "ro":
-				opts = append(opts, "ro")
-			case "rw":
-			default:
-				return nil, fmt.Errorf("-v %q: unknown mode %q (ro, rw)", b, parts[2])
-			}
-		}
-		out = append(out, specs.Mount{Destination: dst, Type: "bind", Source: src, Options: opts})
-	}
-	dests := make([]string, 0, len(h.Tmpfs))
-	for d := range h.Tmpfs {
-		dests = append(dests, d)
-	}
-	slices.Sort(dests)
-	for _, d := range dests {
-		if !filepath.IsAbs(d) {
-			return nil, fmt.Errorf("--tmpfs %q: the container path must be absolute", d)
-		}
-		opts := []string{"nosuid", "nodev", "noexec"}
-		if o := h.Tmpfs[d]; o != "" {
-			opts = append(opts, strings.Split(o, ",")...)
-		}
-		out = append(out, specs.Mount{Destination: d, Type: "tmpfs", Source: "tmpfs", Options: opts})
-	}
-	return out, nil
-}
-
 // ValidateHost checks the host options create takes, so a bad -v or
 // --tmpfs fails create and leaves nothing.
 func ValidateHost(h Host) error {
 	if h.AutoRemove && h.Restart.Name != "" && h.Restart.Name != "no" {
 		return fmt.Errorf("conflicting options: --restart and --rm")
 	}
-	_, err := userMounts(h)
-	return err
+	if err := checkMounts(h.Mounts); err != nil {
+		return err
+	}
+	for _, d := range h.Devices {
+		if _, _, _, err := ParseDevice(d); err != nil {
+			return err
+		}
+	}
+	for _, u := range h.Ulimits {
+		if _, err := ParseUlimit(u); err != nil {
+			return err
+		}
+	}
+	for flag, mode := range map[string]string{"--pid": h.PidMode, "--ipc": h.IpcMode, "--uts": h.UTSMode} {
+		if mode != "" && mode != "host" && mode != "private" && mode != "shareable" && !strings.HasPrefix(mode, "container:") {
+			return fmt.Errorf("%s %q: want host or container:NAME", flag, mode)
+		}
+	}
+	if h.UTSMode == "host" && h.NetworkMode != "host" {
+		// Docker allows it; the host name is then the host's.
+		return nil
+	}
+	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/berth-project/berth/internal/image"
 	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/runtime"
+	"github.com/berth-project/berth/internal/volume"
 )
 
 // Engine is the engine over one storage root and one runtime root.
@@ -29,6 +30,7 @@ type Engine struct {
 	Images     *image.Service
 	Containers container.Store
 	Runtime    *runtime.Runtime
+	Volumes    volume.Store
 }
 
 // Open opens the engine; images used by containers count as in use.
@@ -39,6 +41,7 @@ func Open(root, runRoot string) (*Engine, error) {
 	}
 	e := &Engine{Paths: monitor.Paths{Root: root, RunRoot: runRoot}, Images: imgs, Containers: container.Store{Root: root}}
 	e.Runtime = runtime.New(e.Paths.RuntimeRoot())
+	e.Volumes = volume.Store{Root: root, InUse: e.volumeUsers}
 	imgs.InUse = e.usersOf
 	return e, nil
 }
@@ -67,8 +70,16 @@ type CreateOptions struct {
 	Hostname   string
 	Labels     map[string]string
 	StopSignal string
-	Tty        bool
-	Host       container.Host
+	// StopTimeout is --stop-timeout in seconds.
+	StopTimeout *int
+	Tty         bool
+	OpenStdin   bool
+	// StdinOnce closes input when the attached client's ends (run -i).
+	StdinOnce bool
+	Host      container.Host
+	// Mounts are --mount flags (Host.Binds and Host.Tmpfs hold -v and
+	// --tmpfs).
+	Mounts []string
 	// Pull says how to fetch a missing image; nil refuses.
 	Pull *image.PullOptions
 }
@@ -89,7 +100,8 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Contai
 	cfg := container.Config{
 		Hostname: o.Hostname, User: ic.User, Env: append(append([]string(nil), ic.Env...), o.Env...),
 		Cmd: ic.Cmd, Entrypoint: ic.Entrypoint, WorkingDir: ic.WorkingDir, Labels: map[string]string{},
-		StopSignal: ic.StopSignal, Tty: o.Tty, ExposedPorts: ic.ExposedPorts,
+		StopSignal: ic.StopSignal, Tty: o.Tty, ExposedPorts: ic.ExposedPorts, StopTimeout: o.StopTimeout,
+		OpenStdin: o.OpenStdin, StdinOnce: o.StdinOnce,
 	}
 	if o.Entrypoint != nil {
 		cfg.Entrypoint, cfg.Cmd = nil, nil
@@ -121,36 +133,47 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Contai
 	if len(cfg.Cmd)+len(cfg.Entrypoint) == 0 {
 		return nil, errors.New("no command specified")
 	}
-	if err := container.ValidateHost(c.Host); err != nil {
-		return nil, err
-	}
 	if c.Host.NetworkMode == "" {
 		c.Host.NetworkMode = "none"
 	}
-	if m := c.Host.NetworkMode; m != "none" && m != "host" {
-		return nil, fmt.Errorf("network mode %q: only none and host exist until networking lands (issue 9)", m)
+	if m := c.Host.NetworkMode; m != "none" && m != "host" && !strings.HasPrefix(m, "container:") {
+		return nil, fmt.Errorf("network mode %q: only none, host and container:NAME exist until networking lands (issue 9)", m)
+	}
+	undoVolumes, err := e.userMounts(&c.Host, o.Mounts, ic.Volumes)
+	if err != nil {
+		return nil, err
+	}
+	if err := container.ValidateHost(c.Host); err != nil {
+		undoVolumes()
+		return nil, err
 	}
 	c.Config = cfg
 	if err := e.Containers.Create(c); err != nil {
+		undoVolumes()
 		return nil, err
 	}
 	return c, nil
 }
 
-// monitorEnv passes the roots to a monitor.
-const monitorEnv = "_BERTH_MONITOR_ROOTS"
+// monitorEnv passes the roots to a monitor; monitorClientEnv says that
+// fd 4 is an attached client.
+const (
+	monitorEnv       = "_BERTH_MONITOR_ROOTS"
+	monitorClientEnv = "_BERTH_MONITOR_CLIENT"
+)
 
 // Start starts a created or exited container: it launches the monitor,
 // detached in its own session, and returns once the container runs (or
 // with the reason it could not). The returned process is the monitor,
 // for a foreground run to wait on.
-func (e *Engine) Start(c *container.Container) (*os.Process, error) {
+// A client, if given, is attached before the container starts.
+func (e *Engine) Start(c *container.Container, client *os.File) (*os.Process, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	cmd, err := e.spawnMonitor(c.ID, w)
+	cmd, err := e.spawnMonitor(c.ID, w, client)
 	w.Close()
 	if err != nil || cmd == nil {
 		return nil, err
@@ -166,7 +189,7 @@ func (e *Engine) Start(c *container.Container) (*os.Process, error) {
 // the container as running by it, so a second start finds it running;
 // the lock is released before the monitor needs it. A nil command means
 // the container runs already.
-func (e *Engine) spawnMonitor(id string, report *os.File) (*exec.Cmd, error) {
+func (e *Engine) spawnMonitor(id string, report, client *os.File) (*exec.Cmd, error) {
 	unlock, err := e.Containers.Lock(id)
 	if err != nil {
 		return nil, err
@@ -187,6 +210,10 @@ func (e *Engine) spawnMonitor(id string, report *os.File) (*exec.Cmd, error) {
 		Env:         []string{monitorEnv + "=" + string(roots), "PATH=" + os.Getenv("PATH")},
 		ExtraFiles:  []*os.File{report},
 		SysProcAttr: &unix.SysProcAttr{Setsid: true},
+	}
+	if client != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, client)
+		cmd.Env = append(cmd.Env, monitorClientEnv+"=1")
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start the monitor: %w", err)
@@ -217,7 +244,15 @@ func MonitorMain() {
 		os.Exit(1)
 	}
 	id := strings.TrimPrefix(os.Args[0], monitor.Arg0Prefix)
-	os.Exit(monitor.Run(e.Paths, id, e.prepare, report))
+	var client *os.File
+	if os.Getenv(monitorClientEnv) != "" {
+		client = os.NewFile(4, "client")
+	}
+	hooks := monitor.Hooks{Prepare: e.prepare, Remove: func(c *container.Container) {
+		e.Containers.Remove(c)
+		e.removeAnonymousVolumes(c)
+	}}
+	os.Exit(monitor.Run(e.Paths, id, hooks, report, client))
 }
 
 // prepare mounts the container's rootfs (the image's layers under its
@@ -252,7 +287,18 @@ func (e *Engine) prepare(c *container.Container) (string, func(), error) {
 			return "", func() {}, err
 		}
 	}
-	spec, err := container.Spec(c, container.SpecInput{Rootfs: merged, EtcDir: etc})
+	in := container.SpecInput{Rootfs: merged, EtcDir: etc, Volumes: e.volumePath}
+	if in.Joins, err = e.joins(c); err == nil {
+		err = e.fillVolumes(c, merged)
+	}
+	if err == nil && c.Host.Init {
+		in.InitBinary, err = os.Executable()
+	}
+	if err != nil {
+		unmount()
+		return "", func() {}, err
+	}
+	spec, err := container.Spec(c, in)
 	if err != nil {
 		unmount()
 		return "", func() {}, err
@@ -375,8 +421,8 @@ func ensureSIG(s string) string {
 }
 
 // Remove deletes a container; a running one only with force (killed
-// first).
-func (e *Engine) Remove(ctx context.Context, c *container.Container, force bool) error {
+// first). With volumes its anonymous volumes go too.
+func (e *Engine) Remove(ctx context.Context, c *container.Container, force, volumes bool) error {
 	if c.State.Status == container.Running || monitor.Alive(c.State.MonitorPid, c.State.MonitorStart) {
 		if !force {
 			return fmt.Errorf("cannot remove container %s: container is running: stop the container before removing or force remove", c.Name)
@@ -394,7 +440,13 @@ func (e *Engine) Remove(ctx context.Context, c *container.Container, force bool)
 	defer unlock()
 	e.Runtime.Delete(c.ID, true)
 	unix.Unmount(filepath.Join(e.Containers.Dir(c.ID), "merged"), unix.MNT_DETACH)
-	return e.Containers.Remove(c)
+	if err := e.Containers.Remove(c); err != nil {
+		return err
+	}
+	if volumes {
+		return e.removeAnonymousVolumes(c)
+	}
+	return nil
 }
 
 // LogPath is a container's log file.

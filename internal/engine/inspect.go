@@ -20,8 +20,20 @@ type Inspect struct {
 	Driver          string
 	HostConfig      InspectHost
 	Config          InspectConfig
-	Mounts          []any
+	Mounts          []InspectMount
 	NetworkSettings map[string]any
+}
+
+// InspectMount is one of Docker's Mounts.
+type InspectMount struct {
+	Type        string
+	Name        string `json:",omitempty"`
+	Source      string
+	Destination string
+	Driver      string `json:",omitempty"`
+	Mode        string
+	RW          bool
+	Propagation string
 }
 
 // InspectState is Docker's State.
@@ -54,6 +66,13 @@ type InspectHost struct {
 	Memory         int64
 	NanoCpus       int64
 	PidsLimit      int64
+	Devices        []string
+	Ulimits        []string
+	PidMode        string
+	IpcMode        string
+	UTSMode        string
+	UsernsMode     string
+	Init           bool
 }
 
 // InspectConfig is Docker's Config.
@@ -88,11 +107,29 @@ func (e *Engine) Inspect(c *container.Container) Inspect {
 		RestartCount: c.State.RestartCount,
 		HostConfig: InspectHost{RestartPolicy: InspectRestart{Name: c.Host.Restart.Name, MaximumRetryCount: c.Host.Restart.MaxRetries}, AutoRemove: c.Host.AutoRemove, ReadonlyRootfs: c.Host.ReadonlyRootfs, Privileged: c.Host.Privileged,
 			CapAdd: c.Host.CapAdd, CapDrop: c.Host.CapDrop, SecurityOpt: c.Host.SecurityOpt, NetworkMode: c.Host.NetworkMode,
-			Memory: c.Host.Memory, NanoCpus: c.Host.NanoCPUs, PidsLimit: c.Host.PidsLimit, Binds: c.Host.Binds, Tmpfs: c.Host.Tmpfs},
+			Memory: c.Host.Memory, NanoCpus: c.Host.NanoCPUs, PidsLimit: c.Host.PidsLimit, Binds: c.Host.Binds, Tmpfs: c.Host.Tmpfs,
+			Devices: c.Host.Devices, Ulimits: c.Host.Ulimits, PidMode: c.Host.PidMode, IpcMode: c.Host.IpcMode, UTSMode: c.Host.UTSMode,
+			UsernsMode: c.Host.UsernsMode, Init: c.Host.Init},
 		Config: InspectConfig{Hostname: c.Config.Hostname, User: c.Config.User, Env: c.Config.Env, Cmd: c.Config.Cmd,
 			Entrypoint: c.Config.Entrypoint, WorkingDir: c.Config.WorkingDir, Labels: c.Config.Labels, Image: c.ImageName,
 			Tty: c.Config.Tty, StopSignal: c.Config.StopSignal, ExposedPorts: c.Config.ExposedPorts},
-		Mounts: []any{}, NetworkSettings: map[string]any{},
+		Mounts: []InspectMount{}, NetworkSettings: map[string]any{},
+	}
+	for _, m := range c.Host.Mounts {
+		im := InspectMount{Type: m.Type, Source: m.Source, Destination: m.Target, RW: !m.ReadOnly, Propagation: "rprivate"}
+		if m.ReadOnly {
+			im.Mode = "ro"
+		}
+		if m.Type == "volume" {
+			im.Name, im.Driver, im.Propagation = m.Source, "local", ""
+			if v, err := e.Volumes.Get(m.Source); err == nil {
+				im.Source = v.Mountpoint
+			}
+		}
+		if m.Type == "tmpfs" {
+			im.Propagation = ""
+		}
+		out.Mounts = append(out.Mounts, im)
 	}
 	if len(args) > 0 {
 		out.Path, out.Args = args[0], args[1:]

@@ -15,6 +15,7 @@ import (
 
 	"github.com/berth-project/berth/internal/image/reference"
 	"github.com/berth-project/berth/internal/progress"
+	"github.com/berth-project/berth/internal/snapshot"
 )
 
 // ImportOptions describe the image `import` makes.
@@ -23,6 +24,14 @@ type ImportOptions struct {
 	Changes  []string // Dockerfile instructions (--change)
 	Message  string   // history comment (--message)
 	Platform *v1.Platform
+	// Base, when set, makes the layer a new top layer of Base (commit):
+	// its layers, platform and history are kept.
+	Base *Image
+	// Config, when set, is the new image's runtime config before
+	// Changes (commit: the container's).
+	Config *v1.Config
+	// Author and CreatedBy go into the config and history.
+	Author, CreatedBy string
 }
 
 // Import makes a single-layer image of a root filesystem tar (plain,
@@ -45,6 +54,15 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Im
 		p = *o.Platform
 	}
 	cfg.Architecture, cfg.Variant, cfg.OS = p.Architecture, p.Variant, p.OS
+	if o.Base != nil {
+		cfg.Architecture, cfg.Variant, cfg.OS = o.Base.Config.Architecture, o.Base.Config.Variant, o.Base.Config.OS
+		cfg.Config = o.Base.Config.Config
+		cfg.History = append([]v1.History(nil), o.Base.Config.History...)
+	}
+	if o.Config != nil {
+		cfg.Config = *o.Config
+	}
+	cfg.Author = o.Author
 	if err := ApplyChanges(&cfg.Config, o.Changes); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
@@ -80,11 +98,24 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Im
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
-	cfg.RootFS = v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{diffID}}
-	cfg.History = []v1.History{{Created: cfg.Created, CreatedBy: "berth import", Comment: o.Message}}
+	var layers []v1.Descriptor
+	var diffIDs []v1.Hash
+	if o.Base != nil {
+		layers = append(layers, o.Base.Manifest.Layers...)
+		diffIDs = append(diffIDs, o.Base.Config.RootFS.DiffIDs...)
+	}
+	diffIDs = append(diffIDs, diffID)
+	cfg.RootFS = v1.RootFS{Type: "layers", DiffIDs: diffIDs}
+	createdBy := o.CreatedBy
+	if createdBy == "" {
+		createdBy = "berth import"
+	}
+	cfg.History = append(cfg.History, v1.History{Created: cfg.Created, CreatedBy: createdBy, Comment: o.Message, Author: o.Author})
 	layer := v1.Descriptor{MediaType: types.MediaType(layerMediaType(magic)), Digest: layerDigest, Size: size}
+	layers = append(layers, layer)
+	chain := snapshot.ChainIDs(diffIDs)
 	rep := progress.New(io.Discard, progress.Quiet)
-	if err := s.ensureLayers(ctx, []layerJob{{Desc: layer, DiffID: diffID, ChainID: diffID}}, rep, 1); err != nil {
+	if err := s.ensureLayers(ctx, []layerJob{{Desc: layer, DiffID: diffID, ChainID: chain[len(chain)-1]}}, rep, 1); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	rawCfg, err := json.Marshal(cfg)
@@ -97,7 +128,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Im
 	}
 	m := v1.Manifest{SchemaVersion: 2, MediaType: types.OCIManifestSchema1,
 		Config: v1.Descriptor{MediaType: types.OCIConfigJSON, Digest: cfgDigest, Size: int64(len(rawCfg))},
-		Layers: []v1.Descriptor{layer}}
+		Layers: layers}
 	rawManifest, err := json.Marshal(m)
 	if err != nil {
 		return nil, err

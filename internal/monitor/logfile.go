@@ -1,10 +1,9 @@
 package monitor
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"sync"
@@ -79,18 +78,38 @@ func (l *logWriter) rotate() {
 	}
 }
 
-// copyLines logs r line by line; a line longer than 16 KiB is split, as
-// Docker does.
-func (l *logWriter) copyLines(stream string, r io.Reader) {
-	br := bufio.NewReaderSize(r, 16<<10)
+// lineLogger cuts a stream into log entries: one per line, and a line
+// longer than 16 KiB split, as Docker does.
+type lineLogger struct {
+	l      *logWriter
+	stream string
+	buf    []byte
+}
+
+func (l *logWriter) lines(stream string) *lineLogger { return &lineLogger{l: l, stream: stream} }
+
+func (w *lineLogger) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
 	for {
-		line, err := br.ReadSlice('\n')
-		if len(line) > 0 {
-			l.write(stream, string(line))
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
 		}
-		if err != nil && err != bufio.ErrBufferFull {
-			return
-		}
+		w.l.write(w.stream, string(w.buf[:i+1]))
+		w.buf = w.buf[i+1:]
+	}
+	for len(w.buf) >= 16<<10 {
+		w.l.write(w.stream, string(w.buf[:16<<10]))
+		w.buf = w.buf[16<<10:]
+	}
+	return len(p), nil
+}
+
+// flush logs a last line without its newline.
+func (w *lineLogger) flush() {
+	if len(w.buf) > 0 {
+		w.l.write(w.stream, string(w.buf))
+		w.buf = nil
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -21,6 +22,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/internal/attach"
+	"github.com/berth-project/berth/internal/console"
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/state"
@@ -38,14 +41,23 @@ type Paths struct {
 // RuntimeRoot is where the engine's containers keep runtime state.
 func (p Paths) RuntimeRoot() string { return filepath.Join(p.RunRoot, "runtime") }
 
-// Prepare is what the engine hands the monitor: how to make the rootfs
-// and the spec. It runs in the monitor, before create.
-type Prepare func(c *container.Container) (bundle string, cleanup func(), err error)
+// Hooks are what the engine lends the monitor.
+type Hooks struct {
+	// Prepare makes the rootfs and the bundle; it runs before create.
+	Prepare func(c *container.Container) (bundle string, cleanup func(), err error)
+	// Remove removes the container for --rm (record, volumes, …).
+	Remove func(c *container.Container)
+}
+
+// AttachSocket is where a container's monitor serves attach clients.
+func AttachSocket(containerDir string) string { return filepath.Join(containerDir, "attach.sock") }
 
 // Run is the monitor's body for container id. report is a pipe to the
-// starting CLI: it gets "ok" once the container runs, or the error. It
-// returns the container's exit code.
-func Run(p Paths, id string, prepare Prepare, report *os.File) int {
+// starting CLI: it gets "ok" once the container runs, or the error.
+// client, if not nil, is attached before the container starts (a
+// foreground run), so it misses no output. It returns the container's
+// exit code.
+func Run(p Paths, id string, hooks Hooks, report, client *os.File) int {
 	store := container.Store{Root: p.Root}
 	fail := func(err error) int {
 		// State first: the starting CLI reads it once it has the report.
@@ -66,19 +78,37 @@ func Run(p Paths, id string, prepare Prepare, report *os.File) int {
 	if err != nil {
 		return fail(err)
 	}
-	bundle, cleanup, err := prepare(c)
+	bundle, cleanup, err := hooks.Prepare(c)
 	if err != nil {
 		return fail(err)
 	}
 	defer cleanup()
-	logs, err := openLog(filepath.Join(store.Dir(id), "container.log"), LogOptions{})
+	logs, err := openLog(filepath.Join(store.Dir(id), "container.log"), LogOptions{MaxSize: c.Host.LogMaxSize, MaxFiles: c.Host.LogMaxFiles})
 	if err != nil {
 		return fail(err)
 	}
+	stdio := newHub(c.Config.StdinOnce)
+	if client != nil {
+		conn, err := net.FileConn(client)
+		client.Close()
+		if err != nil {
+			return fail(fmt.Errorf("attach: %w", err))
+		}
+		stdio.add(conn)
+	}
+	sock := AttachSocket(store.Dir(id))
+	l, err := attach.Listen(sock)
+	if err != nil {
+		return fail(err)
+	}
+	defer os.Remove(sock)
+	defer l.Close()
+	go stdio.serveSocket(l)
 	rt := runtime.New(p.RuntimeRoot())
 	rt.Delete(id, true) // leftovers of an earlier run of this container
-	pid, done, err := startOnce(rt, id, bundle, logs)
+	pid, done, err := startOnce(rt, id, bundle, c.Config, stdio, logs)
 	if err != nil {
+		stdio.closeAll()
 		return fail(err)
 	}
 	if _, err := store.Update(id, func(c *container.Container) error {
@@ -87,6 +117,7 @@ func Run(p Paths, id string, prepare Prepare, report *os.File) int {
 		return nil
 	}); err != nil {
 		rt.Delete(id, true)
+		stdio.closeAll()
 		return fail(err)
 	}
 	fmt.Fprintln(report, "ok")
@@ -98,8 +129,7 @@ func Run(p Paths, id string, prepare Prepare, report *os.File) int {
 	var code int
 	for restarts := 0; ; restarts++ {
 		code = reap(pid)
-		<-done
-		<-done
+		waitOutput(done)
 		n, _ := rt.OOMKills(id)
 		oom := n > 0
 		rt.Delete(id, true)
@@ -116,7 +146,7 @@ func Run(p Paths, id string, prepare Prepare, report *os.File) int {
 		if cur, err := store.Load(id); err != nil || cur.State.StopRequested {
 			break
 		}
-		if pid, done, err = startOnce(rt, id, bundle, logs); err != nil {
+		if pid, done, err = startOnce(rt, id, bundle, c.Config, stdio, logs); err != nil {
 			c.State.Error = err.Error()
 			store.Save(c)
 			break
@@ -127,48 +157,113 @@ func Run(p Paths, id string, prepare Prepare, report *os.File) int {
 			return nil
 		})
 	}
+	stdio.closeAll()
 	c, err = store.Update(id, func(c *container.Container) error {
 		c.State.MonitorPid, c.State.MonitorStart = 0, 0
 		return nil
 	})
 	if err == nil && c.Host.AutoRemove {
 		cleanup()
-		store.Remove(c)
+		hooks.Remove(c)
 	}
 	// The container's code is the monitor's: a foreground run waits on
 	// the monitor and exits with it, even when --rm removed the record.
 	return code
 }
 
-// startOnce creates and starts the container with its output going to
-// the log; done receives twice when both streams have closed.
-func startOnce(rt *runtime.Runtime, id, bundle string, logs *logWriter) (int, chan struct{}, error) {
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return 0, nil, err
+// waitOutput waits for the container's output to end after its init
+// exited. With its own PID namespace every process died with init; a
+// process outside it (--pid host) may hold the stream open, so the wait
+// is bounded.
+func waitOutput(done chan struct{}) {
+	t := time.NewTimer(2 * time.Second)
+	defer t.Stop()
+	for range 2 {
+		select {
+		case <-done:
+		case <-t.C:
+			return
+		}
 	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		return 0, nil, err
+}
+
+// startOnce creates and starts the container with its stdio on the hub
+// (a pty with a terminal, else pipes); done receives twice when output
+// has ended.
+func startOnce(rt *runtime.Runtime, id, bundle string, cfg container.Config, stdio *hub, logs *logWriter) (int, chan struct{}, error) {
+	var closers []*os.File
+	closeAll := func() {
+		for _, f := range closers {
+			f.Close()
+		}
 	}
-	devNull, err := os.Open(os.DevNull)
-	if err != nil {
-		return 0, nil, err
+	pipe := func() (*os.File, *os.File, error) {
+		r, w, err := os.Pipe()
+		if err == nil {
+			closers = append(closers, r, w)
+		}
+		return r, w, err
 	}
-	st, err := rt.Create(id, runtime.CreateOptions{Bundle: bundle, Stdin: devNull, Stdout: outW, Stderr: errW})
-	outW.Close()
-	errW.Close()
-	devNull.Close()
+	o := runtime.CreateOptions{Bundle: bundle}
+	var outR, errR, stdinW, relay *os.File
+	var err error
+	if cfg.Tty {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return 0, nil, fmt.Errorf("console socket: %w", err)
+		}
+		o.Console, relay = os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console-relay")
+		closers = append(closers, o.Console, relay)
+	} else {
+		if outR, o.Stdout, err = pipe(); err != nil {
+			closeAll()
+			return 0, nil, err
+		}
+		if errR, o.Stderr, err = pipe(); err != nil {
+			closeAll()
+			return 0, nil, err
+		}
+	}
+	if cfg.OpenStdin && !cfg.Tty {
+		if o.Stdin, stdinW, err = pipe(); err != nil {
+			closeAll()
+			return 0, nil, err
+		}
+	} else if o.Stdin, err = os.Open(os.DevNull); err != nil {
+		closeAll()
+		return 0, nil, err
+	} else {
+		closers = append(closers, o.Stdin)
+	}
+	st, err := rt.Create(id, o)
 	if err != nil {
-		outR.Close()
-		errR.Close()
+		closeAll()
 		return 0, nil, err
 	}
 	done := make(chan struct{}, 2)
-	go func() { logs.copyLines("stdout", outR); outR.Close(); done <- struct{}{} }()
-	go func() { logs.copyLines("stderr", errR); errR.Close(); done <- struct{}{} }()
+	if cfg.Tty {
+		master, err := console.RecvFd(relay)
+		closeAll()
+		if err != nil {
+			rt.Delete(id, true)
+			return 0, nil, err
+		}
+		if cfg.OpenStdin {
+			stdio.setInput(master, master)
+		} else {
+			stdio.setInput(nil, master)
+		}
+		go func() { stdio.pump(attach.Stdout, "stdout", master, logs); done <- struct{}{} }()
+		done <- struct{}{}
+	} else {
+		// The container holds its ends now; ours go, so that EOF comes.
+		o.Stdout.Close()
+		o.Stderr.Close()
+		o.Stdin.Close()
+		stdio.setInput(stdinW, nil)
+		go func() { stdio.pump(attach.Stdout, "stdout", outR, logs); outR.Close(); done <- struct{}{} }()
+		go func() { stdio.pump(attach.Stderr, "stderr", errR, logs); errR.Close(); done <- struct{}{} }()
+	}
 	if err := rt.Start(id); err != nil {
 		rt.Delete(id, true)
 		return 0, nil, err

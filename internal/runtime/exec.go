@@ -23,7 +23,10 @@ type ExecOptions struct {
 	Detach        bool
 	PidFile       string
 	ConsoleSocket string
-	PreserveFDs   int
+	// Console, if set, is used instead of dialing ConsoleSocket: the
+	// pty's master is sent over it (berth exec -t relays it itself).
+	Console     *os.File
+	PreserveFDs int
 	// Stdio of the process; nil means the caller's own.
 	Stdin, Stdout, Stderr *os.File
 }
@@ -54,7 +57,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if p.Cwd == "" {
 		p.Cwd = "/"
 	}
-	if p.Terminal && o.ConsoleSocket == "" {
+	if p.Terminal && o.ConsoleSocket == "" && o.Console == nil {
 		return 0, errors.New("exec: a terminal needs --console-socket")
 	}
 	// Joined through /proc of the live init, which was checked above.
@@ -74,11 +77,13 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	defer childSock.Close()
 	consoleFD := -1
 	if p.Terminal {
-		f, err := console.DialSocket(o.ConsoleSocket)
-		if err != nil {
-			return 0, err
+		f := o.Console
+		if f == nil {
+			if f, err = console.DialSocket(o.ConsoleSocket); err != nil {
+				return 0, err
+			}
+			defer f.Close()
 		}
-		defer f.Close()
 		consoleFD = 3 + len(extra)
 		extra = append(extra, f)
 	}

@@ -66,7 +66,7 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 			return 0, err
 		}
 		defer master.Close()
-		restore := rawTerminal(os.Stdin)
+		restore := console.MakeRaw(os.Stdin)
 		defer restore()
 		go io.Copy(master, os.Stdin)
 		go io.Copy(os.Stdout, master)
@@ -127,23 +127,4 @@ func (r *Runtime) startOrDelete(id string) error {
 		return err
 	}
 	return nil
-}
-
-// rawTerminal puts f in raw mode when it is a terminal and returns the
-// function that restores it.
-func rawTerminal(f *os.File) func() {
-	fd := int(f.Fd())
-	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
-		return func() {}
-	}
-	raw := *old
-	raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-	raw.Oflag &^= unix.OPOST
-	raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	raw.Cflag &^= unix.CSIZE | unix.PARENB
-	raw.Cflag |= unix.CS8
-	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
-	unix.IoctlSetTermios(fd, unix.TCSETS, &raw)
-	return func() { unix.IoctlSetTermios(fd, unix.TCSETS, old) }
 }

@@ -1,0 +1,137 @@
+// Package copytree copies file trees between the host and a container's
+// root as cp -a does, without following symlinks: `berth cp` in both
+// directions, and filling a new volume from the image.
+package copytree
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"syscall"
+)
+
+// Tree is one side of a copy: a container's root (an *os.Root, which
+// confines every path to it) or the host (Host, plain paths).
+type Tree interface {
+	Lstat(name string) (fs.FileInfo, error)
+	Stat(name string) (fs.FileInfo, error)
+	Readlink(name string) (string, error)
+	Symlink(target, name string) error
+	Open(name string) (*os.File, error)
+	OpenFile(name string, flag int, perm fs.FileMode) (*os.File, error)
+	MkdirAll(name string, perm fs.FileMode) error
+	Lchown(name string, uid, gid int) error
+	Chmod(name string, mode fs.FileMode) error
+}
+
+// Host is the host's file system.
+type Host struct{}
+
+func (Host) Lstat(n string) (fs.FileInfo, error)                       { return os.Lstat(n) }
+func (Host) Stat(n string) (fs.FileInfo, error)                        { return os.Stat(n) }
+func (Host) Readlink(n string) (string, error)                         { return os.Readlink(n) }
+func (Host) Symlink(t, n string) error                                 { return os.Symlink(t, n) }
+func (Host) Open(n string) (*os.File, error)                           { return os.Open(n) }
+func (Host) MkdirAll(n string, p fs.FileMode) error                    { return os.MkdirAll(n, p) }
+func (Host) Lchown(n string, uid, gid int) error                       { return os.Lchown(n, uid, gid) }
+func (Host) Chmod(n string, m fs.FileMode) error                       { return os.Chmod(n, m) }
+func (Host) OpenFile(n string, f int, p fs.FileMode) (*os.File, error) { return os.OpenFile(n, f, p) }
+
+// Options tune a copy.
+type Options struct {
+	// KeepOwner copies owners and exact modes (setuid, sticky).
+	KeepOwner bool
+}
+
+// Copy copies src from one tree to dst in the other: into dst when dst
+// is a directory; symlinks are copied as links, never followed.
+func Copy(from Tree, src string, to Tree, dst string, o Options) error {
+	fi, err := from.Lstat(src)
+	if err != nil {
+		return err
+	}
+	if st, err := to.Stat(dst); err == nil && st.IsDir() {
+		dst = path.Join(dst, path.Base("/"+filepath.ToSlash(src)))
+	}
+	return o.entry(from, src, to, dst, fi)
+}
+
+// Contents copies what the directory src holds into the directory dst.
+func Contents(from Tree, src string, to Tree, dst string, o Options) error {
+	d, err := from.Open(src)
+	if err != nil {
+		return err
+	}
+	ents, err := d.ReadDir(-1)
+	d.Close()
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		if err := o.entry(from, path.Join(src, e.Name()), to, path.Join(dst, e.Name()), info); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o Options) entry(from Tree, src string, to Tree, dst string, fi fs.FileInfo) error {
+	switch {
+	case fi.IsDir():
+		if err := to.MkdirAll(dst, fi.Mode().Perm()|0o700); err != nil {
+			return err
+		}
+		if err := Contents(from, src, to, dst, o); err != nil {
+			return err
+		}
+	case fi.Mode()&fs.ModeSymlink != 0:
+		link, err := from.Readlink(src)
+		if err != nil {
+			return err
+		}
+		if err := to.Symlink(link, dst); err != nil {
+			return err
+		}
+	case fi.Mode().IsRegular():
+		in, err := from.Open(src)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := to.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fi.Mode().Perm())
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		if err := out.Close(); err != nil {
+			return err
+		}
+	default:
+		return nil // devices, fifos, sockets: not copied
+	}
+	if !o.KeepOwner {
+		return nil
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	if err := to.Lchown(dst, int(st.Uid), int(st.Gid)); err != nil {
+		return fmt.Errorf("chown %s: %w", dst, err)
+	}
+	if fi.Mode()&fs.ModeSymlink == 0 {
+		// After chown, which clears setuid: the exact mode.
+		return to.Chmod(dst, fi.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky))
+	}
+	return nil
+}

@@ -1,0 +1,217 @@
+package engine
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/image"
+)
+
+// Change is one line of `diff`: A(dded), C(hanged) or D(eleted).
+type Change struct {
+	Kind byte
+	Path string
+}
+
+// upperDir is where the container's own changes live: overlay's upper
+// layer, there whether the container runs or not.
+func (e *Engine) upperDir(c *container.Container) string {
+	return filepath.Join(e.Containers.Dir(c.ID), "upper")
+}
+
+// isWhiteout reports overlay's mark of a deleted file: a 0/0 device.
+func isWhiteout(fi fs.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && fi.Mode()&fs.ModeCharDevice != 0 && st.Rdev == 0
+}
+
+// generatedMountpoint reports an empty file the runtime made in the
+// upper layer only to mount the engine's /etc files on: not a change
+// of the user's, so neither diff nor commit shows it.
+func generatedMountpoint(rel string, fi fs.FileInfo) bool {
+	switch rel {
+	case "etc/hostname", "etc/hosts", "etc/resolv.conf":
+		return fi.Mode().IsRegular() && fi.Size() == 0
+	}
+	return false
+}
+
+func isOpaque(p string) bool {
+	buf := make([]byte, 1)
+	n, err := unix.Lgetxattr(p, "trusted.overlay.opaque", buf)
+	return err == nil && n == 1 && buf[0] == 'y'
+}
+
+// Changes lists what the container changed against its image, as
+// `docker diff` does.
+func (e *Engine) Changes(c *container.Container) ([]Change, error) {
+	img, err := e.Images.Get(c.Image)
+	if err != nil {
+		return nil, err
+	}
+	var lowers []string
+	for _, id := range img.ChainIDs {
+		lowers = append(lowers, e.Images.Snapshots.Dir(id))
+	}
+	inImage := func(rel string) bool {
+		for _, l := range lowers {
+			if _, err := os.Lstat(filepath.Join(l, rel)); err == nil {
+				return true
+			}
+		}
+		return false
+	}
+	upper := e.upperDir(c)
+	var out []Change
+	err = filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == upper {
+				return filepath.SkipAll // never started: no changes
+			}
+			return err
+		}
+		if p == upper {
+			return nil
+		}
+		rel, _ := filepath.Rel(upper, p)
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case generatedMountpoint(rel, fi):
+		case isWhiteout(fi):
+			out = append(out, Change{'D', "/" + rel})
+		case inImage(rel):
+			out = append(out, Change{'C', "/" + rel})
+		default:
+			out = append(out, Change{'A', "/" + rel})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// CommitOptions are `commit`'s inputs.
+type CommitOptions struct {
+	Ref, Message, Author string
+	Changes              []string
+	// Pause freezes a running container while its changes are read.
+	Pause bool
+}
+
+// Commit makes an image of the container: its image's layers with the
+// container's changes as a new top layer, and the container's config.
+func (e *Engine) Commit(ctx context.Context, c *container.Container, o CommitOptions) (*image.Image, error) {
+	base, err := e.Images.Get(c.Image)
+	if err != nil {
+		return nil, err
+	}
+	if o.Pause && c.State.Status == container.Running {
+		if err := e.Runtime.Pause(c.ID); err == nil {
+			defer e.Runtime.Resume(c.ID)
+		}
+	}
+	cfg := base.Config.Config
+	cfg.Env, cfg.Cmd, cfg.Entrypoint = c.Config.Env, c.Config.Cmd, c.Config.Entrypoint
+	cfg.User, cfg.WorkingDir, cfg.Labels, cfg.StopSignal = c.Config.User, c.Config.WorkingDir, c.Config.Labels, c.Config.StopSignal
+	cfg.ExposedPorts = c.Config.ExposedPorts
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(writeLayer(pw, e.upperDir(c))) }()
+	defer pr.Close()
+	args := append(append([]string(nil), c.Config.Entrypoint...), c.Config.Cmd...)
+	img, err := e.Images.Import(ctx, pr, image.ImportOptions{
+		Ref: o.Ref, Changes: o.Changes, Message: o.Message, Author: o.Author, Base: base, Config: withoutEmpty(cfg),
+		CreatedBy: strings.Join(args, " "),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", c.Name, err)
+	}
+	return img, nil
+}
+
+func withoutEmpty(c v1.Config) *v1.Config {
+	if len(c.Labels) == 0 {
+		c.Labels = nil
+	}
+	return &c
+}
+
+// writeLayer tars an overlay upper dir as an OCI layer: whiteout
+// devices become .wh. files, opaque directories get .wh..wh..opq.
+func writeLayer(w io.Writer, upper string) error {
+	tw := tar.NewWriter(w)
+	err := filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == upper {
+				return filepath.SkipAll
+			}
+			return err
+		}
+		if p == upper {
+			return nil
+		}
+		rel, _ := filepath.Rel(upper, p)
+		rel = filepath.ToSlash(rel)
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if generatedMountpoint(rel, fi) {
+			return nil
+		}
+		if isWhiteout(fi) {
+			return tw.WriteHeader(&tar.Header{Name: path.Join(path.Dir(rel), ".wh."+path.Base(rel)), Typeflag: tar.TypeReg, Mode: 0o600, ModTime: fi.ModTime()})
+		}
+		link := ""
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		h, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return fmt.Errorf("commit %s: %w", rel, err)
+		}
+		h.Name = rel
+		if fi.IsDir() {
+			h.Name += "/"
+		}
+		h.Uname, h.Gname = "", ""
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if fi.IsDir() && isOpaque(p) {
+			if err := tw.WriteHeader(&tar.Header{Name: rel + "/.wh..wh..opq", Typeflag: tar.TypeReg, Mode: 0o600, ModTime: fi.ModTime()}); err != nil {
+				return err
+			}
+		}
+		if fi.Mode().IsRegular() {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, f)
+			f.Close()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("commit: read the container's changes: %w", err)
+	}
+	return tw.Close()
+}
