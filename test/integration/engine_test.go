@@ -219,7 +219,7 @@ func TestEngineVolumesAndTmpfs(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(host, "out")); string(b) != "out\n" {
 		t.Fatal("the write through the bind did not reach the host")
 	}
-	for _, bad := range []string{"relative:/x", "/nonexistent-berth:/x", host + ":rel", host + ":/x:bogus"} {
+	for _, bad := range []string{"./relative:/x", "/nonexistent-berth:/x", host + ":rel", host + ":/x:bogus"} {
 		if r := engine(t, root, "create", "-v", bad, "busybox:it"); r.code != 125 {
 			t.Errorf("-v %s: %d %s", bad, r.code, r.stderr)
 		}

@@ -1,0 +1,271 @@
+package integration
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// run -it detaches with ctrl-p ctrl-q and the container keeps running;
+// attach re-attaches, its input reaches the container, and attach exits
+// with the container's code once it ends.
+func TestEngineAttachDetach(t *testing.T) {
+	root := engineWithBusybox(t)
+	// The keys come once the container had time to echo the line.
+	r := engineIn(t, root, &slowReader{parts: []string{"hello\n", "\x10\x11"}, pause: 500 * time.Millisecond}, "run", "-it", "--name", "cat", "busybox:it", "cat")
+	if r.code != 0 || !strings.Contains(r.stdout, "hello") {
+		t.Fatalf("run -it then detach: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if st := strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{.State.Status}}", "cat")); st != "running" {
+		t.Fatalf("after detach the container is %s", st)
+	}
+	// Another detach sequence, then input that ends the container (^D).
+	r = engineIn(t, root, &slowReader{parts: []string{"again\n", "\x04"}, pause: 300 * time.Millisecond}, "attach", "--detach-keys", "ctrl-x", "cat")
+	if r.code != 0 || !strings.Contains(r.stdout, "again") {
+		t.Fatalf("attach: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if st := strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "cat")); st != "exited 0" {
+		t.Fatalf("after ^D: %s", st)
+	}
+	if r := engine(t, root, "attach", "cat"); r.code == 0 || !strings.Contains(r.stderr, "start it first") {
+		t.Fatalf("attach to an exited container: %d %q", r.code, r.stderr)
+	}
+	if r := engine(t, root, "run", "-it", "--detach-keys", "ctrl-", "busybox:it", "true"); r.code != 125 {
+		t.Fatalf("bad detach keys: %d %q", r.code, r.stderr)
+	}
+	// A non-tty attach keeps stdout and stderr apart.
+	mustEngine(t, root, "run", "-d", "--name", "talker", "busybox:it", "sh", "-c", "sleep 0.5; echo out; echo err >&2")
+	if r := engine(t, root, "attach", "talker"); r.code != 0 || r.stdout != "out\n" || r.stderr != "err\n" {
+		t.Fatalf("attach without a tty: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// -i passes stdin and closes it at its end; -t gives a terminal; exec
+// takes -i and -t too.
+func TestEngineInteractiveAndTty(t *testing.T) {
+	root := engineWithBusybox(t)
+	if r := engineIn(t, root, strings.NewReader("line1\nline2\n"), "run", "--rm", "-i", "busybox:it", "sh", "-c", "cat; echo done"); r.code != 0 || r.stdout != "line1\nline2\ndone\n" {
+		t.Fatalf("run -i: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := engineIn(t, root, strings.NewReader("ignored\n"), "run", "--rm", "busybox:it", "sh", "-c", "cat; echo eof"); r.code != 0 || r.stdout != "eof\n" {
+		t.Fatalf("run without -i must not pass stdin: %d %q", r.code, r.stdout)
+	}
+	r := engine(t, root, "run", "--rm", "-t", "busybox:it", "sh", "-c", `tty; echo "TERM=$TERM"`)
+	if r.code != 0 || !strings.Contains(r.stdout, "/dev/pts/0") || !strings.Contains(r.stdout, "TERM=xterm") || !strings.Contains(r.stdout, "\r\n") {
+		t.Fatalf("run -t: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	mustEngine(t, root, "run", "-d", "--name", "box", "busybox:it", "sleep", "100")
+	if r := engineIn(t, root, strings.NewReader("piped\n"), "exec", "-i", "box", "cat"); r.code != 0 || r.stdout != "piped\n" {
+		t.Fatalf("exec -i: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := engine(t, root, "exec", "-t", "box", "sh", "-c", "tty; exit 3"); r.code != 3 || !strings.HasPrefix(r.stdout, "/dev/pts/") {
+		t.Fatalf("exec -t: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// Named volumes outlive containers and start with the image's content;
+// an image VOLUME gets an anonymous volume that rm -v removes; --mount
+// makes binds, volumes and tmpfs; a volume in use cannot be removed.
+func TestEngineVolumes(t *testing.T) {
+	root := engineWithBusybox(t)
+	mustEngine(t, root, "import", "-c", `CMD ["sh"]`, "-c", "VOLUME /data", filepath.Join(suiteDir, "busybox-layer.tar"), "busybox:vol")
+	mustEngine(t, root, "run", "--rm", "-v", "etc:/etc", "busybox:it", "sh", "-c", "echo kept > /etc/mine")
+	if r := mustEngine(t, root, "run", "--rm", "--mount", "type=volume,source=etc,target=/x,readonly", "busybox:it", "sh", "-c", "cat /x/mine; grep -c ^root: /x/passwd; touch /x/y 2>&1 || true"); !strings.HasPrefix(r, "kept\n1\n") || !strings.Contains(r, "Read-only") {
+		t.Fatalf("named volume, second container: %q", r)
+	}
+	mp := strings.TrimSpace(mustEngine(t, root, "volume", "inspect", "-f", "{{.Mountpoint}}", "etc"))
+	if b, err := os.ReadFile(filepath.Join(mp, "mine")); err != nil || string(b) != "kept\n" {
+		t.Fatalf("volume mountpoint %s: %q %v", mp, b, err)
+	}
+	id := strings.TrimSpace(mustEngine(t, root, "run", "-d", "busybox:vol", "sh", "-c", "echo d > /data/f; sleep 100"))
+	vols := strings.Fields(mustEngine(t, root, "volume", "ls", "-q"))
+	if len(vols) != 2 {
+		t.Fatalf("volumes: %v", vols)
+	}
+	anon := vols[0]
+	if anon == "etc" {
+		anon = vols[1]
+	}
+	if src := strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}}{{end}}", id)); src != "volume "+anon+" /data" {
+		t.Fatalf("inspect mounts: %q", src)
+	}
+	if r := engine(t, root, "volume", "rm", anon); r.code == 0 || !strings.Contains(r.stderr, "in use") {
+		t.Fatalf("volume rm of a volume in use: %d %q", r.code, r.stderr)
+	}
+	mustEngine(t, root, "rm", "-f", "-v", id)
+	if vols := strings.Fields(mustEngine(t, root, "volume", "ls", "-q")); len(vols) != 1 || vols[0] != "etc" {
+		t.Fatalf("rm -v left %v", vols)
+	}
+	host := t.TempDir()
+	os.WriteFile(filepath.Join(host, "f"), []byte("host\n"), 0o644)
+	r := mustEngine(t, root, "run", "--rm", "--mount", "type=bind,src="+host+",dst=/h,ro", "--mount", "type=tmpfs,target=/t,tmpfs-size=1m",
+		"busybox:it", "sh", "-c", "cat /h/f; touch /h/g 2>/dev/null || echo ro; df -k /t | tail -1")
+	if !strings.HasPrefix(r, "host\nro\n") || !strings.Contains(r, "1024") {
+		t.Fatalf("--mount bind and tmpfs: %q", r)
+	}
+	for _, bad := range [][]string{
+		{"--mount", "type=nfs,target=/x"}, {"--mount", "type=bind,src=relative,dst=/x"}, {"-v", "/nonexistent-berth:/x"},
+		{"-v", "bad name!:/x"}, {"-v", "a:/x", "-v", "b:/x"}, {"-v", "v:relative"},
+	} {
+		args := append(append([]string{"run", "--rm"}, bad...), "busybox:it", "true")
+		if r := engine(t, root, args...); r.code != 125 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Fatalf("%v: %d %q", bad, r.code, r.stderr)
+		}
+	}
+	if vols := strings.Fields(mustEngine(t, root, "volume", "ls", "-q")); len(vols) != 1 {
+		t.Fatalf("refused runs left volumes: %v", vols)
+	}
+	mustEngine(t, root, "volume", "create", "spare")
+	if out := mustEngine(t, root, "volume", "prune", "-a"); !strings.Contains(out, "spare") || !strings.Contains(out, "etc") {
+		t.Fatalf("volume prune -a: %q", out)
+	}
+}
+
+// --init is PID 1, forwards stop's SIGTERM to the command (which as PID
+// 1 itself would ignore it) and reaps orphans.
+func TestEngineInit(t *testing.T) {
+	root := engineWithBusybox(t)
+	if r := mustEngine(t, root, "run", "--rm", "--init", "busybox:it", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; (sleep 0.1 &); sleep 0.3; ps -o stat,comm | grep -c Z || true"); !strings.HasPrefix(r, "/dev/init -- sh") || !strings.HasSuffix(r, "0\n") {
+		t.Fatalf("--init: %q", r)
+	}
+	mustEngine(t, root, "run", "-d", "--init", "--name", "i", "busybox:it", "sleep", "100")
+	start := time.Now()
+	mustEngine(t, root, "stop", "-t", "20", "i")
+	if code := strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{.State.ExitCode}}", "i")); code != "143" || time.Since(start) > 15*time.Second {
+		t.Fatalf("stop with --init: exit %s after %v", code, time.Since(start))
+	}
+}
+
+// --device, Docker's device rules, --ulimit, --env-file, --log-opt.
+func TestEngineDevicesUlimitsEnvFile(t *testing.T) {
+	root := engineWithBusybox(t)
+	r := engine(t, root, "run", "--rm", "--device", "/dev/null:/dev/mynull:rw", "busybox:it", "sh", "-c",
+		"echo x > /dev/mynull && echo written; mknod /tmp/disk b 7 0 && (head -c1 /tmp/disk >/dev/null 2>&1 || echo denied)")
+	if r.code != 0 || r.stdout != "written\ndenied\n" {
+		t.Fatalf("--device and device rules: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := mustEngine(t, root, "run", "--rm", "--ulimit", "nofile=100:200", "--ulimit", "nproc=50", "busybox:it", "sh", "-c", "ulimit -n; ulimit -Hn; ulimit -u"); r != "100\n200\n50\n" {
+		t.Fatalf("--ulimit: %q", r)
+	}
+	for _, bad := range []string{"nofile=300:200", "nosuch=1", "nofile=1:999999999999"} {
+		if r := engine(t, root, "run", "--rm", "--ulimit", bad, "busybox:it", "true"); r.code != 125 || !strings.Contains(r.stderr, "--ulimit") {
+			t.Fatalf("--ulimit %s: %d %q", bad, r.code, r.stderr)
+		}
+	}
+	envFile := filepath.Join(t.TempDir(), "env")
+	os.WriteFile(envFile, []byte("# comment\nA=1\nB=two words\nFROM_HOST\n"), 0o644)
+	cmd := exec.Command(*berthBin, "--root", root, "--runroot", filepath.Join(root, "run"), "run", "--rm", "--env-file", envFile, "-e", "A=override", "busybox:it", "sh", "-c", `echo "$A|$B|$FROM_HOST"`)
+	cmd.Env = append(os.Environ(), "FROM_HOST=h")
+	if out, err := cmd.Output(); err != nil || string(out) != "override|two words|h\n" {
+		t.Fatalf("--env-file: %q %v", out, err)
+	}
+	id := strings.TrimSpace(mustEngine(t, root, "run", "-d", "--log-opt", "max-size=2k", "--log-opt", "max-file=2", "busybox:it", "sh", "-c", "seq 1 2000"))
+	mustEngine(t, root, "wait", id)
+	logs, _ := filepath.Glob(filepath.Join(root, "containers", id, "container.log*"))
+	if len(logs) != 2 {
+		t.Fatalf("--log-opt max-file=2: %v", logs)
+	}
+	if out := mustEngine(t, root, "logs", "--tail", "1", id); out != "2000\n" {
+		t.Fatalf("logs after rotation: %q", out)
+	}
+}
+
+// --pid, --ipc and --network container:NAME share that container's
+// namespaces; --pid host sees the host's processes.
+func TestEngineSharedNamespaces(t *testing.T) {
+	root := engineWithBusybox(t)
+	id := strings.TrimSpace(mustEngine(t, root, "run", "-d", "--name", "main", "busybox:it", "sleep", "100"))
+	pid := strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{.State.Pid}}", "main"))
+	r := mustEngine(t, root, "run", "--rm", "--pid", "container:main", "--ipc", "container:"+id[:12], "--network", "container:main", "busybox:it", "sh", "-c",
+		"ps -o comm | grep -c sleep; readlink /proc/self/ns/ipc; readlink /proc/self/ns/net")
+	want := "1\n"
+	for _, ns := range []string{"ipc", "net"} {
+		l, _ := os.Readlink("/proc/" + pid + "/ns/" + ns)
+		want += l + "\n"
+	}
+	if r != want {
+		t.Fatalf("container: namespaces: %q, want %q", r, want)
+	}
+	if r := mustEngine(t, root, "run", "--rm", "--pid", "host", "busybox:it", "sh", "-c", "test -d /proc/"+pid+" && echo seen"); r != "seen\n" {
+		t.Fatalf("--pid host: %q", r)
+	}
+	if r := engine(t, root, "run", "--rm", "--pid", "container:nosuch", "busybox:it", "true"); r.code != 125 || !strings.Contains(r.stderr, "nosuch") {
+		t.Fatalf("--pid container:nosuch: %d %q", r.code, r.stderr)
+	}
+}
+
+// diff lists a container's changes; commit makes an image of them;
+// restart runs the container again.
+func TestEngineDiffCommitRestart(t *testing.T) {
+	root := engineWithBusybox(t)
+	mustEngine(t, root, "run", "--name", "c", "busybox:it", "sh", "-c", "echo new > /new; rm /bin/ls; mkdir /tmp/d; rm -rf /usr; mkdir /usr; touch /usr/only")
+	diff := mustEngine(t, root, "diff", "c")
+	for _, want := range []string{"A /new\n", "D /bin/ls\n", "C /bin\n", "A /tmp/d\n", "C /usr\n", "A /usr/only\n"} {
+		if !strings.Contains(diff, want) {
+			t.Fatalf("diff lacks %q:\n%s", want, diff)
+		}
+	}
+	if strings.Contains(diff, "/etc/hosts") {
+		t.Fatalf("diff shows the engine's mount points:\n%s", diff)
+	}
+	mustEngine(t, root, "commit", "-m", "snap", "-c", `CMD ["cat", "/new"]`, "c", "busybox:committed")
+	if r := mustEngine(t, root, "run", "--rm", "busybox:committed"); r != "new\n" {
+		t.Fatalf("committed image CMD: %q", r)
+	}
+	if r := engine(t, root, "run", "--rm", "busybox:committed", "sh", "-c", "ls /bin/ls; ls /usr"); !strings.Contains(r.stderr, "No such file") || r.stdout != "only\n" {
+		t.Fatalf("committed deletions: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	mustEngine(t, root, "run", "-d", "--name", "r", "busybox:it", "sh", "-c", "echo started; sleep 100")
+	pid1 := strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{.State.Pid}}", "r"))
+	mustEngine(t, root, "restart", "-t", "1", "r")
+	pid2 := strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{.State.Status}} {{.State.Pid}}", "r"))
+	if !strings.HasPrefix(pid2, "running ") || strings.HasSuffix(pid2, " "+pid1) {
+		t.Fatalf("restart: before %s, after %s", pid1, pid2)
+	}
+	waitFor(t, func() bool { return mustEngine(t, root, "logs", "r") == "started\nstarted\n" })
+}
+
+// kill -9 of the CLI in the middle of a foreground run: the container
+// runs on under its monitor, and stop, rm and a new run work.
+func TestEngineCLIKilledMidRun(t *testing.T) {
+	root := engineWithBusybox(t)
+	cmd := exec.Command(*berthBin, "--root", root, "--runroot", filepath.Join(root, "run"), "run", "--name", "fg", "busybox:it", "sh", "-c", "echo up; sleep 100")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(engine(t, root, "logs", "fg").stdout, "up") })
+	cmd.Process.Signal(syscall.SIGKILL) // the CLI this test started
+	cmd.Wait()
+	if st := strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{.State.Status}}", "fg")); st != "running" {
+		t.Fatalf("after the CLI died: %s", st)
+	}
+	mustEngine(t, root, "stop", "-t", "1", "fg")
+	mustEngine(t, root, "rm", "fg")
+	mustEngine(t, root, "run", "--rm", "--name", "fg", "busybox:it", "true")
+}
+
+// slowReader hands out its parts with a pause before each after the
+// first, then EOF: input typed by someone.
+type slowReader struct {
+	parts []string
+	pause time.Duration
+	n     int
+}
+
+func (r *slowReader) Read(p []byte) (int, error) {
+	if r.n >= len(r.parts) {
+		time.Sleep(r.pause)
+		return 0, io.EOF
+	}
+	if r.n > 0 {
+		time.Sleep(r.pause)
+	}
+	n := copy(p, r.parts[r.n])
+	r.n++
+	return n, nil
+}
