@@ -68,10 +68,10 @@ func (e runError) Error() string { return e.err.Error() }
 // createFlags are the flags of create and run.
 type createFlags struct {
 	name, user, workdir, hostname, entrypoint, network, stopSignal, memory, restart string
-	pid, ipc, uts, userns, detachKeys                                               string
+	pid, ipc, uts, userns, detachKeys, ip, domainname                               string
 	env, envFile, labels, capAdd, capDrop, securityOpt, volumes, tmpfs, mounts      []string
-	devices, ulimits, logOpts                                                       []string
-	rm, readOnly, privileged, tty, interactive, noPull, init, detach                bool
+	devices, ulimits, logOpts, publish, aliases, dns, dnsSearch, dnsOpts, addHosts  []string
+	rm, readOnly, privileged, tty, interactive, noPull, init, detach, publishAll    bool
 	pidsLimit                                                                       int64
 	stopTimeout                                                                     int
 	cpus                                                                            float64
@@ -87,7 +87,18 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.StringVarP(&f.workdir, "workdir", "w", "", "working directory inside the container")
 	fl.StringVarP(&f.hostname, "hostname", "h", "", "container host name")
 	fl.StringVar(&f.entrypoint, "entrypoint", "", "override the image's ENTRYPOINT")
-	fl.StringVar(&f.network, "network", "none", "network: none or host (bridge networks arrive with issue 9)")
+	fl.StringVar(&f.network, "network", "bridge", "network: bridge, a network's name, none, host or container:NAME")
+	fl.StringVar(&f.network, "net", "bridge", "network (alias of --network)")
+	fl.MarkHidden("net")
+	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a port: [IP:][HOST-PORT:]CONTAINER-PORT[/tcp|udp]")
+	fl.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish all exposed ports to random host ports")
+	fl.StringVar(&f.ip, "ip", "", "IPv4 address on a user-defined network")
+	fl.StringArrayVar(&f.aliases, "network-alias", nil, "another name for the container on its network")
+	fl.StringArrayVar(&f.dns, "dns", nil, "DNS server")
+	fl.StringArrayVar(&f.dnsSearch, "dns-search", nil, "DNS search domain")
+	fl.StringArrayVar(&f.dnsOpts, "dns-option", nil, "DNS resolver option")
+	fl.StringArrayVar(&f.addHosts, "add-host", nil, "add a host entry: NAME:IP (IP may be host-gateway)")
+	fl.StringVar(&f.domainname, "domainname", "", "container NIS domain name")
 	fl.StringVar(&f.stopSignal, "stop-signal", "", "signal that stops the container")
 	fl.StringVar(&f.restart, "restart", "no", "restart policy: no, on-failure[:N], always, unless-stopped")
 	fl.StringVarP(&f.memory, "memory", "m", "", "memory limit (e.g. 64m)")
@@ -153,7 +164,9 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 		Host: container.Host{AutoRemove: f.rm, ReadonlyRootfs: f.readOnly, Privileged: f.privileged, CapAdd: f.capAdd,
 			CapDrop: f.capDrop, SecurityOpt: f.securityOpt, NetworkMode: f.network, Memory: mem, PidsLimit: f.pidsLimit,
 			NanoCPUs: int64(f.cpus * 1e9), Binds: f.volumes, Tmpfs: tmpfsMap(f.tmpfs), Restart: restart,
-			Devices: f.devices, Ulimits: f.ulimits, PidMode: f.pid, IpcMode: f.ipc, UTSMode: f.uts, UsernsMode: f.userns, Init: f.init},
+			Devices: f.devices, Ulimits: f.ulimits, PidMode: f.pid, IpcMode: f.ipc, UTSMode: f.uts, UsernsMode: f.userns, Init: f.init,
+			Publish: f.publish, PublishAll: f.publishAll, DNS: f.dns, DNSSearch: f.dnsSearch, DNSOptions: f.dnsOpts, ExtraHosts: f.addHosts},
+		IP: f.ip, Aliases: f.aliases, Domainname: f.domainname,
 		Mounts: f.mounts, Tty: f.tty, OpenStdin: f.interactive, StdinOnce: f.interactive && !f.detach && cmd.Name() == "run",
 		Pull: &image.PullOptions{RegistryOptions: f.rf.options(), Progress: reporter(false)},
 	}
@@ -402,6 +415,11 @@ func psCommand(g *globals) *cobra.Command {
 				default:
 					row.Status = "Created"
 				}
+				var ports []string
+				for _, bp := range e.Ports(ctr) {
+					ports = append(ports, engine.FormatPort(bp))
+				}
+				row.Ports = strings.Join(ports, ", ")
 				if err := p.Row(row); err != nil {
 					return err
 				}

@@ -161,10 +161,10 @@ func newRoot(g *globals) *cobra.Command {
 		killCommand(g), rmCommand(g), waitCommand(g), execCommand(g), inspectCommand(g, "inspect", "container"),
 		pauseCommand(g, true), pauseCommand(g, false), renameCommand(g), topCommand(g), statsCommand(g),
 		containerPruneCommand(g), exportCommand(g), cpCommand(g), runCommand(g), attachCommand(g), restartCommand(g),
-		diffCommand(g), commitCommand(g))
+		diffCommand(g), commitCommand(g), portCommand(g))
 	root.AddCommand(containerCmd, runCommand(g), createCommand(g), startCommand(g), psCommand(g), logsCommand(g),
 		stopCommand(g), killCommand(g), rmCommand(g), waitCommand(g), execCommand(g), pauseCommand(g, true),
 		pauseCommand(g, false), renameCommand(g), topCommand(g), statsCommand(g), exportCommand(g), cpCommand(g),
-		attachCommand(g), restartCommand(g), diffCommand(g), commitCommand(g), volumeCommand(g))
+		attachCommand(g), restartCommand(g), diffCommand(g), commitCommand(g), volumeCommand(g), networkCommand(g), portCommand(g))
 	return root
 }

@@ -37,6 +37,7 @@ type Container struct {
 // Config is the process configuration: the image's, overridden by flags.
 type Config struct {
 	Hostname    string            `json:"hostname"`
+	Domainname  string            `json:"domainname,omitempty"`
 	User        string            `json:"user,omitempty"`
 	Env         []string          `json:"env"`
 	Cmd         []string          `json:"cmd"`
@@ -80,10 +81,33 @@ type Host struct {
 	IpcMode    string `json:"ipcMode,omitempty"`
 	UTSMode    string `json:"utsMode,omitempty"`
 	UsernsMode string `json:"usernsMode,omitempty"`
+	// Networks are the networks of a bridge-mode container, the first
+	// being NetworkMode; Publish are -p as given, PublishAll is -P.
+	Networks   []NetworkAttachment `json:"networks,omitempty"`
+	Publish    []string            `json:"publish,omitempty"`
+	PublishAll bool                `json:"publishAll,omitempty"`
+	DNS        []string            `json:"dns,omitempty"`
+	DNSSearch  []string            `json:"dnsSearch,omitempty"`
+	DNSOptions []string            `json:"dnsOptions,omitempty"`
+	ExtraHosts []string            `json:"extraHosts,omitempty"`
 	// LogMaxSize and LogMaxFiles are --log-opt max-size and max-file
 	// (0: the defaults, 10 MB x 3).
 	LogMaxSize  int64 `json:"logMaxSize,omitempty"`
 	LogMaxFiles int   `json:"logMaxFiles,omitempty"`
+}
+
+// NetworkAttachment is a container's wish for one network.
+type NetworkAttachment struct {
+	Name    string   `json:"name"`
+	IP      string   `json:"ip,omitempty"`
+	Aliases []string `json:"aliases,omitempty"`
+}
+
+// OwnNetworkNamespace reports whether the container gets a network
+// namespace of its own that the engine wires to networks.
+func (h Host) OwnNetworkNamespace() bool {
+	m := h.NetworkMode
+	return m != "none" && m != "host" && !strings.HasPrefix(m, "container:")
 }
 
 // Status values, as Docker names them.

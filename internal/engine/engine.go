@@ -20,6 +20,7 @@ import (
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/image"
 	"github.com/berth-project/berth/internal/monitor"
+	"github.com/berth-project/berth/internal/network"
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/volume"
 )
@@ -31,6 +32,7 @@ type Engine struct {
 	Containers container.Store
 	Runtime    *runtime.Runtime
 	Volumes    volume.Store
+	Networks   *network.Manager
 }
 
 // Open opens the engine; images used by containers count as in use.
@@ -42,6 +44,7 @@ func Open(root, runRoot string) (*Engine, error) {
 	e := &Engine{Paths: monitor.Paths{Root: root, RunRoot: runRoot}, Images: imgs, Containers: container.Store{Root: root}}
 	e.Runtime = runtime.New(e.Paths.RuntimeRoot())
 	e.Volumes = volume.Store{Root: root, InUse: e.volumeUsers}
+	e.Networks = &network.Manager{Root: root, Isolated: filepath.Clean(root) != DefaultRoot}
 	imgs.InUse = e.usersOf
 	return e, nil
 }
@@ -77,6 +80,11 @@ type CreateOptions struct {
 	// StdinOnce closes input when the attached client's ends (run -i).
 	StdinOnce bool
 	Host      container.Host
+	// IP and Aliases are --ip and --network-alias on the first network.
+	IP      string
+	Aliases []string
+	// Domainname is --domainname.
+	Domainname string
 	// Mounts are --mount flags (Host.Binds and Host.Tmpfs hold -v and
 	// --tmpfs).
 	Mounts []string
@@ -98,7 +106,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Contai
 	ic := img.Config.Config
 	c := &container.Container{ID: container.NewID(), Name: o.Name, Created: time.Now().UTC(), Image: img.ID.String(), ImageName: o.Image, Host: o.Host}
 	cfg := container.Config{
-		Hostname: o.Hostname, User: ic.User, Env: append(append([]string(nil), ic.Env...), o.Env...),
+		Hostname: o.Hostname, Domainname: o.Domainname, User: ic.User, Env: append(append([]string(nil), ic.Env...), o.Env...),
 		Cmd: ic.Cmd, Entrypoint: ic.Entrypoint, WorkingDir: ic.WorkingDir, Labels: map[string]string{},
 		StopSignal: ic.StopSignal, Tty: o.Tty, ExposedPorts: ic.ExposedPorts, StopTimeout: o.StopTimeout,
 		OpenStdin: o.OpenStdin, StdinOnce: o.StdinOnce,
@@ -133,11 +141,12 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Contai
 	if len(cfg.Cmd)+len(cfg.Entrypoint) == 0 {
 		return nil, errors.New("no command specified")
 	}
-	if c.Host.NetworkMode == "" {
-		c.Host.NetworkMode = "none"
+	if c.Host.NetworkMode == "" || c.Host.NetworkMode == "default" {
+		c.Host.NetworkMode = network.DefaultName
 	}
-	if m := c.Host.NetworkMode; m != "none" && m != "host" && !strings.HasPrefix(m, "container:") {
-		return nil, fmt.Errorf("network mode %q: only none, host and container:NAME exist until networking lands (issue 9)", m)
+	c.Config = cfg
+	if err := e.checkNetworking(c, o.IP, o.Aliases); err != nil {
+		return nil, err
 	}
 	undoVolumes, err := e.userMounts(&c.Host, o.Mounts, ic.Volumes)
 	if err != nil {
@@ -248,7 +257,7 @@ func MonitorMain() {
 	if os.Getenv(monitorClientEnv) != "" {
 		client = os.NewFile(4, "client")
 	}
-	hooks := monitor.Hooks{Prepare: e.prepare, Remove: func(c *container.Container) {
+	hooks := monitor.Hooks{Prepare: e.prepare, Network: e.connectNetworks, Remove: func(c *container.Container) {
 		e.Containers.Remove(c)
 		e.removeAnonymousVolumes(c)
 	}}
@@ -276,16 +285,13 @@ func (e *Engine) prepare(c *container.Container) (string, func(), error) {
 		return "", func() {}, err
 	}
 	etc := filepath.Join(dir, "etc")
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + c.Config.Hostname + "\n"
-	resolv, err := os.ReadFile("/etc/resolv.conf")
-	if err != nil || c.Host.NetworkMode == "none" {
-		resolv = nil
+	err = os.WriteFile(filepath.Join(etc, "hostname"), []byte(c.Config.Hostname+"\n"), 0o644)
+	if err == nil {
+		err = e.writeEtc(c, etc, nil) // the address comes once the namespace exists
 	}
-	for name, body := range map[string][]byte{"hostname": []byte(c.Config.Hostname + "\n"), "hosts": []byte(hosts), "resolv.conf": resolv} {
-		if err := os.WriteFile(filepath.Join(etc, name), body, 0o644); err != nil {
-			unmount()
-			return "", func() {}, err
-		}
+	if err != nil {
+		unmount()
+		return "", func() {}, err
 	}
 	in := container.SpecInput{Rootfs: merged, EtcDir: etc, Volumes: e.volumePath}
 	if in.Joins, err = e.joins(c); err == nil {
@@ -325,6 +331,7 @@ func (e *Engine) refresh(c *container.Container) {
 	e.Runtime.Kill(c.ID, unix.SIGKILL, true)
 	e.Runtime.Delete(c.ID, true)
 	unix.Unmount(filepath.Join(e.Containers.Dir(c.ID), "merged"), unix.MNT_DETACH)
+	e.disconnectAll(c)
 	c.State.Status, c.State.ExitCode, c.State.Pid, c.State.MonitorPid = container.Exited, 255, 0, 0
 	c.State.FinishedAt = time.Now().UTC()
 	e.Containers.Save(c)
@@ -440,6 +447,9 @@ func (e *Engine) Remove(ctx context.Context, c *container.Container, force, volu
 	defer unlock()
 	e.Runtime.Delete(c.ID, true)
 	unix.Unmount(filepath.Join(e.Containers.Dir(c.ID), "merged"), unix.MNT_DETACH)
+	if err := e.disconnectAll(c); err != nil {
+		return fmt.Errorf("remove container %s: network teardown: %w", c.Name, err)
+	}
 	if err := e.Containers.Remove(c); err != nil {
 		return err
 	}

@@ -53,26 +53,32 @@ type InspectRestart struct {
 
 // InspectHost is the part of Docker's HostConfig berth has.
 type InspectHost struct {
-	RestartPolicy  InspectRestart
-	Binds          []string
-	Tmpfs          map[string]string
-	AutoRemove     bool
-	ReadonlyRootfs bool
-	Privileged     bool
-	CapAdd         []string
-	CapDrop        []string
-	SecurityOpt    []string
-	NetworkMode    string
-	Memory         int64
-	NanoCpus       int64
-	PidsLimit      int64
-	Devices        []string
-	Ulimits        []string
-	PidMode        string
-	IpcMode        string
-	UTSMode        string
-	UsernsMode     string
-	Init           bool
+	RestartPolicy   InspectRestart
+	Binds           []string
+	Tmpfs           map[string]string
+	AutoRemove      bool
+	ReadonlyRootfs  bool
+	Privileged      bool
+	CapAdd          []string
+	CapDrop         []string
+	SecurityOpt     []string
+	NetworkMode     string
+	Memory          int64
+	NanoCpus        int64
+	PidsLimit       int64
+	Devices         []string
+	Ulimits         []string
+	PidMode         string
+	IpcMode         string
+	UTSMode         string
+	UsernsMode      string
+	Init            bool
+	PortBindings    []string
+	PublishAllPorts bool
+	Dns             []string
+	DnsSearch       []string
+	DnsOptions      []string
+	ExtraHosts      []string
 }
 
 // InspectConfig is Docker's Config.
@@ -109,11 +115,12 @@ func (e *Engine) Inspect(c *container.Container) Inspect {
 			CapAdd: c.Host.CapAdd, CapDrop: c.Host.CapDrop, SecurityOpt: c.Host.SecurityOpt, NetworkMode: c.Host.NetworkMode,
 			Memory: c.Host.Memory, NanoCpus: c.Host.NanoCPUs, PidsLimit: c.Host.PidsLimit, Binds: c.Host.Binds, Tmpfs: c.Host.Tmpfs,
 			Devices: c.Host.Devices, Ulimits: c.Host.Ulimits, PidMode: c.Host.PidMode, IpcMode: c.Host.IpcMode, UTSMode: c.Host.UTSMode,
-			UsernsMode: c.Host.UsernsMode, Init: c.Host.Init},
+			UsernsMode: c.Host.UsernsMode, Init: c.Host.Init, PortBindings: c.Host.Publish, PublishAllPorts: c.Host.PublishAll,
+			Dns: c.Host.DNS, DnsSearch: c.Host.DNSSearch, DnsOptions: c.Host.DNSOptions, ExtraHosts: c.Host.ExtraHosts},
 		Config: InspectConfig{Hostname: c.Config.Hostname, User: c.Config.User, Env: c.Config.Env, Cmd: c.Config.Cmd,
 			Entrypoint: c.Config.Entrypoint, WorkingDir: c.Config.WorkingDir, Labels: c.Config.Labels, Image: c.ImageName,
 			Tty: c.Config.Tty, StopSignal: c.Config.StopSignal, ExposedPorts: c.Config.ExposedPorts},
-		Mounts: []InspectMount{}, NetworkSettings: map[string]any{},
+		Mounts: []InspectMount{}, NetworkSettings: e.networkSettings(c),
 	}
 	for _, m := range c.Host.Mounts {
 		im := InspectMount{Type: m.Type, Source: m.Source, Destination: m.Target, RW: !m.ReadOnly, Propagation: "rprivate"}

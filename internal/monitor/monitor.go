@@ -45,6 +45,9 @@ func (p Paths) RuntimeRoot() string { return filepath.Join(p.RunRoot, "runtime")
 type Hooks struct {
 	// Prepare makes the rootfs and the bundle; it runs before create.
 	Prepare func(c *container.Container) (bundle string, cleanup func(), err error)
+	// Network connects the created container (init pid) to its
+	// networks before it starts; the function it returns disconnects it.
+	Network func(c *container.Container, pid int) (func(), error)
 	// Remove removes the container for --rm (record, volumes, …).
 	Remove func(c *container.Container)
 }
@@ -106,7 +109,7 @@ func Run(p Paths, id string, hooks Hooks, report, client *os.File) int {
 	go stdio.serveSocket(l)
 	rt := runtime.New(p.RuntimeRoot())
 	rt.Delete(id, true) // leftovers of an earlier run of this container
-	pid, done, err := startOnce(rt, id, bundle, c.Config, stdio, logs)
+	pid, disconnect, done, err := startOnce(rt, c, bundle, hooks, stdio, logs)
 	if err != nil {
 		stdio.closeAll()
 		return fail(err)
@@ -133,6 +136,7 @@ func Run(p Paths, id string, hooks Hooks, report, client *os.File) int {
 		n, _ := rt.OOMKills(id)
 		oom := n > 0
 		rt.Delete(id, true)
+		disconnect()
 		c, err = store.Update(id, func(c *container.Container) error {
 			c.State.Status, c.State.ExitCode, c.State.OOMKilled = container.Exited, code, oom
 			c.State.Pid, c.State.FinishedAt = 0, time.Now().UTC()
@@ -146,7 +150,7 @@ func Run(p Paths, id string, hooks Hooks, report, client *os.File) int {
 		if cur, err := store.Load(id); err != nil || cur.State.StopRequested {
 			break
 		}
-		if pid, done, err = startOnce(rt, id, bundle, c.Config, stdio, logs); err != nil {
+		if pid, disconnect, done, err = startOnce(rt, c, bundle, hooks, stdio, logs); err != nil {
 			c.State.Error = err.Error()
 			store.Save(c)
 			break
@@ -188,9 +192,11 @@ func waitOutput(done chan struct{}) {
 }
 
 // startOnce creates and starts the container with its stdio on the hub
-// (a pty with a terminal, else pipes); done receives twice when output
-// has ended.
-func startOnce(rt *runtime.Runtime, id, bundle string, cfg container.Config, stdio *hub, logs *logWriter) (int, chan struct{}, error) {
+// (a pty with a terminal, else pipes) and on its networks; done
+// receives twice when output has ended, and the returned function
+// disconnects the networks.
+func startOnce(rt *runtime.Runtime, c *container.Container, bundle string, hooks Hooks, stdio *hub, logs *logWriter) (int, func(), chan struct{}, error) {
+	id, cfg := c.ID, c.Config
 	var closers []*os.File
 	closeAll := func() {
 		for _, f := range closers {
@@ -210,35 +216,41 @@ func startOnce(rt *runtime.Runtime, id, bundle string, cfg container.Config, std
 	if cfg.Tty {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
-			return 0, nil, fmt.Errorf("console socket: %w", err)
+			return 0, nil, nil, fmt.Errorf("console socket: %w", err)
 		}
 		o.Console, relay = os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console-relay")
 		closers = append(closers, o.Console, relay)
 	} else {
 		if outR, o.Stdout, err = pipe(); err != nil {
 			closeAll()
-			return 0, nil, err
+			return 0, nil, nil, err
 		}
 		if errR, o.Stderr, err = pipe(); err != nil {
 			closeAll()
-			return 0, nil, err
+			return 0, nil, nil, err
 		}
 	}
 	if cfg.OpenStdin && !cfg.Tty {
 		if o.Stdin, stdinW, err = pipe(); err != nil {
 			closeAll()
-			return 0, nil, err
+			return 0, nil, nil, err
 		}
 	} else if o.Stdin, err = os.Open(os.DevNull); err != nil {
 		closeAll()
-		return 0, nil, err
+		return 0, nil, nil, err
 	} else {
 		closers = append(closers, o.Stdin)
 	}
 	st, err := rt.Create(id, o)
 	if err != nil {
 		closeAll()
-		return 0, nil, err
+		return 0, nil, nil, err
+	}
+	disconnect, err := hooks.Network(c, st.Pid)
+	if err != nil {
+		closeAll()
+		rt.Delete(id, true)
+		return 0, nil, nil, err
 	}
 	done := make(chan struct{}, 2)
 	if cfg.Tty {
@@ -246,7 +258,8 @@ func startOnce(rt *runtime.Runtime, id, bundle string, cfg container.Config, std
 		closeAll()
 		if err != nil {
 			rt.Delete(id, true)
-			return 0, nil, err
+			disconnect()
+			return 0, nil, nil, err
 		}
 		if cfg.OpenStdin {
 			stdio.setInput(master, master)
@@ -266,9 +279,10 @@ func startOnce(rt *runtime.Runtime, id, bundle string, cfg container.Config, std
 	}
 	if err := rt.Start(id); err != nil {
 		rt.Delete(id, true)
-		return 0, nil, err
+		disconnect()
+		return 0, nil, nil, err
 	}
-	return st.Pid, done, nil
+	return st.Pid, disconnect, done, nil
 }
 
 // reap waits for init and returns its exit code as a shell gives it;

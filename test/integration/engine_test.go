@@ -27,6 +27,9 @@ func engineWithBusybox(t *testing.T) string {
 		for _, id := range strings.Fields(out) {
 			engine(t, root, "rm", "-f", id)
 		}
+		// Bridges and rules stay while their network exists, as
+		// Docker's; this root's go with it.
+		engine(t, root, "network", "prune", "-f")
 	})
 	return root
 }

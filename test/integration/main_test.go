@@ -11,11 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -88,6 +90,7 @@ func setupAndRun(m *testing.M) (int, error) {
 	}
 	_, err = os.Stat("/run/berth")
 	defaultRootBefore := err == nil
+	netBefore := berthNetObjects()
 	code := m.Run()
 	reapZombies()
 	if _, err := os.Stat("/run/berth"); err == nil && !defaultRootBefore {
@@ -95,11 +98,17 @@ func setupAndRun(m *testing.M) (int, error) {
 		os.RemoveAll("/run/berth")
 		return 1, nil
 	}
-	if leaks := findLeaks(); len(leaks) > 0 {
+	leaks := findLeaks()
+	for _, o := range berthNetObjects() {
+		if !slices.Contains(netBefore, o) {
+			leaks = append(leaks, o)
+		}
+	}
+	if len(leaks) > 0 {
 		fmt.Fprintf(os.Stderr, "LEAK CHECK FAILED:\n  %s\n", strings.Join(leaks, "\n  "))
 		return 1, nil
 	}
-	fmt.Println("leak check: no processes, mounts, cgroups or state left")
+	fmt.Println("leak check: no processes, mounts, cgroups, network devices, nftables tables or state left")
 	return code, nil
 }
 
@@ -379,4 +388,25 @@ func nsLink(t *testing.T, pid int, ns string) string {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// berthNetObjects lists berth's network devices (bridges berth*, veths
+// vb*) and nftables tables on the host.
+func berthNetObjects() []string {
+	var out []string
+	links, _ := os.ReadDir("/sys/class/net")
+	for _, l := range links {
+		if strings.HasPrefix(l.Name(), "berth") || strings.HasPrefix(l.Name(), "vb") {
+			out = append(out, "network device "+l.Name())
+		}
+	}
+	if c, err := nftables.New(); err == nil {
+		tables, _ := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
+		for _, t := range tables {
+			if strings.HasPrefix(t.Name, "berth") {
+				out = append(out, "nftables table "+t.Name)
+			}
+		}
+	}
+	return out
 }

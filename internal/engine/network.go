@@ -1,0 +1,374 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/network"
+	"github.com/berth-project/berth/internal/network/dns"
+	"github.com/berth-project/berth/internal/network/link"
+)
+
+// DefaultRoot is the storage root whose kernel objects get the plain
+// names (berth0, table berth); other roots get names of their own.
+const DefaultRoot = "/var/lib/berth"
+
+// checkNetworking validates a new container's network flags and fills
+// in its first network, so that a bad flag fails create and leaves
+// nothing.
+func (e *Engine) checkNetworking(c *container.Container, ip string, aliases []string) error {
+	h := &c.Host
+	if !h.OwnNetworkNamespace() {
+		if len(h.Publish) > 0 || h.PublishAll {
+			return fmt.Errorf("published ports need a network: --network %s has none of its own", h.NetworkMode)
+		}
+		if ip != "" || len(aliases) > 0 {
+			return fmt.Errorf("--ip and --network-alias need a user-defined network")
+		}
+		return nil
+	}
+	n, err := e.Networks.Get(h.NetworkMode)
+	if err != nil {
+		return err
+	}
+	if (ip != "" || len(aliases) > 0) && !n.UserDefined() {
+		return fmt.Errorf("--ip and --network-alias are only for user-defined networks, not %s", n.Name)
+	}
+	if ip != "" {
+		a, err := netip.ParseAddr(ip)
+		if err != nil || !n.Subnet.Contains(a) {
+			return fmt.Errorf("--ip %q: not an address in %s (%s)", ip, n.Name, n.Subnet)
+		}
+	}
+	h.Networks = []container.NetworkAttachment{{Name: n.Name, IP: ip, Aliases: aliases}}
+	if _, err := e.publishSpecs(c); err != nil {
+		return err
+	}
+	for _, x := range h.ExtraHosts {
+		if _, _, err := parseExtraHost(x); err != nil {
+			return err
+		}
+	}
+	for _, d := range h.DNS {
+		if _, err := netip.ParseAddr(d); err != nil {
+			return fmt.Errorf("--dns %q: not an IP address", d)
+		}
+	}
+	return nil
+}
+
+// publishSpecs are the container's -p, and -P's exposed ports.
+func (e *Engine) publishSpecs(c *container.Container) ([]network.PortSpec, error) {
+	var out []network.PortSpec
+	for _, p := range c.Host.Publish {
+		ps, err := network.ParsePublish(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ps...)
+	}
+	if c.Host.PublishAll {
+		keys := make([]string, 0, len(c.Config.ExposedPorts))
+		for k := range c.Config.ExposedPorts {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			p, err := network.ExposedPort(k)
+			if err != nil {
+				return nil, err
+			}
+			if !slices.ContainsFunc(out, func(o network.PortSpec) bool { return o.ContainerPort == p.ContainerPort && o.Proto == p.Proto }) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out, nil
+}
+
+func parseExtraHost(s string) (string, string, error) {
+	name, ip, ok := strings.Cut(s, ":")
+	if !ok || name == "" {
+		return "", "", fmt.Errorf("--add-host %q: want NAME:IP", s)
+	}
+	if ip != "host-gateway" {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			return "", "", fmt.Errorf("--add-host %q: invalid IP address", s)
+		}
+	}
+	return name, ip, nil
+}
+
+// writeEtc writes the container's hosts and resolv.conf: its own
+// address and names, --add-host entries, and the resolvers it should
+// ask (127.0.0.11 on a user-defined network). The files are rewritten
+// in place: they are bind-mounted into the container.
+func (e *Engine) writeEtc(c *container.Container, etc string, eps []network.Endpoint) error {
+	var hosts bytes.Buffer
+	hosts.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+	names := c.Config.Hostname
+	if c.Config.Domainname != "" {
+		names = c.Config.Hostname + "." + c.Config.Domainname + " " + c.Config.Hostname
+	}
+	if len(eps) > 0 {
+		fmt.Fprintf(&hosts, "%s\t%s\n", eps[0].Addr.Addr(), names)
+	} else if c.Host.NetworkMode != "host" {
+		fmt.Fprintf(&hosts, "127.0.1.1\t%s\n", names)
+	}
+	for _, x := range c.Host.ExtraHosts {
+		name, ip, err := parseExtraHost(x)
+		if err != nil {
+			return err
+		}
+		if ip == "host-gateway" {
+			if len(eps) == 0 {
+				continue
+			}
+			ip = eps[0].Gateway.String()
+		}
+		fmt.Fprintf(&hosts, "%s\t%s\n", ip, name)
+	}
+	if err := os.WriteFile(filepath.Join(etc, "hosts"), hosts.Bytes(), 0o644); err != nil {
+		return err
+	}
+	if c.Host.NetworkMode == "none" {
+		return os.WriteFile(filepath.Join(etc, "resolv.conf"), nil, 0o644)
+	}
+	servers, search, opts := hostResolv("/etc/resolv.conf")
+	userDefined := slices.ContainsFunc(eps, func(ep network.Endpoint) bool { return ep.Network != network.DefaultName })
+	switch {
+	case userDefined:
+		servers = []string{dns.Address}
+	case len(c.Host.DNS) > 0:
+		servers = c.Host.DNS
+	case c.Host.NetworkMode != "host":
+		// The host's loopback resolvers are not reachable from the
+		// container's namespace; Docker's fallback then applies.
+		servers = slices.DeleteFunc(servers, func(s string) bool { a, err := netip.ParseAddr(s); return err == nil && a.IsLoopback() })
+		if len(servers) == 0 {
+			servers = []string{"8.8.8.8", "8.8.4.4"}
+		}
+	}
+	if len(c.Host.DNSSearch) > 0 {
+		search = c.Host.DNSSearch
+	}
+	if len(c.Host.DNSOptions) > 0 {
+		opts = c.Host.DNSOptions
+	}
+	var rc bytes.Buffer
+	for _, s := range servers {
+		fmt.Fprintf(&rc, "nameserver %s\n", s)
+	}
+	if len(search) > 0 {
+		fmt.Fprintf(&rc, "search %s\n", strings.Join(search, " "))
+	}
+	if len(opts) > 0 {
+		fmt.Fprintf(&rc, "options %s\n", strings.Join(opts, " "))
+	}
+	return os.WriteFile(filepath.Join(etc, "resolv.conf"), rc.Bytes(), 0o644)
+}
+
+func hostResolv(path string) (servers, search, opts []string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, nil
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		switch fields[0] {
+		case "nameserver":
+			servers = append(servers, fields[1])
+		case "search", "domain":
+			search = fields[1:]
+		case "options":
+			opts = fields[1:]
+		}
+	}
+	return servers, search, opts
+}
+
+// connectNetworks is the monitor's network step, between create and
+// start: lo up for none; for networks, endpoints, the /etc files with
+// the container's address, and the name server on user-defined ones.
+// The returned function undoes it all after the container exits.
+func (e *Engine) connectNetworks(c *container.Container, pid int) (func(), error) {
+	nsPath := "/proc/" + strconv.Itoa(pid) + "/ns/net"
+	etc := filepath.Join(e.Containers.Dir(c.ID), "etc")
+	switch {
+	case c.Host.NetworkMode == "none":
+		return func() {}, link.LoopbackUp(nsPath)
+	case !c.Host.OwnNetworkNamespace():
+		return func() {}, nil
+	}
+	ports, err := e.publishSpecs(c)
+	if err != nil {
+		return nil, err
+	}
+	req := network.Request{Container: c.ID, Name: c.Name, Ports: ports, NsPath: nsPath}
+	for _, a := range c.Host.Networks {
+		at := network.Attachment{Network: a.Name, Aliases: a.Aliases}
+		if a.IP != "" {
+			at.IP, _ = netip.ParseAddr(a.IP)
+		}
+		req.Networks = append(req.Networks, at)
+	}
+	eps, err := e.Networks.Connect(req)
+	if err != nil {
+		return nil, err
+	}
+	undo := func() { e.Networks.Disconnect(c.ID) }
+	if err := e.writeEtc(c, etc, eps); err != nil {
+		undo()
+		return nil, err
+	}
+	if !slices.ContainsFunc(eps, func(ep network.Endpoint) bool { return ep.Network != network.DefaultName }) {
+		return undo, nil
+	}
+	pc, err := dns.ListenInNamespace(nsPath)
+	if err != nil {
+		undo()
+		return nil, fmt.Errorf("start the name server: %w", err)
+	}
+	upstreams := dns.HostResolvers("/etc/resolv.conf")
+	if len(c.Host.DNS) > 0 {
+		upstreams = nil
+		for _, d := range c.Host.DNS {
+			upstreams = append(upstreams, d+":53")
+		}
+	}
+	srv := &dns.Server{Lookup: e.Networks.Lookup(c.ID), Upstreams: upstreams}
+	go srv.Serve(pc)
+	return func() { pc.Close(); undo() }, nil
+}
+
+// disconnectAll is the idempotent network teardown for a container
+// whose monitor is gone.
+func (e *Engine) disconnectAll(c *container.Container) error {
+	if !c.Host.OwnNetworkNamespace() {
+		return nil
+	}
+	err := errors.Join(e.Networks.Disconnect(c.ID), e.Networks.DeleteVeths(c.ID))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// Ports are a running container's published ports, as bound.
+func (e *Engine) Ports(c *container.Container) []network.PortSpec {
+	if c.State.Status != container.Running || !c.Host.OwnNetworkNamespace() {
+		return nil
+	}
+	var out []network.PortSpec
+	for _, ep := range e.Networks.EndpointsOf(c.ID) {
+		out = append(out, ep.Ports...)
+	}
+	return out
+}
+
+// FormatPort writes a binding as ps and port do: 0.0.0.0:8080->80/tcp.
+func FormatPort(p network.PortSpec) string {
+	host := "0.0.0.0"
+	if p.HostIP.IsValid() {
+		host = p.HostIP.String()
+	}
+	return fmt.Sprintf("%s:%d->%d/%s", host, p.HostPort, p.ContainerPort, p.Proto)
+}
+
+// networkSettings is inspect's NetworkSettings, in Docker's shape.
+func (e *Engine) networkSettings(c *container.Container) map[string]any {
+	nets := map[string]any{}
+	out := map[string]any{"Networks": nets, "IPAddress": "", "Gateway": "", "MacAddress": "", "Ports": map[string]any{}}
+	if c.State.Status != container.Running {
+		return out
+	}
+	ports := map[string][]map[string]string{}
+	for i, ep := range e.Networks.EndpointsOf(c.ID) {
+		nets[ep.Network] = map[string]any{"NetworkID": ep.NetworkID, "IPAddress": ep.Addr.Addr().String(), "IPPrefixLen": ep.Addr.Bits(),
+			"Gateway": ep.Gateway.String(), "MacAddress": ep.MAC, "Aliases": ep.Aliases, "EndpointID": ep.HostVeth}
+		if i == 0 {
+			out["IPAddress"], out["Gateway"], out["MacAddress"] = ep.Addr.Addr().String(), ep.Gateway.String(), ep.MAC
+		}
+		for _, p := range ep.Ports {
+			host := "0.0.0.0"
+			if p.HostIP.IsValid() {
+				host = p.HostIP.String()
+			}
+			k := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
+			ports[k] = append(ports[k], map[string]string{"HostIp": host, "HostPort": strconv.Itoa(int(p.HostPort))})
+		}
+	}
+	out["Ports"] = ports
+	return out
+}
+
+// ConnectNetwork puts a running container on one more network and
+// records it for its next starts.
+func (e *Engine) ConnectNetwork(c *container.Container, a network.Attachment) error {
+	if !c.Host.OwnNetworkNamespace() {
+		return fmt.Errorf("container %s uses --network %s: it cannot join networks", c.Name, c.Host.NetworkMode)
+	}
+	n, err := e.Networks.Get(a.Network)
+	if err != nil {
+		return err
+	}
+	if slices.ContainsFunc(c.Host.Networks, func(x container.NetworkAttachment) bool { return x.Name == n.Name }) {
+		return fmt.Errorf("container %s is already on network %s", c.Name, n.Name)
+	}
+	if c.State.Status == container.Running {
+		req := network.Request{Container: c.ID, Name: c.Name, NsPath: "/proc/" + strconv.Itoa(c.State.Pid) + "/ns/net"}
+		if _, err := e.Networks.ConnectOne(req, a, len(e.Networks.EndpointsOf(c.ID))); err != nil {
+			return err
+		}
+	}
+	_, err = e.Containers.Update(c.ID, func(cur *container.Container) error {
+		at := container.NetworkAttachment{Name: n.Name, Aliases: a.Aliases}
+		if a.IP.IsValid() {
+			at.IP = a.IP.String()
+		}
+		cur.Host.Networks = append(cur.Host.Networks, at)
+		return nil
+	})
+	return err
+}
+
+// DisconnectNetwork takes a container off a network, now and for its
+// next starts.
+func (e *Engine) DisconnectNetwork(c *container.Container, ref string) error {
+	n, err := e.Networks.Get(ref)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(c.Host.Networks, func(x container.NetworkAttachment) bool { return x.Name == n.Name }) {
+		return fmt.Errorf("container %s is not connected to network %s", c.Name, n.Name)
+	}
+	if c.State.Status == container.Running {
+		if err := e.Networks.DisconnectOne(c.ID, n.Name); err != nil {
+			return err
+		}
+	}
+	_, err = e.Containers.Update(c.ID, func(cur *container.Container) error {
+		cur.Host.Networks = slices.DeleteFunc(cur.Host.Networks, func(x container.NetworkAttachment) bool { return x.Name == n.Name })
+		if len(cur.Host.Networks) > 0 {
+			cur.Host.NetworkMode = cur.Host.Networks[0].Name
+		} else {
+			cur.Host.NetworkMode = "none"
+		}
+		return nil
+	})
+	return err
+}

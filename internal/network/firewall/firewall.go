@@ -1,0 +1,342 @@
+// Package firewall keeps berth's nftables table: NAT for networks'
+// outbound traffic, forwarding for their bridges, and the DNAT rules of
+// published ports, spoken over netlink (no iptables or nft binary). The
+// table is berth's own; each rule carries a comment naming its network
+// or container, which is how rules are found again and removed.
+package firewall
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
+	"golang.org/x/sys/unix"
+)
+
+// Firewall is one berth table.
+type Firewall struct {
+	Table string
+}
+
+// Network is what the rules of one network need.
+type Network struct {
+	ID       string
+	Bridge   string
+	Subnet   netip.Prefix
+	Internal bool
+}
+
+// Port is one published port.
+type Port struct {
+	HostIP        netip.Addr // unspecified: every local address
+	HostPort      uint16
+	ContainerIP   netip.Addr
+	ContainerPort uint16
+	Proto         string // tcp or udp
+}
+
+const (
+	chainPre, chainOut, chainPorts, chainPost, chainFwd = "prerouting", "output", "ports", "postrouting", "forward"
+)
+
+// Available reports, in one line, why nftables cannot be used here.
+func Available() error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("nftables is not available: %w", err)
+	}
+	if _, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4); err != nil {
+		return fmt.Errorf("nftables is not available (kernel without nf_tables, or no CAP_NET_ADMIN): %w", err)
+	}
+	return nil
+}
+
+// Exists reports whether the table is there.
+func (f Firewall) Exists() bool {
+	c, err := nftables.New()
+	if err != nil {
+		return false
+	}
+	t, err := c.ListTableOfFamily(f.Table, nftables.TableFamilyIPv4)
+	return err == nil && t != nil
+}
+
+func (f Firewall) table() *nftables.Table {
+	return &nftables.Table{Name: f.Table, Family: nftables.TableFamilyIPv4}
+}
+
+// ensure creates the table and its chains if missing (adding an
+// existing table or chain is a no-op in nf_tables).
+func (f Firewall) ensure(c *nftables.Conn) map[string]*nftables.Chain {
+	t := c.AddTable(f.table())
+	accept := nftables.ChainPolicyAccept
+	chains := map[string]*nftables.Chain{
+		chainPre:   c.AddChain(&nftables.Chain{Name: chainPre, Table: t, Type: nftables.ChainTypeNAT, Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityNATDest}),
+		chainOut:   c.AddChain(&nftables.Chain{Name: chainOut, Table: t, Type: nftables.ChainTypeNAT, Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityNATDest}),
+		chainPorts: c.AddChain(&nftables.Chain{Name: chainPorts, Table: t}),
+		chainPost:  c.AddChain(&nftables.Chain{Name: chainPost, Table: t, Type: nftables.ChainTypeNAT, Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource}),
+		chainFwd:   c.AddChain(&nftables.Chain{Name: chainFwd, Table: t, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &accept}),
+	}
+	return chains
+}
+
+func comment(s string) []byte { return userdata.AppendString(nil, userdata.TypeComment, s) }
+
+// Setup makes the table with its base chains once: traffic to a local
+// address goes through the ports chain, from outside and from the host.
+func (f Firewall) Setup() error {
+	c, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	existing, _ := c.ListTableOfFamily(f.Table, nftables.TableFamilyIPv4)
+	chains := f.ensure(c)
+	if existing == nil {
+		for _, name := range []string{chainPre, chainOut} {
+			c.AddRule(&nftables.Rule{Table: chains[name].Table, Chain: chains[name], UserData: comment("berth"), Exprs: []expr.Any{
+				&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
+				&expr.Verdict{Kind: expr.VerdictJump, Chain: chainPorts},
+			}})
+		}
+	}
+	return flush(c, "set up table "+f.Table)
+}
+
+// AddNetwork adds a network's rules: masquerade of what leaves it for
+// elsewhere (not for internal networks, whose traffic stays on the
+// bridge), masquerade of DNATed traffic coming back onto the bridge
+// (hairpin, and the host's 127.0.0.1), and forwarding.
+func (f Firewall) AddNetwork(n Network) error {
+	if err := f.Setup(); err != nil {
+		return err
+	}
+	f.RemoveNetwork(n.ID) // idempotent: the rules once
+	c, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	chains := f.ensure(c)
+	tag := comment("net:" + n.ID)
+	add := func(chain string, ex ...expr.Any) {
+		c.AddRule(&nftables.Rule{Table: chains[chain].Table, Chain: chains[chain], UserData: tag, Exprs: ex})
+	}
+	// Drops go first in the forward chain (inserted, not appended), so
+	// that no other network's accept lets a packet in.
+	first := func(ex ...expr.Any) {
+		c.InsertRule(&nftables.Rule{Table: chains[chainFwd].Table, Chain: chains[chainFwd], UserData: tag, Exprs: ex})
+	}
+	if n.Internal {
+		first(cat(ifname(unix.NFT_META_IIFNAME, expr.CmpOpEq, n.Bridge), ifname(unix.NFT_META_OIFNAME, expr.CmpOpNeq, n.Bridge), verdict(expr.VerdictDrop))...)
+		first(cat(ifname(unix.NFT_META_OIFNAME, expr.CmpOpEq, n.Bridge), ifname(unix.NFT_META_IIFNAME, expr.CmpOpNeq, n.Bridge), verdict(expr.VerdictDrop))...)
+	} else {
+		add(chainPost, cat(saddrIn(n.Subnet), ifname(unix.NFT_META_OIFNAME, expr.CmpOpNeq, n.Bridge), []expr.Any{&expr.Masq{}})...)
+		// Into the network from elsewhere (another network, another
+		// host): only replies and published ports, as Docker 28 does.
+		first(cat(ifname(unix.NFT_META_OIFNAME, expr.CmpOpEq, n.Bridge), ifname(unix.NFT_META_IIFNAME, expr.CmpOpNeq, n.Bridge),
+			ctNone(expr.CtKeySTATE, expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), ctNone(expr.CtKeySTATUS, ipsDstNAT), verdict(expr.VerdictDrop))...)
+		add(chainFwd, cat(ifname(unix.NFT_META_IIFNAME, expr.CmpOpEq, n.Bridge), verdict(expr.VerdictAccept))...)
+	}
+	// Back onto the bridge after DNAT, from a container of the network
+	// (hairpin) or from the host's loopback: the reply must come back
+	// through us, so the source becomes the gateway. Other clients keep
+	// their address.
+	add(chainPost, cat(ifname(unix.NFT_META_OIFNAME, expr.CmpOpEq, n.Bridge), ctBits(expr.CtKeySTATUS, ipsDstNAT), saddrIn(n.Subnet), []expr.Any{&expr.Masq{}})...)
+	add(chainPost, cat(ifname(unix.NFT_META_OIFNAME, expr.CmpOpEq, n.Bridge), saddrIn(netip.MustParsePrefix("127.0.0.0/8")), []expr.Any{&expr.Masq{}})...)
+	return flush(c, "add the rules of network "+n.ID)
+}
+
+// RemoveNetwork removes a network's rules.
+func (f Firewall) RemoveNetwork(id string) error { return f.removeTagged("net:" + id) }
+
+// AddPorts publishes ports to a container, tagged with owner.
+func (f Firewall) AddPorts(owner string, ports []Port) error {
+	if len(ports) == 0 {
+		return nil
+	}
+	if err := f.Setup(); err != nil {
+		return err
+	}
+	c, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	chains := f.ensure(c)
+	for _, p := range ports {
+		proto := byte(unix.IPPROTO_TCP)
+		if p.Proto == "udp" {
+			proto = unix.IPPROTO_UDP
+		}
+		var ex []expr.Any
+		if p.HostIP.IsValid() && !p.HostIP.IsUnspecified() {
+			ex = append(ex, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: p.HostIP.AsSlice()})
+		}
+		ex = append(ex,
+			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(p.HostPort)},
+			&expr.Immediate{Register: 1, Data: p.ContainerIP.AsSlice()},
+			&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(p.ContainerPort)},
+			&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2, Specified: true},
+		)
+		c.AddRule(&nftables.Rule{Table: chains[chainPorts].Table, Chain: chains[chainPorts], UserData: comment("ctr:" + owner), Exprs: ex})
+	}
+	return flush(c, "publish ports of "+owner)
+}
+
+// RemovePorts removes the ports published for owner.
+func (f Firewall) RemovePorts(owner string) error { return f.removeTagged("ctr:" + owner) }
+
+func (f Firewall) removeTagged(tag string) error {
+	c, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	t, err := c.ListTableOfFamily(f.Table, nftables.TableFamilyIPv4)
+	if err != nil || t == nil {
+		return nil // no table, no rules
+	}
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, ch := range chains {
+		if ch.Table.Name != f.Table {
+			continue
+		}
+		rules, err := c.GetRules(t, ch)
+		if err != nil {
+			return err
+		}
+		for _, r := range rules {
+			if s, ok := userdata.GetString(r.UserData, userdata.TypeComment); ok && s == tag {
+				if err := c.DelRule(r); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return flush(c, "remove rules "+tag)
+}
+
+// Rules counts the table's rules tagged for a network or container
+// (tags: "net:ID", "ctr:ID"); the table's own jumps are not counted.
+func (f Firewall) Rules() (map[string]int, error) {
+	c, err := nftables.New()
+	if err != nil {
+		return nil, err
+	}
+	t, err := c.ListTableOfFamily(f.Table, nftables.TableFamilyIPv4)
+	if err != nil || t == nil {
+		return map[string]int{}, nil
+	}
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, ch := range chains {
+		if ch.Table.Name != f.Table {
+			continue
+		}
+		rules, err := c.GetRules(t, ch)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rules {
+			if s, ok := userdata.GetString(r.UserData, userdata.TypeComment); ok && s != "berth" {
+				out[s]++
+			}
+		}
+	}
+	return out, nil
+}
+
+// DeleteTable removes the whole table; a missing one is not an error.
+func (f Firewall) DeleteTable() error {
+	c, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	if t, err := c.ListTableOfFamily(f.Table, nftables.TableFamilyIPv4); err != nil || t == nil {
+		return nil
+	}
+	c.DelTable(f.table())
+	err = c.Flush()
+	if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("delete table %s: %w", f.Table, err)
+	}
+	return nil
+}
+
+func flush(c *nftables.Conn, what string) error {
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nftables: %s: %w", what, err)
+	}
+	return nil
+}
+
+func ifname(key expr.MetaKey, op expr.CmpOp, name string) []expr.Any {
+	b := make([]byte, 16)
+	copy(b, name)
+	return []expr.Any{&expr.Meta{Key: key, Register: 1}, &expr.Cmp{Op: op, Register: 1, Data: b}}
+}
+
+func saddrIn(p netip.Prefix) []expr.Any {
+	mask := make([]byte, 4)
+	for i := 0; i < p.Bits(); i++ {
+		mask[i/8] |= 0x80 >> (i % 8)
+	}
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: p.Masked().Addr().AsSlice()},
+	}
+}
+
+// ctBits matches when any of bits is set in the conntrack key.
+func ctBits(key expr.CtKey, bits uint32) []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Register: 1, Key: key},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: binaryutil.NativeEndian.PutUint32(bits), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)},
+	}
+}
+
+// ctNone matches when none of bits is set in the conntrack key.
+func ctNone(key expr.CtKey, bits uint32) []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Register: 1, Key: key},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: binaryutil.NativeEndian.PutUint32(bits), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: make([]byte, 4)},
+	}
+}
+
+// ipsDstNAT is conntrack's IPS_DST_NAT status bit.
+const ipsDstNAT = 0x20
+
+func cat(parts ...[]expr.Any) []expr.Any {
+	var out []expr.Any
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func verdict(k expr.VerdictKind) []expr.Any { return []expr.Any{&expr.Verdict{Kind: k}} }
+
+// IsBerthTable reports whether a table name is one of berth's.
+func IsBerthTable(name string) bool { return name == "berth" || strings.HasPrefix(name, "berth_") }

@@ -1,0 +1,68 @@
+package ipam
+
+import (
+	"net/netip"
+	"sync"
+	"testing"
+)
+
+func TestAllocateIsUniqueUnderConcurrency(t *testing.T) {
+	p := Pool{Dir: t.TempDir(), Subnet: netip.MustParsePrefix("10.9.0.0/24"), Gateway: netip.MustParseAddr("10.9.0.1")}
+	var mu sync.Mutex
+	seen := map[netip.Addr]string{}
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			owner := string(rune('a'+i%26)) + string(rune('0'+i/26))
+			a, err := p.Allocate(owner, netip.Addr{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if o, dup := seen[a]; dup {
+				t.Errorf("%s handed to %s and %s", a, o, owner)
+			}
+			if a == p.Gateway || a.String() == "10.9.0.0" || a.String() == "10.9.0.255" {
+				t.Errorf("handed out %s", a)
+			}
+			seen[a] = owner
+		}()
+	}
+	wg.Wait()
+}
+
+func TestAllocateReleaseAndExhaustion(t *testing.T) {
+	p := Pool{Dir: t.TempDir(), Subnet: netip.MustParsePrefix("10.9.0.0/29"), Gateway: netip.MustParseAddr("10.9.0.1")}
+	var got []netip.Addr
+	for _, o := range []string{"a", "b", "c", "d", "e"} {
+		a, err := p.Allocate(o, netip.Addr{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, a)
+	}
+	if again, _ := p.Allocate("a", netip.Addr{}); again != got[0] {
+		t.Fatalf("owner a got %s then %s", got[0], again)
+	}
+	if _, err := p.Allocate("f", netip.Addr{}); err == nil {
+		t.Fatal("a /29 with a gateway holds 5 containers")
+	}
+	p.Release("c")
+	if a, err := p.Allocate("f", netip.Addr{}); err != nil || a != got[2] {
+		t.Fatalf("after release: %s %v", a, err)
+	}
+	if _, err := p.Allocate("g", netip.MustParseAddr("10.9.0.2")); err == nil {
+		t.Fatal("a taken address was handed out twice")
+	}
+	if _, err := p.Allocate("g", netip.MustParseAddr("10.9.0.7")); err == nil {
+		t.Fatal("the broadcast address was handed out")
+	}
+	r := Pool{Dir: t.TempDir(), Subnet: netip.MustParsePrefix("10.8.0.0/16"), Range: netip.MustParsePrefix("10.8.5.0/30"), Gateway: netip.MustParseAddr("10.8.0.1")}
+	if a, err := r.Allocate("x", netip.Addr{}); err != nil || a.String() != "10.8.5.1" {
+		t.Fatalf("--ip-range: %s %v", a, err)
+	}
+}

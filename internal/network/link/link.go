@@ -1,0 +1,228 @@
+// Package link makes the kernel's network devices for containers over
+// netlink: the bridge of a network, a veth pair per container with the
+// inner end renamed eth0 in the container's namespace, addresses, the
+// default route, loopback. No ip or brctl binary is involved.
+package link
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// EnsureBridge creates bridge name with gateway gw (a prefix: the
+// gateway and the subnet's length) and brings it up; one that is up is
+// left as it is, and created says whether this call made it. It also lets the bridge route 127.0.0.1 DNAT (ports
+// published on the host's loopback) and turns IPv4 forwarding on, as
+// Docker does.
+func EnsureBridge(name string, gw netip.Prefix, mtu int, forward bool) (created bool, err error) {
+	br, err := netlink.LinkByName(name)
+	if err == nil && br.Attrs().Flags&net.FlagUp != 0 {
+		return false, nil // set up by an earlier container
+	}
+	if err != nil {
+		created = true
+		attrs := netlink.NewLinkAttrs()
+		attrs.Name, attrs.MTU = name, mtu
+		if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: attrs}); err != nil && !errors.Is(err, unix.EEXIST) {
+			return created, fmt.Errorf("create bridge %s: %w", name, err)
+		}
+		if br, err = netlink.LinkByName(name); err != nil {
+			return created, fmt.Errorf("find bridge %s: %w", name, err)
+		}
+	}
+	addr := &netlink.Addr{IPNet: ipNet(gw)}
+	if err := netlink.AddrAdd(br, addr); err != nil && !errors.Is(err, unix.EEXIST) {
+		return created, fmt.Errorf("address %s on %s: %w", gw, name, err)
+	}
+	if err := netlink.LinkSetUp(br); err != nil {
+		return created, fmt.Errorf("bring %s up: %w", name, err)
+	}
+	sysctl("net/ipv4/conf/"+name+"/route_localnet", "1")
+	if forward {
+		if err := sysctl("net/ipv4/ip_forward", "1"); err != nil {
+			return created, err
+		}
+	}
+	return created, nil
+}
+
+func sysctl(key, val string) error {
+	p := "/proc/sys/" + key
+	if b, err := os.ReadFile(p); err == nil && string(b) == val+"\n" {
+		return nil
+	}
+	if err := os.WriteFile(p, []byte(val), 0o644); err != nil {
+		return fmt.Errorf("sysctl %s=%s: %w", key, val, err)
+	}
+	return nil
+}
+
+// Delete removes a device; a missing one is not an error.
+func Delete(name string) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return nil
+	}
+	if err := netlink.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
+	return nil
+}
+
+// Exists reports whether a device of that name exists.
+func Exists(name string) bool {
+	_, err := netlink.LinkByName(name)
+	return err == nil
+}
+
+// Endpoint is a container's side of one network.
+type Endpoint struct {
+	HostVeth string       // the host end, a port of Bridge
+	Bridge   string       // the network's bridge
+	IfName   string       // the name inside (eth0, eth1, …)
+	Addr     netip.Prefix // the container's address and the subnet's length
+	Gateway  netip.Addr   // the default route, when DefaultRoute
+	MAC      net.HardwareAddr
+	MTU      int
+	// DefaultRoute: the first network of a container routes its traffic.
+	DefaultRoute bool
+}
+
+// Plumb connects the network namespace at nsPath to a bridge: a veth
+// pair is made in the host's namespace, its inner end moved into the
+// container's, renamed, addressed and brought up with a default route.
+// On error nothing it made remains.
+func Plumb(nsPath string, ep Endpoint) (err error) {
+	ns, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return fmt.Errorf("open network namespace %s: %w", nsPath, err)
+	}
+	defer ns.Close()
+	br, err := netlink.LinkByName(ep.Bridge)
+	if err != nil {
+		return fmt.Errorf("find bridge %s: %w", ep.Bridge, err)
+	}
+	tmpPeer := "bp" + strconv.Itoa(os.Getpid()) + ep.IfName
+	if len(tmpPeer) > 15 {
+		tmpPeer = tmpPeer[:15]
+	}
+	attrs := netlink.NewLinkAttrs()
+	attrs.Name, attrs.MTU, attrs.MasterIndex = ep.HostVeth, ep.MTU, br.Attrs().Index
+	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: tmpPeer, PeerNamespace: netlink.NsFd(ns), PeerHardwareAddr: ep.MAC}
+	if err := netlink.LinkAdd(veth); err != nil {
+		return fmt.Errorf("create veth %s: %w", ep.HostVeth, err)
+	}
+	defer func() {
+		if err != nil {
+			Delete(ep.HostVeth) // takes the peer with it
+		}
+	}()
+	host, err := netlink.LinkByName(ep.HostVeth)
+	if err != nil {
+		return fmt.Errorf("find %s: %w", ep.HostVeth, err)
+	}
+	// A container that reaches its own published port goes out and back
+	// through the same bridge port.
+	netlink.LinkSetHairpin(host, true)
+	if err := netlink.LinkSetUp(host); err != nil {
+		return fmt.Errorf("bring %s up: %w", ep.HostVeth, err)
+	}
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return fmt.Errorf("netlink in %s: %w", nsPath, err)
+	}
+	defer h.Close()
+	peer, err := h.LinkByName(tmpPeer)
+	if err != nil {
+		return fmt.Errorf("find %s in the container: %w", tmpPeer, err)
+	}
+	if err := h.LinkSetName(peer, ep.IfName); err != nil {
+		return fmt.Errorf("rename %s to %s: %w", tmpPeer, ep.IfName, err)
+	}
+	if err := h.AddrAdd(peer, &netlink.Addr{IPNet: ipNet(ep.Addr)}); err != nil {
+		return fmt.Errorf("address %s on %s: %w", ep.Addr, ep.IfName, err)
+	}
+	if err := h.LinkSetUp(peer); err != nil {
+		return fmt.Errorf("bring %s up: %w", ep.IfName, err)
+	}
+	if lo, err := h.LinkByName("lo"); err == nil {
+		h.LinkSetUp(lo)
+	}
+	if ep.DefaultRoute {
+		gw := net.IP(ep.Gateway.AsSlice())
+		if err := h.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Gw: gw}); err != nil {
+			return fmt.Errorf("default route via %s: %w", ep.Gateway, err)
+		}
+	}
+	return nil
+}
+
+// LoopbackUp brings lo up in the namespace at nsPath (--network none
+// has lo, up, as in Docker).
+func LoopbackUp(nsPath string) error {
+	ns, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return fmt.Errorf("open network namespace %s: %w", nsPath, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	lo, err := h.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("find lo: %w", err)
+	}
+	return h.LinkSetUp(lo)
+}
+
+// UplinkMTU is the MTU of the device of the host's default route, 1500
+// when there is none.
+func UplinkMTU() int {
+	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return 1500
+	}
+	for _, r := range routes {
+		if r.Dst == nil || r.Dst.IP.IsUnspecified() {
+			if l, err := netlink.LinkByIndex(r.LinkIndex); err == nil && l.Attrs().MTU > 0 {
+				return l.Attrs().MTU
+			}
+		}
+	}
+	return 1500
+}
+
+// HostRoutes are the IPv4 prefixes the host routes to, except the
+// default route: a new network must not overlap them.
+func HostRoutes() []netip.Prefix {
+	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, r := range routes {
+		if r.Dst == nil || r.Dst.IP.IsUnspecified() {
+			continue
+		}
+		a, ok := netip.AddrFromSlice(r.Dst.IP.To4())
+		ones, _ := r.Dst.Mask.Size()
+		if ok {
+			out = append(out, netip.PrefixFrom(a, ones).Masked())
+		}
+	}
+	return out
+}
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}

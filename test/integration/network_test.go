@@ -1,0 +1,350 @@
+package integration
+
+import (
+	"archive/tar"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth-project/berth/internal/network"
+)
+
+// httpImage imports the static Go HTTP server as a FROM-scratch image
+// (scratch/http) that exposes port 80.
+func httpImage(t *testing.T, root string) {
+	t.Helper()
+	bin := filepath.Join(suiteDir, "httpserver")
+	if _, err := os.Stat(bin); err != nil {
+		cmd := exec.Command("go", "build", "-o", bin, "./testdata/httpserver")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build httpserver: %v: %s", err, out)
+		}
+	}
+	f, err := os.Create(filepath.Join(t.TempDir(), "http.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := os.ReadFile(bin)
+	tw := tar.NewWriter(f)
+	tw.WriteHeader(&tar.Header{Name: "httpserver", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(body))})
+	tw.Write(body)
+	tw.Close()
+	f.Close()
+	mustEngine(t, root, "import", "-c", `ENTRYPOINT ["/httpserver"]`, "-c", "EXPOSE 80", f.Name(), "scratch/http")
+}
+
+// netState is what a storage root has in the kernel and on disk for
+// networking: its nftables rules by tag, its leases, its veths.
+func netState(t *testing.T, root string) (rules map[string]int, leases int, veths []string) {
+	t.Helper()
+	m := &network.Manager{Root: root, Isolated: true}
+	rules, err := m.Firewall().Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nets, _ := m.List()
+	for _, n := range nets {
+		b, _ := os.ReadFile(filepath.Join(root, "networks", n.ID, "leases.json"))
+		var l struct{ Owners map[string]string }
+		json.Unmarshal(b, &l)
+		leases += len(l.Owners)
+	}
+	links, _ := os.ReadDir("/sys/class/net")
+	for _, l := range links {
+		if strings.HasPrefix(l.Name(), "vb") {
+			veths = append(veths, l.Name())
+		}
+	}
+	return rules, leases, veths
+}
+
+func ctrRules(rules map[string]int) int {
+	n := 0
+	for tag, c := range rules {
+		if strings.HasPrefix(tag, "ctr:") {
+			n += c
+		}
+	}
+	return n
+}
+
+func httpGet(url string) (string, error) {
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b := make([]byte, 256)
+	n, _ := resp.Body.Read(b)
+	return string(b[:n]), nil
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// The default bridge: eth0 with an address, a default route, the host's
+// resolvers; --network none has only lo, up; container: shares the
+// other container's interfaces.
+func TestNetworkModes(t *testing.T) {
+	root := engineWithBusybox(t)
+	r := mustEngine(t, root, "run", "--rm", "busybox:it", "sh", "-c", "ip -o -4 addr show eth0 | wc -l; ip route | grep -c default; cat /sys/class/net/eth0/operstate")
+	if r != "1\n1\nup\n" {
+		t.Fatalf("default bridge: %q", r)
+	}
+	if r := mustEngine(t, root, "run", "--rm", "--network", "none", "busybox:it", "sh", "-c", "ls /sys/class/net; ip -o link show lo | grep -c UP"); r != "lo\n1\n" {
+		t.Fatalf("--network none: %q", r)
+	}
+	mustEngine(t, root, "run", "-d", "--name", "owner", "busybox:it", "sleep", "100")
+	a := mustEngine(t, root, "exec", "owner", "ip", "-o", "-4", "addr", "show", "eth0")
+	if b := mustEngine(t, root, "run", "--rm", "--network", "container:owner", "busybox:it", "ip", "-o", "-4", "addr", "show", "eth0"); a != b || a == "" {
+		t.Fatalf("container: network: %q vs %q", a, b)
+	}
+	if r := engine(t, root, "run", "--rm", "--network", "nosuch", "busybox:it", "true"); r.code != 125 || !strings.Contains(r.stderr, "no such network") {
+		t.Fatalf("unknown network: %d %q", r.code, r.stderr)
+	}
+}
+
+// Two containers on a user-defined network reach each other by name and
+// by alias through the network's name server; a container on another
+// network neither resolves nor reaches them.
+func TestNetworkUserDefinedNames(t *testing.T) {
+	root := engineWithBusybox(t)
+	mustEngine(t, root, "network", "create", "front")
+	mustEngine(t, root, "network", "create", "--subnet", "10.213.0.0/24", "other")
+	mustEngine(t, root, "run", "-d", "--name", "web", "--network", "front", "--network-alias", "www", "busybox:it", "sh", "-c",
+		"mkdir /www && echo served-by-web > /www/index.html && exec httpd -f -p 80 -h /www")
+	r := mustEngine(t, root, "run", "--rm", "--network", "front", "busybox:it", "sh", "-c",
+		"cat /etc/resolv.conf; wget -qO- http://web/; wget -qO- http://www/; nslookup web | grep -c Address")
+	if !strings.HasPrefix(r, "nameserver 127.0.0.11\n") || !strings.Contains(r, "served-by-web\nserved-by-web\n") {
+		t.Fatalf("by name on the same network: %q", r)
+	}
+	ip := strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{.NetworkSettings.Networks.front.IPAddress}}", "web"))
+	if !strings.HasPrefix(ip, "172.") && !strings.HasPrefix(ip, "192.168.") {
+		t.Fatalf("web's address %q", ip)
+	}
+	r2 := engine(t, root, "run", "--rm", "--network", "other", "busybox:it", "sh", "-c",
+		"nslookup web >/dev/null 2>&1 && echo resolved; timeout 2 wget -qO- http://"+ip+"/ >/dev/null 2>&1 && echo reached; ip -o -4 addr show eth0")
+	if strings.Contains(r2.stdout, "resolved") || strings.Contains(r2.stdout, "reached") || !strings.Contains(r2.stdout, "10.213.0.") {
+		t.Fatalf("from another network: %q %q", r2.stdout, r2.stderr)
+	}
+	// --ip, connect and disconnect.
+	mustEngine(t, root, "run", "-d", "--name", "fixed", "--network", "other", "--ip", "10.213.0.77", "busybox:it", "sleep", "100")
+	if got := mustEngine(t, root, "exec", "fixed", "sh", "-c", "ip -o -4 addr show eth0 | grep -o '10.213.0.77/24'"); got != "10.213.0.77/24\n" {
+		t.Fatalf("--ip: %q", got)
+	}
+	mustEngine(t, root, "network", "connect", "front", "fixed")
+	if got := mustEngine(t, root, "exec", "fixed", "wget", "-qO-", "http://"+ip+"/"); got != "served-by-web\n" {
+		t.Fatalf("after connect: %q", got)
+	}
+	if r := engine(t, root, "network", "rm", "front"); r.code == 0 || !strings.Contains(r.stderr, "active endpoints") {
+		t.Fatalf("network rm in use: %d %q", r.code, r.stderr)
+	}
+	mustEngine(t, root, "network", "disconnect", "front", "fixed")
+	if got := mustEngine(t, root, "exec", "fixed", "ls", "/sys/class/net"); got != "eth0\nlo\n" {
+		t.Fatalf("after disconnect: %q", got)
+	}
+	mustEngine(t, root, "rm", "-f", "web", "fixed")
+	mustEngine(t, root, "network", "rm", "front", "other")
+	if rules, leases, veths := netState(t, root); ctrRules(rules) != 0 || leases != 0 || len(veths) != 0 {
+		t.Fatalf("after rm: rules %v, leases %d, veths %v", rules, leases, veths)
+	}
+}
+
+// -p publishes to the host (127.0.0.1 and every address), -p PORT picks
+// a free one that `port` shows, -P publishes the image's EXPOSE, UDP
+// works, and a container reaches a published port of its network
+// (hairpin). Stopping removes the rules.
+func TestNetworkPublishedPorts(t *testing.T) {
+	root := engineWithBusybox(t)
+	httpImage(t, root)
+	p1, p2 := freePort(t), freePort(t)
+	mustEngine(t, root, "run", "-d", "--name", "http", "-p", fmt.Sprintf("127.0.0.1:%d:80", p1), "-p", fmt.Sprintf("%d:80", p2), "-p", "80", "scratch/http")
+	for _, port := range []int{p1, p2} {
+		waitFor(t, func() bool {
+			s, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", port))
+			return err == nil && s == "hello from scratch\n"
+		})
+	}
+	ports := mustEngine(t, root, "port", "http")
+	lines := strings.Split(strings.TrimSpace(ports), "\n")
+	if len(lines) != 3 || !strings.Contains(ports, fmt.Sprintf("80/tcp -> 127.0.0.1:%d", p1)) {
+		t.Fatalf("port: %q", ports)
+	}
+	random := ""
+	for _, l := range lines {
+		if !strings.HasSuffix(l, ":"+strconv.Itoa(p1)) && !strings.HasSuffix(l, ":"+strconv.Itoa(p2)) {
+			random = l[strings.LastIndexByte(l, ':')+1:]
+		}
+	}
+	if s, err := httpGet("http://127.0.0.1:" + random + "/"); err != nil || s != "hello from scratch\n" {
+		t.Fatalf("random host port %s: %q %v", random, s, err)
+	}
+	if ps := mustEngine(t, root, "ps", "--format", "{{.Ports}}"); !strings.Contains(ps, fmt.Sprintf("127.0.0.1:%d->80/tcp", p1)) {
+		t.Fatalf("ps ports: %q", ps)
+	}
+	gw := strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{.NetworkSettings.Gateway}}", "http"))
+	if r := mustEngine(t, root, "run", "--rm", "busybox:it", "wget", "-qO-", fmt.Sprintf("http://%s:%d/", gw, p2)); r != "hello from scratch\n" {
+		t.Fatalf("hairpin through the published port: %q", r)
+	}
+	// -P publishes EXPOSE 80.
+	mustEngine(t, root, "run", "-d", "--name", "all", "-P", "scratch/http")
+	hp := strings.TrimSpace(mustEngine(t, root, "port", "all", "80"))
+	if _, port, _ := strings.Cut(hp, ":"); port == "" {
+		t.Fatalf("port all 80: %q", hp)
+	} else if s, err := httpGet("http://127.0.0.1:" + port + "/"); err != nil || s != "hello from scratch\n" {
+		t.Fatalf("-P: %q %v", s, err)
+	}
+	// UDP: a datagram to the published port reaches the container.
+	up := freePort(t)
+	mustEngine(t, root, "run", "-d", "--name", "udp", "-p", fmt.Sprintf("127.0.0.1:%d:5000/udp", up), "--entrypoint", "/httpserver", "scratch/http", "-udp", ":5000")
+	waitFor(t, func() bool {
+		c, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", up))
+		if err == nil {
+			c.Write([]byte("datagram\n"))
+			c.Close()
+		}
+		return strings.Contains(engine(t, root, "logs", "udp").stdout, "datagram")
+	})
+	if rules, _, _ := netState(t, root); ctrRules(rules) != 5 {
+		t.Fatalf("rules while running: %v", rules)
+	}
+	mustEngine(t, root, "stop", "-t", "1", "http", "all", "udp")
+	if rules, leases, _ := netState(t, root); ctrRules(rules) != 0 || leases != 0 {
+		t.Fatalf("after stop: rules %v, leases %d", rules, leases)
+	}
+	if _, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", p1)); err == nil {
+		t.Fatal("the port still answers after stop")
+	}
+}
+
+// A port in use, an overlapping subnet, a bad alias or -p: one line,
+// exit 125, and nothing half-made.
+func TestNetworkBadInput(t *testing.T) {
+	root := engineWithBusybox(t)
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	busy := l.Addr().(*net.TCPAddr).Port
+	r := engine(t, root, "run", "--rm", "-p", fmt.Sprintf("127.0.0.1:%d:80", busy), "busybox:it", "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "address already in use") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Fatalf("port in use: %d %q", r.code, r.stderr)
+	}
+	if rules, leases, veths := netState(t, root); ctrRules(rules) != 0 || leases != 0 || len(veths) != 0 || len(containerDirs(root)) != 0 {
+		t.Fatalf("a refused run left rules %v, leases %d, veths %v, containers %v", rules, leases, veths, containerDirs(root))
+	}
+	mustEngine(t, root, "network", "create", "--subnet", "10.214.0.0/16", "a")
+	for _, bad := range [][]string{
+		{"network", "create", "--subnet", "10.214.5.0/24", "b"},
+		{"network", "create", "--subnet", "10.215.0.0/16", "a"},
+		{"network", "create", "--subnet", "not-a-subnet", "c"},
+		{"network", "create", "--subnet", "10.216.0.0/24", "--gateway", "10.1.1.1", "d"},
+		{"network", "create", "bad/name"},
+		{"network", "rm", "bridge"},
+		{"run", "--rm", "--network", "a", "--network-alias", "bad alias!", "busybox:it", "true"},
+		{"run", "--rm", "--network", "a", "--ip", "10.99.0.5", "busybox:it", "true"},
+		{"run", "--rm", "--ip", "172.17.0.9", "busybox:it", "true"},
+		{"run", "--rm", "-p", "80/sctp", "busybox:it", "true"},
+		{"run", "--rm", "-p", "70000:80", "busybox:it", "true"},
+		{"run", "--rm", "--network", "none", "-p", "80", "busybox:it", "true"},
+		{"run", "--rm", "--add-host", "x:notanip", "busybox:it", "true"},
+	} {
+		r := engine(t, root, bad...)
+		if r.code == 0 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("%v: %d %q", bad, r.code, r.stderr)
+		}
+	}
+	if ls := mustEngine(t, root, "network", "ls", "-q"); strings.Count(ls, "\n") != 2 {
+		t.Fatalf("networks after refused creates: %q", ls)
+	}
+	if rules, leases, veths := netState(t, root); ctrRules(rules) != 0 || leases != 0 || len(veths) != 0 || len(containerDirs(root)) != 0 {
+		t.Fatalf("refused runs left rules %v, leases %d, veths %v, containers %v", rules, leases, veths, containerDirs(root))
+	}
+}
+
+// 50 concurrent runs on one network get 50 different addresses; after
+// rm nothing of theirs remains.
+func TestNetworkConcurrentAddressesUnique(t *testing.T) {
+	root := engineWithBusybox(t)
+	mustEngine(t, root, "network", "create", "--subnet", "10.217.0.0/24", "many")
+	var wg sync.WaitGroup
+	ids := make([]string, 50)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := engine(t, root, "run", "-d", "--network", "many", "busybox:it", "sleep", "100")
+			if r.code != 0 {
+				t.Errorf("run %d: %d %s", i, r.code, r.stderr)
+			}
+			ids[i] = strings.TrimSpace(r.stdout)
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	out := mustEngine(t, root, append([]string{"inspect", "-f", "{{.NetworkSettings.IPAddress}}"}, ids...)...)
+	addrs := strings.Fields(out)
+	sort.Strings(addrs)
+	for i := 1; i < len(addrs); i++ {
+		if addrs[i] == addrs[i-1] {
+			t.Fatalf("%s handed out twice", addrs[i])
+		}
+	}
+	if len(addrs) != 50 {
+		t.Fatalf("%d addresses", len(addrs))
+	}
+	mustEngine(t, root, append([]string{"rm", "-f"}, ids...)...)
+	if rules, leases, veths := netState(t, root); ctrRules(rules) != 0 || leases != 0 || len(veths) != 0 {
+		t.Fatalf("after rm: rules %v, leases %d, veths %v", rules, leases, veths)
+	}
+}
+
+// kill -9 of the monitor: the next command releases the lease and the
+// published ports of the container it left.
+func TestNetworkCleanupAfterMonitorKill(t *testing.T) {
+	root := engineWithBusybox(t)
+	id := strings.TrimSpace(mustEngine(t, root, "run", "-d", "-p", "127.0.0.1::80", "busybox:it", "sleep", "100"))
+	if rules, leases, _ := netState(t, root); ctrRules(rules) != 1 || leases != 1 {
+		t.Fatalf("while running: %v %d", rules, leases)
+	}
+	mon := strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{.State.Pid}}", id))
+	b, _ := os.ReadFile(filepath.Join(root, "containers", id, "container.json"))
+	var pid int
+	if i := strings.Index(string(b), `"monitorPid": `); i >= 0 {
+		fmt.Sscanf(string(b)[i+len(`"monitorPid": `):], "%d", &pid)
+	}
+	if pid == 0 || mon == "" {
+		t.Fatal("no monitor pid")
+	}
+	syscall.Kill(pid, syscall.SIGKILL) // the monitor this test started
+	waitFor(t, func() bool { reapZombies(); return syscall.Kill(pid, 0) != nil })
+	if ps := mustEngine(t, root, "ps", "-a"); !strings.Contains(ps, "Exited") {
+		t.Fatalf("ps: %s", ps)
+	}
+	if rules, leases, _ := netState(t, root); ctrRules(rules) != 0 || leases != 0 {
+		t.Fatalf("after the monitor died: %v %d", rules, leases)
+	}
+	mustEngine(t, root, "rm", id)
+}
