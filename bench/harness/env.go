@@ -360,6 +360,7 @@ func (e *env) teardown() {
 		for _, id := range strings.Fields(out) {
 			e.quiet(append(append([]string(nil), e.engine...), "rm", "-f", id)...)
 		}
+		e.quiet(append(append([]string(nil), e.engine...), "network", "prune", "-f")...)
 	}
 	if e.pull != nil {
 		e.pull.srv.Close()

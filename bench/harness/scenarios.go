@@ -121,6 +121,29 @@ func scenarios(e *env) []scenario {
 				a = append(a, image, "/bin/true")
 				return &op{once: func(int) (time.Duration, error) { return e.timed("", a...) }}, ""
 			}},
+		{id: "engine-run-bridge", title: "engine: run --rm IMAGE /bin/true on the default bridge network", unit: "ms",
+			op: func(p string) (*op, string) {
+				cli := e.engineCLI(p)
+				switch {
+				case cli == nil:
+					return nil, "not an engine"
+				case p == "docker":
+					return nil, "dockerd runs with --bridge=none --iptables=false here, to leave the host's firewall alone"
+				}
+				a := append(append([]string(nil), cli...), "run", "--rm")
+				if p == "podman" {
+					a = append(a, "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096")
+				}
+				a = append(a, image, "/bin/true")
+				return &op{once: func(int) (time.Duration, error) { return e.timed("", a...) }}, ""
+			}},
+		{id: "net-setup", title: "network set-up and tear-down alone (bridge, veth, address, route, NAT)", unit: "ms",
+			op: func(p string) (*op, string) {
+				if p != "berth" {
+					return nil, "measured inside berth; for peers see engine-run-bridge minus engine-run"
+				}
+				return e.netSetupOp()
+			}},
 		{id: "create", title: "create (until the container waits for start)", unit: "ms",
 			op: func(p string) (*op, string) { return e.createStartOp(p, false) }},
 		{id: "start", title: "start of a created container", unit: "ms",

@@ -208,11 +208,11 @@ func TestNetworkPublishedPorts(t *testing.T) {
 	// -P publishes EXPOSE 80.
 	mustEngine(t, root, "run", "-d", "--name", "all", "-P", "scratch/http")
 	hp := strings.TrimSpace(mustEngine(t, root, "port", "all", "80"))
-	if _, port, _ := strings.Cut(hp, ":"); port == "" {
+	_, port, _ := strings.Cut(hp, ":")
+	if port == "" {
 		t.Fatalf("port all 80: %q", hp)
-	} else if s, err := httpGet("http://127.0.0.1:" + port + "/"); err != nil || s != "hello from scratch\n" {
-		t.Fatalf("-P: %q %v", s, err)
 	}
+	waitFor(t, func() bool { s, err := httpGet("http://127.0.0.1:" + port + "/"); return err == nil && s == "hello from scratch\n" })
 	// UDP: a datagram to the published port reaches the container.
 	up := freePort(t)
 	mustEngine(t, root, "run", "-d", "--name", "udp", "-p", fmt.Sprintf("127.0.0.1:%d:5000/udp", up), "--entrypoint", "/httpserver", "scratch/http", "-udp", ":5000")
