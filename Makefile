@@ -3,7 +3,7 @@ GO        ?= go
 PREFIX    ?= /usr/local
 BIN       := bin
 FIXTURE   := test/fixtures/busybox
-APT_PKGS  := busybox-static gcc libc6-dev pkg-config libseccomp-dev podman skopeo
+APT_PKGS  := busybox-static gcc libc6-dev pkg-config libseccomp-dev podman skopeo iproute2
 BENCH_PKGS := runc hyperfine
 export GOFLAGS := -buildvcs=false
 # encoding/json on the v2 engine halves the cold decode of config.json,
@@ -91,7 +91,7 @@ conformance: build
 # /dev/shm: on this disk (ext4 with discard) they cut it to a few execs
 # a second.
 FUZZTIME ?= 30s
-FUZZ_TARGETS = FuzzParse:./internal/image/reference FuzzLoadManifest:./internal/image FuzzUnpack:./internal/snapshot FuzzLoadSpec:./internal/runtime FuzzProfile:./internal/seccomp/profile
+FUZZ_TARGETS = FuzzParse:./internal/image/reference FuzzLoadManifest:./internal/image FuzzUnpack:./internal/snapshot FuzzLoadSpec:./internal/runtime FuzzProfile:./internal/seccomp/profile FuzzParsePublish:./internal/network FuzzParseSubnet:./internal/network
 fuzz:
 	@set -e; d=/dev/shm/berth-fuzz; mkdir -p $$d; \
 	for t in $(FUZZ_TARGETS); do \

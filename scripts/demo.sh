@@ -6,7 +6,12 @@ set -eu
 berth=$(realpath "$1"); rootfs=$(realpath "$2")
 work=$(mktemp -d /tmp/berth-demo.XXXXXX)
 b() { "$berth" --root "$work/storage" --runroot "$work/run" "$@"; }
-cleanup() { b rm -f demo-web >/dev/null 2>&1 || true; rm -rf "$work"; }
+cleanup() {
+	b rm -f demo-web demo-http demo-db >/dev/null 2>&1 || true
+	b network rm demo-net >/dev/null 2>&1 || true
+	b network prune -f >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
 trap cleanup EXIT
 tar -C "$rootfs" --numeric-owner -cf "$work/rootfs.tar" .
 echo '$ berth import -c CMD=["sh"] rootfs.tar busybox:demo'
@@ -26,3 +31,13 @@ b logs demo-web
 echo '$ berth stop -t 1 demo-web && berth rm demo-web'
 b stop -t 1 demo-web >/dev/null && b rm demo-web >/dev/null
 echo "exit code of a failing container: $(b run --rm busybox:demo sh -c 'exit 3' || echo $?)"
+echo '$ berth run -d --name demo-http -p 127.0.0.1:18080:80 busybox:demo httpd -f -p 80 -h /www'
+b run -d --name demo-http -p 127.0.0.1:18080:80 busybox:demo sh -c 'mkdir -p /www && echo "hello through a published port" > /www/index.html && exec httpd -f -p 80 -h /www' >/dev/null
+b port demo-http
+echo '$ wget -qO- http://127.0.0.1:18080/   (from the host)'
+for i in 1 2 3 4 5 6 7 8 9 10; do "$rootfs/bin/busybox" wget -qO- http://127.0.0.1:18080/ 2>/dev/null && break; sleep 0.2; done
+echo '$ berth network create demo-net; berth run -d --name demo-db --network demo-net --network-alias db ...'
+b network create demo-net >/dev/null
+b run -d --name demo-db --network demo-net --network-alias db busybox:demo sh -c 'mkdir -p /www && echo "db answers by name" > /www/index.html && exec httpd -f -p 80 -h /www' >/dev/null
+echo '$ berth run --rm --network demo-net busybox:demo wget -qO- http://db/'
+b run --rm --network demo-net busybox:demo sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://db/ 2>/dev/null && exit 0; sleep 0.2; done; exit 1'

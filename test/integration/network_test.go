@@ -212,7 +212,10 @@ func TestNetworkPublishedPorts(t *testing.T) {
 	if port == "" {
 		t.Fatalf("port all 80: %q", hp)
 	}
-	waitFor(t, func() bool { s, err := httpGet("http://127.0.0.1:" + port + "/"); return err == nil && s == "hello from scratch\n" })
+	waitFor(t, func() bool {
+		s, err := httpGet("http://127.0.0.1:" + port + "/")
+		return err == nil && s == "hello from scratch\n"
+	})
 	// UDP: a datagram to the published port reaches the container.
 	up := freePort(t)
 	mustEngine(t, root, "run", "-d", "--name", "udp", "-p", fmt.Sprintf("127.0.0.1:%d:5000/udp", up), "--entrypoint", "/httpserver", "scratch/http", "-udp", ":5000")
@@ -347,4 +350,47 @@ func TestNetworkCleanupAfterMonitorKill(t *testing.T) {
 		t.Fatalf("after the monitor died: %v %d", rules, leases)
 	}
 	mustEngine(t, root, "rm", id)
+}
+
+// A published port answers another host: here a network namespace of
+// the test's own, wired to the host by a veth pair, as a machine on the
+// LAN would be. Direct access to the container's address from there is
+// refused; only the published port gets in.
+func TestNetworkPublishedPortFromAnotherHost(t *testing.T) {
+	root := engineWithBusybox(t)
+	httpImage(t, root)
+	ns := "berth-it-lan"
+	ipc := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v %s", args, err, out)
+		}
+	}
+	ipc("netns", "add", ns)
+	t.Cleanup(func() {
+		exec.Command("ip", "netns", "del", ns).Run()
+		exec.Command("ip", "link", "del", "vbit-lan").Run()
+	})
+	ipc("link", "add", "vbit-lan", "type", "veth", "peer", "name", "eth0", "netns", ns)
+	ipc("addr", "add", "10.250.0.1/30", "dev", "vbit-lan")
+	ipc("link", "set", "vbit-lan", "up")
+	ipc("-n", ns, "addr", "add", "10.250.0.2/30", "dev", "eth0")
+	ipc("-n", ns, "link", "set", "eth0", "up")
+	ipc("-n", ns, "link", "set", "lo", "up")
+	ipc("-n", ns, "route", "add", "default", "via", "10.250.0.1")
+	port := freePort(t)
+	mustEngine(t, root, "run", "-d", "--name", "http", "-p", fmt.Sprintf("%d:80", port), "scratch/http")
+	ctrIP := strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", "http"))
+	bb := filepath.Join(*busybox, "bin", "busybox")
+	get := func(url string) (string, error) {
+		out, err := exec.Command("ip", "netns", "exec", ns, "timeout", "3", bb, "wget", "-qO-", url).Output()
+		return string(out), err
+	}
+	waitFor(t, func() bool {
+		s, err := get(fmt.Sprintf("http://10.250.0.1:%d/", port))
+		return err == nil && s == "hello from scratch\n"
+	})
+	if s, err := get("http://" + ctrIP + "/"); err == nil {
+		t.Fatalf("the container's address answered another host directly: %q", s)
+	}
 }
