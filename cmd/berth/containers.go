@@ -17,6 +17,7 @@ import (
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/format"
+	"github.com/berth-project/berth/internal/idmap"
 	"github.com/berth-project/berth/internal/image"
 	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/runtime"
@@ -68,7 +69,7 @@ func (e runError) Error() string { return e.err.Error() }
 // createFlags are the flags of create and run.
 type createFlags struct {
 	name, user, workdir, hostname, entrypoint, network, stopSignal, memory, restart string
-	pid, ipc, uts, userns, detachKeys, ip, domainname                               string
+	pid, ipc, uts, userns, detachKeys, ip, domainname, uidmap                       string
 	env, envFile, labels, capAdd, capDrop, securityOpt, volumes, tmpfs, mounts      []string
 	devices, ulimits, logOpts, publish, aliases, dns, dnsSearch, dnsOpts, addHosts  []string
 	rm, readOnly, privileged, tty, interactive, noPull, init, detach, publishAll    bool
@@ -123,7 +124,8 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.StringVar(&f.pid, "pid", "", "PID namespace: host or container:NAME")
 	fl.StringVar(&f.ipc, "ipc", "", "IPC namespace: host or container:NAME")
 	fl.StringVar(&f.uts, "uts", "", "UTS namespace: host")
-	fl.StringVar(&f.userns, "userns", "", "user namespace: host (the default)")
+	fl.StringVar(&f.uidmap, "uidmap", "", "run in a user namespace mapping container IDs 0:HOST-ID:SIZE (users and groups)")
+	fl.StringVar(&f.userns, "userns", "", "user namespace: host (the default), auto or auto:size=N (a host ID range of its own)")
 	fl.IntVar(&f.stopTimeout, "stop-timeout", 0, "seconds to wait for the stop signal before killing")
 	fl.Int64Var(&f.pidsLimit, "pids-limit", 0, "process limit")
 	fl.Float64Var(&f.cpus, "cpus", 0, "CPU limit")
@@ -173,8 +175,16 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 	if cmd.Flags().Changed("stop-timeout") {
 		o.StopTimeout = &f.stopTimeout
 	}
-	if f.userns != "" && f.userns != "host" {
-		return o, usageError{fmt.Errorf("--userns %q: only host is supported so far (per-container user namespaces are not built yet)", f.userns)}
+
+	if f.uidmap != "" {
+		r, err := idmap.ParseMap(f.uidmap)
+		if err != nil {
+			return o, usageError{err}
+		}
+		if f.userns != "" {
+			return o, usageError{errors.New("--uidmap and --userns are exclusive")}
+		}
+		o.Host.IDMap = &r
 	}
 	if f.uts != "" && f.uts != "host" {
 		return o, usageError{fmt.Errorf("--uts %q: want host", f.uts)}

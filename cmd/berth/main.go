@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/engine"
+	"github.com/berth-project/berth/internal/idmap"
 	_ "github.com/berth-project/berth/internal/nsenter" // joins namespaces before Go starts
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/runtime/initproc"
@@ -41,6 +42,9 @@ func main() {
 	}
 	if engine.IsMonitor(os.Args[0]) {
 		engine.MonitorMain()
+	}
+	if os.Args[0] == idmap.HolderArg0 {
+		idmap.HolderMain()
 	}
 	if os.Args[0] == container.InitPath {
 		tinyinit.Main(os.Args[1:])

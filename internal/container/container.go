@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-project/berth/internal/idmap"
 	"github.com/berth-project/berth/internal/state"
 )
 
@@ -81,6 +82,9 @@ type Host struct {
 	IpcMode    string `json:"ipcMode,omitempty"`
 	UTSMode    string `json:"utsMode,omitempty"`
 	UsernsMode string `json:"usernsMode,omitempty"`
+	// IDMap is the host ID range of --userns=auto: the container runs in
+	// a user namespace of its own, its rootfs seen through idmapped mounts.
+	IDMap *idmap.Range `json:"idMap,omitempty"`
 	// Networks are the networks of a bridge-mode container, the first
 	// being NetworkMode; Publish are -p as given, PublishAll is -P.
 	Networks   []NetworkAttachment `json:"networks,omitempty"`

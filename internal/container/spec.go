@@ -130,6 +130,11 @@ func Spec(c *Container, in SpecInput) (*specs.Spec, error) {
 			Resources:   resources(c.Host),
 		},
 	}
+	if m := c.Host.IDMap; m != nil {
+		s.Linux.Namespaces = append([]specs.LinuxNamespace{{Type: specs.UserNamespace}}, s.Linux.Namespaces...)
+		ids := []specs.LinuxIDMapping{{ContainerID: 0, HostID: m.Start, Size: m.Size}}
+		s.Linux.UIDMappings, s.Linux.GIDMappings = ids, ids
+	}
 	if c.Host.Init {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: InitPath, Type: "bind", Source: in.InitBinary, Options: []string{"bind", "ro", "nosuid", "nodev"}})
 	}

@@ -130,7 +130,11 @@ func (e *Engine) Commit(ctx context.Context, c *container.Container, o CommitOpt
 	cfg.User, cfg.WorkingDir, cfg.Labels, cfg.StopSignal = c.Config.User, c.Config.WorkingDir, c.Config.Labels, c.Config.StopSignal
 	cfg.ExposedPorts = c.Config.ExposedPorts
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeLayer(pw, e.upperDir(c))) }()
+	var shift uint32
+	if c.Host.IDMap != nil {
+		shift = c.Host.IDMap.Start
+	}
+	go func() { pw.CloseWithError(writeLayer(pw, e.upperDir(c), shift)) }()
 	defer pr.Close()
 	args := append(append([]string(nil), c.Config.Entrypoint...), c.Config.Cmd...)
 	img, err := e.Images.Import(ctx, pr, image.ImportOptions{
@@ -151,8 +155,10 @@ func withoutEmpty(c v1.Config) *v1.Config {
 }
 
 // writeLayer tars an overlay upper dir as an OCI layer: whiteout
-// devices become .wh. files, opaque directories get .wh..wh..opq.
-func writeLayer(w io.Writer, upper string) error {
+// devices become .wh. files, opaque directories get .wh..wh..opq. Owners
+// stored under a user namespace's host IDs (from shift on) are written
+// as the container saw them.
+func writeLayer(w io.Writer, upper string, shift uint32) error {
 	tw := tar.NewWriter(w)
 	err := filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -187,6 +193,12 @@ func writeLayer(w io.Writer, upper string) error {
 			return fmt.Errorf("commit %s: %w", rel, err)
 		}
 		h.Name = rel
+		if shift > 0 && h.Uid >= int(shift) {
+			h.Uid -= int(shift)
+		}
+		if shift > 0 && h.Gid >= int(shift) {
+			h.Gid -= int(shift)
+		}
 		if fi.IsDir() {
 			h.Name += "/"
 		}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/idmap"
 	"github.com/berth-project/berth/internal/image"
 	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/network"
@@ -152,6 +154,19 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Contai
 	if err != nil {
 		return nil, err
 	}
+	if auto, size, err := idmap.ParseMode(c.Host.UsernsMode); err != nil {
+		undoVolumes()
+		return nil, err
+	} else if auto {
+		r, err := e.idRanges().Allocate(c.ID, size)
+		if err != nil {
+			undoVolumes()
+			return nil, err
+		}
+		c.Host.IDMap = &r
+		undo := undoVolumes
+		undoVolumes = func() { undo(); e.idRanges().Release(c.ID) }
+	}
 	if err := container.ValidateHost(c.Host); err != nil {
 		undoVolumes()
 		return nil, err
@@ -257,10 +272,7 @@ func MonitorMain() {
 	if os.Getenv(monitorClientEnv) != "" {
 		client = os.NewFile(4, "client")
 	}
-	hooks := monitor.Hooks{Prepare: e.prepare, Network: e.connectNetworks, Remove: func(c *container.Container) {
-		e.Containers.Remove(c)
-		e.removeAnonymousVolumes(c)
-	}}
+	hooks := monitor.Hooks{Prepare: e.prepare, Network: e.connectNetworks, Remove: func(c *container.Container) { e.forget(c, true) }}
 	os.Exit(monitor.Run(e.Paths, id, hooks, report, client))
 }
 
@@ -280,7 +292,7 @@ func (e *Engine) prepare(c *container.Container) (string, func(), error) {
 	}
 	os.Chmod(dir, 0o711)                                        // a container running as non-root reaches its rootfs
 	unix.Unmount(filepath.Join(dir, "merged"), unix.MNT_DETACH) // left by a monitor that was killed
-	merged, unmount, err := e.mountRootfs(c, img)
+	merged, unmount, err := e.mountRootfs(c, img, true)
 	if err != nil {
 		return "", func() {}, err
 	}
@@ -450,13 +462,23 @@ func (e *Engine) Remove(ctx context.Context, c *container.Container, force, volu
 	if err := e.disconnectAll(c); err != nil {
 		return fmt.Errorf("remove container %s: network teardown: %w", c.Name, err)
 	}
+	return e.forget(c, volumes)
+}
+
+// forget removes a stopped container's record and what it holds: its
+// ID range, and with volumes its anonymous volumes.
+func (e *Engine) forget(c *container.Container, volumes bool) error {
 	if err := e.Containers.Remove(c); err != nil {
 		return err
 	}
-	if volumes {
-		return e.removeAnonymousVolumes(c)
+	var errs []error
+	if c.Host.IDMap != nil {
+		errs = append(errs, e.idRanges().Release(c.ID)) // no-op for a --uidmap range
 	}
-	return nil
+	if volumes {
+		errs = append(errs, e.removeAnonymousVolumes(c))
+	}
+	return errors.Join(errs...)
 }
 
 // LogPath is a container's log file.
@@ -494,18 +516,26 @@ func (e *Engine) Rootfs(c *container.Container) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	return e.mountRootfs(c, img)
+	return e.mountRootfs(c, img, false)
 }
 
 // mountRootfs mounts the image's layers under the container's own upper
 // dir at <container>/merged, in the caller's mount namespace.
-func (e *Engine) mountRootfs(c *container.Container, img *image.Image) (string, func(), error) {
+// With mapped, a container with a user namespace gets its layers through
+// idmapped mounts (its own start); cp and export read them as they are.
+func (e *Engine) mountRootfs(c *container.Container, img *image.Image, mapped bool) (string, func(), error) {
 	dir := e.Containers.Dir(c.ID)
 	upper, work, merged := filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "merged")
 	for _, d := range []string{upper, work, merged} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return "", nil, err
 		}
+	}
+	if mapped && c.Host.IDMap != nil {
+		if err := e.mountMapped(c, img, merged); err != nil {
+			return "", nil, err
+		}
+		return merged, func() { unix.Unmount(merged, unix.MNT_DETACH) }, nil
 	}
 	mounts, err := e.Images.Snapshots.Mounts(img.ChainIDs, upper, work)
 	if err != nil {
@@ -515,4 +545,81 @@ func (e *Engine) mountRootfs(c *container.Container, img *image.Image) (string, 
 		return "", nil, fmt.Errorf("mount the container's root filesystem: %w", err)
 	}
 	return merged, func() { unix.Unmount(merged, unix.MNT_DETACH) }, nil
+}
+
+// searchable makes sure the container's root, in its user namespace,
+// can reach its rootfs: every directory on the way needs o+x, as with
+// Docker's userns-remap. berth's own directories get it; another one
+// that lacks it is a one-line error.
+func searchable(dir string) error {
+	root := filepath.Dir(filepath.Dir(dir)) // the storage root
+	for _, d := range []string{root, filepath.Dir(dir), dir, filepath.Join(root, "volumes")} {
+		if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o001 == 0 {
+			os.Chmod(d, fi.Mode().Perm()|0o011)
+		}
+	}
+	for d := filepath.Dir(root); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("--userns: %s is not searchable by the container's user (chmod o+x %s)", d, d)
+		}
+		if d == "/" {
+			return nil
+		}
+	}
+}
+
+func (e *Engine) idRanges() idmap.Allocator {
+	return idmap.Allocator{File: filepath.Join(e.Paths.Root, "userns-ranges.json")}
+}
+
+// mountMapped mounts the overlay rootfs of a container with a user
+// namespace: every image layer through an idmapped mount with the
+// container's mapping, so files owned by root on disk are the container
+// root's, with no chown of the shared layers. The staging mounts go once
+// overlay holds its layers.
+func (e *Engine) mountMapped(c *container.Container, img *image.Image, merged string) error {
+	dir := e.Containers.Dir(c.ID)
+	if err := searchable(dir); err != nil {
+		return err
+	}
+	userns, err := idmap.UserNamespace(*c.Host.IDMap)
+	if err != nil {
+		return err
+	}
+	defer userns.Close()
+	staging := filepath.Join(dir, "idmapped")
+	var staged []string
+	defer func() {
+		for _, s := range staged {
+			unix.Unmount(s, unix.MNT_DETACH)
+		}
+		os.RemoveAll(staging)
+	}()
+	var lowers []string
+	for i := len(img.ChainIDs) - 1; i >= 0; i-- { // overlayfs lists the top first
+		t := filepath.Join(staging, "l"+strconv.Itoa(i))
+		if err := idmap.MountMapped(e.Images.Snapshots.Dir(img.ChainIDs[i]), t, userns); err != nil {
+			return err
+		}
+		staged = append(staged, t)
+		lowers = append(lowers, t)
+	}
+	// The upper dir is not idmapped: overlay writes it with its
+	// mounter's credentials (host root, which an idmapped mount could
+	// not map). What the container writes is stored under its host IDs,
+	// and the top of the upper dir belongs to the container's root so
+	// that it can create files in /.
+	upper := filepath.Join(dir, "upper")
+	if err := os.Lchown(upper, int(c.Host.IDMap.Start), int(c.Host.IDMap.Start)); err != nil {
+		return err
+	}
+	opts := "lowerdir=" + strings.Join(lowers, ":") + ",upperdir=" + upper + ",workdir=" + filepath.Join(dir, "work") + ",index=off"
+	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
+		return fmt.Errorf("mount the container's root filesystem on idmapped layers: %w", err)
+	}
+	return nil
 }

@@ -131,6 +131,15 @@ func (e *Engine) fillVolumes(c *container.Container, rootfs string) error {
 		if ents, err := os.ReadDir(dir); err != nil || len(ents) > 0 {
 			continue
 		}
+		if c.Host.IDMap != nil {
+			// A new volume of a container with a user namespace is its
+			// root's, as with Docker's userns-remap. (What is copied in
+			// below already has the container's owners: the rootfs shows
+			// its layers through the idmapped mounts.)
+			if err := os.Lchown(dir, int(c.Host.IDMap.Start), int(c.Host.IDMap.Start)); err != nil {
+				return err
+			}
+		}
 		if root == nil {
 			if root, err = os.OpenRoot(rootfs); err != nil {
 				return err

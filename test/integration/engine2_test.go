@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -268,4 +269,62 @@ func (r *slowReader) Read(p []byte) (int, error) {
 	n := copy(p, r.parts[r.n])
 	r.n++
 	return n, nil
+}
+
+// --userns=auto: the container's root is a host ID range of its own;
+// the image's files, owned by root on disk, are its root's through
+// idmapped layers (no chown: the shared layers stay as they are); what
+// it writes is its root's inside; commit writes it back as root's.
+func TestEngineUserNamespace(t *testing.T) {
+	root := engineWithBusybox(t)
+	// The container's root must reach its rootfs: o+x on the way, as
+	// Docker's userns-remap needs (the test's temp dirs are 0700).
+	for d := root; d != "/" && d != filepath.Clean(os.TempDir()); d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err == nil {
+			os.Chmod(d, fi.Mode().Perm()|0o011)
+		}
+	}
+	r := mustEngine(t, root, "run", "--rm", "--userns=auto", "busybox:it", "sh", "-c",
+		"id -u; cat /proc/self/uid_map; stat -c %u /bin/busybox; touch /new && stat -c %u /new; echo x >> /etc/passwd && echo appended")
+	f := strings.Fields(r)
+	if len(f) != 7 || f[0] != "0" || f[1] != "0" || f[3] != "65536" || f[4] != "0" || f[5] != "0" || f[6] != "appended" {
+		t.Fatalf("inside: %q", r)
+	}
+	start, _ := strconv.Atoi(f[2])
+	if start < 1<<20 {
+		t.Fatalf("host range starts at %d", start)
+	}
+	id1 := strings.TrimSpace(mustEngine(t, root, "run", "-d", "--userns=auto", "busybox:it", "sh", "-c", "echo hi > /made; sleep 100"))
+	id2 := strings.TrimSpace(mustEngine(t, root, "run", "-d", "--userns", "auto:size=1000", "busybox:it", "sleep", "100"))
+	uids := map[string]bool{}
+	for _, id := range []string{id1, id2} {
+		pid := strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{.State.Pid}}", id))
+		status, _ := os.ReadFile("/proc/" + pid + "/status")
+		u := strings.Fields(grepLine(string(status), "Uid:"))
+		if len(u) < 2 || u[1] == "0" {
+			t.Fatalf("host sees %s as uid %v", id[:12], u)
+		}
+		uids[u[1]] = true
+	}
+	if len(uids) != 2 {
+		t.Fatalf("two containers share a range: %v", uids)
+	}
+	if fi, err := os.Stat(filepath.Join(*busybox, "bin", "busybox")); err != nil || fi.Sys().(*syscall.Stat_t).Uid != 0 {
+		t.Fatal("the image's files were chowned")
+	}
+	waitFor(t, func() bool { return engine(t, root, "exec", id1, "cat", "/made").stdout == "hi\n" })
+	mustEngine(t, root, "commit", id1, "busybox:userns")
+	if r := mustEngine(t, root, "run", "--rm", "busybox:userns", "stat", "-c", "%u", "/made"); r != "0\n" {
+		t.Fatalf("committed owner: %q", r)
+	}
+	if r := engine(t, root, "run", "--rm", "--userns", "bogus", "busybox:it", "true"); r.code != 125 || !strings.Contains(r.stderr, "--userns") {
+		t.Fatalf("--userns bogus: %d %q", r.code, r.stderr)
+	}
+	if r := mustEngine(t, root, "run", "--rm", "--uidmap", "0:3000000:70000", "busybox:it", "sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; stat -c %u /bin/busybox"); strings.Join(strings.Fields(r), " ") != "0 3000000 70000 0 3000000 70000 0" {
+		t.Fatalf("--uidmap: %q", r)
+	}
+	mustEngine(t, root, "rm", "-f", id1, id2)
+	if b, _ := os.ReadFile(filepath.Join(root, "userns-ranges.json")); string(b) != "{}" {
+		t.Fatalf("ranges left after --rm and rm: %s", b)
+	}
 }

@@ -1,0 +1,186 @@
+// Package idmap gives containers user namespaces of their own: it hands
+// out host ID ranges (--userns=auto), makes a user namespace with a
+// range's mapping, and mounts directories through idmapped mounts, so
+// that an image's files, owned by root on disk, belong to the
+// container's root — without the recursive chown that takes minutes on
+// a real image.
+package idmap
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/state"
+)
+
+// Range is a container's host ID range: container IDs 0..Size-1 are
+// host IDs Start..Start+Size-1, for users and groups alike.
+type Range struct {
+	Start uint32 `json:"start"`
+	Size  uint32 `json:"size"`
+}
+
+// Host IDs handed out start here, far above the host's own users.
+const (
+	firstID     = 1 << 20
+	DefaultSize = 65536
+	maxID       = 1<<32 - 2
+)
+
+// ParseMode reads --userns: "" or host (none), auto or auto:size=N.
+func ParseMode(s string) (auto bool, size uint32, err error) {
+	switch {
+	case s == "" || s == "host":
+		return false, 0, nil
+	case s == "auto":
+		return true, DefaultSize, nil
+	case strings.HasPrefix(s, "auto:size="):
+		n, err := strconv.ParseUint(strings.TrimPrefix(s, "auto:size="), 10, 32)
+		if err != nil || n < 1 || n > 1<<24 {
+			return false, 0, fmt.Errorf("--userns %q: size must be between 1 and 16777216", s)
+		}
+		return true, uint32(n), nil
+	}
+	return false, 0, fmt.Errorf("--userns %q: want host, auto or auto:size=N", s)
+}
+
+// Allocator hands out ranges from a file under its lock; owners are
+// container IDs.
+type Allocator struct{ File string }
+
+// Allocate gives owner a free range of size IDs (the same one again if
+// it has one).
+func (a Allocator) Allocate(owner string, size uint32) (Range, error) {
+	var got Range
+	err := a.update(func(m map[string]Range) error {
+		if r, ok := m[owner]; ok {
+			got = r
+			return nil
+		}
+		start := uint64(firstID)
+		for {
+			if start+uint64(size) > maxID {
+				return errors.New("--userns=auto: no free host ID range left")
+			}
+			clash := false
+			for _, r := range m {
+				if start < uint64(r.Start)+uint64(r.Size) && uint64(r.Start) < start+uint64(size) {
+					start, clash = uint64(r.Start)+uint64(r.Size), true
+				}
+			}
+			if !clash {
+				break
+			}
+		}
+		got = Range{Start: uint32(start), Size: size}
+		m[owner] = got
+		return nil
+	})
+	return got, err
+}
+
+// Release frees owner's range.
+func (a Allocator) Release(owner string) error {
+	return a.update(func(m map[string]Range) error { delete(m, owner); return nil })
+}
+
+func (a Allocator) update(fn func(map[string]Range) error) error {
+	if err := os.MkdirAll(filepath.Dir(a.File), 0o700); err != nil {
+		return err
+	}
+	unlock, err := state.Flock(a.File + ".lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	m := map[string]Range{}
+	if b, err := os.ReadFile(a.File); err == nil {
+		if err := json.Unmarshal(b, &m); err != nil {
+			return fmt.Errorf("%s: %w", a.File, err)
+		}
+	}
+	if err := fn(m); err != nil {
+		return err
+	}
+	b, _ := json.Marshal(m)
+	return state.WriteFileAtomic(a.File, b, 0o600)
+}
+
+// HolderArg0 names the short-lived process that holds a user namespace
+// while its fd is opened.
+const HolderArg0 = "berth:[userns]"
+
+// HolderMain is that process: it waits for its stdin to close.
+func HolderMain() {
+	b := make([]byte, 1)
+	os.Stdin.Read(b)
+	os.Exit(0)
+}
+
+// UserNamespace returns an fd of a new user namespace with r's mapping.
+func UserNamespace(r Range) (*os.File, error) {
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Args = []string{HolderArg0}
+	cmd.Env = []string{}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(r.Start), Size: int(r.Size)}}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER, UidMappings: m, GidMappings: m, GidMappingsEnableSetgroups: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("make a user namespace: %w", err)
+	}
+	defer func() { stdin.Close(); cmd.Wait() }()
+	f, err := os.Open("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/ns/user")
+	if err != nil {
+		return nil, fmt.Errorf("open the user namespace: %w", err)
+	}
+	return f, nil
+}
+
+// MountMapped mounts dir at target through an idmapped mount: what is
+// owned by host ID X on disk appears owned by X+r.Start, which the
+// container's user namespace shows as X.
+func MountMapped(dir, target string, userns *os.File) error {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, dir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("open_tree %s: %w", dir, err)
+	}
+	defer unix.Close(fd)
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd())}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		return fmt.Errorf("idmap %s: %w (the file system must support idmapped mounts)", dir, err)
+	}
+	if err := os.MkdirAll(target, 0o700); err != nil {
+		return err
+	}
+	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move_mount %s: %w", target, err)
+	}
+	return nil
+}
+
+// ParseMap reads --uidmap 0:HOST:SIZE: one range from container ID 0,
+// used for groups too.
+func ParseMap(s string) (Range, error) {
+	f := strings.Split(s, ":")
+	if len(f) != 3 || f[0] != "0" {
+		return Range{}, fmt.Errorf("--uidmap %q: want 0:HOST-ID:SIZE (one range, from container ID 0)", s)
+	}
+	start, err1 := strconv.ParseUint(f[1], 10, 32)
+	size, err2 := strconv.ParseUint(f[2], 10, 32)
+	if err1 != nil || err2 != nil || size == 0 || start == 0 || start+size > maxID {
+		return Range{}, fmt.Errorf("--uidmap %q: invalid host ID or size", s)
+	}
+	return Range{Start: uint32(start), Size: uint32(size)}, nil
+}
