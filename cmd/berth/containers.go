@@ -69,11 +69,12 @@ func (e runError) Error() string { return e.err.Error() }
 // createFlags are the flags of create and run.
 type createFlags struct {
 	name, user, workdir, hostname, entrypoint, network, stopSignal, memory, restart string
+	memorySwap, cpusetCpus                                                          string
 	pid, ipc, uts, userns, detachKeys, ip, domainname, uidmap                       string
 	env, envFile, labels, capAdd, capDrop, securityOpt, volumes, tmpfs, mounts      []string
 	devices, ulimits, logOpts, publish, aliases, dns, dnsSearch, dnsOpts, addHosts  []string
 	rm, readOnly, privileged, tty, interactive, noPull, init, detach, publishAll    bool
-	pidsLimit                                                                       int64
+	pidsLimit, cpuShares                                                            int64
 	stopTimeout                                                                     int
 	cpus                                                                            float64
 	rf                                                                              registryFlags
@@ -128,12 +129,30 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.StringVar(&f.userns, "userns", "", "user namespace: host (the default), auto or auto:size=N (a host ID range of its own)")
 	fl.IntVar(&f.stopTimeout, "stop-timeout", 0, "seconds to wait for the stop signal before killing")
 	fl.Int64Var(&f.pidsLimit, "pids-limit", 0, "process limit")
+	fl.StringVar(&f.memorySwap, "memory-swap", "", "memory plus swap limit (-1: unlimited swap)")
+	fl.Int64VarP(&f.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
+	fl.StringVar(&f.cpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
 	fl.Float64Var(&f.cpus, "cpus", 0, "CPU limit")
 	f.rf.add(c)
 }
 
 func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateOptions, error) {
 	mem, err := container.ParseBytes(f.memory)
+	if err != nil {
+		return engine.CreateOptions{}, usageError{fmt.Errorf("--memory: %w", err)}
+	}
+	var swap int64
+	if f.memorySwap == "-1" {
+		swap = -1
+	} else if swap, err = container.ParseBytes(f.memorySwap); err != nil {
+		return engine.CreateOptions{}, usageError{fmt.Errorf("--memory-swap: %w", err)}
+	}
+	if swap > 0 && (mem == 0 || swap < mem) {
+		return engine.CreateOptions{}, usageError{errors.New("--memory-swap must be at least --memory, which it needs")}
+	}
+	if f.cpuShares < 0 {
+		return engine.CreateOptions{}, usageError{errors.New("--cpu-shares must not be negative")}
+	}
 	if err != nil {
 		return engine.CreateOptions{}, usageError{fmt.Errorf("--memory: %w", err)}
 	}
@@ -167,6 +186,7 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 			CapDrop: f.capDrop, SecurityOpt: f.securityOpt, NetworkMode: f.network, Memory: mem, PidsLimit: f.pidsLimit,
 			NanoCPUs: int64(f.cpus * 1e9), Binds: f.volumes, Tmpfs: tmpfsMap(f.tmpfs), Restart: restart,
 			Devices: f.devices, Ulimits: f.ulimits, PidMode: f.pid, IpcMode: f.ipc, UTSMode: f.uts, UsernsMode: f.userns, Init: f.init,
+			MemorySwap: swap, CPUShares: uint64(f.cpuShares), CpusetCpus: f.cpusetCpus,
 			Publish: f.publish, PublishAll: f.publishAll, DNS: f.dns, DNSSearch: f.dnsSearch, DNSOptions: f.dnsOpts, ExtraHosts: f.addHosts},
 		IP: f.ip, Aliases: f.aliases, Domainname: f.domainname,
 		Mounts: f.mounts, Tty: f.tty, OpenStdin: f.interactive, StdinOnce: f.interactive && !f.detach && cmd.Name() == "run",
@@ -283,9 +303,28 @@ func startFailed(e *engine.Engine, c *container.Container, rm bool, err error) e
 
 // logReader prints json-file entries to stdout and stderr.
 type logReader struct {
-	f       *os.File
-	partial []byte
-	stamps  bool
+	f            *os.File
+	partial      []byte
+	stamps       bool
+	since, until time.Time // zero: no bound
+}
+
+// logTime reads --since/--until: RFC 3339, Unix seconds, or a duration
+// before now.
+func logTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.Unix(0, int64(f*1e9)), nil
+	}
+	return time.Time{}, fmt.Errorf("%q: want a timestamp (RFC 3339 or Unix seconds) or a duration (10m)", s)
 }
 
 func newLogReader(f *os.File) *logReader { return &logReader{f: f} }
@@ -313,6 +352,9 @@ func (l *logReader) drain() {
 func (l *logReader) print(line []byte) {
 	var e monitor.LogEntry
 	if json.Unmarshal(line, &e) != nil {
+		return
+	}
+	if !l.since.IsZero() && e.Time.Before(l.since) || !l.until.IsZero() && !e.Time.Before(l.until) {
 		return
 	}
 	out := os.Stdout
@@ -473,7 +515,7 @@ func matchPs(c *container.Container, filters []string) bool {
 
 func logsCommand(g *globals) *cobra.Command {
 	var follow, stamps bool
-	var tail string
+	var tail, since, until string
 	c := &cobra.Command{
 		Use:   "logs [OPTIONS] CONTAINER",
 		Short: "Show a container's output",
@@ -483,8 +525,15 @@ func logsCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			r := &logReader{stamps: stamps}
+			if r.since, err = logTime(since); err != nil {
+				return usageError{fmt.Errorf("--since: %w", err)}
+			}
+			if r.until, err = logTime(until); err != nil {
+				return usageError{fmt.Errorf("--until: %w", err)}
+			}
 			var lines [][]byte
-			for _, p := range monitor.LogFiles(e.LogPath(ctr), monitor.LogOptions{}) {
+			for _, p := range monitor.LogFiles(e.LogPath(ctr), monitor.LogOptions{MaxFiles: ctr.Host.LogMaxFiles}) {
 				b, err := os.ReadFile(p)
 				if err != nil {
 					continue
@@ -498,7 +547,6 @@ func logsCommand(g *globals) *cobra.Command {
 			if n, err := strconv.Atoi(tail); err == nil && n >= 0 && n < len(lines) {
 				lines = lines[len(lines)-n:]
 			}
-			r := &logReader{stamps: stamps}
 			for _, l := range lines {
 				r.print(l)
 			}
@@ -532,6 +580,8 @@ func logsCommand(g *globals) *cobra.Command {
 	c.Flags().BoolVarP(&follow, "follow", "f", false, "follow the output")
 	c.Flags().BoolVarP(&stamps, "timestamps", "t", false, "show timestamps")
 	c.Flags().StringVarP(&tail, "tail", "n", "all", "lines from the end")
+	c.Flags().StringVar(&since, "since", "", "show logs since a timestamp (RFC 3339, Unix seconds) or a duration ago (10m)")
+	c.Flags().StringVar(&until, "until", "", "show logs before a timestamp or a duration ago")
 	return c
 }
 

@@ -66,6 +66,9 @@ type Host struct {
 	NetworkMode    string        `json:"networkMode"`
 	Memory         int64         `json:"memory,omitempty"`
 	PidsLimit      int64         `json:"pidsLimit,omitempty"`
+	MemorySwap     int64         `json:"memorySwap,omitempty"`
+	CPUShares      uint64        `json:"cpuShares,omitempty"`
+	CpusetCpus     string        `json:"cpusetCpus,omitempty"`
 	NanoCPUs       int64         `json:"nanoCpus,omitempty"`
 	Init           bool          `json:"init,omitempty"`
 	Restart        RestartPolicy `json:"restart"`

@@ -248,6 +248,15 @@ func resources(h Host) *specs.LinuxResources {
 	r := &specs.LinuxResources{}
 	if h.Memory > 0 {
 		r.Memory = &specs.LinuxMemory{Limit: &h.Memory}
+		if h.MemorySwap != 0 {
+			r.Memory.Swap = &h.MemorySwap
+		}
+	}
+	if h.CPUShares > 0 || h.CpusetCpus != "" {
+		r.CPU = &specs.LinuxCPU{Cpus: h.CpusetCpus}
+		if h.CPUShares > 0 {
+			r.CPU.Shares = &h.CPUShares
+		}
 	}
 	if h.PidsLimit > 0 {
 		r.Pids = &specs.LinuxPids{Limit: &h.PidsLimit}
@@ -255,7 +264,10 @@ func resources(h Host) *specs.LinuxResources {
 	if h.NanoCPUs > 0 {
 		period := uint64(100000)
 		quota := h.NanoCPUs * int64(period) / 1e9
-		r.CPU = &specs.LinuxCPU{Period: &period, Quota: &quota}
+		if r.CPU == nil {
+			r.CPU = &specs.LinuxCPU{}
+		}
+		r.CPU.Period, r.CPU.Quota = &period, &quota
 	}
 	return r
 }

@@ -66,6 +66,9 @@ type InspectHost struct {
 	Memory          int64
 	NanoCpus        int64
 	PidsLimit       int64
+	MemorySwap      int64
+	CpuShares       uint64
+	CpusetCpus      string
 	Devices         []string
 	Ulimits         []string
 	PidMode         string
@@ -113,7 +116,7 @@ func (e *Engine) Inspect(c *container.Container) Inspect {
 		RestartCount: c.State.RestartCount,
 		HostConfig: InspectHost{RestartPolicy: InspectRestart{Name: c.Host.Restart.Name, MaximumRetryCount: c.Host.Restart.MaxRetries}, AutoRemove: c.Host.AutoRemove, ReadonlyRootfs: c.Host.ReadonlyRootfs, Privileged: c.Host.Privileged,
 			CapAdd: c.Host.CapAdd, CapDrop: c.Host.CapDrop, SecurityOpt: c.Host.SecurityOpt, NetworkMode: c.Host.NetworkMode,
-			Memory: c.Host.Memory, NanoCpus: c.Host.NanoCPUs, PidsLimit: c.Host.PidsLimit, Binds: c.Host.Binds, Tmpfs: c.Host.Tmpfs,
+			Memory: c.Host.Memory, NanoCpus: c.Host.NanoCPUs, PidsLimit: c.Host.PidsLimit, MemorySwap: c.Host.MemorySwap, CpuShares: c.Host.CPUShares, CpusetCpus: c.Host.CpusetCpus, Binds: c.Host.Binds, Tmpfs: c.Host.Tmpfs,
 			Devices: c.Host.Devices, Ulimits: c.Host.Ulimits, PidMode: c.Host.PidMode, IpcMode: c.Host.IpcMode, UTSMode: c.Host.UTSMode,
 			UsernsMode: c.Host.UsernsMode, Init: c.Host.Init, PortBindings: c.Host.Publish, PublishAllPorts: c.Host.PublishAll,
 			Dns: c.Host.DNS, DnsSearch: c.Host.DNSSearch, DnsOptions: c.Host.DNSOptions, ExtraHosts: c.Host.ExtraHosts},

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -326,5 +327,47 @@ func TestEngineUserNamespace(t *testing.T) {
 	mustEngine(t, root, "rm", "-f", id1, id2)
 	if b, _ := os.ReadFile(filepath.Join(root, "userns-ranges.json")); string(b) != "{}" {
 		t.Fatalf("ranges left after --rm and rm: %s", b)
+	}
+}
+
+// --memory-swap, --cpu-shares and --cpuset-cpus reach the container's
+// cgroup; logs --since/--until bound the output by time.
+func TestEngineResourcesAndLogTimes(t *testing.T) {
+	root := engineWithBusybox(t)
+	id := strings.TrimSpace(mustEngine(t, root, "run", "-d", "-m", "64m", "--memory-swap", "128m", "--cpu-shares", "512", "--cpuset-cpus", "0",
+		"busybox:it", "sh", "-c", "echo logged; sleep 100"))
+	read := func(paths ...string) string {
+		for _, p := range paths {
+			if b, err := os.ReadFile(p); err == nil {
+				return strings.TrimSpace(string(b))
+			}
+		}
+		return "missing"
+	}
+	v1, v2 := "/sys/fs/cgroup/%s/berth/"+id+"/%s", "/sys/fs/cgroup/berth/"+id+"/%s"
+	if got := read(fmt.Sprintf(v1, "cpuset", "cpuset.cpus"), fmt.Sprintf(v2, "cpuset.cpus")); got != "0" {
+		t.Errorf("cpuset.cpus: %s", got)
+	}
+	if got := read(fmt.Sprintf(v1, "cpu", "cpu.shares"), fmt.Sprintf(v2, "cpu.weight")); got != "512" && got != "20" {
+		t.Errorf("cpu shares: %s", got)
+	}
+	if got := read(fmt.Sprintf(v1, "memory", "memory.limit_in_bytes"), fmt.Sprintf(v2, "memory.max")); got != "67108864" {
+		t.Errorf("memory limit: %s", got)
+	}
+	if got := read(fmt.Sprintf(v1, "memory", "memory.memsw.limit_in_bytes"), fmt.Sprintf(v2, "memory.swap.max")); got != "134217728" && got != "67108864" && got != "missing" {
+		t.Errorf("memory+swap limit: %s", got)
+	}
+	waitFor(t, func() bool { return engine(t, root, "logs", id).stdout == "logged\n" })
+	if out := mustEngine(t, root, "logs", "--since", "1h", id); out != "logged\n" {
+		t.Fatalf("--since 1h: %q", out)
+	}
+	if out := mustEngine(t, root, "logs", "--until", "1h", id); out != "" {
+		t.Fatalf("--until 1h: %q", out)
+	}
+	if r := engine(t, root, "logs", "--since", "yesterday", id); r.code != 125 {
+		t.Fatalf("--since yesterday: %d %q", r.code, r.stderr)
+	}
+	if r := engine(t, root, "run", "--rm", "--memory-swap", "32m", "-m", "64m", "busybox:it", "true"); r.code != 125 {
+		t.Fatalf("swap below memory: %d %q", r.code, r.stderr)
 	}
 }

@@ -66,10 +66,16 @@ func (m *Manager) setMemory(r *specs.LinuxResources, w *fscommon.Warnings) error
 		}
 		return fscommon.WriteFile(d, file, strconv.FormatInt(*v, 10))
 	}
-	// memsw must stay >= limit: when both grow, memsw goes first.
+	// memsw must stay >= limit at every step: memsw goes first only
+	// when it grows past the current limit (an update raising both); a
+	// new cgroup's limit is "max", so there the limit goes first.
 	limitFirst := true
-	if mem.Limit != nil && mem.Swap != nil && *mem.Swap == -1 || mem.Swap != nil && mem.Limit != nil && *mem.Swap > *mem.Limit {
-		limitFirst = false
+	if mem.Limit != nil && mem.Swap != nil {
+		raw, err := fscommon.ReadFile(d, "memory.limit_in_bytes")
+		cur, perr := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+		if *mem.Swap == -1 || err == nil && perr == nil && cur < *mem.Swap {
+			limitFirst = false
+		}
 	}
 	order := []func() error{
 		func() error { return write("memory.limit_in_bytes", mem.Limit) },
