@@ -592,20 +592,13 @@ func eachContainer(g *globals, args []string, fn func(*engine.Engine, *container
 	if err != nil {
 		return err
 	}
-	var failed error
-	for _, a := range args {
+	return eachName(args, func(a string) error {
 		ctr, err := e.Get(a)
-		if err == nil {
-			err = fn(e, ctr)
-		}
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "Error:", oneLine(err))
-			failed = exitError{1}
-			continue
+			return err
 		}
-		fmt.Println(a)
-	}
-	return failed
+		return fn(e, ctr)
+	})
 }
 
 func stopCommand(g *globals) *cobra.Command {

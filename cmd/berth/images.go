@@ -384,20 +384,9 @@ func inspectCommand(g *globals, use, only string) *cobra.Command {
 					firstErr = fmt.Errorf("no such object: %s", a)
 				}
 			}
-			if tmpl != "" {
-				if err := printTemplate(tmpl, out); err != nil {
-					return err
-				}
-				return firstErr
-			}
-			if out == nil {
-				out = []any{}
-			}
-			b, err := json.MarshalIndent(out, "", "    ")
-			if err != nil {
+			if err := printObjects(tmpl, out); err != nil {
 				return err
 			}
-			fmt.Println(string(b))
 			return firstErr
 		},
 	}

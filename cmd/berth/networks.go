@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -107,12 +106,7 @@ func networkCommand(g *globals) *cobra.Command {
 				}
 				out = append(out, inspectNetwork(e, n))
 			}
-			if itmpl != "" {
-				return printTemplate(itmpl, out)
-			}
-			b, _ := json.MarshalIndent(out, "", "    ")
-			fmt.Println(string(b))
-			return nil
+			return printObjects(itmpl, out)
 		},
 	}
 	inspect.Flags().StringVarP(&itmpl, "format", "f", "", "Go template")
@@ -127,16 +121,7 @@ func networkCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var failed error
-			for _, a := range args {
-				if err := e.Networks.Remove(a); err != nil {
-					fmt.Fprintln(os.Stderr, "Error:", oneLine(err))
-					failed = exitError{1}
-					continue
-				}
-				fmt.Println(a)
-			}
-			return failed
+			return eachName(args, e.Networks.Remove)
 		},
 	}
 	var yes bool

@@ -98,12 +98,7 @@ func volumeCommand(g *globals) *cobra.Command {
 				}
 				out = append(out, vol)
 			}
-			if itmpl != "" {
-				return printTemplate(itmpl, out)
-			}
-			b, _ := json.MarshalIndent(out, "", "    ")
-			fmt.Println(string(b))
-			return nil
+			return printObjects(itmpl, out)
 		},
 	}
 	inspect.Flags().StringVarP(&itmpl, "format", "f", "", "Go template")
@@ -119,16 +114,7 @@ func volumeCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var failed error
-			for _, a := range args {
-				if err := e.Volumes.Remove(a, force); err != nil {
-					fmt.Fprintln(os.Stderr, "Error:", oneLine(err))
-					failed = exitError{1}
-					continue
-				}
-				fmt.Println(a)
-			}
-			return failed
+			return eachName(args, func(a string) error { return e.Volumes.Remove(a, force) })
 		},
 	}
 	rm.Flags().BoolVarP(&force, "force", "f", false, "remove even if in use")
@@ -206,4 +192,36 @@ func commitCommand(g *globals) *cobra.Command {
 	c.Flags().StringArrayVarP(&o.Changes, "change", "c", nil, "apply a Dockerfile instruction to the image")
 	c.Flags().BoolVarP(&o.Pause, "pause", "p", true, "pause the container during commit")
 	return c
+}
+
+// printObjects prints inspect output: each object through tmpl, or all
+// of them as an indented JSON array.
+func printObjects(tmpl string, out []any) error {
+	if tmpl != "" {
+		return printTemplate(tmpl, out)
+	}
+	if out == nil {
+		out = []any{}
+	}
+	b, err := json.MarshalIndent(out, "", "    ")
+	if err != nil {
+		return err
+	}
+	fmt.Println(string(b))
+	return nil
+}
+
+// eachName runs fn for each name, as Docker's rm verbs do: the name on
+// success, one error line per failure, exit 1 if any failed.
+func eachName(names []string, fn func(string) error) error {
+	var failed error
+	for _, n := range names {
+		if err := fn(n); err != nil {
+			fmt.Fprintln(os.Stderr, "Error:", oneLine(err))
+			failed = exitError{1}
+			continue
+		}
+		fmt.Println(n)
+	}
+	return failed
 }
