@@ -80,8 +80,9 @@ bench-device: build fixture
 # prints what to run there.
 test-cgroup2-remote: build fixture
 	@rm -rf .cgroup2-remote && mkdir -p .cgroup2-remote
-	@cp $(BIN)/berth-runtime test/cgroup2/check.sh .cgroup2-remote/ && cp -a $(FIXTURE)/rootfs .cgroup2-remote/rootfs
-	@echo "prepared .cgroup2-remote; on a cgroup v2 host, as root: sh .cgroup2-remote/check.sh (with the device tool: carry .cgroup2-remote)"
+	@cp $(BIN)/berth-runtime $(BIN)/berth test/cgroup2/check.sh test/cgroup2/engine.sh .cgroup2-remote/ && cp -a $(FIXTURE)/rootfs .cgroup2-remote/rootfs
+	@tar -C $(FIXTURE)/rootfs --numeric-owner -cf .cgroup2-remote/rootfs.tar . && cp $(FIXTURE)/rootfs/bin/busybox .cgroup2-remote/
+	@echo "prepared .cgroup2-remote; on a cgroup v2 host, as root: sh .cgroup2-remote/check.sh (the runtime) and sh .cgroup2-remote/engine.sh (the engine) (with the device tool: carry .cgroup2-remote)"
 
 # The OCI runtime-tools validation suite against berth-runtime (needs root).
 conformance: build

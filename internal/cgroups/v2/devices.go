@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"runtime"
+	"strings"
 	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -142,6 +143,40 @@ func ruleBlock(r specs.LinuxDeviceCgroup) ([]insn, error) {
 	return block, nil
 }
 
+// loadDeviceFilter loads a device program; with logLevel 1 the error
+// carries the verifier's log.
+func loadDeviceFilter(code []byte, logLevel uint32) (uintptr, error) {
+	license := []byte("Apache-2.0\x00")
+	logBuf := make([]byte, 1<<20)
+	// union bpf_attr, BPF_PROG_LOAD part.
+	var attr [128]byte
+	binary.LittleEndian.PutUint32(attr[0:], unix.BPF_PROG_TYPE_CGROUP_DEVICE)
+	binary.LittleEndian.PutUint32(attr[4:], uint32(len(code)/8))
+	binary.LittleEndian.PutUint64(attr[8:], uint64(uintptr(unsafe.Pointer(&code[0]))))
+	binary.LittleEndian.PutUint64(attr[16:], uint64(uintptr(unsafe.Pointer(&license[0]))))
+	if logLevel > 0 {
+		binary.LittleEndian.PutUint32(attr[24:], logLevel)
+		binary.LittleEndian.PutUint32(attr[28:], uint32(len(logBuf)))
+		binary.LittleEndian.PutUint64(attr[32:], uint64(uintptr(unsafe.Pointer(&logBuf[0]))))
+	}
+	fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr[0])), uintptr(len(attr)))
+	runtime.KeepAlive(code)
+	runtime.KeepAlive(license)
+	runtime.KeepAlive(logBuf)
+	if errno != 0 {
+		return 0, fmt.Errorf("load the device filter: %w: %s", errno, lastLines(cString(logBuf), 3))
+	}
+	return fd, nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "; ")
+}
+
 // attachDeviceFilter loads the program for rules and attaches it to the
 // cgroup directory dir. BPF_F_ALLOW_MULTI lets it sit beside programs a
 // parent cgroup has (every one must allow).
@@ -150,22 +185,13 @@ func attachDeviceFilter(dir string, rules []specs.LinuxDeviceCgroup) error {
 	if err != nil {
 		return err
 	}
-	license := []byte("Apache-2.0\x00")
-	logBuf := make([]byte, 4096)
-	// union bpf_attr, BPF_PROG_LOAD part.
-	var attr [128]byte
-	binary.LittleEndian.PutUint32(attr[0:], unix.BPF_PROG_TYPE_CGROUP_DEVICE)
-	binary.LittleEndian.PutUint32(attr[4:], uint32(len(code)/8))
-	binary.LittleEndian.PutUint64(attr[8:], uint64(uintptr(unsafe.Pointer(&code[0]))))
-	binary.LittleEndian.PutUint64(attr[16:], uint64(uintptr(unsafe.Pointer(&license[0]))))
-	binary.LittleEndian.PutUint32(attr[24:], 1) // log_level
-	binary.LittleEndian.PutUint32(attr[28:], uint32(len(logBuf)))
-	binary.LittleEndian.PutUint64(attr[32:], uint64(uintptr(unsafe.Pointer(&logBuf[0]))))
-	fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr[0])), uintptr(len(attr)))
-	runtime.KeepAlive(code)
-	runtime.KeepAlive(license)
-	if errno != 0 {
-		return fmt.Errorf("load the device filter: %w: %s", errno, cString(logBuf))
+	fd, err := loadDeviceFilter(code, 0)
+	if err != nil {
+		// Again with the verifier's log, to say why. (Asking for the log
+		// on every load fails a valid program with ENOSPC when the log
+		// outgrows its buffer, as Docker's twelve rules do.)
+		_, err = loadDeviceFilter(code, 1)
+		return err
 	}
 	defer unix.Close(int(fd))
 	cgfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
