@@ -1,14 +1,11 @@
 package main
 
 import (
-	"archive/tar"
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -258,60 +255,11 @@ func exportCommand(g *globals) *cobra.Command {
 			} else if progress.IsTerminal(os.Stdout) {
 				return usageError{fmt.Errorf("refusing to write an archive to a terminal: use -o or redirect")}
 			}
-			return writeTree(w, root)
+			return e.Export(w, root)
 		},
 	}
 	c.Flags().StringVarP(&output, "output", "o", "", "write to a file")
 	return c
-}
-
-// writeTree tars a directory tree without following symlinks.
-func writeTree(w io.Writer, root string) error {
-	tw := tar.NewWriter(w)
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if rel == "." {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		link := ""
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
-				return err
-			}
-		}
-		hdr, err := tar.FileInfoHeader(fi, link)
-		if err != nil {
-			return nil // sockets and the like: not archivable
-		}
-		hdr.Name = filepath.ToSlash(rel)
-		if fi.IsDir() {
-			hdr.Name += "/"
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if fi.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			_, err = io.CopyN(tw, f, hdr.Size)
-			f.Close()
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	return tw.Close()
 }
 
 // cpCommand copies between a container and the host. Paths inside the

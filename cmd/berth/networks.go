@@ -3,14 +3,12 @@ package main
 import (
 	"fmt"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/internal/engine"
-	"github.com/berth-project/berth/internal/format"
 	"github.com/berth-project/berth/internal/network"
 )
 
@@ -73,16 +71,11 @@ func networkCommand(g *globals) *cobra.Command {
 			if quiet {
 				def = "{{.ID}}"
 			}
-			p, err := format.NewPrinter(os.Stdout, tmpl, def, map[string]string{"ID": "NETWORK ID"})
-			if err != nil {
-				return usageError{err}
+			rows := make([]any, len(nets))
+			for i, n := range nets {
+				rows[i] = networkRow{ID: n.ID[:12], Name: n.Name, Driver: n.Driver, Scope: "local", Subnet: n.Subnet.String()}
 			}
-			for _, n := range nets {
-				if err := p.Row(networkRow{ID: n.ID[:12], Name: n.Name, Driver: n.Driver, Scope: "local", Subnet: n.Subnet.String()}); err != nil {
-					return err
-				}
-			}
-			return p.Flush()
+			return printRows(tmpl, def, map[string]string{"ID": "NETWORK ID"}, rows)
 		},
 	}
 	ls.Flags().BoolVarP(&quiet, "quiet", "q", false, "only display network IDs")

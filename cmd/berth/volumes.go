@@ -65,16 +65,11 @@ func volumeCommand(g *globals) *cobra.Command {
 			if quiet {
 				def = "{{.Name}}"
 			}
-			p, err := format.NewPrinter(os.Stdout, tmpl, def, map[string]string{"Name": "VOLUME NAME"})
-			if err != nil {
-				return usageError{err}
+			rows := make([]any, len(vols))
+			for i, v := range vols {
+				rows[i] = v
 			}
-			for _, v := range vols {
-				if err := p.Row(v); err != nil {
-					return err
-				}
-			}
-			return p.Flush()
+			return printRows(tmpl, def, map[string]string{"Name": "VOLUME NAME"}, rows)
 		},
 	}
 	ls.Flags().BoolVarP(&quiet, "quiet", "q", false, "only display volume names")
@@ -224,4 +219,19 @@ func eachName(names []string, fn func(string) error) error {
 		fmt.Println(n)
 	}
 	return failed
+}
+
+// printRows prints list rows through --format (tmpl) or the default
+// table def, with headers naming the columns.
+func printRows(tmpl, def string, headers map[string]string, rows []any) error {
+	p, err := format.NewPrinter(os.Stdout, tmpl, def, headers)
+	if err != nil {
+		return usageError{err}
+	}
+	for _, r := range rows {
+		if err := p.Row(r); err != nil {
+			return err
+		}
+	}
+	return p.Flush()
 }

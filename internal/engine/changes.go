@@ -159,71 +159,27 @@ func withoutEmpty(c v1.Config) *v1.Config {
 // stored under a user namespace's host IDs (from shift on) are written
 // as the container saw them.
 func writeLayer(w io.Writer, upper string, shift uint32) error {
-	tw := tar.NewWriter(w)
-	err := filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && p == upper {
-				return filepath.SkipAll
-			}
-			return err
-		}
-		if p == upper {
-			return nil
-		}
-		rel, _ := filepath.Rel(upper, p)
-		rel = filepath.ToSlash(rel)
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
+	err := writeTar(w, upper, func(rel, p string, fi fs.FileInfo, h *tar.Header) (bool, []*tar.Header) {
 		if generatedMountpoint(rel, fi) {
-			return nil
+			return false, nil
 		}
 		if isWhiteout(fi) {
-			return tw.WriteHeader(&tar.Header{Name: path.Join(path.Dir(rel), ".wh."+path.Base(rel)), Typeflag: tar.TypeReg, Mode: 0o600, ModTime: fi.ModTime()})
+			*h = tar.Header{Name: path.Join(path.Dir(rel), ".wh."+path.Base(rel)), Typeflag: tar.TypeReg, Mode: 0o600, ModTime: fi.ModTime()}
+			return true, nil
 		}
-		link := ""
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
-				return err
-			}
-		}
-		h, err := tar.FileInfoHeader(fi, link)
-		if err != nil {
-			return fmt.Errorf("commit %s: %w", rel, err)
-		}
-		h.Name = rel
 		if shift > 0 && h.Uid >= int(shift) {
 			h.Uid -= int(shift)
 		}
 		if shift > 0 && h.Gid >= int(shift) {
 			h.Gid -= int(shift)
 		}
-		if fi.IsDir() {
-			h.Name += "/"
-		}
-		h.Uname, h.Gname = "", ""
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
 		if fi.IsDir() && isOpaque(p) {
-			if err := tw.WriteHeader(&tar.Header{Name: rel + "/.wh..wh..opq", Typeflag: tar.TypeReg, Mode: 0o600, ModTime: fi.ModTime()}); err != nil {
-				return err
-			}
+			return true, []*tar.Header{{Name: rel + "/.wh..wh..opq", Typeflag: tar.TypeReg, Mode: 0o600, ModTime: fi.ModTime()}}
 		}
-		if fi.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(tw, f)
-			f.Close()
-			return err
-		}
-		return nil
+		return true, nil
 	})
 	if err != nil {
 		return fmt.Errorf("commit: read the container's changes: %w", err)
 	}
-	return tw.Close()
+	return nil
 }

@@ -167,11 +167,6 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Contai
 		undo := undoVolumes
 		undoVolumes = func() { undo(); e.idRanges().Release(c.ID) }
 	}
-	if err := container.ValidateHost(c.Host); err != nil {
-		undoVolumes()
-		return nil, err
-	}
-	c.Config = cfg
 	if err := e.Containers.Create(c); err != nil {
 		undoVolumes()
 		return nil, err
@@ -299,15 +294,15 @@ func (e *Engine) prepare(c *container.Container) (string, func(), error) {
 	etc := filepath.Join(dir, "etc")
 	err = os.WriteFile(filepath.Join(etc, "hostname"), []byte(c.Config.Hostname+"\n"), 0o644)
 	if err == nil {
-		err = e.writeEtc(c, etc, nil) // the address comes once the namespace exists
+		err = e.prepareEtc(c, etc)
 	}
 	if err != nil {
 		unmount()
 		return "", func() {}, err
 	}
-	in := container.SpecInput{Rootfs: merged, EtcDir: etc, Volumes: e.volumePath}
+	in := container.SpecInput{Rootfs: merged, EtcDir: etc}
 	if in.Joins, err = e.joins(c); err == nil {
-		err = e.fillVolumes(c, merged)
+		in.Volumes, err = e.prepareVolumes(c, merged)
 	}
 	if err == nil && c.Host.Init {
 		in.InitBinary, err = os.Executable()

@@ -108,6 +108,22 @@ func parseExtraHost(s string) (string, string, error) {
 	return name, ip, nil
 }
 
+// prepareEtc makes the container's hosts and resolv.conf before it is
+// created: written now without a network of its own; empty (mount
+// points) for one that gets networks, whose files connectNetworks writes
+// once the container has its address.
+func (e *Engine) prepareEtc(c *container.Container, etc string) error {
+	if !c.Host.OwnNetworkNamespace() {
+		return e.writeEtc(c, etc, nil)
+	}
+	for _, f := range []string{"hosts", "resolv.conf"} {
+		if err := os.WriteFile(filepath.Join(etc, f), nil, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // writeEtc writes the container's hosts and resolv.conf: its own
 // address and names, --add-host entries, and the resolvers it should
 // ask (127.0.0.11 on a user-defined network). The files are rewritten

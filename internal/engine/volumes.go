@@ -33,7 +33,8 @@ func (e *Engine) volumeUsers(name string) []string {
 }
 
 // userMounts parses -v, --mount and --tmpfs, adds an anonymous volume
-// for each image VOLUME no flag covers, and creates the volumes. The
+// for each image VOLUME no flag covers, validates the host options, and
+// creates the volumes. The
 // returned function removes the anonymous volumes it made, for a create
 // that fails later.
 func (e *Engine) userMounts(h *container.Host, mountFlags []string, imageVolumes map[string]struct{}) (func(), error) {
@@ -79,6 +80,11 @@ func (e *Engine) userMounts(h *container.Host, mountFlags []string, imageVolumes
 			ms = append(ms, container.Mount{Type: "volume", Target: path.Clean(v), Anonymous: true})
 		}
 	}
+	// Every flag is checked before anything is made.
+	h.Mounts = ms
+	if err := container.ValidateHost(*h); err != nil {
+		return func() {}, err
+	}
 	var made []string
 	undo := func() {
 		for _, n := range made {
@@ -98,35 +104,39 @@ func (e *Engine) userMounts(h *container.Host, mountFlags []string, imageVolumes
 		if m.Anonymous || getErr != nil { // made here
 			made = append(made, v.Name)
 		}
-		ms[i].Source = v.Name
+		ms[i].Source = v.Name // h.Mounts is ms
 	}
-	h.Mounts = ms
 	return undo, nil
 }
 
-// volumePath resolves a container's volume to its directory, making it
-// again if it was removed while the container was stopped (as Docker).
-func (e *Engine) volumePath(name string) (string, error) {
-	v, err := e.Volumes.Create(name, nil)
-	if err != nil {
-		return "", err
+// prepareVolumes resolves each of the container's volumes to its
+// directory once (making it again if it was removed while the container
+// was stopped, as Docker does), fills the empty ones from the image's
+// content at their targets, and returns the lookup for the spec. Filling
+// is Docker's too: a new volume on /var/lib/app starts with what the
+// image put there, owners and modes kept, paths confined to the rootfs
+// and the volume.
+func (e *Engine) prepareVolumes(c *container.Container, rootfs string) (container.VolumePath, error) {
+	dirs := map[string]string{}
+	lookup := func(name string) (string, error) {
+		if d, ok := dirs[name]; ok {
+			return d, nil
+		}
+		return "", fmt.Errorf("volume %s: not prepared", name)
 	}
-	return v.Mountpoint, nil
-}
-
-// fillVolumes copies the image's content at each volume's target into
-// the volume if the volume is empty, as Docker does, so a new volume on
-// /var/lib/app starts with what the image put there. Owners and modes
-// are kept; paths are confined to the rootfs and the volume.
-func (e *Engine) fillVolumes(c *container.Container, rootfs string) error {
 	var root *os.Root
 	for _, m := range c.Host.Mounts {
-		if m.Type != "volume" || m.NoCopy {
+		if m.Type != "volume" {
 			continue
 		}
-		dir, err := e.volumePath(m.Source)
+		v, err := e.Volumes.Create(m.Source, nil)
 		if err != nil {
-			return err
+			return nil, err
+		}
+		dir := v.Mountpoint
+		dirs[m.Source] = dir
+		if m.NoCopy {
+			continue
 		}
 		if ents, err := os.ReadDir(dir); err != nil || len(ents) > 0 {
 			continue
@@ -137,12 +147,12 @@ func (e *Engine) fillVolumes(c *container.Container, rootfs string) error {
 			// below already has the container's owners: the rootfs shows
 			// its layers through the idmapped mounts.)
 			if err := os.Lchown(dir, int(c.Host.IDMap.Start), int(c.Host.IDMap.Start)); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if root == nil {
 			if root, err = os.OpenRoot(rootfs); err != nil {
-				return err
+				return nil, err
 			}
 			defer root.Close()
 		}
@@ -153,7 +163,7 @@ func (e *Engine) fillVolumes(c *container.Container, rootfs string) error {
 		}
 		vol, err := os.OpenRoot(dir)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		err = copytree.Contents(root, src, vol, ".", copytree.Options{KeepOwner: true})
 		if err == nil {
@@ -161,10 +171,10 @@ func (e *Engine) fillVolumes(c *container.Container, rootfs string) error {
 		}
 		vol.Close()
 		if err != nil {
-			return fmt.Errorf("fill volume %s from the image's %s: %w", m.Source, m.Target, err)
+			return nil, fmt.Errorf("fill volume %s from the image's %s: %w", m.Source, m.Target, err)
 		}
 	}
-	return nil
+	return lookup, nil
 }
 
 // removeAnonymousVolumes removes the container's anonymous volumes (rm

@@ -239,10 +239,7 @@ func (m *Manager) Get(ref string) (*Network, error) {
 		return nil, err
 	}
 	defer unlock()
-	if n, err := m.get(ref); err == nil {
-		return n, nil
-	}
-	return m.create(CreateOptions{Name: DefaultName})
+	return m.getLocked(ref)
 }
 
 func (m *Manager) get(ref string) (*Network, error) {
@@ -367,9 +364,6 @@ type Request struct {
 // addresses, veths, NAT and published ports. On error nothing it made
 // remains.
 func (m *Manager) Connect(req Request) (eps []Endpoint, err error) {
-	if err := firewall.Available(); err != nil {
-		return nil, err
-	}
 	unlock, err := m.lock()
 	if err != nil {
 		return nil, err
@@ -409,9 +403,6 @@ func (m *Manager) Connect(req Request) (eps []Endpoint, err error) {
 
 // ConnectOne adds one network to a running container (network connect).
 func (m *Manager) ConnectOne(req Request, a Attachment, index int) (Endpoint, error) {
-	if err := firewall.Available(); err != nil {
-		return Endpoint{}, err
-	}
 	unlock, err := m.lock()
 	if err != nil {
 		return Endpoint{}, err
@@ -449,8 +440,7 @@ func (m *Manager) connectOne(req Request, a Attachment, index int, defaultRoute 
 		pool.Release(req.Container)
 		return Endpoint{}, err
 	}
-	mtu := link.UplinkMTU()
-	created, err := link.EnsureBridge(n.Bridge, netip.PrefixFrom(n.Gateway, n.Subnet.Bits()), mtu, !n.Internal)
+	created, err := link.EnsureBridge(n.Bridge, netip.PrefixFrom(n.Gateway, n.Subnet.Bits()), !n.Internal)
 	if err != nil {
 		return Endpoint{}, err
 	}
@@ -461,7 +451,7 @@ func (m *Manager) connectOne(req Request, a Attachment, index int, defaultRoute 
 	}
 	mac, _ := net.ParseMAC(ep.MAC)
 	if err := link.Plumb(req.NsPath, link.Endpoint{HostVeth: ep.HostVeth, Bridge: n.Bridge, IfName: ep.IfName, Addr: ep.Addr,
-		Gateway: n.Gateway, MAC: mac, MTU: mtu, DefaultRoute: defaultRoute}); err != nil {
+		Gateway: n.Gateway, MAC: mac, DefaultRoute: defaultRoute}); err != nil {
 		return Endpoint{}, err
 	}
 	return ep, nil

@@ -354,7 +354,7 @@ func TestEngineResourcesAndLogTimes(t *testing.T) {
 	if got := read(fmt.Sprintf(v1, "memory", "memory.limit_in_bytes"), fmt.Sprintf(v2, "memory.max")); got != "67108864" {
 		t.Errorf("memory limit: %s", got)
 	}
-	if got := read(fmt.Sprintf(v1, "memory", "memory.memsw.limit_in_bytes"), fmt.Sprintf(v2, "memory.swap.max")); got != "134217728" && got != "67108864" && got != "missing" {
+	if got := read(fmt.Sprintf(v1, "memory", "memory.memsw.limit_in_bytes"), fmt.Sprintf(v2, "memory.swap.max")); got != "134217728" && got != "missing" { // missing: no swap accounting on this host
 		t.Errorf("memory+swap limit: %s", got)
 	}
 	waitFor(t, func() bool { return engine(t, root, "logs", id).stdout == "logged\n" })

@@ -140,14 +140,14 @@ func (f Firewall) AddNetwork(n Network) error {
 		// Into the network from elsewhere (another network, another
 		// host): only replies and published ports, as Docker 28 does.
 		first(cat(ifname(unix.NFT_META_OIFNAME, expr.CmpOpEq, n.Bridge), ifname(unix.NFT_META_IIFNAME, expr.CmpOpNeq, n.Bridge),
-			ctNone(expr.CtKeySTATE, expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), ctNone(expr.CtKeySTATUS, ipsDstNAT), verdict(expr.VerdictDrop))...)
+			ctBits(expr.CtKeySTATE, expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED, false), ctBits(expr.CtKeySTATUS, ipsDstNAT, false), verdict(expr.VerdictDrop))...)
 		add(chainFwd, cat(ifname(unix.NFT_META_IIFNAME, expr.CmpOpEq, n.Bridge), verdict(expr.VerdictAccept))...)
 	}
 	// Back onto the bridge after DNAT, from a container of the network
 	// (hairpin) or from the host's loopback: the reply must come back
 	// through us, so the source becomes the gateway. Other clients keep
 	// their address.
-	add(chainPost, cat(ifname(unix.NFT_META_OIFNAME, expr.CmpOpEq, n.Bridge), ctBits(expr.CtKeySTATUS, ipsDstNAT), saddrIn(n.Subnet), []expr.Any{&expr.Masq{}})...)
+	add(chainPost, cat(ifname(unix.NFT_META_OIFNAME, expr.CmpOpEq, n.Bridge), ctBits(expr.CtKeySTATUS, ipsDstNAT, true), saddrIn(n.Subnet), []expr.Any{&expr.Masq{}})...)
 	add(chainPost, cat(ifname(unix.NFT_META_OIFNAME, expr.CmpOpEq, n.Bridge), saddrIn(netip.MustParsePrefix("127.0.0.0/8")), []expr.Any{&expr.Masq{}})...)
 	return flush(c, "add the rules of network "+n.ID)
 }
@@ -200,15 +200,31 @@ func (f Firewall) removeTagged(tag string) error {
 	if err != nil {
 		return err
 	}
+	n := 0
+	err = f.eachRule(c, func(r *nftables.Rule, t string) error {
+		if t != tag {
+			return nil
+		}
+		n++
+		return c.DelRule(r)
+	})
+	if err != nil || n == 0 {
+		return err
+	}
+	return flush(c, "remove rules "+tag)
+}
+
+// eachRule calls fn with every rule of the table and its comment; no
+// table means no rules.
+func (f Firewall) eachRule(c *nftables.Conn, fn func(r *nftables.Rule, tag string) error) error {
 	t, err := c.ListTableOfFamily(f.Table, nftables.TableFamilyIPv4)
 	if err != nil || t == nil {
-		return nil // no table, no rules
+		return nil
 	}
 	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
 	if err != nil {
 		return err
 	}
-	n := 0
 	for _, ch := range chains {
 		if ch.Table.Name != f.Table {
 			continue
@@ -218,18 +234,13 @@ func (f Firewall) removeTagged(tag string) error {
 			return err
 		}
 		for _, r := range rules {
-			if s, ok := userdata.GetString(r.UserData, userdata.TypeComment); ok && s == tag {
-				if err := c.DelRule(r); err != nil {
-					return err
-				}
-				n++
+			tag, _ := userdata.GetString(r.UserData, userdata.TypeComment)
+			if err := fn(r, tag); err != nil {
+				return err
 			}
 		}
 	}
-	if n == 0 {
-		return nil
-	}
-	return flush(c, "remove rules "+tag)
+	return nil
 }
 
 // Rules counts the table's rules tagged for a network or container
@@ -239,30 +250,14 @@ func (f Firewall) Rules() (map[string]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := c.ListTableOfFamily(f.Table, nftables.TableFamilyIPv4)
-	if err != nil || t == nil {
-		return map[string]int{}, nil
-	}
-	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
-	if err != nil {
-		return nil, err
-	}
 	out := map[string]int{}
-	for _, ch := range chains {
-		if ch.Table.Name != f.Table {
-			continue
+	err = f.eachRule(c, func(_ *nftables.Rule, tag string) error {
+		if tag != "" && tag != "berth" {
+			out[tag]++
 		}
-		rules, err := c.GetRules(t, ch)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rules {
-			if s, ok := userdata.GetString(r.UserData, userdata.TypeComment); ok && s != "berth" {
-				out[s]++
-			}
-		}
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // DeleteTable removes the whole table; a missing one is not an error.
@@ -282,8 +277,13 @@ func (f Firewall) DeleteTable() error {
 	return nil
 }
 
+// flush sends the batch; when nftables itself is missing, the error
+// says that in one line instead of the batch's failure.
 func flush(c *nftables.Conn, what string) error {
 	if err := c.Flush(); err != nil {
+		if aerr := Available(); aerr != nil {
+			return aerr
+		}
 		return fmt.Errorf("nftables: %s: %w", what, err)
 	}
 	return nil
@@ -307,21 +307,17 @@ func saddrIn(p netip.Prefix) []expr.Any {
 	}
 }
 
-// ctBits matches when any of bits is set in the conntrack key.
-func ctBits(key expr.CtKey, bits uint32) []expr.Any {
-	return []expr.Any{
-		&expr.Ct{Register: 1, Key: key},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: binaryutil.NativeEndian.PutUint32(bits), Xor: make([]byte, 4)},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)},
+// ctBits matches when any of bits is set in the conntrack key (set),
+// or when none is (!set).
+func ctBits(key expr.CtKey, bits uint32, set bool) []expr.Any {
+	op := expr.CmpOpNeq
+	if !set {
+		op = expr.CmpOpEq
 	}
-}
-
-// ctNone matches when none of bits is set in the conntrack key.
-func ctNone(key expr.CtKey, bits uint32) []expr.Any {
 	return []expr.Any{
 		&expr.Ct{Register: 1, Key: key},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: binaryutil.NativeEndian.PutUint32(bits), Xor: make([]byte, 4)},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: make([]byte, 4)},
+		&expr.Cmp{Op: op, Register: 1, Data: make([]byte, 4)},
 	}
 }
 

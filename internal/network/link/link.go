@@ -19,10 +19,12 @@ import (
 
 // EnsureBridge creates bridge name with gateway gw (a prefix: the
 // gateway and the subnet's length) and brings it up; one that is up is
-// left as it is, and created says whether this call made it. It also lets the bridge route 127.0.0.1 DNAT (ports
+// left as it is, and created says whether this call made it. A new
+// bridge takes the MTU of the host's uplink; its ports take the
+// bridge's. It also lets the bridge route 127.0.0.1 DNAT (ports
 // published on the host's loopback) and turns IPv4 forwarding on, as
 // Docker does.
-func EnsureBridge(name string, gw netip.Prefix, mtu int, forward bool) (created bool, err error) {
+func EnsureBridge(name string, gw netip.Prefix, forward bool) (created bool, err error) {
 	br, err := netlink.LinkByName(name)
 	if err == nil && br.Attrs().Flags&net.FlagUp != 0 {
 		return false, nil // set up by an earlier container
@@ -30,7 +32,7 @@ func EnsureBridge(name string, gw netip.Prefix, mtu int, forward bool) (created 
 	if err != nil {
 		created = true
 		attrs := netlink.NewLinkAttrs()
-		attrs.Name, attrs.MTU = name, mtu
+		attrs.Name, attrs.MTU = name, UplinkMTU()
 		if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: attrs}); err != nil && !errors.Is(err, unix.EEXIST) {
 			return created, fmt.Errorf("create bridge %s: %w", name, err)
 		}
@@ -91,14 +93,14 @@ type Endpoint struct {
 	Addr     netip.Prefix // the container's address and the subnet's length
 	Gateway  netip.Addr   // the default route, when DefaultRoute
 	MAC      net.HardwareAddr
-	MTU      int
 	// DefaultRoute: the first network of a container routes its traffic.
 	DefaultRoute bool
 }
 
 // Plumb connects the network namespace at nsPath to a bridge: a veth
 // pair is made in the host's namespace, its inner end moved into the
-// container's, renamed, addressed and brought up with a default route.
+// container's, renamed, addressed and brought up with a default route;
+// both ends take the bridge's MTU.
 // On error nothing it made remains.
 func Plumb(nsPath string, ep Endpoint) (err error) {
 	ns, err := netns.GetFromPath(nsPath)
@@ -115,7 +117,7 @@ func Plumb(nsPath string, ep Endpoint) (err error) {
 		tmpPeer = tmpPeer[:15]
 	}
 	attrs := netlink.NewLinkAttrs()
-	attrs.Name, attrs.MTU, attrs.MasterIndex = ep.HostVeth, ep.MTU, br.Attrs().Index
+	attrs.Name, attrs.MTU, attrs.MasterIndex = ep.HostVeth, br.Attrs().MTU, br.Attrs().Index
 	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: tmpPeer, PeerNamespace: netlink.NsFd(ns), PeerHardwareAddr: ep.MAC}
 	if err := netlink.LinkAdd(veth); err != nil {
 		return fmt.Errorf("create veth %s: %w", ep.HostVeth, err)

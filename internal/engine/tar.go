@@ -1,0 +1,92 @@
+package engine
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// tarEdit may change an entry's header before it is written (or drop
+// the entry with keep false) and return headers to write after it.
+type tarEdit func(rel, path string, fi fs.FileInfo, h *tar.Header) (keep bool, after []*tar.Header)
+
+// writeTar tars the tree at root without following symlinks, owners
+// numeric. A missing root is an empty archive (a container that never
+// ran has no upper dir).
+func writeTar(w io.Writer, root string, edit tarEdit) error {
+	tw := tar.NewWriter(w)
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == root {
+				return filepath.SkipAll
+			}
+			return err
+		}
+		if p == root {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		link := ""
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		h, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return nil // sockets and the like: not archivable
+		}
+		h.Name, h.Uname, h.Gname = rel, "", ""
+		if fi.IsDir() {
+			h.Name += "/"
+		}
+		var after []*tar.Header
+		if edit != nil {
+			var keep bool
+			if keep, after = edit(rel, p, fi, h); !keep {
+				return nil
+			}
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if h.Typeflag == tar.TypeReg && h.Size > 0 {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.CopyN(tw, f, h.Size)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		}
+		for _, a := range after {
+			if err := tw.WriteHeader(a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// Export writes a container's root filesystem as a tar (export).
+func (e *Engine) Export(w io.Writer, rootfs string) error {
+	if err := writeTar(w, rootfs, nil); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	return nil
+}
