@@ -21,6 +21,7 @@ import (
 	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/runtime"
+	"github.com/berth-project/berth/internal/trace"
 )
 
 // stdioOptions say how a client attaches.
@@ -40,6 +41,7 @@ func startAttached(e *engine.Engine, c *container.Container, o stdioOptions) err
 	ours, theirs := os.NewFile(uintptr(fds[0]), "attach"), os.NewFile(uintptr(fds[1]), "attach-monitor")
 	defer ours.Close()
 	mon, err := e.Start(c, theirs)
+	trace.Phase("cli", "started")
 	theirs.Close()
 	if err != nil {
 		return err
@@ -61,6 +63,7 @@ func startAttached(e *engine.Engine, c *container.Container, o stdioOptions) err
 		return err
 	}
 	st, err := mon.Wait()
+	trace.Phase("cli", "monitor exited")
 	if err != nil {
 		return runError{exitRunFailed, err}
 	}

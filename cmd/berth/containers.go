@@ -21,6 +21,7 @@ import (
 	"github.com/berth-project/berth/internal/image"
 	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/runtime"
+	"github.com/berth-project/berth/internal/trace"
 )
 
 // Docker's exit codes for run: 125 when berth fails, 126 when the
@@ -51,7 +52,9 @@ func createFromFlags(g *globals, f *createFlags, cmd *cobra.Command, args []stri
 	}
 	ctx, cancel := interruptible()
 	defer cancel()
+	trace.Phase("cli", "create")
 	ctr, err := e.Create(ctx, o)
+	trace.Phase("cli", "created")
 	if err != nil {
 		return nil, nil, runError{exitRunFailed, err}
 	}

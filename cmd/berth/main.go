@@ -18,6 +18,7 @@ import (
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/runtime/initproc"
 	"github.com/berth-project/berth/internal/tinyinit"
+	"github.com/berth-project/berth/internal/trace"
 )
 
 // Exit codes as Docker's CLI: 125 when berth itself fails on the
@@ -52,7 +53,10 @@ func main() {
 	if os.Args[0] == nsEnterArg0 {
 		nsEnterExec(os.Args[1:])
 	}
-	os.Exit(run(os.Args[1:]))
+	trace.Phase("cli", "main")
+	code := run(os.Args[1:])
+	trace.Phase("cli", "exit")
+	os.Exit(code)
 }
 
 func run(args []string) int {

@@ -22,7 +22,8 @@ import (
 	"github.com/berth-project/berth/internal/state"
 )
 
-// Container is one engine container, as container.json keeps it.
+// Container is one engine container. container.json keeps what create
+// decided, state.json what the monitor updates (see Store.Save).
 type Container struct {
 	ID      string    `json:"id"`
 	Name    string    `json:"name"`
@@ -32,7 +33,9 @@ type Container struct {
 	ImageName string `json:"imageName"`
 	Config    Config `json:"config"`
 	Host      Host   `json:"host"`
-	State     State  `json:"state"`
+	// State is in state.json; container.json had it before, and a
+	// record of that form still loads.
+	State State `json:"state,omitzero"`
 }
 
 // Config is the process configuration: the image's, overridden by flags.
@@ -196,6 +199,8 @@ func (s Store) Dir(id string) string { return filepath.Join(s.Root, "containers"
 
 func (s Store) path(id string) string { return filepath.Join(s.Dir(id), "container.json") }
 
+func (s Store) statePath(id string) string { return filepath.Join(s.Dir(id), "state.json") }
+
 // NewID makes a container ID: 64 hex digits, as Docker's.
 func NewID() string {
 	b := make([]byte, 32)
@@ -226,7 +231,7 @@ func (s Store) Create(c *Container) error {
 		return fmt.Errorf("create container: %w", err)
 	}
 	c.State.Status = Created
-	if err := s.Save(c); err != nil {
+	if err := s.save(c, true); err != nil {
 		os.Remove(filepath.Join(names, c.Name))
 		os.RemoveAll(s.Dir(c.ID))
 		return err
@@ -267,11 +272,38 @@ func short(id string) string {
 	return id
 }
 
-// Save writes c atomically.
-func (s Store) Save(c *Container) error {
-	b, err := json.MarshalIndent(c, "", "  ")
+// Save writes c atomically: its state always, to state.json, without
+// waiting for the disk, since run state (running, exited, pids) is lost
+// with the processes at a crash anyway and the next command recomputes
+// it; the rest, to container.json, only when it changed (a rename), and
+// durably. Readers see the old file or the new one, never a part.
+func (s Store) Save(c *Container) error { return s.save(c, false) }
+
+// save writes c's state and, if it changed or fresh is set, the rest. The
+// rest is durable so that a crash does not lose the container, except
+// with --rm: such a container ends with its command, and data that never
+// reached the disk costs nothing to delete.
+func (s Store) save(c *Container, fresh bool) error {
+	st, err := json.Marshal(c.State)
 	if err != nil {
+		return fmt.Errorf("save container %s: %w", short(c.ID), err)
+	}
+	if err := state.WriteFileVolatile(s.statePath(c.ID), st, 0o600); err != nil {
 		return err
+	}
+	rest := *c
+	rest.State = State{}
+	b, err := json.MarshalIndent(rest, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save container %s: %w", short(c.ID), err)
+	}
+	if !fresh {
+		if old, err := os.ReadFile(s.path(c.ID)); err == nil && string(old) == string(b) {
+			return nil
+		}
+	}
+	if c.Host.AutoRemove {
+		return state.WriteFileVolatile(s.path(c.ID), b, 0o600)
 	}
 	return state.WriteFileAtomic(s.path(c.ID), b, 0o600)
 }
@@ -288,6 +320,13 @@ func (s Store) Load(id string) (*Container, error) {
 	var c Container
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("container %s: %w", short(id), err)
+	}
+	switch st, err := os.ReadFile(s.statePath(id)); {
+	case err == nil && json.Unmarshal(st, &c.State) == nil:
+	case c.State.Status == "":
+		// Lost in a crash (it is written without waiting for the disk):
+		// what ran is gone, and how it ended is unknown.
+		c.State = State{Status: Exited, ExitCode: 255, Error: "run state lost"}
 	}
 	return &c, nil
 }

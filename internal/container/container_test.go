@@ -100,3 +100,37 @@ func TestNamesAreUniqueUnderConcurrentCreators(t *testing.T) {
 		t.Fatal("invalid name accepted")
 	}
 }
+
+func TestStoreKeepsRunStateApart(t *testing.T) {
+	s := Store{Root: t.TempDir()}
+	c := &Container{ID: NewID(), Name: "apart", Config: Config{Cmd: []string{"true"}}}
+	if err := s.Create(c); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(s.path(c.ID))
+	if _, err := s.Update(c.ID, func(c *Container) error {
+		c.State = State{Status: Running, Pid: 42, MonitorPid: 43}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(s.path(c.ID)); string(after) != string(before) {
+		t.Fatal("a state change rewrote container.json")
+	}
+	got, err := s.Load(c.ID)
+	if err != nil || got.State.Pid != 42 || got.State.Status != Running || got.Config.Cmd[0] != "true" {
+		t.Fatalf("load: %+v %v", got, err)
+	}
+	// A record from before state.json: its state is in container.json.
+	os.Remove(s.statePath(c.ID))
+	os.WriteFile(s.path(c.ID), []byte(`{"id":"`+c.ID+`","name":"apart","state":{"status":"exited","exitCode":3}}`), 0o600)
+	if got, err := s.Load(c.ID); err != nil || got.State.ExitCode != 3 || got.State.Status != Exited {
+		t.Fatalf("old record: %+v %v", got, err)
+	}
+	// state.json lost in a crash: the container shows as exited, unknown how.
+	os.WriteFile(s.path(c.ID), before, 0o600)
+	os.WriteFile(s.statePath(c.ID), nil, 0o600)
+	if got, err := s.Load(c.ID); err != nil || got.State.Status != Exited || got.State.ExitCode != 255 {
+		t.Fatalf("lost state: %+v %v", got, err)
+	}
+}

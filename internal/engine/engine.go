@@ -24,6 +24,7 @@ import (
 	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/network"
 	"github.com/berth-project/berth/internal/runtime"
+	"github.com/berth-project/berth/internal/trace"
 	"github.com/berth-project/berth/internal/volume"
 )
 
@@ -233,6 +234,9 @@ func (e *Engine) spawnMonitor(id string, report, client *os.File) (*exec.Cmd, er
 	if client != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, client)
 		cmd.Env = append(cmd.Env, monitorClientEnv+"=1")
+	}
+	if v := os.Getenv("BERTH_TRACE"); v != "" {
+		cmd.Env = append(cmd.Env, "BERTH_TRACE="+v)
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start the monitor: %w", err)
@@ -466,6 +470,7 @@ func (e *Engine) forget(c *container.Container, volumes bool) error {
 	if err := e.Containers.Remove(c); err != nil {
 		return err
 	}
+	trace.Phase("monitor", "record removed")
 	var errs []error
 	if c.Host.IDMap != nil {
 		errs = append(errs, e.idRanges().Release(c.ID)) // no-op for a --uidmap range
@@ -536,10 +541,28 @@ func (e *Engine) mountRootfs(c *container.Container, img *image.Image, mapped bo
 	if err != nil {
 		return "", nil, err
 	}
-	if err := unix.Mount("overlay", merged, "overlay", 0, strings.Join(mounts[0].Options, ",")); err != nil {
+	if err := mountOverlay(merged, work, strings.Join(mounts[0].Options, ","), mapped && c.Host.AutoRemove); err != nil {
 		return "", nil, fmt.Errorf("mount the container's root filesystem: %w", err)
 	}
 	return merged, func() { unix.Unmount(merged, unix.MNT_DETACH) }, nil
+}
+
+// mountOverlay mounts a container's overlay at merged. A volatile one
+// (a --rm container's, as Podman does) never syncs its upper dir, and
+// so neither the whole host filesystem at unmount: what a container
+// that is removed when it ends wrote never needs to reach the disk, and
+// blocks never written are freed without a discard. A crash leaves its
+// work dir marked (work/incompat/volatile); the container is removed in
+// any case, so a new volatile mount clears the mark. Kernels before
+// 5.10 lack the option, and get a plain mount.
+func mountOverlay(merged, work, opts string, volatile bool) error {
+	if volatile {
+		os.RemoveAll(filepath.Join(work, "incompat"))
+		if err := unix.Mount("overlay", merged, "overlay", 0, opts+",volatile"); err == nil || !errors.Is(err, unix.EINVAL) {
+			return err
+		}
+	}
+	return unix.Mount("overlay", merged, "overlay", 0, opts)
 }
 
 // searchable makes sure the container's root, in its user namespace,
@@ -612,8 +635,9 @@ func (e *Engine) mountMapped(c *container.Container, img *image.Image, merged st
 	if err := os.Lchown(upper, int(c.Host.IDMap.Start), int(c.Host.IDMap.Start)); err != nil {
 		return err
 	}
-	opts := "lowerdir=" + strings.Join(lowers, ":") + ",upperdir=" + upper + ",workdir=" + filepath.Join(dir, "work") + ",index=off"
-	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
+	work := filepath.Join(dir, "work")
+	opts := "lowerdir=" + strings.Join(lowers, ":") + ",upperdir=" + upper + ",workdir=" + work + ",index=off"
+	if err := mountOverlay(merged, work, opts, c.Host.AutoRemove); err != nil {
 		return fmt.Errorf("mount the container's root filesystem on idmapped layers: %w", err)
 	}
 	return nil

@@ -27,6 +27,7 @@ import (
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/state"
+	"github.com/berth-project/berth/internal/trace"
 )
 
 // Arg0Prefix names monitor processes in ps: "berth:[monitor] ID".
@@ -77,6 +78,7 @@ func Run(p Paths, id string, hooks Hooks, report, client *os.File) int {
 	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("berth-monitor\x00")[0])), 0, 0, 0)
 	// Processes the container leaves behind are re-parented to us.
 	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	trace.Phase("monitor", "main")
 	c, err := store.Load(id)
 	if err != nil {
 		return fail(err)
@@ -85,6 +87,7 @@ func Run(p Paths, id string, hooks Hooks, report, client *os.File) int {
 	if err != nil {
 		return fail(err)
 	}
+	trace.Phase("monitor", "prepared")
 	defer cleanup()
 	logs, err := openLog(filepath.Join(store.Dir(id), "container.log"), LogOptions{MaxSize: c.Host.LogMaxSize, MaxFiles: c.Host.LogMaxFiles})
 	if err != nil {
@@ -109,6 +112,7 @@ func Run(p Paths, id string, hooks Hooks, report, client *os.File) int {
 	go stdio.serveSocket(l)
 	rt := runtime.New(p.RuntimeRoot())
 	rt.Delete(id, true) // leftovers of an earlier run of this container
+	trace.Phase("monitor", "start")
 	pid, disconnect, done, err := startOnce(rt, c, bundle, hooks, stdio, logs)
 	if err != nil {
 		stdio.closeAll()
@@ -123,6 +127,7 @@ func Run(p Paths, id string, hooks Hooks, report, client *os.File) int {
 		stdio.closeAll()
 		return fail(err)
 	}
+	trace.Phase("monitor", "running")
 	fmt.Fprintln(report, "ok")
 	report.Close()
 	// From here on the monitor idles for the container's life: give back
@@ -130,19 +135,26 @@ func Run(p Paths, id string, hooks Hooks, report, client *os.File) int {
 	debug.FreeOSMemory()
 
 	var code int
+	again := false // the last recorded exit asked for a restart
 	for restarts := 0; ; restarts++ {
 		code = reap(pid)
+		trace.Phase("monitor", "reaped")
 		waitOutput(done)
+		trace.Phase("monitor", "output done")
 		n, _ := rt.OOMKills(id)
 		oom := n > 0
 		rt.Delete(id, true)
 		disconnect()
+		trace.Phase("monitor", "deleted")
 		c, err = store.Update(id, func(c *container.Container) error {
 			c.State.Status, c.State.ExitCode, c.State.OOMKilled = container.Exited, code, oom
 			c.State.Pid, c.State.FinishedAt = 0, time.Now().UTC()
+			if again = c.Host.Restart.ShouldRestart(code, restarts, c.State.StopRequested); !again {
+				c.State.MonitorPid, c.State.MonitorStart = 0, 0
+			}
 			return nil
 		})
-		if err != nil || !c.Host.Restart.ShouldRestart(code, restarts, c.State.StopRequested) {
+		if err != nil || !again {
 			break
 		}
 		// Docker's back-off: 100 ms, doubling, at most a minute.
@@ -161,14 +173,19 @@ func Run(p Paths, id string, hooks Hooks, report, client *os.File) int {
 			return nil
 		})
 	}
+	if again { // no restart after all: the monitor's record goes now
+		c, err = store.Update(id, func(c *container.Container) error {
+			c.State.MonitorPid, c.State.MonitorStart = 0, 0
+			return nil
+		})
+	}
+	trace.Phase("monitor", "recorded")
 	stdio.closeAll()
-	c, err = store.Update(id, func(c *container.Container) error {
-		c.State.MonitorPid, c.State.MonitorStart = 0, 0
-		return nil
-	})
 	if err == nil && c.Host.AutoRemove {
 		cleanup()
+		trace.Phase("monitor", "unmounted")
 		hooks.Remove(c)
+		trace.Phase("monitor", "removed")
 	}
 	// The container's code is the monitor's: a foreground run waits on
 	// the monitor and exits with it, even when --rm removed the record.
@@ -246,7 +263,9 @@ func startOnce(rt *runtime.Runtime, c *container.Container, bundle string, hooks
 		closeAll()
 		return 0, nil, nil, err
 	}
+	trace.Phase("monitor", "created")
 	disconnect, err := hooks.Network(c, st.Pid)
+	trace.Phase("monitor", "networked")
 	if err != nil {
 		closeAll()
 		rt.Delete(id, true)
@@ -277,11 +296,13 @@ func startOnce(rt *runtime.Runtime, c *container.Container, bundle string, hooks
 		go func() { stdio.pump(attach.Stdout, "stdout", outR, logs); outR.Close(); done <- struct{}{} }()
 		go func() { stdio.pump(attach.Stderr, "stderr", errR, logs); errR.Close(); done <- struct{}{} }()
 	}
+	trace.Phase("monitor", "pumping")
 	if err := rt.Start(id); err != nil {
 		rt.Delete(id, true)
 		disconnect()
 		return 0, nil, nil, err
 	}
+	trace.Phase("monitor", "started")
 	return st.Pid, disconnect, done, nil
 }
 

@@ -182,9 +182,17 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return writeFile(path, data, perm, true)
 }
 
-// WriteFileVolatile is WriteFileAtomic without the fsync, for runtime
-// state under /run: that state does not survive a reboot by design, so
-// durability buys nothing, while readers still never see half a file.
+// WriteFileVolatile is WriteFileAtomic without the fsync, for state
+// that does not survive a reboot by design (runtime state under /run, a
+// container's run state): durability buys nothing, while readers still
+// never see half a file.
+//
+// An existing file is swapped with the new one (RENAME_EXCHANGE) and the
+// old one unlinked, rather than renamed over. On ext4, renaming over a
+// file flushes the new file's blocks at once (auto_da_alloc), and with
+// -o discard freeing the replaced one's issues a discard: about 1 ms per
+// write, several times per container start. Swapped, neither file has
+// reached the disk when the old one goes.
 func WriteFileVolatile(path string, data []byte, perm os.FileMode) error {
 	return writeFile(path, data, perm, false)
 }
@@ -215,6 +223,18 @@ func writeFile(path string, data []byte, perm os.FileMode, durable bool) error {
 	if err := f.Close(); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if !durable {
+		err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, path, unix.RENAME_EXCHANGE)
+		if err == nil {
+			os.Remove(tmp) // the old contents now
+			return nil
+		}
+		if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EINVAL) {
+			os.Remove(tmp)
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		// A new file, or a filesystem without exchange: rename.
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)

@@ -55,6 +55,25 @@ func TestWriteFileAtomicLeavesNoTempFiles(t *testing.T) {
 	}
 }
 
+func TestWriteFileVolatileSwapsInTheNewContents(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	for _, want := range []string{"first", "second, longer", "3"} {
+		if err := WriteFileVolatile(p, []byte(want), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(p); string(got) != want {
+			t.Fatalf("read %q, want %q", got, want)
+		}
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o640 {
+		t.Fatalf("mode %v", fi.Mode())
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("dir holds %d entries, want 1 (the old contents must go)", len(ents))
+	}
+}
+
 func TestReadProcStatSelf(t *testing.T) {
 	st, err := ReadProcStat(os.Getpid())
 	if err != nil || st.StartTime == 0 {

@@ -155,14 +155,14 @@ func TestEngineConcurrentNamesOneWins(t *testing.T) {
 func TestEngineMonitorKilled(t *testing.T) {
 	root := engineWithBusybox(t)
 	id := strings.TrimSpace(mustEngine(t, root, "run", "-d", "busybox:it", "sleep", "100"))
-	b, err := os.ReadFile(filepath.Join(root, "containers", id, "container.json"))
+	b, err := os.ReadFile(filepath.Join(root, "containers", id, "state.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var c struct {
 		State struct{ MonitorPid, Pid int }
 	}
-	json.Unmarshal(b, &c)
+	json.Unmarshal(b, &c.State)
 	if c.State.MonitorPid == 0 {
 		t.Fatal("no monitor pid recorded")
 	}

@@ -333,11 +333,10 @@ func TestNetworkCleanupAfterMonitorKill(t *testing.T) {
 		t.Fatalf("while running: %v %d", rules, leases)
 	}
 	mon := strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{.State.Pid}}", id))
-	b, _ := os.ReadFile(filepath.Join(root, "containers", id, "container.json"))
-	var pid int
-	if i := strings.Index(string(b), `"monitorPid": `); i >= 0 {
-		fmt.Sscanf(string(b)[i+len(`"monitorPid": `):], "%d", &pid)
-	}
+	b, _ := os.ReadFile(filepath.Join(root, "containers", id, "state.json"))
+	var st struct{ MonitorPid int }
+	json.Unmarshal(b, &st)
+	pid := st.MonitorPid
 	if pid == 0 || mon == "" {
 		t.Fatal("no monitor pid")
 	}
