@@ -34,15 +34,36 @@ type stdioOptions struct {
 // startAttached starts c with a client attached from the first byte,
 // through a socket pair handed to the monitor, and runs the client.
 func startAttached(e *engine.Engine, c *container.Container, o stdioOptions) error {
+	l, ours, err := launchAttached(e, c.ID)
+	if err != nil {
+		return runError{exitRunFailed, err}
+	}
+	return runAttached(e, c, l, ours, o)
+}
+
+// launchAttached launches a monitor for container id with one end of a
+// socket pair as its first client, and returns the other end.
+func launchAttached(e *engine.Engine, id string) (*engine.Launch, *os.File, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return runError{exitRunFailed, fmt.Errorf("attach: %w", err)}
+		return nil, nil, fmt.Errorf("attach: %w", err)
 	}
 	ours, theirs := os.NewFile(uintptr(fds[0]), "attach"), os.NewFile(uintptr(fds[1]), "attach-monitor")
+	defer theirs.Close()
+	l, err := e.Launch(id, theirs)
+	if err != nil {
+		ours.Close()
+		return nil, nil, err
+	}
+	return l, ours, nil
+}
+
+// runAttached starts c through its launched monitor and runs the client
+// on ours, our end of the monitor's first client connection.
+func runAttached(e *engine.Engine, c *container.Container, l *engine.Launch, ours *os.File, o stdioOptions) error {
 	defer ours.Close()
-	mon, err := e.Start(c, theirs)
+	mon, err := e.Go(l)
 	trace.Phase("cli", "started")
-	theirs.Close()
 	if err != nil {
 		return err
 	}

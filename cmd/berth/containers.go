@@ -42,23 +42,30 @@ func (g *globals) container(ref string) (*engine.Engine, *container.Container, e
 
 // createFromFlags is create's work, shared by run.
 func createFromFlags(g *globals, f *createFlags, cmd *cobra.Command, args []string) (*engine.Engine, *container.Container, error) {
-	o, err := f.options(cmd, args)
-	if err != nil {
-		return nil, nil, err
-	}
 	e, err := g.engine()
 	if err != nil {
 		return nil, nil, runError{exitRunFailed, err}
 	}
+	ctr, err := createIn(e, "", f, cmd, args)
+	return e, ctr, err
+}
+
+// createIn creates a container with the given ID ("": a new one).
+func createIn(e *engine.Engine, id string, f *createFlags, cmd *cobra.Command, args []string) (*container.Container, error) {
+	o, err := f.options(cmd, args)
+	if err != nil {
+		return nil, err
+	}
+	o.ID = id
 	ctx, cancel := interruptible()
 	defer cancel()
 	trace.Phase("cli", "create")
 	ctr, err := e.Create(ctx, o)
 	trace.Phase("cli", "created")
 	if err != nil {
-		return nil, nil, runError{exitRunFailed, err}
+		return nil, runError{exitRunFailed, err}
 	}
-	return e, ctr, nil
+	return ctr, nil
 }
 
 // runError carries run's exit code with its message.
@@ -264,19 +271,39 @@ func runCommand(g *globals) *cobra.Command {
 		Short: "Create and start a container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, ctr, err := createFromFlags(g, &f, cmd, args)
+			e, err := g.engine()
 			if err != nil {
+				return runError{exitRunFailed, err}
+			}
+			// The monitor starts first, and boots while create works.
+			id := container.NewID()
+			var l *engine.Launch
+			var ours *os.File
+			if f.detach {
+				l, err = e.Launch(id, nil)
+			} else {
+				l, ours, err = launchAttached(e, id)
+			}
+			if err != nil {
+				return runError{exitRunFailed, err}
+			}
+			ctr, err := createIn(e, id, &f, cmd, args)
+			if err != nil {
+				l.Abort()
+				if ours != nil {
+					ours.Close()
+				}
 				return err
 			}
 			if !f.detach {
-				err := startAttached(e, ctr, stdioOptions{stdin: f.interactive, detachKeys: f.detachKeys, sigProxy: true})
+				err := runAttached(e, ctr, l, ours, stdioOptions{stdin: f.interactive, detachKeys: f.detachKeys, sigProxy: true})
 				var ee exitError
 				if err != nil && !errors.As(err, &ee) {
 					return startFailed(e, ctr, f.rm, err)
 				}
 				return err
 			}
-			mon, err := e.Start(ctr, nil)
+			mon, err := e.Go(l)
 			if err != nil {
 				return startFailed(e, ctr, f.rm, err)
 			}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,6 +66,9 @@ func (e *Engine) usersOf(id v1.Hash) []string {
 
 // CreateOptions are `create`/`run` inputs.
 type CreateOptions struct {
+	// ID is the new container's, when the caller drew it (a launched
+	// monitor's); else Create draws one.
+	ID    string
 	Name  string
 	Image string
 	Args  []string // after the image: replaces the image's CMD
@@ -107,7 +111,10 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Contai
 		return nil, err
 	}
 	ic := img.Config.Config
-	c := &container.Container{ID: container.NewID(), Name: o.Name, Created: time.Now().UTC(), Image: img.ID.String(), ImageName: o.Image, Host: o.Host}
+	if o.ID == "" {
+		o.ID = container.NewID()
+	}
+	c := &container.Container{ID: o.ID, Name: o.Name, Created: time.Now().UTC(), Image: img.ID.String(), ImageName: o.Image, Host: o.Host}
 	cfg := container.Config{
 		Hostname: o.Hostname, Domainname: o.Domainname, User: ic.User, Env: append(append([]string(nil), ic.Env...), o.Env...),
 		Cmd: ic.Cmd, Entrypoint: ic.Entrypoint, WorkingDir: ic.WorkingDir, Labels: map[string]string{},
@@ -175,60 +182,58 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Contai
 	return c, nil
 }
 
-// monitorEnv passes the roots to a monitor; monitorClientEnv says that
-// fd 4 is an attached client.
+// The monitor's environment: monitorEnv passes the roots; a monitor
+// reads fd 4 to its end and goes ahead only if it says "go"; with
+// monitorClientEnv, fd 5 is an attached client. Fd 3 is the report.
 const (
 	monitorEnv       = "_BERTH_MONITOR_ROOTS"
 	monitorClientEnv = "_BERTH_MONITOR_CLIENT"
+	goAheadWord      = "go"
 )
 
 // Start starts a created or exited container: it launches the monitor,
 // detached in its own session, and returns once the container runs (or
 // with the reason it could not). The returned process is the monitor,
-// for a foreground run to wait on.
+// for a foreground run to wait on; nil if the container runs already.
 // A client, if given, is attached before the container starts.
 func (e *Engine) Start(c *container.Container, client *os.File) (*os.Process, error) {
-	r, w, err := os.Pipe()
+	l, err := e.Launch(c.ID, client)
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	cmd, err := e.spawnMonitor(c.ID, w, client)
-	w.Close()
-	if err != nil || cmd == nil {
-		return nil, err
-	}
-	if err := monitor.ReadReport(r); err != nil {
-		cmd.Wait()
-		return nil, err
-	}
-	return cmd.Process, nil
+	return e.Go(l)
 }
 
-// spawnMonitor starts the monitor under the container's lock and marks
-// the container as running by it, so a second start finds it running;
-// the lock is released before the monitor needs it. A nil command means
-// the container runs already.
-func (e *Engine) spawnMonitor(id string, report, client *os.File) (*exec.Cmd, error) {
-	unlock, err := e.Containers.Lock(id)
+// A Launch is a container's monitor process, started and waiting for the
+// word to go. run launches it before it creates the container, so that
+// the monitor's process start (a Go runtime, ~1.5 ms) overlaps create.
+type Launch struct {
+	ID      string
+	cmd     *exec.Cmd
+	report  *os.File // the monitor's start report
+	goAhead *os.File
+}
+
+// Launch starts a monitor for container id, which need not exist yet.
+// Go or Abort it. A client, if given, is the monitor's first.
+func (e *Engine) Launch(id string, client *os.File) (*Launch, error) {
+	report, reportW, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("start the monitor: %w", err)
 	}
-	defer unlock()
-	c, err := e.Containers.Load(id)
+	defer reportW.Close()
+	goR, goW, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		report.Close()
+		return nil, fmt.Errorf("start the monitor: %w", err)
 	}
-	e.refresh(c)
-	if c.State.Status == container.Running {
-		return nil, nil
-	}
+	defer goR.Close()
 	roots, _ := json.Marshal([]string{e.Paths.Root, e.Paths.RunRoot})
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
 		Args:        []string{monitor.Arg0Prefix + id},
 		Env:         []string{monitorEnv + "=" + string(roots), "PATH=" + os.Getenv("PATH")},
-		ExtraFiles:  []*os.File{report},
+		ExtraFiles:  []*os.File{reportW, goR},
 		SysProcAttr: &unix.SysProcAttr{Setsid: true},
 	}
 	if client != nil {
@@ -239,15 +244,67 @@ func (e *Engine) spawnMonitor(id string, report, client *os.File) (*exec.Cmd, er
 		cmd.Env = append(cmd.Env, "BERTH_TRACE="+v)
 	}
 	if err := cmd.Start(); err != nil {
+		report.Close()
+		goW.Close()
 		return nil, fmt.Errorf("start the monitor: %w", err)
 	}
-	c.State = container.State{Status: container.Running, MonitorPid: cmd.Process.Pid, MonitorStart: monitor.StartTime(cmd.Process.Pid)}
-	if err := e.Containers.Save(c); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
+	return &Launch{ID: id, cmd: cmd, report: report, goAhead: goW}, nil
+}
+
+// Abort ends a monitor that will not go ahead.
+func (l *Launch) Abort() {
+	l.goAhead.Close()
+	l.report.Close()
+	l.cmd.Process.Kill()
+	l.cmd.Wait()
+}
+
+// Go hands the container to its launched monitor: under the container's
+// lock it is marked as running by it, so that a second start finds it
+// running, and the monitor is told to go; the lock is released before
+// the monitor needs it. Go returns once the container runs, with the
+// monitor's process, or nil if the container ran already.
+func (e *Engine) Go(l *Launch) (*os.Process, error) {
+	running, err := e.handOver(l)
+	if err != nil || running {
+		l.Abort()
 		return nil, err
 	}
-	return cmd, nil
+	defer l.report.Close()
+	l.goAhead.Close()
+	if err := monitor.ReadReport(l.report); err != nil {
+		l.cmd.Wait()
+		return nil, err
+	}
+	return l.cmd.Process, nil
+}
+
+// handOver marks the container as running by l's monitor and tells it to
+// go, under the container's lock, unless the container runs already.
+func (e *Engine) handOver(l *Launch) (running bool, err error) {
+	trace.Phase("cli", "hand over")
+	unlock, err := e.Containers.Lock(l.ID)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	c, err := e.Containers.Load(l.ID)
+	if err != nil {
+		return false, err
+	}
+	e.refresh(c)
+	if c.State.Status == container.Running {
+		return true, nil
+	}
+	pid := l.cmd.Process.Pid
+	c.State = container.State{Status: container.Running, MonitorPid: pid, MonitorStart: monitor.StartTime(pid)}
+	if err := e.Containers.Save(c); err != nil {
+		return false, err
+	}
+	if _, err := io.WriteString(l.goAhead, goAheadWord); err != nil {
+		return false, fmt.Errorf("start the monitor: %w", err)
+	}
+	return false, nil
 }
 
 // IsMonitor reports whether this process was started as a monitor.
@@ -255,6 +312,7 @@ func IsMonitor(arg0 string) bool { return strings.HasPrefix(arg0, monitor.Arg0Pr
 
 // MonitorMain is a monitor process's main.
 func MonitorMain() {
+	trace.Phase("monitor", "process")
 	var roots []string
 	if err := json.Unmarshal([]byte(os.Getenv(monitorEnv)), &roots); err != nil || len(roots) != 2 {
 		fmt.Fprintln(os.Stderr, "berth monitor: started without its roots")
@@ -266,10 +324,17 @@ func MonitorMain() {
 		fmt.Fprintln(report, err)
 		os.Exit(1)
 	}
+	trace.Phase("monitor", "engine open")
+	// Launched ahead: wait for the container to be handed over, or exit
+	// quietly when the launch is aborted (or the CLI died).
+	if word, _ := io.ReadAll(os.NewFile(4, "go-ahead")); string(word) != goAheadWord {
+		os.Exit(0)
+	}
+	trace.Phase("monitor", "go")
 	id := strings.TrimPrefix(os.Args[0], monitor.Arg0Prefix)
 	var client *os.File
 	if os.Getenv(monitorClientEnv) != "" {
-		client = os.NewFile(4, "client")
+		client = os.NewFile(5, "client")
 	}
 	hooks := monitor.Hooks{Prepare: e.prepare, Network: e.connectNetworks, Remove: func(c *container.Container) { e.forget(c, true) }}
 	os.Exit(monitor.Run(e.Paths, id, hooks, report, client))

@@ -133,6 +133,7 @@ func Run(p Paths, id string, hooks Hooks, report, client *os.File) int {
 	// From here on the monitor idles for the container's life: give back
 	// what set-up allocated.
 	debug.FreeOSMemory()
+	trimResident()
 
 	var code int
 	again := false // the last recorded exit asked for a restart

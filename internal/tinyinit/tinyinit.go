@@ -14,7 +14,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Main runs args ("--", command...) and never returns.
+// Main runs args ("--", command...) and never returns. With cgo, the C
+// constructor (tinyinit.c) does this before Go starts, so Main is the
+// fallback of a build without cgo.
 func Main(args []string) {
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
