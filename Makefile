@@ -24,9 +24,11 @@ deps:
 # both start per container), and the binaries run on any host as they are.
 STATIC := -tags netgo,osusergo -ldflags '-s -w -linkmode external -extldflags "-static"'
 
+# berth-monitor, a monitor's idle stage, is pure Go and small on purpose.
 build:
 	$(GO) build $(STATIC) -o $(BIN)/berth-runtime ./cmd/berth-runtime
 	$(GO) build $(STATIC) -o $(BIN)/berth ./cmd/berth
+	CGO_ENABLED=0 $(GO) build -ldflags '-s -w' -o $(BIN)/berth-monitor ./cmd/berth-monitor
 
 fixture: deps
 	@[ -x $(FIXTURE)/rootfs/bin/busybox ] || scripts/mkbusybox.sh $(FIXTURE)/rootfs
@@ -49,6 +51,7 @@ test: deps vet unit integration
 install: build
 	install -D -m 0755 $(BIN)/berth-runtime $(DESTDIR)$(PREFIX)/bin/berth-runtime
 	install -D -m 0755 $(BIN)/berth $(DESTDIR)$(PREFIX)/bin/berth
+	install -D -m 0755 $(BIN)/berth-monitor $(DESTDIR)$(PREFIX)/bin/berth-monitor
 
 # Installs what it needs, builds, makes the busybox fixture, and runs a
 # container that prints from inside.

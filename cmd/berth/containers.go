@@ -20,6 +20,7 @@ import (
 	"github.com/berth-project/berth/internal/idmap"
 	"github.com/berth-project/berth/internal/image"
 	"github.com/berth-project/berth/internal/monitor"
+	"github.com/berth-project/berth/internal/monitor/stdio"
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/trace"
 )
@@ -380,7 +381,7 @@ func (l *logReader) drain() {
 }
 
 func (l *logReader) print(line []byte) {
-	var e monitor.LogEntry
+	var e stdio.LogEntry
 	if json.Unmarshal(line, &e) != nil {
 		return
 	}
@@ -563,7 +564,7 @@ func logsCommand(g *globals) *cobra.Command {
 				return usageError{fmt.Errorf("--until: %w", err)}
 			}
 			var lines [][]byte
-			for _, p := range monitor.LogFiles(e.LogPath(ctr), monitor.LogOptions{MaxFiles: ctr.Host.LogMaxFiles}) {
+			for _, p := range stdio.LogFiles(e.LogPath(ctr), stdio.LogOptions{MaxFiles: ctr.Host.LogMaxFiles}) {
 				b, err := os.ReadFile(p)
 				if err != nil {
 					continue

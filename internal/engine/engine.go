@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/berth-project/berth/internal/idmap"
 	"github.com/berth-project/berth/internal/image"
 	"github.com/berth-project/berth/internal/monitor"
+	"github.com/berth-project/berth/internal/monitor/idle"
 	"github.com/berth-project/berth/internal/network"
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/trace"
@@ -325,19 +327,43 @@ func MonitorMain() {
 		os.Exit(1)
 	}
 	trace.Phase("monitor", "engine open")
+	id := strings.TrimPrefix(os.Args[0], monitor.Arg0Prefix)
+	hooks := monitor.Hooks{
+		Prepare: e.prepare, Network: e.connectNetworks, Remove: func(c *container.Container) { e.forget(c, true) },
+		Reattach: e.reattach, Disconnect: func(c *container.Container) { e.disconnectAll(c) }, CanIdle: canIdle,
+	}
+	if code, err := strconv.Atoi(os.Getenv(idle.ResumeEnv)); err == nil {
+		fd, _ := strconv.Atoi(os.Getenv(idle.ListenerEnv))
+		os.Exit(monitor.Resume(e.Paths, id, hooks, code, os.NewFile(uintptr(fd), "attach-socket")))
+	}
 	// Launched ahead: wait for the container to be handed over, or exit
 	// quietly when the launch is aborted (or the CLI died).
 	if word, _ := io.ReadAll(os.NewFile(4, "go-ahead")); string(word) != goAheadWord {
 		os.Exit(0)
 	}
 	trace.Phase("monitor", "go")
-	id := strings.TrimPrefix(os.Args[0], monitor.Arg0Prefix)
 	var client *os.File
 	if os.Getenv(monitorClientEnv) != "" {
 		client = os.NewFile(5, "client")
 	}
-	hooks := monitor.Hooks{Prepare: e.prepare, Network: e.connectNetworks, Remove: func(c *container.Container) { e.forget(c, true) }}
 	os.Exit(monitor.Run(e.Paths, id, hooks, report, client))
+}
+
+// reattach is prepare's result for a resumed monitor: the bundle, and
+// the unmount of the rootfs, both made by the monitor's first stage.
+func (e *Engine) reattach(c *container.Container) (string, func()) {
+	dir := e.Containers.Dir(c.ID)
+	merged := filepath.Join(dir, "merged")
+	return filepath.Join(dir, "bundle"), func() { unix.Unmount(merged, unix.MNT_DETACH) }
+}
+
+// canIdle: a container on a user-defined network has its name server
+// in its monitor, which the idle stage does not carry.
+func canIdle(c *container.Container) bool {
+	if !c.Host.OwnNetworkNamespace() {
+		return true
+	}
+	return !slices.ContainsFunc(c.Host.Networks, func(a container.NetworkAttachment) bool { return a.Name != network.DefaultName })
 }
 
 // prepare mounts the container's rootfs (the image's layers under its

@@ -25,6 +25,8 @@ import (
 	"github.com/berth-project/berth/internal/attach"
 	"github.com/berth-project/berth/internal/console"
 	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/monitor/idle"
+	"github.com/berth-project/berth/internal/monitor/stdio"
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/state"
 	"github.com/berth-project/berth/internal/trace"
@@ -51,6 +53,14 @@ type Hooks struct {
 	Network func(c *container.Container, pid int) (func(), error)
 	// Remove removes the container for --rm (record, volumes, …).
 	Remove func(c *container.Container)
+	// Reattach gives a resumed monitor (see Resume) the bundle and the
+	// function that unmounts the rootfs, which Prepare made earlier.
+	Reattach func(c *container.Container) (bundle string, cleanup func())
+	// Disconnect takes a resumed monitor's container off its networks.
+	Disconnect func(c *container.Container)
+	// CanIdle says whether the container's monitor may hand it to the
+	// idle stage: not while it serves the container's names (DNS).
+	CanIdle func(c *container.Container) bool
 }
 
 // AttachSocket is where a container's monitor serves attach clients.
@@ -62,10 +72,10 @@ func AttachSocket(containerDir string) string { return filepath.Join(containerDi
 // foreground run), so it misses no output. It returns the container's
 // exit code.
 func Run(p Paths, id string, hooks Hooks, report, client *os.File) int {
-	store := container.Store{Root: p.Root}
+	s := &session{id: id, hooks: hooks, store: container.Store{Root: p.Root}, rt: runtime.New(p.RuntimeRoot())}
 	fail := func(err error) int {
 		// State first: the starting CLI reads it once it has the report.
-		store.Update(id, func(c *container.Container) error {
+		s.store.Update(id, func(c *container.Container) error {
 			c.State.Status, c.State.Error, c.State.ExitCode = container.Exited, err.Error(), exitCodeFor(err)
 			c.State.FinishedAt, c.State.MonitorPid = time.Now().UTC(), 0
 			return nil
@@ -74,57 +84,45 @@ func Run(p Paths, id string, hooks Hooks, report, client *os.File) int {
 		report.Close()
 		return 1
 	}
-	// "berth-monitor" in ps -o comm and top, not "exe".
-	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("berth-monitor\x00")[0])), 0, 0, 0)
-	// Processes the container leaves behind are re-parented to us.
-	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	nameAndReap()
 	trace.Phase("monitor", "main")
-	c, err := store.Load(id)
+	c, err := s.store.Load(id)
 	if err != nil {
 		return fail(err)
 	}
-	bundle, cleanup, err := hooks.Prepare(c)
-	if err != nil {
+	s.c = c
+	if s.bundle, s.cleanup, err = hooks.Prepare(c); err != nil {
 		return fail(err)
 	}
 	trace.Phase("monitor", "prepared")
-	defer cleanup()
-	logs, err := openLog(filepath.Join(store.Dir(id), "container.log"), LogOptions{MaxSize: c.Host.LogMaxSize, MaxFiles: c.Host.LogMaxFiles})
-	if err != nil {
+	defer s.cleanup()
+	if err := s.openStdio(nil); err != nil {
 		return fail(err)
 	}
-	stdio := newHub(c.Config.StdinOnce)
+	defer os.Remove(s.sock)
+	defer s.l.Close()
 	if client != nil {
 		conn, err := net.FileConn(client)
 		client.Close()
 		if err != nil {
 			return fail(fmt.Errorf("attach: %w", err))
 		}
-		stdio.add(conn)
+		s.hub.Add(conn)
 	}
-	sock := AttachSocket(store.Dir(id))
-	l, err := attach.Listen(sock)
-	if err != nil {
-		return fail(err)
-	}
-	defer os.Remove(sock)
-	defer l.Close()
-	go stdio.serveSocket(l)
-	rt := runtime.New(p.RuntimeRoot())
-	rt.Delete(id, true) // leftovers of an earlier run of this container
+	s.rt.Delete(id, true) // leftovers of an earlier run of this container
 	trace.Phase("monitor", "start")
-	pid, disconnect, done, err := startOnce(rt, c, bundle, hooks, stdio, logs)
+	r, err := startOnce(s.rt, c, s.bundle, hooks, s.hub, s.logs)
 	if err != nil {
-		stdio.closeAll()
+		s.hub.CloseAll()
 		return fail(err)
 	}
-	if _, err := store.Update(id, func(c *container.Container) error {
-		c.State = container.State{Status: container.Running, Pid: pid, MonitorPid: os.Getpid(), MonitorStart: StartTime(os.Getpid()),
+	if _, err := s.store.Update(id, func(c *container.Container) error {
+		c.State = container.State{Status: container.Running, Pid: r.pid, MonitorPid: os.Getpid(), MonitorStart: StartTime(os.Getpid()),
 			StartedAt: time.Now().UTC(), RestartCount: c.State.RestartCount}
 		return nil
 	}); err != nil {
-		rt.Delete(id, true)
-		stdio.closeAll()
+		s.rt.Delete(id, true)
+		s.hub.CloseAll()
 		return fail(err)
 	}
 	trace.Phase("monitor", "running")
@@ -134,20 +132,104 @@ func Run(p Paths, id string, hooks Hooks, report, client *os.File) int {
 	// what set-up allocated.
 	debug.FreeOSMemory()
 	trimResident()
+	return s.supervise(r, -1, 0)
+}
 
-	var code int
+// Resume takes a container over from the idle stage (cmd/berth-monitor)
+// once its init has exited with code: it records the exit, restarts the
+// container as its policy says, and cleans up, as Run would have.
+// listener is the attach socket, still open.
+func Resume(p Paths, id string, hooks Hooks, code int, listener *os.File) int {
+	s := &session{id: id, hooks: hooks, store: container.Store{Root: p.Root}, rt: runtime.New(p.RuntimeRoot())}
+	nameAndReap()
+	c, err := s.store.Load(id)
+	if err != nil {
+		return 255
+	}
+	s.c = c
+	s.bundle, s.cleanup = hooks.Reattach(c)
+	defer s.cleanup()
+	if err := s.openStdio(listener); err != nil {
+		return 255
+	}
+	defer os.Remove(s.sock)
+	defer s.l.Close()
+	return s.supervise(&run{disconnect: func() { hooks.Disconnect(c) }}, code, c.State.RestartCount)
+}
+
+// nameAndReap makes this process the monitor: "berth-monitor" in ps -o
+// comm and top, not "exe"; and the processes the container leaves
+// behind are re-parented to it.
+func nameAndReap() {
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("berth-monitor\x00")[0])), 0, 0, 0)
+	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+}
+
+// A session is one monitor's hold on its container.
+type session struct {
+	id      string
+	c       *container.Container
+	hooks   Hooks
+	store   container.Store
+	rt      *runtime.Runtime
+	bundle  string
+	cleanup func() // unmounts the rootfs
+	hub     *stdio.Hub
+	logs    *stdio.LogWriter
+	sock    string
+	l       *net.UnixListener
+}
+
+// openStdio opens the log and serves the attach socket: a new one, or
+// the one listener is.
+func (s *session) openStdio(listener *os.File) error {
+	var err error
+	s.logs, err = stdio.OpenLog(filepath.Join(s.store.Dir(s.id), "container.log"), stdio.LogOptions{MaxSize: s.c.Host.LogMaxSize, MaxFiles: s.c.Host.LogMaxFiles})
+	if err != nil {
+		return err
+	}
+	s.hub = stdio.NewHub(s.c.Config.StdinOnce)
+	s.sock = AttachSocket(s.store.Dir(s.id))
+	if listener != nil {
+		fl, err := net.FileListener(listener)
+		listener.Close()
+		if err != nil {
+			return fmt.Errorf("attach socket: %w", err)
+		}
+		s.l = fl.(*net.UnixListener)
+	} else if s.l, err = attach.Listen(s.sock); err != nil {
+		return err
+	}
+	go s.hub.ServeSocket(s.l)
+	return nil
+}
+
+// supervise waits for the container's init r, records how it ended,
+// restarts it as the policy says, and cleans up; a code of 0 or more
+// means init has exited with it already (a resumed monitor). A
+// container that keeps running is handed to the idle stage, when it
+// can be (see handOff).
+func (s *session) supervise(r *run, code, restarts int) int {
 	again := false // the last recorded exit asked for a restart
-	for restarts := 0; ; restarts++ {
-		code = reap(pid)
-		trace.Phase("monitor", "reaped")
-		waitOutput(done)
-		trace.Phase("monitor", "output done")
-		n, _ := rt.OOMKills(id)
+	var err error
+	c := s.c
+	for ; ; restarts++ {
+		if code < 0 {
+			if s.idleWait(r) {
+				s.handOff(r) // returns only if it could not
+			}
+			code = idle.Reap(r.pid)
+			trace.Phase("monitor", "reaped")
+			waitOutput(r)
+			r.closeOutput()
+			trace.Phase("monitor", "output done")
+		}
+		n, _ := s.rt.OOMKills(s.id)
 		oom := n > 0
-		rt.Delete(id, true)
-		disconnect()
+		s.rt.Delete(s.id, true)
+		r.disconnect()
 		trace.Phase("monitor", "deleted")
-		c, err = store.Update(id, func(c *container.Container) error {
+		c, err = s.store.Update(s.id, func(c *container.Container) error {
 			c.State.Status, c.State.ExitCode, c.State.OOMKilled = container.Exited, code, oom
 			c.State.Pid, c.State.FinishedAt = 0, time.Now().UTC()
 			if again = c.Host.Restart.ShouldRestart(code, restarts, c.State.StopRequested); !again {
@@ -160,32 +242,33 @@ func Run(p Paths, id string, hooks Hooks, report, client *os.File) int {
 		}
 		// Docker's back-off: 100 ms, doubling, at most a minute.
 		time.Sleep(min(100*time.Millisecond<<min(restarts, 10), time.Minute))
-		if cur, err := store.Load(id); err != nil || cur.State.StopRequested {
+		if cur, err := s.store.Load(s.id); err != nil || cur.State.StopRequested {
 			break
 		}
-		if pid, disconnect, done, err = startOnce(rt, c, bundle, hooks, stdio, logs); err != nil {
+		if r, err = startOnce(s.rt, c, s.bundle, s.hooks, s.hub, s.logs); err != nil {
 			c.State.Error = err.Error()
-			store.Save(c)
+			s.store.Save(c)
 			break
 		}
-		store.Update(id, func(c *container.Container) error {
-			c.State.Status, c.State.Pid, c.State.StartedAt = container.Running, pid, time.Now().UTC()
+		s.store.Update(s.id, func(c *container.Container) error {
+			c.State.Status, c.State.Pid, c.State.StartedAt = container.Running, r.pid, time.Now().UTC()
 			c.State.RestartCount++
 			return nil
 		})
+		s.c, code = c, -1
 	}
 	if again { // no restart after all: the monitor's record goes now
-		c, err = store.Update(id, func(c *container.Container) error {
+		c, err = s.store.Update(s.id, func(c *container.Container) error {
 			c.State.MonitorPid, c.State.MonitorStart = 0, 0
 			return nil
 		})
 	}
 	trace.Phase("monitor", "recorded")
-	stdio.closeAll()
+	s.hub.CloseAll()
 	if err == nil && c.Host.AutoRemove {
-		cleanup()
+		s.cleanup()
 		trace.Phase("monitor", "unmounted")
-		hooks.Remove(c)
+		s.hooks.Remove(c)
 		trace.Phase("monitor", "removed")
 	}
 	// The container's code is the monitor's: a foreground run waits on
@@ -193,27 +276,33 @@ func Run(p Paths, id string, hooks Hooks, report, client *os.File) int {
 	return code
 }
 
-// waitOutput waits for the container's output to end after its init
-// exited. With its own PID namespace every process died with init; a
-// process outside it (--pid host) may hold the stream open, so the wait
-// is bounded.
-func waitOutput(done chan struct{}) {
-	t := time.NewTimer(2 * time.Second)
-	defer t.Stop()
-	for range 2 {
-		select {
-		case <-done:
-		case <-t.C:
-			return
+func waitOutput(r *run) { idle.WaitOutput(r.done, r.streams) }
+
+// A run is one start of the container: its init, and the monitor's
+// ends of its stdio.
+type run struct {
+	pid        int
+	disconnect func() // from its networks
+	// done receives once per output stream that has ended.
+	done    chan struct{}
+	streams int
+	// The monitor's ends: output (out, err, or the pty's master) and
+	// input (the stdin pipe's write end, or the master).
+	out, err, master, stdin *os.File
+}
+
+// closeOutput closes the output ends once output has ended.
+func (r *run) closeOutput() {
+	for _, f := range []*os.File{r.out, r.err, r.master} {
+		if f != nil {
+			f.Close()
 		}
 	}
 }
 
 // startOnce creates and starts the container with its stdio on the hub
-// (a pty with a terminal, else pipes) and on its networks; done
-// receives twice when output has ended, and the returned function
-// disconnects the networks.
-func startOnce(rt *runtime.Runtime, c *container.Container, bundle string, hooks Hooks, stdio *hub, logs *logWriter) (int, func(), chan struct{}, error) {
+// (a pty with a terminal, else pipes) and on its networks.
+func startOnce(rt *runtime.Runtime, c *container.Container, bundle string, hooks Hooks, hub *stdio.Hub, logs *stdio.LogWriter) (*run, error) {
 	id, cfg := c.ID, c.Config
 	var closers []*os.File
 	closeAll := func() {
@@ -229,104 +318,101 @@ func startOnce(rt *runtime.Runtime, c *container.Container, bundle string, hooks
 		return r, w, err
 	}
 	o := runtime.CreateOptions{Bundle: bundle}
-	var outR, errR, stdinW, relay *os.File
+	r := &run{done: make(chan struct{}, 2)}
+	var relay *os.File
 	var err error
 	if cfg.Tty {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
-			return 0, nil, nil, fmt.Errorf("console socket: %w", err)
+			return nil, fmt.Errorf("console socket: %w", err)
 		}
 		o.Console, relay = os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console-relay")
 		closers = append(closers, o.Console, relay)
 	} else {
-		if outR, o.Stdout, err = pipe(); err != nil {
+		if r.out, o.Stdout, err = pipe(); err != nil {
 			closeAll()
-			return 0, nil, nil, err
+			return nil, err
 		}
-		if errR, o.Stderr, err = pipe(); err != nil {
+		if r.err, o.Stderr, err = pipe(); err != nil {
 			closeAll()
-			return 0, nil, nil, err
+			return nil, err
 		}
 	}
 	if cfg.OpenStdin && !cfg.Tty {
-		if o.Stdin, stdinW, err = pipe(); err != nil {
+		if o.Stdin, r.stdin, err = pipe(); err != nil {
 			closeAll()
-			return 0, nil, nil, err
+			return nil, err
 		}
 	} else if o.Stdin, err = os.Open(os.DevNull); err != nil {
 		closeAll()
-		return 0, nil, nil, err
+		return nil, err
 	} else {
 		closers = append(closers, o.Stdin)
 	}
 	st, err := rt.Create(id, o)
 	if err != nil {
 		closeAll()
-		return 0, nil, nil, err
+		return nil, err
 	}
+	r.pid = st.Pid
 	trace.Phase("monitor", "created")
-	disconnect, err := hooks.Network(c, st.Pid)
-	trace.Phase("monitor", "networked")
-	if err != nil {
+	if r.disconnect, err = hooks.Network(c, st.Pid); err != nil {
 		closeAll()
 		rt.Delete(id, true)
-		return 0, nil, nil, err
+		return nil, err
 	}
-	done := make(chan struct{}, 2)
+	trace.Phase("monitor", "networked")
 	if cfg.Tty {
 		master, err := console.RecvFd(relay)
 		closeAll()
 		if err != nil {
 			rt.Delete(id, true)
-			disconnect()
-			return 0, nil, nil, err
+			r.disconnect()
+			return nil, err
 		}
+		// Non-blocking, so that the poller can time its reads (handOff).
+		fd, err := unix.FcntlInt(master.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+		master.Close()
+		if err != nil {
+			rt.Delete(id, true)
+			r.disconnect()
+			return nil, fmt.Errorf("pty master: %w", err)
+		}
+		unix.SetNonblock(fd, true)
+		r.master = os.NewFile(uintptr(fd), "pty-master")
 		if cfg.OpenStdin {
-			stdio.setInput(master, master)
-		} else {
-			stdio.setInput(nil, master)
+			r.stdin = r.master
 		}
-		go func() { stdio.pump(attach.Stdout, "stdout", master, logs); done <- struct{}{} }()
-		done <- struct{}{}
 	} else {
 		// The container holds its ends now; ours go, so that EOF comes.
 		o.Stdout.Close()
 		o.Stderr.Close()
 		o.Stdin.Close()
-		stdio.setInput(stdinW, nil)
-		go func() { stdio.pump(attach.Stdout, "stdout", outR, logs); outR.Close(); done <- struct{}{} }()
-		go func() { stdio.pump(attach.Stderr, "stderr", errR, logs); errR.Close(); done <- struct{}{} }()
 	}
+	r.pump(hub, logs)
 	trace.Phase("monitor", "pumping")
 	if err := rt.Start(id); err != nil {
 		rt.Delete(id, true)
-		disconnect()
-		return 0, nil, nil, err
+		r.disconnect()
+		return nil, err
 	}
 	trace.Phase("monitor", "started")
-	return st.Pid, disconnect, done, nil
+	return r, nil
 }
 
-// reap waits for init and returns its exit code as a shell gives it;
-// other children re-parented to us are reaped on the way.
-func reap(pid int) int {
-	for {
-		var ws unix.WaitStatus
-		got, err := unix.Wait4(-1, &ws, 0, nil)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return 255
-		}
-		if got != pid {
-			continue
-		}
-		if ws.Signaled() {
-			return 128 + int(ws.Signal())
-		}
-		return ws.ExitStatus()
+// pump copies the run's output to the hub and the log, and points the
+// hub's input at it.
+func (r *run) pump(hub *stdio.Hub, logs *stdio.LogWriter) {
+	if r.master != nil {
+		hub.SetInput(r.stdin, r.master)
+		r.streams = 1
+		go func() { hub.Pump(attach.Stdout, "stdout", r.master, logs); r.done <- struct{}{} }()
+		return
 	}
+	hub.SetInput(r.stdin, nil)
+	r.streams = 2
+	go func() { hub.Pump(attach.Stdout, "stdout", r.out, logs); r.done <- struct{}{} }()
+	go func() { hub.Pump(attach.Stderr, "stderr", r.err, logs); r.done <- struct{}{} }()
 }
 
 // exitCodeFor maps a start failure to Docker's codes: 127 for a command

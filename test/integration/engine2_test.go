@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -369,5 +371,79 @@ func TestEngineResourcesAndLogTimes(t *testing.T) {
 	}
 	if r := engine(t, root, "run", "--rm", "--memory-swap", "32m", "-m", "64m", "busybox:it", "true"); r.code != 125 {
 		t.Fatalf("swap below memory: %d %q", r.code, r.stderr)
+	}
+}
+
+// A container that runs on is handed to the monitor's idle stage
+// (berth-monitor, exec'd in place): its log, attach, stop, the restart
+// policy and --rm all go on working through it and back.
+func TestEngineMonitorIdleStage(t *testing.T) {
+	root := engineWithBusybox(t)
+	monitorExe := func(id string) string {
+		b, _ := os.ReadFile(filepath.Join(root, "containers", id, "state.json"))
+		var st struct{ MonitorPid int }
+		json.Unmarshal(b, &st)
+		exe, _ := os.Readlink("/proc/" + strconv.Itoa(st.MonitorPid) + "/exe")
+		return filepath.Base(exe)
+	}
+	idle := func(id string) {
+		t.Helper()
+		for i := 0; i < 100 && monitorExe(id) != "berth-monitor"; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if exe := monitorExe(id); exe != "berth-monitor" {
+			t.Fatalf("%s: the monitor is %q, not the idle stage", id, exe)
+		}
+	}
+	// The log goes on without a gap across the hand-off.
+	counter := `trap "exit 3" TERM; i=0; while :; do echo $i; i=$((i+1)); sleep 0.1; done`
+	id := strings.TrimSpace(mustEngine(t, root, "run", "-d", "--name", "idle", "busybox:it", "sh", "-c", counter))
+	idle(id)
+	att := exec.Command(*berthBin, "--root", root, "--runroot", filepath.Join(root, "run"), "attach", "--no-stdin", "idle")
+	out, _ := att.StdoutPipe()
+	if err := att.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if _, perr := strconv.Atoi(strings.TrimSpace(line)); err != nil || perr != nil {
+		t.Fatalf("attach to the idle stage: %q %v", line, err)
+	}
+	att.Process.Kill() // the client this test started
+	att.Wait()
+	mustEngine(t, root, "stop", "idle")
+	if st := mustEngine(t, root, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "idle"); st != "exited 3\n" {
+		t.Fatalf("stop through the idle stage: %q", st)
+	}
+	lines := strings.Fields(mustEngine(t, root, "logs", "idle"))
+	for i, l := range lines {
+		if l != strconv.Itoa(i) {
+			t.Fatalf("log line %d is %q: a gap or a repeat across the hand-off (%d lines)", i, l, len(lines))
+		}
+	}
+	if len(lines) < 20 {
+		t.Fatalf("only %d log lines", len(lines))
+	}
+	// The restart policy: the resumed engine restarts, and the restarted
+	// container goes idle again.
+	mustEngine(t, root, "run", "-d", "--name", "again", "--restart", "on-failure:1", "busybox:it", "sh", "-c", "sleep 2.5; echo ran; exit 1")
+	waitFor(t, func() bool {
+		return mustEngine(t, root, "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "again") == "running 1\n"
+	})
+	for i := 0; i < 100 && mustEngine(t, root, "inspect", "-f", "{{.State.Status}}", "again") != "exited\n"; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if st := mustEngine(t, root, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}", "again"); st != "exited 1 1\n" {
+		t.Fatalf("restart through the idle stage: %q", st)
+	}
+	if logs := mustEngine(t, root, "logs", "again"); logs != "ran\nran\n" {
+		t.Fatalf("restart logs: %q", logs)
+	}
+	// A tty container, and --rm: removed when it ends after going idle.
+	id = strings.TrimSpace(mustEngine(t, root, "run", "-d", "-t", "--rm", "--name", "gone", "busybox:it", "sh", "-c", counter))
+	idle(id)
+	mustEngine(t, root, "stop", "gone")
+	waitFor(t, func() bool { return engine(t, root, "inspect", "gone").code != 0 })
+	if _, err := os.Stat(filepath.Join(root, "containers", id)); !os.IsNotExist(err) {
+		t.Fatalf("--rm after the idle stage left %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package monitor
+package stdio
 
 import (
 	"bytes"
@@ -24,8 +24,8 @@ type LogOptions struct {
 	MaxFiles int   // files kept, the current one included (default 3)
 }
 
-// logWriter appends entries to path, rotating path -> path.1 -> ... .
-type logWriter struct {
+// LogWriter appends entries to path, rotating path -> path.1 -> ... .
+type LogWriter struct {
 	mu   sync.Mutex
 	path string
 	f    *os.File
@@ -33,7 +33,7 @@ type logWriter struct {
 	o    LogOptions
 }
 
-func openLog(path string, o LogOptions) (*logWriter, error) {
+func OpenLog(path string, o LogOptions) (*LogWriter, error) {
 	if o.MaxSize <= 0 {
 		o.MaxSize = 10 << 20
 	}
@@ -45,10 +45,10 @@ func openLog(path string, o LogOptions) (*logWriter, error) {
 		return nil, fmt.Errorf("open log %s: %w", path, err)
 	}
 	fi, _ := f.Stat()
-	return &logWriter{path: path, f: f, size: fi.Size(), o: o}, nil
+	return &LogWriter{path: path, f: f, size: fi.Size(), o: o}, nil
 }
 
-func (l *logWriter) write(stream, line string) {
+func (l *LogWriter) write(stream, line string) {
 	b, _ := json.Marshal(LogEntry{Log: line, Stream: stream, Time: time.Now().UTC()})
 	b = append(b, '\n')
 	l.mu.Lock()
@@ -60,7 +60,7 @@ func (l *logWriter) write(stream, line string) {
 	l.size += int64(n)
 }
 
-func (l *logWriter) rotate() {
+func (l *LogWriter) rotate() {
 	l.f.Close()
 	for i := l.o.MaxFiles - 1; i >= 1; i-- {
 		from := l.path
@@ -78,17 +78,17 @@ func (l *logWriter) rotate() {
 	}
 }
 
-// lineLogger cuts a stream into log entries: one per line, and a line
+// LineLogger cuts a stream into log entries: one per line, and a line
 // longer than 16 KiB split, as Docker does.
-type lineLogger struct {
-	l      *logWriter
+type LineLogger struct {
+	l      *LogWriter
 	stream string
 	buf    []byte
 }
 
-func (l *logWriter) lines(stream string) *lineLogger { return &lineLogger{l: l, stream: stream} }
+func (l *LogWriter) Lines(stream string) *LineLogger { return &LineLogger{l: l, stream: stream} }
 
-func (w *lineLogger) Write(p []byte) (int, error) {
+func (w *LineLogger) Write(p []byte) (int, error) {
 	w.buf = append(w.buf, p...)
 	for {
 		i := bytes.IndexByte(w.buf, '\n')
@@ -105,8 +105,8 @@ func (w *lineLogger) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// flush logs a last line without its newline.
-func (w *lineLogger) flush() {
+// Flush logs a last line without its newline.
+func (w *LineLogger) Flush() {
 	if len(w.buf) > 0 {
 		w.l.write(w.stream, string(w.buf))
 		w.buf = nil

@@ -1,4 +1,8 @@
-package monitor
+// Package stdio is a container's output and input as its monitor owns
+// them: the rotating json-file log, and the hub that fans output out to
+// attached clients and feeds their input to the container. It is light
+// on purpose: the idle monitor (cmd/berth-monitor) is built from it.
+package stdio
 
 import (
 	"bufio"
@@ -11,10 +15,10 @@ import (
 	"github.com/berth-project/berth/internal/console"
 )
 
-// hub owns the container's stdio for the monitor: it fans output out
+// Hub owns the container's stdio for the monitor: it fans output out
 // to the log and to every attached client, and feeds the clients' input
 // to the container (its stdin pipe, or the pty).
-type hub struct {
+type Hub struct {
 	mu      sync.Mutex
 	clients map[net.Conn]struct{}
 	// stdin is the container's input: the write end of its stdin pipe,
@@ -26,26 +30,26 @@ type hub struct {
 	stdinOnce bool
 }
 
-func newHub(stdinOnce bool) *hub {
-	return &hub{clients: map[net.Conn]struct{}{}, stdinOnce: stdinOnce}
+func NewHub(stdinOnce bool) *Hub {
+	return &Hub{clients: map[net.Conn]struct{}{}, stdinOnce: stdinOnce}
 }
 
-// setInput points input at the current run of the container.
-func (h *hub) setInput(stdin, tty *os.File) {
+// SetInput points input at the current run of the container.
+func (h *Hub) SetInput(stdin, tty *os.File) {
 	h.mu.Lock()
 	h.stdin, h.tty = stdin, tty
 	h.mu.Unlock()
 }
 
-// add attaches a client and serves its input.
-func (h *hub) add(c net.Conn) {
+// Add attaches a client and serves its input.
+func (h *Hub) Add(c net.Conn) {
 	h.mu.Lock()
 	h.clients[c] = struct{}{}
 	h.mu.Unlock()
 	go h.serve(c)
 }
 
-func (h *hub) serve(c net.Conn) {
+func (h *Hub) serve(c net.Conn) {
 	r := bufio.NewReader(c)
 	var buf []byte
 	for {
@@ -78,7 +82,7 @@ func (h *hub) serve(c net.Conn) {
 
 // broadcast sends output to every client. A client that does not take
 // it within a few seconds is dropped rather than stalling the container.
-func (h *hub) broadcast(kind byte, p []byte) {
+func (h *Hub) broadcast(kind byte, p []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {
@@ -90,8 +94,15 @@ func (h *hub) broadcast(kind byte, p []byte) {
 	}
 }
 
-// closeAll ends every attachment: the container is done.
-func (h *hub) closeAll() {
+// Attached counts the attached clients.
+func (h *Hub) Attached() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.clients)
+}
+
+// CloseAll ends every attachment: the container is done.
+func (h *Hub) CloseAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {
@@ -100,10 +111,10 @@ func (h *hub) closeAll() {
 	}
 }
 
-// pump copies one output stream of the container to the clients at
+// Pump copies one output stream of the container to the clients at
 // once and to the log line by line.
-func (h *hub) pump(kind byte, stream string, r *os.File, logs *logWriter) {
-	lines := logs.lines(stream)
+func (h *Hub) Pump(kind byte, stream string, r *os.File, logs *LogWriter) {
+	lines := logs.Lines(stream)
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := r.Read(buf)
@@ -112,19 +123,19 @@ func (h *hub) pump(kind byte, stream string, r *os.File, logs *logWriter) {
 			lines.Write(buf[:n])
 		}
 		if err != nil { // EOF, or EIO from a pty whose last user closed it
-			lines.flush()
+			lines.Flush()
 			return
 		}
 	}
 }
 
-// serveSocket accepts clients on the attach socket until it is closed.
-func (h *hub) serveSocket(l *net.UnixListener) {
+// ServeSocket accepts clients on the attach socket until it is closed.
+func (h *Hub) ServeSocket(l *net.UnixListener) {
 	for {
 		c, err := l.Accept()
 		if err != nil {
 			return
 		}
-		h.add(c)
+		h.Add(c)
 	}
 }

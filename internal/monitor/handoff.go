@@ -1,0 +1,159 @@
+package monitor
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/monitor/idle"
+	"github.com/berth-project/berth/internal/monitor/stdio"
+	"github.com/berth-project/berth/internal/trace"
+)
+
+// IdleGrace is how long a container runs before its monitor hands it to
+// the idle stage: a short-lived one (run --rm of a command) ends with
+// the engine still there to clean up at once, and pays for no exec.
+var IdleGrace = 2 * time.Second
+
+// idleBinary is the idle stage's program, installed next to berth; ""
+// when it is missing (the monitor then stays as it is).
+func idleBinary() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	p := filepath.Join(filepath.Dir(exe), "berth-monitor")
+	if unix.Access(p, unix.X_OK) != nil {
+		return ""
+	}
+	return p
+}
+
+// idleWait waits up to IdleGrace for init to exit, and reports whether
+// it still runs and its monitor may go idle.
+func (s *session) idleWait(r *run) bool {
+	if s.hooks.CanIdle == nil || !s.hooks.CanIdle(s.c) || idleBinary() == "" {
+		return false
+	}
+	pfd, err := unix.PidfdOpen(r.pid, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(pfd)
+	deadline := time.Now().Add(IdleGrace)
+	for {
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}}, int(max(time.Until(deadline).Milliseconds(), 0)))
+		if err == unix.EINTR {
+			continue
+		}
+		return err == nil && n == 0
+	}
+}
+
+// handOff execs the idle stage in place with the container's stdio and
+// attach socket. Output read so far has been logged and sent; what the
+// container writes meanwhile waits in its pipes. It returns only if the
+// hand-off could not be made, with everything serving as before: while
+// a client is attached (its connection's state is this process's), or
+// when an output cannot be paused.
+func (s *session) handOff(r *run) {
+	outs := r.outputs()
+	for _, f := range outs {
+		if f.SetReadDeadline(time.Time{}) != nil {
+			return // not pollable: its pump cannot be paused
+		}
+	}
+	lf, err := s.l.File()
+	if err != nil {
+		return
+	}
+	defer lf.Close()
+	s.l.SetUnlinkOnClose(false)
+	s.l.Close() // accepts no more; a client that connects waits in the backlog
+	relisten := func() {
+		if fl, err := net.FileListener(lf); err == nil {
+			s.l = fl.(*net.UnixListener)
+			go s.hub.ServeSocket(s.l)
+		}
+	}
+	if s.hub.Attached() > 0 {
+		relisten()
+		return
+	}
+	for _, f := range outs {
+		f.SetReadDeadline(time.Now())
+	}
+	for range r.streams {
+		<-r.done
+	}
+	for _, f := range outs {
+		f.SetReadDeadline(time.Time{})
+	}
+	err = s.execIdle(r, lf)
+	// Still here: serve as before.
+	trace.Phase("monitor", "no idle stage: "+err.Error())
+	r.pump(s.hub, s.logs)
+	relisten()
+}
+
+// outputs are the run's output ends.
+func (r *run) outputs() []*os.File {
+	if r.master != nil {
+		return []*os.File{r.master}
+	}
+	return []*os.File{r.out, r.err}
+}
+
+func (s *session) execIdle(r *run, listener *os.File) error {
+	exe, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return err
+	}
+	defer exe.Close()
+	var opened []int
+	defer func() {
+		for _, fd := range opened {
+			unix.Close(fd)
+		}
+	}()
+	// Open across exec: plain dups (Go opens everything close-on-exec).
+	pass := func(f *os.File) int {
+		if f == nil {
+			return -1
+		}
+		fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD, 3)
+		if err != nil {
+			return -1
+		}
+		opened = append(opened, fd)
+		return fd
+	}
+	st := idle.State{
+		Arg0: Arg0Prefix + s.id, Pid: r.pid,
+		LogPath: filepath.Join(s.store.Dir(s.id), "container.log"), Log: stdio.LogOptions{MaxSize: s.c.Host.LogMaxSize, MaxFiles: s.c.Host.LogMaxFiles},
+		StdinOnce: s.c.Config.StdinOnce,
+		Out:       pass(r.out), Err: pass(r.err), Master: pass(r.master), Stdin: -1,
+		Listener: pass(listener), Engine: pass(exe),
+	}
+	if r.stdin != nil && r.stdin == r.master {
+		st.Stdin = st.Master
+	} else {
+		st.Stdin = pass(r.stdin)
+	}
+	for _, kv := range os.Environ() { // the engine's, for the way back
+		if !strings.HasPrefix(kv, "_BERTH_MONITOR_CLIENT=") {
+			st.Env = append(st.Env, kv)
+		}
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return syscall.Exec(idleBinary(), []string{st.Arg0}, []string{idle.StateEnv + "=" + string(b)})
+}

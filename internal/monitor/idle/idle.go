@@ -1,0 +1,156 @@
+// Package idle is the idle stage of a container's monitor. The monitor
+// starts as the berth binary, which holds the whole engine (image store,
+// runtime, networks) to set the container up; a container that is still
+// running after a grace period is then handed to this stage, a program
+// of its own (cmd/berth-monitor) that the monitor execs in place, so
+// its pid, children and open files stay. It only keeps the log, serves
+// attach clients and waits for init; when init exits it execs the
+// engine again, which records the exit, restarts or cleans up. The
+// engine's ~14 MB stay on disk meanwhile.
+package idle
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/attach"
+	"github.com/berth-project/berth/internal/monitor/stdio"
+)
+
+// The environment between the stages: StateEnv carries State to the idle
+// stage; ResumeEnv (init's exit code) and ListenerEnv (the attach
+// socket's fd) tell the engine it resumes a monitor.
+const (
+	StateEnv    = "_BERTH_IDLE"
+	ResumeEnv   = "_BERTH_MONITOR_RESUME"
+	ListenerEnv = "_BERTH_MONITOR_LISTENER"
+)
+
+// State is what the idle stage gets. The fds are open across exec; -1
+// is none.
+type State struct {
+	Arg0      string // the monitor's name in ps, kept
+	Pid       int    // the container's init
+	LogPath   string
+	Log       stdio.LogOptions
+	StdinOnce bool
+	// Out and Err are the output pipes, or Master the pty; Stdin is the
+	// input pipe (the master again with a pty and -i).
+	Out, Err, Master, Stdin int
+	Listener                int // the attach socket
+	Engine                  int // the berth binary, to exec back into
+	Env                     []string
+}
+
+// Main is the idle stage's main; it never returns.
+func Main() {
+	var st State
+	if err := json.Unmarshal([]byte(os.Getenv(StateEnv)), &st); err != nil {
+		fmt.Fprintln(os.Stderr, "berth-monitor: not started by a berth monitor:", err)
+		os.Exit(2)
+	}
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("berth-monitor\x00")[0])), 0, 0, 0)
+	logs, err := stdio.OpenLog(st.LogPath, st.Log)
+	if err != nil {
+		// The container runs on, unmonitored: the next berth command finds
+		// its monitor gone, stops it and records that.
+		fmt.Fprintln(os.Stderr, "berth-monitor:", err)
+		os.Exit(1)
+	}
+	hub := stdio.NewHub(st.StdinOnce)
+	master := file(st.Master)
+	in := file(st.Stdin)
+	if st.Stdin == st.Master {
+		in = master
+	}
+	hub.SetInput(in, master)
+	done := make(chan struct{}, 2)
+	streams := 0
+	for _, o := range []struct {
+		kind   byte
+		stream string
+		f      *os.File
+	}{{attach.Stdout, "stdout", master}, {attach.Stdout, "stdout", file(st.Out)}, {attach.Stderr, "stderr", file(st.Err)}} {
+		if o.f != nil {
+			streams++
+			go func() { hub.Pump(o.kind, o.stream, o.f, logs); done <- struct{}{} }()
+		}
+	}
+	l, err := net.FileListener(file(st.Listener))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "berth-monitor: attach socket:", err)
+		os.Exit(1)
+	}
+	go hub.ServeSocket(l.(*net.UnixListener))
+	debug.FreeOSMemory()
+
+	code := Reap(st.Pid)
+	WaitOutput(done, streams)
+	hub.CloseAll()
+	// Back to the engine, with the attach socket still open.
+	lf, err := l.(*net.UnixListener).File()
+	if err == nil {
+		_, err = unix.FcntlInt(lf.Fd(), unix.F_SETFD, 0)
+	}
+	if err == nil {
+		env := append(st.Env, ResumeEnv+"="+strconv.Itoa(code), ListenerEnv+"="+strconv.Itoa(int(lf.Fd())))
+		err = syscall.Exec("/proc/self/fd/"+strconv.Itoa(st.Engine), []string{st.Arg0}, env)
+	}
+	fmt.Fprintln(os.Stderr, "berth-monitor: back to the engine:", err)
+	os.Exit(code)
+}
+
+func file(fd int) *os.File {
+	if fd < 0 {
+		return nil
+	}
+	unix.CloseOnExec(fd)
+	return os.NewFile(uintptr(fd), "fd"+strconv.Itoa(fd))
+}
+
+// Reap waits for init and returns its exit code as a shell gives it;
+// other children re-parented to us are reaped on the way.
+func Reap(pid int) int {
+	for {
+		var ws unix.WaitStatus
+		got, err := unix.Wait4(-1, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return 255
+		}
+		if got != pid {
+			continue
+		}
+		if ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ws.ExitStatus()
+	}
+}
+
+// WaitOutput waits for n output streams to end after init exited. With
+// its own PID namespace every process died with init; a process outside
+// it (--pid host) may hold a stream open, so the wait is bounded.
+func WaitOutput(done chan struct{}, n int) {
+	t := time.NewTimer(2 * time.Second)
+	defer t.Stop()
+	for range n {
+		select {
+		case <-done:
+		case <-t.C:
+			return
+		}
+	}
+}
