@@ -309,7 +309,7 @@ func (e *env) monitorRSS(p string) (string, string) {
 		return "", "failed: " + oneLine(err)
 	}
 	defer e.quiet(append(append([]string(nil), cli...), "rm", "-f", name)...)
-	time.Sleep(2 * time.Second) // let it settle into idle
+	time.Sleep(4 * time.Second) // past berth's 2 s hand-off to its idle stage
 	out, err := execOutput(append(append([]string(nil), cli...), "inspect", "--type", "container", "--format", "{{.State.Pid}}", name)...)
 	if err != nil {
 		return "", "inspect failed: " + oneLine(err)

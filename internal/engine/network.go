@@ -15,7 +15,6 @@ import (
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/network"
 	"github.com/berth-project/berth/internal/network/dns"
-	"github.com/berth-project/berth/internal/network/link"
 )
 
 // DefaultRoot is the storage root whose kernel objects get the plain
@@ -225,9 +224,8 @@ func (e *Engine) connectNetworks(c *container.Container, pid int) (func(), error
 	nsPath := "/proc/" + strconv.Itoa(pid) + "/ns/net"
 	etc := filepath.Join(e.Containers.Dir(c.ID), "etc")
 	switch {
-	case c.Host.NetworkMode == "none":
-		return func() {}, link.LoopbackUp(nsPath)
-	case !c.Host.OwnNetworkNamespace():
+	case c.Host.NetworkMode == "none", !c.Host.OwnNetworkNamespace():
+		// With none, the runtime brought lo up in the new namespace.
 		return func() {}, nil
 	}
 	ports, err := e.publishSpecs(c)

@@ -1,7 +1,7 @@
 // Package link makes the kernel's network devices for containers over
 // netlink: the bridge of a network, a veth pair per container with the
 // inner end renamed eth0 in the container's namespace, addresses, the
-// default route, loopback. No ip or brctl binary is involved.
+// default route. No ip or brctl binary is involved.
 package link
 
 import (
@@ -155,9 +155,6 @@ func Plumb(nsPath string, ep Endpoint) (err error) {
 	if err := h.LinkSetUp(peer); err != nil {
 		return fmt.Errorf("bring %s up: %w", ep.IfName, err)
 	}
-	if lo, err := h.LinkByName("lo"); err == nil {
-		h.LinkSetUp(lo)
-	}
 	if ep.DefaultRoute {
 		gw := net.IP(ep.Gateway.AsSlice())
 		if err := h.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Gw: gw}); err != nil {
@@ -165,26 +162,6 @@ func Plumb(nsPath string, ep Endpoint) (err error) {
 		}
 	}
 	return nil
-}
-
-// LoopbackUp brings lo up in the namespace at nsPath (--network none
-// has lo, up, as in Docker).
-func LoopbackUp(nsPath string) error {
-	ns, err := netns.GetFromPath(nsPath)
-	if err != nil {
-		return fmt.Errorf("open network namespace %s: %w", nsPath, err)
-	}
-	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	lo, err := h.LinkByName("lo")
-	if err != nil {
-		return fmt.Errorf("find lo: %w", err)
-	}
-	return h.LinkSetUp(lo)
 }
 
 // UplinkMTU is the MTU of the device of the host's default route, 1500

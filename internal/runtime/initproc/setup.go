@@ -98,6 +98,11 @@ func (s *setup) prepare() (string, error) {
 			return "", err
 		}
 	}
+	if newNetworkNamespace(spec) {
+		if err := loopbackUp(); err != nil {
+			return "", err
+		}
+	}
 	trace.Phase("init", "bootstrap read")
 	err := rootfs.Prepare(sys.Linux{}, rootfs.Config{
 		Spec: spec, Rootfs: b.Rootfs, CgroupPaths: b.CgroupPaths,
@@ -477,6 +482,44 @@ func joinSelf(tasks []string) error {
 		if err := os.WriteFile(f, []byte("0"), 0); err != nil {
 			return fmt.Errorf("join cgroup %s: %w", filepath.Dir(f), err)
 		}
+	}
+	return nil
+}
+
+// newNetworkNamespace reports whether the container gets a network
+// namespace of its own, new (not joined by path).
+func newNetworkNamespace(spec *specs.Spec) bool {
+	if spec.Linux == nil {
+		return false
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == specs.NetworkNamespace {
+			return ns.Path == ""
+		}
+	}
+	return false
+}
+
+// loopbackUp brings lo up in the container's new network namespace, as
+// runc and crun do: a new namespace's lo starts down, and programs that
+// talk to 127.0.0.1 inside expect it up. One ioctl from here, where a
+// caller outside would have to enter the namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("bring lo up: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return fmt.Errorf("bring lo up: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring lo up: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring lo up: %w", err)
 	}
 	return nil
 }
