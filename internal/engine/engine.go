@@ -242,9 +242,7 @@ func (e *Engine) Launch(id string, client *os.File) (*Launch, error) {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, client)
 		cmd.Env = append(cmd.Env, monitorClientEnv+"=1")
 	}
-	if v := os.Getenv("BERTH_TRACE"); v != "" {
-		cmd.Env = append(cmd.Env, "BERTH_TRACE="+v)
-	}
+	cmd.Env = trace.Env(cmd.Env)
 	if err := cmd.Start(); err != nil {
 		report.Close()
 		goW.Close()
@@ -354,7 +352,12 @@ func MonitorMain() {
 func (e *Engine) reattach(c *container.Container) (string, func()) {
 	dir := e.Containers.Dir(c.ID)
 	merged := filepath.Join(dir, "merged")
-	return filepath.Join(dir, "bundle"), func() { unix.Unmount(merged, unix.MNT_DETACH) }
+	return filepath.Join(dir, "bundle"), unmounter(merged)
+}
+
+// unmounter undoes the mount of a container's rootfs at merged.
+func unmounter(merged string) func() {
+	return func() { unix.Unmount(merged, unix.MNT_DETACH) }
 }
 
 // canIdle: a container on a user-defined network has its name server
@@ -561,7 +564,6 @@ func (e *Engine) forget(c *container.Container, volumes bool) error {
 	if err := e.Containers.Remove(c); err != nil {
 		return err
 	}
-	trace.Phase("monitor", "record removed")
 	var errs []error
 	if c.Host.IDMap != nil {
 		errs = append(errs, e.idRanges().Release(c.ID)) // no-op for a --uidmap range
@@ -626,7 +628,7 @@ func (e *Engine) mountRootfs(c *container.Container, img *image.Image, mapped bo
 		if err := e.mountMapped(c, img, merged); err != nil {
 			return "", nil, err
 		}
-		return merged, func() { unix.Unmount(merged, unix.MNT_DETACH) }, nil
+		return merged, unmounter(merged), nil
 	}
 	mounts, err := e.Images.Snapshots.Mounts(img.ChainIDs, upper, work)
 	if err != nil {
@@ -635,7 +637,7 @@ func (e *Engine) mountRootfs(c *container.Container, img *image.Image, mapped bo
 	if err := mountOverlay(merged, work, strings.Join(mounts[0].Options, ","), mapped && c.Host.AutoRemove); err != nil {
 		return "", nil, fmt.Errorf("mount the container's root filesystem: %w", err)
 	}
-	return merged, func() { unix.Unmount(merged, unix.MNT_DETACH) }, nil
+	return merged, unmounter(merged), nil
 }
 
 // mountOverlay mounts a container's overlay at merged. A volatile one

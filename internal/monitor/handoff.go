@@ -12,14 +12,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/monitor/idle"
-	"github.com/berth-project/berth/internal/monitor/stdio"
 	"github.com/berth-project/berth/internal/trace"
 )
 
-// IdleGrace is how long a container runs before its monitor hands it to
+// idleGrace is how long a container runs before its monitor hands it to
 // the idle stage: a short-lived one (run --rm of a command) ends with
 // the engine still there to clean up at once, and pays for no exec.
-var IdleGrace = 2 * time.Second
+var idleGrace = 2 * time.Second
 
 // idleBinary is the idle stage's program, installed next to berth; ""
 // when it is missing (the monitor then stays as it is).
@@ -35,18 +34,15 @@ func idleBinary() string {
 	return p
 }
 
-// idleWait waits up to IdleGrace for init to exit, and reports whether
-// it still runs and its monitor may go idle.
-func (s *session) idleWait(r *run) bool {
-	if s.hooks.CanIdle == nil || !s.hooks.CanIdle(s.c) || idleBinary() == "" {
-		return false
-	}
+// runsOn waits up to idleGrace for init to exit, and reports whether it
+// still runs: whether the monitor is in for a long wait.
+func (s *session) runsOn(r *run) bool {
 	pfd, err := unix.PidfdOpen(r.pid, 0)
 	if err != nil {
 		return false
 	}
 	defer unix.Close(pfd)
-	deadline := time.Now().Add(IdleGrace)
+	deadline := time.Now().Add(idleGrace)
 	for {
 		n, err := unix.Poll([]unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}}, int(max(time.Until(deadline).Milliseconds(), 0)))
 		if err == unix.EINTR {
@@ -63,6 +59,10 @@ func (s *session) idleWait(r *run) bool {
 // a client is attached (its connection's state is this process's), or
 // when an output cannot be paused.
 func (s *session) handOff(r *run) {
+	bin := idleBinary()
+	if bin == "" || s.hooks.CanIdle == nil || !s.hooks.CanIdle(s.c) {
+		return
+	}
 	outs := r.outputs()
 	for _, f := range outs {
 		if f.SetReadDeadline(time.Time{}) != nil {
@@ -95,7 +95,7 @@ func (s *session) handOff(r *run) {
 	for _, f := range outs {
 		f.SetReadDeadline(time.Time{})
 	}
-	err = s.execIdle(r, lf)
+	err = s.execIdle(bin, r, lf)
 	// Still here: serve as before.
 	trace.Phase("monitor", "no idle stage: "+err.Error())
 	r.pump(s.hub, s.logs)
@@ -110,7 +110,7 @@ func (r *run) outputs() []*os.File {
 	return []*os.File{r.out, r.err}
 }
 
-func (s *session) execIdle(r *run, listener *os.File) error {
+func (s *session) execIdle(bin string, r *run, listener *os.File) error {
 	exe, err := os.Open("/proc/self/exe")
 	if err != nil {
 		return err
@@ -136,7 +136,7 @@ func (s *session) execIdle(r *run, listener *os.File) error {
 	}
 	st := idle.State{
 		Arg0: Arg0Prefix + s.id, Pid: r.pid,
-		LogPath: filepath.Join(s.store.Dir(s.id), "container.log"), Log: stdio.LogOptions{MaxSize: s.c.Host.LogMaxSize, MaxFiles: s.c.Host.LogMaxFiles},
+		LogPath: s.logPath(), Log: s.logOptions(),
 		StdinOnce: s.c.Config.StdinOnce,
 		Out:       pass(r.out), Err: pass(r.err), Master: pass(r.master), Stdin: -1,
 		Listener: pass(listener), Engine: pass(exe),
@@ -155,5 +155,5 @@ func (s *session) execIdle(r *run, listener *os.File) error {
 	if err != nil {
 		return err
 	}
-	return syscall.Exec(idleBinary(), []string{st.Arg0}, []string{idle.StateEnv + "=" + string(b)})
+	return syscall.Exec(bin, []string{st.Arg0}, []string{idle.StateEnv + "=" + string(b)})
 }

@@ -128,10 +128,6 @@ func Run(p Paths, id string, hooks Hooks, report, client *os.File) int {
 	trace.Phase("monitor", "running")
 	fmt.Fprintln(report, "ok")
 	report.Close()
-	// From here on the monitor idles for the container's life: give back
-	// what set-up allocated.
-	debug.FreeOSMemory()
-	trimResident()
 	return s.supervise(r, -1, 0)
 }
 
@@ -180,11 +176,17 @@ type session struct {
 	l       *net.UnixListener
 }
 
+func (s *session) logPath() string { return filepath.Join(s.store.Dir(s.id), "container.log") }
+
+func (s *session) logOptions() stdio.LogOptions {
+	return stdio.LogOptions{MaxSize: s.c.Host.LogMaxSize, MaxFiles: s.c.Host.LogMaxFiles}
+}
+
 // openStdio opens the log and serves the attach socket: a new one, or
 // the one listener is.
 func (s *session) openStdio(listener *os.File) error {
 	var err error
-	s.logs, err = stdio.OpenLog(filepath.Join(s.store.Dir(s.id), "container.log"), stdio.LogOptions{MaxSize: s.c.Host.LogMaxSize, MaxFiles: s.c.Host.LogMaxFiles})
+	s.logs, err = stdio.OpenLog(s.logPath(), s.logOptions())
 	if err != nil {
 		return err
 	}
@@ -215,8 +217,12 @@ func (s *session) supervise(r *run, code, restarts int) int {
 	c := s.c
 	for ; ; restarts++ {
 		if code < 0 {
-			if s.idleWait(r) {
+			if s.runsOn(r) {
 				s.handOff(r) // returns only if it could not
+				// This process idles for the container's life: give back
+				// what set-up allocated and mapped.
+				debug.FreeOSMemory()
+				trimResident()
 			}
 			code = idle.Reap(r.pid)
 			trace.Phase("monitor", "reaped")
@@ -390,7 +396,6 @@ func startOnce(rt *runtime.Runtime, c *container.Container, bundle string, hooks
 		o.Stdin.Close()
 	}
 	r.pump(hub, logs)
-	trace.Phase("monitor", "pumping")
 	if err := rt.Start(id); err != nil {
 		rt.Delete(id, true)
 		r.disconnect()

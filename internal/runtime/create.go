@@ -237,9 +237,7 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		// the execve of init drops every capability.
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
-	if v := os.Getenv("BERTH_TRACE"); v != "" {
-		cmd.Env = append(cmd.Env, "BERTH_TRACE="+v)
-	}
+	cmd.Env = traceEnv(cmd.Env)
 	if plan.needsConstructor() {
 		enc, err := nsenter.Instruction{SyncFD: syncFD, Unshare: plan.unshare, Fork: plan.fork, Joins: plan.childJoins}.Encode()
 		if err != nil {

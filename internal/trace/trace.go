@@ -16,6 +16,14 @@ import (
 
 var setting = os.Getenv("BERTH_TRACE")
 
+// Env passes the setting on to a child process's environment.
+func Env(env []string) []string {
+	if setting == "" {
+		return env
+	}
+	return append(env, "BERTH_TRACE="+setting)
+}
+
 // Phase records that phase was reached, by who.
 func Phase(who, phase string) {
 	if setting == "" {

@@ -68,10 +68,11 @@ func Main() {
 		os.Exit(1)
 	}
 	hub := stdio.NewHub(st.StdinOnce)
-	master := file(st.Master)
-	in := file(st.Stdin)
+	master, in := file(st.Master), (*os.File)(nil)
 	if st.Stdin == st.Master {
-		in = master
+		in = master // one *os.File per fd: a second would close it when collected
+	} else {
+		in = file(st.Stdin)
 	}
 	hub.SetInput(in, master)
 	done := make(chan struct{}, 2)
