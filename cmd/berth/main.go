@@ -1,24 +1,23 @@
 // Command berth is the engine's command line, with Docker's verbs and
-// flags. It is thin: every verb parses its flags and calls the engine
-// packages (internal/image, and the runtime in-process).
+// flags. It is thin: every verb parses its flags into the engine's
+// typed options, calls the engine (internal/engine) and prints what it
+// returns (internal/format). It reaches nothing below the engine; `berth
+// ns` is a tool of its own (internal/nstool).
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/engine"
-	"github.com/berth-project/berth/internal/idmap"
-	_ "github.com/berth-project/berth/internal/nsenter" // joins namespaces before Go starts
-	"github.com/berth-project/berth/internal/runtime"
-	"github.com/berth-project/berth/internal/runtime/initproc"
-	"github.com/berth-project/berth/internal/tinyinit"
-	"github.com/berth-project/berth/internal/trace"
+	"github.com/berth-project/berth/internal/nstool"
 )
 
 // Exit codes as Docker's CLI: 125 when berth itself fails on the
@@ -32,30 +31,18 @@ type globals struct {
 	logLevel string
 }
 
+func (g *globals) engine() (*engine.Engine, error) { return engine.Open(g.root, g.runRoot) }
+
 // exitError carries a status without printing anything more.
 type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func main() {
-	if initproc.IsInit(os.Args[0]) {
-		initproc.Main()
-	}
-	if engine.IsMonitor(os.Args[0]) {
-		engine.MonitorMain()
-	}
-	if os.Args[0] == idmap.HolderArg0 {
-		idmap.HolderMain()
-	}
-	if os.Args[0] == container.InitPath {
-		tinyinit.Main(os.Args[1:])
-	}
-	if os.Args[0] == nsEnterArg0 {
-		nsEnterExec(os.Args[1:])
-	}
-	trace.Phase("cli", "main")
+	engine.HelperMain()
+	nstool.ReexecMain()
 	code := run(os.Args[1:])
-	trace.Phase("cli", "exit")
+	engine.Trace("cli", "exit")
 	os.Exit(code)
 }
 
@@ -71,10 +58,10 @@ func run(args []string) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	var re runError
-	if errors.As(err, &re) {
-		fmt.Fprintln(os.Stderr, "berth: "+oneLine(re.err))
-		return re.code
+	var se *engine.StatusError
+	if errors.As(err, &se) {
+		fmt.Fprintln(os.Stderr, "berth: "+oneLine(se.Err))
+		return se.Status
 	}
 	fmt.Fprintln(os.Stderr, "Error:", oneLine(err))
 	if isUsage(err) {
@@ -90,9 +77,11 @@ func oneLine(err error) string {
 
 type usageError struct{ error }
 
+func (u usageError) Unwrap() error { return u.error }
+
 func isUsage(err error) bool {
 	var u usageError
-	if errors.As(err, &u) {
+	if errors.As(err, &u) || errors.Is(err, engine.ErrInvalid) {
 		return true
 	}
 	// cobra's own flag and argument errors.
@@ -100,6 +89,12 @@ func isUsage(err error) bool {
 	return strings.HasPrefix(s, "unknown flag") || strings.HasPrefix(s, "unknown shorthand") ||
 		strings.HasPrefix(s, "unknown command") || strings.Contains(s, "flag needs an argument") ||
 		strings.HasPrefix(s, "invalid argument") || strings.Contains(s, "arg(s), received")
+}
+
+// interruptible is a context that ends on SIGINT or SIGTERM, so an
+// interrupted pull cleans up after itself.
+func interruptible() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
 func defaultRoot() string {
@@ -129,13 +124,17 @@ func defaultRunRoot() string {
 	return "/run/berth"
 }
 
+func versionLine() string {
+	return fmt.Sprintf("%s (OCI runtime spec %s)", engine.Version, engine.SpecVersion())
+}
+
 func newRoot(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "berth",
 		Short:         "A container engine: Docker's command line, no daemon",
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		Version:       fmt.Sprintf("%s (OCI runtime spec %s)", runtime.Version, runtime.SpecVersion()),
+		Version:       versionLine(),
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	pf := root.PersistentFlags()
@@ -147,16 +146,14 @@ func newRoot(g *globals) *cobra.Command {
 			Use:   "version",
 			Short: "Show the version",
 			Args:  cobra.NoArgs,
-			Run: func(*cobra.Command, []string) {
-				fmt.Printf("berth version %s (OCI runtime spec %s)\n", runtime.Version, runtime.SpecVersion())
-			},
+			Run:   func(*cobra.Command, []string) { fmt.Println("berth version " + versionLine()) },
 		},
 		&cobra.Command{
 			Use:                "ns",
 			Short:              "Namespaces: ls (like lsns), enter (like nsenter), persist",
 			DisableFlagParsing: true,
 			RunE: func(_ *cobra.Command, args []string) error {
-				if code := nsMain(args); code != 0 {
+				if code := nstool.Main(args); code != 0 {
 					return exitError{code}
 				}
 				return nil
@@ -164,15 +161,24 @@ func newRoot(g *globals) *cobra.Command {
 		},
 	)
 	addImageCommands(root, g)
+	addSystemCommands(root, g)
 	containerCmd := &cobra.Command{Use: "container", Short: "Manage containers"}
-	containerCmd.AddCommand(createCommand(g), startCommand(g), psCommand(g), logsCommand(g), stopCommand(g),
-		killCommand(g), rmCommand(g), waitCommand(g), execCommand(g), inspectCommand(g, "inspect", "container"),
-		pauseCommand(g, true), pauseCommand(g, false), renameCommand(g), topCommand(g), statsCommand(g),
-		containerPruneCommand(g), exportCommand(g), cpCommand(g), runCommand(g), attachCommand(g), restartCommand(g),
-		diffCommand(g), commitCommand(g), portCommand(g))
-	root.AddCommand(containerCmd, runCommand(g), createCommand(g), startCommand(g), psCommand(g), logsCommand(g),
+	containerCmd.AddCommand(containerCommands(g, true)...)
+	root.AddCommand(containerCmd)
+	root.AddCommand(containerCommands(g, false)...)
+	root.AddCommand(volumeCommand(g), networkCommand(g))
+	return root
+}
+
+// containerCommands are the container verbs, under `container` and at
+// the top.
+func containerCommands(g *globals, grouped bool) []*cobra.Command {
+	cmds := []*cobra.Command{runCommand(g), createCommand(g), startCommand(g), psCommand(g), logsCommand(g),
 		stopCommand(g), killCommand(g), rmCommand(g), waitCommand(g), execCommand(g), pauseCommand(g, true),
 		pauseCommand(g, false), renameCommand(g), topCommand(g), statsCommand(g), exportCommand(g), cpCommand(g),
-		attachCommand(g), restartCommand(g), diffCommand(g), commitCommand(g), volumeCommand(g), networkCommand(g), portCommand(g))
-	return root
+		attachCommand(g), restartCommand(g), diffCommand(g), commitCommand(g), portCommand(g)}
+	if grouped {
+		cmds = append(cmds, inspectCommand(g, "inspect", "container"), containerPruneCommand(g))
+	}
+	return cmds
 }

@@ -2,23 +2,31 @@ package main
 
 import (
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/internal/engine"
-	"github.com/berth-project/berth/internal/network"
 )
 
 type networkRow struct {
-	ID, Name, Driver, Scope, Subnet string
+	ID, Name, Driver, Scope, Subnet, Internal, CreatedAt string
+}
+
+// labelMap reads --label KEY=VALUE flags.
+func labelMap(labels []string) map[string]string {
+	m := map[string]string{}
+	for _, kv := range labels {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
 }
 
 func networkCommand(g *globals) *cobra.Command {
 	nc := &cobra.Command{Use: "network", Short: "Manage networks"}
-	var o network.CreateOptions
+	var o engine.NetworkCreateOptions
 	var labels []string
 	create := &cobra.Command{
 		Use:   "create [OPTIONS] NETWORK",
@@ -29,17 +37,12 @@ func networkCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			o.Name = args[0]
-			o.Labels = map[string]string{}
-			for _, kv := range labels {
-				k, v, _ := strings.Cut(kv, "=")
-				o.Labels[k] = v
-			}
-			n, err := e.Networks.Create(o)
+			o.Name, o.Labels = args[0], labelMap(labels)
+			id, err := e.NetworkCreate(o)
 			if err != nil {
 				return err
 			}
-			fmt.Println(n.ID)
+			fmt.Println(id)
 			return nil
 		},
 	}
@@ -49,10 +52,11 @@ func networkCommand(g *globals) *cobra.Command {
 	cf.StringVar(&o.IPRange, "ip-range", "", "allocate container addresses from this sub-range")
 	cf.BoolVar(&o.Internal, "internal", false, "no traffic leaves the network")
 	cf.StringArrayVar(&labels, "label", nil, "set metadata")
-	cf.StringP("driver", "d", "bridge", "driver (bridge only)")
+	cf.StringVarP(&o.Driver, "driver", "d", "bridge", "driver (bridge only)")
 
 	var quiet bool
 	var tmpl string
+	var filters []string
 	ls := &cobra.Command{
 		Use:     "ls [OPTIONS]",
 		Aliases: []string{"list"},
@@ -63,7 +67,11 @@ func networkCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			nets, err := e.Networks.List()
+			f, err := engine.ParseFilters(filters)
+			if err != nil {
+				return err
+			}
+			nets, err := e.NetworkList(f)
 			if err != nil {
 				return err
 			}
@@ -71,15 +79,20 @@ func networkCommand(g *globals) *cobra.Command {
 			if quiet {
 				def = "{{.ID}}"
 			}
-			rows := make([]any, len(nets))
+			rows := make([]networkRow, len(nets))
 			for i, n := range nets {
-				rows[i] = networkRow{ID: n.ID[:12], Name: n.Name, Driver: n.Driver, Scope: "local", Subnet: n.Subnet.String()}
+				rows[i] = networkRow{ID: n.ID[:12], Name: n.Name, Driver: n.Driver, Scope: n.Scope,
+					Internal: strconv.FormatBool(n.Internal), CreatedAt: n.Created.String()}
+				if len(n.IPAM.Config) > 0 {
+					rows[i].Subnet = n.IPAM.Config[0].Subnet.String()
+				}
 			}
 			return printRows(tmpl, def, map[string]string{"ID": "NETWORK ID"}, rows)
 		},
 	}
 	ls.Flags().BoolVarP(&quiet, "quiet", "q", false, "only display network IDs")
 	ls.Flags().StringVar(&tmpl, "format", "", "Go template, or 'table TEMPLATE'")
+	ls.Flags().StringArrayVarP(&filters, "filter", "f", nil, "filter: name=, id=, driver=, label=, scope=, type=, dangling=")
 
 	var itmpl string
 	inspect := &cobra.Command{
@@ -93,11 +106,11 @@ func networkCommand(g *globals) *cobra.Command {
 			}
 			var out []any
 			for _, a := range args {
-				n, err := e.Networks.Get(a)
+				n, err := e.NetworkInspect(a)
 				if err != nil {
 					return err
 				}
-				out = append(out, inspectNetwork(e, n))
+				out = append(out, n)
 			}
 			return printObjects(itmpl, out)
 		},
@@ -114,10 +127,11 @@ func networkCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return eachName(args, e.Networks.Remove)
+			return eachName(args, e.NetworkRemove)
 		},
 	}
-	var yes bool
+	var force bool
+	var pruneFilters []string
 	prune := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove networks no container is on",
@@ -127,70 +141,54 @@ func networkCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			names, err := e.Networks.Prune()
+			f, err := engine.ParseFilters(pruneFilters)
+			if err != nil {
+				return err
+			}
+			if !confirm(force, "all custom networks not used by at least one container") {
+				return nil
+			}
+			rep, err := e.NetworksPrune(f)
 			fmt.Println("Deleted Networks:")
-			for _, n := range names {
+			for _, n := range rep.NetworksDeleted {
 				fmt.Println(n)
 			}
 			return err
 		},
 	}
-	prune.Flags().BoolVarP(&yes, "force", "f", false, "do not ask for confirmation")
+	prune.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	prune.Flags().StringArrayVar(&pruneFilters, "filter", nil, "filter: until=, label=, label!=")
 
-	var ip string
-	var aliases []string
+	var eo engine.EndpointOptions
 	connect := &cobra.Command{
 		Use:   "connect [OPTIONS] NETWORK CONTAINER",
 		Short: "Connect a container to a network",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
-			e, c, err := g.container(args[1])
+			e, err := g.engine()
 			if err != nil {
 				return err
 			}
-			a := network.Attachment{Network: args[0], Aliases: aliases}
-			if ip != "" {
-				if a.IP, err = netip.ParseAddr(ip); err != nil {
-					return usageError{fmt.Errorf("--ip %q: not an IP address", ip)}
-				}
-			}
-			return e.ConnectNetwork(c, a)
+			return e.NetworkConnect(args[0], args[1], eo)
 		},
 	}
-	connect.Flags().StringVar(&ip, "ip", "", "IPv4 address")
-	connect.Flags().StringArrayVar(&aliases, "alias", nil, "network-scoped alias")
+	connect.Flags().StringVar(&eo.IP, "ip", "", "IPv4 address")
+	connect.Flags().StringArrayVar(&eo.Aliases, "alias", nil, "network-scoped alias")
 	disconnect := &cobra.Command{
 		Use:   "disconnect NETWORK CONTAINER",
 		Short: "Disconnect a container from a network",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
-			e, c, err := g.container(args[1])
+			e, err := g.engine()
 			if err != nil {
 				return err
 			}
-			return e.DisconnectNetwork(c, args[0])
+			return e.NetworkDisconnect(args[0], args[1])
 		},
 	}
 	disconnect.Flags().BoolP("force", "f", false, "force")
 	nc.AddCommand(create, ls, inspect, rm, prune, connect, disconnect)
 	return nc
-}
-
-func inspectNetwork(e *engine.Engine, n *network.Network) map[string]any {
-	ctrs := map[string]any{}
-	eps, _ := e.Networks.Endpoints(n)
-	for _, ep := range eps {
-		ctrs[ep.Container] = map[string]any{"Name": ep.Name, "IPv4Address": ep.Addr.String(), "MacAddress": ep.MAC, "EndpointID": ep.HostVeth}
-	}
-	ipam := map[string]any{"Subnet": n.Subnet.String(), "Gateway": n.Gateway.String()}
-	if n.IPRange.IsValid() {
-		ipam["IPRange"] = n.IPRange.String()
-	}
-	return map[string]any{
-		"Name": n.Name, "Id": n.ID, "Created": n.Created, "Scope": "local", "Driver": n.Driver, "EnableIPv6": false,
-		"IPAM": map[string]any{"Driver": "default", "Config": []any{ipam}}, "Internal": n.Internal, "Containers": ctrs,
-		"Options": map[string]string{"com.docker.network.bridge.name": n.Bridge}, "Labels": n.Labels,
-	}
 }
 
 func portCommand(g *globals) *cobra.Command {
@@ -199,7 +197,11 @@ func portCommand(g *globals) *cobra.Command {
 		Short: "List port mappings of a container",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(_ *cobra.Command, args []string) error {
-			e, c, err := g.container(args[0])
+			e, err := g.engine()
+			if err != nil {
+				return err
+			}
+			ports, err := e.ContainerPorts(args[0])
 			if err != nil {
 				return err
 			}
@@ -212,23 +214,23 @@ func portCommand(g *globals) *cobra.Command {
 				proto = pr
 			}
 			found := false
-			for _, p := range e.Ports(c) {
-				if want != 0 && (int(p.ContainerPort) != want || proto != "" && proto != p.Proto) {
+			for _, p := range ports {
+				if want != 0 && (int(p.PrivatePort) != want || proto != "" && proto != p.Type) {
 					continue
 				}
 				found = true
 				host := "0.0.0.0"
-				if p.HostIP.IsValid() {
-					host = p.HostIP.String()
+				if p.IP.IsValid() {
+					host = p.IP.String()
 				}
 				if want != 0 {
-					fmt.Printf("%s:%d\n", host, p.HostPort)
+					fmt.Printf("%s:%d\n", host, p.PublicPort)
 				} else {
-					fmt.Printf("%d/%s -> %s:%d\n", p.ContainerPort, p.Proto, host, p.HostPort)
+					fmt.Printf("%d/%s -> %s:%d\n", p.PrivatePort, p.Type, host, p.PublicPort)
 				}
 			}
 			if want != 0 && !found {
-				return fmt.Errorf("no public port '%s' published for %s", args[1], c.Name)
+				return fmt.Errorf("no public port '%s' published for %s", args[1], args[0])
 			}
 			return nil
 		},

@@ -1,21 +1,17 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/internal/engine"
-	"github.com/berth-project/berth/internal/format"
 )
 
 func volumeCommand(g *globals) *cobra.Command {
 	v := &cobra.Command{Use: "volume", Short: "Manage volumes"}
 	var labels []string
+	var driver string
 	create := &cobra.Command{
 		Use:   "create [OPTIONS] [VOLUME]",
 		Short: "Create a volume",
@@ -25,16 +21,11 @@ func volumeCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			name := ""
+			o := engine.VolumeCreateOptions{Driver: driver, Labels: labelMap(labels)}
 			if len(args) == 1 {
-				name = args[0]
+				o.Name = args[0]
 			}
-			l := map[string]string{}
-			for _, kv := range labels {
-				k, val, _ := strings.Cut(kv, "=")
-				l[k] = val
-			}
-			vol, err := e.Volumes.Create(name, l)
+			vol, err := e.VolumeCreate(o)
 			if err != nil {
 				return err
 			}
@@ -43,10 +34,11 @@ func volumeCommand(g *globals) *cobra.Command {
 		},
 	}
 	create.Flags().StringArrayVarP(&labels, "label", "l", nil, "set metadata")
-	create.Flags().StringP("driver", "d", "local", "volume driver (local only)")
+	create.Flags().StringVarP(&driver, "driver", "d", "local", "volume driver (local only)")
 
 	var quiet bool
 	var tmpl string
+	var filters []string
 	ls := &cobra.Command{
 		Use:     "ls [OPTIONS]",
 		Aliases: []string{"list"},
@@ -57,7 +49,11 @@ func volumeCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			vols, err := e.Volumes.List()
+			f, err := engine.ParseFilters(filters)
+			if err != nil {
+				return err
+			}
+			vols, err := e.VolumeList(f)
 			if err != nil {
 				return err
 			}
@@ -65,15 +61,12 @@ func volumeCommand(g *globals) *cobra.Command {
 			if quiet {
 				def = "{{.Name}}"
 			}
-			rows := make([]any, len(vols))
-			for i, v := range vols {
-				rows[i] = v
-			}
-			return printRows(tmpl, def, map[string]string{"Name": "VOLUME NAME"}, rows)
+			return printRows(tmpl, def, map[string]string{"Name": "VOLUME NAME"}, vols)
 		},
 	}
 	ls.Flags().BoolVarP(&quiet, "quiet", "q", false, "only display volume names")
 	ls.Flags().StringVar(&tmpl, "format", "", "Go template, or 'table TEMPLATE'")
+	ls.Flags().StringArrayVarP(&filters, "filter", "f", nil, "filter: name=, label=, driver=, dangling=")
 
 	var itmpl string
 	inspect := &cobra.Command{
@@ -87,7 +80,7 @@ func volumeCommand(g *globals) *cobra.Command {
 			}
 			var out []any
 			for _, a := range args {
-				vol, err := e.Volumes.Get(a)
+				vol, err := e.VolumeInspect(a)
 				if err != nil {
 					return err
 				}
@@ -109,12 +102,13 @@ func volumeCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return eachName(args, func(a string) error { return e.Volumes.Remove(a, force) })
+			return eachName(args, func(a string) error { return e.VolumeRemove(a, force) })
 		},
 	}
 	rm.Flags().BoolVarP(&force, "force", "f", false, "remove even if in use")
 
 	var all, yes bool
+	var pruneFilters []string
 	prune := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove unused anonymous volumes (all unused ones with -a)",
@@ -124,9 +118,21 @@ func volumeCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			names, err := e.Volumes.Prune(all)
+			f, err := engine.ParseFilters(pruneFilters)
+			if err != nil {
+				return err
+			}
+			what := "all anonymous local volumes not used by at least one container"
+			if all {
+				f["all"] = []string{"true"}
+				what = "all local volumes not used by at least one container"
+			}
+			if !confirm(yes, what) {
+				return nil
+			}
+			rep, err := e.VolumesPrune(f)
 			fmt.Println("Deleted Volumes:")
-			for _, n := range names {
+			for _, n := range rep.VolumesDeleted {
 				fmt.Println(n)
 			}
 			return err
@@ -134,104 +140,7 @@ func volumeCommand(g *globals) *cobra.Command {
 	}
 	prune.Flags().BoolVarP(&all, "all", "a", false, "remove named volumes too")
 	prune.Flags().BoolVarP(&yes, "force", "f", false, "do not ask for confirmation")
+	prune.Flags().StringArrayVar(&pruneFilters, "filter", nil, "filter: label=, label!=")
 	v.AddCommand(create, ls, inspect, rm, prune)
 	return v
-}
-
-func diffCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "diff CONTAINER",
-		Short: "Show the changes to a container's file system",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			e, c, err := g.container(args[0])
-			if err != nil {
-				return err
-			}
-			changes, err := e.Changes(c)
-			if err != nil {
-				return err
-			}
-			for _, ch := range changes {
-				fmt.Printf("%c %s\n", ch.Kind, ch.Path)
-			}
-			return nil
-		},
-	}
-}
-
-func commitCommand(g *globals) *cobra.Command {
-	var o engine.CommitOptions
-	c := &cobra.Command{
-		Use:   "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
-		Short: "Create a new image from a container's changes",
-		Args:  cobra.RangeArgs(1, 2),
-		RunE: func(_ *cobra.Command, args []string) error {
-			e, c, err := g.container(args[0])
-			if err != nil {
-				return err
-			}
-			if len(args) == 2 {
-				o.Ref = args[1]
-			}
-			img, err := e.Commit(context.Background(), c, o)
-			if err != nil {
-				return err
-			}
-			fmt.Println(img.ID.String())
-			return nil
-		},
-	}
-	c.Flags().StringVarP(&o.Message, "message", "m", "", "commit message")
-	c.Flags().StringVarP(&o.Author, "author", "a", "", "author")
-	c.Flags().StringArrayVarP(&o.Changes, "change", "c", nil, "apply a Dockerfile instruction to the image")
-	c.Flags().BoolVarP(&o.Pause, "pause", "p", true, "pause the container during commit")
-	return c
-}
-
-// printObjects prints inspect output: each object through tmpl, or all
-// of them as an indented JSON array.
-func printObjects(tmpl string, out []any) error {
-	if tmpl != "" {
-		return printTemplate(tmpl, out)
-	}
-	if out == nil {
-		out = []any{}
-	}
-	b, err := json.MarshalIndent(out, "", "    ")
-	if err != nil {
-		return err
-	}
-	fmt.Println(string(b))
-	return nil
-}
-
-// eachName runs fn for each name, as Docker's rm verbs do: the name on
-// success, one error line per failure, exit 1 if any failed.
-func eachName(names []string, fn func(string) error) error {
-	var failed error
-	for _, n := range names {
-		if err := fn(n); err != nil {
-			fmt.Fprintln(os.Stderr, "Error:", oneLine(err))
-			failed = exitError{1}
-			continue
-		}
-		fmt.Println(n)
-	}
-	return failed
-}
-
-// printRows prints list rows through --format (tmpl) or the default
-// table def, with headers naming the columns.
-func printRows(tmpl, def string, headers map[string]string, rows []any) error {
-	p, err := format.NewPrinter(os.Stdout, tmpl, def, headers)
-	if err != nil {
-		return usageError{err}
-	}
-	for _, r := range rows {
-		if err := p.Row(r); err != nil {
-			return err
-		}
-	}
-	return p.Flush()
 }

@@ -58,6 +58,12 @@ type Config struct {
 	ExposedPorts map[string]struct{} `json:"exposedPorts,omitempty"`
 }
 
+// Args are the container's command line: the entrypoint, then the
+// command.
+func (c Config) Args() []string {
+	return append(append([]string(nil), c.Entrypoint...), c.Cmd...)
+}
+
 // Host holds the options about how the container runs on the host.
 type Host struct {
 	AutoRemove     bool          `json:"autoRemove,omitempty"`
@@ -143,6 +149,8 @@ type State struct {
 	RestartCount int `json:"restartCount,omitempty"`
 	// StopRequested is set by stop and kill: no restart after it.
 	StopRequested bool `json:"stopRequested,omitempty"`
+	// Paused is set while the engine has the container frozen.
+	Paused bool `json:"paused,omitempty"`
 }
 
 // RestartPolicy is --restart: no, on-failure[:N], always, unless-stopped.

@@ -153,12 +153,7 @@ func Spec(c *Container, in SpecInput) (*specs.Spec, error) {
 	} else {
 		s.Linux.Resources.Devices = append(defaultDeviceRules(), rules...)
 	}
-	if !c.Host.Privileged {
-		s.Linux.MaskedPaths = []string{"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-			"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-			"/sys/firmware", "/sys/devices/virtual/powercap"}
-		s.Linux.ReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
-	}
+	s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = MaskedPaths(c.Host.Privileged), ReadonlyPaths(c.Host.Privileged)
 	if err := applySecurityOpts(s, c.Host, capList); err != nil {
 		return nil, err
 	}
@@ -409,4 +404,24 @@ func ValidateHost(h Host) error {
 		return nil
 	}
 	return nil
+}
+
+// MaskedPaths are Docker's paths hidden from a container (none when
+// privileged).
+func MaskedPaths(privileged bool) []string {
+	if privileged {
+		return nil
+	}
+	return []string{"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+		"/sys/firmware", "/sys/devices/virtual/powercap"}
+}
+
+// ReadonlyPaths are Docker's paths a container sees read-only (none
+// when privileged).
+func ReadonlyPaths(privileged bool) []string {
+	if privileged {
+		return nil
+	}
+	return []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
 }

@@ -14,22 +14,17 @@ import (
 	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	mobycontainer "github.com/moby/moby/api/types/container"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/image"
 )
 
-// Change is one line of `diff`: A(dded), C(hanged) or D(eleted).
-type Change struct {
-	Kind byte
-	Path string
-}
-
 // upperDir is where the container's own changes live: overlay's upper
 // layer, there whether the container runs or not.
 func (e *Engine) upperDir(c *container.Container) string {
-	return filepath.Join(e.Containers.Dir(c.ID), "upper")
+	return filepath.Join(e.containers.Dir(c.ID), "upper")
 }
 
 // isWhiteout reports overlay's mark of a deleted file: a 0/0 device.
@@ -55,16 +50,20 @@ func isOpaque(p string) bool {
 	return err == nil && n == 1 && buf[0] == 'y'
 }
 
-// Changes lists what the container changed against its image, as
-// `docker diff` does.
-func (e *Engine) Changes(c *container.Container) ([]Change, error) {
-	img, err := e.Images.Get(c.Image)
+// ContainerChanges lists what the container changed against its
+// image, as `docker diff` does.
+func (e *Engine) ContainerChanges(ref string) ([]mobycontainer.FilesystemChange, error) {
+	c, err := e.get(ref)
 	if err != nil {
 		return nil, err
 	}
+	img, err := e.images.Get(c.Image)
+	if err != nil {
+		return nil, classify(err)
+	}
 	var lowers []string
 	for _, id := range img.ChainIDs {
-		lowers = append(lowers, e.Images.Snapshots.Dir(id))
+		lowers = append(lowers, e.images.Snapshots.Dir(id))
 	}
 	inImage := func(rel string) bool {
 		for _, l := range lowers {
@@ -75,7 +74,7 @@ func (e *Engine) Changes(c *container.Container) ([]Change, error) {
 		return false
 	}
 	upper := e.upperDir(c)
-	var out []Change
+	out := []mobycontainer.FilesystemChange{}
 	err = filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) && p == upper {
@@ -94,11 +93,11 @@ func (e *Engine) Changes(c *container.Container) ([]Change, error) {
 		switch {
 		case generatedMountpoint(rel, fi):
 		case isWhiteout(fi):
-			out = append(out, Change{'D', "/" + rel})
+			out = append(out, mobycontainer.FilesystemChange{Kind: mobycontainer.ChangeDelete, Path: "/" + rel})
 		case inImage(rel):
-			out = append(out, Change{'C', "/" + rel})
+			out = append(out, mobycontainer.FilesystemChange{Kind: mobycontainer.ChangeModify, Path: "/" + rel})
 		default:
-			out = append(out, Change{'A', "/" + rel})
+			out = append(out, mobycontainer.FilesystemChange{Kind: mobycontainer.ChangeAdd, Path: "/" + rel})
 		}
 		return nil
 	})
@@ -113,17 +112,28 @@ type CommitOptions struct {
 	Pause bool
 }
 
-// Commit makes an image of the container: its image's layers with the
-// container's changes as a new top layer, and the container's config.
-func (e *Engine) Commit(ctx context.Context, c *container.Container, o CommitOptions) (*image.Image, error) {
-	base, err := e.Images.Get(c.Image)
+// ContainerCommit makes an image of the container: its image's layers
+// with the container's changes as a new top layer, and the container's
+// config. It returns the new image's ID.
+func (e *Engine) ContainerCommit(ctx context.Context, ref string, o CommitOptions) (id string, err error) {
+	c, err := e.get(ref)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	if o.Pause && c.State.Status == container.Running {
-		if err := e.Runtime.Pause(c.ID); err == nil {
-			defer e.Runtime.Resume(c.ID)
+	base, err := e.images.Get(c.Image)
+	if err != nil {
+		return "", classify(err)
+	}
+	if o.Pause && c.State.Status == container.Running && !c.State.Paused {
+		if err := e.rt.Pause(c.ID); err != nil {
+			return "", fmt.Errorf("commit %s: pause: %w", c.Name, err)
 		}
+		defer func() {
+			if rerr := e.rt.Resume(c.ID); rerr != nil {
+				// The container would stay frozen with nobody told.
+				err = errors.Join(err, fmt.Errorf("commit %s: resume: %w", c.Name, rerr))
+			}
+		}()
 	}
 	cfg := base.Config.Config
 	cfg.Env, cfg.Cmd, cfg.Entrypoint = c.Config.Env, c.Config.Cmd, c.Config.Entrypoint
@@ -137,14 +147,14 @@ func (e *Engine) Commit(ctx context.Context, c *container.Container, o CommitOpt
 	go func() { pw.CloseWithError(writeLayer(pw, e.upperDir(c), shift)) }()
 	defer pr.Close()
 	args := append(append([]string(nil), c.Config.Entrypoint...), c.Config.Cmd...)
-	img, err := e.Images.Import(ctx, pr, image.ImportOptions{
+	img, err := e.images.Import(ctx, pr, image.ImportOptions{
 		Ref: o.Ref, Changes: o.Changes, Message: o.Message, Author: o.Author, Base: base, Config: withoutEmpty(cfg),
 		CreatedBy: strings.Join(args, " "),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("commit %s: %w", c.Name, err)
+		return "", fmt.Errorf("commit %s: %w", c.Name, err)
 	}
-	return img, nil
+	return img.ID.String(), nil
 }
 
 func withoutEmpty(c v1.Config) *v1.Config {

@@ -1,104 +1,53 @@
 package engine
 
 import (
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/docker/go-units"
+	"github.com/moby/moby/api/types/blkiodev"
+	mobycontainer "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	mobynetwork "github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/storage"
+
 	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/network"
 )
 
-// Inspect is `inspect` of a container, in Docker's shape.
-type Inspect struct {
-	ID              string `json:"Id"`
-	Created         string
-	Path            string
-	Args            []string
-	State           InspectState
-	Image           string
-	Name            string
-	LogPath         string
-	RestartCount    int
-	Driver          string
-	HostConfig      InspectHost
-	Config          InspectConfig
-	Mounts          []InspectMount
-	NetworkSettings map[string]any
+// ContainerJSON is inspect of a container: Docker's InspectResponse,
+// with the network fields that API 1.51 and older still carry at the top
+// of NetworkSettings (the first network's), which templates such as
+// {{.NetworkSettings.IPAddress}} read.
+type ContainerJSON struct {
+	mobycontainer.InspectResponse
+	NetworkSettings *NetworkSettings
 }
 
-// InspectMount is one of Docker's Mounts.
-type InspectMount struct {
-	Type        string
-	Name        string `json:",omitempty"`
-	Source      string
-	Destination string
-	Driver      string `json:",omitempty"`
-	Mode        string
-	RW          bool
-	Propagation string
+// NetworkSettings is Docker's NetworkSettings with its legacy fields.
+type NetworkSettings struct {
+	mobycontainer.NetworkSettings
+	Bridge                 string
+	HairpinMode            bool
+	LinkLocalIPv6Address   string
+	LinkLocalIPv6PrefixLen int
+	SecondaryIPAddresses   []string
+	SecondaryIPv6Addresses []string
+	EndpointID             string
+	Gateway                string
+	GlobalIPv6Address      string
+	GlobalIPv6PrefixLen    int
+	IPAddress              string
+	IPPrefixLen            int
+	IPv6Gateway            string
+	MacAddress             string
 }
 
-// InspectState is Docker's State.
-type InspectState struct {
-	Status                                       string
-	Running, Paused, Restarting, OOMKilled, Dead bool
-	Pid, ExitCode                                int
-	Error                                        string
-	StartedAt, FinishedAt                        string
-}
-
-// InspectRestart is Docker's HostConfig.RestartPolicy.
-type InspectRestart struct {
-	Name              string
-	MaximumRetryCount int
-}
-
-// InspectHost is the part of Docker's HostConfig berth has.
-type InspectHost struct {
-	RestartPolicy   InspectRestart
-	Binds           []string
-	Tmpfs           map[string]string
-	AutoRemove      bool
-	ReadonlyRootfs  bool
-	Privileged      bool
-	CapAdd          []string
-	CapDrop         []string
-	SecurityOpt     []string
-	NetworkMode     string
-	Memory          int64
-	NanoCpus        int64
-	PidsLimit       int64
-	MemorySwap      int64
-	CpuShares       uint64
-	CpusetCpus      string
-	Devices         []string
-	Ulimits         []string
-	PidMode         string
-	IpcMode         string
-	UTSMode         string
-	UsernsMode      string
-	Init            bool
-	PortBindings    []string
-	PublishAllPorts bool
-	Dns             []string
-	DnsSearch       []string
-	DnsOptions      []string
-	ExtraHosts      []string
-}
-
-// InspectConfig is Docker's Config.
-type InspectConfig struct {
-	Hostname     string
-	User         string
-	Env          []string
-	Cmd          []string
-	Entrypoint   []string
-	WorkingDir   string
-	Labels       map[string]string
-	Image        string
-	Tty          bool
-	StopSignal   string              `json:",omitempty"`
-	ExposedPorts map[string]struct{} `json:",omitempty"`
-}
-
+// stamp writes a time as Docker's inspect does; the zero time is
+// Docker's 0001-01-01T00:00:00Z.
 func stamp(t time.Time) string {
 	if t.IsZero() {
 		return "0001-01-01T00:00:00Z"
@@ -106,43 +55,252 @@ func stamp(t time.Time) string {
 	return t.Format(time.RFC3339Nano)
 }
 
-// Inspect describes a container as Docker's inspect does.
-func (e *Engine) Inspect(c *container.Container) Inspect {
-	args := append(append([]string(nil), c.Config.Entrypoint...), c.Config.Cmd...)
-	out := Inspect{
-		ID: c.ID, Created: stamp(c.Created), Image: c.Image, Name: "/" + c.Name, LogPath: e.LogPath(c), Driver: "overlay",
-		State: InspectState{Status: c.State.Status, Running: c.State.Status == container.Running, OOMKilled: c.State.OOMKilled,
-			Pid: c.State.Pid, ExitCode: c.State.ExitCode, Error: c.State.Error, StartedAt: stamp(c.State.StartedAt), FinishedAt: stamp(c.State.FinishedAt)},
-		RestartCount: c.State.RestartCount,
-		HostConfig: InspectHost{RestartPolicy: InspectRestart{Name: c.Host.Restart.Name, MaximumRetryCount: c.Host.Restart.MaxRetries}, AutoRemove: c.Host.AutoRemove, ReadonlyRootfs: c.Host.ReadonlyRootfs, Privileged: c.Host.Privileged,
-			CapAdd: c.Host.CapAdd, CapDrop: c.Host.CapDrop, SecurityOpt: c.Host.SecurityOpt, NetworkMode: c.Host.NetworkMode,
-			Memory: c.Host.Memory, NanoCpus: c.Host.NanoCPUs, PidsLimit: c.Host.PidsLimit, MemorySwap: c.Host.MemorySwap, CpuShares: c.Host.CPUShares, CpusetCpus: c.Host.CpusetCpus, Binds: c.Host.Binds, Tmpfs: c.Host.Tmpfs,
-			Devices: c.Host.Devices, Ulimits: c.Host.Ulimits, PidMode: c.Host.PidMode, IpcMode: c.Host.IpcMode, UTSMode: c.Host.UTSMode,
-			UsernsMode: c.Host.UsernsMode, Init: c.Host.Init, PortBindings: c.Host.Publish, PublishAllPorts: c.Host.PublishAll,
-			Dns: c.Host.DNS, DnsSearch: c.Host.DNSSearch, DnsOptions: c.Host.DNSOptions, ExtraHosts: c.Host.ExtraHosts},
-		Config: InspectConfig{Hostname: c.Config.Hostname, User: c.Config.User, Env: c.Config.Env, Cmd: c.Config.Cmd,
-			Entrypoint: c.Config.Entrypoint, WorkingDir: c.Config.WorkingDir, Labels: c.Config.Labels, Image: c.ImageName,
-			Tty: c.Config.Tty, StopSignal: c.Config.StopSignal, ExposedPorts: c.Config.ExposedPorts},
-		Mounts: []InspectMount{}, NetworkSettings: e.networkSettings(c),
+// ContainerInspect describes a container as Docker's inspect does.
+func (e *Engine) ContainerInspect(ref string) (*ContainerJSON, error) {
+	c, err := e.get(ref)
+	if err != nil {
+		return nil, err
 	}
-	for _, m := range c.Host.Mounts {
-		im := InspectMount{Type: m.Type, Source: m.Source, Destination: m.Target, RW: !m.ReadOnly, Propagation: "rprivate"}
-		if m.ReadOnly {
-			im.Mode = "ro"
-		}
-		if m.Type == "volume" {
-			im.Name, im.Driver, im.Propagation = m.Source, "local", ""
-			if v, err := e.Volumes.Get(m.Source); err == nil {
-				im.Source = v.Mountpoint
+	return e.inspect(c), nil
+}
+
+func (e *Engine) inspect(c *container.Container) *ContainerJSON {
+	dir := e.containers.Dir(c.ID)
+	out := &ContainerJSON{InspectResponse: mobycontainer.InspectResponse{
+		ID: c.ID, Created: stamp(c.Created), Image: c.Image, Name: "/" + c.Name, LogPath: e.logPath(c), Driver: "overlay",
+		Platform: "linux", RestartCount: c.State.RestartCount, ExecIDs: nil,
+		State:          stateOf(c),
+		HostConfig:     hostConfigOf(c),
+		Config:         configOf(c),
+		Mounts:         e.mountPoints(c),
+		ResolvConfPath: dir + "/etc/resolv.conf", HostnamePath: dir + "/etc/hostname", HostsPath: dir + "/etc/hosts",
+		GraphDriver: &storage.DriverData{Name: "overlay", Data: map[string]string{
+			"UpperDir": dir + "/upper", "WorkDir": dir + "/work", "MergedDir": dir + "/merged"}},
+	}}
+	if args := c.Config.Args(); len(args) > 0 {
+		out.Path, out.Args = args[0], args[1:]
+	} else {
+		out.Args = []string{}
+	}
+	out.NetworkSettings = e.networkSettings(c)
+	return out
+}
+
+// stateOf is Docker's State of a container, with its status string.
+func stateOf(c *container.Container) *mobycontainer.State {
+	st := &mobycontainer.State{
+		Status:  statusOf(c),
+		Running: c.State.Status == container.Running, Paused: c.State.Paused, OOMKilled: c.State.OOMKilled,
+		Pid: c.State.Pid, ExitCode: c.State.ExitCode, Error: c.State.Error,
+		StartedAt: stamp(c.State.StartedAt), FinishedAt: stamp(c.State.FinishedAt),
+	}
+	st.Restarting = st.Status == mobycontainer.StateRestarting
+	return st
+}
+
+// statusOf is Docker's one-word state: created, running, paused,
+// restarting (between a restart policy's attempts) or exited.
+func statusOf(c *container.Container) mobycontainer.ContainerState {
+	switch {
+	case c.State.Status == container.Running && c.State.Paused:
+		return mobycontainer.StatePaused
+	case c.State.Status == container.Running:
+		return mobycontainer.StateRunning
+	case c.State.Status == container.Exited && monitorAlive(c):
+		return mobycontainer.StateRestarting
+	case c.State.Status == container.Exited:
+		return mobycontainer.StateExited
+	}
+	return mobycontainer.StateCreated
+}
+
+func configOf(c *container.Container) *mobycontainer.Config {
+	cfg := c.Config
+	out := &mobycontainer.Config{
+		Hostname: cfg.Hostname, Domainname: cfg.Domainname, User: cfg.User, Env: orEmpty(cfg.Env), Cmd: cfg.Cmd,
+		Entrypoint: cfg.Entrypoint, WorkingDir: cfg.WorkingDir, Labels: cfg.Labels, Image: c.ImageName, Tty: cfg.Tty,
+		OpenStdin: cfg.OpenStdin, StdinOnce: cfg.StdinOnce, AttachStdin: cfg.OpenStdin && cfg.StdinOnce,
+		AttachStdout: cfg.StdinOnce, AttachStderr: cfg.StdinOnce, StopSignal: cfg.StopSignal, StopTimeout: cfg.StopTimeout,
+	}
+	if out.Labels == nil {
+		out.Labels = map[string]string{}
+	}
+	if len(cfg.ExposedPorts) > 0 {
+		out.ExposedPorts = mobynetwork.PortSet{}
+		for k := range cfg.ExposedPorts {
+			if p, err := mobynetwork.ParsePort(k); err == nil {
+				out.ExposedPorts[p] = struct{}{}
 			}
 		}
-		if m.Type == "tmpfs" {
-			im.Propagation = ""
-		}
-		out.Mounts = append(out.Mounts, im)
 	}
-	if len(args) > 0 {
-		out.Path, out.Args = args[0], args[1:]
+	for _, m := range c.Host.Mounts {
+		if m.Type == "volume" && m.Anonymous {
+			if out.Volumes == nil {
+				out.Volumes = map[string]struct{}{}
+			}
+			out.Volumes[m.Target] = struct{}{}
+		}
 	}
 	return out
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// hostConfigOf is Docker's HostConfig of a container.
+func hostConfigOf(c *container.Container) *mobycontainer.HostConfig {
+	h := c.Host
+	hc := &mobycontainer.HostConfig{
+		Binds: h.Binds, NetworkMode: mobycontainer.NetworkMode(h.NetworkMode), AutoRemove: h.AutoRemove,
+		RestartPolicy: mobycontainer.RestartPolicy{Name: mobycontainer.RestartPolicyMode(orDefault(h.Restart.Name, "no")), MaximumRetryCount: h.Restart.MaxRetries},
+		LogConfig:     mobycontainer.LogConfig{Type: "json-file", Config: map[string]string{}},
+		CapAdd:        h.CapAdd, CapDrop: h.CapDrop, DNSOptions: orEmpty(h.DNSOptions), DNSSearch: orEmpty(h.DNSSearch),
+		ExtraHosts: h.ExtraHosts, IpcMode: mobycontainer.IpcMode(orDefault(h.IpcMode, "private")),
+		PidMode: mobycontainer.PidMode(h.PidMode), UTSMode: mobycontainer.UTSMode(h.UTSMode), UsernsMode: mobycontainer.UsernsMode(h.UsernsMode),
+		Privileged: h.Privileged, PublishAllPorts: h.PublishAll, ReadonlyRootfs: h.ReadonlyRootfs, SecurityOpt: h.SecurityOpt,
+		Tmpfs: h.Tmpfs, CgroupnsMode: mobycontainer.CgroupnsModePrivate, Isolation: "", ShmSize: 64 << 20,
+		ConsoleSize: [2]uint{0, 0}, PortBindings: mobynetwork.PortMap{},
+		MaskedPaths: container.MaskedPaths(h.Privileged), ReadonlyPaths: container.ReadonlyPaths(h.Privileged),
+		Resources: mobycontainer.Resources{
+			Memory: h.Memory, MemorySwap: h.MemorySwap, NanoCPUs: h.NanoCPUs, CPUShares: int64(h.CPUShares), CpusetCpus: h.CpusetCpus,
+			BlkioWeightDevice: []*blkiodev.WeightDevice{}, BlkioDeviceReadBps: []*blkiodev.ThrottleDevice{}, BlkioDeviceWriteBps: []*blkiodev.ThrottleDevice{},
+			BlkioDeviceReadIOps: []*blkiodev.ThrottleDevice{}, BlkioDeviceWriteIOps: []*blkiodev.ThrottleDevice{}, Devices: []mobycontainer.DeviceMapping{},
+			DeviceCgroupRules: nil, Ulimits: []*units.Ulimit{},
+		},
+	}
+	if h.Init {
+		t := true
+		hc.Init = &t
+	}
+	if h.PidsLimit != 0 {
+		n := h.PidsLimit
+		hc.PidsLimit = &n
+	}
+	if h.LogMaxSize > 0 {
+		hc.LogConfig.Config["max-size"] = strconv.FormatInt(h.LogMaxSize, 10)
+	}
+	if h.LogMaxFiles > 0 {
+		hc.LogConfig.Config["max-file"] = strconv.Itoa(h.LogMaxFiles)
+	}
+	for _, d := range h.DNS {
+		if a, err := netip.ParseAddr(d); err == nil {
+			hc.DNS = append(hc.DNS, a)
+		}
+	}
+	if hc.DNS == nil {
+		hc.DNS = []netip.Addr{}
+	}
+	for _, d := range h.Devices {
+		if host, ctr, perms, err := container.ParseDevice(d); err == nil {
+			hc.Devices = append(hc.Devices, mobycontainer.DeviceMapping{PathOnHost: host, PathInContainer: ctr, CgroupPermissions: perms})
+		}
+	}
+	for _, u := range h.Ulimits {
+		if l, err := units.ParseUlimit(u); err == nil {
+			hc.Ulimits = append(hc.Ulimits, l)
+		}
+	}
+	for _, p := range h.Publish {
+		specs, err := network.ParsePublish(p)
+		if err != nil {
+			continue // create validated it; a record from an older berth may not parse
+		}
+		for _, ps := range specs {
+			k, err := mobynetwork.ParsePort(strconv.Itoa(int(ps.ContainerPort)) + "/" + ps.Proto)
+			if err != nil {
+				continue
+			}
+			b := mobynetwork.PortBinding{HostIP: ps.HostIP}
+			if ps.HostPort != 0 {
+				b.HostPort = strconv.Itoa(int(ps.HostPort))
+			}
+			hc.PortBindings[k] = append(hc.PortBindings[k], b)
+		}
+	}
+	for _, m := range h.Mounts {
+		if m.Type == "tmpfs" && h.Tmpfs[m.Target] != "" || m.Type == "bind" && containsBind(h.Binds, m.Target) {
+			continue // given as --tmpfs or -v: in Tmpfs and Binds already
+		}
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.Type(m.Type), Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+	}
+	return hc
+}
+
+func containsBind(binds []string, target string) bool {
+	for _, b := range binds {
+		if parts := strings.Split(b, ":"); len(parts) >= 2 && parts[1] == target {
+			return true
+		}
+	}
+	return false
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// mountPoints are inspect's Mounts: binds, volumes and tmpfs.
+func (e *Engine) mountPoints(c *container.Container) []mobycontainer.MountPoint {
+	out := []mobycontainer.MountPoint{}
+	for _, m := range c.Host.Mounts {
+		mp := mobycontainer.MountPoint{Type: mount.Type(m.Type), Source: m.Source, Destination: m.Target, RW: !m.ReadOnly, Propagation: mount.PropagationRPrivate}
+		if m.ReadOnly {
+			mp.Mode = "ro"
+		}
+		switch m.Type {
+		case "volume":
+			mp.Name, mp.Driver, mp.Propagation, mp.Mode = m.Source, "local", "", "z"
+			if v, err := e.volumes.Get(m.Source); err == nil {
+				mp.Source = v.Mountpoint
+			}
+		case "tmpfs":
+			mp.Propagation, mp.Source = "", ""
+		}
+		out = append(out, mp)
+	}
+	return out
+}
+
+// networkSettings is inspect's NetworkSettings: the endpoints of a
+// running container, the first network's at the top, as API 1.51 has.
+func (e *Engine) networkSettings(c *container.Container) *NetworkSettings {
+	ns := &NetworkSettings{NetworkSettings: mobycontainer.NetworkSettings{
+		Ports: mobynetwork.PortMap{}, Networks: map[string]*mobynetwork.EndpointSettings{}}}
+	if c.State.Status != container.Running {
+		for _, a := range c.Host.Networks {
+			ns.Networks[a.Name] = &mobynetwork.EndpointSettings{Aliases: a.Aliases, DNSNames: nil}
+		}
+		return ns
+	}
+	ns.SandboxKey = "/proc/" + strconv.Itoa(c.State.Pid) + "/ns/net"
+	for i, ep := range e.networks.EndpointsOf(c.ID) {
+		es := &mobynetwork.EndpointSettings{NetworkID: ep.NetworkID, EndpointID: ep.HostVeth, Gateway: ep.Gateway,
+			IPAddress: ep.Addr.Addr(), IPPrefixLen: ep.Addr.Bits(), Aliases: ep.Aliases, DNSNames: append([]string{c.Name}, ep.Aliases...)}
+		if hw, err := net.ParseMAC(ep.MAC); err == nil {
+			es.MacAddress = mobynetwork.HardwareAddr(hw)
+		}
+		ns.Networks[ep.Network] = es
+		if i == 0 {
+			ns.IPAddress, ns.IPPrefixLen, ns.Gateway, ns.MacAddress, ns.EndpointID = ep.Addr.Addr().String(), ep.Addr.Bits(), ep.Gateway.String(), ep.MAC, ep.HostVeth
+		}
+		for _, p := range ep.Ports {
+			k, err := mobynetwork.ParsePort(strconv.Itoa(int(p.ContainerPort)) + "/" + p.Proto)
+			if err != nil {
+				continue
+			}
+			host := p.HostIP
+			if !host.IsValid() {
+				host = netip.IPv4Unspecified()
+			}
+			ns.Ports[k] = append(ns.Ports[k], mobynetwork.PortBinding{HostIP: host, HostPort: strconv.Itoa(int(p.HostPort))})
+		}
+	}
+	return ns
 }

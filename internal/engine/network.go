@@ -35,7 +35,7 @@ func (e *Engine) checkNetworking(c *container.Container, ip string, aliases []st
 		}
 		return nil
 	}
-	n, err := e.Networks.Get(h.NetworkMode)
+	n, err := e.networks.Get(h.NetworkMode)
 	if err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func hostResolv(path string) (servers, search, opts []string) {
 // The returned function undoes it all after the container exits.
 func (e *Engine) connectNetworks(c *container.Container, pid int) (func(), error) {
 	nsPath := "/proc/" + strconv.Itoa(pid) + "/ns/net"
-	etc := filepath.Join(e.Containers.Dir(c.ID), "etc")
+	etc := filepath.Join(e.containers.Dir(c.ID), "etc")
 	switch {
 	case c.Host.NetworkMode == "none", !c.Host.OwnNetworkNamespace():
 		// With none, the runtime brought lo up in the new namespace.
@@ -240,11 +240,11 @@ func (e *Engine) connectNetworks(c *container.Container, pid int) (func(), error
 		}
 		req.Networks = append(req.Networks, at)
 	}
-	eps, err := e.Networks.Connect(req)
+	eps, err := e.networks.Connect(req)
 	if err != nil {
 		return nil, err
 	}
-	undo := func() { e.Networks.Disconnect(c.ID) }
+	undo := func() { e.networks.Disconnect(c.ID) }
 	if err := e.writeEtc(c, etc, eps); err != nil {
 		undo()
 		return nil, err
@@ -264,7 +264,7 @@ func (e *Engine) connectNetworks(c *container.Container, pid int) (func(), error
 			upstreams = append(upstreams, d+":53")
 		}
 	}
-	srv := &dns.Server{Lookup: e.Networks.Lookup(c.ID), Upstreams: upstreams}
+	srv := &dns.Server{Lookup: e.networks.Lookup(c.ID), Upstreams: upstreams}
 	go srv.Serve(pc)
 	return func() { pc.Close(); undo() }, nil
 }
@@ -275,68 +275,20 @@ func (e *Engine) disconnectAll(c *container.Container) error {
 	if !c.Host.OwnNetworkNamespace() {
 		return nil
 	}
-	err := errors.Join(e.Networks.Disconnect(c.ID), e.Networks.DeleteVeths(c.ID))
+	err := errors.Join(e.networks.Disconnect(c.ID), e.networks.DeleteVeths(c.ID))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	return err
 }
 
-// Ports are a running container's published ports, as bound.
-func (e *Engine) Ports(c *container.Container) []network.PortSpec {
-	if c.State.Status != container.Running || !c.Host.OwnNetworkNamespace() {
-		return nil
-	}
-	var out []network.PortSpec
-	for _, ep := range e.Networks.EndpointsOf(c.ID) {
-		out = append(out, ep.Ports...)
-	}
-	return out
-}
-
-// FormatPort writes a binding as ps and port do: 0.0.0.0:8080->80/tcp.
-func FormatPort(p network.PortSpec) string {
-	host := "0.0.0.0"
-	if p.HostIP.IsValid() {
-		host = p.HostIP.String()
-	}
-	return fmt.Sprintf("%s:%d->%d/%s", host, p.HostPort, p.ContainerPort, p.Proto)
-}
-
-// networkSettings is inspect's NetworkSettings, in Docker's shape.
-func (e *Engine) networkSettings(c *container.Container) map[string]any {
-	nets := map[string]any{}
-	out := map[string]any{"Networks": nets, "IPAddress": "", "Gateway": "", "MacAddress": "", "Ports": map[string]any{}}
-	if c.State.Status != container.Running {
-		return out
-	}
-	ports := map[string][]map[string]string{}
-	for i, ep := range e.Networks.EndpointsOf(c.ID) {
-		nets[ep.Network] = map[string]any{"NetworkID": ep.NetworkID, "IPAddress": ep.Addr.Addr().String(), "IPPrefixLen": ep.Addr.Bits(),
-			"Gateway": ep.Gateway.String(), "MacAddress": ep.MAC, "Aliases": ep.Aliases, "EndpointID": ep.HostVeth}
-		if i == 0 {
-			out["IPAddress"], out["Gateway"], out["MacAddress"] = ep.Addr.Addr().String(), ep.Gateway.String(), ep.MAC
-		}
-		for _, p := range ep.Ports {
-			host := "0.0.0.0"
-			if p.HostIP.IsValid() {
-				host = p.HostIP.String()
-			}
-			k := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
-			ports[k] = append(ports[k], map[string]string{"HostIp": host, "HostPort": strconv.Itoa(int(p.HostPort))})
-		}
-	}
-	out["Ports"] = ports
-	return out
-}
-
-// ConnectNetwork puts a running container on one more network and
+// connectNetwork puts a running container on one more network and
 // records it for its next starts.
-func (e *Engine) ConnectNetwork(c *container.Container, a network.Attachment) error {
+func (e *Engine) connectNetwork(c *container.Container, a network.Attachment) error {
 	if !c.Host.OwnNetworkNamespace() {
 		return fmt.Errorf("container %s uses --network %s: it cannot join networks", c.Name, c.Host.NetworkMode)
 	}
-	n, err := e.Networks.Get(a.Network)
+	n, err := e.networks.Get(a.Network)
 	if err != nil {
 		return err
 	}
@@ -345,11 +297,11 @@ func (e *Engine) ConnectNetwork(c *container.Container, a network.Attachment) er
 	}
 	if c.State.Status == container.Running {
 		req := network.Request{Container: c.ID, Name: c.Name, NsPath: "/proc/" + strconv.Itoa(c.State.Pid) + "/ns/net"}
-		if _, err := e.Networks.ConnectOne(req, a, len(e.Networks.EndpointsOf(c.ID))); err != nil {
+		if _, err := e.networks.ConnectOne(req, a, len(e.networks.EndpointsOf(c.ID))); err != nil {
 			return err
 		}
 	}
-	_, err = e.Containers.Update(c.ID, func(cur *container.Container) error {
+	_, err = e.containers.Update(c.ID, func(cur *container.Container) error {
 		at := container.NetworkAttachment{Name: n.Name, Aliases: a.Aliases}
 		if a.IP.IsValid() {
 			at.IP = a.IP.String()
@@ -360,10 +312,10 @@ func (e *Engine) ConnectNetwork(c *container.Container, a network.Attachment) er
 	return err
 }
 
-// DisconnectNetwork takes a container off a network, now and for its
+// disconnectNetwork takes a container off a network, now and for its
 // next starts.
-func (e *Engine) DisconnectNetwork(c *container.Container, ref string) error {
-	n, err := e.Networks.Get(ref)
+func (e *Engine) disconnectNetwork(c *container.Container, ref string) error {
+	n, err := e.networks.Get(ref)
 	if err != nil {
 		return err
 	}
@@ -371,11 +323,11 @@ func (e *Engine) DisconnectNetwork(c *container.Container, ref string) error {
 		return fmt.Errorf("container %s is not connected to network %s", c.Name, n.Name)
 	}
 	if c.State.Status == container.Running {
-		if err := e.Networks.DisconnectOne(c.ID, n.Name); err != nil {
+		if err := e.networks.DisconnectOne(c.ID, n.Name); err != nil {
 			return err
 		}
 	}
-	_, err = e.Containers.Update(c.ID, func(cur *container.Container) error {
+	_, err = e.containers.Update(c.ID, func(cur *container.Container) error {
 		cur.Host.Networks = slices.DeleteFunc(cur.Host.Networks, func(x container.NetworkAttachment) bool { return x.Name == n.Name })
 		if len(cur.Host.Networks) > 0 {
 			cur.Host.NetworkMode = cur.Host.Networks[0].Name

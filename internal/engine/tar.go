@@ -3,7 +3,6 @@ package engine
 import (
 	"archive/tar"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -81,12 +80,4 @@ func writeTar(w io.Writer, root string, edit tarEdit) error {
 		return err
 	}
 	return tw.Close()
-}
-
-// Export writes a container's root filesystem as a tar (export).
-func (e *Engine) Export(w io.Writer, rootfs string) error {
-	if err := writeTar(w, rootfs, nil); err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	return nil
 }

@@ -9,7 +9,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
+	mobyvolume "github.com/moby/moby/api/types/volume"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-project/berth/internal/container"
@@ -18,8 +20,11 @@ import (
 )
 
 // volumeUsers names the containers that mount volume name.
-func (e *Engine) volumeUsers(name string) []string {
-	all, _ := e.Containers.List()
+func (e *Engine) volumeUsers(name string) ([]string, error) {
+	all, err := e.containers.List()
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
 	var out []string
 	for _, c := range all {
 		for _, m := range c.Host.Mounts {
@@ -29,7 +34,7 @@ func (e *Engine) volumeUsers(name string) []string {
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 // userMounts parses -v, --mount and --tmpfs, adds an anonymous volume
@@ -88,15 +93,15 @@ func (e *Engine) userMounts(h *container.Host, mountFlags []string, imageVolumes
 	var made []string
 	undo := func() {
 		for _, n := range made {
-			e.Volumes.Remove(n, true)
+			e.volumes.Remove(n, true)
 		}
 	}
 	for i, m := range ms {
 		if m.Type != "volume" {
 			continue
 		}
-		_, getErr := e.Volumes.Get(m.Source)
-		v, err := e.Volumes.Create(m.Source, nil)
+		_, getErr := e.volumes.Get(m.Source)
+		v, err := e.volumes.Create(m.Source, nil)
 		if err != nil {
 			undo()
 			return func() {}, err
@@ -129,7 +134,7 @@ func (e *Engine) prepareVolumes(c *container.Container, rootfs string) (containe
 		if m.Type != "volume" {
 			continue
 		}
-		v, err := e.Volumes.Create(m.Source, nil)
+		v, err := e.volumes.Create(m.Source, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -185,10 +190,15 @@ func (e *Engine) removeAnonymousVolumes(c *container.Container) error {
 		if m.Type != "volume" || !m.Anonymous {
 			continue
 		}
-		if users := e.volumeUsers(m.Source); len(users) > 0 {
+		users, err := e.volumeUsers(m.Source)
+		if err != nil {
+			errs = append(errs, err) // kept: its users are unknown
 			continue
 		}
-		if err := e.Volumes.Remove(m.Source, false); err != nil && !errors.Is(err, volume.ErrNotFound) {
+		if len(users) > 0 {
+			continue
+		}
+		if err := e.volumes.Remove(m.Source, false); err != nil && !errors.Is(err, volume.ErrNotFound) {
 			errs = append(errs, err)
 		}
 	}
@@ -207,7 +217,7 @@ func (e *Engine) joins(c *container.Container) (map[specs.LinuxNamespaceType]str
 		if !ok {
 			continue
 		}
-		other, err := e.Get(ref)
+		other, err := e.get(ref)
 		if err != nil {
 			return nil, fmt.Errorf("join the %s namespace of %s: %w", t, ref, err)
 		}
@@ -224,4 +234,120 @@ func (e *Engine) joins(c *container.Container) (map[specs.LinuxNamespaceType]str
 
 var nsFile = map[specs.LinuxNamespaceType]string{
 	specs.PIDNamespace: "pid", specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.NetworkNamespace: "net",
+}
+
+// VolumeCreateOptions are volume create's.
+type VolumeCreateOptions struct {
+	// Name is the volume's; "" draws one (an anonymous-looking name, but
+	// the volume is named: prune without -a keeps it).
+	Name string
+	// Driver is "local" (or ""), the only one.
+	Driver string
+	Labels map[string]string
+}
+
+func volumeOut(v *volume.Volume) mobyvolume.Volume {
+	labels := v.Labels
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	return mobyvolume.Volume{Name: v.Name, Driver: v.Driver, Mountpoint: v.Mountpoint, CreatedAt: v.CreatedAt.Format(time.RFC3339),
+		Labels: labels, Scope: v.Scope, Options: map[string]string{}}
+}
+
+// VolumeCreate makes a volume.
+func (e *Engine) VolumeCreate(o VolumeCreateOptions) (mobyvolume.Volume, error) {
+	if o.Driver != "" && o.Driver != "local" {
+		return mobyvolume.Volume{}, invalid(fmt.Errorf("volume driver %q: only local is supported", o.Driver))
+	}
+	v, err := e.volumes.Create(o.Name, o.Labels)
+	if err != nil {
+		return mobyvolume.Volume{}, classify(err)
+	}
+	return volumeOut(v), nil
+}
+
+// VolumeList lists volumes: filters name=, label=, label!=, driver=,
+// dangling=.
+func (e *Engine) VolumeList(f Filters) ([]mobyvolume.Volume, error) {
+	if err := f.check("name", "label", "label!", "driver", "dangling"); err != nil {
+		return nil, err
+	}
+	dangling, danglingSet, err := f.boolean("dangling")
+	if err != nil {
+		return nil, err
+	}
+	vols, err := e.volumes.List()
+	if err != nil {
+		return nil, err
+	}
+	out := []mobyvolume.Volume{}
+	for _, v := range vols {
+		if !f.any("name", func(s string) bool { return strings.Contains(v.Name, s) }) ||
+			!f.any("driver", func(s string) bool { return s == v.Driver }) || !f.labels(v.Labels) {
+			continue
+		}
+		if danglingSet {
+			users, err := e.volumeUsers(v.Name)
+			if err != nil {
+				return nil, err
+			}
+			if (len(users) == 0) != dangling {
+				continue
+			}
+		}
+		out = append(out, volumeOut(v))
+	}
+	return out, nil
+}
+
+// VolumeInspect describes a volume.
+func (e *Engine) VolumeInspect(name string) (mobyvolume.Volume, error) {
+	v, err := e.volumes.Get(name)
+	if err != nil {
+		return mobyvolume.Volume{}, classify(err)
+	}
+	return volumeOut(v), nil
+}
+
+// VolumeRemove deletes a volume and its data; one in use only with
+// force.
+func (e *Engine) VolumeRemove(name string, force bool) error {
+	return classify(e.volumes.Remove(name, force))
+}
+
+// VolumesPrune removes unused anonymous volumes, or every unused one
+// with all=true, as Docker 23+ does (label=, label!= filters too).
+func (e *Engine) VolumesPrune(f Filters) (mobyvolume.PruneReport, error) {
+	rep := mobyvolume.PruneReport{VolumesDeleted: []string{}}
+	if err := f.check("all", "label", "label!"); err != nil {
+		return rep, err
+	}
+	all, _, err := f.boolean("all")
+	if err != nil {
+		return rep, err
+	}
+	vols, err := e.volumes.List()
+	if err != nil {
+		return rep, err
+	}
+	for _, v := range vols {
+		if !all && !v.Anonymous || !f.labels(v.Labels) {
+			continue
+		}
+		users, err := e.volumeUsers(v.Name)
+		if err != nil {
+			return rep, err
+		}
+		if len(users) > 0 {
+			continue
+		}
+		size := dirSize(v.Mountpoint)
+		if err := e.volumes.Remove(v.Name, false); err != nil {
+			return rep, classify(err)
+		}
+		rep.VolumesDeleted = append(rep.VolumesDeleted, v.Name)
+		rep.SpaceReclaimed += uint64(size)
+	}
+	return rep, nil
 }

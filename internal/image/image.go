@@ -65,7 +65,7 @@ type Service struct {
 	Snapshots *snapshot.Store
 	// InUse, when set, names the containers that use an image; rmi and
 	// prune keep such images unless forced. The engine sets it.
-	InUse func(id v1.Hash) []string
+	InUse func(id v1.Hash) ([]string, error)
 }
 
 // Open opens the image service rooted at root (the engine's storage

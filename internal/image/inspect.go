@@ -148,7 +148,11 @@ func (s *Service) DiskUsage() (DiskUsage, error) {
 	du.Total = len(imgs)
 	used := map[v1.Hash]bool{}
 	for _, img := range imgs {
-		if len(s.inUse(img.ID)) > 0 {
+		users, err := s.inUse(img.ID)
+		if err != nil {
+			return DiskUsage{}, err
+		}
+		if len(users) > 0 {
 			du.Active++
 			for _, c := range img.ChainIDs {
 				used[c] = true

@@ -19,15 +19,21 @@ type Removal struct {
 }
 
 // inUse names the users of an image: containers, and its image mount.
-func (s *Service) inUse(id v1.Hash) []string {
+// It fails closed: when the users cannot be listed, the image counts as
+// in use, so that rmi and prune never delete what a container needs.
+func (s *Service) inUse(id v1.Hash) ([]string, error) {
 	var users []string
 	if isMountPoint(filepath.Join(s.root, "mounts", id.Hex)) {
 		users = append(users, "(image mount)")
 	}
 	if s.InUse != nil {
-		users = append(users, s.InUse(id)...)
+		more, err := s.InUse(id)
+		if err != nil {
+			return nil, fmt.Errorf("find the containers of image %s: %w", short(id), err)
+		}
+		users = append(users, more...)
 	}
-	return users
+	return users, nil
 }
 
 // Remove is `rmi`: by name it removes that name, and the image when no
@@ -42,7 +48,10 @@ func (s *Service) Remove(ref string, force bool) (Removal, error) {
 		if err != nil {
 			return err
 		}
-		users := s.inUse(rec.ID)
+		users, err := s.inUse(rec.ID)
+		if err != nil {
+			return err
+		}
 		byName := !matchesID(rec, ref)
 		if byName {
 			r, _ := reference.Parse(ref) // find parsed it already
@@ -101,15 +110,26 @@ func familiar(names []string) []string {
 func (s *Service) Prune(all bool) (Removal, error) {
 	var res Removal
 	err := s.update(func(f *indexFile) error {
+		var listErr error
 		f.Images = slices.DeleteFunc(f.Images, func(r Record) bool {
-			if (len(r.Names) > 0 && !all) || len(s.inUse(r.ID)) > 0 {
+			if listErr != nil || (len(r.Names) > 0 && !all) {
+				return false
+			}
+			users, err := s.inUse(r.ID)
+			if err != nil {
+				listErr = err
+				return false
+			}
+			if len(users) > 0 {
 				return false
 			}
 			res.Untagged = append(append(res.Untagged, familiar(r.Names)...), familiar(r.RepoDigests)...)
 			res.Deleted = append(res.Deleted, r.ID.String())
 			return true
 		})
-		return nil
+		// Nothing is removed when the users of any image are unknown:
+		// update writes the index only when this returns nil.
+		return listErr
 	})
 	if err != nil {
 		return res, err

@@ -236,7 +236,7 @@ func (s *session) supervise(r *run, code, restarts int) int {
 		r.disconnect()
 		trace.Phase("monitor", "deleted")
 		c, err = s.store.Update(s.id, func(c *container.Container) error {
-			c.State.Status, c.State.ExitCode, c.State.OOMKilled = container.Exited, code, oom
+			c.State.Status, c.State.ExitCode, c.State.OOMKilled, c.State.Paused = container.Exited, code, oom, false
 			c.State.Pid, c.State.FinishedAt = 0, time.Now().UTC()
 			if again = c.Host.Restart.ShouldRestart(code, restarts, c.State.StopRequested); !again {
 				c.State.MonitorPid, c.State.MonitorStart = 0, 0

@@ -301,14 +301,23 @@ func (m *Manager) Endpoints(n *Network) ([]Endpoint, error) {
 	}
 	var out []Endpoint
 	for _, e := range ents {
+		ctr, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok {
+			continue // a temporary file of an endpoint being saved
+		}
 		b, err := os.ReadFile(filepath.Join(m.endpoints(n.ID), e.Name()))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // disconnected meanwhile
+		}
 		if err != nil {
-			continue
+			return nil, fmt.Errorf("read endpoint %s of network %s: %w", ctr, n.Name, err)
 		}
 		var ep Endpoint
-		if json.Unmarshal(b, &ep) == nil {
-			out = append(out, ep)
+		if json.Unmarshal(b, &ep) != nil {
+			// Still a container on the network, whose record is damaged.
+			ep = Endpoint{Container: ctr, Name: ctr}
 		}
+		out = append(out, ep)
 	}
 	return out, nil
 }
@@ -327,7 +336,13 @@ func (m *Manager) Remove(ref string) error {
 	if n.Name == DefaultName {
 		return fmt.Errorf("%s is a pre-defined network and cannot be removed", n.Name)
 	}
-	if eps, _ := m.Endpoints(n); len(eps) > 0 {
+	eps, err := m.Endpoints(n)
+	if err != nil {
+		// Fail closed: a network whose endpoints cannot be read may
+		// still have containers on it.
+		return fmt.Errorf("remove network %s: %w", n.Name, err)
+	}
+	if len(eps) > 0 {
 		names := make([]string, len(eps))
 		for i, ep := range eps {
 			names[i] = ep.Name
@@ -687,7 +702,13 @@ func (m *Manager) Prune() ([]string, error) {
 	}
 	var out []string
 	for _, n := range all {
-		if eps, _ := m.Endpoints(n); len(eps) > 0 {
+		eps, err := m.Endpoints(n)
+		if err != nil {
+			// Fail closed: a network whose endpoints cannot be read may
+			// still have containers on it.
+			return out, fmt.Errorf("prune network %s: %w", n.Name, err)
+		}
+		if len(eps) > 0 {
 			continue
 		}
 		if n.Name == DefaultName {

@@ -37,7 +37,7 @@ type Volume struct {
 type Store struct {
 	Root string
 	// InUse names the containers using a volume.
-	InUse func(name string) []string
+	InUse func(name string) ([]string, error)
 }
 
 // Errors callers test for.
@@ -145,7 +145,11 @@ func (s Store) Remove(name string, force bool) error {
 	if _, err := s.Get(name); err != nil {
 		return err
 	}
-	if users := s.users(name); len(users) > 0 && !force {
+	users, err := s.users(name)
+	if err != nil {
+		return err
+	}
+	if len(users) > 0 && !force {
 		return fmt.Errorf("remove %s: %w: used by container(s) %s", name, ErrInUse, strings.Join(users, ", "))
 	}
 	unlock, err := state.Flock(filepath.Join(s.Root, "volumes", ".lock"))
@@ -172,7 +176,14 @@ func (s Store) Prune(all bool) ([]string, error) {
 	}
 	var out []string
 	for _, v := range vols {
-		if (!all && !v.Anonymous) || len(s.users(v.Name)) > 0 {
+		if !all && !v.Anonymous {
+			continue
+		}
+		users, err := s.users(v.Name)
+		if err != nil {
+			return out, err
+		}
+		if len(users) > 0 {
 			continue
 		}
 		if err := s.Remove(v.Name, false); err != nil {
@@ -183,9 +194,16 @@ func (s Store) Prune(all bool) ([]string, error) {
 	return out, nil
 }
 
-func (s Store) users(name string) []string {
+// users names the containers of a volume. It fails closed: when they
+// cannot be listed, rm and prune stop rather than delete a volume that
+// a container may use.
+func (s Store) users(name string) ([]string, error) {
 	if s.InUse == nil {
-		return nil
+		return nil, nil
 	}
-	return s.InUse(name)
+	users, err := s.InUse(name)
+	if err != nil {
+		return nil, fmt.Errorf("find the containers of volume %s: %w", name, err)
+	}
+	return users, nil
 }

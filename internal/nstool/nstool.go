@@ -1,4 +1,8 @@
-package main
+// Package nstool is `berth ns`: namespaces listed as lsns does (with
+// the berth container that owns each), entered as nsenter does, and
+// kept alive on a file. It is a tool of its own in the berth binary,
+// over the kernel's namespaces, not a client of the engine.
+package nstool
 
 import (
 	"errors"
@@ -29,7 +33,8 @@ const nsUsage = `usage: berth ns COMMAND
   persist --remove PATH                      undo it
 `
 
-func nsMain(args []string) int {
+// Main runs `berth ns ARGS` and returns its exit status.
+func Main(args []string) int {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, nsUsage)
 		return 2
@@ -204,6 +209,15 @@ func nsEnter(args []string) (int, error) {
 }
 
 // nsEnterExec runs in the re-executed berth, inside the namespaces.
+// ReexecMain runs the re-executed berth of `ns enter`, which the
+// nsenter constructor moved into the target's namespaces already; it
+// returns only when this process is not that one.
+func ReexecMain() {
+	if os.Args[0] == nsEnterArg0 {
+		nsEnterExec(os.Args[1:])
+	}
+}
+
 func nsEnterExec(args []string) {
 	if len(args) == 0 {
 		os.Exit(2)

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+func exportCommand(g *globals) *cobra.Command {
+	var output string
+	c := &cobra.Command{
+		Use:   "export [OPTIONS] CONTAINER",
+		Short: "Write a container's filesystem to a tar archive",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			e, err := g.engine()
+			if err != nil {
+				return err
+			}
+			var w io.Writer = os.Stdout
+			if output != "" {
+				f, err := os.Create(output)
+				if err != nil {
+					return err
+				}
+				defer f.Close() // closed below on success
+				w = f
+				if err := e.ContainerExport(args[0], w); err != nil {
+					return err
+				}
+				return f.Close()
+			}
+			if term.IsTerminal(int(os.Stdout.Fd())) {
+				return usageError{errors.New("refusing to write an archive to a terminal: use -o or redirect")}
+			}
+			return e.ContainerExport(args[0], w)
+		},
+	}
+	c.Flags().StringVarP(&output, "output", "o", "", "write to a file")
+	return c
+}
+
+// cpCommand copies between a container and the host.
+func cpCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cp CONTAINER:SRC_PATH DEST_PATH | SRC_PATH CONTAINER:DEST_PATH",
+		Short: "Copy files between a container and the host",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(_ *cobra.Command, args []string) error {
+			e, err := g.engine()
+			if err != nil {
+				return err
+			}
+			srcC, srcP, srcIn := strings.Cut(args[0], ":")
+			dstC, dstP, dstIn := strings.Cut(args[1], ":")
+			if srcIn == dstIn {
+				return usageError{fmt.Errorf("copying between containers, or between host paths, is not supported: one side is CONTAINER:PATH")}
+			}
+			if srcIn {
+				return e.ContainerCopyFrom(srcC, srcP, args[1])
+			}
+			return e.ContainerCopyTo(dstC, args[0], dstP)
+		},
+	}
+}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/berth-project/berth/internal/engine"
+	"github.com/berth-project/berth/internal/format"
+)
+
+// eachContainer runs fn on each named container, printing the name on
+// success as Docker does, and fails if any failed.
+func eachContainer(g *globals, args []string, fn func(e *engine.Engine, ref string) error) error {
+	e, err := g.engine()
+	if err != nil {
+		return err
+	}
+	return eachName(args, func(a string) error { return fn(e, a) })
+}
+
+// stopFlag is -t/--time of stop and restart: nil when not given.
+func stopFlag(cmd *cobra.Command, secs int) *int {
+	if cmd.Flags().Changed("time") {
+		return &secs
+	}
+	return nil
+}
+
+func stopCommand(g *globals) *cobra.Command {
+	var timeout int
+	var sig string
+	c := &cobra.Command{
+		Use:   "stop [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Stop containers: the stop signal, then SIGKILL after the timeout",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o := engine.StopOptions{Timeout: stopFlag(cmd, timeout), Signal: sig}
+			return eachContainer(g, args, func(e *engine.Engine, ref string) error {
+				return e.ContainerStop(context.Background(), ref, o)
+			})
+		},
+	}
+	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before killing")
+	c.Flags().StringVarP(&sig, "signal", "s", "", "signal to send (default: the container's stop signal)")
+	return c
+}
+
+func restartCommand(g *globals) *cobra.Command {
+	var timeout int
+	var sig string
+	c := &cobra.Command{
+		Use:   "restart [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Restart containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o := engine.StopOptions{Timeout: stopFlag(cmd, timeout), Signal: sig}
+			return eachContainer(g, args, func(e *engine.Engine, ref string) error {
+				return e.ContainerRestart(context.Background(), ref, o)
+			})
+		},
+	}
+	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before killing the container")
+	c.Flags().StringVarP(&sig, "signal", "s", "", "signal to send (default: the container's stop signal)")
+	return c
+}
+
+func killCommand(g *globals) *cobra.Command {
+	var sig string
+	c := &cobra.Command{
+		Use:   "kill [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Send a signal to containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if _, err := engine.ParseSignal(sig); err != nil {
+				return usageError{err}
+			}
+			return eachContainer(g, args, func(e *engine.Engine, ref string) error { return e.ContainerKill(ref, sig) })
+		},
+	}
+	c.Flags().StringVarP(&sig, "signal", "s", "KILL", "signal to send")
+	return c
+}
+
+func rmCommand(g *globals) *cobra.Command {
+	var o engine.RemoveOptions
+	c := &cobra.Command{
+		Use:     "rm [OPTIONS] CONTAINER [CONTAINER...]",
+		Aliases: []string{"remove"},
+		Short:   "Remove containers",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return eachContainer(g, args, func(e *engine.Engine, ref string) error {
+				return e.ContainerRemove(context.Background(), ref, o)
+			})
+		},
+	}
+	c.Flags().BoolVarP(&o.Force, "force", "f", false, "kill a running container first")
+	c.Flags().BoolVarP(&o.Volumes, "volumes", "v", false, "remove the container's anonymous volumes")
+	return c
+}
+
+func waitCommand(g *globals) *cobra.Command {
+	var cond string
+	c := &cobra.Command{
+		Use:   "wait [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Wait for containers to stop and print their exit codes",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			e, err := g.engine()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := interruptible()
+			defer cancel()
+			for _, a := range args {
+				res, err := e.ContainerWait(ctx, a, engine.WaitCondition(cond))
+				if err != nil {
+					return err
+				}
+				fmt.Println(res.StatusCode)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&cond, "condition", "not-running", "not-running, next-exit or removed")
+	return c
+}
+
+func pauseCommand(g *globals, pause bool) *cobra.Command {
+	use, short := "unpause", "Resume all processes of containers"
+	if pause {
+		use, short = "pause", "Freeze all processes of containers"
+	}
+	return &cobra.Command{
+		Use:   use + " CONTAINER [CONTAINER...]",
+		Short: short,
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return eachContainer(g, args, func(e *engine.Engine, ref string) error {
+				if pause {
+					return e.ContainerPause(ref)
+				}
+				return e.ContainerUnpause(ref)
+			})
+		},
+	}
+}
+
+func renameCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rename CONTAINER NEW_NAME",
+		Short: "Rename a container",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(_ *cobra.Command, args []string) error {
+			e, err := g.engine()
+			if err != nil {
+				return err
+			}
+			return e.ContainerRename(args[0], args[1])
+		},
+	}
+}
+
+// confirm asks Docker's question before a prune, unless forced or
+// stdin is not a terminal (a script); false: the user said no.
+func confirm(force bool, what string) bool {
+	if force || !term.IsTerminal(int(os.Stdin.Fd())) {
+		return true
+	}
+	fmt.Printf("WARNING! This will remove %s.\nAre you sure you want to continue? [y/N] ", what)
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil {
+		return false
+	}
+	a := strings.TrimSpace(strings.ToLower(line))
+	return a == "y" || a == "yes"
+}
+
+func containerPruneCommand(g *globals) *cobra.Command {
+	var force bool
+	var filters []string
+	c := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove all stopped containers",
+		Args:  cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			e, err := g.engine()
+			if err != nil {
+				return err
+			}
+			f, err := engine.ParseFilters(filters)
+			if err != nil {
+				return err
+			}
+			if !confirm(force, "all stopped containers") {
+				return nil
+			}
+			rep, err := e.ContainersPrune(context.Background(), f)
+			if len(rep.ContainersDeleted) > 0 {
+				fmt.Println("Deleted Containers:")
+				for _, id := range rep.ContainersDeleted {
+					fmt.Println(id)
+				}
+				fmt.Println()
+			}
+			fmt.Println("Total reclaimed space:", format.Size(int64(rep.SpaceReclaimed)))
+			return err
+		},
+	}
+	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	c.Flags().StringArrayVar(&filters, "filter", nil, "filter: until=, label=, label!=")
+	return c
+}

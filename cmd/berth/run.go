@@ -1,0 +1,341 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/engine"
+)
+
+// createFlags are the flags of create and run.
+type createFlags struct {
+	name, user, workdir, hostname, entrypoint, network, stopSignal, memory, restart string
+	memorySwap, cpusetCpus                                                          string
+	pid, ipc, uts, userns, detachKeys, ip, domainname, uidmap                       string
+	env, envFile, labels, capAdd, capDrop, securityOpt, volumes, tmpfs, mounts      []string
+	devices, ulimits, logOpts, publish, aliases, dns, dnsSearch, dnsOpts, addHosts  []string
+	rm, readOnly, privileged, tty, interactive, noPull, init, detach, publishAll    bool
+	pidsLimit, cpuShares                                                            int64
+	stopTimeout                                                                     int
+	cpus                                                                            float64
+	rf                                                                              registryFlags
+}
+
+func (f *createFlags) add(c *cobra.Command) {
+	fl := c.Flags()
+	fl.SetInterspersed(false)                    // flags after the image belong to the command
+	fl.Bool("help", false, "help for "+c.Name()) // -h is --hostname, as in Docker
+	fl.StringVar(&f.name, "name", "", "container name")
+	fl.StringVarP(&f.user, "user", "u", "", "user[:group] to run as")
+	fl.StringVarP(&f.workdir, "workdir", "w", "", "working directory inside the container")
+	fl.StringVarP(&f.hostname, "hostname", "h", "", "container host name")
+	fl.StringVar(&f.entrypoint, "entrypoint", "", "override the image's ENTRYPOINT")
+	fl.StringVar(&f.network, "network", "bridge", "network: bridge, a network's name, none, host or container:NAME")
+	fl.StringVar(&f.network, "net", "bridge", "network (alias of --network)")
+	fl.MarkHidden("net")
+	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a port: [IP:][HOST-PORT:]CONTAINER-PORT[/tcp|udp]")
+	fl.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish all exposed ports to random host ports")
+	fl.StringVar(&f.ip, "ip", "", "IPv4 address on a user-defined network")
+	fl.StringArrayVar(&f.aliases, "network-alias", nil, "another name for the container on its network")
+	fl.StringArrayVar(&f.dns, "dns", nil, "DNS server")
+	fl.StringArrayVar(&f.dnsSearch, "dns-search", nil, "DNS search domain")
+	fl.StringArrayVar(&f.dnsOpts, "dns-option", nil, "DNS resolver option")
+	fl.StringArrayVar(&f.addHosts, "add-host", nil, "add a host entry: NAME:IP (IP may be host-gateway)")
+	fl.StringVar(&f.domainname, "domainname", "", "container NIS domain name")
+	fl.StringVar(&f.stopSignal, "stop-signal", "", "signal that stops the container")
+	fl.StringVar(&f.restart, "restart", "no", "restart policy: no, on-failure[:N], always, unless-stopped")
+	fl.StringVarP(&f.memory, "memory", "m", "", "memory limit (e.g. 64m)")
+	fl.StringArrayVarP(&f.env, "env", "e", nil, "set environment variables")
+	fl.StringArrayVarP(&f.labels, "label", "l", nil, "set metadata")
+	fl.StringArrayVar(&f.capAdd, "cap-add", nil, "add Linux capabilities")
+	fl.StringArrayVar(&f.capDrop, "cap-drop", nil, "drop Linux capabilities")
+	fl.StringArrayVar(&f.securityOpt, "security-opt", nil, "no-new-privileges, seccomp=unconfined|PROFILE.json")
+	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind mount HOST-PATH:CONTAINER-PATH[:ro]")
+	fl.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs: CONTAINER-PATH[:OPTIONS]")
+	fl.BoolVar(&f.rm, "rm", false, "remove the container when it exits")
+	fl.BoolVar(&f.readOnly, "read-only", false, "mount the root filesystem read-only")
+	fl.BoolVar(&f.privileged, "privileged", false, "give every capability the host can grant, no seccomp, no masked paths")
+	fl.BoolVarP(&f.tty, "tty", "t", false, "allocate a pseudo-TTY")
+	fl.BoolVarP(&f.interactive, "interactive", "i", false, "keep STDIN open even if not attached")
+	fl.BoolVar(&f.init, "init", false, "run a tiny init as PID 1 that forwards signals and reaps zombies")
+	fl.StringArrayVar(&f.envFile, "env-file", nil, "read environment variables from a file")
+	fl.StringArrayVar(&f.mounts, "mount", nil, "attach a mount: type=bind|volume|tmpfs,source=…,target=…[,readonly]")
+	fl.StringArrayVar(&f.devices, "device", nil, "add a host device: HOST[:CONTAINER][:rwm]")
+	fl.StringArrayVar(&f.ulimits, "ulimit", nil, "ulimit: NAME=SOFT[:HARD]")
+	fl.StringArrayVar(&f.logOpts, "log-opt", nil, "log options: max-size=SIZE, max-file=N")
+	fl.StringVar(&f.pid, "pid", "", "PID namespace: host or container:NAME")
+	fl.StringVar(&f.ipc, "ipc", "", "IPC namespace: host or container:NAME")
+	fl.StringVar(&f.uts, "uts", "", "UTS namespace: host")
+	fl.StringVar(&f.uidmap, "uidmap", "", "run in a user namespace mapping container IDs 0:HOST-ID:SIZE (users and groups)")
+	fl.StringVar(&f.userns, "userns", "", "user namespace: host (the default), auto or auto:size=N (a host ID range of its own)")
+	fl.IntVar(&f.stopTimeout, "stop-timeout", 0, "seconds to wait for the stop signal before killing")
+	fl.Int64Var(&f.pidsLimit, "pids-limit", 0, "process limit")
+	fl.StringVar(&f.memorySwap, "memory-swap", "", "memory plus swap limit (-1: unlimited swap)")
+	fl.Int64VarP(&f.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
+	fl.StringVar(&f.cpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
+	fl.Float64Var(&f.cpus, "cpus", 0, "CPU limit")
+	f.rf.add(c)
+}
+
+// options turns the flags into the engine's create options.
+func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateOptions, error) {
+	mem, err := engine.ParseBytes(f.memory)
+	if err != nil {
+		return engine.CreateOptions{}, usageError{fmt.Errorf("--memory: %w", err)}
+	}
+	var swap int64
+	if f.memorySwap == "-1" {
+		swap = -1
+	} else if swap, err = engine.ParseBytes(f.memorySwap); err != nil {
+		return engine.CreateOptions{}, usageError{fmt.Errorf("--memory-swap: %w", err)}
+	}
+	if swap > 0 && (mem == 0 || swap < mem) {
+		return engine.CreateOptions{}, usageError{errors.New("--memory-swap must be at least --memory, which it needs")}
+	}
+	if f.cpuShares < 0 {
+		return engine.CreateOptions{}, usageError{errors.New("--cpu-shares must not be negative")}
+	}
+	restart, err := engine.ParseRestartPolicy(f.restart)
+	if err != nil {
+		return engine.CreateOptions{}, usageError{err}
+	}
+	var env []string
+	for _, file := range f.envFile {
+		kvs, err := readEnvFile(file)
+		if err != nil {
+			return engine.CreateOptions{}, usageError{err}
+		}
+		env = append(env, kvs...)
+	}
+	env = append(env, f.env...)
+	for i, kv := range env {
+		if !strings.Contains(kv, "=") { // -e NAME takes the caller's value
+			env[i] = kv + "=" + os.Getenv(kv)
+		}
+	}
+	labels := map[string]string{}
+	for _, l := range f.labels {
+		k, v, _ := strings.Cut(l, "=")
+		labels[k] = v
+	}
+	o := engine.CreateOptions{
+		Name: f.name, Image: args[0], Args: args[1:], Env: env, User: f.user, WorkingDir: f.workdir,
+		Hostname: f.hostname, Labels: labels, StopSignal: f.stopSignal,
+		Host: engine.HostOptions{AutoRemove: f.rm, ReadonlyRootfs: f.readOnly, Privileged: f.privileged, CapAdd: f.capAdd,
+			CapDrop: f.capDrop, SecurityOpt: f.securityOpt, NetworkMode: f.network, Memory: mem, PidsLimit: f.pidsLimit,
+			NanoCPUs: int64(f.cpus * 1e9), Binds: f.volumes, Tmpfs: tmpfsMap(f.tmpfs), Restart: restart,
+			Devices: f.devices, Ulimits: f.ulimits, PidMode: f.pid, IpcMode: f.ipc, UTSMode: f.uts, UsernsMode: f.userns, Init: f.init,
+			MemorySwap: swap, CPUShares: uint64(f.cpuShares), CpusetCpus: f.cpusetCpus,
+			Publish: f.publish, PublishAll: f.publishAll, DNS: f.dns, DNSSearch: f.dnsSearch, DNSOptions: f.dnsOpts, ExtraHosts: f.addHosts},
+		IP: f.ip, Aliases: f.aliases, Domainname: f.domainname,
+		Mounts: f.mounts, Tty: f.tty, OpenStdin: f.interactive, StdinOnce: f.interactive && !f.detach && cmd.Name() == "run",
+		Pull: &engine.PullOptions{RegistryOptions: f.rf.options(), Progress: os.Stderr},
+	}
+	if cmd.Flags().Changed("stop-timeout") {
+		o.StopTimeout = &f.stopTimeout
+	}
+
+	if f.uidmap != "" {
+		r, err := engine.ParseIDMap(f.uidmap)
+		if err != nil {
+			return o, usageError{err}
+		}
+		if f.userns != "" {
+			return o, usageError{errors.New("--uidmap and --userns are exclusive")}
+		}
+		o.Host.IDMap = &r
+	}
+	if f.uts != "" && f.uts != "host" {
+		return o, usageError{fmt.Errorf("--uts %q: want host", f.uts)}
+	}
+	for _, lo := range f.logOpts {
+		k, v, _ := strings.Cut(lo, "=")
+		switch k {
+		case "max-size":
+			n, err := engine.ParseBytes(v)
+			if err != nil || n == 0 {
+				return o, usageError{fmt.Errorf("--log-opt %q: invalid size", lo)}
+			}
+			o.Host.LogMaxSize = n
+		case "max-file":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return o, usageError{fmt.Errorf("--log-opt %q: want a count of at least 1", lo)}
+			}
+			o.Host.LogMaxFiles = n
+		default:
+			return o, usageError{fmt.Errorf("--log-opt %q: unknown option (max-size, max-file)", lo)}
+		}
+	}
+	if cmd.Flags().Changed("entrypoint") { // "--entrypoint ''" clears it
+		ep := f.entrypoint
+		o.Entrypoint = &ep
+	}
+	return o, nil
+}
+
+func createCommand(g *globals) *cobra.Command {
+	var f createFlags
+	c := &cobra.Command{
+		Use:   "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create a container",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := g.engine()
+			if err != nil {
+				return &engine.StatusError{Status: engine.StatusFailed, Err: err}
+			}
+			o, err := f.options(cmd, args)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := interruptible()
+			defer cancel()
+			res, err := e.ContainerCreate(ctx, o)
+			if err != nil {
+				return &engine.StatusError{Status: engine.StatusFailed, Err: err}
+			}
+			fmt.Println(res.ID)
+			return nil
+		},
+	}
+	f.add(c)
+	return c
+}
+
+func runCommand(g *globals) *cobra.Command {
+	var f createFlags
+	c := &cobra.Command{
+		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create and start a container",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := g.engine()
+			if err != nil {
+				return &engine.StatusError{Status: engine.StatusFailed, Err: err}
+			}
+			o, err := f.options(cmd, args)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := interruptible()
+			defer cancel()
+			if f.detach {
+				res, err := e.ContainerRun(ctx, o, nil)
+				if err != nil {
+					return err
+				}
+				fmt.Println(res.ID)
+				return nil
+			}
+			s, done := clientStreams(f.interactive, f.tty, f.detachKeys, true)
+			defer done()
+			res, err := e.ContainerRun(ctx, o, &s)
+			if err != nil || res.Detached {
+				return err
+			}
+			return exitError{res.ExitCode}
+		},
+	}
+	f.add(c)
+	c.Flags().BoolVarP(&f.detach, "detach", "d", false, "run in the background and print the container ID")
+	c.Flags().StringVar(&f.detachKeys, "detach-keys", "", "key sequence for detaching (default ctrl-p,ctrl-q)")
+	return c
+}
+
+func startCommand(g *globals) *cobra.Command {
+	var attachOut, interactive bool
+	var keys string
+	c := &cobra.Command{
+		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Start containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			e, err := g.engine()
+			if err != nil {
+				return err
+			}
+			if (attachOut || interactive) && len(args) > 1 {
+				return usageError{errors.New("you cannot start and attach multiple containers at once")}
+			}
+			ctx, cancel := interruptible()
+			defer cancel()
+			if attachOut || interactive {
+				tty := false
+				if in, err := e.ContainerInspect(args[0]); err == nil {
+					tty = in.Config.Tty
+				}
+				s, done := clientStreams(interactive, tty, keys, true)
+				defer done()
+				res, err := e.ContainerStartAttached(ctx, args[0], s)
+				if err != nil || res.Detached {
+					return err
+				}
+				return exitError{res.ExitCode}
+			}
+			return eachName(args, func(a string) error { return e.ContainerStart(ctx, a) })
+		},
+	}
+	c.Flags().BoolVarP(&attachOut, "attach", "a", false, "attach to the output and exit with the container")
+	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach the container's STDIN")
+	c.Flags().StringVar(&keys, "detach-keys", "", "key sequence for detaching (default ctrl-p,ctrl-q)")
+	return c
+}
+
+// proxiedSignals are the signals a client without a terminal forwards
+// to the container (Docker's --sig-proxy).
+var proxiedSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2}
+
+func proxySignals() (<-chan os.Signal, func()) {
+	c := make(chan os.Signal, 8)
+	signal.Notify(c, proxiedSignals...)
+	return c, func() { signal.Stop(c) }
+}
+
+func tmpfsMap(list []string) map[string]string {
+	if len(list) == 0 {
+		return nil
+	}
+	m := map[string]string{}
+	for _, t := range list {
+		d, o, _ := strings.Cut(t, ":")
+		m[d] = o
+	}
+	return m
+}
+
+// readEnvFile reads --env-file as Docker does: KEY=VALUE lines, a bare
+// KEY takes the caller's value, # starts a comment line.
+func readEnvFile(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--env-file: %w", err)
+	}
+	var out []string
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimLeft(strings.TrimSuffix(line, "\r"), " \t")
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, _, hasV := strings.Cut(line, "=")
+		if k == "" || strings.ContainsAny(k, " \t") {
+			return nil, fmt.Errorf("--env-file %s:%d: invalid variable name %q", path, i+1, k)
+		}
+		if !hasV {
+			v, ok := os.LookupEnv(k)
+			if !ok {
+				continue
+			}
+			line = k + "=" + v
+		}
+		out = append(out, line)
+	}
+	return out, nil
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	mobycontainer "github.com/moby/moby/api/types/container"
+	"github.com/spf13/cobra"
+
+	"github.com/berth-project/berth/internal/engine"
+	"github.com/berth-project/berth/internal/format"
+)
+
+func topCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "top CONTAINER",
+		Short: "Show a container's processes",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			e, err := g.engine()
+			if err != nil {
+				return err
+			}
+			top, err := e.ContainerTop(args[0])
+			if err != nil {
+				return err
+			}
+			def := "table {{.UID}}\t{{.PID}}\t{{.PPID}}\t{{.CMD}}"
+			p, err := format.NewPrinter(os.Stdout, "", def, nil)
+			if err != nil {
+				return err
+			}
+			for _, proc := range top.Processes {
+				row := map[string]string{}
+				for i, t := range top.Titles {
+					if i < len(proc) {
+						row[t] = proc[i]
+					}
+				}
+				if err := p.Row(row); err != nil {
+					return err
+				}
+			}
+			return p.Flush()
+		},
+	}
+}
+
+type statsRow struct {
+	ID, Container, Name, CPUPerc, MemUsage, MemPerc, PIDs string
+}
+
+func statsCommand(g *globals) *cobra.Command {
+	var noStream, all bool
+	var tmpl string
+	c := &cobra.Command{
+		Use:   "stats [OPTIONS] [CONTAINER...]",
+		Short: "Show containers' resource usage",
+		RunE: func(_ *cobra.Command, args []string) error {
+			e, err := g.engine()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := interruptible()
+			defer cancel()
+			p, err := format.NewPrinter(os.Stdout, tmpl, "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.PIDs}}",
+				map[string]string{"ID": "CONTAINER ID", "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %"})
+			if err != nil {
+				return usageError{err}
+			}
+			for {
+				refs := args
+				if len(refs) == 0 {
+					list, err := e.ContainerList(engine.ListOptions{All: all})
+					if err != nil {
+						return err
+					}
+					for _, s := range list {
+						refs = append(refs, s.ID)
+					}
+				}
+				before := map[string]mobycontainer.StatsResponse{}
+				for _, r := range refs {
+					if s, err := e.ContainerStats(r); err == nil {
+						before[r] = s
+					} else if len(args) > 0 {
+						return err
+					}
+				}
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(500 * time.Millisecond):
+				}
+				if !noStream {
+					fmt.Print("\033[2J\033[H")
+				}
+				for _, r := range refs {
+					s, err := e.ContainerStats(r)
+					if err != nil {
+						continue // ended meanwhile
+					}
+					limit := s.MemoryStats.Limit
+					perc := 0.0
+					if limit > 0 {
+						perc = float64(s.MemoryStats.Usage) * 100 / float64(limit)
+					}
+					name := strings.TrimPrefix(s.Name, "/")
+					if err := p.Row(statsRow{ID: s.ID[:12], Container: r, Name: name, CPUPerc: fmt.Sprintf("%.2f%%", engine.CPUPercent(before[r], s)),
+						MemUsage: format.Size(int64(s.MemoryStats.Usage)) + " / " + format.Size(int64(limit)),
+						MemPerc:  fmt.Sprintf("%.2f%%", perc), PIDs: strconv.FormatUint(s.PidsStats.Current, 10)}); err != nil {
+						return err
+					}
+				}
+				if err := p.Flush(); err != nil {
+					return err
+				}
+				if noStream {
+					return nil
+				}
+			}
+		},
+	}
+	c.Flags().BoolVar(&noStream, "no-stream", false, "print one sample and exit")
+	c.Flags().BoolVarP(&all, "all", "a", false, "show all containers (default shows just running)")
+	c.Flags().StringVar(&tmpl, "format", "", "Go template")
+	return c
+}

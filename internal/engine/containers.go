@@ -1,0 +1,491 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	mobycontainer "github.com/moby/moby/api/types/container"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/monitor"
+	"github.com/berth-project/berth/internal/runtime"
+)
+
+// get finds a container by name, full ID or unique ID prefix, and
+// brings its state up to date.
+func (e *Engine) get(ref string) (*container.Container, error) {
+	c, err := e.containers.Find(ref)
+	if err != nil {
+		return nil, classify(err)
+	}
+	e.refresh(c)
+	return c, nil
+}
+
+// list returns every container, newest first, states up to date.
+func (e *Engine) list() ([]*container.Container, error) {
+	all, err := e.containers.List()
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	for _, c := range all {
+		e.refresh(c)
+	}
+	return all, nil
+}
+
+// monitorGone reports a container recorded as running whose monitor is
+// gone (killed, or lost with /run at a reboot).
+func monitorGone(c *container.Container) bool {
+	return c.State.Status == container.Running && !monitor.Alive(c.State.MonitorPid, c.State.MonitorStart)
+}
+
+// monitorAlive reports whether the container's monitor still runs: the
+// container runs, or is between a restart policy's attempts, or its
+// monitor is still cleaning up.
+func monitorAlive(c *container.Container) bool {
+	return monitor.Alive(c.State.MonitorPid, c.State.MonitorStart)
+}
+
+// refresh marks a container whose monitor is gone as exited, and cleans
+// what it left. It changes the record only under the container's lock,
+// after reading it again there: a start that won the lock meanwhile is
+// left alone.
+func (e *Engine) refresh(c *container.Container) {
+	if !monitorGone(c) {
+		return
+	}
+	unlock, err := e.containers.Lock(c.ID)
+	if err != nil {
+		// Removed meanwhile, or the lock is unreadable: the caller sees
+		// the record as it was, and the next reader tries again.
+		return
+	}
+	defer unlock()
+	cur, err := e.containers.Load(c.ID)
+	if err != nil {
+		return // removed meanwhile: the caller's copy is all there is
+	}
+	e.refreshLocked(cur)
+	*c = *cur
+}
+
+// refreshLocked is refresh for a caller holding the container's lock.
+func (e *Engine) refreshLocked(c *container.Container) {
+	if !monitorGone(c) {
+		return
+	}
+	// Best effort, each step: what is already gone is not an error, and
+	// a step that fails is tried again by the next start or rm.
+	_ = e.rt.Kill(c.ID, unix.SIGKILL, true)
+	_ = e.rt.Delete(c.ID, true)
+	_ = unix.Unmount(filepath.Join(e.containers.Dir(c.ID), "merged"), unix.MNT_DETACH)
+	_ = e.disconnectAll(c)
+	c.State.Status, c.State.ExitCode, c.State.Pid, c.State.MonitorPid, c.State.Paused = container.Exited, 255, 0, 0, false
+	c.State.FinishedAt = time.Now().UTC()
+	// A failed save leaves the record "running" with a dead monitor,
+	// which the next reader finds and refreshes again.
+	_ = e.containers.Save(c)
+}
+
+// ParseSignal reads a signal as Docker's kill does: a name with or
+// without SIG (KILL, SIGTERM) or a number.
+func ParseSignal(s string) (unix.Signal, error) {
+	sig, err := runtime.ParseSignal(s)
+	if err != nil {
+		return 0, invalid(err)
+	}
+	return sig, nil
+}
+
+// ContainerKill signals a running container's init (sig as ParseSignal
+// reads it; "" is SIGKILL). A user's kill ends the container for good:
+// no restart policy restarts it.
+func (e *Engine) ContainerKill(ref, sig string) error {
+	if sig == "" {
+		sig = "KILL"
+	}
+	s, err := ParseSignal(sig)
+	if err != nil {
+		return err
+	}
+	c, err := e.get(ref)
+	if err != nil {
+		return err
+	}
+	if c.State.Status != container.Running {
+		return conflict(fmt.Errorf("container %s is not running", c.Name))
+	}
+	if err := e.markStopped(c); err != nil {
+		return err
+	}
+	return e.rt.Kill(c.ID, s, false)
+}
+
+// markStopped records that a user stopped the container, before it is
+// signalled: if that cannot be recorded, the container is not signalled
+// either, so that its restart policy cannot bring it back after a stop
+// that seemed to work.
+func (e *Engine) markStopped(c *container.Container) error {
+	_, err := e.containers.Update(c.ID, func(c *container.Container) error {
+		c.State.StopRequested = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("stop container %s: record the stop: %w", c.Name, err)
+	}
+	return nil
+}
+
+// StopOptions are stop's and restart's.
+type StopOptions struct {
+	// Timeout is how long to wait for the stop signal before SIGKILL:
+	// nil is the container's --stop-timeout, else Docker's 10 seconds;
+	// a negative value waits for ever.
+	Timeout *int
+	// Signal replaces the container's stop signal when set.
+	Signal string
+}
+
+func (o StopOptions) timeout(c *container.Container) time.Duration {
+	secs := 10
+	if o.Timeout != nil {
+		secs = *o.Timeout
+	} else if c.Config.StopTimeout != nil {
+		secs = *c.Config.StopTimeout
+	}
+	if secs < 0 {
+		return -1
+	}
+	return time.Duration(secs) * time.Second
+}
+
+// ContainerStop sends the stop signal (STOPSIGNAL, or SIGTERM), then
+// SIGKILL after the timeout, and returns once the container's monitor
+// is done. Stopping a stopped container is not an error.
+func (e *Engine) ContainerStop(ctx context.Context, ref string, o StopOptions) error {
+	c, err := e.get(ref)
+	if err != nil {
+		return err
+	}
+	return e.stop(ctx, c, o)
+}
+
+func (e *Engine) stop(ctx context.Context, c *container.Container, o StopOptions) error {
+	if c.State.Status != container.Running && !monitorAlive(c) {
+		return nil
+	}
+	sigName := o.Signal
+	if sigName == "" {
+		sigName = c.Config.StopSignal
+	}
+	sig := unix.SIGTERM
+	if sigName != "" {
+		s, err := ParseSignal(sigName)
+		if err != nil {
+			return err
+		}
+		sig = s
+	}
+	if err := e.markStopped(c); err != nil {
+		return err
+	}
+	// An error here is a container that ended meanwhile; the wait below
+	// tells.
+	_ = e.rt.Kill(c.ID, sig, false)
+	wctx := ctx
+	if t := o.timeout(c); t >= 0 {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	if _, err := e.waitNotRunning(wctx, c); err == nil || ctx.Err() != nil {
+		return ctx.Err()
+	}
+	_ = e.rt.Kill(c.ID, unix.SIGKILL, true) // as above
+	_, err := e.waitNotRunning(ctx, c)
+	return err
+}
+
+// ContainerRestart stops the container (as ContainerStop) and starts it.
+func (e *Engine) ContainerRestart(ctx context.Context, ref string, o StopOptions) error {
+	c, err := e.get(ref)
+	if err != nil {
+		return err
+	}
+	if err := e.stop(ctx, c, o); err != nil {
+		return err
+	}
+	return e.ContainerStart(ctx, c.ID)
+}
+
+// RemoveOptions are rm's.
+type RemoveOptions struct {
+	// Force kills a running container first.
+	Force bool
+	// Volumes removes the container's anonymous volumes too.
+	Volumes bool
+}
+
+// ContainerRemove deletes a container; a running one only with Force.
+func (e *Engine) ContainerRemove(ctx context.Context, ref string, o RemoveOptions) error {
+	c, err := e.get(ref)
+	if err != nil {
+		return err
+	}
+	return e.remove(ctx, c, o)
+}
+
+func (e *Engine) remove(ctx context.Context, c *container.Container, o RemoveOptions) error {
+	if c.State.Status == container.Running || monitorAlive(c) {
+		if !o.Force {
+			return conflict(fmt.Errorf("cannot remove container %s: container is running: stop the container before removing or force remove", c.Name))
+		}
+		if err := e.markStopped(c); err != nil {
+			return err
+		}
+		_ = e.rt.Kill(c.ID, unix.SIGKILL, true) // ended meanwhile: the wait tells
+		if _, err := e.waitNotRunning(ctx, c); err != nil {
+			return err
+		}
+	}
+	unlock, err := e.containers.Lock(c.ID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	// Both may be gone already (the monitor cleaned up); what is left
+	// must not stop the record's removal.
+	_ = e.rt.Delete(c.ID, true)
+	_ = unix.Unmount(filepath.Join(e.containers.Dir(c.ID), "merged"), unix.MNT_DETACH)
+	if err := e.disconnectAll(c); err != nil {
+		return fmt.Errorf("remove container %s: network teardown: %w", c.Name, err)
+	}
+	return e.forget(c, o.Volumes)
+}
+
+// forget removes a stopped container's record and what it holds: its
+// ID range, and with volumes its anonymous volumes.
+func (e *Engine) forget(c *container.Container, volumes bool) error {
+	if err := e.containers.Remove(c); err != nil {
+		return err
+	}
+	var errs []error
+	if c.Host.IDMap != nil {
+		errs = append(errs, e.idRanges().Release(c.ID)) // no-op for a --uidmap range
+	}
+	if volumes {
+		errs = append(errs, e.removeAnonymousVolumes(c))
+	}
+	return errors.Join(errs...)
+}
+
+// WaitCondition is what ContainerWait waits for, as Docker names it.
+type WaitCondition = mobycontainer.WaitCondition
+
+// Docker's wait conditions.
+const (
+	WaitNotRunning = mobycontainer.WaitConditionNotRunning
+	WaitNextExit   = mobycontainer.WaitConditionNextExit
+	WaitRemoved    = mobycontainer.WaitConditionRemoved
+)
+
+// ContainerWait waits for the condition ("" is not-running) and returns
+// the container's exit code: not-running returns at once for a
+// container that is not running; next-exit waits for the end of its
+// current or next run; removed waits until its record is gone.
+func (e *Engine) ContainerWait(ctx context.Context, ref string, cond WaitCondition) (mobycontainer.WaitResponse, error) {
+	c, err := e.get(ref)
+	if err != nil {
+		return mobycontainer.WaitResponse{}, err
+	}
+	var code int
+	switch cond {
+	case "", WaitNotRunning:
+		code, err = e.waitNotRunning(ctx, c)
+	case WaitNextExit:
+		code, err = e.waitNextExit(ctx, c)
+	case WaitRemoved:
+		code, err = e.waitRemoved(ctx, c)
+	default:
+		return mobycontainer.WaitResponse{}, invalid(fmt.Errorf("wait condition %q: want not-running, next-exit or removed", cond))
+	}
+	if err != nil {
+		return mobycontainer.WaitResponse{}, err
+	}
+	resp := mobycontainer.WaitResponse{StatusCode: int64(code)}
+	if cur, lerr := e.containers.Load(c.ID); lerr == nil && cur.State.Error != "" {
+		resp.Error = &mobycontainer.WaitExitError{Message: cur.State.Error}
+	}
+	return resp, nil
+}
+
+// poll calls check every 20 ms until it reports done.
+func poll(ctx context.Context, check func() (done bool, err error)) error {
+	for {
+		done, err := check()
+		if done || err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// waitNotRunning waits until the container has exited and its monitor
+// is done, and returns its exit code.
+func (e *Engine) waitNotRunning(ctx context.Context, c *container.Container) (int, error) {
+	code := c.State.ExitCode
+	err := poll(ctx, func() (bool, error) {
+		cur, err := e.containers.Load(c.ID)
+		if errors.Is(err, container.ErrNotFound) {
+			return true, nil // --rm removed it: the last code seen
+		}
+		if err != nil {
+			return false, err
+		}
+		e.refresh(cur)
+		code = cur.State.ExitCode
+		return cur.State.Status != container.Running && !monitorAlive(cur), nil
+	})
+	return code, err
+}
+
+// waitNextExit waits until the container's run that is current (or
+// next, for one not running) has ended.
+func (e *Engine) waitNextExit(ctx context.Context, c *container.Container) (int, error) {
+	finished := c.State.FinishedAt
+	code := c.State.ExitCode
+	err := poll(ctx, func() (bool, error) {
+		cur, err := e.containers.Load(c.ID)
+		if errors.Is(err, container.ErrNotFound) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		e.refresh(cur)
+		code = cur.State.ExitCode
+		return cur.State.Status != container.Running && cur.State.FinishedAt.After(finished), nil
+	})
+	return code, err
+}
+
+// waitRemoved waits until the container's record is gone.
+func (e *Engine) waitRemoved(ctx context.Context, c *container.Container) (int, error) {
+	code := c.State.ExitCode
+	err := poll(ctx, func() (bool, error) {
+		cur, err := e.containers.Load(c.ID)
+		if errors.Is(err, container.ErrNotFound) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		e.refresh(cur)
+		code = cur.State.ExitCode
+		return false, nil
+	})
+	return code, err
+}
+
+// ContainerRename gives a container a new name; the name claim moves
+// atomically.
+func (e *Engine) ContainerRename(ref, name string) error {
+	c, err := e.get(ref)
+	if err != nil {
+		return err
+	}
+	name = strings.TrimPrefix(name, "/")
+	old := c.Name
+	c.Name = name
+	if err := e.containers.ClaimName(c); err != nil {
+		return conflict(err)
+	}
+	_, err = e.containers.Update(c.ID, func(cur *container.Container) error {
+		cur.Name = name
+		return nil
+	})
+	if err != nil {
+		e.containers.ReleaseName(name)
+		return err
+	}
+	e.containers.ReleaseName(old)
+	return nil
+}
+
+// ContainerPause freezes every process of a running container.
+func (e *Engine) ContainerPause(ref string) error { return e.setPaused(ref, true) }
+
+// ContainerUnpause thaws a paused container.
+func (e *Engine) ContainerUnpause(ref string) error { return e.setPaused(ref, false) }
+
+func (e *Engine) setPaused(ref string, paused bool) error {
+	c, err := e.get(ref)
+	if err != nil {
+		return err
+	}
+	_, err = e.containers.Update(c.ID, func(cur *container.Container) error {
+		if cur.State.Status != container.Running {
+			return conflict(fmt.Errorf("container %s is not running", cur.Name))
+		}
+		if cur.State.Paused == paused {
+			if paused {
+				return conflict(fmt.Errorf("container %s is already paused", cur.Name))
+			}
+			return conflict(fmt.Errorf("container %s is not paused", cur.Name))
+		}
+		op := e.rt.Resume
+		if paused {
+			op = e.rt.Pause
+		}
+		if err := op(cur.ID); err != nil {
+			return err
+		}
+		cur.State.Paused = paused
+		return nil
+	})
+	return err
+}
+
+// ContainersPrune removes every stopped container that matches filters
+// (until=, label=, label!=).
+func (e *Engine) ContainersPrune(ctx context.Context, f Filters) (mobycontainer.PruneReport, error) {
+	var rep mobycontainer.PruneReport
+	if err := f.check("until", "label", "label!"); err != nil {
+		return rep, err
+	}
+	until, err := f.until(time.Now())
+	if err != nil {
+		return rep, err
+	}
+	all, err := e.list()
+	if err != nil {
+		return rep, err
+	}
+	var errs []error
+	for _, c := range all {
+		if c.State.Status == container.Running || monitorAlive(c) || !f.labels(c.Config.Labels) {
+			continue
+		}
+		if !until.IsZero() && !c.Created.Before(until) {
+			continue
+		}
+		size := dirSize(e.upperDir(c))
+		if err := e.remove(ctx, c, RemoveOptions{}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rep.ContainersDeleted = append(rep.ContainersDeleted, c.ID)
+		rep.SpaceReclaimed += uint64(size)
+	}
+	return rep, errors.Join(errs...)
+}

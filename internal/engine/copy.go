@@ -1,0 +1,81 @@
+package engine
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/berth-project/berth/internal/copytree"
+)
+
+// ContainerExport writes a container's root filesystem to w as a tar.
+func (e *Engine) ContainerExport(ref string, w io.Writer) error {
+	c, err := e.get(ref)
+	if err != nil {
+		return err
+	}
+	root, done, err := e.rootfs(c)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := writeTar(w, root, nil); err != nil {
+		return fmt.Errorf("export %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// ContainerCopyFrom copies src, a path in the container, to dst on the
+// host, as docker cp does. Paths in the container resolve through an
+// os.Root on its root filesystem: a symlink there cannot lead the copy
+// out to the host (CVE-2018-15664 class), and no program of the
+// container runs on the host (CVE-2019-14271 class).
+func (e *Engine) ContainerCopyFrom(ref, src, dst string) error {
+	return e.withRoot(ref, func(root *os.Root) error {
+		return wrapCp(copytree.Copy(root, inside(src), copytree.Host{}, dst, copytree.Options{}))
+	})
+}
+
+// ContainerCopyTo copies src on the host to dst, a path in the
+// container, as ContainerCopyFrom does the other way.
+func (e *Engine) ContainerCopyTo(ref, src, dst string) error {
+	return e.withRoot(ref, func(root *os.Root) error {
+		return wrapCp(copytree.Copy(copytree.Host{}, src, root, inside(dst), copytree.Options{}))
+	})
+}
+
+func (e *Engine) withRoot(ref string, fn func(*os.Root) error) error {
+	c, err := e.get(ref)
+	if err != nil {
+		return err
+	}
+	dir, done, err := e.rootfs(c)
+	if err != nil {
+		return err
+	}
+	defer done()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("cp: %w", err)
+	}
+	defer root.Close()
+	return fn(root)
+}
+
+// inside makes a container path relative to its root.
+func inside(p string) string {
+	p = strings.TrimPrefix(path.Clean("/"+p), "/")
+	if p == "" {
+		return "."
+	}
+	return p
+}
+
+func wrapCp(err error) error {
+	if err != nil {
+		return fmt.Errorf("cp: %w", err)
+	}
+	return nil
+}

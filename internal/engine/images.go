@@ -1,0 +1,399 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	mobyimage "github.com/moby/moby/api/types/image"
+
+	"github.com/berth-project/berth/internal/image"
+	"github.com/berth-project/berth/internal/image/reference"
+	"github.com/berth-project/berth/internal/progress"
+	"github.com/berth-project/berth/internal/runtime"
+)
+
+// RegistryOptions are how berth talks to a registry.
+type RegistryOptions struct {
+	// Insecure allows plain HTTP and unverified TLS (--tls-verify=false).
+	// Loopback registries are always reached over plain HTTP, as Docker
+	// does.
+	Insecure bool
+	// AuthFile holds the credentials; "" is Docker's config.json (and
+	// Podman's auth.json), as Login writes them.
+	AuthFile string
+}
+
+func (r RegistryOptions) image() image.RegistryOptions {
+	o := image.RegistryOptions{Insecure: r.Insecure, UserAgent: "berth/" + runtime.Version}
+	if r.AuthFile != "" {
+		o.Keychain = image.FileKeychain(r.AuthFile)
+	}
+	return o
+}
+
+// PullOptions are pull's.
+type PullOptions struct {
+	RegistryOptions
+	// Platform is os/arch[/variant]; "" is this host's.
+	Platform string
+	// Progress receives the layers' progress: bars on a terminal, lines
+	// otherwise; nil shows nothing.
+	Progress io.Writer
+}
+
+func reporter(w io.Writer) progress.Reporter {
+	if w == nil {
+		return progress.New(io.Discard, progress.Quiet)
+	}
+	return progress.New(w, progress.Auto)
+}
+
+func parsePlatform(s string) (*v1.Platform, error) {
+	if s == "" {
+		return nil, nil
+	}
+	p, err := v1.ParsePlatform(s)
+	if err != nil {
+		return nil, invalid(fmt.Errorf("platform %q: %w", s, err))
+	}
+	return p, nil
+}
+
+func pullOptions(o PullOptions) (image.PullOptions, error) {
+	p, err := parsePlatform(o.Platform)
+	if err != nil {
+		return image.PullOptions{}, err
+	}
+	return image.PullOptions{RegistryOptions: o.RegistryOptions.image(), Platform: p, Progress: reporter(o.Progress)}, nil
+}
+
+// PullResult names a pulled image.
+type PullResult struct {
+	ID string
+	// Name is the reference pulled, normalised (docker.io/library/busybox:latest).
+	Name string
+	// Digest is the manifest's digest in the registry.
+	Digest string
+}
+
+// ImagePull downloads an image and its layers. Nothing is registered
+// until every blob is complete and verified: an interrupted pull leaves
+// nothing.
+func (e *Engine) ImagePull(ctx context.Context, ref string, o PullOptions) (PullResult, error) {
+	po, err := pullOptions(o)
+	if err != nil {
+		return PullResult{}, err
+	}
+	img, err := e.images.Pull(ctx, ref, po)
+	if err != nil {
+		return PullResult{}, classify(err)
+	}
+	res := PullResult{ID: img.ID.String()}
+	if r, err := reference.Parse(ref); err == nil {
+		res.Name = r.String()
+	}
+	if len(img.RepoDigests) > 0 {
+		_, res.Digest, _ = strings.Cut(img.RepoDigests[0], "@")
+	}
+	return res, nil
+}
+
+// PushOptions are push's.
+type PushOptions struct {
+	RegistryOptions
+	Progress io.Writer // as PullOptions'
+}
+
+// ImagePush uploads an image to the registry its name points at, and
+// returns the manifest digest the registry serves it by.
+func (e *Engine) ImagePush(ctx context.Context, ref string, o PushOptions) (string, error) {
+	d, err := e.images.Push(ctx, ref, image.PushOptions{RegistryOptions: o.RegistryOptions.image(), Progress: reporter(o.Progress)})
+	if err != nil {
+		return "", classify(err)
+	}
+	return d.String(), nil
+}
+
+// Login checks credentials with a registry and stores them.
+func (e *Engine) Login(ctx context.Context, server, user, password string, o RegistryOptions) error {
+	return image.Login(ctx, server, user, password, o.AuthFile, o.image())
+}
+
+// Logout removes a registry's stored credentials.
+func (e *Engine) Logout(server, authFile string) error { return image.Logout(server, authFile) }
+
+// ImageListOptions are images'.
+type ImageListOptions struct {
+	// All: berth keeps no intermediate images, so it changes nothing.
+	All bool
+	// Filters: dangling=true|false, reference=PATTERN, label=, before=,
+	// since=.
+	Filters Filters
+}
+
+// ImageList lists images, newest first, as Docker's images does: one
+// entry per image, with every name in RepoTags.
+func (e *Engine) ImageList(o ImageListOptions) ([]mobyimage.Summary, error) {
+	f := o.Filters
+	if err := f.check("dangling", "reference", "label", "label!", "before", "since"); err != nil {
+		return nil, err
+	}
+	dangling, danglingSet, err := f.boolean("dangling")
+	if err != nil {
+		return nil, err
+	}
+	imgs, err := e.images.List()
+	if err != nil {
+		return nil, err
+	}
+	var before, since *image.Image
+	for _, b := range []struct {
+		key string
+		dst **image.Image
+	}{{"before", &before}, {"since", &since}} {
+		if refs := f[b.key]; len(refs) > 0 {
+			img, err := e.images.Get(refs[0])
+			if err != nil {
+				return nil, invalid(fmt.Errorf("invalid filter '%s=%s': %w", b.key, refs[0], err))
+			}
+			*b.dst = img
+		}
+	}
+	users := map[string]int64{}
+	if cs, err := e.containers.List(); err == nil {
+		for _, c := range cs {
+			users[c.Image]++
+		}
+	}
+	out := []mobyimage.Summary{}
+	for i := len(imgs) - 1; i >= 0; i-- { // newest first
+		img := imgs[i]
+		var labels map[string]string
+		created := time.Time{}
+		if img.Config != nil {
+			labels, created = img.Config.Config.Labels, img.Config.Created.Time
+		}
+		if danglingSet && (len(img.Names) == 0) != dangling || !f.labels(labels) {
+			continue
+		}
+		if before != nil && !created.Before(before.Config.Created.Time) || since != nil && !created.After(since.Config.Created.Time) {
+			continue
+		}
+		s := mobyimage.Summary{ID: img.ID.String(), RepoTags: []string{}, RepoDigests: []string{}, Created: created.Unix(),
+			Size: e.images.Size(img), Labels: labels, Containers: users[img.ID.String()]}
+		if s.Labels == nil {
+			s.Labels = map[string]string{}
+		}
+		for _, n := range img.Names {
+			r, err := reference.Parse(n)
+			if err != nil {
+				continue
+			}
+			repo, tag := reference.FamiliarName(r.Name()), r.Tag
+			if len(f["reference"]) > 0 && !f.any("reference", func(pat string) bool { return globMatch(pat, repo, tag) }) {
+				continue
+			}
+			s.RepoTags = append(s.RepoTags, repo+":"+tag)
+		}
+		for _, d := range img.RepoDigests {
+			name, dg, _ := strings.Cut(d, "@")
+			s.RepoDigests = append(s.RepoDigests, reference.FamiliarName(name)+"@"+dg)
+		}
+		if len(f["reference"]) > 0 && len(s.RepoTags) == 0 {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// globMatch matches "repo" or "repo:tag" patterns with * wildcards.
+func globMatch(pat, repo, tag string) bool {
+	prepo, ptag, hasTag := strings.Cut(pat, ":")
+	if ok, _ := path.Match(prepo, repo); !ok {
+		return false
+	}
+	if hasTag {
+		ok, _ := path.Match(ptag, tag)
+		return ok
+	}
+	return true
+}
+
+// ImageInspect is inspect of an image, in Docker's shape.
+type ImageInspect = image.Inspect
+
+// ImageInspect describes an image as Docker's image inspect does.
+func (e *Engine) ImageInspect(ref string) (*ImageInspect, error) {
+	img, err := e.images.Get(ref)
+	if err != nil {
+		return nil, classify(err)
+	}
+	in := e.images.Inspect(img)
+	return &in, nil
+}
+
+// ImageHistory lists the steps that built an image, newest first.
+func (e *Engine) ImageHistory(ref string) ([]mobyimage.HistoryResponseItem, error) {
+	img, err := e.images.Get(ref)
+	if err != nil {
+		return nil, classify(err)
+	}
+	out := []mobyimage.HistoryResponseItem{}
+	for _, h := range e.images.History(img) {
+		out = append(out, mobyimage.HistoryResponseItem{ID: h.ID, Created: h.Created.Unix(), CreatedBy: h.CreatedBy, Size: h.Size,
+			Comment: h.Comment, Tags: []string{}})
+	}
+	return out, nil
+}
+
+// ImageTag gives an image another name.
+func (e *Engine) ImageTag(src, dst string) error { return classify(e.images.Tag(src, dst)) }
+
+// ImageRemove is rmi of one reference: by name it removes that name, and
+// the image when no name is left; by ID the image. An image in use, or
+// one an ID names under several repositories, stays unless forced.
+func (e *Engine) ImageRemove(ref string, force bool) ([]mobyimage.DeleteResponse, error) {
+	r, err := e.images.Remove(ref, force)
+	return deleteResponses(r), classify(err)
+}
+
+func deleteResponses(r image.Removal) []mobyimage.DeleteResponse {
+	out := []mobyimage.DeleteResponse{}
+	for _, u := range r.Untagged {
+		out = append(out, mobyimage.DeleteResponse{Untagged: u})
+	}
+	for _, d := range r.Deleted {
+		out = append(out, mobyimage.DeleteResponse{Deleted: d})
+	}
+	return out
+}
+
+// ImagesPrune removes dangling images, or every image no container uses
+// with dangling=false, as Docker's image prune (-a).
+func (e *Engine) ImagesPrune(f Filters) (mobyimage.PruneReport, error) {
+	if err := f.check("dangling"); err != nil {
+		return mobyimage.PruneReport{}, err
+	}
+	dangling, set, err := f.boolean("dangling")
+	if err != nil {
+		return mobyimage.PruneReport{}, err
+	}
+	r, err := e.images.Prune(set && !dangling)
+	return mobyimage.PruneReport{ImagesDeleted: deleteResponses(r), SpaceReclaimed: uint64(r.Freed)}, classify(err)
+}
+
+// Archive formats of ImageSave.
+const (
+	DockerArchive = image.DockerArchive
+	OCIArchive    = image.OCIArchive
+)
+
+// ImageSave writes images to w as a tar: DockerArchive ("" too) or
+// OCIArchive.
+func (e *Engine) ImageSave(w io.Writer, refs []string, format string) error {
+	return classify(e.images.Save(w, refs, format))
+}
+
+// ImageSaveFile is ImageSave to a file: written beside it and renamed,
+// so that an interrupted save leaves no truncated archive under the
+// name.
+func (e *Engine) ImageSaveFile(file string, refs []string, format string) error {
+	dir := "."
+	if i := strings.LastIndexByte(file, '/'); i > 0 {
+		dir = file[:i]
+	} else if i == 0 {
+		dir = "/"
+	}
+	tmp, err := os.CreateTemp(dir, ".berth-save-*")
+	if err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after the rename: ENOENT, as intended
+	if err := e.ImageSave(tmp, refs, format); err != nil {
+		_ = tmp.Close() // the error above is the one to report
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	return os.Rename(tmp.Name(), file)
+}
+
+// LoadedImage is an image ImageLoad registered: its names, or none for
+// an untagged one.
+type LoadedImage struct {
+	ID    string
+	Names []string
+}
+
+// ImageLoad loads images from a docker-archive or OCI archive on r, or
+// from an OCI layout directory when dir is set.
+func (e *Engine) ImageLoad(ctx context.Context, r io.Reader, dir string) ([]LoadedImage, error) {
+	loaded, err := e.images.Load(ctx, r, dir, reporter(nil))
+	out := make([]LoadedImage, 0, len(loaded))
+	for _, l := range loaded {
+		out = append(out, LoadedImage{ID: l.ID.String(), Names: l.Names})
+	}
+	return out, classify(err)
+}
+
+// ImportOptions are import's.
+type ImportOptions struct {
+	Ref      string   // name for the image; "" leaves it untagged
+	Changes  []string // Dockerfile instructions (--change)
+	Message  string   // the history's comment
+	Platform string   // os/arch[/variant]
+}
+
+// ImageImport makes an image from a root filesystem tar and returns its
+// ID.
+func (e *Engine) ImageImport(ctx context.Context, r io.Reader, o ImportOptions) (string, error) {
+	p, err := parsePlatform(o.Platform)
+	if err != nil {
+		return "", err
+	}
+	img, err := e.images.Import(ctx, r, image.ImportOptions{Ref: o.Ref, Changes: o.Changes, Message: o.Message, Platform: p})
+	if err != nil {
+		return "", classify(err)
+	}
+	return img.ID.String(), nil
+}
+
+// ImageMount mounts an image's root filesystem read-only and returns
+// where.
+func (e *Engine) ImageMount(ref string) (string, error) {
+	img, err := e.images.Get(ref)
+	if err != nil {
+		return "", classify(err)
+	}
+	return e.images.Mount(img)
+}
+
+// ImageUnmount undoes ImageMount.
+func (e *Engine) ImageUnmount(ref string) error {
+	img, err := e.images.Get(ref)
+	if err != nil {
+		return classify(err)
+	}
+	return e.images.Unmount(img)
+}
+
+// NormalizeReference writes a reference as Docker does
+// (docker.io/library/busybox:latest).
+func NormalizeReference(ref string) (string, error) {
+	r, err := reference.Parse(ref)
+	if err != nil {
+		return "", invalid(err)
+	}
+	return r.String(), nil
+}

@@ -1,0 +1,159 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/monitor"
+	"github.com/berth-project/berth/internal/monitor/idle"
+	"github.com/berth-project/berth/internal/network"
+	"github.com/berth-project/berth/internal/trace"
+)
+
+// autoRemove is the end of a --rm container, in its monitor: nobody
+// waits for an error, so it goes to the monitor's stderr, which the
+// engine keeps nowhere; the record is gone in any case or stays for rm.
+func (e *Engine) autoRemove(c *container.Container) {
+	if err := e.forget(c, true); err != nil {
+		fmt.Fprintln(os.Stderr, "berth monitor: remove", c.ID[:12]+":", err)
+	}
+}
+
+// disconnectQuietly takes a resumed monitor's container off its
+// networks; what fails is retried by the next start or rm, which tear
+// down what is left.
+func (e *Engine) disconnectQuietly(c *container.Container) { _ = e.disconnectAll(c) }
+
+// isMonitor reports whether this process was started as a monitor.
+func isMonitor(arg0 string) bool { return strings.HasPrefix(arg0, monitor.Arg0Prefix) }
+
+// monitorMain is a monitor process's main.
+func monitorMain() {
+	trace.Phase("monitor", "process")
+	var roots []string
+	if err := json.Unmarshal([]byte(os.Getenv(monitorEnv)), &roots); err != nil || len(roots) != 2 {
+		fmt.Fprintln(os.Stderr, "berth monitor: started without its roots")
+		os.Exit(2)
+	}
+	e, err := Open(roots[0], roots[1])
+	report := os.NewFile(3, "report")
+	if err != nil {
+		fmt.Fprintln(report, err)
+		os.Exit(1)
+	}
+	trace.Phase("monitor", "engine open")
+	id := strings.TrimPrefix(os.Args[0], monitor.Arg0Prefix)
+	hooks := monitor.Hooks{
+		Prepare: e.prepare, Network: e.connectNetworks, Remove: func(c *container.Container) { e.autoRemove(c) },
+		Reattach: e.reattach, Disconnect: func(c *container.Container) { e.disconnectQuietly(c) }, CanIdle: canIdle,
+	}
+	if code, err := strconv.Atoi(os.Getenv(idle.ResumeEnv)); err == nil {
+		fd, _ := strconv.Atoi(os.Getenv(idle.ListenerEnv))
+		os.Exit(monitor.Resume(e.paths, id, hooks, code, os.NewFile(uintptr(fd), "attach-socket")))
+	}
+	// Launched ahead: wait for the container to be handed over, or exit
+	// quietly when the launch is aborted (or the CLI died).
+	if word, _ := io.ReadAll(os.NewFile(4, "go-ahead")); string(word) != goAheadWord {
+		os.Exit(0)
+	}
+	trace.Phase("monitor", "go")
+	var client *os.File
+	if os.Getenv(monitorClientEnv) != "" {
+		client = os.NewFile(5, "client")
+	}
+	os.Exit(monitor.Run(e.paths, id, hooks, report, client))
+}
+
+// reattach is prepare's result for a resumed monitor: the bundle, and
+// the unmount of the rootfs, both made by the monitor's first stage.
+func (e *Engine) reattach(c *container.Container) (string, func()) {
+	dir := e.containers.Dir(c.ID)
+	merged := filepath.Join(dir, "merged")
+	return filepath.Join(dir, "bundle"), unmounter(merged)
+}
+
+// unmounter undoes the mount of a container's rootfs at merged.
+func unmounter(merged string) func() {
+	// Detached: it goes once nothing uses it; EINVAL means it is gone.
+	return func() { _ = unix.Unmount(merged, unix.MNT_DETACH) }
+}
+
+// canIdle: a container on a user-defined network has its name server
+// in its monitor, which the idle stage does not carry.
+func canIdle(c *container.Container) bool {
+	if !c.Host.OwnNetworkNamespace() {
+		return true
+	}
+	return !slices.ContainsFunc(c.Host.Networks, func(a container.NetworkAttachment) bool { return a.Name != network.DefaultName })
+}
+
+// prepare mounts the container's rootfs (the image's layers under its
+// own upper dir), writes /etc/hostname, hosts and resolv.conf, and the
+// bundle. It runs in the monitor.
+func (e *Engine) prepare(c *container.Container) (string, func(), error) {
+	img, err := e.images.Get(c.Image)
+	if err != nil {
+		return "", func() {}, err
+	}
+	dir := e.containers.Dir(c.ID)
+	for _, d := range []string{filepath.Join(dir, "etc"), filepath.Join(dir, "bundle")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", func() {}, err
+		}
+	}
+	// A container running as non-root reaches its rootfs.
+	if err := os.Chmod(dir, 0o711); err != nil {
+		return "", func() {}, err
+	}
+	// Left by a monitor that was killed; EINVAL when nothing is there.
+	_ = unix.Unmount(filepath.Join(dir, "merged"), unix.MNT_DETACH)
+	merged, unmount, err := e.mountRootfs(c, img, true)
+	if err != nil {
+		return "", func() {}, err
+	}
+	etc := filepath.Join(dir, "etc")
+	err = os.WriteFile(filepath.Join(etc, "hostname"), []byte(c.Config.Hostname+"\n"), 0o644)
+	if err == nil {
+		err = e.prepareEtc(c, etc)
+	}
+	if err != nil {
+		unmount()
+		return "", func() {}, err
+	}
+	in := container.SpecInput{Rootfs: merged, EtcDir: etc}
+	if in.Joins, err = e.joins(c); err == nil {
+		in.Volumes, err = e.prepareVolumes(c, merged)
+	}
+	if err == nil && c.Host.Init {
+		in.InitBinary, err = os.Executable()
+	}
+	if err != nil {
+		unmount()
+		return "", func() {}, err
+	}
+	spec, err := container.Spec(c, in)
+	if err != nil {
+		unmount()
+		return "", func() {}, err
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		unmount()
+		return "", func() {}, err
+	}
+	bundle := filepath.Join(dir, "bundle")
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
+		unmount()
+		return "", func() {}, err
+	}
+	return bundle, unmount, nil
+}

@@ -1,0 +1,187 @@
+package engine
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+
+	mobynetwork "github.com/moby/moby/api/types/network"
+
+	"github.com/berth-project/berth/internal/network"
+)
+
+// NetworkCreateOptions are network create's.
+type NetworkCreateOptions struct {
+	Name string
+	// Driver is "bridge" (or ""), the only one.
+	Driver string
+	// Subnet, Gateway and IPRange in CIDR and address form; "" picks a
+	// free subnet and its first address.
+	Subnet, Gateway, IPRange string
+	// Internal: no traffic leaves the network.
+	Internal bool
+	Labels   map[string]string
+}
+
+// NetworkCreate makes a user-defined bridge network and returns its ID.
+// Nothing is made in the kernel until a container joins it.
+func (e *Engine) NetworkCreate(o NetworkCreateOptions) (string, error) {
+	if o.Driver != "" && o.Driver != "bridge" {
+		return "", invalid(fmt.Errorf("network driver %q: only bridge is supported", o.Driver))
+	}
+	n, err := e.networks.Create(network.CreateOptions{Name: o.Name, Subnet: o.Subnet, Gateway: o.Gateway, IPRange: o.IPRange,
+		Internal: o.Internal, Labels: o.Labels})
+	if err != nil {
+		return "", classify(err)
+	}
+	return n.ID, nil
+}
+
+// NetworkList lists networks, as Docker's network ls: filters name=,
+// id=, driver=, label=, label!=, scope=, type=.
+func (e *Engine) NetworkList(f Filters) ([]mobynetwork.Inspect, error) {
+	if err := f.check("name", "id", "driver", "label", "label!", "scope", "type", "dangling"); err != nil {
+		return nil, err
+	}
+	nets, err := e.networks.List()
+	if err != nil {
+		return nil, err
+	}
+	out := []mobynetwork.Inspect{}
+	for _, n := range nets {
+		kind := "custom"
+		if !n.UserDefined() {
+			kind = "builtin"
+		}
+		if !f.any("name", func(v string) bool { return strings.Contains(n.Name, v) }) ||
+			!f.any("id", func(v string) bool { return strings.HasPrefix(n.ID, v) }) ||
+			!f.any("driver", func(v string) bool { return v == n.Driver }) ||
+			!f.any("scope", func(v string) bool { return v == "local" }) ||
+			!f.any("type", func(v string) bool { return v == kind }) || !f.labels(n.Labels) {
+			continue
+		}
+		in, err := e.networkInspect(n)
+		if err != nil {
+			return nil, err
+		}
+		if d, set, err := f.boolean("dangling"); err != nil {
+			return nil, err
+		} else if set && (len(in.Containers) == 0) != d {
+			continue
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// NetworkInspect describes a network as Docker's network inspect does,
+// with the containers on it.
+func (e *Engine) NetworkInspect(ref string) (mobynetwork.Inspect, error) {
+	n, err := e.networks.Get(ref)
+	if err != nil {
+		return mobynetwork.Inspect{}, classify(err)
+	}
+	return e.networkInspect(n)
+}
+
+func (e *Engine) networkInspect(n *network.Network) (mobynetwork.Inspect, error) {
+	eps, err := e.networks.Endpoints(n)
+	if err != nil {
+		return mobynetwork.Inspect{}, err
+	}
+	cfg := mobynetwork.IPAMConfig{Subnet: n.Subnet, Gateway: n.Gateway, IPRange: n.IPRange}
+	labels := n.Labels
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	in := mobynetwork.Inspect{
+		Network: mobynetwork.Network{Name: n.Name, ID: n.ID, Created: n.Created, Scope: "local", Driver: n.Driver, EnableIPv4: true,
+			IPAM:     mobynetwork.IPAM{Driver: "default", Options: map[string]string{}, Config: []mobynetwork.IPAMConfig{cfg}},
+			Internal: n.Internal, Options: map[string]string{"com.docker.network.bridge.name": n.Bridge}, Labels: labels},
+		Containers: map[string]mobynetwork.EndpointResource{},
+	}
+	for _, ep := range eps {
+		r := mobynetwork.EndpointResource{Name: ep.Name, EndpointID: ep.HostVeth, IPv4Address: ep.Addr}
+		if hw, err := net.ParseMAC(ep.MAC); err == nil {
+			r.MacAddress = mobynetwork.HardwareAddr(hw)
+		}
+		in.Containers[ep.Container] = r
+	}
+	return in, nil
+}
+
+// NetworkRemove removes a user-defined network no container is on.
+func (e *Engine) NetworkRemove(ref string) error { return classify(e.networks.Remove(ref)) }
+
+// NetworksPrune removes the networks no container is on (label=,
+// label!=, until= filters), and returns their names.
+func (e *Engine) NetworksPrune(f Filters) (mobynetwork.PruneReport, error) {
+	rep := mobynetwork.PruneReport{NetworksDeleted: []string{}}
+	if err := f.check("label", "label!", "until"); err != nil {
+		return rep, err
+	}
+	if len(f) == 0 {
+		names, err := e.networks.Prune()
+		rep.NetworksDeleted = append(rep.NetworksDeleted, names...)
+		return rep, err
+	}
+	until, err := f.until(timeNow())
+	if err != nil {
+		return rep, err
+	}
+	nets, err := e.networks.List()
+	if err != nil {
+		return rep, err
+	}
+	for _, n := range nets {
+		if !n.UserDefined() || !f.labels(n.Labels) || !until.IsZero() && !n.Created.Before(until) {
+			continue
+		}
+		eps, err := e.networks.Endpoints(n)
+		if err != nil {
+			return rep, err
+		}
+		if len(eps) > 0 {
+			continue
+		}
+		if err := e.networks.Remove(n.ID); err != nil {
+			return rep, classify(err)
+		}
+		rep.NetworksDeleted = append(rep.NetworksDeleted, n.Name)
+	}
+	return rep, nil
+}
+
+// EndpointOptions are a container's on one network.
+type EndpointOptions struct {
+	// IP is the address to take; "" is any free one.
+	IP      string
+	Aliases []string
+}
+
+// NetworkConnect puts a container on one more network, now if it runs,
+// and for its next starts.
+func (e *Engine) NetworkConnect(netRef, ctrRef string, o EndpointOptions) error {
+	c, err := e.get(ctrRef)
+	if err != nil {
+		return err
+	}
+	a := network.Attachment{Network: netRef, Aliases: o.Aliases}
+	if o.IP != "" {
+		if a.IP, err = netip.ParseAddr(o.IP); err != nil {
+			return invalid(fmt.Errorf("--ip %q: not an IP address", o.IP))
+		}
+	}
+	return classify(e.connectNetwork(c, a))
+}
+
+// NetworkDisconnect takes a container off a network, now and for its
+// next starts.
+func (e *Engine) NetworkDisconnect(netRef, ctrRef string) error {
+	c, err := e.get(ctrRef)
+	if err != nil {
+		return err
+	}
+	return classify(e.disconnectNetwork(c, netRef))
+}

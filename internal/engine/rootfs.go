@@ -1,0 +1,154 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/idmap"
+	"github.com/berth-project/berth/internal/image"
+)
+
+// rootfs returns a container's root filesystem for reading (export,
+// cp): the live mount while it runs, else its layers mounted for the
+// call. The returned function undoes that mount.
+func (e *Engine) rootfs(c *container.Container) (string, func(), error) {
+	if c.State.Status == container.Running {
+		return filepath.Join(e.containers.Dir(c.ID), "merged"), func() {}, nil
+	}
+	img, err := e.images.Get(c.Image)
+	if err != nil {
+		return "", nil, err
+	}
+	return e.mountRootfs(c, img, false)
+}
+
+// mountRootfs mounts the image's layers under the container's own upper
+// dir at <container>/merged, in the caller's mount namespace.
+// With mapped, a container with a user namespace gets its layers through
+// idmapped mounts (its own start); cp and export read them as they are.
+func (e *Engine) mountRootfs(c *container.Container, img *image.Image, mapped bool) (string, func(), error) {
+	dir := e.containers.Dir(c.ID)
+	upper, work, merged := filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "merged")
+	for _, d := range []string{upper, work, merged} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", nil, err
+		}
+	}
+	if mapped && c.Host.IDMap != nil {
+		if err := e.mountMapped(c, img, merged); err != nil {
+			return "", nil, err
+		}
+		return merged, unmounter(merged), nil
+	}
+	mounts, err := e.images.Snapshots.Mounts(img.ChainIDs, upper, work)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := mountOverlay(merged, work, strings.Join(mounts[0].Options, ","), mapped && c.Host.AutoRemove); err != nil {
+		return "", nil, fmt.Errorf("mount the container's root filesystem: %w", err)
+	}
+	return merged, unmounter(merged), nil
+}
+
+// mountOverlay mounts a container's overlay at merged. A volatile one
+// (a --rm container's, as Podman does) never syncs its upper dir, and
+// so neither the whole host filesystem at unmount: what a container
+// that is removed when it ends wrote never needs to reach the disk, and
+// blocks never written are freed without a discard. A crash leaves its
+// work dir marked (work/incompat/volatile); the container is removed in
+// any case, so a new volatile mount clears the mark. Kernels before
+// 5.10 lack the option, and get a plain mount.
+func mountOverlay(merged, work, opts string, volatile bool) error {
+	if volatile {
+		os.RemoveAll(filepath.Join(work, "incompat"))
+		if err := unix.Mount("overlay", merged, "overlay", 0, opts+",volatile"); err == nil || !errors.Is(err, unix.EINVAL) {
+			return err
+		}
+	}
+	return unix.Mount("overlay", merged, "overlay", 0, opts)
+}
+
+// searchable makes sure the container's root, in its user namespace,
+// can reach its rootfs: every directory on the way needs o+x, as with
+// Docker's userns-remap. berth's own directories get it; another one
+// that lacks it is a one-line error.
+func searchable(dir string) error {
+	root := filepath.Dir(filepath.Dir(dir)) // the storage root
+	for _, d := range []string{root, filepath.Dir(dir), dir, filepath.Join(root, "volumes")} {
+		if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o001 == 0 {
+			os.Chmod(d, fi.Mode().Perm()|0o011)
+		}
+	}
+	for d := filepath.Dir(root); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("--userns: %s is not searchable by the container's user (chmod o+x %s)", d, d)
+		}
+		if d == "/" {
+			return nil
+		}
+	}
+}
+
+func (e *Engine) idRanges() idmap.Allocator {
+	return idmap.Allocator{File: filepath.Join(e.paths.Root, "userns-ranges.json")}
+}
+
+// mountMapped mounts the overlay rootfs of a container with a user
+// namespace: every image layer through an idmapped mount with the
+// container's mapping, so files owned by root on disk are the container
+// root's, with no chown of the shared layers. The staging mounts go once
+// overlay holds its layers.
+func (e *Engine) mountMapped(c *container.Container, img *image.Image, merged string) error {
+	dir := e.containers.Dir(c.ID)
+	if err := searchable(dir); err != nil {
+		return err
+	}
+	userns, err := idmap.UserNamespace(*c.Host.IDMap)
+	if err != nil {
+		return err
+	}
+	defer userns.Close()
+	staging := filepath.Join(dir, "idmapped")
+	var staged []string
+	defer func() {
+		for _, s := range staged {
+			unix.Unmount(s, unix.MNT_DETACH)
+		}
+		os.RemoveAll(staging)
+	}()
+	var lowers []string
+	for i := len(img.ChainIDs) - 1; i >= 0; i-- { // overlayfs lists the top first
+		t := filepath.Join(staging, "l"+strconv.Itoa(i))
+		if err := idmap.MountMapped(e.images.Snapshots.Dir(img.ChainIDs[i]), t, userns); err != nil {
+			return err
+		}
+		staged = append(staged, t)
+		lowers = append(lowers, t)
+	}
+	// The upper dir is not idmapped: overlay writes it with its
+	// mounter's credentials (host root, which an idmapped mount could
+	// not map). What the container writes is stored under its host IDs,
+	// and the top of the upper dir belongs to the container's root so
+	// that it can create files in /.
+	upper := filepath.Join(dir, "upper")
+	if err := os.Lchown(upper, int(c.Host.IDMap.Start), int(c.Host.IDMap.Start)); err != nil {
+		return err
+	}
+	work := filepath.Join(dir, "work")
+	opts := "lowerdir=" + strings.Join(lowers, ":") + ",upperdir=" + upper + ",workdir=" + work + ",index=off"
+	if err := mountOverlay(merged, work, opts, c.Host.AutoRemove); err != nil {
+		return fmt.Errorf("mount the container's root filesystem on idmapped layers: %w", err)
+	}
+	return nil
+}

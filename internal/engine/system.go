@@ -1,0 +1,143 @@
+package engine
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/idmap"
+	_ "github.com/berth-project/berth/internal/nsenter" // joins namespaces before Go starts
+	"github.com/berth-project/berth/internal/runtime"
+	"github.com/berth-project/berth/internal/runtime/initproc"
+	"github.com/berth-project/berth/internal/tinyinit"
+	"github.com/berth-project/berth/internal/trace"
+)
+
+// Version is berth's version.
+var Version = runtime.Version
+
+// SpecVersion is the OCI runtime spec berth implements.
+func SpecVersion() string { return runtime.SpecVersion() }
+
+// HelperMain runs this process as the role its argv[0] names, when the
+// engine re-executed itself as one: a container's init stage, a
+// monitor, the ID-range holder, the --init PID 1. It returns only for
+// an ordinary start of the binary. Every binary that embeds the engine
+// calls it first thing in main.
+func HelperMain() {
+	arg0 := os.Args[0]
+	switch {
+	case initproc.IsInit(arg0):
+		initproc.Main()
+	case isMonitor(arg0):
+		monitorMain()
+	case arg0 == idmap.HolderArg0:
+		idmap.HolderMain()
+	case arg0 == container.InitPath:
+		tinyinit.Main(os.Args[1:])
+	}
+	trace.Phase("cli", "main")
+}
+
+// Trace records a phase of a front end's work for BERTH_TRACE.
+func Trace(who, phase string) { trace.Phase(who, phase) }
+
+// DiskUsage is system df's: images, containers and volumes.
+type DiskUsage struct {
+	Images, Containers, Volumes DiskUsageEntry
+}
+
+// DiskUsageEntry is one row of system df.
+type DiskUsageEntry struct {
+	Total, Active int
+	// Size and Reclaimable are bytes; shared image layers count once.
+	Size, Reclaimable int64
+}
+
+// SystemDiskUsage measures what berth stores.
+func (e *Engine) SystemDiskUsage() (DiskUsage, error) {
+	var du DiskUsage
+	img, err := e.images.DiskUsage()
+	if err != nil {
+		return du, err
+	}
+	du.Images = DiskUsageEntry{Total: img.Total, Active: img.Active, Size: img.Size, Reclaimable: img.Reclaimable}
+	cs, err := e.list()
+	if err != nil {
+		return du, err
+	}
+	for _, c := range cs {
+		du.Containers.Total++
+		size := dirSize(e.upperDir(c))
+		du.Containers.Size += size
+		if c.State.Status == container.Running || monitorAlive(c) {
+			du.Containers.Active++
+		} else {
+			du.Containers.Reclaimable += size
+		}
+	}
+	vols, err := e.volumes.List()
+	if err != nil {
+		return du, err
+	}
+	for _, v := range vols {
+		du.Volumes.Total++
+		size := dirSize(v.Mountpoint)
+		du.Volumes.Size += size
+		users, err := e.volumeUsers(v.Name)
+		if err != nil {
+			return du, err
+		}
+		if len(users) > 0 {
+			du.Volumes.Active++
+		} else {
+			du.Volumes.Reclaimable += size
+		}
+	}
+	return du, nil
+}
+
+// dirSize is the bytes of the regular files under dir: a figure for a
+// report, so what cannot be read counts as nothing.
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // unreadable or gone meanwhile: skipped
+		}
+		if d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// Inspect finds ref as a container, or else an image (kind "" tries
+// both; "container" or "image" only that), and describes it as Docker's
+// inspect does.
+func (e *Engine) Inspect(ref, kind string) (any, error) {
+	if kind != "image" {
+		c, err := e.ContainerInspect(ref)
+		if err == nil {
+			return c, nil
+		}
+		if kind == "container" {
+			return nil, err
+		}
+	}
+	if kind != "container" {
+		img, err := e.ImageInspect(ref)
+		if err == nil {
+			return img, nil
+		}
+		if kind == "image" {
+			return nil, err
+		}
+	}
+	return nil, withKind(ErrNotFound, fmt.Errorf("no such object: %s", ref))
+}
