@@ -29,7 +29,15 @@ const (
 	Stderr     byte = 2 // monitor -> client
 	CloseStdin byte = 3 // client -> monitor: end of input
 	Resize     byte = 4 // client -> monitor: rows, cols (2 x uint16)
+	Exit       byte = 5 // monitor -> client: the container's exit code (int32), last
 )
+
+// ExitPayload encodes an exit code.
+func ExitPayload(code int) []byte {
+	b := make([]byte, 4)
+	binary.BigEndian.PutUint32(b, uint32(int32(code)))
+	return b
+}
 
 // maxFrame bounds a payload: a peer cannot make the other allocate more.
 const maxFrame = 1 << 20
@@ -163,6 +171,10 @@ type Client struct {
 	DetachKeys []byte
 	// Resizes are the terminal sizes to send, the first at once.
 	Resizes <-chan [2]uint16
+	// ExitCode is the container's, once the monitor has sent it
+	// (Exited).
+	ExitCode int
+	Exited   bool
 }
 
 // Run copies until the monitor closes the stream (the container ended)
@@ -211,6 +223,12 @@ func (c *Client) copyOutput() error {
 				return nil
 			}
 			return err
+		}
+		if kind == Exit {
+			if len(p) == 4 {
+				c.ExitCode, c.Exited = int(int32(binary.BigEndian.Uint32(p))), true
+			}
+			continue
 		}
 		w := c.Stdout
 		if kind == Stderr && c.Stderr != nil {

@@ -37,17 +37,34 @@ type Engine struct {
 	rt         *runtime.Runtime
 	volumes    volume.Store
 	networks   *network.Manager
+	// self is the binary monitors are started from: berth itself.
+	self string
+}
+
+// Options tune an engine.
+type Options struct {
+	// Binary is what monitors and exec sessions run as: a binary that
+	// calls HelperMain first thing (berth, or a test binary). "" is this
+	// process's own executable.
+	Binary string
 }
 
 // Open opens the engine over root (images, containers: /var/lib/berth)
 // and runRoot (runtime state: /run/berth). Images and volumes that
 // containers use count as in use.
-func Open(root, runRoot string) (*Engine, error) {
+func Open(root, runRoot string) (*Engine, error) { return OpenWith(root, runRoot, Options{}) }
+
+// OpenWith is Open with options.
+func OpenWith(root, runRoot string, o Options) (*Engine, error) {
 	imgs, err := image.Open(root)
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{paths: monitor.Paths{Root: root, RunRoot: runRoot}, images: imgs, containers: container.Store{Root: root}}
+	e := &Engine{paths: monitor.Paths{Root: root, RunRoot: runRoot}, images: imgs, containers: container.Store{Root: root},
+		self: o.Binary}
+	if e.self == "" {
+		e.self = "/proc/self/exe"
+	}
 	e.rt = runtime.New(e.paths.RuntimeRoot())
 	e.volumes = volume.Store{Root: root, InUse: e.volumeUsers}
 	e.networks = &network.Manager{Root: root, Isolated: filepath.Clean(root) != DefaultRoot}

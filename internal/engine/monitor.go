@@ -3,18 +3,17 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/monitor/idle"
+	"github.com/berth-project/berth/internal/monitor/launch"
 	"github.com/berth-project/berth/internal/network"
 	"github.com/berth-project/berth/internal/trace"
 )
@@ -33,44 +32,39 @@ func (e *Engine) autoRemove(c *container.Container) {
 // down what is left.
 func (e *Engine) disconnectQuietly(c *container.Container) { _ = e.disconnectAll(c) }
 
-// isMonitor reports whether this process was started as a monitor.
-func isMonitor(arg0 string) bool { return strings.HasPrefix(arg0, monitor.Arg0Prefix) }
-
 // monitorMain is a monitor process's main.
 func monitorMain() {
 	trace.Phase("monitor", "process")
-	var roots []string
-	if err := json.Unmarshal([]byte(os.Getenv(monitorEnv)), &roots); err != nil || len(roots) != 2 {
-		fmt.Fprintln(os.Stderr, "berth monitor: started without its roots")
+	child, err := launch.FromEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	e, err := Open(roots[0], roots[1])
-	report := os.NewFile(3, "report")
+	e, err := Open(child.Roots[0], child.Roots[1])
 	if err != nil {
-		fmt.Fprintln(report, err)
+		child.Failed(err, StatusFailed)
 		os.Exit(1)
 	}
 	trace.Phase("monitor", "engine open")
-	id := strings.TrimPrefix(os.Args[0], monitor.Arg0Prefix)
 	hooks := monitor.Hooks{
 		Prepare: e.prepare, Network: e.connectNetworks, Remove: func(c *container.Container) { e.autoRemove(c) },
 		Reattach: e.reattach, Disconnect: func(c *container.Container) { e.disconnectQuietly(c) }, CanIdle: canIdle,
 	}
 	if code, err := strconv.Atoi(os.Getenv(idle.ResumeEnv)); err == nil {
-		fd, _ := strconv.Atoi(os.Getenv(idle.ListenerEnv))
-		os.Exit(monitor.Resume(e.paths, id, hooks, code, os.NewFile(uintptr(fd), "attach-socket")))
+		fd, err := strconv.Atoi(os.Getenv(idle.ListenerEnv))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "berth monitor: resumed without its attach socket")
+			os.Exit(2)
+		}
+		os.Exit(monitor.Resume(e.paths, child.ID, hooks, code, os.NewFile(uintptr(fd), "attach-socket")))
 	}
 	// Launched ahead: wait for the container to be handed over, or exit
-	// quietly when the launch is aborted (or the CLI died).
-	if word, _ := io.ReadAll(os.NewFile(4, "go-ahead")); string(word) != goAheadWord {
+	// quietly when the launch is aborted (or the starter died).
+	if !child.WaitGo() {
 		os.Exit(0)
 	}
 	trace.Phase("monitor", "go")
-	var client *os.File
-	if os.Getenv(monitorClientEnv) != "" {
-		client = os.NewFile(5, "client")
-	}
-	os.Exit(monitor.Run(e.paths, id, hooks, report, client))
+	os.Exit(monitor.Run(e.paths, child.ID, hooks, child, child.Client()))
 }
 
 // reattach is prepare's result for a resumed monitor: the bundle, and

@@ -2,13 +2,11 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -16,6 +14,7 @@ import (
 	"github.com/berth-project/berth/internal/attach"
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/monitor"
+	"github.com/berth-project/berth/internal/monitor/launch"
 	"github.com/berth-project/berth/internal/trace"
 )
 
@@ -58,17 +57,12 @@ func (e *Engine) ContainerStart(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	mon, err := e.goAhead(l)
-	if mon != nil {
-		release(mon)
+	running, err := e.goAhead(l)
+	if err == nil && !running {
+		l.Release()
 	}
 	return err
 }
-
-// release lets a detached container's monitor go: it runs on without
-// us. (os.Process.Release only frees the handle; it cannot fail on
-// Linux.)
-func release(p *os.Process) { _ = p.Release() }
 
 // ContainerRun creates and starts a container. With streams nil it
 // returns once the container runs; else the client is attached from the
@@ -80,7 +74,7 @@ func (e *Engine) ContainerRun(ctx context.Context, o CreateOptions, s *Streams) 
 	if o.ID == "" {
 		o.ID = container.NewID()
 	}
-	var l *Launch
+	var l *launch.Launch
 	var ours *os.File
 	var err error
 	if s == nil {
@@ -95,7 +89,7 @@ func (e *Engine) ContainerRun(ctx context.Context, o CreateOptions, s *Streams) 
 	c, err := e.create(ctx, o)
 	trace.Phase("cli", "created")
 	if err != nil {
-		l.abort()
+		l.Abort()
 		if ours != nil {
 			_ = ours.Close() // never used
 		}
@@ -108,11 +102,10 @@ func (e *Engine) ContainerRun(ctx context.Context, o CreateOptions, s *Streams) 
 		}
 		return res, nil
 	}
-	mon, err := e.goAhead(l)
-	if err != nil {
+	if _, err := e.goAhead(l); err != nil {
 		return RunResult{ID: c.ID}, e.startFailed(c, err)
 	}
-	release(mon)
+	l.Release()
 	return RunResult{ID: c.ID}, nil
 }
 
@@ -120,7 +113,10 @@ func (e *Engine) ContainerRun(ctx context.Context, o CreateOptions, s *Streams) 
 // code (126, 127) when it has one, else 125; with --rm nothing stays.
 func (e *Engine) startFailed(c *container.Container, err error) error {
 	code := StatusFailed
-	if cur, lerr := e.containers.Load(c.ID); lerr == nil && cur.State.ExitCode != 0 {
+	var se *StatusError
+	if errors.As(err, &se) {
+		code, err = se.Status, se.Err
+	} else if cur, lerr := e.containers.Load(c.ID); lerr == nil && cur.State.ExitCode != 0 {
 		code = cur.State.ExitCode
 	}
 	if c.Host.AutoRemove {
@@ -147,7 +143,7 @@ func (e *Engine) ContainerStartAttached(ctx context.Context, ref string, s Strea
 
 // launchAttached launches a monitor for container id with one end of a
 // socket pair as its first client, and returns the other end.
-func (e *Engine) launchAttached(id string) (*Launch, *os.File, error) {
+func (e *Engine) launchAttached(id string) (*launch.Launch, *os.File, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("attach: %w", err)
@@ -164,36 +160,50 @@ func (e *Engine) launchAttached(id string) (*Launch, *os.File, error) {
 
 // runAttached starts c through its launched monitor and runs the client
 // on ours, our end of the monitor's first client connection.
-func (e *Engine) runAttached(c *container.Container, l *Launch, ours *os.File, s Streams) (RunResult, error) {
+func (e *Engine) runAttached(c *container.Container, l *launch.Launch, ours *os.File, s Streams) (RunResult, error) {
 	defer ours.Close() // net.FileConn made its own copy
 	res := RunResult{ID: c.ID}
-	mon, err := e.goAhead(l)
+	running, err := e.goAhead(l)
 	trace.Phase("cli", "started")
 	if err != nil {
 		return res, err
 	}
-	if mon == nil {
+	if running {
 		return res, conflict(fmt.Errorf("container %s is already running", c.Name))
 	}
 	conn, err := net.FileConn(ours)
 	if err != nil {
-		release(mon)
+		l.Release()
 		return res, &StatusError{StatusFailed, fmt.Errorf("attach: %w", err)}
 	}
 	defer conn.Close()
-	detached, err := e.runClient(c, conn, s)
+	cl, detached, err := e.runClient(c, conn, s)
 	if detached || err != nil {
-		release(mon)
+		l.Release()
 		res.Detached = detached
 		return res, err
 	}
-	st, err := mon.Wait()
+	// The monitor sent the exit code and closed the stream; it is done
+	// once it has exited (a --rm container removed).
+	l.WaitExit()
 	trace.Phase("cli", "monitor exited")
-	if err != nil {
-		return res, &StatusError{StatusFailed, err}
-	}
-	res.ExitCode = st.ExitCode()
+	res.ExitCode = e.exitCodeAfter(c, cl)
 	return res, nil
+}
+
+// exitCodeAfter is the code of a run whose client saw its end: the one
+// the monitor sent, else the record's (255 once refreshed, for a
+// monitor that was killed).
+func (e *Engine) exitCodeAfter(c *container.Container, cl *attach.Client) int {
+	if cl.Exited {
+		return cl.ExitCode
+	}
+	cur, err := e.containers.Load(c.ID)
+	if err != nil {
+		return 255
+	}
+	e.refresh(cur)
+	return cur.State.ExitCode
 }
 
 // ContainerAttach attaches a client to a running container, and
@@ -213,7 +223,7 @@ func (e *Engine) ContainerAttach(ctx context.Context, ref string, s Streams) (Ru
 		return res, fmt.Errorf("attach to %s: %w", c.Name, err)
 	}
 	defer conn.Close()
-	detached, err := e.runClient(c, conn, s)
+	_, detached, err := e.runClient(c, conn, s)
 	if detached || err != nil {
 		res.Detached = detached
 		return res, err
@@ -224,8 +234,8 @@ func (e *Engine) ContainerAttach(ctx context.Context, ref string, s Streams) (Ru
 
 // runClient copies between the client's streams and the container
 // until it ends or the client detaches.
-func (e *Engine) runClient(c *container.Container, conn net.Conn, s Streams) (detached bool, err error) {
-	cl := &attach.Client{Conn: conn, Stdout: s.Stdout, Stderr: s.Stderr}
+func (e *Engine) runClient(c *container.Container, conn net.Conn, s Streams) (cl *attach.Client, detached bool, err error) {
+	cl = &attach.Client{Conn: conn, Stdout: s.Stdout, Stderr: s.Stderr}
 	if cl.Stdout == nil {
 		cl.Stdout = io.Discard
 	}
@@ -242,7 +252,7 @@ func (e *Engine) runClient(c *container.Container, conn net.Conn, s Streams) (de
 			}
 			k, err := attach.ParseDetachKeys(keys)
 			if err != nil {
-				return false, invalid(err)
+				return cl, false, invalid(err)
 			}
 			cl.DetachKeys = k
 		}
@@ -269,109 +279,51 @@ func (e *Engine) runClient(c *container.Container, conn net.Conn, s Streams) (de
 	}
 	err = cl.Run()
 	if errors.Is(err, attach.ErrDetached) {
-		return true, nil
+		return cl, true, nil
 	}
-	return false, err
+	return cl, false, err
 }
 
-// The monitor's environment: monitorEnv passes the roots; a monitor
-// reads fd 4 to its end and goes ahead only if it says "go"; with
-// monitorClientEnv, fd 5 is an attached client. Fd 3 is the report.
-const (
-	monitorEnv       = "_BERTH_MONITOR_ROOTS"
-	monitorClientEnv = "_BERTH_MONITOR_CLIENT"
-	goAheadWord      = "go"
-)
-
-// A Launch is a container's monitor process, started and waiting for the
-// word to go. run launches it before it creates the container, so that
-// the monitor's process start (a Go runtime, ~1.5 ms) overlaps create.
-type Launch struct {
-	id      string
-	cmd     *exec.Cmd
-	report  *os.File // the monitor's start report
-	goAhead *os.File
+// launch starts a monitor for container id, which need not exist yet,
+// so that its process start (a Go runtime, ~1.5 ms) overlaps create.
+// goAhead or abort it. A client, if given, is the monitor's first.
+func (e *Engine) launch(id string, client *os.File) (*launch.Launch, error) {
+	return launch.Start(e.self, id, [2]string{e.paths.Root, e.paths.RunRoot}, client)
 }
 
-// launch starts a monitor for container id, which need not exist yet.
-// Go or Abort it. A client, if given, is the monitor's first.
-func (e *Engine) launch(id string, client *os.File) (*Launch, error) {
-	report, reportW, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("start the monitor: %w", err)
-	}
-	defer reportW.Close() // the monitor holds its copy
-	goR, goW, err := os.Pipe()
-	if err != nil {
-		report.Close()
-		return nil, fmt.Errorf("start the monitor: %w", err)
-	}
-	defer goR.Close() // the monitor holds its copy
-	roots, err := json.Marshal([]string{e.paths.Root, e.paths.RunRoot})
-	if err != nil {
-		return nil, fmt.Errorf("start the monitor: %w", err)
-	}
-	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe",
-		Args:        []string{monitor.Arg0Prefix + id},
-		Env:         []string{monitorEnv + "=" + string(roots), "PATH=" + os.Getenv("PATH")},
-		ExtraFiles:  []*os.File{reportW, goR},
-		SysProcAttr: &unix.SysProcAttr{Setsid: true},
-	}
-	if client != nil {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, client)
-		cmd.Env = append(cmd.Env, monitorClientEnv+"=1")
-	}
-	cmd.Env = trace.Env(cmd.Env)
-	if err := cmd.Start(); err != nil {
-		report.Close()
-		goW.Close()
-		return nil, fmt.Errorf("start the monitor: %w", err)
-	}
-	return &Launch{id: id, cmd: cmd, report: report, goAhead: goW}, nil
-}
-
-// abort ends a monitor that will not go ahead.
-func (l *Launch) abort() {
-	// The monitor reads EOF on its go-ahead pipe and exits by itself;
-	// the kill only hurries it, and the wait reaps it. Errors mean it is
-	// gone already.
-	_ = l.goAhead.Close()
-	_ = l.report.Close()
-	_ = l.cmd.Process.Kill()
-	_ = l.cmd.Wait()
-}
-
-// goAhead hands the container to its launched monitor: under the container's
-// lock it is marked as running by it, so that a second start finds it
-// running, and the monitor is told to go; the lock is released before
-// the monitor needs it. Go returns once the container runs, with the
-// monitor's process, or nil if the container ran already.
-func (e *Engine) goAhead(l *Launch) (*os.Process, error) {
-	running, err := e.handOver(l)
+// goAhead hands the container to its launched monitor: under the
+// container's lock it is marked as running by it, so that a second
+// start finds it running, and the monitor is told to go; the lock is
+// released before the monitor needs it. It returns once the container
+// runs; running reports a container that ran already (the launch is
+// aborted then). A failed start is a StatusError with Docker's status.
+func (e *Engine) goAhead(l *launch.Launch) (running bool, err error) {
+	running, err = e.handOver(l)
 	if err != nil || running {
-		l.abort()
-		return nil, err
+		l.Abort()
+		return running, err
 	}
-	defer l.report.Close()
-	l.goAhead.Close()
-	if err := monitor.ReadReport(l.report); err != nil {
-		_ = l.cmd.Wait() // the monitor reported its failure and exits
-		return nil, err
+	if err := l.Go(); err != nil {
+		l.Release()
+		var f *launch.Failure
+		if errors.As(err, &f) {
+			return false, &StatusError{f.Status, errors.New(f.Msg)}
+		}
+		return false, err
 	}
-	return l.cmd.Process, nil
+	return false, nil
 }
 
 // handOver marks the container as running by l's monitor and tells it to
 // go, under the container's lock, unless the container runs already.
-func (e *Engine) handOver(l *Launch) (running bool, err error) {
+func (e *Engine) handOver(l *launch.Launch) (running bool, err error) {
 	trace.Phase("cli", "hand over")
-	unlock, err := e.containers.Lock(l.id)
+	unlock, err := e.containers.Lock(l.ID())
 	if err != nil {
 		return false, err
 	}
 	defer unlock()
-	c, err := e.containers.Load(l.id)
+	c, err := e.containers.Load(l.ID())
 	if err != nil {
 		return false, classify(err)
 	}
@@ -379,13 +331,10 @@ func (e *Engine) handOver(l *Launch) (running bool, err error) {
 	if c.State.Status == container.Running {
 		return true, nil
 	}
-	pid := l.cmd.Process.Pid
+	pid := l.Pid()
 	c.State = container.State{Status: container.Running, MonitorPid: pid, MonitorStart: monitor.StartTime(pid)}
 	if err := e.containers.Save(c); err != nil {
 		return false, err
-	}
-	if _, err := io.WriteString(l.goAhead, goAheadWord); err != nil {
-		return false, fmt.Errorf("start the monitor: %w", err)
 	}
 	return false, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/idmap"
+	"github.com/berth-project/berth/internal/monitor/launch"
 	_ "github.com/berth-project/berth/internal/nsenter" // joins namespaces before Go starts
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/runtime/initproc"
@@ -31,7 +32,7 @@ func HelperMain() {
 	switch {
 	case initproc.IsInit(arg0):
 		initproc.Main()
-	case isMonitor(arg0):
+	case launch.IsMonitor(arg0):
 		monitorMain()
 	case arg0 == idmap.HolderArg0:
 		idmap.HolderMain()

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/monitor/idle"
+	"github.com/berth-project/berth/internal/monitor/launch"
 	"github.com/berth-project/berth/internal/trace"
 )
 
@@ -135,7 +136,7 @@ func (s *session) execIdle(bin string, r *run, listener *os.File) error {
 		return fd
 	}
 	st := idle.State{
-		Arg0: Arg0Prefix + s.id, Pid: r.pid,
+		Arg0: launch.Arg0Prefix + s.id, Pid: r.pid,
 		LogPath: s.logPath(), Log: s.logOptions(),
 		StdinOnce: s.c.Config.StdinOnce,
 		Out:       pass(r.out), Err: pass(r.err), Master: pass(r.master), Stdin: -1,

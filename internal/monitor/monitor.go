@@ -11,12 +11,10 @@ package monitor
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strings"
 	"time"
 	"unsafe"
 
@@ -32,8 +30,12 @@ import (
 	"github.com/berth-project/berth/internal/trace"
 )
 
-// Arg0Prefix names monitor processes in ps: "berth:[monitor] ID".
-const Arg0Prefix = "berth:[monitor] "
+// Reporter takes the monitor's word on a start to its starter
+// (launch.Child).
+type Reporter interface {
+	Ready()
+	Failed(err error, status int)
+}
 
 // Paths are the engine's roots.
 type Paths struct {
@@ -66,22 +68,23 @@ type Hooks struct {
 // AttachSocket is where a container's monitor serves attach clients.
 func AttachSocket(containerDir string) string { return filepath.Join(containerDir, "attach.sock") }
 
-// Run is the monitor's body for container id. report is a pipe to the
-// starting CLI: it gets "ok" once the container runs, or the error.
-// client, if not nil, is attached before the container starts (a
-// foreground run), so it misses no output. It returns the container's
-// exit code.
-func Run(p Paths, id string, hooks Hooks, report, client *os.File) int {
+// Run is the monitor's body for container id. report tells the starter
+// that the container runs, or why not. client, if not nil, is attached
+// before the container starts (a foreground run), so it misses no
+// output. It returns the container's exit code.
+func Run(p Paths, id string, hooks Hooks, report Reporter, client *os.File) int {
 	s := &session{id: id, hooks: hooks, store: container.Store{Root: p.Root}, rt: runtime.New(p.RuntimeRoot())}
 	fail := func(err error) int {
-		// State first: the starting CLI reads it once it has the report.
-		s.store.Update(id, func(c *container.Container) error {
-			c.State.Status, c.State.Error, c.State.ExitCode = container.Exited, err.Error(), exitCodeFor(err)
+		// State first: the starter reads it once it has the report. If
+		// it cannot be written, the record says "running" with this
+		// monitor gone, which the next reader turns into exited.
+		code := exitCodeFor(err)
+		_, _ = s.store.Update(id, func(c *container.Container) error {
+			c.State.Status, c.State.Error, c.State.ExitCode = container.Exited, err.Error(), code
 			c.State.FinishedAt, c.State.MonitorPid = time.Now().UTC(), 0
 			return nil
 		})
-		fmt.Fprintln(report, oneLine(err))
-		report.Close()
+		report.Failed(err, code)
 		return 1
 	}
 	nameAndReap()
@@ -126,8 +129,7 @@ func Run(p Paths, id string, hooks Hooks, report, client *os.File) int {
 		return fail(err)
 	}
 	trace.Phase("monitor", "running")
-	fmt.Fprintln(report, "ok")
-	report.Close()
+	report.Ready()
 	return s.supervise(r, -1, 0)
 }
 
@@ -270,7 +272,7 @@ func (s *session) supervise(r *run, code, restarts int) int {
 		})
 	}
 	trace.Phase("monitor", "recorded")
-	s.hub.CloseAll()
+	s.hub.Exited(code)
 	if err == nil && c.Host.AutoRemove {
 		s.cleanup()
 		trace.Phase("monitor", "unmounted")
@@ -421,30 +423,14 @@ func (r *run) pump(hub *stdio.Hub, logs *stdio.LogWriter) {
 }
 
 // exitCodeFor maps a start failure to Docker's codes: 127 for a command
-// that is not found, 126 for one that cannot run, 125 otherwise.
+// that is not found, 126 for one that cannot run (as the init stage
+// classified it), 125 otherwise.
 func exitCodeFor(err error) int {
-	if code := runtime.ExitCodeOf(err); code == 126 || code == 127 {
-		return code
+	var ie *runtime.InitError
+	if errors.As(err, &ie) && (ie.Code == 126 || ie.Code == 127) {
+		return ie.Code
 	}
 	return 125
-}
-
-func oneLine(err error) string {
-	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
-}
-
-// ReadReport reads the monitor's start report: nil once the container
-// runs, or the monitor's error.
-func ReadReport(r io.Reader) error {
-	b, _ := io.ReadAll(r)
-	s := strings.TrimSpace(string(b))
-	if s == "ok" {
-		return nil
-	}
-	if s == "" {
-		return errors.New("the container monitor exited before the container started")
-	}
-	return errors.New(s)
 }
 
 // StartTime identifies a process with its pid: a monitor is alive if a

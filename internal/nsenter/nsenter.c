@@ -60,7 +60,39 @@ static const struct { const char *name; int flag; } order[] = {
 	{"time", CLONE_NEWTIME}, {"mnt", CLONE_NEWNS},
 };
 
+// detach makes this process one that nobody owns: it forks, the parent
+// writes the child's pid as a line to fd and exits, and the child goes
+// on once the parent is gone, so the pid is the first thing on fd. The
+// engine starts its monitors so: whoever launched one reaps only the
+// short-lived parent, and the monitor is re-parented to the host's init.
+// It is done here, before the Go runtime, because a fork is all it
+// costs; in Go it would be a second process start.
+static void detach(const char *env) {
+	int fd = atoi(env);
+	int gate[2];
+	if (pipe2(gate, O_CLOEXEC) < 0) _exit(1);
+	pid_t child = fork();
+	if (child < 0) _exit(1);
+	if (child > 0) {
+		dprintf(fd, "%d\n", (int)child);
+		_exit(0);
+	}
+	close(gate[1]);
+	char b;
+	// EOF once the parent has exited (and written the pid).
+	while (read(gate[0], &b, 1) < 0 && errno == EINTR) {
+	}
+	close(gate[0]);
+}
+
 void berth_nsenter(void) {
+	const char *det = getenv("_BERTH_DETACH_FD");
+	if (det != NULL) {
+		char fd[16];
+		snprintf(fd, sizeof fd, "%s", det);
+		unsetenv("_BERTH_DETACH_FD");
+		detach(fd);
+	}
 	// A container's init runs our binary inside the container: make it
 	// non-dumpable before anything else, so processes already in joined
 	// namespaces cannot open /proc/PID/exe and later overwrite the host's

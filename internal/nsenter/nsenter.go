@@ -14,7 +14,8 @@
 // socket, in internal/runtime/syncproto's frame, and exits. Everything else
 // stays in Go.
 //
-// The constructor is inert unless _BERTH_NSENTER is set. Builds without
+// The constructor also detaches a process when _BERTH_DETACH_FD is set
+// (see DetachEnv). It is inert unless one of the two is set. Builds without
 // cgo (unit tests) have no constructor; Supported reports that, and the
 // runtime refuses the joins that need it with a clear error.
 package nsenter
@@ -26,6 +27,13 @@ import (
 
 // EnvVar carries the instruction to the constructor.
 const EnvVar = "_BERTH_NSENTER"
+
+// DetachEnv, set to a file descriptor, has the constructor detach the
+// process before anything else: it forks, the parent writes the child's
+// pid as a line to that descriptor and exits, and the child goes on,
+// owned by nobody (re-parented to the host's init). Only a cgo build
+// has the constructor (Supported).
+const DetachEnv = "_BERTH_DETACH_FD"
 
 // Join is one namespace to enter by path.
 type Join struct {

@@ -176,11 +176,53 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		}
 		return 0, nil
 	}
-	code, err := waitAndForward(pid, sigc)
+	code, err := waitFor(pid, sigc)
 	if err != nil {
 		return 0, fmt.Errorf("wait for exec in %s: %w", id, err)
 	}
 	return code, nil
+}
+
+// waitFor waits for pid, a child of ours (the nsenter constructor's
+// grandchild is ours once its parent, reaped above, has exited),
+// forwarding the signals meant for it. Unlike waitAndForward it reaps
+// nothing else: execs running in parallel in one process each get
+// their own process's status, and no other child of the caller is
+// taken from it.
+func waitFor(pid int, sigc chan os.Signal) (int, error) {
+	type result struct {
+		ws  unix.WaitStatus
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		for {
+			var ws unix.WaitStatus
+			_, err := unix.Wait4(pid, &ws, 0, nil)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			done <- result{ws, err}
+			return
+		}
+	}()
+	for {
+		select {
+		case r := <-done:
+			if r.err != nil {
+				return 0, r.err
+			}
+			if r.ws.Signaled() {
+				return 128 + int(r.ws.Signal()), nil
+			}
+			return r.ws.ExitStatus(), nil
+		case s := <-sigc:
+			if sig, ok := s.(unix.Signal); ok && sig != unix.SIGCHLD && sig != unix.SIGURG && sig != unix.SIGWINCH {
+				// Gone already: the wait above returns.
+				_ = unix.Kill(pid, sig)
+			}
+		}
+	}
 }
 
 // ContainerProcess returns a copy of a container's process spec, the

@@ -97,7 +97,7 @@ func Main() {
 
 	code := Reap(st.Pid)
 	WaitOutput(done, streams)
-	hub.CloseAll()
+	hub.Exited(code)
 	// Back to the engine, with the attach socket still open.
 	lf, err := l.(*net.UnixListener).File()
 	if err == nil {

@@ -101,6 +101,13 @@ func (h *Hub) Attached() int {
 	return len(h.clients)
 }
 
+// Exited tells every client the container's exit code, then ends the
+// attachments: a foreground run exits with that code.
+func (h *Hub) Exited(code int) {
+	h.broadcast(attach.Exit, attach.ExitPayload(code))
+	h.CloseAll()
+}
+
 // CloseAll ends every attachment: the container is done.
 func (h *Hub) CloseAll() {
 	h.mu.Lock()

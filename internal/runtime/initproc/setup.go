@@ -412,7 +412,11 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 func lookPath(name string, env []string) (string, error) {
 	if strings.Contains(name, "/") {
 		if err := executable(name); err != nil {
-			return "", fmt.Errorf("exec: %q: %w", name, err)
+			code := 126 // there, but not to be run
+			if errors.Is(err, os.ErrNotExist) {
+				code = 127
+			}
+			return "", &execError{err: fmt.Errorf("exec: %q: %w", name, err), code: code}
 		}
 		return name, nil
 	}
@@ -439,7 +443,7 @@ func lookPath(name string, env []string) (string, error) {
 	if denied != nil {
 		return "", &execError{err: fmt.Errorf("exec: %q: %w", name, denied), code: 126}
 	}
-	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+	return "", &execError{err: fmt.Errorf("exec: %q: executable file not found in $PATH", name), code: 127}
 }
 
 func executable(p string) error {
