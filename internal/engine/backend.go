@@ -46,6 +46,9 @@ type ContainerBackend interface {
 
 // ExecBackend runs processes in running containers.
 type ExecBackend interface {
+	ExecCreate(ref string, cfg ExecConfig) (string, error)
+	ExecStart(ctx context.Context, id string, o ExecStartOptions) (int, error)
+	ExecInspect(id string) (mobycontainer.ExecInspectResponse, error)
 	ContainerExec(ctx context.Context, ref string, o ExecOptions) (int, error)
 }
 

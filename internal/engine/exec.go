@@ -2,149 +2,377 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"time"
 
+	mobycontainer "github.com/moby/moby/api/types/container"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/console"
 	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/monitor"
+	"github.com/berth-project/berth/internal/monitor/launch"
 	"github.com/berth-project/berth/internal/runtime"
+	"github.com/berth-project/berth/internal/state"
 )
 
-// ExecOptions are a process to run in a running container.
-type ExecOptions struct {
+// ExecConfig is the process of an exec session.
+type ExecConfig struct {
 	Cmd []string
 	// Env adds to the container's environment.
 	Env        []string
 	User       string // user[:group], resolved in the container's /etc
 	WorkingDir string // "" is the container's
 	Tty        bool
-	// Detach returns once the process runs; its output goes nowhere.
+}
+
+// ExecStartOptions are how an exec session runs.
+type ExecStartOptions struct {
+	// Detach returns once the process runs; its monitor records how it
+	// ends (ExecInspect).
 	Detach bool
-	// Stdio of the process; nil is /dev/null. With Tty, Stdin is copied
-	// to the terminal and the terminal to Stdout.
+	// Stdio of the process; nil is /dev/null. With a terminal, Stdin is
+	// copied to it and it to Stdout.
 	Stdin, Stdout, Stderr *os.File
 	// ConsoleSize is the new terminal's (rows, cols); zero leaves the
 	// default.
 	ConsoleSize [2]uint16
 }
 
-// ContainerExec runs a process in a running container and, unless
-// detached, returns its exit code once it ends. A failure to start it
-// is a StatusError: 126 or 127 as Docker gives them, else 125.
-func (e *Engine) ContainerExec(ctx context.Context, ref string, o ExecOptions) (int, error) {
+// ExecOptions are ContainerExec's: a session's process and how it runs.
+type ExecOptions struct {
+	ExecConfig
+	ExecStartOptions
+}
+
+// execRecord is an exec session on disk, under its container's
+// directory: what ExecCreate decided and what its monitor recorded.
+type execRecord struct {
+	ID          string     `json:"id"`
+	ContainerID string     `json:"containerId"`
+	Config      ExecConfig `json:"config"`
+	Created     time.Time  `json:"created"`
+	// ConsoleSize is the starter's terminal, (rows, cols).
+	ConsoleSize [2]uint16 `json:"consoleSize,omitzero"`
+	Running     bool      `json:"running,omitempty"`
+	Pid         int       `json:"pid,omitempty"`
+	// MonitorPid and MonitorStart name the session's monitor.
+	MonitorPid   int       `json:"monitorPid,omitempty"`
+	MonitorStart uint64    `json:"monitorStart,omitempty"`
+	ExitCode     *int      `json:"exitCode,omitempty"`
+	Error        string    `json:"error,omitempty"`
+	Finished     time.Time `json:"finished,omitzero"`
+}
+
+func (e *Engine) execDir(containerID string) string {
+	return filepath.Join(e.containers.Dir(containerID), "exec")
+}
+
+func (e *Engine) execPath(containerID, id string) string {
+	return filepath.Join(e.execDir(containerID), id+".json")
+}
+
+func (e *Engine) saveExec(r *execRecord) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("save exec session %s: %w", r.ID[:12], err)
+	}
+	return state.WriteFileVolatile(e.execPath(r.ContainerID, r.ID), b, 0o600)
+}
+
+// findExec finds a session by its full ID or a unique prefix, in every
+// container.
+func (e *Engine) findExec(id string) (*execRecord, error) {
+	all, err := e.containers.List()
+	if err != nil {
+		return nil, err
+	}
+	var hit *execRecord
+	for _, c := range all {
+		ents, err := os.ReadDir(e.execDir(c.ID))
+		if err != nil {
+			continue // none yet
+		}
+		for _, ent := range ents {
+			name := ent.Name()
+			if len(name) < len(id) || name[:len(id)] != id || filepath.Ext(name) != ".json" {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(e.execDir(c.ID), name))
+			if err != nil {
+				continue // removed with its container meanwhile
+			}
+			var r execRecord
+			if err := json.Unmarshal(b, &r); err != nil {
+				return nil, fmt.Errorf("exec session %s: %w", name, err)
+			}
+			if hit != nil {
+				return nil, invalid(fmt.Errorf("exec ID prefix %q is ambiguous", id))
+			}
+			hit = &r
+		}
+	}
+	if hit == nil || id == "" {
+		return nil, withKind(ErrNotFound, fmt.Errorf("no such exec instance: %s", id))
+	}
+	// A session whose monitor is gone without a word ended unknown.
+	if hit.Running && !monitor.Alive(hit.MonitorPid, hit.MonitorStart) {
+		hit.Running = false
+	}
+	return hit, nil
+}
+
+// ExecCreate sets up an exec session in a running container and returns
+// its ID; ExecStart runs it.
+func (e *Engine) ExecCreate(ref string, cfg ExecConfig) (string, error) {
 	c, err := e.get(ref)
 	if err != nil {
-		return 0, &StatusError{StatusFailed, err}
+		return "", err
 	}
 	if c.State.Status != container.Running {
-		return 0, &StatusError{StatusFailed, conflict(fmt.Errorf("container %s is not running", c.Name))}
+		return "", conflict(fmt.Errorf("container %s is not running", c.Name))
 	}
-	if len(o.Cmd) == 0 {
-		return 0, &StatusError{StatusFailed, invalid(errors.New("exec: no command given"))}
+	if c.State.Paused {
+		return "", conflict(fmt.Errorf("container %s is paused, unpause the container before exec", c.Name))
 	}
-	base, err := e.rt.ContainerProcess(c.ID)
-	if err != nil {
-		return 0, &StatusError{StatusFailed, err}
+	if len(cfg.Cmd) == 0 {
+		return "", invalid(errors.New("exec: no command given"))
 	}
-	p := *base
-	p.Args, p.Terminal = o.Cmd, o.Tty
-	p.Env = append(append([]string(nil), base.Env...), o.Env...)
-	if o.WorkingDir != "" {
-		p.Cwd = o.WorkingDir
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
 	}
-	if o.User != "" {
-		u, err := container.ResolveUser(e.containers.Dir(c.ID)+"/merged", o.User)
-		if err != nil {
-			return 0, &StatusError{StatusFailed, err}
-		}
-		p.User = u
+	r := &execRecord{ID: hex.EncodeToString(b), ContainerID: c.ID, Config: cfg, Created: time.Now().UTC()}
+	if err := os.MkdirAll(e.execDir(c.ID), 0o700); err != nil {
+		return "", fmt.Errorf("exec in %s: %w", c.Name, err)
 	}
-	if o.Tty && !o.Detach && o.ConsoleSize != [2]uint16{} {
-		p.ConsoleSize = &specs.Box{Height: uint(o.ConsoleSize[0]), Width: uint(o.ConsoleSize[1])}
+	if err := e.saveExec(r); err != nil {
+		return "", err
 	}
-	ro := runtime.ExecOptions{Process: &p, Detach: o.Detach}
-	devNull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		return 0, &StatusError{StatusFailed, err}
-	}
-	defer devNull.Close()
-	ro.Stdin, ro.Stdout, ro.Stderr = orFile(o.Stdin, devNull), orFile(o.Stdout, devNull), orFile(o.Stderr, devNull)
-	if o.Detach {
-		ro.Stdin, ro.Stdout, ro.Stderr = devNull, devNull, devNull
-	}
-	if o.Tty {
-		stop, err := relayConsole(&ro, o.Stdin, o.Stdout)
-		if err != nil {
-			return 0, &StatusError{StatusFailed, err}
-		}
-		defer stop()
-	}
-	code, err := e.rt.Exec(c.ID, ro)
-	if err != nil {
-		var ie *runtime.InitError
-		if errors.As(err, &ie) && (ie.Code == StatusCannotRun || ie.Code == StatusNotFoundCmd) {
-			return 0, &StatusError{ie.Code, err}
-		}
-		return 0, &StatusError{StatusFailed, err}
-	}
-	return code, nil
+	return r.ID, nil
 }
 
-func orFile(f, def *os.File) *os.File {
-	if f == nil {
-		return def
+// ExecStart runs a created exec session through a monitor of its own,
+// owned by nobody, which records how it ends; unless detached it waits
+// and returns the exit code. A failure to start the process is a
+// StatusError: 126 or 127 as Docker gives them, else 125.
+func (e *Engine) ExecStart(ctx context.Context, id string, o ExecStartOptions) (int, error) {
+	r, err := e.findExec(id)
+	if err != nil {
+		return 0, &StatusError{StatusFailed, err}
 	}
-	return f
+	if r.MonitorPid != 0 {
+		return 0, &StatusError{StatusFailed, conflict(fmt.Errorf("exec session %s has been started already", r.ID[:12]))}
+	}
+	if r.Config.Tty && !o.Detach && o.ConsoleSize != [2]uint16{} {
+		// The monitor reads it from the record.
+		r.ConsoleSize = o.ConsoleSize
+		if err := e.saveExec(r); err != nil {
+			return 0, &StatusError{StatusFailed, err}
+		}
+	}
+	stdio := [3]*os.File{o.Stdin, o.Stdout, o.Stderr}
+	if o.Detach {
+		stdio = [3]*os.File{}
+	}
+	var consoleEnd, relay *os.File
+	if r.Config.Tty {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return 0, &StatusError{StatusFailed, fmt.Errorf("console socket: %w", err)}
+		}
+		consoleEnd, relay = os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console-relay")
+		defer relay.Close()
+	}
+	l, err := launch.StartExec(e.self, r.ContainerID, r.ID, [2]string{e.paths.Root, e.paths.RunRoot}, stdio, consoleEnd)
+	if consoleEnd != nil {
+		_ = consoleEnd.Close() // the monitor holds its copy
+	}
+	if err != nil {
+		return 0, &StatusError{StatusFailed, err}
+	}
+	defer l.Close()
+	var drained chan struct{}
+	if relay != nil {
+		drained = relayTerminal(relay, o)
+	}
+	first, err := l.Next()
+	if err == nil {
+		err = first.Err()
+	}
+	if err != nil {
+		l.Release()
+		var f *launch.Failure
+		if errors.As(err, &f) {
+			return 0, &StatusError{f.Status, errors.New(f.Msg)}
+		}
+		return 0, &StatusError{StatusFailed, err}
+	}
+	if o.Detach {
+		l.Release()
+		return 0, nil
+	}
+	last, err := l.Next()
+	if drained != nil {
+		<-drained
+	}
+	l.WaitExit()
+	if err != nil {
+		return 0, fmt.Errorf("exec session %s: %w", r.ID[:12], err)
+	}
+	return last.ExitCode, nil
 }
 
-// relayConsole sets o up so that the exec's pty comes back to us, and
-// relays it: the terminal's output to out, in to its input. A detached
-// exec's pty stays with its process. The returned function waits for
-// the output to drain.
-func relayConsole(o *runtime.ExecOptions, in, out *os.File) (func(), error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("console socket: %w", err)
-	}
-	o.Console = os.NewFile(uintptr(fds[0]), "console")
-	relay := os.NewFile(uintptr(fds[1]), "console-relay")
-	if o.Detach {
-		// Nobody relays a detached exec's pty: the process keeps it, and
-		// our copy of the master goes.
-		go func() {
-			if m, err := console.RecvFd(relay); err == nil {
-				_ = m.Close()
-			}
-			_ = relay.Close()
-		}()
-		return func() { _ = o.Console.Close() }, nil
-	}
+// relayTerminal receives the session's pty master and relays it: its
+// output to Stdout, Stdin to its input. The channel closes when the
+// output has drained (EIO once every user of the pty is gone).
+func relayTerminal(relay *os.File, o ExecStartOptions) chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		master, err := console.RecvFd(relay)
-		_ = relay.Close() // one message only
 		if err != nil {
-			return // the exec failed before it made a terminal; Exec says why
+			return // the exec failed before it made a terminal; ExecStart says why
 		}
 		defer master.Close()
-		if in != nil {
-			// Ends when in does, or with EIO once the pty is gone.
-			go func() { _, _ = io.Copy(master, in) }()
+		if o.Detach {
+			return // the process keeps its terminal; our copy goes
 		}
-		if out != nil {
-			// Ends with EIO once the process and its children closed the
-			// pty: the normal end, not an error.
-			_, _ = io.Copy(out, master)
+		if o.Stdin != nil {
+			go func() { _, _ = io.Copy(master, o.Stdin) }()
+		}
+		if o.Stdout != nil {
+			_, _ = io.Copy(o.Stdout, master)
 		}
 	}()
-	return func() {
-		_ = o.Console.Close()
-		<-done
-	}, nil
+	return done
+}
+
+// ExecInspect describes an exec session as Docker does: running, or its
+// exit code once it has ended (nil if its monitor died without one).
+func (e *Engine) ExecInspect(id string) (mobycontainer.ExecInspectResponse, error) {
+	r, err := e.findExec(id)
+	if err != nil {
+		return mobycontainer.ExecInspectResponse{}, err
+	}
+	out := mobycontainer.ExecInspectResponse{ID: r.ID, Running: r.Running, ExitCode: r.ExitCode, ContainerID: r.ContainerID,
+		Pid: r.Pid, OpenStdout: true, OpenStderr: true,
+		ProcessConfig: &mobycontainer.ExecProcessConfig{Tty: r.Config.Tty, User: r.Config.User}}
+	if len(r.Config.Cmd) > 0 {
+		out.ProcessConfig.Entrypoint, out.ProcessConfig.Arguments = r.Config.Cmd[0], r.Config.Cmd[1:]
+	}
+	return out, nil
+}
+
+// ContainerExec runs a process in a running container (ExecCreate, then
+// ExecStart) and, unless detached, returns its exit code.
+func (e *Engine) ContainerExec(ctx context.Context, ref string, o ExecOptions) (int, error) {
+	id, err := e.ExecCreate(ref, o.ExecConfig)
+	if err != nil {
+		return 0, &StatusError{StatusFailed, err}
+	}
+	return e.ExecStart(ctx, id, o.ExecStartOptions)
+}
+
+// execMonitorMain is an exec session's monitor: it runs the session's
+// process, records its pid and then its exit code, and reports both to
+// the starter.
+func execMonitorMain() {
+	child, err := launch.FromEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	e, err := Open(child.Roots[0], child.Roots[1])
+	if err != nil {
+		child.Failed(err, StatusFailed)
+		os.Exit(1)
+	}
+	os.Exit(e.runExec(child))
+}
+
+func (e *Engine) runExec(child *launch.Child) int {
+	r, err := e.findExec(child.ID)
+	if err != nil {
+		child.Failed(err, StatusFailed)
+		return 1
+	}
+	r.MonitorPid = os.Getpid()
+	r.MonitorStart = monitor.StartTime(r.MonitorPid)
+	p, err := e.execProcess(r)
+	if err != nil {
+		return e.execFailed(child, r, err)
+	}
+	ro := runtime.ExecOptions{Process: p, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	if r.Config.Tty {
+		ro.Console = child.Console()
+		if ro.Console == nil {
+			return e.execFailed(child, r, errors.New("exec: a terminal, but no console socket"))
+		}
+	}
+	ro.Started = func(pid int) {
+		r.Running, r.Pid = true, pid
+		// Unsaved, inspect shows the session not yet running: the
+		// report below still reaches the starter.
+		_ = e.saveExec(r)
+		child.Started(pid)
+	}
+	code, err := e.rt.Exec(r.ContainerID, ro)
+	if err != nil {
+		return e.execFailed(child, r, err)
+	}
+	r.Running, r.ExitCode, r.Finished = false, &code, time.Now().UTC()
+	if err := e.saveExec(r); err != nil {
+		// The starter still gets the code; inspect will not.
+		fmt.Fprintln(os.Stderr, "berth exec monitor:", err)
+	}
+	child.ExitedWith(code)
+	return 0
+}
+
+func (e *Engine) execFailed(child *launch.Child, r *execRecord, err error) int {
+	status := StatusFailed
+	var ie *runtime.InitError
+	if errors.As(err, &ie) && (ie.Code == StatusCannotRun || ie.Code == StatusNotFoundCmd) {
+		status = ie.Code
+	}
+	r.Running, r.Error, r.Finished = false, err.Error(), time.Now().UTC()
+	r.ExitCode = &status
+	_ = e.saveExec(r) // the starter gets the failure in any case
+	child.Failed(err, status)
+	return 1
+}
+
+// execProcess is the session's process: the container's, with the
+// session's command, environment, user and directory.
+func (e *Engine) execProcess(r *execRecord) (*specs.Process, error) {
+	base, err := e.rt.ContainerProcess(r.ContainerID)
+	if err != nil {
+		return nil, err
+	}
+	p := *base
+	p.Args, p.Terminal = r.Config.Cmd, r.Config.Tty
+	if r.ConsoleSize != [2]uint16{} {
+		p.ConsoleSize = &specs.Box{Height: uint(r.ConsoleSize[0]), Width: uint(r.ConsoleSize[1])}
+	}
+	p.Env = append(append([]string(nil), base.Env...), r.Config.Env...)
+	if r.Config.WorkingDir != "" {
+		p.Cwd = r.Config.WorkingDir
+	}
+	if r.Config.User != "" {
+		u, err := container.ResolveUser(e.containers.Dir(r.ContainerID)+"/merged", r.Config.User)
+		if err != nil {
+			return nil, err
+		}
+		p.User = u
+	}
+	return &p, nil
 }

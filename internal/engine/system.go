@@ -34,6 +34,8 @@ func HelperMain() {
 		initproc.Main()
 	case launch.IsMonitor(arg0):
 		monitorMain()
+	case launch.IsExecMonitor(arg0):
+		execMonitorMain()
 	case arg0 == idmap.HolderArg0:
 		idmap.HolderMain()
 	case arg0 == container.InitPath:

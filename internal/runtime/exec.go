@@ -29,6 +29,9 @@ type ExecOptions struct {
 	PreserveFDs int
 	// Stdio of the process; nil means the caller's own.
 	Stdin, Stdout, Stderr *os.File
+	// Started, if set, is called with the process's pid once it runs
+	// (an exec session records it before waiting).
+	Started func(pid int)
 }
 
 // Exec runs a new process in a created or running container: it joins
@@ -169,6 +172,9 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		if err := writePidFile(o.PidFile, pid); err != nil {
 			return fail(err)
 		}
+	}
+	if o.Started != nil {
+		o.Started(pid)
 	}
 	if o.Detach {
 		if !fork {

@@ -53,12 +53,15 @@ const Arg0Prefix = "berth:[monitor] "
 
 // The monitor's environment and descriptors.
 const (
-	rootsEnv  = "_BERTH_MONITOR_ROOTS"
-	clientEnv = "_BERTH_MONITOR_CLIENT"
-	goWord    = "go"
-	reportFD  = 3
-	goAheadFD = 4
-	clientFD  = 5
+	rootsEnv         = "_BERTH_MONITOR_ROOTS"
+	clientEnv        = "_BERTH_MONITOR_CLIENT"
+	execContainerEnv = "_BERTH_EXEC_CONTAINER"
+	consoleEnv       = "_BERTH_EXEC_CONSOLE"
+	consoleFD        = 4 // an exec session's, after the report
+	goWord           = "go"
+	reportFD         = 3
+	goAheadFD        = 4
+	clientFD         = 5
 )
 
 // Report is the monitor's word on a start.
@@ -70,6 +73,11 @@ type Report struct {
 	// Status is Docker's exit status for the failure: 126 for a command
 	// that cannot be invoked, 127 for one not found, else 125.
 	Status int `json:"status,omitempty"`
+	// Pid is an exec session's process, once it runs.
+	Pid int `json:"pid,omitempty"`
+	// Exited, with ExitCode, is an exec session's second report.
+	Exited   bool `json:"exited,omitempty"`
+	ExitCode int  `json:"exitCode,omitempty"`
 }
 
 // Failure is a start that failed, with the monitor's words and status.
@@ -86,56 +94,109 @@ type Launch struct {
 	pid     int
 	pidfd   int // -1 when the kernel has no pidfd_open
 	report  *os.File
-	goAhead *os.File
-	child   *exec.Cmd // only without the constructor: the monitor is ours
+	dec     *json.Decoder // of the report
+	goAhead *os.File      // nil for an exec session's monitor
+	child   *exec.Cmd     // only without the constructor: the monitor is ours
 }
 
 // Start starts a monitor for container id (which need not exist yet)
 // from binary self, on the engine's roots. client, if given, is the
 // monitor's first attached client. Go or Abort the launch.
 func Start(self, id string, roots [2]string, client *os.File) (*Launch, error) {
+	sp := spec{arg0: Arg0Prefix + id, id: id, roots: roots, goAhead: true}
+	if client != nil {
+		sp.extra = append(sp.extra, client)
+		sp.env = append(sp.env, clientEnv+"=1")
+	}
+	return start(self, sp)
+}
+
+// ExecArg0Prefix names exec sessions' monitors in ps:
+// "berth:[exec-monitor] EXEC-ID".
+const ExecArg0Prefix = "berth:[exec-monitor] "
+
+// StartExec starts the monitor of exec session execID of container
+// containerID: it runs the session's process with stdio as its own
+// (nil: /dev/null) and, for a terminal, sends the pty's master over
+// console. It reports twice: once the process runs (Report.Running,
+// Report.Pid) and once it has exited (Report.Exited, Report.ExitCode);
+// read them with Next. The session runs at once: no go-ahead.
+func StartExec(self, containerID, execID string, roots [2]string, stdio [3]*os.File, console *os.File) (*Launch, error) {
+	sp := spec{arg0: ExecArg0Prefix + execID, id: execID, roots: roots, stdio: stdio,
+		env: []string{execContainerEnv + "=" + containerID}}
+	if console != nil {
+		sp.extra = append(sp.extra, console)
+		sp.env = append(sp.env, consoleEnv+"=1")
+	}
+	return start(self, sp)
+}
+
+// spec is one monitor process to start.
+type spec struct {
+	arg0, id string
+	roots    [2]string
+	goAhead  bool
+	stdio    [3]*os.File
+	extra    []*os.File // after the report (and the go-ahead)
+	env      []string
+}
+
+func start(self string, sp spec) (*Launch, error) {
 	report, reportW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("start the monitor: %w", err)
 	}
 	defer reportW.Close() // the monitor holds its copy
-	goR, goW, err := os.Pipe()
-	if err != nil {
-		_ = report.Close()
-		return nil, fmt.Errorf("start the monitor: %w", err)
+	files := []*os.File{reportW}
+	var goW *os.File
+	if sp.goAhead {
+		goR, w, err := os.Pipe()
+		if err != nil {
+			_ = report.Close()
+			return nil, fmt.Errorf("start the monitor: %w", err)
+		}
+		defer goR.Close() // the monitor holds its copy
+		goW = w
+		files = append(files, goR)
 	}
-	defer goR.Close() // the monitor holds its copy
-	rb, err := json.Marshal(roots)
+	rb, err := json.Marshal(sp.roots)
 	if err != nil {
 		return nil, fmt.Errorf("start the monitor: %w", err)
 	}
 	cmd := &exec.Cmd{
 		Path:        self,
-		Args:        []string{Arg0Prefix + id},
-		Env:         []string{rootsEnv + "=" + string(rb), "PATH=" + os.Getenv("PATH")},
-		ExtraFiles:  []*os.File{reportW, goR},
+		Args:        []string{sp.arg0},
+		Env:         append([]string{rootsEnv + "=" + string(rb), "PATH=" + os.Getenv("PATH")}, sp.env...),
+		ExtraFiles:  append(files, sp.extra...),
 		SysProcAttr: &unix.SysProcAttr{Setsid: true},
+	}
+	if sp.stdio[0] != nil {
+		cmd.Stdin = sp.stdio[0]
+	}
+	if sp.stdio[1] != nil {
+		cmd.Stdout = sp.stdio[1]
+	}
+	if sp.stdio[2] != nil {
+		cmd.Stderr = sp.stdio[2]
 	}
 	detached := nsenter.Supported()
 	if detached {
 		cmd.Env = append(cmd.Env, nsenter.DetachEnv+"="+strconv.Itoa(reportFD))
 	}
-	if client != nil {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, client)
-		cmd.Env = append(cmd.Env, clientEnv+"=1")
-	}
 	cmd.Env = trace.Env(cmd.Env)
 	fail := func(err error) (*Launch, error) {
 		_ = report.Close()
-		_ = goW.Close()
+		if goW != nil {
+			_ = goW.Close()
+		}
 		return nil, fmt.Errorf("start the monitor: %w", err)
 	}
 	if err := cmd.Start(); err != nil {
 		return fail(err)
 	}
-	l := &Launch{id: id, pid: cmd.Process.Pid, pidfd: -1, report: report, goAhead: goW}
+	l := &Launch{id: sp.id, pid: cmd.Process.Pid, pidfd: -1, report: report, goAhead: goW}
 	if detached {
-		reportW.Close() // ours: so that a monitor that dies gives EOF
+		_ = reportW.Close() // ours, now: so that a monitor that dies gives EOF
 		pid, err := readPid(report)
 		// The constructor's parent exits once it has written the pid.
 		if werr := cmd.Wait(); err == nil && werr != nil {
@@ -149,9 +210,10 @@ func Start(self, id string, roots [2]string, client *os.File) (*Launch, error) {
 		l.child = cmd
 	}
 	if fd, err := unix.PidfdOpen(l.pid, 0); err == nil {
-		// Taken while the monitor waits for the go-ahead: it is the one.
+		// Taken while the monitor waits for us: it is the one.
 		l.pidfd = fd
 	}
+	l.dec = json.NewDecoder(report)
 	return l, nil
 }
 
@@ -182,7 +244,9 @@ func (l *Launch) Pid() int { return l.pid }
 // end without the word and exits by itself.
 func (l *Launch) Abort() {
 	// Close errors: the descriptors are ours and open; nothing to do.
-	_ = l.goAhead.Close()
+	if l.goAhead != nil {
+		_ = l.goAhead.Close()
+	}
 	_ = l.report.Close()
 	l.release()
 }
@@ -198,24 +262,29 @@ func (l *Launch) Go() error {
 	if err := l.goAhead.Close(); err != nil {
 		return fmt.Errorf("start the monitor: %w", err)
 	}
-	b, err := io.ReadAll(l.report)
+	r, err := l.Next()
 	if err != nil {
-		return fmt.Errorf("read the monitor's report: %w", err)
+		return err
 	}
-	return ParseReport(b)
+	return r.Err()
 }
 
-// ParseReport reads a report: nil once the container runs.
-func ParseReport(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	if s == "" {
-		return &Failure{Msg: "the container monitor exited before the container started", Status: 125}
-	}
+// Next reads the monitor's next report. A monitor that ended without
+// one is a *Failure.
+func (l *Launch) Next() (Report, error) {
 	var r Report
-	if err := json.Unmarshal([]byte(s), &r); err != nil {
-		return &Failure{Msg: "the container monitor's report is unreadable: " + s, Status: 125}
+	if err := l.dec.Decode(&r); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return r, &Failure{Msg: "the monitor exited before it reported", Status: 125}
+		}
+		return r, &Failure{Msg: "the monitor's report is unreadable: " + err.Error(), Status: 125}
 	}
-	if r.Running {
+	return r, nil
+}
+
+// Err is the report's failure, nil for a start that worked.
+func (r Report) Err() error {
+	if r.Running || r.Exited {
 		return nil
 	}
 	if r.Status == 0 {
@@ -223,6 +292,9 @@ func ParseReport(b []byte) error {
 	}
 	return &Failure{Msg: r.Error, Status: r.Status}
 }
+
+// Close ends the starter's hold on the report.
+func (l *Launch) Close() { _ = l.report.Close() }
 
 // WaitExit waits until the monitor has exited (after its clean-up, and
 // with --rm the container's removal), then lets the launch go.
@@ -260,11 +332,18 @@ func (l *Launch) release() {
 // IsMonitor reports whether this process was started as a monitor.
 func IsMonitor(arg0 string) bool { return strings.HasPrefix(arg0, Arg0Prefix) }
 
+// IsExecMonitor reports whether this process was started as an exec
+// session's monitor.
+func IsExecMonitor(arg0 string) bool { return strings.HasPrefix(arg0, ExecArg0Prefix) }
+
 // Child is the monitor's side of a launch.
 type Child struct {
-	ID    string
-	Roots [2]string
-	rep   *os.File
+	// ID is the container's, or the exec session's for its monitor.
+	ID string
+	// ContainerID is an exec session's container.
+	ContainerID string
+	Roots       [2]string
+	rep         *os.File
 }
 
 // FromEnv reads a launched monitor's descriptors and environment.
@@ -273,8 +352,24 @@ func FromEnv() (*Child, error) {
 	if err := json.Unmarshal([]byte(os.Getenv(rootsEnv)), &roots); err != nil {
 		return nil, errors.New("berth monitor: started without its roots")
 	}
-	return &Child{ID: strings.TrimPrefix(os.Args[0], Arg0Prefix), Roots: roots, rep: os.NewFile(reportFD, "report")}, nil
+	id := strings.TrimPrefix(strings.TrimPrefix(os.Args[0], Arg0Prefix), ExecArg0Prefix)
+	return &Child{ID: id, ContainerID: os.Getenv(execContainerEnv), Roots: roots, rep: os.NewFile(reportFD, "report")}, nil
 }
+
+// Console is an exec session's console socket, or nil.
+func (c *Child) Console() *os.File {
+	if os.Getenv(consoleEnv) == "" {
+		return nil
+	}
+	return os.NewFile(consoleFD, "console")
+}
+
+// Started reports an exec session's process running, as pid.
+func (c *Child) Started(pid int) { c.write(Report{Running: true, Pid: pid}, false) }
+
+// ExitedWith reports an exec session's process's exit code, and closes
+// the report.
+func (c *Child) ExitedWith(code int) { c.write(Report{Exited: true, ExitCode: code}, true) }
 
 // WaitGo waits for the starter's word: false when the launch was
 // aborted or the starter died.
@@ -300,13 +395,17 @@ func (c *Child) Failed(err error, status int) {
 	c.send(Report{Error: strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; "), Status: status})
 }
 
-func (c *Child) send(r Report) {
+func (c *Child) send(r Report) { c.write(r, true) }
+
+func (c *Child) write(r Report, last bool) {
 	if c.rep == nil {
 		return
 	}
 	b, _ := json.Marshal(r) // a struct of strings and numbers: cannot fail
 	// A starter that is gone reads no report: nothing to do about it.
 	_, _ = c.rep.Write(append(b, '\n'))
-	_ = c.rep.Close()
-	c.rep = nil
+	if last {
+		_ = c.rep.Close()
+		c.rep = nil
+	}
 }
