@@ -42,7 +42,7 @@ unit:
 	$(GO) test -race -count=1 ./internal/... ./cmd/...
 
 integration: build fixture
-	$(GO) test -count=1 -p 1 -timeout 15m ./test/integration/ -args -berth-runtime=$(CURDIR)/$(BIN)/berth-runtime -berth=$(CURDIR)/$(BIN)/berth -busybox=$(CURDIR)/$(FIXTURE)/rootfs
+	$(GO) test -count=1 -p 1 -timeout 15m ./test/integration/ ./test/engine/ -args -berth-runtime=$(CURDIR)/$(BIN)/berth-runtime -berth=$(CURDIR)/$(BIN)/berth -busybox=$(CURDIR)/$(FIXTURE)/rootfs
 
 # Unit tests (with the race detector), gofmt and vet, then the root-only
 # integration suite, which ends with a leak check.
