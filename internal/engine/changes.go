@@ -15,6 +15,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	mobycontainer "github.com/moby/moby/api/types/container"
+	mobyevents "github.com/moby/moby/api/types/events"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/container"
@@ -154,6 +155,7 @@ func (e *Engine) ContainerCommit(ctx context.Context, ref string, o CommitOption
 	if err != nil {
 		return "", fmt.Errorf("commit %s: %w", c.Name, err)
 	}
+	e.containerEvent(c, mobyevents.ActionCommit, "imageID", img.ID.String())
 	return img.ID.String(), nil
 }
 

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	mobycontainer "github.com/moby/moby/api/types/container"
+	mobyevents "github.com/moby/moby/api/types/events"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/container"
@@ -124,7 +126,11 @@ func (e *Engine) ContainerKill(ref, sig string) error {
 	if err := e.markStopped(c); err != nil {
 		return err
 	}
-	return e.rt.Kill(c.ID, s, false)
+	if err := e.rt.Kill(c.ID, s, false); err != nil {
+		return err
+	}
+	e.containerEvent(c, mobyevents.ActionKill, "signal", strconv.Itoa(int(s)))
+	return nil
 }
 
 // markStopped records that a user stopped the container, before it is
@@ -204,12 +210,17 @@ func (e *Engine) stop(ctx context.Context, c *container.Container, o StopOptions
 		wctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
-	if _, err := e.waitNotRunning(wctx, c); err == nil || ctx.Err() != nil {
+	if _, err := e.waitNotRunning(wctx, c); err != nil && ctx.Err() == nil {
+		_ = e.rt.Kill(c.ID, unix.SIGKILL, true) // as above
+		if _, err := e.waitNotRunning(ctx, c); err != nil {
+			return err
+		}
+	}
+	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	_ = e.rt.Kill(c.ID, unix.SIGKILL, true) // as above
-	_, err := e.waitNotRunning(ctx, c)
-	return err
+	e.containerEvent(c, mobyevents.ActionStop)
+	return nil
 }
 
 // ContainerRestart stops the container (as ContainerStop) and starts it.
@@ -221,7 +232,11 @@ func (e *Engine) ContainerRestart(ctx context.Context, ref string, o StopOptions
 	if err := e.stop(ctx, c, o); err != nil {
 		return err
 	}
-	return e.ContainerStart(ctx, c.ID)
+	if err := e.ContainerStart(ctx, c.ID); err != nil {
+		return err
+	}
+	e.containerEvent(c, mobyevents.ActionRestart)
+	return nil
 }
 
 // RemoveOptions are rm's.
@@ -275,6 +290,7 @@ func (e *Engine) forget(c *container.Container, volumes bool) error {
 	if err := e.containers.Remove(c); err != nil {
 		return err
 	}
+	e.containerEvent(c, mobyevents.ActionDestroy)
 	var errs []error
 	if c.Host.IDMap != nil {
 		errs = append(errs, e.idRanges().Release(c.ID)) // no-op for a --uidmap range
@@ -419,6 +435,8 @@ func (e *Engine) ContainerRename(ref, name string) error {
 		return err
 	}
 	e.containers.ReleaseName(old)
+	c.Name = name
+	e.containerEvent(c, mobyevents.ActionRename, "oldName", "/"+old)
 	return nil
 }
 
@@ -453,6 +471,13 @@ func (e *Engine) setPaused(ref string, paused bool) error {
 		cur.State.Paused = paused
 		return nil
 	})
+	if err == nil {
+		action := mobyevents.ActionUnPause
+		if paused {
+			action = mobyevents.ActionPause
+		}
+		e.containerEvent(c, action)
+	}
 	return err
 }
 

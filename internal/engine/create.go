@@ -6,6 +6,7 @@ import (
 	"time"
 
 	mobycontainer "github.com/moby/moby/api/types/container"
+	mobyevents "github.com/moby/moby/api/types/events"
 
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/idmap"
@@ -171,5 +172,6 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 		undoVolumes()
 		return nil, classify(err)
 	}
+	e.containerEvent(c, mobyevents.ActionCreate)
 	return c, nil
 }

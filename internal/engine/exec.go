@@ -10,9 +10,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	mobycontainer "github.com/moby/moby/api/types/container"
+	mobyevents "github.com/moby/moby/api/types/events"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -157,6 +160,7 @@ func (e *Engine) ExecCreate(ref string, cfg ExecConfig) (string, error) {
 	if err := e.saveExec(r); err != nil {
 		return "", err
 	}
+	e.containerEvent(c, mobyevents.Action("exec_create: "+strings.Join(cfg.Cmd, " ")), "execID", r.ID)
 	return r.ID, nil
 }
 
@@ -318,7 +322,12 @@ func (e *Engine) runExec(child *launch.Child) int {
 			return e.execFailed(child, r, errors.New("exec: a terminal, but no console socket"))
 		}
 	}
+	c, err := e.containers.Load(r.ContainerID)
+	if err != nil {
+		return e.execFailed(child, r, err)
+	}
 	ro.Started = func(pid int) {
+		e.containerEvent(c, mobyevents.Action("exec_start: "+strings.Join(r.Config.Cmd, " ")), "execID", r.ID)
 		r.Running, r.Pid = true, pid
 		// Unsaved, inspect shows the session not yet running: the
 		// report below still reaches the starter.
@@ -334,6 +343,7 @@ func (e *Engine) runExec(child *launch.Child) int {
 		// The starter still gets the code; inspect will not.
 		fmt.Fprintln(os.Stderr, "berth exec monitor:", err)
 	}
+	e.containerEvent(c, mobyevents.ActionExecDie, "execID", r.ID, "exitCode", strconv.Itoa(code))
 	child.ExitedWith(code)
 	return 0
 }

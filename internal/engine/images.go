@@ -10,6 +10,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	mobyevents "github.com/moby/moby/api/types/events"
 	mobyimage "github.com/moby/moby/api/types/image"
 
 	"github.com/berth-project/berth/internal/image"
@@ -98,6 +99,7 @@ func (e *Engine) ImagePull(ctx context.Context, ref string, o PullOptions) (Pull
 	if r, err := reference.Parse(ref); err == nil {
 		res.Name = r.String()
 	}
+	e.imageEvent(mobyevents.ActionPull, res.Name, res.Name)
 	if len(img.RepoDigests) > 0 {
 		_, res.Digest, _ = strings.Cut(img.RepoDigests[0], "@")
 	}
@@ -117,6 +119,7 @@ func (e *Engine) ImagePush(ctx context.Context, ref string, o PushOptions) (stri
 	if err != nil {
 		return "", classify(err)
 	}
+	e.imageEvent(mobyevents.ActionPush, ref, ref)
 	return d.String(), nil
 }
 
@@ -254,14 +257,38 @@ func (e *Engine) ImageHistory(ref string) ([]mobyimage.HistoryResponseItem, erro
 }
 
 // ImageTag gives an image another name.
-func (e *Engine) ImageTag(src, dst string) error { return classify(e.images.Tag(src, dst)) }
+func (e *Engine) ImageTag(src, dst string) error {
+	if err := e.images.Tag(src, dst); err != nil {
+		return classify(err)
+	}
+	if img, err := e.images.Get(dst); err == nil {
+		e.imageEvent(mobyevents.ActionTag, img.ID.String(), dst)
+	}
+	return nil
+}
+
+// imageEvent records an image event: Docker names the image's ID (or
+// reference) and gives its name.
+func (e *Engine) imageEvent(action mobyevents.Action, id, name string) {
+	e.emit(mobyevents.ImageEventType, action, id, map[string]string{"name": name})
+}
 
 // ImageRemove is rmi of one reference: by name it removes that name, and
 // the image when no name is left; by ID the image. An image in use, or
 // one an ID names under several repositories, stays unless forced.
 func (e *Engine) ImageRemove(ref string, force bool) ([]mobyimage.DeleteResponse, error) {
 	r, err := e.images.Remove(ref, force)
+	e.removalEvents(r)
 	return deleteResponses(r), classify(err)
+}
+
+func (e *Engine) removalEvents(r image.Removal) {
+	for _, u := range r.Untagged {
+		e.imageEvent(mobyevents.ActionUnTag, u, u)
+	}
+	for _, d := range r.Deleted {
+		e.imageEvent(mobyevents.ActionDelete, d, d)
+	}
 }
 
 func deleteResponses(r image.Removal) []mobyimage.DeleteResponse {
@@ -286,6 +313,7 @@ func (e *Engine) ImagesPrune(f Filters) (mobyimage.PruneReport, error) {
 		return mobyimage.PruneReport{}, err
 	}
 	r, err := e.images.Prune(set && !dangling)
+	e.removalEvents(r)
 	return mobyimage.PruneReport{ImagesDeleted: deleteResponses(r), SpaceReclaimed: uint64(r.Freed)}, classify(err)
 }
 
@@ -343,6 +371,7 @@ func (e *Engine) ImageLoad(ctx context.Context, r io.Reader, dir string) ([]Load
 	out := make([]LoadedImage, 0, len(loaded))
 	for _, l := range loaded {
 		out = append(out, LoadedImage{ID: l.ID.String(), Names: l.Names})
+		e.imageEvent(mobyevents.ActionLoad, l.ID.String(), strings.Join(l.Names, ","))
 	}
 	return out, classify(err)
 }
@@ -366,6 +395,7 @@ func (e *Engine) ImageImport(ctx context.Context, r io.Reader, o ImportOptions) 
 	if err != nil {
 		return "", classify(err)
 	}
+	e.imageEvent(mobyevents.ActionImport, img.ID.String(), o.Ref)
 	return img.ID.String(), nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 
+	mobyevents "github.com/moby/moby/api/types/events"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/container"
@@ -49,6 +50,9 @@ func monitorMain() {
 	hooks := monitor.Hooks{
 		Prepare: e.prepare, Network: e.connectNetworks, Remove: func(c *container.Container) { e.autoRemove(c) },
 		Reattach: e.reattach, Disconnect: func(c *container.Container) { e.disconnectQuietly(c) }, CanIdle: canIdle,
+		Event: func(c *container.Container, action string, attrs ...string) {
+			e.containerEvent(c, mobyevents.Action(action), attrs...)
+		},
 	}
 	if code, err := strconv.Atoi(os.Getenv(idle.ResumeEnv)); err == nil {
 		fd, err := strconv.Atoi(os.Getenv(idle.ListenerEnv))

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 
+	mobyevents "github.com/moby/moby/api/types/events"
 	mobynetwork "github.com/moby/moby/api/types/network"
 
 	"github.com/berth-project/berth/internal/network"
@@ -35,6 +36,7 @@ func (e *Engine) NetworkCreate(o NetworkCreateOptions) (string, error) {
 	if err != nil {
 		return "", classify(err)
 	}
+	e.networkEvent(mobyevents.ActionCreate, n, "")
 	return n.ID, nil
 }
 
@@ -112,7 +114,27 @@ func (e *Engine) networkInspect(n *network.Network) (mobynetwork.Inspect, error)
 }
 
 // NetworkRemove removes a user-defined network no container is on.
-func (e *Engine) NetworkRemove(ref string) error { return classify(e.networks.Remove(ref)) }
+func (e *Engine) NetworkRemove(ref string) error {
+	n, err := e.networks.Get(ref)
+	if err != nil {
+		return classify(err)
+	}
+	if err := e.networks.Remove(n.ID); err != nil {
+		return classify(err)
+	}
+	e.networkEvent(mobyevents.ActionDestroy, n, "")
+	return nil
+}
+
+// networkEvent records a network event; ctr is the container of a
+// connect or disconnect.
+func (e *Engine) networkEvent(action mobyevents.Action, n *network.Network, ctr string) {
+	attrs := map[string]string{"name": n.Name, "type": "bridge"}
+	if ctr != "" {
+		attrs["container"] = ctr
+	}
+	e.emit(mobyevents.NetworkEventType, action, n.ID, attrs)
+}
 
 // NetworksPrune removes the networks no container is on (label=,
 // label!=, until= filters), and returns their names.
@@ -124,6 +146,9 @@ func (e *Engine) NetworksPrune(f Filters) (mobynetwork.PruneReport, error) {
 	if len(f) == 0 {
 		names, err := e.networks.Prune()
 		rep.NetworksDeleted = append(rep.NetworksDeleted, names...)
+		for _, n := range names {
+			e.emit(mobyevents.NetworkEventType, mobyevents.ActionDestroy, n, map[string]string{"name": n, "type": "bridge"})
+		}
 		return rep, err
 	}
 	until, err := f.until(timeNow())
@@ -148,6 +173,7 @@ func (e *Engine) NetworksPrune(f Filters) (mobynetwork.PruneReport, error) {
 		if err := e.networks.Remove(n.ID); err != nil {
 			return rep, classify(err)
 		}
+		e.networkEvent(mobyevents.ActionDestroy, n, "")
 		rep.NetworksDeleted = append(rep.NetworksDeleted, n.Name)
 	}
 	return rep, nil
@@ -173,7 +199,13 @@ func (e *Engine) NetworkConnect(netRef, ctrRef string, o EndpointOptions) error 
 			return invalid(fmt.Errorf("--ip %q: not an IP address", o.IP))
 		}
 	}
-	return classify(e.connectNetwork(c, a))
+	if err := e.connectNetwork(c, a); err != nil {
+		return classify(err)
+	}
+	if n, err := e.networks.Get(netRef); err == nil {
+		e.networkEvent(mobyevents.ActionConnect, n, c.ID)
+	}
+	return nil
 }
 
 // NetworkDisconnect takes a container off a network, now and for its
@@ -183,5 +215,13 @@ func (e *Engine) NetworkDisconnect(netRef, ctrRef string) error {
 	if err != nil {
 		return err
 	}
-	return classify(e.disconnectNetwork(c, netRef))
+	n, err := e.networks.Get(netRef)
+	if err != nil {
+		return classify(err)
+	}
+	if err := e.disconnectNetwork(c, netRef); err != nil {
+		return classify(err)
+	}
+	e.networkEvent(mobyevents.ActionDisconnect, n, c.ID)
+	return nil
 }

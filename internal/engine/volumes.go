@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	mobyevents "github.com/moby/moby/api/types/events"
 	mobyvolume "github.com/moby/moby/api/types/volume"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -200,6 +201,8 @@ func (e *Engine) removeAnonymousVolumes(c *container.Container) error {
 		}
 		if err := e.volumes.Remove(m.Source, false); err != nil && !errors.Is(err, volume.ErrNotFound) {
 			errs = append(errs, err)
+		} else if err == nil {
+			e.emit(mobyevents.VolumeEventType, mobyevents.ActionDestroy, m.Source, map[string]string{"driver": "local"})
 		}
 	}
 	return errors.Join(errs...)
@@ -264,6 +267,7 @@ func (e *Engine) VolumeCreate(o VolumeCreateOptions) (mobyvolume.Volume, error) 
 	if err != nil {
 		return mobyvolume.Volume{}, classify(err)
 	}
+	e.emit(mobyevents.VolumeEventType, mobyevents.ActionCreate, v.Name, map[string]string{"driver": "local"})
 	return volumeOut(v), nil
 }
 
@@ -313,7 +317,11 @@ func (e *Engine) VolumeInspect(name string) (mobyvolume.Volume, error) {
 // VolumeRemove deletes a volume and its data; one in use only with
 // force.
 func (e *Engine) VolumeRemove(name string, force bool) error {
-	return classify(e.volumes.Remove(name, force))
+	if err := e.volumes.Remove(name, force); err != nil {
+		return classify(err)
+	}
+	e.emit(mobyevents.VolumeEventType, mobyevents.ActionDestroy, name, map[string]string{"driver": "local"})
+	return nil
 }
 
 // VolumesPrune removes unused anonymous volumes, or every unused one
@@ -346,6 +354,7 @@ func (e *Engine) VolumesPrune(f Filters) (mobyvolume.PruneReport, error) {
 		if err := e.volumes.Remove(v.Name, false); err != nil {
 			return rep, classify(err)
 		}
+		e.emit(mobyevents.VolumeEventType, mobyevents.ActionDestroy, v.Name, map[string]string{"driver": "local"})
 		rep.VolumesDeleted = append(rep.VolumesDeleted, v.Name)
 		rep.SpaceReclaimed += uint64(size)
 	}

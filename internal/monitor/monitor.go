@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"time"
 	"unsafe"
 
@@ -60,6 +61,9 @@ type Hooks struct {
 	Reattach func(c *container.Container) (bundle string, cleanup func())
 	// Disconnect takes a resumed monitor's container off its networks.
 	Disconnect func(c *container.Container)
+	// Event records what happened to the container (start, die, oom),
+	// with key/value attributes.
+	Event func(c *container.Container, action string, attrs ...string)
 	// CanIdle says whether the container's monitor may hand it to the
 	// idle stage: not while it serves the container's names (DNS).
 	CanIdle func(c *container.Container) bool
@@ -129,6 +133,7 @@ func Run(p Paths, id string, hooks Hooks, report Reporter, client *os.File) int 
 		return fail(err)
 	}
 	trace.Phase("monitor", "running")
+	hooks.Event(c, "start")
 	report.Ready()
 	return s.supervise(r, -1, 0)
 }
@@ -245,6 +250,12 @@ func (s *session) supervise(r *run, code, restarts int) int {
 			}
 			return nil
 		})
+		if err == nil {
+			if oom {
+				s.hooks.Event(c, "oom")
+			}
+			s.hooks.Event(c, "die", "exitCode", strconv.Itoa(code))
+		}
 		if err != nil || !again {
 			break
 		}
@@ -258,11 +269,13 @@ func (s *session) supervise(r *run, code, restarts int) int {
 			s.store.Save(c)
 			break
 		}
-		s.store.Update(s.id, func(c *container.Container) error {
+		if cur, err := s.store.Update(s.id, func(c *container.Container) error {
 			c.State.Status, c.State.Pid, c.State.StartedAt = container.Running, r.pid, time.Now().UTC()
 			c.State.RestartCount++
 			return nil
-		})
+		}); err == nil {
+			s.hooks.Event(cur, "start")
+		}
 		s.c, code = c, -1
 	}
 	if again { // no restart after all: the monitor's record goes now

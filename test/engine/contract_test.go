@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	mobyevents "github.com/moby/moby/api/types/events"
+
 	"github.com/berth-project/berth/internal/engine"
 )
 
@@ -253,5 +255,38 @@ func TestImagesNetworksVolumes(t *testing.T) {
 	}
 	if _, err := b.VolumeInspect("et-vol"); !errors.Is(err, engine.ErrNotFound) {
 		t.Errorf("inspect a removed volume: %v", err)
+	}
+}
+
+// TestEventsFromEveryProcess follows the journal while containers are
+// made, run by their monitors and removed: create, start, die and
+// destroy arrive in order, from this process and the monitor alike.
+func TestEventsFromEveryProcess(t *testing.T) {
+	b := engine.Backend(newEngine(t))
+	since := time.Now()
+	id := run(t, b, "evented", "sh", "-c", "exit 2")
+	if _, err := b.ContainerWait(t.Context(), id, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ContainerRemove(t.Context(), id, engine.RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	err := b.SystemEvents(t.Context(), engine.EventsOptions{Since: since, Until: time.Now(),
+		Filters: engine.Filters{"container": {"evented"}}}, func(m mobyevents.Message) error {
+		got = append(got, string(m.Action))
+		if m.Action == mobyevents.ActionDie && m.Actor.Attributes["exitCode"] != "2" {
+			t.Errorf("die without its exit code: %+v", m.Actor)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, " ") != "create start die destroy" {
+		t.Errorf("events of a run: %v", got)
+	}
+	if err := b.SystemEvents(t.Context(), engine.EventsOptions{Filters: engine.Filters{"bogus": {"x"}}}, nil); !errors.Is(err, engine.ErrInvalid) {
+		t.Errorf("an unknown events filter: %v", err)
 	}
 }
