@@ -3,11 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 
+	mobycontainer "github.com/moby/moby/api/types/container"
+	mobynetwork "github.com/moby/moby/api/types/network"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
@@ -84,33 +86,30 @@ func (f *createFlags) add(c *cobra.Command) {
 	f.rf.add(c)
 }
 
-// options turns the flags into the engine's create options.
+// options turns the flags into the engine's create options: Docker's
+// create request, as Docker's CLI builds it.
 func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateOptions, error) {
+	var o engine.CreateOptions
+	fail := func(err error) (engine.CreateOptions, error) { return engine.CreateOptions{}, usageError{err} }
 	mem, err := engine.ParseBytes(f.memory)
 	if err != nil {
-		return engine.CreateOptions{}, usageError{fmt.Errorf("--memory: %w", err)}
+		return fail(fmt.Errorf("--memory: %w", err))
 	}
 	var swap int64
 	if f.memorySwap == "-1" {
 		swap = -1
 	} else if swap, err = engine.ParseBytes(f.memorySwap); err != nil {
-		return engine.CreateOptions{}, usageError{fmt.Errorf("--memory-swap: %w", err)}
-	}
-	if swap > 0 && (mem == 0 || swap < mem) {
-		return engine.CreateOptions{}, usageError{errors.New("--memory-swap must be at least --memory, which it needs")}
-	}
-	if f.cpuShares < 0 {
-		return engine.CreateOptions{}, usageError{errors.New("--cpu-shares must not be negative")}
+		return fail(fmt.Errorf("--memory-swap: %w", err))
 	}
 	restart, err := engine.ParseRestartPolicy(f.restart)
 	if err != nil {
-		return engine.CreateOptions{}, usageError{err}
+		return fail(err)
 	}
 	var env []string
 	for _, file := range f.envFile {
 		kvs, err := readEnvFile(file)
 		if err != nil {
-			return engine.CreateOptions{}, usageError{err}
+			return fail(err)
 		}
 		env = append(env, kvs...)
 	}
@@ -120,64 +119,98 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 			env[i] = kv + "=" + os.Getenv(kv)
 		}
 	}
-	labels := map[string]string{}
-	for _, l := range f.labels {
-		k, v, _ := strings.Cut(l, "=")
-		labels[k] = v
+	ports, err := engine.ParsePortBindings(f.publish)
+	if err != nil {
+		return fail(err)
 	}
-	o := engine.CreateOptions{
-		Name: f.name, Image: args[0], Args: args[1:], Env: env, User: f.user, WorkingDir: f.workdir,
-		Hostname: f.hostname, Labels: labels, StopSignal: f.stopSignal,
-		Host: engine.HostOptions{AutoRemove: f.rm, ReadonlyRootfs: f.readOnly, Privileged: f.privileged, CapAdd: f.capAdd,
-			CapDrop: f.capDrop, SecurityOpt: f.securityOpt, NetworkMode: f.network, Memory: mem, PidsLimit: f.pidsLimit,
-			NanoCPUs: int64(f.cpus * 1e9), Binds: f.volumes, Tmpfs: tmpfsMap(f.tmpfs), Restart: restart,
-			Devices: f.devices, Ulimits: f.ulimits, PidMode: f.pid, IpcMode: f.ipc, UTSMode: f.uts, UsernsMode: f.userns, Init: f.init,
-			MemorySwap: swap, CPUShares: uint64(f.cpuShares), CpusetCpus: f.cpusetCpus,
-			Publish: f.publish, PublishAll: f.publishAll, DNS: f.dns, DNSSearch: f.dnsSearch, DNSOptions: f.dnsOpts, ExtraHosts: f.addHosts},
-		IP: f.ip, Aliases: f.aliases, Domainname: f.domainname,
-		Mounts: f.mounts, Tty: f.tty, OpenStdin: f.interactive, StdinOnce: f.interactive && !f.detach && cmd.Name() == "run",
-		Pull: &engine.PullOptions{RegistryOptions: f.rf.options(), Progress: os.Stderr},
+	o.Name = f.name
+	o.Config = mobycontainer.Config{Image: args[0], Cmd: args[1:], Env: env, User: f.user, WorkingDir: f.workdir,
+		Hostname: f.hostname, Domainname: f.domainname, Labels: labelMap(f.labels), StopSignal: f.stopSignal,
+		Tty: f.tty, OpenStdin: f.interactive, StdinOnce: f.interactive && !f.detach && cmd.Name() == "run"}
+	if len(o.Config.Cmd) == 0 {
+		o.Config.Cmd = nil
 	}
 	if cmd.Flags().Changed("stop-timeout") {
-		o.StopTimeout = &f.stopTimeout
+		o.Config.StopTimeout = &f.stopTimeout
 	}
-
+	if cmd.Flags().Changed("entrypoint") { // "--entrypoint ''" clears it
+		o.Config.Entrypoint = []string{f.entrypoint}
+	}
+	hc := mobycontainer.HostConfig{AutoRemove: f.rm, ReadonlyRootfs: f.readOnly, Privileged: f.privileged, CapAdd: f.capAdd,
+		CapDrop: f.capDrop, SecurityOpt: f.securityOpt, NetworkMode: mobycontainer.NetworkMode(f.network),
+		Binds: f.volumes, Tmpfs: tmpfsMap(f.tmpfs), RestartPolicy: restart, PortBindings: ports, PublishAllPorts: f.publishAll,
+		PidMode: mobycontainer.PidMode(f.pid), IpcMode: mobycontainer.IpcMode(f.ipc), UTSMode: mobycontainer.UTSMode(f.uts),
+		UsernsMode: mobycontainer.UsernsMode(f.userns), DNSSearch: f.dnsSearch, DNSOptions: f.dnsOpts, ExtraHosts: f.addHosts,
+		LogConfig: mobycontainer.LogConfig{Type: "json-file", Config: map[string]string{}},
+		Resources: mobycontainer.Resources{Memory: mem, MemorySwap: swap, NanoCPUs: int64(f.cpus * 1e9),
+			CPUShares: f.cpuShares, CpusetCpus: f.cpusetCpus}}
+	if f.init {
+		hc.Init = &f.init
+	}
+	if f.pidsLimit != 0 {
+		hc.PidsLimit = &f.pidsLimit
+	}
+	for _, d := range f.dns {
+		a, err := netip.ParseAddr(d)
+		if err != nil {
+			return fail(fmt.Errorf("--dns %q: not an IP address", d))
+		}
+		hc.DNS = append(hc.DNS, a)
+	}
+	for _, d := range f.devices {
+		dm, err := engine.ParseDevice(d)
+		if err != nil {
+			return fail(err)
+		}
+		hc.Devices = append(hc.Devices, dm)
+	}
+	for _, u := range f.ulimits {
+		ul, err := engine.ParseUlimit(u)
+		if err != nil {
+			return fail(err)
+		}
+		hc.Ulimits = append(hc.Ulimits, ul)
+	}
+	for _, m := range f.mounts {
+		mm, err := engine.ParseMount(m)
+		if err != nil {
+			return fail(err)
+		}
+		hc.Mounts = append(hc.Mounts, mm)
+	}
+	for _, lo := range f.logOpts {
+		k, v, ok := strings.Cut(lo, "=")
+		if !ok {
+			return fail(fmt.Errorf("--log-opt %q: want KEY=VALUE", lo))
+		}
+		hc.LogConfig.Config[k] = v
+	}
+	if f.uts != "" && f.uts != "host" {
+		return fail(fmt.Errorf("--uts %q: want host", f.uts))
+	}
+	o.HostConfig = hc
+	if f.ip != "" || len(f.aliases) > 0 {
+		es := &mobynetwork.EndpointSettings{Aliases: f.aliases}
+		if f.ip != "" {
+			a, err := netip.ParseAddr(f.ip)
+			if err != nil {
+				return fail(fmt.Errorf("--ip %q: not an IP address", f.ip))
+			}
+			es.IPAMConfig = &mobynetwork.EndpointIPAMConfig{IPv4Address: a}
+		}
+		o.Networking.EndpointsConfig = map[string]*mobynetwork.EndpointSettings{f.network: es}
+	}
 	if f.uidmap != "" {
 		r, err := engine.ParseIDMap(f.uidmap)
 		if err != nil {
-			return o, usageError{err}
+			return fail(err)
 		}
 		if f.userns != "" {
-			return o, usageError{errors.New("--uidmap and --userns are exclusive")}
+			return fail(errors.New("--uidmap and --userns are exclusive"))
 		}
-		o.Host.IDMap = &r
+		o.IDMap = &r
 	}
-	if f.uts != "" && f.uts != "host" {
-		return o, usageError{fmt.Errorf("--uts %q: want host", f.uts)}
-	}
-	for _, lo := range f.logOpts {
-		k, v, _ := strings.Cut(lo, "=")
-		switch k {
-		case "max-size":
-			n, err := engine.ParseBytes(v)
-			if err != nil || n == 0 {
-				return o, usageError{fmt.Errorf("--log-opt %q: invalid size", lo)}
-			}
-			o.Host.LogMaxSize = n
-		case "max-file":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return o, usageError{fmt.Errorf("--log-opt %q: want a count of at least 1", lo)}
-			}
-			o.Host.LogMaxFiles = n
-		default:
-			return o, usageError{fmt.Errorf("--log-opt %q: unknown option (max-size, max-file)", lo)}
-		}
-	}
-	if cmd.Flags().Changed("entrypoint") { // "--entrypoint ''" clears it
-		ep := f.entrypoint
-		o.Entrypoint = &ep
-	}
+	o.Pull = &engine.PullOptions{RegistryOptions: f.rf.options(), Progress: os.Stderr}
 	return o, nil
 }
 

@@ -3,10 +3,13 @@ package engine
 import (
 	"context"
 	"errors"
+	"maps"
+	"strings"
 	"time"
 
 	mobycontainer "github.com/moby/moby/api/types/container"
 	mobyevents "github.com/moby/moby/api/types/events"
+	mobynetwork "github.com/moby/moby/api/types/network"
 
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/idmap"
@@ -14,67 +17,27 @@ import (
 	"github.com/berth-project/berth/internal/network"
 )
 
-// HostOptions say how a container runs on the host: limits, mounts,
-// namespaces, networks, restart policy. (The container model's own
-// type, until every field is one of Docker's HostConfig.)
-type HostOptions = container.Host
-
-// RestartPolicy is --restart: no, on-failure[:N], always, unless-stopped.
-type RestartPolicy = container.RestartPolicy
-
-// IDRange is a host ID range a container's user namespace maps to.
-type IDRange = idmap.Range
-
-// ParseRestartPolicy reads --restart.
-func ParseRestartPolicy(s string) (RestartPolicy, error) {
-	p, err := container.ParseRestart(s)
-	return p, invalid(err)
-}
-
-// ParseBytes reads a size as Docker's flags write it (64m, 1g, 512).
-func ParseBytes(s string) (int64, error) {
-	n, err := container.ParseBytes(s)
-	return n, invalid(err)
-}
-
-// ParseIDMap reads --uidmap CONTAINER-ID:HOST-ID:SIZE.
-func ParseIDMap(s string) (IDRange, error) {
-	r, err := idmap.ParseMap(s)
-	return r, invalid(err)
-}
-
-// CreateOptions are a new container's: the image, the process, and how
-// it runs on the host.
+// CreateOptions are a new container's, in the shape of Docker's create
+// request, so that the API's JSON decodes into them as they are.
 type CreateOptions struct {
-	// ID is the new container's, when the caller drew it (a launched
-	// monitor's); else one is drawn.
-	ID    string
-	Name  string
-	Image string
-	Args  []string // after the image: replaces the image's CMD
-	// Entrypoint replaces the image's when set ("" clears it).
-	Entrypoint *string
-	Env        []string
-	User       string
-	WorkingDir string
-	Hostname   string
-	Labels     map[string]string
-	StopSignal string
-	// StopTimeout is --stop-timeout in seconds.
-	StopTimeout *int
-	Tty         bool
-	OpenStdin   bool
-	// StdinOnce closes input when the attached client's ends (run -i).
-	StdinOnce bool
-	Host      HostOptions
-	// IP and Aliases are --ip and --network-alias on the first network.
-	IP      string
-	Aliases []string
-	// Domainname is --domainname.
-	Domainname string
-	// Mounts are --mount values (Host.Binds and Host.Tmpfs hold -v and
-	// --tmpfs).
-	Mounts []string
+	// ID is the new container's, when the caller drew it; else one is
+	// drawn.
+	ID   string
+	Name string
+	// Config is the process: Image names the image (required); Cmd
+	// replaces the image's CMD; Entrypoint replaces its ENTRYPOINT and
+	// drops its CMD ([""] clears it); Env and Labels add to the image's;
+	// User, WorkingDir and StopSignal replace the image's when set.
+	Config mobycontainer.Config
+	// HostConfig says how it runs on the host: mounts, ports, limits,
+	// namespaces, restart policy, log options.
+	HostConfig mobycontainer.HostConfig
+	// Networking holds the first network's endpoint settings: an IPv4
+	// address and aliases (--ip, --network-alias).
+	Networking mobynetwork.NetworkingConfig
+	// IDMap runs the container in a user namespace of its own with this
+	// range (Podman's --uidmap; HostConfig.UsernsMode "auto" draws one).
+	IDMap *IDRange
 	// Pull says how to fetch a missing image; nil refuses.
 	Pull *PullOptions
 }
@@ -92,13 +55,27 @@ func (e *Engine) ContainerCreate(ctx context.Context, o CreateOptions) (mobycont
 }
 
 func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Container, error) {
-	img, err := e.images.Get(o.Image)
+	ref := o.Config.Image
+	if ref == "" {
+		return nil, invalid(errors.New("create: no image given"))
+	}
+	host, mounts, ip, aliases, err := hostOf(o.HostConfig, o.Networking)
+	if err != nil {
+		return nil, err
+	}
+	if o.IDMap != nil {
+		if host.UsernsMode != "" {
+			return nil, invalid(errors.New("--uidmap and --userns are exclusive"))
+		}
+		host.IDMap = o.IDMap
+	}
+	img, err := e.images.Get(ref)
 	if errors.Is(err, image.ErrNotFound) && o.Pull != nil {
 		var po image.PullOptions
 		if po, err = pullOptions(*o.Pull); err != nil {
 			return nil, err
 		}
-		img, err = e.images.Pull(ctx, o.Image, po)
+		img, err = e.images.Pull(ctx, ref, po)
 	}
 	if err != nil {
 		return nil, classify(err)
@@ -107,36 +84,46 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 	if o.ID == "" {
 		o.ID = container.NewID()
 	}
-	c := &container.Container{ID: o.ID, Name: o.Name, Created: time.Now().UTC(), Image: img.ID.String(), ImageName: o.Image, Host: o.Host}
+	oc := o.Config
+	c := &container.Container{ID: o.ID, Name: strings.TrimPrefix(o.Name, "/"), Created: time.Now().UTC(), Image: img.ID.String(), ImageName: ref, Host: host}
 	cfg := container.Config{
-		Hostname: o.Hostname, Domainname: o.Domainname, User: ic.User, Env: append(append([]string(nil), ic.Env...), o.Env...),
+		Hostname: oc.Hostname, Domainname: oc.Domainname, User: ic.User, Env: append(append([]string(nil), ic.Env...), oc.Env...),
 		Cmd: ic.Cmd, Entrypoint: ic.Entrypoint, WorkingDir: ic.WorkingDir, Labels: map[string]string{},
-		StopSignal: ic.StopSignal, Tty: o.Tty, ExposedPorts: ic.ExposedPorts, StopTimeout: o.StopTimeout,
-		OpenStdin: o.OpenStdin, StdinOnce: o.StdinOnce,
+		StopSignal: ic.StopSignal, Tty: oc.Tty, ExposedPorts: ic.ExposedPorts, StopTimeout: oc.StopTimeout,
+		OpenStdin: oc.OpenStdin, StdinOnce: oc.StdinOnce,
 	}
-	if o.Entrypoint != nil {
+	if oc.Entrypoint != nil {
 		cfg.Entrypoint, cfg.Cmd = nil, nil
-		if *o.Entrypoint != "" {
-			cfg.Entrypoint = []string{*o.Entrypoint}
+		if len(oc.Entrypoint) > 1 || len(oc.Entrypoint) == 1 && oc.Entrypoint[0] != "" {
+			cfg.Entrypoint = oc.Entrypoint
 		}
 	}
-	if len(o.Args) > 0 {
-		cfg.Cmd = o.Args
+	if len(oc.Cmd) > 0 {
+		cfg.Cmd = oc.Cmd
 	}
-	if o.User != "" {
-		cfg.User = o.User
+	if oc.User != "" {
+		cfg.User = oc.User
 	}
-	if o.WorkingDir != "" {
-		cfg.WorkingDir = o.WorkingDir
+	if oc.WorkingDir != "" {
+		cfg.WorkingDir = oc.WorkingDir
 	}
-	if o.StopSignal != "" {
-		cfg.StopSignal = o.StopSignal
+	if oc.StopSignal != "" {
+		cfg.StopSignal = oc.StopSignal
 	}
 	for k, v := range ic.Labels {
 		cfg.Labels[k] = v
 	}
-	for k, v := range o.Labels {
+	for k, v := range oc.Labels {
 		cfg.Labels[k] = v
+	}
+	if len(oc.ExposedPorts) > 0 {
+		cfg.ExposedPorts = maps.Clone(cfg.ExposedPorts)
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = map[string]struct{}{}
+		}
+		for p := range oc.ExposedPorts {
+			cfg.ExposedPorts[p.String()] = struct{}{}
+		}
 	}
 	if cfg.Hostname == "" {
 		cfg.Hostname = c.ID[:12]
@@ -148,10 +135,10 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 		c.Host.NetworkMode = network.DefaultName
 	}
 	c.Config = cfg
-	if err := e.checkNetworking(c, o.IP, o.Aliases); err != nil {
+	if err := e.checkNetworking(c, ip, aliases); err != nil {
 		return nil, err
 	}
-	undoVolumes, err := e.userMounts(&c.Host, o.Mounts, ic.Volumes)
+	undoVolumes, err := e.userMounts(&c.Host, mounts, ic.Volumes)
 	if err != nil {
 		return nil, err
 	}

@@ -38,27 +38,21 @@ func (e *Engine) volumeUsers(name string) ([]string, error) {
 	return out, nil
 }
 
-// userMounts parses -v, --mount and --tmpfs, adds an anonymous volume
+// userMounts parses -v and --tmpfs, takes the --mount values, adds an anonymous volume
 // for each image VOLUME no flag covers, validates the host options, and
 // creates the volumes. The
 // returned function removes the anonymous volumes it made, for a create
 // that fails later.
-func (e *Engine) userMounts(h *container.Host, mountFlags []string, imageVolumes map[string]struct{}) (func(), error) {
+func (e *Engine) userMounts(h *container.Host, mounts []container.Mount, imageVolumes map[string]struct{}) (func(), error) {
 	var ms []container.Mount
 	for _, b := range h.Binds {
 		m, err := container.ParseVolume(b)
 		if err != nil {
-			return func() {}, err
+			return func() {}, invalid(err)
 		}
 		ms = append(ms, m)
 	}
-	for _, f := range mountFlags {
-		m, err := container.ParseMount(f)
-		if err != nil {
-			return func() {}, err
-		}
-		ms = append(ms, m)
-	}
+	ms = append(ms, mounts...)
 	tmpfs := make([]string, 0, len(h.Tmpfs))
 	for d := range h.Tmpfs {
 		tmpfs = append(tmpfs, d)

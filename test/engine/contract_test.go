@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	mobycontainer "github.com/moby/moby/api/types/container"
 	mobyevents "github.com/moby/moby/api/types/events"
 
 	"github.com/berth-project/berth/internal/engine"
@@ -18,8 +19,8 @@ import (
 // run is a detached run of the busybox image with args.
 func run(t *testing.T, b engine.Backend, name string, args ...string) string {
 	t.Helper()
-	res, err := b.ContainerRun(t.Context(), engine.CreateOptions{Name: name, Image: "bb:1", Args: args,
-		Host: engine.HostOptions{NetworkMode: "none"}}, nil)
+	res, err := b.ContainerRun(t.Context(), engine.CreateOptions{Name: name, Config: mobycontainer.Config{Image: "bb:1", Cmd: args},
+		HostConfig: mobycontainer.HostConfig{NetworkMode: "none"}}, nil)
 	if err != nil {
 		t.Fatalf("run %v: %v", args, err)
 	}
@@ -29,8 +30,9 @@ func run(t *testing.T, b engine.Backend, name string, args ...string) string {
 func TestContainerLifecycle(t *testing.T) {
 	b := engine.Backend(newEngine(t))
 	ctx := t.Context()
-	cr, err := b.ContainerCreate(ctx, engine.CreateOptions{Name: "life", Image: "bb:1",
-		Args: []string{"sh", "-c", "echo out; echo err >&2; exit 3"}, Host: engine.HostOptions{NetworkMode: "none"}})
+	cr, err := b.ContainerCreate(ctx, engine.CreateOptions{Name: "life",
+		Config:     mobycontainer.Config{Image: "bb:1", Cmd: []string{"sh", "-c", "echo out; echo err >&2; exit 3"}},
+		HostConfig: mobycontainer.HostConfig{NetworkMode: "none"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,8 +195,8 @@ func TestNoZombieMonitorsInALongLivedCaller(t *testing.T) {
 			t.Fatalf("run %d: %+v %v", i, w, err)
 		}
 		var out bytes.Buffer
-		res, err := b.ContainerRun(ctx, engine.CreateOptions{Image: "bb:1", Args: []string{"sh", "-c", "echo fg; exit 4"},
-			Host: engine.HostOptions{NetworkMode: "none", AutoRemove: true}}, &engine.Streams{Stdout: &out, Stderr: os.Stderr})
+		res, err := b.ContainerRun(ctx, engine.CreateOptions{Config: mobycontainer.Config{Image: "bb:1", Cmd: []string{"sh", "-c", "echo fg; exit 4"}},
+			HostConfig: mobycontainer.HostConfig{NetworkMode: "none", AutoRemove: true}}, &engine.Streams{Stdout: &out, Stderr: os.Stderr})
 		if err != nil || res.ExitCode != 4 || out.String() != "fg\n" {
 			t.Fatalf("foreground run %d: %+v %q %v", i, res, out.String(), err)
 		}

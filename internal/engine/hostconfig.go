@@ -1,0 +1,276 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/docker/go-units"
+	mobycontainer "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	mobynetwork "github.com/moby/moby/api/types/network"
+
+	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/idmap"
+	"github.com/berth-project/berth/internal/network"
+)
+
+// The parsers below read Docker's command-line forms into Docker's API
+// types, so that a command line and the API's JSON give the engine the
+// same values. Their errors are ErrInvalid.
+
+// ParseRestartPolicy reads --restart: no, on-failure[:N], always,
+// unless-stopped.
+func ParseRestartPolicy(s string) (mobycontainer.RestartPolicy, error) {
+	p, err := container.ParseRestart(s)
+	if err != nil {
+		return mobycontainer.RestartPolicy{}, invalid(err)
+	}
+	return mobycontainer.RestartPolicy{Name: mobycontainer.RestartPolicyMode(orDefault(p.Name, "no")), MaximumRetryCount: p.MaxRetries}, nil
+}
+
+// ParseBytes reads a size as Docker's flags write it (64m, 1g, 512).
+func ParseBytes(s string) (int64, error) {
+	n, err := container.ParseBytes(s)
+	return n, invalid(err)
+}
+
+// ParseIDMap reads --uidmap CONTAINER-ID:HOST-ID:SIZE.
+func ParseIDMap(s string) (IDRange, error) {
+	r, err := idmap.ParseMap(s)
+	return r, invalid(err)
+}
+
+// IDRange is a host ID range a container's user namespace maps to.
+type IDRange = idmap.Range
+
+// ParsePortBindings reads -p flags ([IP:][HOST-PORT:]CONTAINER-PORT
+// [/PROTO], with ranges) into Docker's port map.
+func ParsePortBindings(flags []string) (mobynetwork.PortMap, error) {
+	out := mobynetwork.PortMap{}
+	for _, f := range flags {
+		specs, err := network.ParsePublish(f)
+		if err != nil {
+			return nil, invalid(err)
+		}
+		for _, ps := range specs {
+			k, err := mobynetwork.ParsePort(strconv.Itoa(int(ps.ContainerPort)) + "/" + ps.Proto)
+			if err != nil {
+				return nil, invalid(fmt.Errorf("-p %q: %w", f, err))
+			}
+			b := mobynetwork.PortBinding{HostIP: ps.HostIP}
+			if ps.HostPort != 0 {
+				b.HostPort = strconv.Itoa(int(ps.HostPort))
+			}
+			out[k] = append(out[k], b)
+		}
+	}
+	return out, nil
+}
+
+// ParseDevice reads --device HOST[:CONTAINER][:PERMISSIONS].
+func ParseDevice(s string) (mobycontainer.DeviceMapping, error) {
+	host, ctr, perms, err := container.ParseDevice(s)
+	if err != nil {
+		return mobycontainer.DeviceMapping{}, invalid(err)
+	}
+	return mobycontainer.DeviceMapping{PathOnHost: host, PathInContainer: ctr, CgroupPermissions: perms}, nil
+}
+
+// ParseUlimit reads --ulimit NAME=SOFT[:HARD] (-1 or unlimited for no
+// limit).
+func ParseUlimit(s string) (*units.Ulimit, error) {
+	rl, err := container.ParseUlimit(s)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	name, _, _ := strings.Cut(s, "=")
+	lim := func(v uint64) int64 {
+		if v > math.MaxInt64 {
+			return -1
+		}
+		return int64(v)
+	}
+	return &units.Ulimit{Name: name, Soft: lim(rl.Soft), Hard: lim(rl.Hard)}, nil
+}
+
+// ParseMount reads --mount type=bind|volume|tmpfs,source=…,target=…
+// with readonly, volume-nocopy, tmpfs-size and tmpfs-mode.
+func ParseMount(s string) (mount.Mount, error) {
+	m, err := container.ParseMount(s)
+	if err != nil {
+		return mount.Mount{}, invalid(err)
+	}
+	out := mount.Mount{Type: mount.Type(m.Type), Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
+	if m.NoCopy {
+		out.VolumeOptions = &mount.VolumeOptions{NoCopy: true}
+	}
+	for _, o := range m.Options {
+		k, v, _ := strings.Cut(o, "=")
+		if out.TmpfsOptions == nil {
+			out.TmpfsOptions = &mount.TmpfsOptions{}
+		}
+		switch k {
+		case "size":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return mount.Mount{}, invalid(fmt.Errorf("--mount %q: tmpfs size: %w", s, err))
+			}
+			out.TmpfsOptions.SizeBytes = n
+		case "mode":
+			n, err := strconv.ParseUint(v, 8, 32)
+			if err != nil {
+				return mount.Mount{}, invalid(fmt.Errorf("--mount %q: tmpfs mode: %w", s, err))
+			}
+			out.TmpfsOptions.Mode = os.FileMode(n)
+		}
+	}
+	return out, nil
+}
+
+// mountOf is a Docker mount as the container model keeps it.
+func mountOf(m mount.Mount) (container.Mount, error) {
+	out := container.Mount{Type: string(m.Type), Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
+	switch m.Type {
+	case mount.TypeBind, mount.TypeTmpfs:
+	case mount.TypeVolume, "":
+		out.Type, out.Anonymous = "volume", m.Source == ""
+	default:
+		return container.Mount{}, invalid(fmt.Errorf("mount type %q: want bind, volume or tmpfs", m.Type))
+	}
+	if m.Type == mount.TypeTmpfs && m.Source != "" {
+		return container.Mount{}, invalid(fmt.Errorf("mount %s: a tmpfs mount takes no source", m.Target))
+	}
+	if m.VolumeOptions != nil && m.VolumeOptions.NoCopy {
+		out.NoCopy = true
+	}
+	if t := m.TmpfsOptions; t != nil {
+		if t.SizeBytes > 0 {
+			out.Options = append(out.Options, "size="+strconv.FormatInt(t.SizeBytes, 10))
+		}
+		if t.Mode != 0 {
+			out.Options = append(out.Options, "mode="+strconv.FormatUint(uint64(t.Mode)&0o7777, 8)) // raw bits, as Docker's CLI parsed them
+		}
+	}
+	return out, nil
+}
+
+// hostOf is the container model's host options from Docker's
+// HostConfig; the first network's endpoint settings give --ip and
+// --network-alias. The forms the model keeps as Docker's command line
+// writes them (-p, --device, --ulimit) are written back so.
+func hostOf(hc mobycontainer.HostConfig, nc mobynetwork.NetworkingConfig) (h container.Host, mounts []container.Mount, ip string, aliases []string, err error) {
+	if t := hc.LogConfig.Type; t != "" && t != "json-file" {
+		return h, nil, "", nil, invalid(fmt.Errorf("log driver %q: only json-file is supported", t))
+	}
+	h = container.Host{
+		AutoRemove: hc.AutoRemove, ReadonlyRootfs: hc.ReadonlyRootfs, Privileged: hc.Privileged, CapAdd: hc.CapAdd, CapDrop: hc.CapDrop,
+		SecurityOpt: hc.SecurityOpt, NetworkMode: string(hc.NetworkMode), Memory: hc.Memory, MemorySwap: hc.MemorySwap,
+		NanoCPUs: hc.NanoCPUs, CpusetCpus: hc.CpusetCpus, Binds: hc.Binds, Tmpfs: hc.Tmpfs,
+		PidMode: string(hc.PidMode), IpcMode: string(hc.IpcMode), UTSMode: string(hc.UTSMode), UsernsMode: string(hc.UsernsMode),
+		PublishAll: hc.PublishAllPorts, DNSSearch: hc.DNSSearch, DNSOptions: hc.DNSOptions, ExtraHosts: hc.ExtraHosts,
+		Restart: container.RestartPolicy{Name: string(hc.RestartPolicy.Name), MaxRetries: hc.RestartPolicy.MaximumRetryCount},
+	}
+	if h.Restart.Name == "no" {
+		h.Restart.Name = ""
+	}
+	if h.Restart.Name != "" && h.Restart.Name != "on-failure" && h.Restart.MaxRetries != 0 {
+		return h, nil, "", nil, invalid(fmt.Errorf("restart policy %s: only on-failure takes a retry count", h.Restart.Name))
+	}
+	if _, err := container.ParseRestart(h.Restart.Name); err != nil {
+		return h, nil, "", nil, invalid(err)
+	}
+	if hc.CPUShares < 0 {
+		return h, nil, "", nil, invalid(fmt.Errorf("CPU shares must not be negative"))
+	}
+	h.CPUShares = uint64(hc.CPUShares)
+	if hc.MemorySwap > 0 && (hc.Memory == 0 || hc.MemorySwap < hc.Memory) {
+		return h, nil, "", nil, invalid(fmt.Errorf("--memory-swap must be at least --memory, which it needs"))
+	}
+	if hc.PidsLimit != nil {
+		h.PidsLimit = *hc.PidsLimit
+	}
+	if hc.Init != nil {
+		h.Init = *hc.Init
+	}
+	for k, v := range hc.LogConfig.Config {
+		switch k {
+		case "max-size":
+			n, err := container.ParseBytes(v)
+			if err != nil || n == 0 {
+				return h, nil, "", nil, invalid(fmt.Errorf("log option max-size=%s: invalid size", v))
+			}
+			h.LogMaxSize = n
+		case "max-file":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return h, nil, "", nil, invalid(fmt.Errorf("log option max-file=%s: want a count of at least 1", v))
+			}
+			h.LogMaxFiles = n
+		default:
+			return h, nil, "", nil, invalid(fmt.Errorf("log option %q: unknown (max-size, max-file)", k))
+		}
+	}
+	for _, a := range hc.DNS {
+		h.DNS = append(h.DNS, a.String())
+	}
+	for _, d := range hc.Devices {
+		s := d.PathOnHost + ":" + orDefault(d.PathInContainer, d.PathOnHost) + ":" + orDefault(d.CgroupPermissions, "rwm")
+		h.Devices = append(h.Devices, s)
+	}
+	for _, u := range hc.Ulimits {
+		if u != nil {
+			h.Ulimits = append(h.Ulimits, fmt.Sprintf("%s=%d:%d", u.Name, u.Soft, u.Hard))
+		}
+	}
+	h.Publish = publishFlags(hc.PortBindings)
+	for _, m := range hc.Mounts {
+		cm, err := mountOf(m)
+		if err != nil {
+			return h, nil, "", nil, err
+		}
+		mounts = append(mounts, cm)
+	}
+	for _, es := range nc.EndpointsConfig {
+		if es == nil {
+			continue
+		}
+		if es.IPAMConfig != nil && es.IPAMConfig.IPv4Address.IsValid() {
+			ip = es.IPAMConfig.IPv4Address.String()
+		}
+		aliases = append(aliases, es.Aliases...)
+		break // the first network only, as create takes one
+	}
+	return h, mounts, ip, aliases, nil
+}
+
+// publishFlags writes a port map back as -p values, in a stable order.
+func publishFlags(pm mobynetwork.PortMap) []string {
+	keys := make([]mobynetwork.Port, 0, len(pm))
+	for k := range pm {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b mobynetwork.Port) int { return strings.Compare(a.String(), b.String()) })
+	var out []string
+	for _, k := range keys {
+		bs := pm[k]
+		if len(bs) == 0 {
+			bs = []mobynetwork.PortBinding{{}}
+		}
+		for _, b := range bs {
+			s := k.String()
+			switch {
+			case b.HostIP.IsValid() && b.HostIP != netip.IPv4Unspecified():
+				s = b.HostIP.String() + ":" + b.HostPort + ":" + s
+			case b.HostPort != "":
+				s = b.HostPort + ":" + s
+			}
+			out = append(out, s)
+		}
+	}
+	return out
+}

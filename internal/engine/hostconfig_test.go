@@ -1,0 +1,73 @@
+package engine
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	mobycontainer "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	mobynetwork "github.com/moby/moby/api/types/network"
+)
+
+// TestHostConfigRoundTrip: what the CLI parses into Docker's types, the
+// engine keeps, and inspect gives back the same values.
+func TestHostConfigRoundTrip(t *testing.T) {
+	ports, err := ParsePortBindings([]string{"8080:80", "127.0.0.1::53/udp", "9000-9001:7000-7001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := ParseDevice("/dev/null:/dev/mynull:rw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ul, err := ParseUlimit("nofile=1024:2048")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ParseMount("type=tmpfs,target=/run,tmpfs-size=1m,tmpfs-mode=1777")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := int64(50)
+	in := mobycontainer.HostConfig{PortBindings: ports, NetworkMode: "bridge", Mounts: []mount.Mount{m},
+		RestartPolicy: mobycontainer.RestartPolicy{Name: "on-failure", MaximumRetryCount: 2},
+		LogConfig:     mobycontainer.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "2k", "max-file": "3"}},
+		Resources:     mobycontainer.Resources{Devices: []mobycontainer.DeviceMapping{dev}, Ulimits: []*mobycontainer.Ulimit{ul}, PidsLimit: &pids}}
+	h, mounts, _, _, err := hostOf(in, mobynetworkConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"127.0.0.1::53/udp", "9000:7000/tcp", "9001:7001/tcp", "8080:80/tcp"}; !slices.Equal(h.Publish, want) {
+		t.Errorf("publish flags %v, want %v", h.Publish, want)
+	}
+	if len(mounts) != 1 || mounts[0].Type != "tmpfs" || !slices.Contains(mounts[0].Options, "size=1048576") || !slices.Contains(mounts[0].Options, "mode=1777") {
+		t.Errorf("tmpfs mount: %+v", mounts)
+	}
+	if h.LogMaxSize != 2048 || h.LogMaxFiles != 3 || h.PidsLimit != 50 || h.Restart.MaxRetries != 2 {
+		t.Errorf("host: %+v", h)
+	}
+	c := testContainer()
+	c.Host = h
+	out := hostConfigOf(c)
+	if len(out.PortBindings) != 4 || len(out.Devices) != 1 || out.Devices[0] != dev || out.Ulimits[0].Hard != 2048 {
+		t.Errorf("inspect after the round trip: ports %v devices %v ulimits %v", out.PortBindings, out.Devices, out.Ulimits)
+	}
+}
+
+func TestHostConfigRefusesWhatBerthCannotDo(t *testing.T) {
+	for name, hc := range map[string]mobycontainer.HostConfig{
+		"log driver":   {LogConfig: mobycontainer.LogConfig{Type: "syslog"}},
+		"log option":   {LogConfig: mobycontainer.LogConfig{Config: map[string]string{"tag": "x"}}},
+		"restart":      {RestartPolicy: mobycontainer.RestartPolicy{Name: "sometimes"}},
+		"swap < mem":   {Resources: mobycontainer.Resources{Memory: 64 << 20, MemorySwap: 32 << 20}},
+		"mount type":   {Mounts: []mount.Mount{{Type: "npipe", Target: "/x"}}},
+		"negative cpu": {Resources: mobycontainer.Resources{CPUShares: -1}},
+	} {
+		if _, _, _, _, err := hostOf(hc, mobynetworkConfig()); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+func mobynetworkConfig() mobynetwork.NetworkingConfig { return mobynetwork.NetworkingConfig{} }
