@@ -150,6 +150,8 @@ func scenarios(e *env) []scenario {
 			op: func(p string) (*op, string) { return e.createStartOp(p, true) }},
 		{id: "exec", title: "exec /bin/true into a running container", unit: "ms",
 			op: func(p string) (*op, string) { return e.execOp(p) }},
+		{id: "engine-exec", title: "engine: exec CONTAINER /bin/true into a running container", unit: "ms",
+			op: func(p string) (*op, string) { return e.engineExecOp(p) }},
 		{id: "serial-50", title: "50 containers, one after another", unit: "ms", runs: 5,
 			op: func(p string) (*op, string) { return manyOp(p, 50, 1) }},
 		{id: "parallel-50", title: "50 containers, 8 at a time", unit: "ms", runs: 5,
@@ -200,6 +202,30 @@ func (e *env) createStartOp(p string, start bool) (*op, string) {
 		}
 		return e.timed("", append(append([]string(nil), rt...), "start", id)...)
 	}}, ""
+}
+
+// engineExecOp times an engine's exec into a long-running container:
+// for berth, the CLI, its exec session's monitor and the runtime's join.
+func (e *env) engineExecOp(p string) (*op, string) {
+	cli := e.engineCLI(p)
+	if cli == nil {
+		return nil, "not an engine"
+	}
+	name := "bench-" + p + "-exec"
+	run := append(append([]string(nil), cli...), "run", "-d", "--name", name, "--network", "none")
+	if p == "podman" {
+		run = append(run, "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096")
+	}
+	return &op{
+		setup: func() error {
+			_, err := e.timed("", append(run, image, "sleep", "100000")...)
+			return err
+		},
+		once: func(int) (time.Duration, error) {
+			return e.timed("", append(append([]string(nil), cli...), "exec", name, "/bin/true")...)
+		},
+		teardown: func() { e.quiet(append(append([]string(nil), cli...), "rm", "-f", name)...) },
+	}, ""
 }
 
 // execOp times exec into a long-running container.

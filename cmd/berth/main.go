@@ -31,7 +31,10 @@ type globals struct {
 	logLevel string
 }
 
-func (g *globals) engine() (*engine.Engine, error) { return engine.Open(g.root, g.runRoot) }
+// engine opens the engine for one command: this process ends with it.
+func (g *globals) engine() (*engine.Engine, error) {
+	return engine.OpenWith(g.root, g.runRoot, engine.Options{OneShot: true})
+}
 
 // exitError carries a status without printing anything more.
 type exitError struct{ code int }

@@ -39,6 +39,8 @@ type Engine struct {
 	networks   *network.Manager
 	// self is the binary monitors are started from: berth itself.
 	self string
+	// oneShot: see Options.OneShot.
+	oneShot bool
 }
 
 // Options tune an engine.
@@ -47,6 +49,12 @@ type Options struct {
 	// calls HelperMain first thing (berth, or a test binary). "" is this
 	// process's own executable.
 	Binary string
+	// OneShot says that this process ends with its one command (the
+	// CLI): a foreground exec session then runs in it, which saves the
+	// start of a monitor process for the session. A long-lived caller (a
+	// server) leaves it false: every session has a monitor of its own,
+	// and the caller reaps nothing.
+	OneShot bool
 }
 
 // Open opens the engine over root (images, containers: /var/lib/berth)
@@ -61,7 +69,7 @@ func OpenWith(root, runRoot string, o Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{paths: monitor.Paths{Root: root, RunRoot: runRoot}, images: imgs, containers: container.Store{Root: root},
-		self: o.Binary}
+		self: o.Binary, oneShot: o.OneShot}
 	if e.self == "" {
 		e.self = "/proc/self/exe"
 	}

@@ -136,32 +136,40 @@ func (e *Engine) findExec(id string) (*execRecord, error) {
 // ExecCreate sets up an exec session in a running container and returns
 // its ID; ExecStart runs it.
 func (e *Engine) ExecCreate(ref string, cfg ExecConfig) (string, error) {
-	c, err := e.get(ref)
+	r, err := e.execCreate(ref, cfg)
 	if err != nil {
 		return "", err
 	}
+	return r.ID, nil
+}
+
+func (e *Engine) execCreate(ref string, cfg ExecConfig) (*execRecord, error) {
+	c, err := e.get(ref)
+	if err != nil {
+		return nil, err
+	}
 	if c.State.Status != container.Running {
-		return "", conflict(fmt.Errorf("container %s is not running", c.Name))
+		return nil, conflict(fmt.Errorf("container %s is not running", c.Name))
 	}
 	if c.State.Paused {
-		return "", conflict(fmt.Errorf("container %s is paused, unpause the container before exec", c.Name))
+		return nil, conflict(fmt.Errorf("container %s is paused, unpause the container before exec", c.Name))
 	}
 	if len(cfg.Cmd) == 0 {
-		return "", invalid(errors.New("exec: no command given"))
+		return nil, invalid(errors.New("exec: no command given"))
 	}
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
-		return "", err
+		return nil, err
 	}
 	r := &execRecord{ID: hex.EncodeToString(b), ContainerID: c.ID, Config: cfg, Created: time.Now().UTC()}
 	if err := os.MkdirAll(e.execDir(c.ID), 0o700); err != nil {
-		return "", fmt.Errorf("exec in %s: %w", c.Name, err)
+		return nil, fmt.Errorf("exec in %s: %w", c.Name, err)
 	}
 	if err := e.saveExec(r); err != nil {
-		return "", err
+		return nil, err
 	}
 	e.containerEvent(c, mobyevents.Action("exec_create: "+strings.Join(cfg.Cmd, " ")), "execID", r.ID)
-	return r.ID, nil
+	return r, nil
 }
 
 // ExecStart runs a created exec session through a monitor of its own,
@@ -173,15 +181,15 @@ func (e *Engine) ExecStart(ctx context.Context, id string, o ExecStartOptions) (
 	if err != nil {
 		return 0, &StatusError{StatusFailed, err}
 	}
+	return e.execStart(r, o)
+}
+
+func (e *Engine) execStart(r *execRecord, o ExecStartOptions) (int, error) {
 	if r.MonitorPid != 0 {
 		return 0, &StatusError{StatusFailed, conflict(fmt.Errorf("exec session %s has been started already", r.ID[:12]))}
 	}
-	if r.Config.Tty && !o.Detach && o.ConsoleSize != [2]uint16{} {
-		// The monitor reads it from the record.
+	if r.Config.Tty && !o.Detach {
 		r.ConsoleSize = o.ConsoleSize
-		if err := e.saveExec(r); err != nil {
-			return 0, &StatusError{StatusFailed, err}
-		}
 	}
 	stdio := [3]*os.File{o.Stdin, o.Stdout, o.Stderr}
 	if o.Detach {
@@ -196,29 +204,34 @@ func (e *Engine) ExecStart(ctx context.Context, id string, o ExecStartOptions) (
 		consoleEnd, relay = os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console-relay")
 		defer relay.Close()
 	}
-	l, err := launch.StartExec(e.self, r.ContainerID, r.ID, [2]string{e.paths.Root, e.paths.RunRoot}, stdio, consoleEnd)
-	if consoleEnd != nil {
-		_ = consoleEnd.Close() // the monitor holds its copy
+	if e.oneShot && !o.Detach {
+		// This process ends with the session: it is the session's
+		// monitor itself, and saves a process start.
+		drained := relayIfTerminal(relay, o)
+		code, err := e.runExec(r, stdio, consoleEnd, nopReporter{})
+		_ = closeIf(consoleEnd) // ours; the process has its copy
+		if drained != nil {
+			<-drained
+		}
+		return code, err
 	}
+	if err := e.saveExec(r); err != nil { // the console size, for the monitor
+		return 0, &StatusError{StatusFailed, err}
+	}
+	l, err := launch.StartExec(e.self, r.ContainerID, r.ID, [2]string{e.paths.Root, e.paths.RunRoot}, stdio, consoleEnd)
+	_ = closeIf(consoleEnd) // the monitor holds its copy
 	if err != nil {
 		return 0, &StatusError{StatusFailed, err}
 	}
 	defer l.Close()
-	var drained chan struct{}
-	if relay != nil {
-		drained = relayTerminal(relay, o)
-	}
+	drained := relayIfTerminal(relay, o)
 	first, err := l.Next()
 	if err == nil {
 		err = first.Err()
 	}
 	if err != nil {
 		l.Release()
-		var f *launch.Failure
-		if errors.As(err, &f) {
-			return 0, &StatusError{f.Status, errors.New(f.Msg)}
-		}
-		return 0, &StatusError{StatusFailed, err}
+		return 0, statusOf125(err)
 	}
 	if o.Detach {
 		l.Release()
@@ -233,6 +246,30 @@ func (e *Engine) ExecStart(ctx context.Context, id string, o ExecStartOptions) (
 		return 0, fmt.Errorf("exec session %s: %w", r.ID[:12], err)
 	}
 	return last.ExitCode, nil
+}
+
+func closeIf(f *os.File) error {
+	if f == nil {
+		return nil
+	}
+	return f.Close()
+}
+
+// statusOf125 is a monitor's failure as a StatusError: its own status,
+// else 125.
+func statusOf125(err error) error {
+	var f *launch.Failure
+	if errors.As(err, &f) {
+		return &StatusError{f.Status, errors.New(f.Msg)}
+	}
+	return &StatusError{StatusFailed, err}
+}
+
+func relayIfTerminal(relay *os.File, o ExecStartOptions) chan struct{} {
+	if relay == nil {
+		return nil
+	}
+	return relayTerminal(relay, o)
 }
 
 // relayTerminal receives the session's pty master and relays it: its
@@ -279,16 +316,16 @@ func (e *Engine) ExecInspect(id string) (mobycontainer.ExecInspectResponse, erro
 // ContainerExec runs a process in a running container (ExecCreate, then
 // ExecStart) and, unless detached, returns its exit code.
 func (e *Engine) ContainerExec(ctx context.Context, ref string, o ExecOptions) (int, error) {
-	id, err := e.ExecCreate(ref, o.ExecConfig)
+	r, err := e.execCreate(ref, o.ExecConfig)
 	if err != nil {
 		return 0, &StatusError{StatusFailed, err}
 	}
-	return e.ExecStart(ctx, id, o.ExecStartOptions)
+	return e.execStart(r, o.ExecStartOptions)
 }
 
 // execMonitorMain is an exec session's monitor: it runs the session's
-// process, records its pid and then its exit code, and reports both to
-// the starter.
+// process with its own stdio, records its pid and then its exit code,
+// and reports both to the starter.
 func execMonitorMain() {
 	child, err := launch.FromEnv()
 	if err != nil {
@@ -300,31 +337,71 @@ func execMonitorMain() {
 		child.Failed(err, StatusFailed)
 		os.Exit(1)
 	}
-	os.Exit(e.runExec(child))
-}
-
-func (e *Engine) runExec(child *launch.Child) int {
-	r, err := e.findExec(child.ID)
+	r, err := e.loadExec(child.ContainerID, child.ID)
 	if err != nil {
 		child.Failed(err, StatusFailed)
-		return 1
+		os.Exit(1)
 	}
+	// The process's code and any failure went to the starter in the
+	// report; the monitor's own status says only whether it ran it.
+	if _, err := e.runExec(r, [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, child.Console(), child); err != nil {
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// loadExec reads one session of one container.
+func (e *Engine) loadExec(containerID, id string) (*execRecord, error) {
+	b, err := os.ReadFile(e.execPath(containerID, id))
+	if err != nil {
+		return nil, withKind(ErrNotFound, fmt.Errorf("exec session %s: %w", id, err))
+	}
+	var r execRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("exec session %s: %w", id, err)
+	}
+	return &r, nil
+}
+
+// execReporter hears how a session goes: an exec monitor tells its
+// starter; a one-shot caller running the session itself needs no one.
+type execReporter interface {
+	Started(pid int)
+	ExitedWith(code int)
+	Failed(err error, status int)
+}
+
+type nopReporter struct{}
+
+func (nopReporter) Started(int)       {}
+func (nopReporter) ExitedWith(int)    {}
+func (nopReporter) Failed(error, int) {}
+
+// runExec runs session r in this process, which becomes its monitor:
+// it records the pid and the exit code, and returns the code, or a
+// StatusError when the process could not start.
+func (e *Engine) runExec(r *execRecord, stdio [3]*os.File, console *os.File, rep execReporter) (int, error) {
 	r.MonitorPid = os.Getpid()
 	r.MonitorStart = monitor.StartTime(r.MonitorPid)
-	p, err := e.execProcess(r)
-	if err != nil {
-		return e.execFailed(child, r, err)
-	}
-	ro := runtime.ExecOptions{Process: p, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
-	if r.Config.Tty {
-		ro.Console = child.Console()
-		if ro.Console == nil {
-			return e.execFailed(child, r, errors.New("exec: a terminal, but no console socket"))
-		}
-	}
 	c, err := e.containers.Load(r.ContainerID)
 	if err != nil {
-		return e.execFailed(child, r, err)
+		return 0, e.execFailed(rep, r, err)
+	}
+	p, err := e.execProcess(r)
+	if err != nil {
+		return 0, e.execFailed(rep, r, err)
+	}
+	devNull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return 0, e.execFailed(rep, r, err)
+	}
+	defer devNull.Close()
+	ro := runtime.ExecOptions{Process: p, Stdin: orFile(stdio[0], devNull), Stdout: orFile(stdio[1], devNull), Stderr: orFile(stdio[2], devNull)}
+	if r.Config.Tty {
+		if console == nil {
+			return 0, e.execFailed(rep, r, errors.New("exec: a terminal, but no console socket"))
+		}
+		ro.Console = console
 	}
 	ro.Started = func(pid int) {
 		e.containerEvent(c, mobyevents.Action("exec_start: "+strings.Join(r.Config.Cmd, " ")), "execID", r.ID)
@@ -332,23 +409,30 @@ func (e *Engine) runExec(child *launch.Child) int {
 		// Unsaved, inspect shows the session not yet running: the
 		// report below still reaches the starter.
 		_ = e.saveExec(r)
-		child.Started(pid)
+		rep.Started(pid)
 	}
 	code, err := e.rt.Exec(r.ContainerID, ro)
 	if err != nil {
-		return e.execFailed(child, r, err)
+		return 0, e.execFailed(rep, r, err)
 	}
 	r.Running, r.ExitCode, r.Finished = false, &code, time.Now().UTC()
-	if err := e.saveExec(r); err != nil {
-		// The starter still gets the code; inspect will not.
-		fmt.Fprintln(os.Stderr, "berth exec monitor:", err)
-	}
+	// Unsaved, inspect does not know the code; the starter still gets it.
+	_ = e.saveExec(r)
 	e.containerEvent(c, mobyevents.ActionExecDie, "execID", r.ID, "exitCode", strconv.Itoa(code))
-	child.ExitedWith(code)
-	return 0
+	rep.ExitedWith(code)
+	return code, nil
 }
 
-func (e *Engine) execFailed(child *launch.Child, r *execRecord, err error) int {
+func orFile(f, def *os.File) *os.File {
+	if f == nil {
+		return def
+	}
+	return f
+}
+
+// execFailed records and reports a session whose process did not start,
+// and returns the failure with Docker's status.
+func (e *Engine) execFailed(rep execReporter, r *execRecord, err error) error {
 	status := StatusFailed
 	var ie *runtime.InitError
 	if errors.As(err, &ie) && (ie.Code == StatusCannotRun || ie.Code == StatusNotFoundCmd) {
@@ -356,9 +440,9 @@ func (e *Engine) execFailed(child *launch.Child, r *execRecord, err error) int {
 	}
 	r.Running, r.Error, r.Finished = false, err.Error(), time.Now().UTC()
 	r.ExitCode = &status
-	_ = e.saveExec(r) // the starter gets the failure in any case
-	child.Failed(err, status)
-	return 1
+	_ = e.saveExec(r) // the failure is returned and reported in any case
+	rep.Failed(err, status)
+	return &StatusError{status, err}
 }
 
 // execProcess is the session's process: the container's, with the
