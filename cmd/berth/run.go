@@ -19,7 +19,7 @@ import (
 // createFlags are the flags of create and run.
 type createFlags struct {
 	name, user, workdir, hostname, entrypoint, network, stopSignal, memory, restart string
-	memorySwap, cpusetCpus                                                          string
+	memorySwap, cpusetCpus, logDriver                                               string
 	pid, ipc, uts, userns, detachKeys, ip, domainname, uidmap                       string
 	env, envFile, labels, capAdd, capDrop, securityOpt, volumes, tmpfs, mounts      []string
 	devices, ulimits, logOpts, publish, aliases, dns, dnsSearch, dnsOpts, addHosts  []string
@@ -72,6 +72,7 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.StringArrayVar(&f.devices, "device", nil, "add a host device: HOST[:CONTAINER][:rwm]")
 	fl.StringArrayVar(&f.ulimits, "ulimit", nil, "ulimit: NAME=SOFT[:HARD]")
 	fl.StringArrayVar(&f.logOpts, "log-opt", nil, "log options: max-size=SIZE, max-file=N")
+	fl.StringVar(&f.logDriver, "log-driver", "json-file", "logging driver: json-file or none")
 	fl.StringVar(&f.pid, "pid", "", "PID namespace: host or container:NAME")
 	fl.StringVar(&f.ipc, "ipc", "", "IPC namespace: host or container:NAME")
 	fl.StringVar(&f.uts, "uts", "", "UTS namespace: host")
@@ -141,7 +142,7 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 		Binds: f.volumes, Tmpfs: tmpfsMap(f.tmpfs), RestartPolicy: restart, PortBindings: ports, PublishAllPorts: f.publishAll,
 		PidMode: mobycontainer.PidMode(f.pid), IpcMode: mobycontainer.IpcMode(f.ipc), UTSMode: mobycontainer.UTSMode(f.uts),
 		UsernsMode: mobycontainer.UsernsMode(f.userns), DNSSearch: f.dnsSearch, DNSOptions: f.dnsOpts, ExtraHosts: f.addHosts,
-		LogConfig: mobycontainer.LogConfig{Type: "json-file", Config: map[string]string{}},
+		LogConfig: mobycontainer.LogConfig{Type: f.logDriver, Config: map[string]string{}},
 		Resources: mobycontainer.Resources{Memory: mem, MemorySwap: swap, NanoCPUs: int64(f.cpus * 1e9),
 			CPUShares: f.cpuShares, CpusetCpus: f.cpusetCpus}}
 	if f.init {

@@ -106,6 +106,8 @@ type Host struct {
 	DNSSearch  []string            `json:"dnsSearch,omitempty"`
 	DNSOptions []string            `json:"dnsOptions,omitempty"`
 	ExtraHosts []string            `json:"extraHosts,omitempty"`
+	// LogDriver is --log-driver: json-file ("") or none.
+	LogDriver string `json:"logDriver,omitempty"`
 	// LogMaxSize and LogMaxFiles are --log-opt max-size and max-file
 	// (0: the defaults, 10 MB x 3).
 	LogMaxSize  int64 `json:"logMaxSize,omitempty"`

@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/idmap"
+	"github.com/berth-project/berth/internal/monitor/stdio"
 	"github.com/berth-project/berth/internal/network"
 )
 
@@ -164,10 +165,14 @@ func mountOf(m mount.Mount) (container.Mount, error) {
 // --network-alias. The forms the model keeps as Docker's command line
 // writes them (-p, --device, --ulimit) are written back so.
 func hostOf(hc mobycontainer.HostConfig, nc mobynetwork.NetworkingConfig) (h container.Host, mounts []container.Mount, ip string, aliases []string, err error) {
-	if t := hc.LogConfig.Type; t != "" && t != "json-file" {
-		return h, nil, "", nil, invalid(fmt.Errorf("log driver %q: only json-file is supported", t))
+	switch t := hc.LogConfig.Type; t {
+	case "", stdio.JSONFile:
+	case stdio.NoLog:
+		h.LogDriver = t
+	default:
+		return h, nil, "", nil, invalid(fmt.Errorf("log driver %q: want json-file or none", t))
 	}
-	h = container.Host{
+	h = container.Host{LogDriver: h.LogDriver,
 		AutoRemove: hc.AutoRemove, ReadonlyRootfs: hc.ReadonlyRootfs, Privileged: hc.Privileged, CapAdd: hc.CapAdd, CapDrop: hc.CapDrop,
 		SecurityOpt: hc.SecurityOpt, NetworkMode: string(hc.NetworkMode), Memory: hc.Memory, MemorySwap: hc.MemorySwap,
 		NanoCPUs: hc.NanoCPUs, CpusetCpus: hc.CpusetCpus, Binds: hc.Binds, Tmpfs: hc.Tmpfs,

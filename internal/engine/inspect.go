@@ -157,7 +157,7 @@ func hostConfigOf(c *container.Container) *mobycontainer.HostConfig {
 	hc := &mobycontainer.HostConfig{
 		Binds: h.Binds, NetworkMode: mobycontainer.NetworkMode(h.NetworkMode), AutoRemove: h.AutoRemove,
 		RestartPolicy: mobycontainer.RestartPolicy{Name: mobycontainer.RestartPolicyMode(orDefault(h.Restart.Name, "no")), MaximumRetryCount: h.Restart.MaxRetries},
-		LogConfig:     mobycontainer.LogConfig{Type: "json-file", Config: map[string]string{}},
+		LogConfig:     mobycontainer.LogConfig{Type: orDefault(h.LogDriver, "json-file"), Config: map[string]string{}},
 		CapAdd:        h.CapAdd, CapDrop: h.CapDrop, DNSOptions: orEmpty(h.DNSOptions), DNSSearch: orEmpty(h.DNSSearch),
 		ExtraHosts: h.ExtraHosts, IpcMode: mobycontainer.IpcMode(orDefault(h.IpcMode, "private")),
 		PidMode: mobycontainer.PidMode(h.PidMode), UTSMode: mobycontainer.UTSMode(h.UTSMode), UsernsMode: mobycontainer.UsernsMode(h.UsernsMode),

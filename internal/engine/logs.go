@@ -42,6 +42,9 @@ func (e *Engine) ContainerLogs(ctx context.Context, ref string, o LogsOptions, s
 	if err != nil {
 		return err
 	}
+	if c.Host.LogDriver == stdio.NoLog {
+		return conflict(fmt.Errorf("configured logging driver does not support reading"))
+	}
 	tail := -1
 	if o.Tail != "" && o.Tail != "all" {
 		if tail, err = strconv.Atoi(o.Tail); err != nil || tail < 0 {

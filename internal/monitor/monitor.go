@@ -178,7 +178,7 @@ type session struct {
 	bundle  string
 	cleanup func() // unmounts the rootfs
 	hub     *stdio.Hub
-	logs    *stdio.LogWriter
+	logs    stdio.LogDriver
 	sock    string
 	l       *net.UnixListener
 }
@@ -186,14 +186,14 @@ type session struct {
 func (s *session) logPath() string { return filepath.Join(s.store.Dir(s.id), "container.log") }
 
 func (s *session) logOptions() stdio.LogOptions {
-	return stdio.LogOptions{MaxSize: s.c.Host.LogMaxSize, MaxFiles: s.c.Host.LogMaxFiles}
+	return stdio.LogOptions{Driver: s.c.Host.LogDriver, MaxSize: s.c.Host.LogMaxSize, MaxFiles: s.c.Host.LogMaxFiles}
 }
 
 // openStdio opens the log and serves the attach socket: a new one, or
 // the one listener is.
 func (s *session) openStdio(listener *os.File) error {
 	var err error
-	s.logs, err = stdio.OpenLog(s.logPath(), s.logOptions())
+	s.logs, err = stdio.OpenDriver(s.logPath(), s.logOptions())
 	if err != nil {
 		return err
 	}
@@ -323,7 +323,7 @@ func (r *run) closeOutput() {
 
 // startOnce creates and starts the container with its stdio on the hub
 // (a pty with a terminal, else pipes) and on its networks.
-func startOnce(rt *runtime.Runtime, c *container.Container, bundle string, hooks Hooks, hub *stdio.Hub, logs *stdio.LogWriter) (*run, error) {
+func startOnce(rt *runtime.Runtime, c *container.Container, bundle string, hooks Hooks, hub *stdio.Hub, logs stdio.LogDriver) (*run, error) {
 	id, cfg := c.ID, c.Config
 	var closers []*os.File
 	closeAll := func() {
@@ -422,7 +422,7 @@ func startOnce(rt *runtime.Runtime, c *container.Container, bundle string, hooks
 
 // pump copies the run's output to the hub and the log, and points the
 // hub's input at it.
-func (r *run) pump(hub *stdio.Hub, logs *stdio.LogWriter) {
+func (r *run) pump(hub *stdio.Hub, logs stdio.LogDriver) {
 	if r.master != nil {
 		hub.SetInput(r.stdin, r.master)
 		r.streams = 1

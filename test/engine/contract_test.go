@@ -3,6 +3,7 @@ package enginetest
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -290,5 +291,27 @@ func TestEventsFromEveryProcess(t *testing.T) {
 	}
 	if err := b.SystemEvents(t.Context(), engine.EventsOptions{Filters: engine.Filters{"bogus": {"x"}}}, nil); !errors.Is(err, engine.ErrInvalid) {
 		t.Errorf("an unknown events filter: %v", err)
+	}
+}
+
+func TestLogDriverNoneKeepsNothing(t *testing.T) {
+	b := engine.Backend(newEngine(t))
+	res, err := b.ContainerRun(t.Context(), engine.CreateOptions{Config: mobycontainer.Config{Image: "bb:1", Cmd: []string{"echo", "hi"}},
+		HostConfig: mobycontainer.HostConfig{NetworkMode: "none", LogConfig: mobycontainer.LogConfig{Type: "none"}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.ContainerWait(t.Context(), res.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ContainerLogs(t.Context(), res.ID, engine.LogsOptions{}, io.Discard, io.Discard); !errors.Is(err, engine.ErrConflict) {
+		t.Errorf("logs of a container without a log: %v", err)
+	}
+	in, err := b.ContainerInspect(res.ID)
+	if err != nil || in.HostConfig.LogConfig.Type != "none" {
+		t.Errorf("inspect: %+v %v", in.HostConfig.LogConfig, err)
+	}
+	if _, err := os.Stat(in.LogPath); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the none driver wrote %s: %v", in.LogPath, err)
 	}
 }

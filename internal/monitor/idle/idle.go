@@ -60,7 +60,7 @@ func Main() {
 		os.Exit(2)
 	}
 	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("berth-monitor\x00")[0])), 0, 0, 0)
-	logs, err := stdio.OpenLog(st.LogPath, st.Log)
+	logs, err := stdio.OpenDriver(st.LogPath, st.Log)
 	if err != nil {
 		// The container runs on, unmonitored: the next berth command finds
 		// its monitor gone, stops it and records that.

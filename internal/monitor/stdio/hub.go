@@ -120,7 +120,7 @@ func (h *Hub) CloseAll() {
 
 // Pump copies one output stream of the container to the clients at
 // once and to the log line by line.
-func (h *Hub) Pump(kind byte, stream string, r *os.File, logs *LogWriter) {
+func (h *Hub) Pump(kind byte, stream string, r *os.File, logs LogDriver) {
 	lines := logs.Lines(stream)
 	buf := make([]byte, 32<<10)
 	for {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"sync"
@@ -17,12 +18,61 @@ type LogEntry struct {
 	Time   time.Time `json:"time"`
 }
 
-// LogOptions bound a log: rotation is on by default (Docker's json-file
-// never rotates unless told, a common way to fill a disk).
+// LogOptions choose a log driver and bound its files: rotation is on by
+// default (Docker's json-file never rotates unless told, a common way
+// to fill a disk).
 type LogOptions struct {
+	// Driver is "json-file" (or "") or "none".
+	Driver   string
 	MaxSize  int64 // bytes per file (default 10 MB)
 	MaxFiles int   // files kept, the current one included (default 3)
 }
+
+// Log drivers.
+const (
+	JSONFile = "json-file"
+	NoLog    = "none"
+)
+
+// A LogDriver keeps a container's output: JSONFile writes Docker's
+// json-file log with rotation (LogWriter), NoLog keeps nothing. The CRI
+// server's log format is the next driver.
+type LogDriver interface {
+	// Lines is the writer of one stream ("stdout" or "stderr"), which
+	// cuts what it is given into entries.
+	Lines(stream string) LineWriter
+	Close() error
+}
+
+// A LineWriter takes a stream's bytes; Flush logs a last, unfinished
+// line.
+type LineWriter interface {
+	io.Writer
+	Flush()
+}
+
+// OpenDriver opens the log driver o names for a container whose log
+// file (for the drivers that keep one) is path.
+func OpenDriver(path string, o LogOptions) (LogDriver, error) {
+	switch o.Driver {
+	case "", JSONFile:
+		return OpenLog(path, o)
+	case NoLog:
+		return discard{}, nil
+	}
+	return nil, fmt.Errorf("log driver %q: want json-file or none", o.Driver)
+}
+
+// discard is the none driver.
+type discard struct{}
+
+func (discard) Lines(string) LineWriter { return discardLines{} }
+func (discard) Close() error            { return nil }
+
+type discardLines struct{}
+
+func (discardLines) Write(p []byte) (int, error) { return len(p), nil }
+func (discardLines) Flush()                      {}
 
 // LogWriter appends entries to path, rotating path -> path.1 -> ... .
 type LogWriter struct {
@@ -86,7 +136,15 @@ type LineLogger struct {
 	buf    []byte
 }
 
-func (l *LogWriter) Lines(stream string) *LineLogger { return &LineLogger{l: l, stream: stream} }
+// Lines is the writer of one stream.
+func (l *LogWriter) Lines(stream string) LineWriter { return &LineLogger{l: l, stream: stream} }
+
+// Close closes the log file.
+func (l *LogWriter) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Close()
+}
 
 func (w *LineLogger) Write(p []byte) (int, error) {
 	w.buf = append(w.buf, p...)
