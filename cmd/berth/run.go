@@ -41,7 +41,7 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.StringVar(&f.entrypoint, "entrypoint", "", "override the image's ENTRYPOINT")
 	fl.StringVar(&f.network, "network", "bridge", "network: bridge, a network's name, none, host or container:NAME")
 	fl.StringVar(&f.network, "net", "bridge", "network (alias of --network)")
-	fl.MarkHidden("net")
+	_ = fl.MarkHidden("net") // fails only for a flag that does not exist: it is defined above
 	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a port: [IP:][HOST-PORT:]CONTAINER-PORT[/tcp|udp]")
 	fl.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish all exposed ports to random host ports")
 	fl.StringVar(&f.ip, "ip", "", "IPv4 address on a user-defined network")

@@ -146,7 +146,7 @@ func (e *Engine) ContainerCommit(ctx context.Context, ref string, o CommitOption
 		shift = c.Host.IDMap.Start
 	}
 	go func() { pw.CloseWithError(writeLayer(pw, e.upperDir(c), shift)) }()
-	defer pr.Close()
+	defer pr.Close() // ends the writer goroutine if Import stops early; its error is the writer's
 	args := append(append([]string(nil), c.Config.Entrypoint...), c.Config.Cmd...)
 	img, err := e.images.Import(ctx, pr, image.ImportOptions{
 		Ref: o.Ref, Changes: o.Changes, Message: o.Message, Author: o.Author, Base: base, Config: withoutEmpty(cfg),

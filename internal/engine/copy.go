@@ -60,7 +60,7 @@ func (e *Engine) withRoot(ref string, fn func(*os.Root) error) error {
 	if err != nil {
 		return fmt.Errorf("cp: %w", err)
 	}
-	defer root.Close()
+	defer root.Close() // a directory handle, read through
 	return fn(root)
 }
 

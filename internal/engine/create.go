@@ -153,7 +153,8 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 		}
 		c.Host.IDMap = &r
 		undo := undoVolumes
-		undoVolumes = func() { undo(); e.idRanges().Release(c.ID) }
+		// Undone on a failed create, whose own error is the one to report.
+		undoVolumes = func() { undo(); _ = e.idRanges().Release(c.ID) }
 	}
 	if err := e.containers.Create(c); err != nil {
 		undoVolumes()

@@ -202,7 +202,7 @@ func (e *Engine) execStart(r *execRecord, o ExecStartOptions) (int, error) {
 			return 0, &StatusError{StatusFailed, fmt.Errorf("console socket: %w", err)}
 		}
 		consoleEnd, relay = os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console-relay")
-		defer relay.Close()
+		defer relay.Close() // our end, used for one message
 	}
 	if e.oneShot && !o.Detach {
 		// This process ends with the session: it is the session's
@@ -283,7 +283,7 @@ func relayTerminal(relay *os.File, o ExecStartOptions) chan struct{} {
 		if err != nil {
 			return // the exec failed before it made a terminal; ExecStart says why
 		}
-		defer master.Close()
+		defer master.Close() // our copy; the process has the terminal
 		if o.Detach {
 			return // the process keeps its terminal; our copy goes
 		}
@@ -395,7 +395,7 @@ func (e *Engine) runExec(r *execRecord, stdio [3]*os.File, console *os.File, rep
 	if err != nil {
 		return 0, e.execFailed(rep, r, err)
 	}
-	defer devNull.Close()
+	defer devNull.Close() // read only; the process has its own copy
 	ro := runtime.ExecOptions{Process: p, Stdin: orFile(stdio[0], devNull), Stdout: orFile(stdio[1], devNull), Stderr: orFile(stdio[2], devNull)}
 	if r.Config.Tty {
 		if console == nil {

@@ -85,7 +85,7 @@ func (e *Engine) ContainerLogs(ctx context.Context, ref string, o LogsOptions, s
 	if err != nil {
 		return fmt.Errorf("follow the log of %s: %w", c.Name, err)
 	}
-	defer f.Close()
+	defer f.Close() // read only
 	if _, err := f.Seek(0, io.SeekEnd); err != nil {
 		return fmt.Errorf("follow the log of %s: %w", c.Name, err)
 	}

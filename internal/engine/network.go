@@ -197,7 +197,7 @@ func hostResolv(path string) (servers, search, opts []string) {
 	if err != nil {
 		return nil, nil, nil
 	}
-	defer f.Close()
+	defer f.Close() // read only
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
@@ -244,7 +244,9 @@ func (e *Engine) connectNetworks(c *container.Container, pid int) (func(), error
 	if err != nil {
 		return nil, err
 	}
-	undo := func() { e.networks.Disconnect(c.ID) }
+	// Undoes a connect that failed half-way, whose error is the one to
+	// report; what it leaves, the next start or rm tears down.
+	undo := func() { _ = e.networks.Disconnect(c.ID) }
 	if err := e.writeEtc(c, etc, eps); err != nil {
 		undo()
 		return nil, err
@@ -266,7 +268,7 @@ func (e *Engine) connectNetworks(c *container.Container, pid int) (func(), error
 	}
 	srv := &dns.Server{Lookup: e.networks.Lookup(c.ID), Upstreams: upstreams}
 	go srv.Serve(pc)
-	return func() { pc.Close(); undo() }, nil
+	return func() { _ = pc.Close(); undo() }, nil // the name server's socket: nothing to flush
 }
 
 // disconnectAll is the idempotent network teardown for a container

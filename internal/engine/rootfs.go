@@ -67,7 +67,9 @@ func (e *Engine) mountRootfs(c *container.Container, img *image.Image, mapped bo
 // 5.10 lack the option, and get a plain mount.
 func mountOverlay(merged, work, opts string, volatile bool) error {
 	if volatile {
-		os.RemoveAll(filepath.Join(work, "incompat"))
+		// The mark of a crashed volatile mount; if it stays, the mount
+		// below fails and says why.
+		_ = os.RemoveAll(filepath.Join(work, "incompat"))
 		if err := unix.Mount("overlay", merged, "overlay", 0, opts+",volatile"); err == nil || !errors.Is(err, unix.EINVAL) {
 			return err
 		}
@@ -83,7 +85,8 @@ func searchable(dir string) error {
 	root := filepath.Dir(filepath.Dir(dir)) // the storage root
 	for _, d := range []string{root, filepath.Dir(dir), dir, filepath.Join(root, "volumes")} {
 		if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o001 == 0 {
-			os.Chmod(d, fi.Mode().Perm()|0o011)
+			// If this fails, the walk below names the directory.
+			_ = os.Chmod(d, fi.Mode().Perm()|0o011)
 		}
 	}
 	for d := filepath.Dir(root); ; d = filepath.Dir(d) {
@@ -118,14 +121,16 @@ func (e *Engine) mountMapped(c *container.Container, img *image.Image, merged st
 	if err != nil {
 		return err
 	}
-	defer userns.Close()
+	defer userns.Close() // a namespace handle: the idmapped mounts hold their own
 	staging := filepath.Join(dir, "idmapped")
 	var staged []string
 	defer func() {
 		for _, s := range staged {
-			unix.Unmount(s, unix.MNT_DETACH)
+			// Staging mounts: overlay holds the layers now; one that stays
+			// goes with the container's directory.
+			_ = unix.Unmount(s, unix.MNT_DETACH)
 		}
-		os.RemoveAll(staging)
+		_ = os.RemoveAll(staging) // empty mount points; rm removes what stays
 	}()
 	var lowers []string
 	for i := len(img.ChainIDs) - 1; i >= 0; i-- { // overlayfs lists the top first

@@ -176,7 +176,7 @@ func (e *Engine) runAttached(c *container.Container, l *launch.Launch, ours *os.
 		l.Release()
 		return res, &StatusError{StatusFailed, fmt.Errorf("attach: %w", err)}
 	}
-	defer conn.Close()
+	defer conn.Close() // the stream has ended or we detached
 	cl, detached, err := e.runClient(c, conn, s)
 	if detached || err != nil {
 		l.Release()
@@ -222,7 +222,7 @@ func (e *Engine) ContainerAttach(ctx context.Context, ref string, s Streams) (Ru
 	if err != nil {
 		return res, fmt.Errorf("attach to %s: %w", c.Name, err)
 	}
-	defer conn.Close()
+	defer conn.Close() // the stream has ended or we detached
 	_, detached, err := e.runClient(c, conn, s)
 	if detached || err != nil {
 		res.Detached = detached

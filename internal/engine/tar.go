@@ -64,7 +64,7 @@ func writeTar(w io.Writer, root string, edit tarEdit) error {
 				return err
 			}
 			_, err = io.CopyN(tw, f, h.Size)
-			f.Close()
+			_ = f.Close() // read only
 			if err != nil {
 				return err
 			}

@@ -88,7 +88,9 @@ func (e *Engine) userMounts(h *container.Host, mounts []container.Mount, imageVo
 	var made []string
 	undo := func() {
 		for _, n := range made {
-			e.volumes.Remove(n, true)
+			// Undoes a failed create, whose error is the one to report;
+			// a volume that stays is anonymous and volume prune takes it.
+			_ = e.volumes.Remove(n, true)
 		}
 	}
 	for i, m := range ms {
@@ -154,7 +156,7 @@ func (e *Engine) prepareVolumes(c *container.Container, rootfs string) (containe
 			if root, err = os.OpenRoot(rootfs); err != nil {
 				return nil, err
 			}
-			defer root.Close()
+			defer root.Close() // a directory handle, read through
 		}
 		src := filepath.Clean("." + m.Target)
 		fi, err := root.Stat(src)
@@ -169,7 +171,7 @@ func (e *Engine) prepareVolumes(c *container.Container, rootfs string) (containe
 		if err == nil {
 			err = os.Chmod(dir, fi.Mode().Perm())
 		}
-		vol.Close()
+		_ = vol.Close() // written through; the copy's own error is returned
 		if err != nil {
 			return nil, fmt.Errorf("fill volume %s from the image's %s: %w", m.Source, m.Target, err)
 		}
