@@ -42,7 +42,7 @@ func (s *session) runsOn(r *run) bool {
 	if err != nil {
 		return false
 	}
-	defer unix.Close(pfd)
+	defer unix.Close(pfd) // ours, open
 	deadline := time.Now().Add(idleGrace)
 	for {
 		n, err := unix.Poll([]unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}}, int(max(time.Until(deadline).Milliseconds(), 0)))
@@ -74,7 +74,7 @@ func (s *session) handOff(r *run) {
 	if err != nil {
 		return
 	}
-	defer lf.Close()
+	defer lf.Close() // a dup of the socket: the listener or the idle stage has its own
 	s.l.SetUnlinkOnClose(false)
 	s.l.Close() // accepts no more; a client that connects waits in the backlog
 	relisten := func() {
@@ -88,13 +88,14 @@ func (s *session) handOff(r *run) {
 		return
 	}
 	for _, f := range outs {
-		f.SetReadDeadline(time.Now())
+		// Pipes and the pty master are non-blocking: this cannot fail.
+		_ = f.SetReadDeadline(time.Now())
 	}
 	for range r.streams {
 		<-r.done
 	}
 	for _, f := range outs {
-		f.SetReadDeadline(time.Time{})
+		_ = f.SetReadDeadline(time.Time{}) // as above
 	}
 	err = s.execIdle(bin, r, lf)
 	// Still here: serve as before.
@@ -116,11 +117,11 @@ func (s *session) execIdle(bin string, r *run, listener *os.File) error {
 	if err != nil {
 		return err
 	}
-	defer exe.Close()
+	defer exe.Close() // read only; the exec has its own descriptor
 	var opened []int
 	defer func() {
 		for _, fd := range opened {
-			unix.Close(fd)
+			_ = unix.Close(fd) // dups for the exec, which has them now or failed
 		}
 	}()
 	// Open across exec: plain dups (Go opens everything close-on-exec).

@@ -106,17 +106,17 @@ func Run(p Paths, id string, hooks Hooks, report Reporter, client *os.File) int 
 	if err := s.openStdio(nil); err != nil {
 		return fail(err)
 	}
-	defer os.Remove(s.sock)
-	defer s.l.Close()
+	defer os.Remove(s.sock) // gone already if the listener removed it
+	defer s.l.Close()       // the container is done: nobody is served any more
 	if client != nil {
 		conn, err := net.FileConn(client)
-		client.Close()
+		_ = client.Close() // FileConn made its own descriptor
 		if err != nil {
 			return fail(fmt.Errorf("attach: %w", err))
 		}
 		s.hub.Add(conn)
 	}
-	s.rt.Delete(id, true) // leftovers of an earlier run of this container
+	_ = s.rt.Delete(id, true) // leftovers of an earlier run; none is the common case
 	trace.Phase("monitor", "start")
 	r, err := startOnce(s.rt, c, s.bundle, hooks, s.hub, s.logs)
 	if err != nil {
@@ -128,7 +128,7 @@ func Run(p Paths, id string, hooks Hooks, report Reporter, client *os.File) int 
 			StartedAt: time.Now().UTC(), RestartCount: c.State.RestartCount}
 		return nil
 	}); err != nil {
-		s.rt.Delete(id, true)
+		_ = s.rt.Delete(id, true) // undoes the start; the error is reported
 		s.hub.CloseAll()
 		return fail(err)
 	}
@@ -155,8 +155,8 @@ func Resume(p Paths, id string, hooks Hooks, code int, listener *os.File) int {
 	if err := s.openStdio(listener); err != nil {
 		return 255
 	}
-	defer os.Remove(s.sock)
-	defer s.l.Close()
+	defer os.Remove(s.sock) // gone already if the listener removed it
+	defer s.l.Close()       // the container is done: nobody is served any more
 	return s.supervise(&run{disconnect: func() { hooks.Disconnect(c) }}, code, c.State.RestartCount)
 }
 
@@ -164,8 +164,10 @@ func Resume(p Paths, id string, hooks Hooks, code int, listener *os.File) int {
 // comm and top, not "exe"; and the processes the container leaves
 // behind are re-parented to it.
 func nameAndReap() {
-	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("berth-monitor\x00")[0])), 0, 0, 0)
-	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	// Neither can fail for these arguments; without the subreaper the
+	// container's orphans would go to the host's init, which reaps them.
+	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("berth-monitor\x00")[0])), 0, 0, 0)
+	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 }
 
 // A session is one monitor's hold on its container.
@@ -201,7 +203,7 @@ func (s *session) openStdio(listener *os.File) error {
 	s.sock = AttachSocket(s.store.Dir(s.id))
 	if listener != nil {
 		fl, err := net.FileListener(listener)
-		listener.Close()
+		_ = listener.Close() // FileListener made its own descriptor
 		if err != nil {
 			return fmt.Errorf("attach socket: %w", err)
 		}
@@ -220,6 +222,7 @@ func (s *session) openStdio(listener *os.File) error {
 // can be (see handOff).
 func (s *session) supervise(r *run, code, restarts int) int {
 	again := false // the last recorded exit asked for a restart
+	startErr := "" // why a restart failed
 	var err error
 	c := s.c
 	for ; ; restarts++ {
@@ -239,7 +242,9 @@ func (s *session) supervise(r *run, code, restarts int) int {
 		}
 		n, _ := s.rt.OOMKills(s.id)
 		oom := n > 0
-		s.rt.Delete(s.id, true)
+		// Init has exited: what is left is its state; a delete that fails
+		// is redone by the next start or rm.
+		_ = s.rt.Delete(s.id, true)
 		r.disconnect()
 		trace.Phase("monitor", "deleted")
 		c, err = s.store.Update(s.id, func(c *container.Container) error {
@@ -265,8 +270,8 @@ func (s *session) supervise(r *run, code, restarts int) int {
 			break
 		}
 		if r, err = startOnce(s.rt, c, s.bundle, s.hooks, s.hub, s.logs); err != nil {
-			c.State.Error = err.Error()
-			s.store.Save(c)
+			// Recorded with the monitor's departure below.
+			startErr = err.Error()
 			break
 		}
 		if cur, err := s.store.Update(s.id, func(c *container.Container) error {
@@ -281,6 +286,9 @@ func (s *session) supervise(r *run, code, restarts int) int {
 	if again { // no restart after all: the monitor's record goes now
 		c, err = s.store.Update(s.id, func(c *container.Container) error {
 			c.State.MonitorPid, c.State.MonitorStart = 0, 0
+			if startErr != "" {
+				c.State.Error = startErr
+			}
 			return nil
 		})
 	}
@@ -316,7 +324,7 @@ type run struct {
 func (r *run) closeOutput() {
 	for _, f := range []*os.File{r.out, r.err, r.master} {
 		if f != nil {
-			f.Close()
+			_ = f.Close() // read to its end
 		}
 	}
 }
@@ -328,7 +336,7 @@ func startOnce(rt *runtime.Runtime, c *container.Container, bundle string, hooks
 	var closers []*os.File
 	closeAll := func() {
 		for _, f := range closers {
-			f.Close()
+			_ = f.Close() // our ends of a start that failed, or handed over
 		}
 	}
 	pipe := func() (*os.File, *os.File, error) {
@@ -379,7 +387,7 @@ func startOnce(rt *runtime.Runtime, c *container.Container, bundle string, hooks
 	trace.Phase("monitor", "created")
 	if r.disconnect, err = hooks.Network(c, st.Pid); err != nil {
 		closeAll()
-		rt.Delete(id, true)
+		_ = rt.Delete(id, true) // undoes the create; the error above is reported
 		return nil, err
 	}
 	trace.Phase("monitor", "networked")
@@ -387,32 +395,37 @@ func startOnce(rt *runtime.Runtime, c *container.Container, bundle string, hooks
 		master, err := console.RecvFd(relay)
 		closeAll()
 		if err != nil {
-			rt.Delete(id, true)
+			_ = rt.Delete(id, true) // undoes the create; the start's error is reported
 			r.disconnect()
 			return nil, err
 		}
 		// Non-blocking, so that the poller can time its reads (handOff).
 		fd, err := unix.FcntlInt(master.Fd(), unix.F_DUPFD_CLOEXEC, 0)
-		master.Close()
+		_ = master.Close() // the dup below is the one kept
 		if err != nil {
-			rt.Delete(id, true)
+			_ = rt.Delete(id, true) // undoes the create; the start's error is reported
 			r.disconnect()
 			return nil, fmt.Errorf("pty master: %w", err)
 		}
-		unix.SetNonblock(fd, true)
+		if err := unix.SetNonblock(fd, true); err != nil {
+			_ = unix.Close(fd)
+			_ = rt.Delete(id, true) // undoes the create; the start's error is reported
+			r.disconnect()
+			return nil, fmt.Errorf("pty master: %w", err)
+		}
 		r.master = os.NewFile(uintptr(fd), "pty-master")
 		if cfg.OpenStdin {
 			r.stdin = r.master
 		}
 	} else {
 		// The container holds its ends now; ours go, so that EOF comes.
-		o.Stdout.Close()
-		o.Stderr.Close()
-		o.Stdin.Close()
+		_ = o.Stdout.Close() // nothing buffered: pipes
+		_ = o.Stderr.Close()
+		_ = o.Stdin.Close()
 	}
 	r.pump(hub, logs)
 	if err := rt.Start(id); err != nil {
-		rt.Delete(id, true)
+		_ = rt.Delete(id, true) // undoes the create; the error above is reported
 		r.disconnect()
 		return nil, err
 	}

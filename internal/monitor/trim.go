@@ -25,7 +25,7 @@ func trimResident() {
 	if err != nil {
 		return
 	}
-	defer f.Close()
+	defer f.Close() // read only
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		// start-end perms offset dev inode path
@@ -47,7 +47,8 @@ func trimResident() {
 		}
 		// NOHUGEPAGE first: else the next touch maps a whole 2 MB folio
 		// of the binary back in one go.
-		unix.Syscall(unix.SYS_MADVISE, uintptr(lo), uintptr(hi-lo), unix.MADV_NOHUGEPAGE)
-		unix.Syscall(unix.SYS_MADVISE, uintptr(lo), uintptr(hi-lo), unix.MADV_DONTNEED)
+		// Advice: a range the kernel keeps stays resident, and no harm.
+		_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(lo), uintptr(hi-lo), unix.MADV_NOHUGEPAGE)
+		_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(lo), uintptr(hi-lo), unix.MADV_DONTNEED)
 	}
 }

@@ -59,7 +59,8 @@ func Main() {
 		fmt.Fprintln(os.Stderr, "berth-monitor: not started by a berth monitor:", err)
 		os.Exit(2)
 	}
-	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("berth-monitor\x00")[0])), 0, 0, 0)
+	// A name for ps: it cannot fail for a name this short.
+	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("berth-monitor\x00")[0])), 0, 0, 0)
 	logs, err := stdio.OpenDriver(st.LogPath, st.Log)
 	if err != nil {
 		// The container runs on, unmonitored: the next berth command finds

@@ -63,18 +63,19 @@ func (h *Hub) serve(c net.Conn) {
 		switch kind {
 		case attach.Stdin:
 			if in != nil {
-				in.Write(p)
+				// A container that closed its input drops it, as a pipe would.
+				_, _ = in.Write(p)
 			}
 		case attach.CloseStdin:
 			if in != nil && tty == nil && h.stdinOnce {
 				h.mu.Lock()
 				h.stdin = nil
 				h.mu.Unlock()
-				in.Close()
+				_ = in.Close() // EOF for the container: nothing buffered
 			}
 		case attach.Resize:
 			if rows, cols, ok := attach.ParseResize(p); ok && tty != nil {
-				console.SetSize(tty, uint(cols), uint(rows))
+				_ = console.SetSize(tty, uint(cols), uint(rows)) // the pty is gone: the container ended
 			}
 		}
 	}
@@ -86,9 +87,9 @@ func (h *Hub) broadcast(kind byte, p []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {
-		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second)) // a unix socket: cannot fail
 		if attach.WriteFrame(c, kind, p) != nil {
-			c.Close()
+			_ = c.Close() // dropped: a client that does not read
 			delete(h.clients, c)
 		}
 	}
@@ -113,7 +114,7 @@ func (h *Hub) CloseAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {
-		c.Close()
+		_ = c.Close() // the attachment ends; the client sees EOF
 		delete(h.clients, c)
 	}
 }
@@ -127,7 +128,7 @@ func (h *Hub) Pump(kind byte, stream string, r *os.File, logs LogDriver) {
 		n, err := r.Read(buf)
 		if n > 0 {
 			h.broadcast(kind, buf[:n])
-			lines.Write(buf[:n])
+			_, _ = lines.Write(buf[:n]) // the log writer keeps going past a full disk, as Docker's
 		}
 		if err != nil { // EOF, or EIO from a pty whose last user closed it
 			lines.Flush()
