@@ -10,8 +10,12 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	mobyevents "github.com/moby/moby/api/types/events"
 	mobyimage "github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/storage"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth-project/berth/internal/image"
 	"github.com/berth-project/berth/internal/image/reference"
@@ -229,17 +233,40 @@ func globMatch(pat, repo, tag string) bool {
 	return true
 }
 
-// ImageInspect is inspect of an image, in Docker's shape.
-type ImageInspect = image.Inspect
-
 // ImageInspect describes an image as Docker's image inspect does.
-func (e *Engine) ImageInspect(ref string) (*ImageInspect, error) {
+func (e *Engine) ImageInspect(ref string) (*mobyimage.InspectResponse, error) {
 	img, err := e.images.Get(ref)
 	if err != nil {
 		return nil, classify(err)
 	}
 	in := e.images.Inspect(img)
-	return &in, nil
+	c := in.Config
+	out := &mobyimage.InspectResponse{ID: in.ID, RepoTags: orEmpty(in.RepoTags), RepoDigests: orEmpty(in.RepoDigests),
+		Comment: in.Comment, Created: in.Created, Author: in.Author, Architecture: in.Architecture, Variant: in.Variant,
+		Os: in.Os, Size: in.Size, GraphDriver: &storage.DriverData{Name: in.GraphDriver.Name, Data: in.GraphDriver.Data},
+		RootFS:   mobyimage.RootFS{Type: in.RootFS.Type, Layers: in.RootFS.Layers},
+		Metadata: mobyimage.Metadata{},
+		Config: &dockerspec.DockerOCIImageConfig{
+			ImageConfig: ocispec.ImageConfig{User: c.User, ExposedPorts: c.ExposedPorts, Env: c.Env, Entrypoint: c.Entrypoint,
+				Cmd: c.Cmd, Volumes: c.Volumes, WorkingDir: c.WorkingDir, Labels: c.Labels, StopSignal: c.StopSignal,
+				ArgsEscaped: c.ArgsEscaped},
+			DockerOCIImageConfigExt: dockerspec.DockerOCIImageConfigExt{OnBuild: c.OnBuild, Shell: c.Shell},
+		},
+	}
+	if t, err := time.Parse(time.RFC3339Nano, in.Metadata.LastTagTime); err == nil {
+		out.Metadata.LastTagTime = t
+	}
+	if h := c.Healthcheck; h != nil {
+		out.Config.Healthcheck = &dockerspec.HealthcheckConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout,
+			StartPeriod: h.StartPeriod, Retries: h.Retries}
+	}
+	if d, err := v1.NewHash(in.Manifest); err == nil {
+		out.Descriptor = &ocispec.Descriptor{Digest: digest.Digest(d.String())}
+		if img.Manifest != nil {
+			out.Descriptor.MediaType = string(img.Manifest.MediaType)
+		}
+	}
+	return out, nil
 }
 
 // ImageHistory lists the steps that built an image, newest first.
