@@ -260,11 +260,8 @@ func (e *Engine) ImageInspect(ref string) (*mobyimage.InspectResponse, error) {
 		out.Config.Healthcheck = &dockerspec.HealthcheckConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout,
 			StartPeriod: h.StartPeriod, Retries: h.Retries}
 	}
-	if d, err := v1.NewHash(in.Manifest); err == nil {
-		out.Descriptor = &ocispec.Descriptor{Digest: digest.Digest(d.String())}
-		if img.Manifest != nil {
-			out.Descriptor.MediaType = string(img.Manifest.MediaType)
-		}
+	if size, ok := e.images.Content.Size(img.Record.Manifest); ok {
+		out.Descriptor = &ocispec.Descriptor{MediaType: string(img.Record.MediaType), Digest: digest.Digest(img.Record.Manifest.String()), Size: size}
 	}
 	return out, nil
 }
