@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/berth-project/berth/internal/copytree"
+	"github.com/berth-project/berth/internal/snapshot"
 )
 
 // ContainerExport writes a container's root filesystem to w as a tar.
@@ -21,7 +22,7 @@ func (e *Engine) ContainerExport(ref string, w io.Writer) error {
 		return err
 	}
 	defer done()
-	if err := writeTar(w, root, nil); err != nil {
+	if err := snapshot.WriteTar(w, root, nil); err != nil {
 		return fmt.Errorf("export %s: %w", c.Name, err)
 	}
 	return nil

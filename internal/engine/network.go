@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -10,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/network"
@@ -53,7 +50,7 @@ func (e *Engine) checkNetworking(c *container.Container, ip string, aliases []st
 		return err
 	}
 	for _, x := range h.ExtraHosts {
-		if _, _, err := parseExtraHost(x); err != nil {
+		if _, _, err := network.ParseExtraHost(x); err != nil {
 			return err
 		}
 	}
@@ -94,19 +91,6 @@ func (e *Engine) publishSpecs(c *container.Container) ([]network.PortSpec, error
 	return out, nil
 }
 
-func parseExtraHost(s string) (string, string, error) {
-	name, ip, ok := strings.Cut(s, ":")
-	if !ok || name == "" {
-		return "", "", fmt.Errorf("--add-host %q: want NAME:IP", s)
-	}
-	if ip != "host-gateway" {
-		if _, err := netip.ParseAddr(ip); err != nil {
-			return "", "", fmt.Errorf("--add-host %q: invalid IP address", s)
-		}
-	}
-	return name, ip, nil
-}
-
 // prepareEtc makes the container's hosts and resolv.conf before it is
 // created: written now without a network of its own; empty (mount
 // points) for one that gets networks, whose files connectNetworks writes
@@ -123,97 +107,20 @@ func (e *Engine) prepareEtc(c *container.Container, etc string) error {
 	return nil
 }
 
-// writeEtc writes the container's hosts and resolv.conf: its own
-// address and names, --add-host entries, and the resolvers it should
-// ask (127.0.0.11 on a user-defined network). The files are rewritten
-// in place: they are bind-mounted into the container.
+// writeEtc writes the container's hosts and resolv.conf, as network
+// makes them from its options and endpoints. The files are rewritten in
+// place: they are bind-mounted into the container.
 func (e *Engine) writeEtc(c *container.Container, etc string, eps []network.Endpoint) error {
-	var hosts bytes.Buffer
-	hosts.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
-	names := c.Config.Hostname
-	if c.Config.Domainname != "" {
-		names = c.Config.Hostname + "." + c.Config.Domainname + " " + c.Config.Hostname
-	}
-	if len(eps) > 0 {
-		fmt.Fprintf(&hosts, "%s\t%s\n", eps[0].Addr.Addr(), names)
-	} else if c.Host.NetworkMode != "host" {
-		fmt.Fprintf(&hosts, "127.0.1.1\t%s\n", names)
-	}
-	for _, x := range c.Host.ExtraHosts {
-		name, ip, err := parseExtraHost(x)
-		if err != nil {
-			return err
-		}
-		if ip == "host-gateway" {
-			if len(eps) == 0 {
-				continue
-			}
-			ip = eps[0].Gateway.String()
-		}
-		fmt.Fprintf(&hosts, "%s\t%s\n", ip, name)
-	}
-	if err := os.WriteFile(filepath.Join(etc, "hosts"), hosts.Bytes(), 0o644); err != nil {
+	cfg := network.EtcConfig{Hostname: c.Config.Hostname, Domainname: c.Config.Domainname, NetworkMode: c.Host.NetworkMode,
+		ExtraHosts: c.Host.ExtraHosts, DNS: c.Host.DNS, DNSSearch: c.Host.DNSSearch, DNSOptions: c.Host.DNSOptions, Endpoints: eps}
+	hosts, err := network.Hosts(cfg)
+	if err != nil {
 		return err
 	}
-	if c.Host.NetworkMode == "none" {
-		return os.WriteFile(filepath.Join(etc, "resolv.conf"), nil, 0o644)
+	if err := os.WriteFile(filepath.Join(etc, "hosts"), hosts, 0o644); err != nil {
+		return err
 	}
-	servers, search, opts := hostResolv("/etc/resolv.conf")
-	userDefined := slices.ContainsFunc(eps, func(ep network.Endpoint) bool { return ep.Network != network.DefaultName })
-	switch {
-	case userDefined:
-		servers = []string{dns.Address}
-	case len(c.Host.DNS) > 0:
-		servers = c.Host.DNS
-	case c.Host.NetworkMode != "host":
-		// The host's loopback resolvers are not reachable from the
-		// container's namespace; Docker's fallback then applies.
-		servers = slices.DeleteFunc(servers, func(s string) bool { a, err := netip.ParseAddr(s); return err == nil && a.IsLoopback() })
-		if len(servers) == 0 {
-			servers = []string{"8.8.8.8", "8.8.4.4"}
-		}
-	}
-	if len(c.Host.DNSSearch) > 0 {
-		search = c.Host.DNSSearch
-	}
-	if len(c.Host.DNSOptions) > 0 {
-		opts = c.Host.DNSOptions
-	}
-	var rc bytes.Buffer
-	for _, s := range servers {
-		fmt.Fprintf(&rc, "nameserver %s\n", s)
-	}
-	if len(search) > 0 {
-		fmt.Fprintf(&rc, "search %s\n", strings.Join(search, " "))
-	}
-	if len(opts) > 0 {
-		fmt.Fprintf(&rc, "options %s\n", strings.Join(opts, " "))
-	}
-	return os.WriteFile(filepath.Join(etc, "resolv.conf"), rc.Bytes(), 0o644)
-}
-
-func hostResolv(path string) (servers, search, opts []string) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, nil
-	}
-	defer f.Close() // read only
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
-			continue
-		}
-		switch fields[0] {
-		case "nameserver":
-			servers = append(servers, fields[1])
-		case "search", "domain":
-			search = fields[1:]
-		case "options":
-			opts = fields[1:]
-		}
-	}
-	return servers, search, opts
+	return os.WriteFile(filepath.Join(etc, "resolv.conf"), network.ResolvConf(cfg), 0o644)
 }
 
 // connectNetworks is the monitor's network step, between create and

@@ -1,4 +1,4 @@
-package engine
+package snapshot
 
 import (
 	"archive/tar"
@@ -9,14 +9,14 @@ import (
 	"path/filepath"
 )
 
-// tarEdit may change an entry's header before it is written (or drop
+// TarEdit may change an entry's header before it is written (or drop
 // the entry with keep false) and return headers to write after it.
-type tarEdit func(rel, path string, fi fs.FileInfo, h *tar.Header) (keep bool, after []*tar.Header)
+type TarEdit func(rel, path string, fi fs.FileInfo, h *tar.Header) (keep bool, after []*tar.Header)
 
-// writeTar tars the tree at root without following symlinks, owners
+// WriteTar tars the tree at root without following symlinks, owners
 // numeric. A missing root is an empty archive (a container that never
 // ran has no upper dir).
-func writeTar(w io.Writer, root string, edit tarEdit) error {
+func WriteTar(w io.Writer, root string, edit TarEdit) error {
 	tw := tar.NewWriter(w)
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {

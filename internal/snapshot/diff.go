@@ -1,0 +1,129 @@
+package snapshot
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// The layer diff of a container: what its overlay upper dir holds
+// against the image's layers, as docker diff lists it and as commit
+// writes it as a new layer.
+
+// ChangeKind is a line of docker diff: C(hanged), A(dded), D(eleted).
+type ChangeKind byte
+
+// The kinds of change.
+const (
+	Modified ChangeKind = 'C'
+	Added    ChangeKind = 'A'
+	Deleted  ChangeKind = 'D'
+)
+
+// Change is one path that a container changed.
+type Change struct {
+	Kind ChangeKind
+	Path string // absolute, in the container
+}
+
+// isWhiteout reports overlay's mark of a deleted file: a 0/0 device.
+func isWhiteout(fi fs.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && fi.Mode()&fs.ModeCharDevice != 0 && st.Rdev == 0
+}
+
+// generatedMountpoint reports an empty file the runtime made in the
+// upper layer only to mount the engine's /etc files on: not a change
+// of the user's, so neither diff nor commit shows it.
+func generatedMountpoint(rel string, fi fs.FileInfo) bool {
+	switch rel {
+	case "etc/hostname", "etc/hosts", "etc/resolv.conf":
+		return fi.Mode().IsRegular() && fi.Size() == 0
+	}
+	return false
+}
+
+func isOpaque(p string) bool {
+	buf := make([]byte, 1)
+	n, err := unix.Lgetxattr(p, "trusted.overlay.opaque", buf)
+	return err == nil && n == 1 && buf[0] == 'y'
+}
+
+// Changes lists what upper changed against lowers (the image's layer
+// dirs), in walk order. A missing upper dir (never started) has none.
+func Changes(upper string, lowers []string) ([]Change, error) {
+	inImage := func(rel string) bool {
+		for _, l := range lowers {
+			if _, err := os.Lstat(filepath.Join(l, rel)); err == nil {
+				return true
+			}
+		}
+		return false
+	}
+	out := []Change{}
+	err := filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == upper {
+				return filepath.SkipAll // never started: no changes
+			}
+			return err
+		}
+		if p == upper {
+			return nil
+		}
+		rel, _ := filepath.Rel(upper, p) // p is under upper
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case generatedMountpoint(rel, fi):
+		case isWhiteout(fi):
+			out = append(out, Change{Deleted, "/" + rel})
+		case inImage(rel):
+			out = append(out, Change{Modified, "/" + rel})
+		default:
+			out = append(out, Change{Added, "/" + rel})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// WriteDiff writes upper as an image layer: overlay's whiteouts and
+// opaque dirs in the image spec's form, owners shifted down by shift
+// (a container's host ID range, so the layer has the IDs the container
+// saw).
+func WriteDiff(w io.Writer, upper string, shift uint32) error {
+	err := WriteTar(w, upper, func(rel, p string, fi fs.FileInfo, h *tar.Header) (bool, []*tar.Header) {
+		if generatedMountpoint(rel, fi) {
+			return false, nil
+		}
+		if isWhiteout(fi) {
+			*h = tar.Header{Name: path.Join(path.Dir(rel), ".wh."+path.Base(rel)), Typeflag: tar.TypeReg, Mode: 0o600, ModTime: fi.ModTime()}
+			return true, nil
+		}
+		if shift > 0 && h.Uid >= int(shift) {
+			h.Uid -= int(shift)
+		}
+		if shift > 0 && h.Gid >= int(shift) {
+			h.Gid -= int(shift)
+		}
+		if fi.IsDir() && isOpaque(p) {
+			return true, []*tar.Header{{Name: rel + "/.wh..wh..opq", Typeflag: tar.TypeReg, Mode: 0o600, ModTime: fi.ModTime()}}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("read the container's changes: %w", err)
+	}
+	return nil
+}
