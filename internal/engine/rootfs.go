@@ -5,14 +5,18 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
-	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/idmap"
 	"github.com/berth-project/berth/internal/image"
+	"github.com/berth-project/berth/internal/rootfs"
+	"github.com/berth-project/berth/internal/snapshot"
+	"github.com/berth-project/berth/internal/sys"
 )
 
 // rootfs returns a container's root filesystem for reading (export,
@@ -51,7 +55,7 @@ func (e *Engine) mountRootfs(c *container.Container, img *image.Image, mapped bo
 	if err != nil {
 		return "", nil, err
 	}
-	if err := mountOverlay(merged, work, strings.Join(mounts[0].Options, ","), mapped && c.Host.AutoRemove); err != nil {
+	if err := mountOverlay(merged, work, mounts[0], mapped && c.Host.AutoRemove); err != nil {
 		return "", nil, fmt.Errorf("mount the container's root filesystem: %w", err)
 	}
 	return merged, unmounter(merged), nil
@@ -65,16 +69,18 @@ func (e *Engine) mountRootfs(c *container.Container, img *image.Image, mapped bo
 // work dir marked (work/incompat/volatile); the container is removed in
 // any case, so a new volatile mount clears the mark. Kernels before
 // 5.10 lack the option, and get a plain mount.
-func mountOverlay(merged, work, opts string, volatile bool) error {
+func mountOverlay(merged, work string, m specs.Mount, volatile bool) error {
 	if volatile {
 		// The mark of a crashed volatile mount; if it stays, the mount
 		// below fails and says why.
 		_ = os.RemoveAll(filepath.Join(work, "incompat"))
-		if err := unix.Mount("overlay", merged, "overlay", 0, opts+",volatile"); err == nil || !errors.Is(err, unix.EINVAL) {
+		v := m
+		v.Options = append(slices.Clip(m.Options), "volatile")
+		if err := rootfs.MountAt(sys.Linux{}, v, merged); err == nil || !errors.Is(err, unix.EINVAL) {
 			return err
 		}
 	}
-	return unix.Mount("overlay", merged, "overlay", 0, opts)
+	return rootfs.MountAt(sys.Linux{}, m, merged)
 }
 
 // searchable makes sure the container's root, in its user namespace,
@@ -151,8 +157,7 @@ func (e *Engine) mountMapped(c *container.Container, img *image.Image, merged st
 		return err
 	}
 	work := filepath.Join(dir, "work")
-	opts := "lowerdir=" + strings.Join(lowers, ":") + ",upperdir=" + upper + ",workdir=" + work + ",index=off"
-	if err := mountOverlay(merged, work, opts, c.Host.AutoRemove); err != nil {
+	if err := mountOverlay(merged, work, snapshot.Overlay(lowers, upper, work), c.Host.AutoRemove); err != nil {
 		return fmt.Errorf("mount the container's root filesystem on idmapped layers: %w", err)
 	}
 	return nil

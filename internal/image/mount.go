@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/rootfs"
+	"github.com/berth-project/berth/internal/sys"
 )
 
 // MountPoint is where `image mount` shows an image.
@@ -31,29 +33,12 @@ func (s *Service) Mount(img *Image) (string, error) {
 		return "", fmt.Errorf("image mount: %w", err)
 	}
 	m := mounts[0]
-	var flags uintptr = unix.MS_RDONLY | unix.MS_NODEV | unix.MS_NOSUID
-	if m.Type == "bind" {
-		// A bind mount takes read-only only on a remount.
-		if err := unix.Mount(m.Source, target, "", unix.MS_BIND, ""); err != nil {
-			os.Remove(target)
-			return "", fmt.Errorf("mount %s on %s: %w", m.Source, target, err)
-		}
-		if err := unix.Mount("", target, "", flags|unix.MS_BIND|unix.MS_REMOUNT, ""); err != nil {
-			unix.Unmount(target, unix.MNT_DETACH)
-			os.Remove(target)
-			return "", fmt.Errorf("remount %s read-only: %w", target, err)
-		}
-		return target, nil
-	}
-	var opts []string
-	for _, o := range m.Options {
-		if o != "ro" {
-			opts = append(opts, o)
-		}
-	}
-	if err := unix.Mount("overlay", target, "overlay", flags, strings.Join(opts, ",")); err != nil {
-		os.Remove(target)
-		return "", fmt.Errorf("mount overlay on %s: %w", target, err)
+	// Read-only as a mount, not only as overlay's "ro" (which the data
+	// keeps): nothing under it is a device or runs setuid.
+	m.Options = append(m.Options, "ro", "nodev", "nosuid")
+	if err := rootfs.MountAt(sys.Linux{}, m, target); err != nil {
+		_ = os.Remove(target) // the empty mount point; the mount's error is reported
+		return "", fmt.Errorf("image mount: %w", err)
 	}
 	return target, nil
 }

@@ -184,6 +184,12 @@ func (s *Store) Mounts(chainIDs []v1.Hash, upper, work string) ([]specs.Mount, e
 	if upper == "" && len(lowers) == 1 {
 		return []specs.Mount{{Type: "bind", Source: lowers[0], Options: []string{"rbind", "ro"}}}, nil
 	}
+	return []specs.Mount{Overlay(lowers, upper, work)}, nil
+}
+
+// Overlay is the overlay mount of lowers (the top layer first) under
+// upper and work; read-only without an upper dir.
+func Overlay(lowers []string, upper, work string) specs.Mount {
 	opts := []string{"lowerdir=" + strings.Join(lowers, ":")}
 	if upper != "" {
 		opts = append(opts, "upperdir="+upper, "workdir="+work)
@@ -193,7 +199,7 @@ func (s *Store) Mounts(chainIDs []v1.Hash, upper, work string) ([]specs.Mount, e
 	// index=off: the layers are shared read-only; nfs_export and index
 	// only matter for hard links copied up across mounts.
 	opts = append(opts, "index=off")
-	return []specs.Mount{{Type: "overlay", Source: "overlay", Options: opts}}, nil
+	return specs.Mount{Type: "overlay", Source: "overlay", Options: opts}
 }
 
 // removeAbandoned deletes unpack dirs left by crashed creators: those
