@@ -95,7 +95,7 @@ func (a *app) updateCmd(args []string) (int, error) {
 			if err != nil {
 				return 1, fmt.Errorf("update: %w", err)
 			}
-			defer f.Close()
+			defer f.Close() // read only
 			in = f
 		}
 		if err := json.NewDecoder(in).Decode(&u); err != nil {

@@ -107,7 +107,7 @@ func runMain(args []string) int {
 			fmt.Fprintf(os.Stderr, "berth-runtime: open log %s: %v\n", a.logFile, err)
 			return 1
 		}
-		defer f.Close()
+		defer f.Close() // the log file; what it could not take is lost with it
 		a.log = f
 	}
 	rest := fs.Args()
@@ -139,9 +139,9 @@ func (a *app) logf(level, format string, args ...any) {
 	}
 	if a.logFormat == "json" {
 		b, _ := json.Marshal(map[string]string{"level": level, "msg": msg, "time": time.Now().UTC().Format(time.RFC3339Nano)})
-		fmt.Fprintf(a.log, "%s\n", b)
+		_, _ = fmt.Fprintf(a.log, "%s\n", b) // the log is best effort: a runtime does not fail on it
 	} else {
-		fmt.Fprintf(a.log, "time=%q level=%s msg=%q\n", time.Now().UTC().Format(time.RFC3339Nano), level, msg)
+		_, _ = fmt.Fprintf(a.log, "time=%q level=%s msg=%q\n", time.Now().UTC().Format(time.RFC3339Nano), level, msg) // as above
 	}
 }
 
@@ -358,9 +358,9 @@ func (a *app) list(args []string) (int, error) {
 		return 0, printJSON(rows)
 	case *format == "table":
 		w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
-		fmt.Fprintln(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER")
+		_, _ = fmt.Fprintln(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER") // a tabwriter: its Flush reports
 		for _, s := range all {
-			fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\troot\n", s.State.ID, s.State.Pid, s.State.Status, s.State.Bundle, s.Created.Format(time.RFC3339Nano))
+			_, _ = fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\troot\n", s.State.ID, s.State.Pid, s.State.Status, s.State.Bundle, s.Created.Format(time.RFC3339Nano)) // as above
 		}
 		return 0, w.Flush()
 	default:

@@ -99,12 +99,12 @@ func viaDir(path string) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	return "/proc/self/fd/" + strconv.Itoa(int(d.Fd())) + "/" + filepath.Base(path), func() { d.Close() }, nil
+	return "/proc/self/fd/" + strconv.Itoa(int(d.Fd())) + "/" + filepath.Base(path), func() { _ = d.Close() }, nil // a directory handle for the path
 }
 
 // Listen listens on the attach socket at path, replacing a stale one.
 func Listen(path string) (*net.UnixListener, error) {
-	os.Remove(path)
+	_ = os.Remove(path) // a stale socket, if any: Listen fails and says so if it stays
 	p, done, err := viaDir(path)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", path, err)
@@ -115,7 +115,7 @@ func Listen(path string) (*net.UnixListener, error) {
 		return nil, fmt.Errorf("listen on %s: %w", path, err)
 	}
 	l.SetUnlinkOnClose(false) // the name may be a /proc path; the monitor removes it
-	os.Chmod(path, 0o600)
+	_ = os.Chmod(path, 0o600) // best effort: the directory is the container's, mode 0711
 	return l, nil
 }
 
@@ -191,7 +191,7 @@ func (c *Client) Run() error {
 		go func() {
 			if c.copyInput(send) {
 				close(detached)
-				c.Conn.Close()
+				_ = c.Conn.Close() // ends copyOutput; the monitor sees the client go
 			}
 		}()
 	}
@@ -257,7 +257,7 @@ func (c *Client) copyInput(send func(byte, []byte) error) bool {
 				matched++
 				if matched == len(c.DetachKeys) {
 					if len(out) > 0 {
-						send(Stdin, out)
+						_ = send(Stdin, out) // the detach ends the attachment; a lost tail of input with it
 					}
 					return true
 				}
@@ -277,9 +277,9 @@ func (c *Client) copyInput(send func(byte, []byte) error) bool {
 		}
 		if err != nil {
 			if matched > 0 {
-				send(Stdin, c.DetachKeys[:matched])
+				_ = send(Stdin, c.DetachKeys[:matched]) // input ends here; a monitor that is gone needs no more
 			}
-			send(CloseStdin, nil)
+			_ = send(CloseStdin, nil) // as above
 			return false
 		}
 	}

@@ -113,7 +113,7 @@ func detectHost() (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("detect cgroups: %w", err)
 	}
-	defer f.Close()
+	defer f.Close() // read only
 	h := &Host{V1: map[string]string{}}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)

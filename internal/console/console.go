@@ -21,7 +21,7 @@ func OpenPty() (master, slave *os.File, err error) {
 		return nil, nil, fmt.Errorf("open /dev/ptmx: %w", err)
 	}
 	if err := unix.IoctlSetPointerInt(mfd, unix.TIOCSPTLCK, 0); err != nil {
-		unix.Close(mfd)
+		_ = unix.Close(mfd) // the master of a pty that failed to open: nothing else holds it
 		return nil, nil, fmt.Errorf("unlock pty: %w", err)
 	}
 	// TIOCGPTPEER opens the slave through the master, never by a path
@@ -34,13 +34,13 @@ func OpenPty() (master, slave *os.File, err error) {
 	}
 	n, err := unix.IoctlGetInt(mfd, unix.TIOCGPTN)
 	if err != nil {
-		unix.Close(mfd)
+		_ = unix.Close(mfd) // the master of a pty that failed to open: nothing else holds it
 		return nil, nil, fmt.Errorf("get pty number: %w", err)
 	}
 	name := "/dev/pts/" + strconv.Itoa(n)
 	sfd, err = unix.Open(name, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		unix.Close(mfd)
+		_ = unix.Close(mfd) // the master of a pty that failed to open: nothing else holds it
 		return nil, nil, fmt.Errorf("open %s: %w", name, err)
 	}
 	return os.NewFile(uintptr(mfd), "/dev/ptmx"), os.NewFile(uintptr(sfd), name), nil
@@ -91,7 +91,7 @@ func DialSocket(path string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to console socket %s: %w", path, err)
 	}
-	defer c.Close()
+	defer c.Close() // the socket: the descriptor sent is what matters
 	f, err := c.(*net.UnixConn).File()
 	if err != nil {
 		return nil, fmt.Errorf("console socket %s: %w", path, err)
@@ -114,8 +114,8 @@ func MakeRaw(f *os.File) func() {
 	raw.Cflag &^= unix.CSIZE | unix.PARENB
 	raw.Cflag |= unix.CS8
 	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
-	unix.IoctlSetTermios(fd, unix.TCSETS, &raw)
-	return func() { unix.IoctlSetTermios(fd, unix.TCSETS, old) }
+	_ = unix.IoctlSetTermios(fd, unix.TCSETS, &raw)                  // a terminal that refuses raw mode stays cooked: input is echoed, no more
+	return func() { _ = unix.IoctlSetTermios(fd, unix.TCSETS, old) } // as above
 }
 
 // Size returns a terminal's rows and columns; ok is false when f is not

@@ -214,7 +214,7 @@ func (s Store) statePath(id string) string { return filepath.Join(s.Dir(id), "st
 // NewID makes a container ID: 64 hex digits, as Docker's.
 func NewID() string {
 	b := make([]byte, 32)
-	rand.Read(b)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24)
 	return hex.EncodeToString(b)
 }
 
@@ -237,13 +237,13 @@ func (s Store) Create(c *Container) error {
 	}
 	names := filepath.Join(s.Root, "containers", "names")
 	if err := os.MkdirAll(s.Dir(c.ID), 0o700); err != nil {
-		os.Remove(filepath.Join(names, c.Name))
+		_ = os.Remove(filepath.Join(names, c.Name)) // a name link that is not there is already released
 		return fmt.Errorf("create container: %w", err)
 	}
 	c.State.Status = Created
 	if err := s.save(c, true); err != nil {
-		os.Remove(filepath.Join(names, c.Name))
-		os.RemoveAll(s.Dir(c.ID))
+		_ = os.Remove(filepath.Join(names, c.Name)) // a name link that is not there is already released
+		_ = os.RemoveAll(s.Dir(c.ID))               // the half-made record of a create that failed; its error is returned
 		return err
 	}
 	return nil
@@ -272,7 +272,7 @@ func (s Store) ClaimName(c *Container) error {
 
 // ReleaseName gives a name up.
 func (s Store) ReleaseName(name string) {
-	os.Remove(filepath.Join(s.Root, "containers", "names", name))
+	_ = os.Remove(filepath.Join(s.Root, "containers", "names", name)) // a name link that is not there is already released
 }
 
 func short(id string) string {
@@ -408,7 +408,7 @@ func (s Store) Find(ref string) (*Container, error) {
 
 // Remove deletes a container's record and releases its name.
 func (s Store) Remove(c *Container) error {
-	os.Remove(filepath.Join(s.Root, "containers", "names", c.Name))
+	_ = os.Remove(filepath.Join(s.Root, "containers", "names", c.Name)) // a name link that is not there is already released
 	if err := os.RemoveAll(s.Dir(c.ID)); err != nil {
 		return fmt.Errorf("remove container %s: %w", short(c.ID), err)
 	}

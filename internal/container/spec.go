@@ -359,12 +359,12 @@ func lookup(rootfs, file string, match func([]string) bool) ([]string, bool) {
 	if err != nil {
 		return nil, false
 	}
-	defer root.Close()
+	defer root.Close() // a directory handle, read through
 	f, err := root.Open(file)
 	if err != nil {
 		return nil, false
 	}
-	defer f.Close()
+	defer f.Close() // read only
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Split(sc.Text(), ":")

@@ -66,7 +66,7 @@ func Contents(from Tree, src string, to Tree, dst string, o Options) error {
 		return err
 	}
 	ents, err := d.ReadDir(-1)
-	d.Close()
+	_ = d.Close() // a directory handle, read through
 	if err != nil {
 		return err
 	}
@@ -104,13 +104,13 @@ func (o Options) entry(from Tree, src string, to Tree, dst string, fi fs.FileInf
 		if err != nil {
 			return err
 		}
-		defer in.Close()
+		defer in.Close() // read only
 		out, err := to.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fi.Mode().Perm())
 		if err != nil {
 			return err
 		}
 		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
+			_ = out.Close() // the copy's error is the one to report
 			return err
 		}
 		if err := out.Close(); err != nil {

@@ -107,7 +107,7 @@ func (p *Printer) Row(v any) error {
 	if p.table {
 		out = p.tw
 		if !p.wrote {
-			fmt.Fprintln(out, p.header)
+			_, _ = fmt.Fprintln(out, p.header) // the Row after it reports a broken output
 		}
 	}
 	p.wrote = true
@@ -124,7 +124,7 @@ func (p *Printer) Row(v any) error {
 func (p *Printer) Flush() error {
 	if p.table {
 		if !p.wrote {
-			fmt.Fprintln(p.tw, p.header)
+			_, _ = fmt.Fprintln(p.tw, p.header) // Flush reports a broken output
 		}
 		return p.tw.Flush()
 	}

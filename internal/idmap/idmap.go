@@ -122,7 +122,7 @@ const HolderArg0 = "berth:[userns]"
 // HolderMain is that process: it waits for its stdin to close.
 func HolderMain() {
 	b := make([]byte, 1)
-	os.Stdin.Read(b)
+	_, _ = os.Stdin.Read(b) // any end of stdin ends the holder
 	os.Exit(0)
 }
 
@@ -140,7 +140,8 @@ func UserNamespace(r Range) (*os.File, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("make a user namespace: %w", err)
 	}
-	defer func() { stdin.Close(); cmd.Wait() }()
+	// The holder exits when its stdin closes; its status is of no interest.
+	defer func() { _ = stdin.Close(); _ = cmd.Wait() }()
 	f, err := os.Open("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/ns/user")
 	if err != nil {
 		return nil, fmt.Errorf("open the user namespace: %w", err)
@@ -156,7 +157,7 @@ func MountMapped(dir, target string, userns *os.File) error {
 	if err != nil {
 		return fmt.Errorf("open_tree %s: %w", dir, err)
 	}
-	defer unix.Close(fd)
+	defer unix.Close(fd) // the namespace descriptor: the mount holds its own
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd())}
 	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
 		return fmt.Errorf("idmap %s: %w (the file system must support idmapped mounts)", dir, err)

@@ -113,7 +113,7 @@ func Login(ctx context.Context, server, user, password, file string, o RegistryO
 	if err != nil {
 		return fmt.Errorf("login %s: %w", server, err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // read to its end; a response body closes without loss
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 		return fmt.Errorf("login %s: unauthorized: incorrect username or password", server)
 	}

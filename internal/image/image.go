@@ -141,10 +141,10 @@ func (s *Service) gcLock(exclusive bool) (func(), error) {
 		how = unix.LOCK_EX
 	}
 	if err := unix.Flock(int(f.Fd()), how); err != nil {
-		f.Close()
+		_ = f.Close() // the lock file could not be locked: this error is returned
 		return nil, fmt.Errorf("lock %s: %w", p, err)
 	}
-	return func() { f.Close() }, nil
+	return func() { _ = f.Close() }, nil // closing releases the lock; it cannot fail for an open file
 }
 
 // register records an image whose blobs and snapshots are all stored,

@@ -79,7 +79,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Im
 	if err != nil {
 		return nil, err
 	}
-	defer w.Close()
+	defer w.Close() // discards the blob unless committed
 	dr, err := decompress(io.TeeReader(br, w))
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
@@ -88,7 +88,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Im
 	if _, err := io.Copy(h, dr); err != nil {
 		return nil, fmt.Errorf("import: read archive: %w", err)
 	}
-	dr.Close()
+	_ = dr.Close() // a decompressor, read to its end
 	if _, err := io.Copy(io.Discard, io.TeeReader(br, w)); err != nil {
 		return nil, fmt.Errorf("import: read archive: %w", err)
 	}

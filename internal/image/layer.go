@@ -68,13 +68,13 @@ func (s *Service) ensureLayer(ctx context.Context, j layerJob, item progress.Ite
 		}
 		cw, err := s.Content.Writer(j.Desc.Digest, j.Desc.Size)
 		if err != nil {
-			src.Close()
+			_ = src.Close() // a source not used: the error above is returned
 			return err
 		}
 		w = cw
-		defer w.Close()
+		defer w.Close() // discards the blob unless committed
 	}
-	defer src.Close()
+	defer src.Close() // read only
 	var in io.Reader = &ctxReader{ctx: ctx, r: src, item: item}
 	if w != nil {
 		in = io.TeeReader(in, w)
@@ -122,7 +122,7 @@ func unpackStream(r io.Reader, dir string, diffID v1.Hash) (size, tarSize int64,
 	if err != nil {
 		return 0, 0, err
 	}
-	defer dr.Close()
+	defer dr.Close() // a decompressor, read to its end
 	h := sha256.New()
 	cnt := &counter{}
 	tr := io.TeeReader(dr, io.MultiWriter(h, cnt))

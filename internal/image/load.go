@@ -48,7 +48,7 @@ func (a *archiveFiles) add(s *Service, name string, r io.Reader, size int64) err
 	if err != nil {
 		return err
 	}
-	defer w.Close()
+	defer w.Close() // discards the blob unless committed
 	if _, err := io.Copy(w, r); err != nil {
 		return fmt.Errorf("archive file %s: %w", name, err)
 	}
@@ -118,7 +118,7 @@ func (s *Service) readDir(dir string) (*archiveFiles, error) {
 		if err != nil {
 			return err
 		}
-		defer f.Close()
+		defer f.Close() // read only
 		fi, err := f.Stat()
 		if err != nil {
 			return err
@@ -235,7 +235,7 @@ func (s *Service) sniffLayer(d v1.Hash) (types.MediaType, error) {
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
+	defer f.Close() // read only
 	magic := make([]byte, 4)
 	n, _ := io.ReadFull(f, magic)
 	return types.MediaType(layerMediaType(magic[:n])), nil

@@ -131,10 +131,10 @@ func (s *Service) writeUncompressed(tw *tar.Writer, name string, l v1.Descriptor
 		}
 		dr, err := decompress(f)
 		if err != nil {
-			f.Close()
+			_ = f.Close() // read only; the error above is returned
 			return nil, nil, err
 		}
-		return dr, func() { dr.Close(); f.Close() }, nil
+		return dr, func() { _ = dr.Close(); _ = f.Close() }, nil // read only
 	}
 	if size < 0 { // count it once
 		dr, done, err := open()
@@ -185,7 +185,7 @@ func (s *Service) saveOCI(tw *tar.Writer, imgs []*Image, tags [][]string) error 
 		if err != nil {
 			return err
 		}
-		defer f.Close()
+		defer f.Close() // read only
 		return writeEntry(tw, path.Join("blobs", d.Algorithm, d.Hex), size, f)
 	}
 	idx := ociIndex{SchemaVersion: 2, MediaType: "application/vnd.oci.image.index.v1+json"}

@@ -129,9 +129,9 @@ func Persist(pid int, typ, path string) error {
 	if err != nil {
 		return fmt.Errorf("persist to %s: %w", path, err)
 	}
-	f.Close()
+	_ = f.Close() // the bind target: the error above is returned
 	if err := unix.Mount(src, path, "", unix.MS_BIND, ""); err != nil {
-		os.Remove(path)
+		_ = os.Remove(path) // as above
 		return fmt.Errorf("bind %s on %s: %w", src, path, err)
 	}
 	return nil

@@ -161,7 +161,7 @@ func (m *Manager) create(o CreateOptions) (*Network, error) {
 		n.Labels = map[string]string{}
 	}
 	b := make([]byte, 32)
-	rand.Read(b)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24)
 	n.ID = hex.EncodeToString(b)
 	if o.Name == DefaultName {
 		n.Bridge = m.defaultBridge()
@@ -203,7 +203,7 @@ func (m *Manager) create(o CreateOptions) (*Network, error) {
 	}
 	bs, _ := json.MarshalIndent(n, "", "  ")
 	if err := state.WriteFileAtomic(filepath.Join(m.netDir(n.ID), "network.json"), bs, 0o600); err != nil {
-		os.RemoveAll(m.netDir(n.ID))
+		_ = os.RemoveAll(m.netDir(n.ID)) // a network record that could not be made: the error above is returned
 		return nil, err
 	}
 	return n, nil
@@ -386,7 +386,7 @@ func (m *Manager) Connect(req Request) (eps []Endpoint, err error) {
 	defer unlock()
 	defer func() {
 		if err != nil {
-			m.disconnect(req.Container)
+			_ = m.disconnect(req.Container) // undoes a half connect; its error is returned
 		}
 	}()
 	ports, err := m.reservePorts(req)
@@ -452,7 +452,7 @@ func (m *Manager) connectOne(req Request, a Attachment, index int, defaultRoute 
 		NetworkID: n.ID, Network: n.Name}
 	// The record first: a teardown after a crash finds what to undo.
 	if err := m.saveEndpoint(ep); err != nil {
-		pool.Release(req.Container)
+		_ = pool.Release(req.Container) // undoes the lease; the save's error is returned
 		return Endpoint{}, err
 	}
 	created, err := link.EnsureBridge(n.Bridge, netip.PrefixFrom(n.Gateway, n.Subnet.Bits()), !n.Internal)
@@ -602,13 +602,15 @@ func (m *Manager) disconnect(ctr string) error {
 func (m *Manager) disconnectFrom(ctr string, n *Network, deleteVeth bool) error {
 	rec := filepath.Join(m.endpoints(n.ID), ctr+".json")
 	b, err := os.ReadFile(rec)
-	if err != nil {
-		return nil
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // not on this network
 	}
 	var ep Endpoint
-	json.Unmarshal(b, &ep)
+	damaged := err != nil || json.Unmarshal(b, &ep) != nil
 	var errs []error
-	if len(ep.Ports) > 0 {
+	if len(ep.Ports) > 0 || damaged {
+		// A damaged record may have had ports: the rules go by the
+		// container's tag in any case.
 		errs = append(errs, m.Firewall().RemovePorts(ctr))
 	}
 	if deleteVeth {

@@ -111,13 +111,13 @@ func nsList(args []string) error {
 		}
 	}
 	w := tabwriter.NewWriter(os.Stdout, 4, 1, 2, ' ', 0)
-	fmt.Fprintln(w, "NS\tTYPE\tNPROCS\tPID\tUSER\tCONTAINER\tCOMMAND")
+	_, _ = fmt.Fprintln(w, "NS\tTYPE\tNPROCS\tPID\tUSER\tCONTAINER\tCOMMAND") // a tabwriter: its Flush reports
 	for _, ns := range nss {
 		name := strconv.Itoa(ns.UID)
 		if u, err := user.LookupId(name); err == nil {
 			name = u.Username
 		}
-		fmt.Fprintf(w, "%d\t%s\t%d\t%d\t%s\t%s\t%s\n", ns.Inode, ns.Type, ns.NProcs, ns.Pid, name, orDash(owners[ns.Inode]), ns.Command)
+		_, _ = fmt.Fprintf(w, "%d\t%s\t%d\t%d\t%s\t%s\t%s\n", ns.Inode, ns.Type, ns.NProcs, ns.Pid, name, orDash(owners[ns.Inode]), ns.Command) // as above
 	}
 	return w.Flush()
 }

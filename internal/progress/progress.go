@@ -96,7 +96,7 @@ func (l *lines) Item(id string, size int64) Item {
 func (l *lines) printf(format string, args ...any) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	fmt.Fprintf(l.w, format, args...)
+	_, _ = fmt.Fprintf(l.w, format, args...) // progress is best effort: a closed terminal does not fail a pull
 }
 
 func (l *lines) Wait() {}

@@ -69,14 +69,14 @@ func Prepare(s sys.Syscalls, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("open rootfs %s: %w", cfg.Rootfs, err)
 	}
-	defer unix.Close(rootFd)
+	defer unix.Close(rootFd) // a descriptor of ours: close fails only on a bad one
 	st := &Setup{Sys: s, cfg: cfg, rootFd: rootFd}
 	st.reopen = func(dest string) (string, func(), error) {
 		fd, err := inRoot(rootFd, dest, unix.O_PATH)
 		if err != nil {
 			return "", nil, fmt.Errorf("reopen %s in rootfs: %w", dest, err)
 		}
-		return fdPath(fd), func() { unix.Close(fd) }, nil
+		return fdPath(fd), func() { _ = unix.Close(fd) }, nil // a descriptor of ours
 	}
 
 	devIsBind := false
@@ -123,7 +123,7 @@ func (st *Setup) mount(m specs.Mount) error {
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", m.Destination, err)
 	}
-	defer unix.Close(fd)
+	defer unix.Close(fd) // a descriptor of ours: close fails only on a bad one
 	target := fdPath(fd)
 	err = st.Sys.Mount(m.Source, target, typ, o.flags, joinData(o.data))
 	if err != nil && typ == "sysfs" && st.cfg.InUserNS && errors.Is(err, unix.EPERM) {
@@ -149,7 +149,7 @@ func (st *Setup) bindMount(m specs.Mount, o mountOpts) error {
 	if err != nil {
 		return fmt.Errorf("bind mount %s on %s: %w", src, m.Destination, err)
 	}
-	defer unix.Close(fd)
+	defer unix.Close(fd) // a descriptor of ours: close fails only on a bad one
 	target := fdPath(fd)
 	if err := st.bindOnto(src, m.Destination, target, o.flags, o.recursive); err != nil {
 		return fmt.Errorf("bind mount %s on %s: %w", src, m.Destination, err)
@@ -213,7 +213,7 @@ func (st *Setup) cgroupMount(m specs.Mount, o mountOpts) error {
 	if err != nil {
 		return fmt.Errorf("mount cgroup on %s: %w", m.Destination, err)
 	}
-	defer unix.Close(fd)
+	defer unix.Close(fd) // a descriptor of ours: close fails only on a bad one
 	if dir, ok := st.cfg.CgroupPaths[""]; ok && len(st.cfg.CgroupPaths) == 1 {
 		if st.cfg.NewCgroupNS {
 			err = st.Sys.Mount("cgroup2", fdPath(fd), "cgroup2", o.flags, "")
@@ -240,7 +240,7 @@ func (st *Setup) cgroupMount(m specs.Mount, o mountOpts) error {
 			return fmt.Errorf("mount cgroup %s: %w", sub, err)
 		}
 		err = st.bindOnto(st.cfg.CgroupPaths[n], sub, fdPath(sfd), o.flags|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, false)
-		unix.Close(sfd)
+		_ = unix.Close(sfd) // a descriptor of ours
 		if err != nil {
 			return fmt.Errorf("mount cgroup %s: %w", sub, err)
 		}

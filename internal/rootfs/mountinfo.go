@@ -15,7 +15,7 @@ func mountPointOf(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read mountinfo: %w", err)
 	}
-	defer f.Close()
+	defer f.Close() // read only
 	path = filepath.Clean(path)
 	best := "/"
 	sc := bufio.NewScanner(f)

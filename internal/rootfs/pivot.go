@@ -13,12 +13,12 @@ func PivotRoot(rootfs string) error {
 	if err != nil {
 		return fmt.Errorf("open old root: %w", err)
 	}
-	defer unix.Close(oldRoot)
+	defer unix.Close(oldRoot) // a descriptor of ours: close fails only on a bad one
 	newRoot, err := unix.Open(rootfs, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open new root %s: %w", rootfs, err)
 	}
-	defer unix.Close(newRoot)
+	defer unix.Close(newRoot) // a descriptor of ours: close fails only on a bad one
 	if err := unix.Fchdir(newRoot); err != nil {
 		return fmt.Errorf("chdir to new root: %w", err)
 	}

@@ -53,20 +53,20 @@ func mkdirAllInRoot(rootFd int, path string, asFile bool) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	defer unix.Close(pfd)
+	defer unix.Close(pfd) // a descriptor of ours: close fails only on a bad one
 	// pfd is O_PATH: reopen it as a directory to create in it.
 	dfd, err := unix.Openat(pfd, ".", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return -1, fmt.Errorf("open %s in rootfs: %w", parent, err)
 	}
-	defer unix.Close(dfd)
+	defer unix.Close(dfd) // a descriptor of ours: close fails only on a bad one
 	if asFile {
 		fd, err := unix.Openat(dfd, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
 		if err != nil && !errors.Is(err, unix.EEXIST) {
 			return -1, fmt.Errorf("create %s in rootfs: %w", clean, err)
 		}
 		if err == nil {
-			unix.Close(fd)
+			_ = unix.Close(fd) // a descriptor of ours
 		}
 	} else if err := unix.Mkdirat(dfd, name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
 		return -1, fmt.Errorf("mkdir %s in rootfs: %w", clean, err)

@@ -131,7 +131,7 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 			undo.run()
 		}
 	}()
-	undo.push(func() { os.RemoveAll(dir) })
+	undo.push(func() { _ = os.RemoveAll(dir) }) // a failed create's; its error is returned
 
 	c := &state.Container{
 		ID: id, Bundle: bundle, Rootfs: rootPath, Created: time.Now().UTC(),
@@ -188,22 +188,22 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		return nil, false, fmt.Errorf("open exec fifo: %w", err)
 	}
 	fifoFile := os.NewFile(uintptr(fifoFd), "exec.fifo")
-	defer fifoFile.Close()
+	defer fifoFile.Close() // ours; the child has its copy
 
 	consoleFile := o.Console
 	if spec.Process.Terminal && consoleFile == nil {
 		if consoleFile, err = console.DialSocket(o.ConsoleSocket); err != nil {
 			return nil, false, err
 		}
-		defer consoleFile.Close()
+		defer consoleFile.Close() // ours; the child has its copy
 	}
 
 	parentSock, childSock, extra, syncFD, err := childFiles(o.PreserveFDs)
 	if err != nil {
 		return nil, false, err
 	}
-	defer parentSock.Close()
-	defer childSock.Close()
+	defer parentSock.Close() // ours; the child has its copy
+	defer childSock.Close()  // ours; the child has its copy
 	extra = append(extra, fifoFile)
 	consoleFD := -1
 	if consoleFile != nil {
@@ -215,7 +215,7 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 	if err != nil {
 		return nil, false, err
 	}
-	defer exeFile.Close()
+	defer exeFile.Close() // ours; the child has its copy
 	cmd := &exec.Cmd{
 		Path:       exe,
 		Args:       []string{InitArg0},
@@ -263,7 +263,7 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 			return nil, false, err
 		}
 		if ok {
-			defer unix.Close(fd)
+			defer unix.Close(fd) // a descriptor of ours: close fails only on a bad one
 			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD, born = true, fd, true
 		}
 	}
@@ -272,19 +272,19 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		return nil, false, err
 	}
 	trace("init cloned")
-	childSock.Close()
+	_ = childSock.Close() // ours; the child has its copy
 	pid := cmd.Process.Pid
 	ourChild = true
 	undo.push(func() {
-		unix.Kill(pid, unix.SIGKILL)
+		_ = unix.Kill(pid, unix.SIGKILL) // a child that failed to set up; it may be gone
 		if ourChild {
-			cmd.Wait()
+			_ = cmd.Wait() // reaped; its status is the failure above
 		}
 	})
 	if plan.fork {
 		// The constructor forked: its child is init, and it exits.
 		m, err := syncproto.Expect(parentSock, syncproto.MsgPid)
-		cmd.Wait()
+		_ = cmd.Wait() // the constructor's parent: it exits once it has forked
 		ourChild = false
 		if err != nil {
 			return nil, false, fmt.Errorf("join namespaces: %w", err)
@@ -405,7 +405,7 @@ func childFiles(preserve int) (parent, child *os.File, extra []*os.File, syncFD 
 // initFailure turns a broken sync channel into the child's own words if
 // it managed to send them, else into the generic reason.
 func (r *Runtime) initFailure(sock *os.File, cause error) error {
-	sock.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	_ = sock.SetReadDeadline(time.Now().Add(100 * time.Millisecond)) // a socket: cannot fail
 	if m, err := syncproto.Read(sock); err == nil && m.Type == syncproto.MsgError {
 		return &InitError{Msg: m.Error, Code: m.Code}
 	}
@@ -435,7 +435,7 @@ func startInit(cmd *exec.Cmd, joins []nsenter.Join) error {
 				return
 			}
 			err = unix.Setns(fd, int(cloneFlag[j.Type]))
-			unix.Close(fd)
+			_ = unix.Close(fd) // a descriptor of ours
 			if err != nil {
 				errc <- fmt.Errorf("join %s namespace %s: %w", j.Type, j.Path, err)
 				return

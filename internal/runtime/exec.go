@@ -76,8 +76,8 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer parentSock.Close()
-	defer childSock.Close()
+	defer parentSock.Close() // ours; the child has its copy
+	defer childSock.Close()  // ours; the child has its copy
 	consoleFD := -1
 	if p.Terminal {
 		f := o.Console
@@ -85,7 +85,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 			if f, err = console.DialSocket(o.ConsoleSocket); err != nil {
 				return 0, err
 			}
-			defer f.Close()
+			defer f.Close() // the console socket: the pty was sent over it
 		}
 		consoleFD = 3 + len(extra)
 		extra = append(extra, f)
@@ -98,7 +98,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer exeFile.Close()
+	defer exeFile.Close() // ours; the child has its copy
 	cmd := &exec.Cmd{
 		Path:        exe,
 		Args:        []string{"berth:[exec]"},
@@ -123,18 +123,18 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start exec process: %w", err)
 	}
-	childSock.Close()
+	_ = childSock.Close() // ours; the child has its copy
 	pid := cmd.Process.Pid
 	fail := func(err error) (int, error) {
 		// Reaped here: a zombie would keep the container's cgroup busy.
-		unix.Kill(pid, unix.SIGKILL)
+		_ = unix.Kill(pid, unix.SIGKILL) // a process that failed to set up; it may be gone
 		var ws unix.WaitStatus
-		unix.Wait4(pid, &ws, 0, nil)
+		_, _ = unix.Wait4(pid, &ws, 0, nil) // reaped; its status is the failure above
 		return 0, err
 	}
 	if fork {
 		m, err := syncproto.Expect(parentSock, syncproto.MsgPid)
-		cmd.Wait()
+		_ = cmd.Wait() // the constructor's parent: it exits once it has forked
 		if err != nil {
 			return 0, fmt.Errorf("exec in container %s: %w", id, err)
 		}
@@ -178,7 +178,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	}
 	if o.Detach {
 		if !fork {
-			cmd.Process.Release()
+			_ = cmd.Process.Release() // frees the handle; cannot fail on Linux
 		}
 		return 0, nil
 	}

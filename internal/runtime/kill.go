@@ -58,7 +58,7 @@ func signalInit(c *state.Container, sig unix.Signal) error {
 		}
 		return fmt.Errorf("signal container %s: %w", c.ID, err)
 	}
-	defer unix.Close(pfd)
+	defer unix.Close(pfd) // a descriptor of ours: close fails only on a bad one
 	if !state.Alive(c.Pid, c.StartTime) {
 		return nil
 	}

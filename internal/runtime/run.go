@@ -47,8 +47,8 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 		}
 		o.Console = os.NewFile(uintptr(fds[0]), "console")
 		relay = os.NewFile(uintptr(fds[1]), "console-relay")
-		defer o.Console.Close()
-		defer relay.Close()
+		defer o.Console.Close() // ours; the child has its copy
+		defer relay.Close()     // ours, used for one message
 	}
 	sigc := make(chan os.Signal, 32)
 	signal.Notify(sigc, forwardedSignals...)
@@ -62,14 +62,14 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 	if relay != nil {
 		master, err := console.RecvFd(relay)
 		if err != nil {
-			r.Delete(id, true)
+			_ = r.Delete(id, true) // undoes the create; the error above is returned
 			return 0, err
 		}
-		defer master.Close()
+		defer master.Close() // ours; the container has the terminal
 		restore := console.MakeRaw(os.Stdin)
 		defer restore()
-		go io.Copy(master, os.Stdin)
-		go io.Copy(os.Stdout, master)
+		go func() { _, _ = io.Copy(master, os.Stdin) }()  // ends with the terminal
+		go func() { _, _ = io.Copy(os.Stdout, master) }() // ends with EIO once the terminal is gone
 	}
 	if err := r.startOrDelete(id); err != nil {
 		return 0, err
@@ -109,7 +109,7 @@ func waitAndForward(pid int, sigc chan os.Signal) (int, error) {
 		// included) and forward the ones meant for the process.
 		s := <-sigc
 		if sig, ok := s.(unix.Signal); ok && sig != unix.SIGCHLD && sig != unix.SIGURG && sig != unix.SIGWINCH {
-			unix.Kill(pid, sig)
+			_ = unix.Kill(pid, sig) // a process that exited meanwhile: the wait reaps it
 		}
 	}
 }

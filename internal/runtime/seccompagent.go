@@ -23,7 +23,7 @@ func relaySeccompFd(sock *os.File, sc *specs.LinuxSeccomp, pid int, st specs.Sta
 	if err != nil {
 		return fmt.Errorf("seccomp listener: %w", err)
 	}
-	defer f.Close()
+	defer f.Close() // read only
 	if sc == nil || sc.ListenerPath == "" {
 		return errors.New("seccomp listener: linux.seccomp.listenerPath is not set")
 	}
@@ -31,7 +31,7 @@ func relaySeccompFd(sock *os.File, sc *specs.LinuxSeccomp, pid int, st specs.Sta
 	if err != nil {
 		return fmt.Errorf("seccomp listener %s: %w", sc.ListenerPath, err)
 	}
-	defer conn.Close()
+	defer conn.Close() // the listener fd was sent over it
 	msg, err := json.Marshal(specs.ContainerProcessState{
 		Version: specs.Version, Fds: []string{specs.SeccompFdName}, Pid: pid,
 		Metadata: sc.ListenerMetadata, State: st,

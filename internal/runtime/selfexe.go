@@ -31,7 +31,7 @@ func selfExe() (string, *os.File, error) {
 	// Above the fds the child is given (dup2'd to 3..n before execve,
 	// which would otherwise clobber this one while it is the exec path).
 	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 100)
-	f.Close()
+	_ = f.Close() // read only
 	if err != nil {
 		return "", nil, fmt.Errorf("protect self exe: %w", err)
 	}
@@ -45,7 +45,7 @@ func readOnlyClone() (*os.File, error) {
 	}
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOSUID}
 	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
-		unix.Close(fd)
+		_ = unix.Close(fd) // a descriptor of ours
 		return nil, fmt.Errorf("make self exe read-only: %w", err)
 	}
 	return os.NewFile(uintptr(fd), "self-exe"), nil
@@ -56,19 +56,19 @@ func sealedCopy() (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open self exe: %w", err)
 	}
-	defer src.Close()
+	defer src.Close() // read only
 	fd, err := unix.MemfdCreate("berth", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		return nil, fmt.Errorf("memfd for self exe: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "self-exe")
 	if _, err := io.Copy(f, src); err != nil {
-		f.Close()
+		_ = f.Close() // a memfd that failed to fill or seal: the error is returned
 		return nil, fmt.Errorf("copy self exe: %w", err)
 	}
 	const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
-		f.Close()
+		_ = f.Close() // as above
 		return nil, fmt.Errorf("seal self exe: %w", err)
 	}
 	return f, nil

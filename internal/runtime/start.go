@@ -50,7 +50,7 @@ func (r *Runtime) releaseInit(c *state.Container, fifo string) error {
 		}
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
-	defer unix.Close(fd)
+	defer unix.Close(fd) // a descriptor of ours: close fails only on a bad one
 	if err := os.Remove(fifo); err != nil {
 		return fmt.Errorf("remove exec fifo: %w", err)
 	}

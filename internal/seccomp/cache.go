@@ -50,7 +50,7 @@ func CompileCached(s *specs.LinuxSeccomp, dir string) (*Program, error) {
 	if err := os.MkdirAll(dir, 0o700); err == nil {
 		if ents, err := os.ReadDir(dir); err == nil && len(ents) >= maxCached {
 			for _, e := range ents {
-				os.Remove(filepath.Join(dir, e.Name()))
+				_ = os.Remove(filepath.Join(dir, e.Name())) // an old cache entry; the next sweep retries
 			}
 		}
 		if b, err := json.Marshal(p); err == nil {

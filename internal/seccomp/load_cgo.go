@@ -108,7 +108,7 @@ func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 		return nil, fmt.Errorf("seccomp: %w", err)
 	}
 	mf := os.NewFile(uintptr(mfd), "seccomp")
-	defer mf.Close()
+	defer mf.Close() // the exported program was read from it
 	if err := f.ExportBPF(mf); err != nil {
 		return nil, fmt.Errorf("compile seccomp filter: %w", err)
 	}

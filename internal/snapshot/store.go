@@ -98,7 +98,7 @@ func (s *Store) Create(chainID, diffID v1.Hash, fill func(dir string) (size, tar
 	if err != nil {
 		return Info{}, fmt.Errorf("snapshot %s: %w", chainID, err)
 	}
-	defer os.RemoveAll(tmp)
+	defer os.RemoveAll(tmp) // the unpack dir of a failed unpack; gone after a rename
 	fs := filepath.Join(tmp, "fs")
 	if err := os.Mkdir(fs, 0o755); err != nil {
 		return Info{}, fmt.Errorf("snapshot %s: %w", chainID, err)
@@ -134,7 +134,7 @@ func (s *Store) Remove(chainID v1.Hash) error {
 	}
 	trash := filepath.Join(tmp, "old")
 	if err := os.Rename(dir, trash); err != nil {
-		os.Remove(tmp)
+		_ = os.Remove(tmp) // as above
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
 		}
@@ -215,7 +215,7 @@ func (s *Store) removeAbandoned() {
 		}
 		fi, err := e.Info()
 		if err == nil && time.Since(fi.ModTime()) > time.Hour {
-			os.RemoveAll(filepath.Join(s.root, e.Name()))
+			_ = os.RemoveAll(filepath.Join(s.root, e.Name())) // an abandoned unpack; the next sweep retries
 		}
 	}
 }

@@ -54,7 +54,7 @@ func Unpack(r io.Reader, dir string, o Options) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("unpack into %s: %w", dir, err)
 	}
-	defer root.Close()
+	defer root.Close() // a directory handle, written through
 	tr := tar.NewReader(r)
 	var total int64
 	for {
@@ -195,7 +195,7 @@ func markOpaque(root *os.Root, dir string) error {
 	if err != nil {
 		return err
 	}
-	defer d.Close()
+	defer d.Close() // read only
 	if err := unix.Fsetxattr(int(d.Fd()), "trusted.overlay.opaque", []byte("y"), 0); err != nil {
 		return fmt.Errorf("mark %s opaque: %w", dir, err)
 	}
@@ -209,7 +209,7 @@ func mknodIn(root *os.Root, dir, name string, mode uint32, dev uint64) error {
 	if err != nil {
 		return err
 	}
-	defer d.Close()
+	defer d.Close() // read only
 	if err := unix.Mknodat(int(d.Fd()), name, mode, int(dev)); err != nil {
 		return fmt.Errorf("mknod %s: %w", filepath.Join(dir, name), err)
 	}

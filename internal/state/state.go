@@ -102,10 +102,10 @@ func Flock(path string) (func(), error) {
 		return nil, fmt.Errorf("open lock %s: %w", path, err)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
+		_ = f.Close() // the lock file could not be locked: this error is returned
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	return func() { f.Close() }, nil
+	return func() { _ = f.Close() }, nil // closing releases the lock; it cannot fail for an open file
 }
 
 // ErrNotExist is returned by Load for an unknown container.
@@ -205,8 +205,8 @@ func writeFile(path string, data []byte, perm os.FileMode, durable bool) error {
 	}
 	tmp := f.Name()
 	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
+		_ = f.Close()      // the temp file of a failed write; the error is returned
+		_ = os.Remove(tmp) // as above
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if _, err := f.Write(data); err != nil {
@@ -221,7 +221,7 @@ func writeFile(path string, data []byte, perm os.FileMode, durable bool) error {
 		}
 	}
 	if err := f.Close(); err != nil {
-		os.Remove(tmp)
+		_ = os.Remove(tmp) // as above
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if !durable {
@@ -231,13 +231,13 @@ func writeFile(path string, data []byte, perm os.FileMode, durable bool) error {
 			return nil
 		}
 		if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EINVAL) {
-			os.Remove(tmp)
+			_ = os.Remove(tmp) // as above
 			return fmt.Errorf("write %s: %w", path, err)
 		}
 		// A new file, or a filesystem without exchange: rename.
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+		_ = os.Remove(tmp) // as above
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

@@ -60,7 +60,7 @@ func (s Store) Create(name string, labels map[string]string) (*Volume, error) {
 	anon := name == ""
 	if anon {
 		b := make([]byte, 32)
-		rand.Read(b)
+		_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24)
 		name = hex.EncodeToString(b)
 	}
 	if !ValidName(name) {
@@ -78,7 +78,7 @@ func (s Store) Create(name string, labels map[string]string) (*Volume, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create volume %s: %w", name, err)
 	}
-	defer os.RemoveAll(tmp)
+	defer os.RemoveAll(tmp) // the temp dir of a create; gone after a rename
 	if labels == nil {
 		labels = map[string]string{}
 	}

@@ -193,12 +193,12 @@ func attachDeviceFilter(dir string, rules []specs.LinuxDeviceCgroup) error {
 		_, err = loadDeviceFilter(code, 1)
 		return err
 	}
-	defer unix.Close(int(fd))
+	defer unix.Close(int(fd)) // the program stays attached to the cgroup
 	cgfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open cgroup %s: %w", dir, err)
 	}
-	defer unix.Close(cgfd)
+	defer unix.Close(cgfd) // a directory descriptor of ours
 	var att [20]byte
 	binary.LittleEndian.PutUint32(att[0:], uint32(cgfd))
 	binary.LittleEndian.PutUint32(att[4:], uint32(fd))

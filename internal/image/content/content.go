@@ -85,7 +85,7 @@ func (s *Store) ReadSmall(d v1.Hash) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer f.Close() // read only
 	b, err := io.ReadAll(io.LimitReader(f, maxMetadata+1))
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", d, err)
@@ -102,7 +102,7 @@ func (s *Store) Put(b []byte) (v1.Hash, error) {
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	defer w.Close()
+	defer w.Close() // discards the blob unless Commit ran
 	if _, err := w.Write(b); err != nil {
 		return v1.Hash{}, err
 	}
@@ -187,7 +187,7 @@ func (w *Writer) Digest() v1.Hash {
 // Commit verifies the blob and moves it into the store. If the blob is
 // already there (another writer won), this copy is dropped.
 func (w *Writer) Commit() (v1.Hash, error) {
-	defer w.Close()
+	defer w.Close() // a no-op after a commit; else the blob goes
 	d := w.Digest()
 	if w.expected.Hex != "" && d != w.expected {
 		return v1.Hash{}, fmt.Errorf("blob %s: content has digest %s: refused", w.expected, d)
@@ -218,7 +218,7 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	w.done = true
-	w.f.Close()
+	_ = w.f.Close() // the file is removed next
 	return os.Remove(w.f.Name())
 }
 
@@ -235,7 +235,7 @@ func (s *Store) removeAbandoned() {
 		if err == nil && pid > 0 && unix.Kill(pid, 0) == nil {
 			continue
 		}
-		os.RemoveAll(filepath.Join(dir, e.Name()))
+		_ = os.RemoveAll(filepath.Join(dir, e.Name())) // an abandoned ingest file; the next sweep retries
 	}
 }
 

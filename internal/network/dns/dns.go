@@ -42,13 +42,13 @@ func ListenInNamespace(nsPath string) (net.PacketConn, error) {
 		runtime.UnlockOSThread()
 		return nil, err
 	}
-	defer orig.Close()
+	defer orig.Close() // a namespace handle: the thread is back in it below
 	target, err := netns.GetFromPath(nsPath)
 	if err != nil {
 		runtime.UnlockOSThread()
 		return nil, err
 	}
-	defer target.Close()
+	defer target.Close() // a namespace handle: the socket keeps the namespace
 	if err := netns.Set(target); err != nil {
 		runtime.UnlockOSThread()
 		return nil, err
@@ -58,7 +58,7 @@ func ListenInNamespace(nsPath string) (net.PacketConn, error) {
 		// This thread is in the wrong namespace for good: leaving it
 		// locked makes Go end it with this goroutine.
 		if pc != nil {
-			pc.Close()
+			_ = pc.Close() // a socket not served: the error above is returned
 		}
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func HostResolvers(path string) []string {
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
+	defer f.Close() // read only
 	var out []string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -99,12 +99,12 @@ func (s *Server) Serve(pc net.PacketConn) {
 		}
 		q := append([]byte(nil), buf[:n]...)
 		if resp, ok := s.answer(q); ok {
-			pc.WriteTo(resp, from)
+			_, _ = pc.WriteTo(resp, from) // a lost answer is a query the client retries
 			continue
 		}
 		go func() {
 			if resp := s.forward(q); resp != nil {
-				pc.WriteTo(resp, from)
+				_, _ = pc.WriteTo(resp, from) // as above
 			}
 		}()
 	}
@@ -150,13 +150,13 @@ func (s *Server) answer(q []byte) ([]byte, bool) {
 func reply(h dnsmessage.Header, q *dnsmessage.Question, rcode dnsmessage.RCode, answers []dnsmessage.Resource) []byte {
 	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, OpCode: h.OpCode, RecursionDesired: h.RecursionDesired, RecursionAvailable: true, Authoritative: true, RCode: rcode})
 	b.EnableCompression()
-	b.StartQuestions()
+	_ = b.StartQuestions() // a builder over a fresh buffer: it fails only on a bad message, which the parser refused
 	if q != nil {
-		b.Question(*q)
+		_ = b.Question(*q) // a builder over a fresh buffer: it fails only on a bad message, which the parser refused
 	}
-	b.StartAnswers()
+	_ = b.StartAnswers() // a builder over a fresh buffer: it fails only on a bad message, which the parser refused
 	for _, a := range answers {
-		b.AResource(a.Header, *a.Body.(*dnsmessage.AResource))
+		_ = b.AResource(a.Header, *a.Body.(*dnsmessage.AResource)) // a builder over a fresh buffer: it fails only on a bad message, which the parser refused
 	}
 	out, _ := b.Finish()
 	return out
@@ -170,14 +170,14 @@ func (s *Server) forward(q []byte) []byte {
 		if err != nil {
 			continue
 		}
-		c.SetDeadline(time.Now().Add(2 * time.Second))
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second)) // a UDP socket: cannot fail
 		if _, err := c.Write(q); err != nil {
-			c.Close()
+			_ = c.Close() // a connection to an upstream, done with
 			continue
 		}
 		buf := make([]byte, 4096)
 		n, err := c.Read(buf)
-		c.Close()
+		_ = c.Close() // as above
 		if err == nil {
 			return buf[:n]
 		}

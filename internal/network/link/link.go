@@ -47,7 +47,7 @@ func EnsureBridge(name string, gw netip.Prefix, forward bool) (created bool, err
 	if err := netlink.LinkSetUp(br); err != nil {
 		return created, fmt.Errorf("bring %s up: %w", name, err)
 	}
-	sysctl("net/ipv4/conf/"+name+"/route_localnet", "1")
+	_ = sysctl("net/ipv4/conf/"+name+"/route_localnet", "1") // without it only 127.0.0.1 publishing fails, and says nothing; the rest of the bridge works
 	if forward {
 		if err := sysctl("net/ipv4/ip_forward", "1"); err != nil {
 			return created, err
@@ -107,7 +107,7 @@ func Plumb(nsPath string, ep Endpoint) (err error) {
 	if err != nil {
 		return fmt.Errorf("open network namespace %s: %w", nsPath, err)
 	}
-	defer ns.Close()
+	defer ns.Close() // a namespace handle: the link is in it now
 	br, err := netlink.LinkByName(ep.Bridge)
 	if err != nil {
 		return fmt.Errorf("find bridge %s: %w", ep.Bridge, err)
@@ -133,7 +133,7 @@ func Plumb(nsPath string, ep Endpoint) (err error) {
 	}
 	// A container that reaches its own published port goes out and back
 	// through the same bridge port.
-	netlink.LinkSetHairpin(host, true)
+	_ = netlink.LinkSetHairpin(host, true) // hairpin serves a container reaching its own published port; the rest works without it
 	if err := netlink.LinkSetUp(host); err != nil {
 		return fmt.Errorf("bring %s up: %w", ep.HostVeth, err)
 	}

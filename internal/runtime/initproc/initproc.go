@@ -39,7 +39,7 @@ func Main() {
 		fmt.Fprintln(os.Stderr, "berth init: no sync fd; this is an internal entry point")
 		os.Exit(2)
 	}
-	os.Unsetenv("_BERTH_SYNC_FD")
+	_ = os.Unsetenv("_BERTH_SYNC_FD") // cannot fail for a valid name
 	sock := os.NewFile(uintptr(fd), "sync")
 	m, err := syncproto.Expect(sock, syncproto.MsgBootstrap)
 	if err != nil {
@@ -58,7 +58,7 @@ func Main() {
 		if errors.As(err, &ee) {
 			code = ee.code
 		}
-		syncproto.Write(sock, syncproto.Message{Type: syncproto.MsgError, Error: err.Error(), Code: code})
+		_ = syncproto.Write(sock, syncproto.Message{Type: syncproto.MsgError, Error: err.Error(), Code: code}) // a parent that is gone hears nothing; init exits next
 		os.Exit(1)
 	}
 	err = execute(path)

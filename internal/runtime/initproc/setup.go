@@ -40,7 +40,7 @@ func (s *setup) installSeccomp() error {
 	if err != nil || fd < 0 {
 		return err
 	}
-	defer unix.Close(fd)
+	defer unix.Close(fd) // a descriptor of ours: close fails only on a bad one
 	if err := syncproto.Write(s.sock, syncproto.Message{Type: syncproto.MsgSeccompFd}); err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func (s *setup) prepare() (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("join cgroup %s: %w", filepath.Dir(f), err)
 		}
-		defer t.Close()
+		defer t.Close() // read only
 		late = append(late, t)
 	}
 	// The cgroup namespace takes our cgroups at this instant as its root,
@@ -221,7 +221,7 @@ func (s *setup) processSetup(proc *specs.Process) (string, error) {
 	if err := syncproto.Write(s.sock, syncproto.Message{Type: syncproto.MsgReady}); err != nil {
 		return "", err
 	}
-	s.sock.Close()
+	_ = s.sock.Close() // the sync socket, done with
 	return path, nil
 }
 
@@ -267,7 +267,7 @@ func (s *setup) execute(path string) error {
 	}
 	// f stays open: it is close-on-exec, so start sees EOF exactly when
 	// execve has replaced us, and runs poststart hooks only after that.
-	unix.Close(s.b.FifoFD)
+	_ = unix.Close(s.b.FifoFD) // the exec fifo, written
 	if h := spec.Hooks; h != nil && len(h.StartContainer) > 0 {
 		if err := hooks.Run("startContainer", h.StartContainer, s.b.State); err != nil {
 			return err
@@ -309,12 +309,12 @@ func (s *setup) setupConsole(proc *specs.Process) error {
 		return errors.New("process.terminal is true but no console socket was passed")
 	}
 	sock := os.NewFile(uintptr(s.b.ConsoleFD), "console-socket")
-	defer sock.Close()
+	defer sock.Close() // the console socket: the master was sent over it
 	master, slave, err := console.OpenPty()
 	if err != nil {
 		return err
 	}
-	defer master.Close()
+	defer master.Close() // ours; the console socket carried a copy
 	if cs := proc.ConsoleSize; cs != nil {
 		if err := console.SetSize(master, cs.Width, cs.Height); err != nil {
 			return err
@@ -328,10 +328,10 @@ func (s *setup) setupConsole(proc *specs.Process) error {
 			return fmt.Errorf("dup console to fd %d: %w", fd, err)
 		}
 	}
-	slave.Close()
+	_ = slave.Close() // the dups on 0-2 are the ones used
 	// A process the nsenter constructor forked is not a session leader
 	// yet; one that is gets EPERM here, which changes nothing.
-	unix.Setsid()
+	_, _ = unix.Setsid() // fails only for a process group leader, which init is not
 	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
 		return fmt.Errorf("set controlling terminal: %w", err)
 	}
@@ -513,7 +513,7 @@ func loopbackUp() error {
 	if err != nil {
 		return fmt.Errorf("bring lo up: %w", err)
 	}
-	defer unix.Close(fd)
+	defer unix.Close(fd) // a descriptor of ours: close fails only on a bad one
 	ifr, err := unix.NewIfreq("lo")
 	if err != nil {
 		return fmt.Errorf("bring lo up: %w", err)
