@@ -250,25 +250,7 @@ func (e *env) execOp(p string) (*op, string) {
 			teardown: func() { e.quiet(append(append([]string(nil), rt...), "delete", "--force", id)...) },
 		}, ""
 	case p == "podman" || p == "docker":
-		cli := e.podman
-		if p == "docker" {
-			cli = e.docker
-		}
-		name := "bench-" + p + "-sleep"
-		run := append(append([]string(nil), cli...), "run", "-d", "--name", name, "--network", "none")
-		if p == "podman" {
-			run = append(run, "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096")
-		}
-		return &op{
-			setup: func() error {
-				_, err := e.timed("", append(run, image, "sleep", "100000")...)
-				return err
-			},
-			once: func(int) (time.Duration, error) {
-				return e.timed("", append(append([]string(nil), cli...), "exec", name, "/bin/true")...)
-			},
-			teardown: func() { e.quiet(append(append([]string(nil), cli...), "rm", "-f", name)...) },
-		}, ""
+		return e.engineExecOp(p) // an engine's exec is its only one
 	case p == "floor":
 		// nsenter into a sleeping process's namespaces: what joining
 		// costs the kernel.

@@ -332,11 +332,7 @@ func tagCommand(g *globals) *cobra.Command {
 		Short: "Give an image another name",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
-			e, err := g.engine()
-			if err != nil {
-				return err
-			}
-			return e.ImageTag(args[0], args[1])
+			return g.with(func(e *engine.Engine) error { return e.ImageTag(args[0], args[1]) })
 		},
 	}
 }
@@ -556,11 +552,7 @@ func unmountCommand(g *globals) *cobra.Command {
 		Short:   "Unmount an image mounted with image mount",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			e, err := g.engine()
-			if err != nil {
-				return err
-			}
-			return e.ImageUnmount(args[0])
+			return g.with(func(e *engine.Engine) error { return e.ImageUnmount(args[0]) })
 		},
 	}
 }

@@ -33,35 +33,25 @@ func stopFlag(cmd *cobra.Command, secs int) *int {
 }
 
 func stopCommand(g *globals) *cobra.Command {
-	var timeout int
-	var sig string
-	c := &cobra.Command{
-		Use:   "stop [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Stop containers: the stop signal, then SIGKILL after the timeout",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o := engine.StopOptions{Timeout: stopFlag(cmd, timeout), Signal: sig}
-			return eachContainer(g, args, func(e *engine.Engine, ref string) error {
-				return e.ContainerStop(context.Background(), ref, o)
-			})
-		},
-	}
-	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before killing")
-	c.Flags().StringVarP(&sig, "signal", "s", "", "signal to send (default: the container's stop signal)")
-	return c
+	return stopLike(g, "stop", "Stop containers: the stop signal, then SIGKILL after the timeout", (*engine.Engine).ContainerStop)
 }
 
 func restartCommand(g *globals) *cobra.Command {
+	return stopLike(g, "restart", "Restart containers", (*engine.Engine).ContainerRestart)
+}
+
+// stopLike is stop or restart: -t and -s, then op on each container.
+func stopLike(g *globals, use, short string, op func(*engine.Engine, context.Context, string, engine.StopOptions) error) *cobra.Command {
 	var timeout int
 	var sig string
 	c := &cobra.Command{
-		Use:   "restart [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Restart containers",
+		Use:   use + " [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: short,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := engine.StopOptions{Timeout: stopFlag(cmd, timeout), Signal: sig}
 			return eachContainer(g, args, func(e *engine.Engine, ref string) error {
-				return e.ContainerRestart(context.Background(), ref, o)
+				return op(e, context.Background(), ref, o)
 			})
 		},
 	}
@@ -158,11 +148,7 @@ func renameCommand(g *globals) *cobra.Command {
 		Short: "Rename a container",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
-			e, err := g.engine()
-			if err != nil {
-				return err
-			}
-			return e.ContainerRename(args[0], args[1])
+			return g.with(func(e *engine.Engine) error { return e.ContainerRename(args[0], args[1]) })
 		},
 	}
 }
@@ -183,37 +169,63 @@ func confirm(force bool, what string) bool {
 }
 
 func containerPruneCommand(g *globals) *cobra.Command {
-	var force bool
+	return pruneCommandOf(g, "Remove all stopped containers", "filter: until=, label=, label!=",
+		func(bool) string { return "all stopped containers" },
+		func(e *engine.Engine, f engine.Filters, _ bool) (prunedList, error) {
+			rep, err := e.ContainersPrune(context.Background(), f)
+			return prunedList{"Deleted Containers:", rep.ContainersDeleted, &rep.SpaceReclaimed}, err
+		}, false)
+}
+
+// prunedList is what a prune removed, as its verb prints it.
+type prunedList struct {
+	title string
+	names []string
+	freed *uint64 // nil: the verb prints no total
+}
+
+// pruneCommandOf is a prune verb: --filter and -f (and -a where all),
+// Docker's question, the prune, and its list.
+func pruneCommandOf(g *globals, short, filterHelp string, what func(all bool) string,
+	prune func(*engine.Engine, engine.Filters, bool) (prunedList, error), withAll bool) *cobra.Command {
+	var force, all bool
 	var filters []string
 	c := &cobra.Command{
 		Use:   "prune [OPTIONS]",
-		Short: "Remove all stopped containers",
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
-			e, err := g.engine()
-			if err != nil {
-				return err
-			}
 			f, err := engine.ParseFilters(filters)
 			if err != nil {
 				return err
 			}
-			if !confirm(force, "all stopped containers") {
-				return nil
-			}
-			rep, err := e.ContainersPrune(context.Background(), f)
-			if len(rep.ContainersDeleted) > 0 {
-				fmt.Println("Deleted Containers:")
-				for _, id := range rep.ContainersDeleted {
-					fmt.Println(id)
+			return g.with(func(e *engine.Engine) error {
+				if !confirm(force, what(all)) {
+					return nil
 				}
-				fmt.Println()
-			}
-			fmt.Println("Total reclaimed space:", format.Size(int64(rep.SpaceReclaimed)))
-			return err
+				rep, err := prune(e, f, all)
+				// Docker's form: the title always for networks and volumes;
+				// with a total, the title and a blank line only when any went.
+				if rep.freed == nil || len(rep.names) > 0 {
+					fmt.Println(rep.title)
+				}
+				for _, n := range rep.names {
+					fmt.Println(n)
+				}
+				if rep.freed != nil {
+					if len(rep.names) > 0 {
+						fmt.Println()
+					}
+					fmt.Println("Total reclaimed space:", format.Size(int64(*rep.freed)))
+				}
+				return err
+			})
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
-	c.Flags().StringArrayVar(&filters, "filter", nil, "filter: until=, label=, label!=")
+	c.Flags().StringArrayVar(&filters, "filter", nil, filterHelp)
+	if withAll {
+		c.Flags().BoolVarP(&all, "all", "a", false, "remove named volumes too")
+	}
 	return c
 }

@@ -36,6 +36,15 @@ func (g *globals) engine() (*engine.Engine, error) {
 	return engine.OpenWith(g.root, g.runRoot, engine.Options{OneShot: true})
 }
 
+// with opens the engine and runs fn on it.
+func (g *globals) with(fn func(*engine.Engine) error) error {
+	e, err := g.engine()
+	if err != nil {
+		return err
+	}
+	return fn(e)
+}
+
 // exitError carries a status without printing anything more.
 type exitError struct{ code int }
 

@@ -123,41 +123,15 @@ func networkCommand(g *globals) *cobra.Command {
 		Short:   "Remove networks",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			e, err := g.engine()
-			if err != nil {
-				return err
-			}
-			return eachName(args, e.NetworkRemove)
+			return g.with(func(e *engine.Engine) error { return eachName(args, e.NetworkRemove) })
 		},
 	}
-	var force bool
-	var pruneFilters []string
-	prune := &cobra.Command{
-		Use:   "prune [OPTIONS]",
-		Short: "Remove networks no container is on",
-		Args:  cobra.NoArgs,
-		RunE: func(_ *cobra.Command, _ []string) error {
-			e, err := g.engine()
-			if err != nil {
-				return err
-			}
-			f, err := engine.ParseFilters(pruneFilters)
-			if err != nil {
-				return err
-			}
-			if !confirm(force, "all custom networks not used by at least one container") {
-				return nil
-			}
+	prune := pruneCommandOf(g, "Remove networks no container is on", "filter: until=, label=, label!=",
+		func(bool) string { return "all custom networks not used by at least one container" },
+		func(e *engine.Engine, f engine.Filters, _ bool) (prunedList, error) {
 			rep, err := e.NetworksPrune(f)
-			fmt.Println("Deleted Networks:")
-			for _, n := range rep.NetworksDeleted {
-				fmt.Println(n)
-			}
-			return err
-		},
-	}
-	prune.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
-	prune.Flags().StringArrayVar(&pruneFilters, "filter", nil, "filter: until=, label=, label!=")
+			return prunedList{"Deleted Networks:", rep.NetworksDeleted, nil}, err
+		}, false)
 
 	var eo engine.EndpointOptions
 	connect := &cobra.Command{
@@ -165,11 +139,7 @@ func networkCommand(g *globals) *cobra.Command {
 		Short: "Connect a container to a network",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
-			e, err := g.engine()
-			if err != nil {
-				return err
-			}
-			return e.NetworkConnect(args[0], args[1], eo)
+			return g.with(func(e *engine.Engine) error { return e.NetworkConnect(args[0], args[1], eo) })
 		},
 	}
 	connect.Flags().StringVar(&eo.IP, "ip", "", "IPv4 address")
@@ -179,11 +149,7 @@ func networkCommand(g *globals) *cobra.Command {
 		Short: "Disconnect a container from a network",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
-			e, err := g.engine()
-			if err != nil {
-				return err
-			}
-			return e.NetworkDisconnect(args[0], args[1])
+			return g.with(func(e *engine.Engine) error { return e.NetworkDisconnect(args[0], args[1]) })
 		},
 	}
 	disconnect.Flags().BoolP("force", "f", false, "force")

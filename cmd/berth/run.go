@@ -215,6 +215,17 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 	return o, nil
 }
 
+// prelude opens the engine and reads the flags, for create and run;
+// berth's own failures are Docker's 125.
+func (f *createFlags) prelude(g *globals, cmd *cobra.Command, args []string) (*engine.Engine, engine.CreateOptions, error) {
+	e, err := g.engine()
+	if err != nil {
+		return nil, engine.CreateOptions{}, &engine.StatusError{Status: engine.StatusFailed, Err: err}
+	}
+	o, err := f.options(cmd, args)
+	return e, o, err
+}
+
 func createCommand(g *globals) *cobra.Command {
 	var f createFlags
 	c := &cobra.Command{
@@ -222,11 +233,7 @@ func createCommand(g *globals) *cobra.Command {
 		Short: "Create a container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := g.engine()
-			if err != nil {
-				return &engine.StatusError{Status: engine.StatusFailed, Err: err}
-			}
-			o, err := f.options(cmd, args)
+			e, o, err := f.prelude(g, cmd, args)
 			if err != nil {
 				return err
 			}
@@ -251,11 +258,7 @@ func runCommand(g *globals) *cobra.Command {
 		Short: "Create and start a container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := g.engine()
-			if err != nil {
-				return &engine.StatusError{Status: engine.StatusFailed, Err: err}
-			}
-			o, err := f.options(cmd, args)
+			e, o, err := f.prelude(g, cmd, args)
 			if err != nil {
 				return err
 			}

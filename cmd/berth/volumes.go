@@ -98,49 +98,27 @@ func volumeCommand(g *globals) *cobra.Command {
 		Short:   "Remove volumes",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			e, err := g.engine()
-			if err != nil {
-				return err
-			}
-			return eachName(args, func(a string) error { return e.VolumeRemove(a, force) })
+			return g.with(func(e *engine.Engine) error {
+				return eachName(args, func(a string) error { return e.VolumeRemove(a, force) })
+			})
 		},
 	}
 	rm.Flags().BoolVarP(&force, "force", "f", false, "remove even if in use")
 
-	var all, yes bool
-	var pruneFilters []string
-	prune := &cobra.Command{
-		Use:   "prune [OPTIONS]",
-		Short: "Remove unused anonymous volumes (all unused ones with -a)",
-		Args:  cobra.NoArgs,
-		RunE: func(_ *cobra.Command, _ []string) error {
-			e, err := g.engine()
-			if err != nil {
-				return err
+	prune := pruneCommandOf(g, "Remove unused anonymous volumes (all unused ones with -a)", "filter: label=, label!=",
+		func(all bool) string {
+			if all {
+				return "all local volumes not used by at least one container"
 			}
-			f, err := engine.ParseFilters(pruneFilters)
-			if err != nil {
-				return err
-			}
-			what := "all anonymous local volumes not used by at least one container"
+			return "all anonymous local volumes not used by at least one container"
+		},
+		func(e *engine.Engine, f engine.Filters, all bool) (prunedList, error) {
 			if all {
 				f["all"] = []string{"true"}
-				what = "all local volumes not used by at least one container"
-			}
-			if !confirm(yes, what) {
-				return nil
 			}
 			rep, err := e.VolumesPrune(f)
-			fmt.Println("Deleted Volumes:")
-			for _, n := range rep.VolumesDeleted {
-				fmt.Println(n)
-			}
-			return err
-		},
-	}
-	prune.Flags().BoolVarP(&all, "all", "a", false, "remove named volumes too")
-	prune.Flags().BoolVarP(&yes, "force", "f", false, "do not ask for confirmation")
-	prune.Flags().StringArrayVar(&pruneFilters, "filter", nil, "filter: label=, label!=")
+			return prunedList{"Deleted Volumes:", rep.VolumesDeleted, nil}, err
+		}, true)
 	v.AddCommand(create, ls, inspect, rm, prune)
 	return v
 }

@@ -356,61 +356,46 @@ func poll(ctx context.Context, check func() (done bool, err error)) error {
 	}
 }
 
-// waitNotRunning waits until the container has exited and its monitor
-// is done, and returns its exit code.
-func (e *Engine) waitNotRunning(ctx context.Context, c *container.Container) (int, error) {
+// waitUntil polls the container's record until done says so, and
+// returns the last exit code seen; a record that is gone (--rm, rm)
+// ends the wait.
+func (e *Engine) waitUntil(ctx context.Context, c *container.Container, done func(cur *container.Container) bool) (int, error) {
 	code := c.State.ExitCode
 	err := poll(ctx, func() (bool, error) {
 		cur, err := e.containers.Load(c.ID)
 		if errors.Is(err, container.ErrNotFound) {
-			return true, nil // --rm removed it: the last code seen
+			return true, nil
 		}
 		if err != nil {
 			return false, err
 		}
 		e.refresh(cur)
 		code = cur.State.ExitCode
-		return cur.State.Status != container.Running && !monitorAlive(cur), nil
+		return done(cur), nil
 	})
 	return code, err
+}
+
+// waitNotRunning waits until the container has exited and its monitor
+// is done, and returns its exit code.
+func (e *Engine) waitNotRunning(ctx context.Context, c *container.Container) (int, error) {
+	return e.waitUntil(ctx, c, func(cur *container.Container) bool {
+		return cur.State.Status != container.Running && !monitorAlive(cur)
+	})
 }
 
 // waitNextExit waits until the container's run that is current (or
 // next, for one not running) has ended.
 func (e *Engine) waitNextExit(ctx context.Context, c *container.Container) (int, error) {
 	finished := c.State.FinishedAt
-	code := c.State.ExitCode
-	err := poll(ctx, func() (bool, error) {
-		cur, err := e.containers.Load(c.ID)
-		if errors.Is(err, container.ErrNotFound) {
-			return true, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		e.refresh(cur)
-		code = cur.State.ExitCode
-		return cur.State.Status != container.Running && cur.State.FinishedAt.After(finished), nil
+	return e.waitUntil(ctx, c, func(cur *container.Container) bool {
+		return cur.State.Status != container.Running && cur.State.FinishedAt.After(finished)
 	})
-	return code, err
 }
 
 // waitRemoved waits until the container's record is gone.
 func (e *Engine) waitRemoved(ctx context.Context, c *container.Container) (int, error) {
-	code := c.State.ExitCode
-	err := poll(ctx, func() (bool, error) {
-		cur, err := e.containers.Load(c.ID)
-		if errors.Is(err, container.ErrNotFound) {
-			return true, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		e.refresh(cur)
-		code = cur.State.ExitCode
-		return false, nil
-	})
-	return code, err
+	return e.waitUntil(ctx, c, func(*container.Container) bool { return false })
 }
 
 // ContainerRename gives a container a new name; the name claim moves
