@@ -48,8 +48,8 @@ func monitorMain() {
 	}
 	trace.Phase("monitor", "engine open")
 	hooks := monitor.Hooks{
-		Prepare: e.prepare, Network: e.connectNetworks, Remove: func(c *container.Container) { e.autoRemove(c) },
-		Reattach: e.reattach, Disconnect: func(c *container.Container) { e.disconnectQuietly(c) }, CanIdle: canIdle,
+		Network: e.connectNetworks, Remove: func(c *container.Container) { e.autoRemove(c) },
+		Disconnect: func(c *container.Container) { e.disconnectQuietly(c) },
 		Event: func(c *container.Container, action string, attrs ...string) {
 			e.containerEvent(c, mobyevents.Action(action), attrs...)
 		},
@@ -71,14 +71,6 @@ func monitorMain() {
 	os.Exit(monitor.Run(e.paths, child.ID, hooks, child, child.Client()))
 }
 
-// reattach is prepare's result for a resumed monitor: the bundle, and
-// the unmount of the rootfs, both made by the monitor's first stage.
-func (e *Engine) reattach(c *container.Container) (string, func()) {
-	dir := e.containers.Dir(c.ID)
-	merged := filepath.Join(dir, "merged")
-	return filepath.Join(dir, "bundle"), unmounter(merged)
-}
-
 // unmounter undoes the mount of a container's rootfs at merged.
 func unmounter(merged string) func() {
 	// Detached: it goes once nothing uses it; EINVAL means it is gone.
@@ -96,7 +88,7 @@ func canIdle(c *container.Container) bool {
 
 // prepare mounts the container's rootfs (the image's layers under its
 // own upper dir), writes /etc/hostname, hosts and resolv.conf, and the
-// bundle. It runs in the monitor.
+// bundle. The starter runs it (plan), before the monitor's go-ahead.
 func (e *Engine) prepare(c *container.Container) (string, func(), error) {
 	img, err := e.images.Get(c.Image)
 	if err != nil {

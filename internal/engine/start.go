@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -328,13 +330,45 @@ func (e *Engine) handOver(l *launch.Launch) (running bool, err error) {
 		return false, classify(err)
 	}
 	e.refreshLocked(c)
-	if c.State.Status == container.Running {
+	if c.State.Status == container.Running || monitorAlive(c) {
+		// Running, or between a restart policy's attempts: its monitor
+		// holds the rootfs and starts it again.
 		return true, nil
+	}
+	// The plan is made here, while the monitor boots: it needs only the
+	// go-ahead to create the container.
+	plan, err := e.plan(c)
+	trace.Phase("cli", "prepared")
+	if err != nil {
+		c.State.Status, c.State.Error, c.State.ExitCode = container.Exited, err.Error(), StatusFailed
+		c.State.FinishedAt, c.State.MonitorPid, c.State.MonitorStart = time.Now().UTC(), 0, 0
+		if serr := e.containers.Save(c); serr != nil {
+			err = errors.Join(err, serr)
+		}
+		return false, &StatusError{StatusFailed, err}
 	}
 	pid := l.Pid()
 	c.State = container.State{Status: container.Running, MonitorPid: pid, MonitorStart: monitor.StartTime(pid)}
 	if err := e.containers.Save(c); err != nil {
+		plan.Unmount()
 		return false, err
 	}
 	return false, nil
+}
+
+// plan prepares a start for the monitor to carry out: the rootfs
+// mounted, the /etc files and the bundle written (prepare), and the plan
+// recorded beside them.
+func (e *Engine) plan(c *container.Container) (monitor.Plan, error) {
+	bundle, unmount, err := e.prepare(c)
+	if err != nil {
+		return monitor.Plan{}, err
+	}
+	dir := e.containers.Dir(c.ID)
+	p := monitor.Plan{Bundle: bundle, Rootfs: filepath.Join(dir, "merged"), Idle: canIdle(c)}
+	if err := monitor.WritePlan(dir, p); err != nil {
+		unmount()
+		return monitor.Plan{}, err
+	}
+	return p, nil
 }

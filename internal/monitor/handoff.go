@@ -61,7 +61,7 @@ func (s *session) runsOn(r *run) bool {
 // when an output cannot be paused.
 func (s *session) handOff(r *run) {
 	bin := idleBinary()
-	if bin == "" || s.hooks.CanIdle == nil || !s.hooks.CanIdle(s.c) {
+	if bin == "" || !s.plan.Idle {
 		return
 	}
 	outs := r.outputs()

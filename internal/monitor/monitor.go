@@ -9,6 +9,7 @@
 package monitor
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -47,26 +48,60 @@ type Paths struct {
 // RuntimeRoot is where the engine's containers keep runtime state.
 func (p Paths) RuntimeRoot() string { return filepath.Join(p.RunRoot, "runtime") }
 
-// Hooks are what the engine lends the monitor.
+// Plan is what the engine computed for a start, before the monitor's
+// go-ahead, and the monitor carries out: create the container from
+// Bundle, whose root filesystem the engine mounted at Rootfs (the
+// monitor unmounts it once the container is done), and hand it to the
+// idle stage if Idle allows (not while the monitor serves its names).
+type Plan struct {
+	Bundle string `json:"bundle"`
+	Rootfs string `json:"rootfs"`
+	Idle   bool   `json:"idle"`
+}
+
+func planPath(containerDir string) string { return filepath.Join(containerDir, "plan.json") }
+
+// WritePlan records a start's plan in the container's directory; it
+// lasts until the next start (a resumed monitor reads it again).
+func WritePlan(containerDir string, p Plan) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("write the start plan: %w", err)
+	}
+	return state.WriteFileVolatile(planPath(containerDir), b, 0o600)
+}
+
+// ReadPlan reads the plan of the container's current start.
+func ReadPlan(containerDir string) (Plan, error) {
+	var p Plan
+	b, err := os.ReadFile(planPath(containerDir))
+	if err == nil {
+		err = json.Unmarshal(b, &p)
+	}
+	if err != nil {
+		return p, fmt.Errorf("read the start plan: %w", err)
+	}
+	return p, nil
+}
+
+// Unmount undoes the plan's rootfs mount, detached: it goes once
+// nothing uses it; EINVAL means it is gone already.
+func (p Plan) Unmount() { _ = unix.Unmount(p.Rootfs, unix.MNT_DETACH) }
+
+// Hooks are the engine's operations the monitor calls at run time: they
+// need what only then exists (the container's init pid), or are the
+// engine's own (removal, events).
 type Hooks struct {
-	// Prepare makes the rootfs and the bundle; it runs before create.
-	Prepare func(c *container.Container) (bundle string, cleanup func(), err error)
 	// Network connects the created container (init pid) to its
 	// networks before it starts; the function it returns disconnects it.
 	Network func(c *container.Container, pid int) (func(), error)
 	// Remove removes the container for --rm (record, volumes, …).
 	Remove func(c *container.Container)
-	// Reattach gives a resumed monitor (see Resume) the bundle and the
-	// function that unmounts the rootfs, which Prepare made earlier.
-	Reattach func(c *container.Container) (bundle string, cleanup func())
 	// Disconnect takes a resumed monitor's container off its networks.
 	Disconnect func(c *container.Container)
 	// Event records what happened to the container (start, die, oom),
 	// with key/value attributes.
 	Event func(c *container.Container, action string, attrs ...string)
-	// CanIdle says whether the container's monitor may hand it to the
-	// idle stage: not while it serves the container's names (DNS).
-	CanIdle func(c *container.Container) bool
 }
 
 // AttachSocket is where a container's monitor serves attach clients.
@@ -98,10 +133,10 @@ func Run(p Paths, id string, hooks Hooks, report Reporter, client *os.File) int 
 		return fail(err)
 	}
 	s.c = c
-	if s.bundle, s.cleanup, err = hooks.Prepare(c); err != nil {
+	if s.plan, err = ReadPlan(s.store.Dir(id)); err != nil {
 		return fail(err)
 	}
-	trace.Phase("monitor", "prepared")
+	s.bundle, s.cleanup = s.plan.Bundle, s.plan.Unmount
 	defer s.cleanup()
 	if err := s.openStdio(nil); err != nil {
 		return fail(err)
@@ -150,7 +185,10 @@ func Resume(p Paths, id string, hooks Hooks, code int, listener *os.File) int {
 		return 255
 	}
 	s.c = c
-	s.bundle, s.cleanup = hooks.Reattach(c)
+	if s.plan, err = ReadPlan(s.store.Dir(id)); err != nil {
+		return 255
+	}
+	s.bundle, s.cleanup = s.plan.Bundle, s.plan.Unmount
 	defer s.cleanup()
 	if err := s.openStdio(listener); err != nil {
 		return 255
@@ -177,6 +215,7 @@ type session struct {
 	hooks   Hooks
 	store   container.Store
 	rt      *runtime.Runtime
+	plan    Plan
 	bundle  string
 	cleanup func() // unmounts the rootfs
 	hub     *stdio.Hub
