@@ -14,8 +14,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/berth-project/berth/internal/image/reference"
-	"github.com/berth-project/berth/internal/progress"
-	"github.com/berth-project/berth/internal/snapshot"
 )
 
 // ImportOptions describe the image `import` makes.
@@ -113,16 +111,11 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Im
 	cfg.History = append(cfg.History, v1.History{Created: cfg.Created, CreatedBy: createdBy, Comment: o.Message, Author: o.Author})
 	layer := v1.Descriptor{MediaType: types.MediaType(layerMediaType(magic)), Digest: layerDigest, Size: size}
 	layers = append(layers, layer)
-	chain := snapshot.ChainIDs(diffIDs)
-	rep := progress.New(io.Discard, progress.Quiet)
-	if err := s.ensureLayers(ctx, []layerJob{{Desc: layer, DiffID: diffID, ChainID: chain[len(chain)-1]}}, rep, 1); err != nil {
-		return nil, fmt.Errorf("import: %w", err)
-	}
 	rawCfg, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, err
 	}
-	cfgDigest, err := s.Content.Put(rawCfg)
+	cfgDigest, _, err := v1.SHA256(bytesReader(rawCfg))
 	if err != nil {
 		return nil, err
 	}
@@ -133,16 +126,13 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Im
 	if err != nil {
 		return nil, err
 	}
-	md, err := s.Content.Put(rawManifest)
-	if err != nil {
-		return nil, err
-	}
-	rec := Record{ID: cfgDigest, Manifest: md, MediaType: types.OCIManifestSchema1}
+	var names []string
 	if name != "" {
-		rec.Names = []string{name}
+		names = []string{name}
 	}
-	if err := s.register(rec); err != nil {
-		return nil, err
+	// The base's layers are stored and unpacked already: admit finds them.
+	if _, err := s.admit(ctx, admission{rawManifest: rawManifest, mediaType: types.OCIManifestSchema1, rawConfig: rawCfg, names: names}); err != nil {
+		return nil, fmt.Errorf("import: %w", err)
 	}
 	return s.Get(cfgDigest.String())
 }

@@ -19,7 +19,6 @@ import (
 
 	"github.com/berth-project/berth/internal/image/reference"
 	"github.com/berth-project/berth/internal/progress"
-	"github.com/berth-project/berth/internal/snapshot"
 )
 
 // Loaded names what a load registered.
@@ -319,27 +318,9 @@ func (s *Service) loadImage(ctx context.Context, rawManifest []byte, mt types.Me
 	if err != nil {
 		return Loaded{}, err
 	}
-	cfg, err := v1.ParseConfigFile(bytesReader(rawCfg))
-	if err != nil {
-		return Loaded{}, fmt.Errorf("config %s: %w", m.Config.Digest, err)
-	}
-	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
-		return Loaded{}, fmt.Errorf("manifest has %d layers, config %d: refused", len(m.Layers), len(cfg.RootFS.DiffIDs))
-	}
-	chain := snapshot.ChainIDs(cfg.RootFS.DiffIDs)
-	jobs := make([]layerJob, len(m.Layers))
-	for i, l := range m.Layers {
-		jobs[i] = layerJob{Desc: l, DiffID: cfg.RootFS.DiffIDs[i], ChainID: chain[i]}
-	}
-	if err := s.ensureLayers(ctx, jobs, rep, 2); err != nil {
-		return Loaded{}, err
-	}
-	md, err := s.Content.Put(rawManifest)
+	rec, err := s.admit(ctx, admission{rawManifest: rawManifest, mediaType: mt, rawConfig: rawCfg, names: names, rep: rep, jobs: 2})
 	if err != nil {
 		return Loaded{}, err
 	}
-	if err := s.register(Record{ID: m.Config.Digest, Manifest: md, MediaType: mt, Names: names}); err != nil {
-		return Loaded{}, err
-	}
-	return Loaded{ID: m.Config.Digest, Names: familiar(names)}, nil
+	return Loaded{ID: rec.ID, Names: familiar(names)}, nil
 }

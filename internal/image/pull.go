@@ -18,7 +18,6 @@ import (
 
 	"github.com/berth-project/berth/internal/image/reference"
 	"github.com/berth-project/berth/internal/progress"
-	"github.com/berth-project/berth/internal/snapshot"
 )
 
 // RegistryOptions say how to reach a registry.
@@ -117,17 +116,14 @@ func (s *Service) Pull(ctx context.Context, ref string, o PullOptions) (*Image, 
 	if jobs <= 0 {
 		jobs = 3
 	}
-	rec, err := s.store(ctx, img, rep, jobs)
+	var names []string
+	if t, ok := r.Tagged(); ok {
+		names = []string{t}
+	}
+	rec, err := s.store(ctx, img, rep, jobs, names, []string{r.Name() + "@" + desc.Digest.String()})
 	rep.Wait()
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", r.Familiar(), err)
-	}
-	if t, ok := r.Tagged(); ok {
-		rec.Names = []string{t}
-	}
-	rec.RepoDigests = []string{r.Name() + "@" + desc.Digest.String()}
-	if err := s.register(rec); err != nil {
-		return nil, err
 	}
 	return s.Get(rec.ID.String())
 }
@@ -164,9 +160,9 @@ func pickImage(desc *remote.Descriptor, platform v1.Platform) (v1.Image, error) 
 	}
 }
 
-// store copies an image's config, layers and manifest into the stores,
-// jobs layers at a time, and returns the record to register.
-func (s *Service) store(ctx context.Context, img v1.Image, rep progress.Reporter, jobs int) (Record, error) {
+// store admits a remote image: its layers are fetched as admit needs
+// them, several at once.
+func (s *Service) store(ctx context.Context, img v1.Image, rep progress.Reporter, jobs int, names, repoDigests []string) (Record, error) {
 	unlock, err := s.gcLock(false)
 	if err != nil {
 		return Record{}, err
@@ -180,48 +176,19 @@ func (s *Service) store(ctx context.Context, img v1.Image, rep progress.Reporter
 	if err != nil {
 		return Record{}, err
 	}
-	m, err := img.Manifest()
-	if err != nil {
-		return Record{}, err
-	}
 	rawCfg, err := img.RawConfigFile()
 	if err != nil {
 		return Record{}, fmt.Errorf("config: %w", err)
 	}
-	cfgDigest, _, err := v1.SHA256(bytesReader(rawCfg))
-	if err != nil || cfgDigest != m.Config.Digest {
-		return Record{}, fmt.Errorf("config has digest %s, the manifest says %s: refused", cfgDigest, m.Config.Digest)
-	}
-	cfg, err := v1.ParseConfigFile(bytesReader(rawCfg))
-	if err != nil {
-		return Record{}, fmt.Errorf("config: %w", err)
-	}
-	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
-		return Record{}, fmt.Errorf("manifest has %d layers, config %d: refused", len(m.Layers), len(cfg.RootFS.DiffIDs))
-	}
-	chain := snapshot.ChainIDs(cfg.RootFS.DiffIDs)
-	layerJobs := make([]layerJob, len(m.Layers))
-	for i, l := range m.Layers {
-		if !l.MediaType.IsLayer() || !l.MediaType.IsDistributable() {
-			return Record{}, fmt.Errorf("layer %s: media type %q is not a distributable layer", l.Digest, l.MediaType)
-		}
+	fetch := func(l v1.Descriptor) (func() (io.ReadCloser, error), error) {
 		layer, err := img.LayerByDigest(l.Digest)
 		if err != nil {
-			return Record{}, err
+			return nil, err
 		}
-		layerJobs[i] = layerJob{Desc: l, DiffID: cfg.RootFS.DiffIDs[i], ChainID: chain[i], Fetch: layer.Compressed}
+		return layer.Compressed, nil
 	}
-	if err := s.ensureLayers(ctx, layerJobs, rep, jobs); err != nil {
-		return Record{}, err
-	}
-	if _, err := s.Content.Put(rawCfg); err != nil {
-		return Record{}, err
-	}
-	md, err := s.Content.Put(rawManifest)
-	if err != nil {
-		return Record{}, err
-	}
-	return Record{ID: cfgDigest, Manifest: md, MediaType: mt}, nil
+	return s.admit(ctx, admission{rawManifest: rawManifest, mediaType: mt, rawConfig: rawCfg, fetch: fetch,
+		names: names, repoDigests: repoDigests, rep: rep, jobs: jobs})
 }
 
 // ensureLayers runs ensureLayer on every job, jobs at a time; the first
