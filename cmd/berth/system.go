@@ -46,14 +46,18 @@ func dfCommand(g *globals) *cobra.Command {
 				Size, Reclaimable  string
 			}
 			for _, r := range []struct {
-				name string
-				u    engine.DiskUsageEntry
-			}{{"Images", du.Images}, {"Containers", du.Containers}, {"Local Volumes", du.Volumes}} {
+				name                             string
+				total, active, size, reclaimable int64
+			}{
+				{"Images", du.ImageUsage.TotalCount, du.ImageUsage.ActiveCount, du.ImageUsage.TotalSize, du.ImageUsage.Reclaimable},
+				{"Containers", du.ContainerUsage.TotalCount, du.ContainerUsage.ActiveCount, du.ContainerUsage.TotalSize, du.ContainerUsage.Reclaimable},
+				{"Local Volumes", du.VolumeUsage.TotalCount, du.VolumeUsage.ActiveCount, du.VolumeUsage.TotalSize, du.VolumeUsage.Reclaimable},
+			} {
 				pct := int64(0)
-				if r.u.Size > 0 {
-					pct = r.u.Reclaimable * 100 / r.u.Size
+				if r.size > 0 {
+					pct = r.reclaimable * 100 / r.size
 				}
-				if err := p.Row(row{r.name, r.u.Total, r.u.Active, format.Size(r.u.Size), fmt.Sprintf("%s (%d%%)", format.Size(r.u.Reclaimable), pct)}); err != nil {
+				if err := p.Row(row{r.name, int(r.total), int(r.active), format.Size(r.size), fmt.Sprintf("%s (%d%%)", format.Size(r.reclaimable), pct)}); err != nil {
 					return err
 				}
 			}

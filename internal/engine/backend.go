@@ -8,6 +8,7 @@ import (
 	mobyevents "github.com/moby/moby/api/types/events"
 	mobyimage "github.com/moby/moby/api/types/image"
 	mobynetwork "github.com/moby/moby/api/types/network"
+	mobysystem "github.com/moby/moby/api/types/system"
 	mobyvolume "github.com/moby/moby/api/types/volume"
 )
 
@@ -94,7 +95,7 @@ type VolumeBackend interface {
 
 // SystemBackend is what is about berth as a whole.
 type SystemBackend interface {
-	SystemDiskUsage() (DiskUsage, error)
+	SystemDiskUsage() (mobysystem.DiskUsage, error)
 	SystemEvents(ctx context.Context, o EventsOptions, fn func(mobyevents.Message) error) error
 	Inspect(ref, kind string) (any, error)
 	Roots() (root, runRoot string)

@@ -5,6 +5,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
+
+	mobycontainer "github.com/moby/moby/api/types/container"
+	mobyimage "github.com/moby/moby/api/types/image"
+	mobysystem "github.com/moby/moby/api/types/system"
+	mobyvolume "github.com/moby/moby/api/types/volume"
 
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/idmap"
@@ -47,57 +53,64 @@ func HelperMain() {
 // Trace records a phase of a front end's work for BERTH_TRACE.
 func Trace(who, phase string) { trace.Phase(who, phase) }
 
-// DiskUsage is system df's: images, containers and volumes.
-type DiskUsage struct {
-	Images, Containers, Volumes DiskUsageEntry
-}
-
-// DiskUsageEntry is one row of system df.
-type DiskUsageEntry struct {
-	Total, Active int
-	// Size and Reclaimable are bytes; shared image layers count once.
-	Size, Reclaimable int64
-}
-
-// SystemDiskUsage measures what berth stores.
-func (e *Engine) SystemDiskUsage() (DiskUsage, error) {
-	var du DiskUsage
+// SystemDiskUsage measures what berth stores, as Docker's system df:
+// images (shared layers counted once), containers (their own upper
+// dirs) and volumes, each with what removing the unused would free, and
+// the items themselves.
+func (e *Engine) SystemDiskUsage() (mobysystem.DiskUsage, error) {
+	var du mobysystem.DiskUsage
 	img, err := e.images.DiskUsage()
 	if err != nil {
 		return du, err
 	}
-	du.Images = DiskUsageEntry{Total: img.Total, Active: img.Active, Size: img.Size, Reclaimable: img.Reclaimable}
+	imgs, err := e.ImageList(ImageListOptions{})
+	if err != nil {
+		return du, err
+	}
+	du.ImageUsage = &mobyimage.DiskUsage{TotalCount: int64(img.Total), ActiveCount: int64(img.Active), TotalSize: img.Size,
+		Reclaimable: img.Reclaimable, Items: imgs}
 	cs, err := e.list()
 	if err != nil {
 		return du, err
 	}
+	du.ContainerUsage = &mobycontainer.DiskUsage{Items: []mobycontainer.Summary{}}
+	now := time.Now()
 	for _, c := range cs {
-		du.Containers.Total++
 		size := dirSize(e.upperDir(c))
-		du.Containers.Size += size
+		cu := du.ContainerUsage
+		cu.TotalCount++
+		cu.TotalSize += size
 		if c.State.Status == container.Running || monitorAlive(c) {
-			du.Containers.Active++
+			cu.ActiveCount++
 		} else {
-			du.Containers.Reclaimable += size
+			cu.Reclaimable += size
 		}
+		sum := e.summary(c, now)
+		sum.SizeRw = size
+		cu.Items = append(cu.Items, sum)
 	}
 	vols, err := e.volumes.List()
 	if err != nil {
 		return du, err
 	}
+	du.VolumeUsage = &mobyvolume.DiskUsage{Items: []mobyvolume.Volume{}}
 	for _, v := range vols {
-		du.Volumes.Total++
 		size := dirSize(v.Mountpoint)
-		du.Volumes.Size += size
 		users, err := e.volumeUsers(v.Name)
 		if err != nil {
 			return du, err
 		}
+		vu := du.VolumeUsage
+		vu.TotalCount++
+		vu.TotalSize += size
 		if len(users) > 0 {
-			du.Volumes.Active++
+			vu.ActiveCount++
 		} else {
-			du.Volumes.Reclaimable += size
+			vu.Reclaimable += size
 		}
+		out := volumeOut(v)
+		out.UsageData = &mobyvolume.UsageData{Size: size, RefCount: int64(len(users))}
+		vu.Items = append(vu.Items, out)
 	}
 	return du, nil
 }

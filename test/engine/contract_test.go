@@ -215,6 +215,10 @@ func TestImagesNetworksVolumes(t *testing.T) {
 	if err := b.ImageTag("bb:1", "bb:2"); err != nil {
 		t.Fatal(err)
 	}
+	du, err := b.SystemDiskUsage()
+	if err != nil || du.ImageUsage.TotalCount != 1 || du.ImageUsage.TotalSize == 0 || len(du.ImageUsage.Items) != 1 {
+		t.Fatalf("system df: %+v %v", du.ImageUsage, err)
+	}
 	imgs, err := b.ImageList(engine.ImageListOptions{Filters: engine.Filters{"reference": {"bb:2"}}})
 	if err != nil || len(imgs) != 1 || len(imgs[0].RepoTags) != 1 || imgs[0].RepoTags[0] != "bb:2" {
 		t.Fatalf("images bb:2: %+v %v", imgs, err)
