@@ -92,8 +92,11 @@ type usageError struct{ error }
 func (u usageError) Unwrap() error { return u.error }
 
 func isUsage(err error) bool {
+	// The engine's ErrInvalid is not one: Docker's CLI exits 1 for what
+	// the daemon refuses, and 125 only for its own flags (run and create
+	// carry their 125 in a StatusError).
 	var u usageError
-	if errors.As(err, &u) || errors.Is(err, engine.ErrInvalid) {
+	if errors.As(err, &u) {
 		return true
 	}
 	// cobra's own flag and argument errors.
