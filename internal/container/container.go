@@ -64,6 +64,23 @@ func (c Config) Args() []string {
 	return append(append([]string(nil), c.Entrypoint...), c.Cmd...)
 }
 
+// EventAttributes are Docker's attributes of the container's events: its
+// labels, its image as the user named it, and its name.
+func (c *Container) EventAttributes() map[string]string {
+	attrs := make(map[string]string, len(c.Config.Labels)+2)
+	for k, v := range c.Config.Labels {
+		attrs[k] = v
+	}
+	attrs["image"], attrs["name"] = FamiliarImage(c.ImageName), c.Name
+	return attrs
+}
+
+// FamiliarImage is an image name as Docker shows it: busybox, not
+// docker.io/library/busybox.
+func FamiliarImage(name string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(name, "docker.io/library/"), "docker.io/")
+}
+
 // Host holds the options about how the container runs on the host.
 type Host struct {
 	AutoRemove     bool          `json:"autoRemove,omitempty"`

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"maps"
 	"strings"
 	"time"
 
@@ -25,11 +24,7 @@ func (e *Engine) emit(typ mobyevents.Type, action mobyevents.Action, id string, 
 // containerEvent records an event of c with Docker's attributes: its
 // labels, image and name, and extra key/value pairs.
 func (e *Engine) containerEvent(c *container.Container, action mobyevents.Action, extra ...string) {
-	attrs := maps.Clone(c.Config.Labels)
-	if attrs == nil {
-		attrs = map[string]string{}
-	}
-	attrs["image"], attrs["name"] = familiarImage(c.ImageName), c.Name
+	attrs := c.EventAttributes()
 	for i := 0; i+1 < len(extra); i += 2 {
 		attrs[extra[i]] = extra[i+1]
 	}

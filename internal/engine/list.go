@@ -180,7 +180,7 @@ func exposedPorts(c *container.Container, published []mobycontainer.PortSummary)
 // summary is ps' row of a container, in Docker's shape.
 func (e *Engine) summary(c *container.Container, now time.Time) mobycontainer.Summary {
 	s := mobycontainer.Summary{
-		ID: c.ID, Names: []string{"/" + c.Name}, Image: familiarImage(c.ImageName), ImageID: c.Image,
+		ID: c.ID, Names: []string{"/" + c.Name}, Image: container.FamiliarImage(c.ImageName), ImageID: c.Image,
 		Command: strings.Join(c.Config.Args(), " "), Created: c.Created.Unix(), Labels: c.Config.Labels,
 		State: statusOf(c), Ports: []mobycontainer.PortSummary{}, Mounts: []mobycontainer.MountPoint{},
 		NetworkSettings: &mobycontainer.NetworkSettingsSummary{Networks: map[string]*mobynetwork.EndpointSettings{}},
@@ -210,14 +210,6 @@ func volumeName(m container.Mount) string {
 		return m.Source
 	}
 	return ""
-}
-
-// familiarImage is the image as ps shows it: busybox, not
-// docker.io/library/busybox:latest.
-func familiarImage(name string) string {
-	name = strings.TrimPrefix(name, "docker.io/library/")
-	name = strings.TrimPrefix(name, "docker.io/")
-	return name
 }
 
 // statusText is ps' STATUS column: Up 5 minutes (Paused), Exited (0)

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 
-	mobyevents "github.com/moby/moby/api/types/events"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/container"
@@ -28,11 +27,6 @@ func (e *Engine) autoRemove(c *container.Container) {
 	}
 }
 
-// disconnectQuietly takes a resumed monitor's container off its
-// networks; what fails is retried by the next start or rm, which tear
-// down what is left.
-func (e *Engine) disconnectQuietly(c *container.Container) { _ = e.disconnectAll(c) }
-
 // monitorMain is a monitor process's main.
 func monitorMain() {
 	trace.Phase("monitor", "process")
@@ -41,26 +35,26 @@ func monitorMain() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	e, err := Open(child.Roots[0], child.Roots[1])
-	if err != nil {
-		child.Failed(err, StatusFailed)
-		os.Exit(1)
-	}
-	trace.Phase("monitor", "engine open")
-	hooks := monitor.Hooks{
-		Network: e.connectNetworks, Remove: func(c *container.Container) { e.autoRemove(c) },
-		Disconnect: func(c *container.Container) { e.disconnectQuietly(c) },
-		Event: func(c *container.Container, action string, attrs ...string) {
-			e.containerEvent(c, mobyevents.Action(action), attrs...)
-		},
-	}
+	// The plan is all the monitor needs to run the container; the engine
+	// is opened only to remove a --rm container at its end.
+	roots := child.Roots
+	paths := monitor.Paths{Root: roots[0], RunRoot: roots[1]}
+	hooks := monitor.Hooks{Remove: func(c *container.Container) {
+		e, err := Open(roots[0], roots[1])
+		if err != nil {
+			// Nobody waits for this error: the record stays for rm.
+			fmt.Fprintln(os.Stderr, "berth monitor: remove", c.ID[:12]+":", err)
+			return
+		}
+		e.autoRemove(c)
+	}}
 	if code, err := strconv.Atoi(os.Getenv(idle.ResumeEnv)); err == nil {
 		fd, err := strconv.Atoi(os.Getenv(idle.ListenerEnv))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "berth monitor: resumed without its attach socket")
 			os.Exit(2)
 		}
-		os.Exit(monitor.Resume(e.paths, child.ID, hooks, code, os.NewFile(uintptr(fd), "attach-socket")))
+		os.Exit(monitor.Resume(paths, child.ID, hooks, code, os.NewFile(uintptr(fd), "attach-socket")))
 	}
 	// Launched ahead: wait for the container to be handed over, or exit
 	// quietly when the launch is aborted (or the starter died).
@@ -68,7 +62,7 @@ func monitorMain() {
 		os.Exit(0)
 	}
 	trace.Phase("monitor", "go")
-	os.Exit(monitor.Run(e.paths, child.ID, hooks, child, child.Client()))
+	os.Exit(monitor.Run(paths, child.ID, hooks, child, child.Client()))
 }
 
 // unmounter undoes the mount of a container's rootfs at merged.

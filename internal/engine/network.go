@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/network"
 	"github.com/berth-project/berth/internal/network/dns"
 )
@@ -97,7 +98,7 @@ func (e *Engine) publishSpecs(c *container.Container) ([]network.PortSpec, error
 // once the container has its address.
 func (e *Engine) prepareEtc(c *container.Container, etc string) error {
 	if !c.Host.OwnNetworkNamespace() {
-		return e.writeEtc(c, etc, nil)
+		return network.WriteEtc(etc, etcConfig(c))
 	}
 	for _, f := range []string{"hosts", "resolv.conf"} {
 		if err := os.WriteFile(filepath.Join(etc, f), nil, 0o644); err != nil {
@@ -107,75 +108,45 @@ func (e *Engine) prepareEtc(c *container.Container, etc string) error {
 	return nil
 }
 
-// writeEtc writes the container's hosts and resolv.conf, as network
-// makes them from its options and endpoints. The files are rewritten in
-// place: they are bind-mounted into the container.
-func (e *Engine) writeEtc(c *container.Container, etc string, eps []network.Endpoint) error {
-	cfg := network.EtcConfig{Hostname: c.Config.Hostname, Domainname: c.Config.Domainname, NetworkMode: c.Host.NetworkMode,
-		ExtraHosts: c.Host.ExtraHosts, DNS: c.Host.DNS, DNSSearch: c.Host.DNSSearch, DNSOptions: c.Host.DNSOptions, Endpoints: eps}
-	hosts, err := network.Hosts(cfg)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(etc, "hosts"), hosts, 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(etc, "resolv.conf"), network.ResolvConf(cfg), 0o644)
+// etcConfig is what the container's /etc files are made from.
+func etcConfig(c *container.Container) network.EtcConfig {
+	return network.EtcConfig{Hostname: c.Config.Hostname, Domainname: c.Config.Domainname, NetworkMode: c.Host.NetworkMode,
+		ExtraHosts: c.Host.ExtraHosts, DNS: c.Host.DNS, DNSSearch: c.Host.DNSSearch, DNSOptions: c.Host.DNSOptions}
 }
 
-// connectNetworks is the monitor's network step, between create and
-// start: lo up for none; for networks, endpoints, the /etc files with
-// the container's address, and the name server on user-defined ones.
-// The returned function undoes it all after the container exits.
-func (e *Engine) connectNetworks(c *container.Container, pid int) (func(), error) {
-	nsPath := "/proc/" + strconv.Itoa(pid) + "/ns/net"
-	etc := filepath.Join(e.containers.Dir(c.ID), "etc")
-	switch {
-	case c.Host.NetworkMode == "none", !c.Host.OwnNetworkNamespace():
-		// With none, the runtime brought lo up in the new namespace.
-		return func() {}, nil
+// networkPlan is the monitor's network step, between create and
+// start, as data: nil for none (the runtime brought lo up in the new
+// namespace) or a shared namespace; else the request for the container's
+// networks and published ports, its /etc files, and its name server's
+// upstreams.
+func (e *Engine) networkPlan(c *container.Container) (*monitor.NetworkPlan, error) {
+	if !c.Host.OwnNetworkNamespace() {
+		return nil, nil
 	}
 	ports, err := e.publishSpecs(c)
 	if err != nil {
 		return nil, err
 	}
-	req := network.Request{Container: c.ID, Name: c.Name, Ports: ports, NsPath: nsPath}
+	p := &monitor.NetworkPlan{Root: e.networks.Root, Isolated: e.networks.Isolated,
+		Request: network.Request{Container: c.ID, Name: c.Name, Ports: ports},
+		Etc:     etcConfig(c), EtcDir: filepath.Join(e.containers.Dir(c.ID), "etc")}
 	for _, a := range c.Host.Networks {
 		at := network.Attachment{Network: a.Name, Aliases: a.Aliases}
 		if a.IP != "" {
-			at.IP, _ = netip.ParseAddr(a.IP)
+			if at.IP, err = netip.ParseAddr(a.IP); err != nil {
+				return nil, fmt.Errorf("--ip %q: %w", a.IP, err) // create checked it
+			}
 		}
-		req.Networks = append(req.Networks, at)
+		p.Request.Networks = append(p.Request.Networks, at)
 	}
-	eps, err := e.networks.Connect(req)
-	if err != nil {
-		return nil, err
-	}
-	// Undoes a connect that failed half-way, whose error is the one to
-	// report; what it leaves, the next start or rm tears down.
-	undo := func() { _ = e.networks.Disconnect(c.ID) }
-	if err := e.writeEtc(c, etc, eps); err != nil {
-		undo()
-		return nil, err
-	}
-	if !slices.ContainsFunc(eps, func(ep network.Endpoint) bool { return ep.Network != network.DefaultName }) {
-		return undo, nil
-	}
-	pc, err := dns.ListenInNamespace(nsPath)
-	if err != nil {
-		undo()
-		return nil, fmt.Errorf("start the name server: %w", err)
-	}
-	upstreams := dns.HostResolvers("/etc/resolv.conf")
+	p.Upstreams = dns.HostResolvers("/etc/resolv.conf")
 	if len(c.Host.DNS) > 0 {
-		upstreams = nil
+		p.Upstreams = nil
 		for _, d := range c.Host.DNS {
-			upstreams = append(upstreams, d+":53")
+			p.Upstreams = append(p.Upstreams, d+":53")
 		}
 	}
-	srv := &dns.Server{Lookup: e.networks.Lookup(c.ID), Upstreams: upstreams}
-	go srv.Serve(pc)
-	return func() { _ = pc.Close(); undo() }, nil // the name server's socket: nothing to flush
+	return p, nil
 }
 
 // disconnectAll is the idempotent network teardown for a container

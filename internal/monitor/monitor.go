@@ -20,11 +20,13 @@ import (
 	"time"
 	"unsafe"
 
+	mobyevents "github.com/moby/moby/api/types/events"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/attach"
 	"github.com/berth-project/berth/internal/console"
 	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/events"
 	"github.com/berth-project/berth/internal/monitor/idle"
 	"github.com/berth-project/berth/internal/monitor/stdio"
 	"github.com/berth-project/berth/internal/runtime"
@@ -57,6 +59,40 @@ type Plan struct {
 	Bundle string `json:"bundle"`
 	Rootfs string `json:"rootfs"`
 	Idle   bool   `json:"idle"`
+	// Network puts the container on its networks once it is created;
+	// nil when it has no network namespace of its own to wire.
+	Network *NetworkPlan `json:"network,omitempty"`
+	// Events is the storage root whose journal gets the container's
+	// start, die and oom.
+	Events string `json:"events"`
+}
+
+// connect is the plan's network step for a container whose init is pid;
+// the function it returns undoes it.
+func (p Plan) connect(pid int) (func(), error) {
+	if p.Network == nil {
+		return func() {}, nil
+	}
+	return p.Network.connect(pid)
+}
+
+// disconnect is a resumed monitor's network teardown.
+func (p Plan) disconnect() {
+	if p.Network != nil {
+		p.Network.disconnect()
+	}
+}
+
+// event records what happened to the container in the journal, with
+// Docker's attributes and extra key/value pairs. Best effort: what
+// happened is not undone because its record could not be written.
+func (p Plan) event(c *container.Container, action string, extra ...string) {
+	attrs := c.EventAttributes()
+	for i := 0; i+1 < len(extra); i += 2 {
+		attrs[extra[i]] = extra[i+1]
+	}
+	_ = events.Journal{Dir: p.Events}.Append(mobyevents.Message{Type: mobyevents.ContainerEventType,
+		Action: mobyevents.Action(action), Actor: mobyevents.Actor{ID: c.ID, Attributes: attrs}})
 }
 
 func planPath(containerDir string) string { return filepath.Join(containerDir, "plan.json") }
@@ -88,20 +124,11 @@ func ReadPlan(containerDir string) (Plan, error) {
 // nothing uses it; EINVAL means it is gone already.
 func (p Plan) Unmount() { _ = unix.Unmount(p.Rootfs, unix.MNT_DETACH) }
 
-// Hooks are the engine's operations the monitor calls at run time: they
-// need what only then exists (the container's init pid), or are the
-// engine's own (removal, events).
+// Hooks are the engine's operations the monitor calls: only the
+// removal of a --rm container (its record, ID range and anonymous
+// volumes), which is the engine's rm.
 type Hooks struct {
-	// Network connects the created container (init pid) to its
-	// networks before it starts; the function it returns disconnects it.
-	Network func(c *container.Container, pid int) (func(), error)
-	// Remove removes the container for --rm (record, volumes, …).
 	Remove func(c *container.Container)
-	// Disconnect takes a resumed monitor's container off its networks.
-	Disconnect func(c *container.Container)
-	// Event records what happened to the container (start, die, oom),
-	// with key/value attributes.
-	Event func(c *container.Container, action string, attrs ...string)
 }
 
 // AttachSocket is where a container's monitor serves attach clients.
@@ -153,7 +180,7 @@ func Run(p Paths, id string, hooks Hooks, report Reporter, client *os.File) int 
 	}
 	_ = s.rt.Delete(id, true) // leftovers of an earlier run; none is the common case
 	trace.Phase("monitor", "start")
-	r, err := startOnce(s.rt, c, s.bundle, hooks, s.hub, s.logs)
+	r, err := startOnce(s.rt, c, s.plan, s.hub, s.logs)
 	if err != nil {
 		s.hub.CloseAll()
 		return fail(err)
@@ -168,7 +195,7 @@ func Run(p Paths, id string, hooks Hooks, report Reporter, client *os.File) int 
 		return fail(err)
 	}
 	trace.Phase("monitor", "running")
-	hooks.Event(c, "start")
+	s.plan.event(c, "start")
 	report.Ready()
 	return s.supervise(r, -1, 0)
 }
@@ -195,7 +222,7 @@ func Resume(p Paths, id string, hooks Hooks, code int, listener *os.File) int {
 	}
 	defer os.Remove(s.sock) // gone already if the listener removed it
 	defer s.l.Close()       // the container is done: nobody is served any more
-	return s.supervise(&run{disconnect: func() { hooks.Disconnect(c) }}, code, c.State.RestartCount)
+	return s.supervise(&run{disconnect: s.plan.disconnect}, code, c.State.RestartCount)
 }
 
 // nameAndReap makes this process the monitor: "berth-monitor" in ps -o
@@ -296,9 +323,9 @@ func (s *session) supervise(r *run, code, restarts int) int {
 		})
 		if err == nil {
 			if oom {
-				s.hooks.Event(c, "oom")
+				s.plan.event(c, "oom")
 			}
-			s.hooks.Event(c, "die", "exitCode", strconv.Itoa(code))
+			s.plan.event(c, "die", "exitCode", strconv.Itoa(code))
 		}
 		if err != nil || !again {
 			break
@@ -308,7 +335,7 @@ func (s *session) supervise(r *run, code, restarts int) int {
 		if cur, err := s.store.Load(s.id); err != nil || cur.State.StopRequested {
 			break
 		}
-		if r, err = startOnce(s.rt, c, s.bundle, s.hooks, s.hub, s.logs); err != nil {
+		if r, err = startOnce(s.rt, c, s.plan, s.hub, s.logs); err != nil {
 			// Recorded with the monitor's departure below.
 			startErr = err.Error()
 			break
@@ -318,7 +345,7 @@ func (s *session) supervise(r *run, code, restarts int) int {
 			c.State.RestartCount++
 			return nil
 		}); err == nil {
-			s.hooks.Event(cur, "start")
+			s.plan.event(cur, "start")
 		}
 		s.c, code = c, -1
 	}
@@ -370,7 +397,7 @@ func (r *run) closeOutput() {
 
 // startOnce creates and starts the container with its stdio on the hub
 // (a pty with a terminal, else pipes) and on its networks.
-func startOnce(rt *runtime.Runtime, c *container.Container, bundle string, hooks Hooks, hub *stdio.Hub, logs stdio.LogDriver) (*run, error) {
+func startOnce(rt *runtime.Runtime, c *container.Container, plan Plan, hub *stdio.Hub, logs stdio.LogDriver) (*run, error) {
 	id, cfg := c.ID, c.Config
 	var closers []*os.File
 	closeAll := func() {
@@ -385,7 +412,7 @@ func startOnce(rt *runtime.Runtime, c *container.Container, bundle string, hooks
 		}
 		return r, w, err
 	}
-	o := runtime.CreateOptions{Bundle: bundle}
+	o := runtime.CreateOptions{Bundle: plan.Bundle}
 	r := &run{done: make(chan struct{}, 2)}
 	var relay *os.File
 	var err error
@@ -424,7 +451,7 @@ func startOnce(rt *runtime.Runtime, c *container.Container, bundle string, hooks
 	}
 	r.pid = st.Pid
 	trace.Phase("monitor", "created")
-	if r.disconnect, err = hooks.Network(c, st.Pid); err != nil {
+	if r.disconnect, err = plan.connect(st.Pid); err != nil {
 		closeAll()
 		_ = rt.Delete(id, true) // undoes the create; the error above is reported
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -101,6 +102,20 @@ func ResolvConf(c EtcConfig) []byte {
 		fmt.Fprintf(&b, "options %s\n", strings.Join(opts, " "))
 	}
 	return b.Bytes()
+}
+
+// WriteEtc writes a container's hosts and resolv.conf into dir. The
+// files are rewritten in place: they are bind-mounted into the
+// container.
+func WriteEtc(dir string, c EtcConfig) error {
+	hosts, err := Hosts(c)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hosts"), hosts, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "resolv.conf"), ResolvConf(c), 0o644)
 }
 
 // hostResolv reads a resolv.conf's servers, search list and options; a
