@@ -287,18 +287,7 @@ func (e *Engine) remove(ctx context.Context, c *container.Container, o RemoveOpt
 // forget removes a stopped container's record and what it holds: its
 // ID range, and with volumes its anonymous volumes.
 func (e *Engine) forget(c *container.Container, volumes bool) error {
-	if err := e.containers.Remove(c); err != nil {
-		return err
-	}
-	e.containerEvent(c, mobyevents.ActionDestroy)
-	var errs []error
-	if c.Host.IDMap != nil {
-		errs = append(errs, e.idRanges().Release(c.ID)) // no-op for a --uidmap range
-	}
-	if volumes {
-		errs = append(errs, e.removeAnonymousVolumes(c))
-	}
-	return errors.Join(errs...)
+	return e.storage().Forget(c, volumes)
 }
 
 // WaitCondition is what ContainerWait waits for, as Docker names it.

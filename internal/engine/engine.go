@@ -23,6 +23,7 @@ import (
 	"github.com/berth-project/berth/internal/image"
 	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/network"
+	"github.com/berth-project/berth/internal/removal"
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/volume"
 )
@@ -74,11 +75,15 @@ func OpenWith(root, runRoot string, o Options) (*Engine, error) {
 		e.self = "/proc/self/exe"
 	}
 	e.rt = runtime.New(e.paths.RuntimeRoot())
-	e.volumes = volume.Store{Root: root, InUse: e.volumeUsers}
+	e.volumes = e.storage().Volumes()
 	e.networks = &network.Manager{Root: root, Isolated: filepath.Clean(root) != DefaultRoot}
 	imgs.InUse = e.usersOf
 	return e, nil
 }
+
+// storage is the root's containers, volumes and ID ranges, as removal
+// forgets them.
+func (e *Engine) storage() removal.Storage { return removal.Storage{Root: e.paths.Root} }
 
 // Roots are the storage root and the runtime root the engine was
 // opened on.

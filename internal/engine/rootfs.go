@@ -109,9 +109,7 @@ func searchable(dir string) error {
 	}
 }
 
-func (e *Engine) idRanges() idmap.Allocator {
-	return idmap.Allocator{File: filepath.Join(e.paths.Root, "userns-ranges.json")}
-}
+func (e *Engine) idRanges() idmap.Allocator { return e.storage().IDRanges() }
 
 // mountMapped mounts the overlay rootfs of a container with a user
 // namespace: every image layer through an idmapped mount with the

@@ -365,7 +365,7 @@ func (e *Engine) plan(c *container.Container) (monitor.Plan, error) {
 		return monitor.Plan{}, err
 	}
 	dir := e.containers.Dir(c.ID)
-	p := monitor.Plan{Bundle: bundle, Rootfs: filepath.Join(dir, "merged"), Idle: canIdle(c), Events: e.paths.Root}
+	p := monitor.Plan{Bundle: bundle, Rootfs: filepath.Join(dir, "merged"), Idle: canIdle(c), Root: e.paths.Root}
 	if p.Network, err = e.networkPlan(c); err != nil {
 		unmount()
 		return monitor.Plan{}, err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/idmap"
+	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/monitor/launch"
 	_ "github.com/berth-project/berth/internal/nsenter" // joins namespaces before Go starts
 	"github.com/berth-project/berth/internal/runtime"
@@ -39,7 +40,7 @@ func HelperMain() {
 	case initproc.IsInit(arg0):
 		initproc.Main()
 	case launch.IsMonitor(arg0):
-		monitorMain()
+		monitor.Main()
 	case launch.IsExecMonitor(arg0):
 		execMonitorMain()
 	case arg0 == idmap.HolderArg0:

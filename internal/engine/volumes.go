@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -21,22 +20,7 @@ import (
 )
 
 // volumeUsers names the containers that mount volume name.
-func (e *Engine) volumeUsers(name string) ([]string, error) {
-	all, err := e.containers.List()
-	if err != nil {
-		return nil, fmt.Errorf("list containers: %w", err)
-	}
-	var out []string
-	for _, c := range all {
-		for _, m := range c.Host.Mounts {
-			if m.Type == "volume" && m.Source == name {
-				out = append(out, c.Name)
-				break
-			}
-		}
-	}
-	return out, nil
-}
+func (e *Engine) volumeUsers(name string) ([]string, error) { return e.storage().VolumeUsers(name) }
 
 // userMounts parses -v and --tmpfs, takes the --mount values, adds an anonymous volume
 // for each image VOLUME no flag covers, validates the host options, and
@@ -177,31 +161,6 @@ func (e *Engine) prepareVolumes(c *container.Container, rootfs string) (containe
 		}
 	}
 	return lookup, nil
-}
-
-// removeAnonymousVolumes removes the container's anonymous volumes (rm
-// -v, --rm), unless another container uses them too.
-func (e *Engine) removeAnonymousVolumes(c *container.Container) error {
-	var errs []error
-	for _, m := range c.Host.Mounts {
-		if m.Type != "volume" || !m.Anonymous {
-			continue
-		}
-		users, err := e.volumeUsers(m.Source)
-		if err != nil {
-			errs = append(errs, err) // kept: its users are unknown
-			continue
-		}
-		if len(users) > 0 {
-			continue
-		}
-		if err := e.volumes.Remove(m.Source, false); err != nil && !errors.Is(err, volume.ErrNotFound) {
-			errs = append(errs, err)
-		} else if err == nil {
-			e.emit(mobyevents.VolumeEventType, mobyevents.ActionDestroy, m.Source, map[string]string{"driver": "local"})
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // joins resolves --pid/--ipc/--uts/--network container:NAME to the

@@ -1,11 +1,15 @@
 // Package monitor is the per-container monitor ("shim"): one small
-// process per container, started detached (its own session) by the
-// engine. It mounts the container's root filesystem, creates and starts
-// the container with the runtime in-process (so the container's init is
-// its child), copies the container's output into the log file, reaps
-// init, records the exit code, and cleans up: runtime state, mounts,
-// and the whole container with --rm. No daemon stays up: every berth
-// command finds the state on disk.
+// process per container, started by the engine and owned by nobody
+// (internal/monitor/launch). It carries out the plan the engine made
+// before its go-ahead (Plan: the bundle, the mounted rootfs, the network
+// step as data): it creates and starts the container with the runtime
+// in-process (so the container's init is its child), puts it on its
+// networks and serves its names, copies its output to the log, reaps
+// init, records the exit code and the events, restarts it as its policy
+// says, and cleans up: networks, runtime state, the rootfs mount, and
+// the whole container with --rm (internal/removal). It calls nothing of
+// the engine's. No daemon stays up: every berth command finds the state
+// on disk.
 package monitor
 
 import (
@@ -28,7 +32,9 @@ import (
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/events"
 	"github.com/berth-project/berth/internal/monitor/idle"
+	"github.com/berth-project/berth/internal/monitor/launch"
 	"github.com/berth-project/berth/internal/monitor/stdio"
+	"github.com/berth-project/berth/internal/removal"
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/state"
 	"github.com/berth-project/berth/internal/trace"
@@ -62,9 +68,9 @@ type Plan struct {
 	// Network puts the container on its networks once it is created;
 	// nil when it has no network namespace of its own to wire.
 	Network *NetworkPlan `json:"network,omitempty"`
-	// Events is the storage root whose journal gets the container's
-	// start, die and oom.
-	Events string `json:"events"`
+	// Root is the storage root: its journal gets the container's start,
+	// die and oom, and a --rm container is forgotten there.
+	Root string `json:"root"`
 }
 
 // connect is the plan's network step for a container whose init is pid;
@@ -91,7 +97,7 @@ func (p Plan) event(c *container.Container, action string, extra ...string) {
 	for i := 0; i+1 < len(extra); i += 2 {
 		attrs[extra[i]] = extra[i+1]
 	}
-	_ = events.Journal{Dir: p.Events}.Append(mobyevents.Message{Type: mobyevents.ContainerEventType,
+	_ = events.Journal{Dir: p.Root}.Append(mobyevents.Message{Type: mobyevents.ContainerEventType,
 		Action: mobyevents.Action(action), Actor: mobyevents.Actor{ID: c.ID, Attributes: attrs}})
 }
 
@@ -124,13 +130,6 @@ func ReadPlan(containerDir string) (Plan, error) {
 // nothing uses it; EINVAL means it is gone already.
 func (p Plan) Unmount() { _ = unix.Unmount(p.Rootfs, unix.MNT_DETACH) }
 
-// Hooks are the engine's operations the monitor calls: only the
-// removal of a --rm container (its record, ID range and anonymous
-// volumes), which is the engine's rm.
-type Hooks struct {
-	Remove func(c *container.Container)
-}
-
 // AttachSocket is where a container's monitor serves attach clients.
 func AttachSocket(containerDir string) string { return filepath.Join(containerDir, "attach.sock") }
 
@@ -138,8 +137,8 @@ func AttachSocket(containerDir string) string { return filepath.Join(containerDi
 // that the container runs, or why not. client, if not nil, is attached
 // before the container starts (a foreground run), so it misses no
 // output. It returns the container's exit code.
-func Run(p Paths, id string, hooks Hooks, report Reporter, client *os.File) int {
-	s := &session{id: id, hooks: hooks, store: container.Store{Root: p.Root}, rt: runtime.New(p.RuntimeRoot())}
+func Run(p Paths, id string, report Reporter, client *os.File) int {
+	s := &session{id: id, store: container.Store{Root: p.Root}, rt: runtime.New(p.RuntimeRoot())}
 	fail := func(err error) int {
 		// State first: the starter reads it once it has the report. If
 		// it cannot be written, the record says "running" with this
@@ -204,8 +203,8 @@ func Run(p Paths, id string, hooks Hooks, report Reporter, client *os.File) int 
 // once its init has exited with code: it records the exit, restarts the
 // container as its policy says, and cleans up, as Run would have.
 // listener is the attach socket, still open.
-func Resume(p Paths, id string, hooks Hooks, code int, listener *os.File) int {
-	s := &session{id: id, hooks: hooks, store: container.Store{Root: p.Root}, rt: runtime.New(p.RuntimeRoot())}
+func Resume(p Paths, id string, code int, listener *os.File) int {
+	s := &session{id: id, store: container.Store{Root: p.Root}, rt: runtime.New(p.RuntimeRoot())}
 	nameAndReap()
 	c, err := s.store.Load(id)
 	if err != nil {
@@ -239,7 +238,6 @@ func nameAndReap() {
 type session struct {
 	id      string
 	c       *container.Container
-	hooks   Hooks
 	store   container.Store
 	rt      *runtime.Runtime
 	plan    Plan
@@ -363,7 +361,10 @@ func (s *session) supervise(r *run, code, restarts int) int {
 	if err == nil && c.Host.AutoRemove {
 		s.cleanup()
 		trace.Phase("monitor", "unmounted")
-		s.hooks.Remove(c)
+		if err := (removal.Storage{Root: s.plan.Root}).Forget(c, true); err != nil {
+			// Nobody waits for this error: the record stays for rm.
+			fmt.Fprintln(os.Stderr, "berth monitor: remove", c.ID[:12]+":", err)
+		}
 		trace.Phase("monitor", "removed")
 	}
 	// The container's code is the monitor's: a foreground run waits on
@@ -537,3 +538,31 @@ func StartTime(pid int) uint64 {
 
 // Alive reports whether the monitor (pid, start) still runs.
 func Alive(pid int, start uint64) bool { return state.Alive(pid, start) }
+
+// Main is a launched monitor process's main (launch.IsMonitor); it
+// never returns.
+func Main() {
+	trace.Phase("monitor", "process")
+	child, err := launch.FromEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	// The plan is all the monitor needs: it opens no engine.
+	paths := Paths{Root: child.Roots[0], RunRoot: child.Roots[1]}
+	if code, err := strconv.Atoi(os.Getenv(idle.ResumeEnv)); err == nil {
+		fd, err := strconv.Atoi(os.Getenv(idle.ListenerEnv))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "berth monitor: resumed without its attach socket")
+			os.Exit(2)
+		}
+		os.Exit(Resume(paths, child.ID, code, os.NewFile(uintptr(fd), "attach-socket")))
+	}
+	// Launched ahead: wait for the container to be handed over, or exit
+	// quietly when the launch is aborted (or the starter died).
+	if !child.WaitGo() {
+		os.Exit(0)
+	}
+	trace.Phase("monitor", "go")
+	os.Exit(Run(paths, child.ID, child, child.Client()))
+}

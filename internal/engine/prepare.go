@@ -2,68 +2,15 @@ package engine
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/container"
-	"github.com/berth-project/berth/internal/monitor"
-	"github.com/berth-project/berth/internal/monitor/idle"
-	"github.com/berth-project/berth/internal/monitor/launch"
 	"github.com/berth-project/berth/internal/network"
-	"github.com/berth-project/berth/internal/trace"
 )
-
-// autoRemove is the end of a --rm container, in its monitor: nobody
-// waits for an error, so it goes to the monitor's stderr, which the
-// engine keeps nowhere; the record is gone in any case or stays for rm.
-func (e *Engine) autoRemove(c *container.Container) {
-	if err := e.forget(c, true); err != nil {
-		fmt.Fprintln(os.Stderr, "berth monitor: remove", c.ID[:12]+":", err)
-	}
-}
-
-// monitorMain is a monitor process's main.
-func monitorMain() {
-	trace.Phase("monitor", "process")
-	child, err := launch.FromEnv()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	// The plan is all the monitor needs to run the container; the engine
-	// is opened only to remove a --rm container at its end.
-	roots := child.Roots
-	paths := monitor.Paths{Root: roots[0], RunRoot: roots[1]}
-	hooks := monitor.Hooks{Remove: func(c *container.Container) {
-		e, err := Open(roots[0], roots[1])
-		if err != nil {
-			// Nobody waits for this error: the record stays for rm.
-			fmt.Fprintln(os.Stderr, "berth monitor: remove", c.ID[:12]+":", err)
-			return
-		}
-		e.autoRemove(c)
-	}}
-	if code, err := strconv.Atoi(os.Getenv(idle.ResumeEnv)); err == nil {
-		fd, err := strconv.Atoi(os.Getenv(idle.ListenerEnv))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "berth monitor: resumed without its attach socket")
-			os.Exit(2)
-		}
-		os.Exit(monitor.Resume(paths, child.ID, hooks, code, os.NewFile(uintptr(fd), "attach-socket")))
-	}
-	// Launched ahead: wait for the container to be handed over, or exit
-	// quietly when the launch is aborted (or the starter died).
-	if !child.WaitGo() {
-		os.Exit(0)
-	}
-	trace.Phase("monitor", "go")
-	os.Exit(monitor.Run(paths, child.ID, hooks, child, child.Client()))
-}
 
 // unmounter undoes the mount of a container's rootfs at merged.
 func unmounter(merged string) func() {
