@@ -2,7 +2,8 @@
 // flags. It is thin: every verb parses its flags into the engine's
 // typed options, calls the engine (internal/engine) and prints what it
 // returns (internal/format). It reaches nothing below the engine; `berth
-// ns` is a tool of its own (internal/nstool).
+// ns` is a tool of its own (internal/nstool), and `berth build` the
+// builder (internal/build), a front end over the engine itself.
 package main
 
 import (
@@ -181,7 +182,7 @@ func newRoot(g *globals) *cobra.Command {
 	containerCmd.AddCommand(containerCommands(g, true)...)
 	root.AddCommand(containerCmd)
 	root.AddCommand(containerCommands(g, false)...)
-	root.AddCommand(volumeCommand(g), networkCommand(g))
+	root.AddCommand(volumeCommand(g), networkCommand(g), buildCommand(g))
 	return root
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	mobycontainer "github.com/moby/moby/api/types/container"
@@ -62,6 +63,65 @@ type CommitOptions struct {
 	Changes              []string
 	// Pause freezes a running container while its changes are read.
 	Pause bool
+	// Config, when set, is the new image's config as it is (a
+	// builder's), instead of the container's.
+	Config *mobycontainer.Config
+	// CreatedBy is the new layer's history entry; "" is the container's
+	// command.
+	CreatedBy string
+	// History are steps that added no layer, recorded before the new
+	// one (a builder's metadata steps).
+	History []HistoryStep
+}
+
+// HistoryStep is a step of an image's history that added no layer.
+type HistoryStep struct {
+	CreatedBy string
+	Created   time.Time
+	Comment   string
+}
+
+func emptyLayerHistory(steps []HistoryStep) []v1.History {
+	out := make([]v1.History, len(steps))
+	for i, h := range steps {
+		out[i] = v1.History{Created: v1.Time{Time: h.Created}, CreatedBy: h.CreatedBy, Comment: h.Comment, EmptyLayer: true}
+	}
+	return out
+}
+
+// imageConfigOf is an image's runtime config from Docker's container
+// config (a builder's state, a commit's config).
+func imageConfigOf(c *mobycontainer.Config) v1.Config {
+	out := v1.Config{Env: c.Env, Cmd: c.Cmd, Entrypoint: c.Entrypoint, User: c.User, WorkingDir: c.WorkingDir,
+		Labels: c.Labels, StopSignal: c.StopSignal, Shell: c.Shell, OnBuild: c.OnBuild, ArgsEscaped: c.ArgsEscaped}
+	if len(c.Volumes) > 0 {
+		out.Volumes = c.Volumes
+	}
+	if len(c.ExposedPorts) > 0 {
+		out.ExposedPorts = map[string]struct{}{}
+		for p := range c.ExposedPorts {
+			out.ExposedPorts[p.String()] = struct{}{}
+		}
+	}
+	if h := c.Healthcheck; h != nil {
+		out.Healthcheck = &v1.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+	}
+	return out
+}
+
+// ImageConfigure makes an image of base's layers with config cfg and
+// the history steps appended (no layer added), named ref when given,
+// and returns its ID: a builder's last metadata steps.
+func (e *Engine) ImageConfigure(ctx context.Context, base string, cfg mobycontainer.Config, history []HistoryStep, ref string) (string, error) {
+	img, err := e.images.Get(base)
+	if err != nil {
+		return "", classify(err)
+	}
+	out, err := e.images.Configure(ctx, img, imageConfigOf(&cfg), emptyLayerHistory(history), ref)
+	if err != nil {
+		return "", classify(err)
+	}
+	return out.ID.String(), nil
 }
 
 // ContainerCommit makes an image of the container: its image's layers
@@ -91,6 +151,9 @@ func (e *Engine) ContainerCommit(ctx context.Context, ref string, o CommitOption
 	cfg.Env, cfg.Cmd, cfg.Entrypoint = c.Config.Env, c.Config.Cmd, c.Config.Entrypoint
 	cfg.User, cfg.WorkingDir, cfg.Labels, cfg.StopSignal = c.Config.User, c.Config.WorkingDir, c.Config.Labels, c.Config.StopSignal
 	cfg.ExposedPorts = c.Config.ExposedPorts
+	if o.Config != nil {
+		cfg = imageConfigOf(o.Config)
+	}
 	pr, pw := io.Pipe()
 	var shift uint32
 	if c.Host.IDMap != nil {
@@ -98,10 +161,13 @@ func (e *Engine) ContainerCommit(ctx context.Context, ref string, o CommitOption
 	}
 	go func() { _ = pw.CloseWithError(snapshot.WriteDiff(pw, e.upperDir(c), shift)) }() // CloseWithError is always nil
 	defer pr.Close()                                                                    // ends the writer goroutine if Import stops early; its error is the writer's
-	args := append(append([]string(nil), c.Config.Entrypoint...), c.Config.Cmd...)
+	createdBy := o.CreatedBy
+	if createdBy == "" {
+		createdBy = strings.Join(c.Config.Args(), " ")
+	}
 	img, err := e.images.Import(ctx, pr, image.ImportOptions{
 		Ref: o.Ref, Changes: o.Changes, Message: o.Message, Author: o.Author, Base: base, Config: withoutEmpty(cfg),
-		CreatedBy: strings.Join(args, " "),
+		CreatedBy: createdBy, EmptyHistory: emptyLayerHistory(o.History),
 	})
 	if err != nil {
 		return "", fmt.Errorf("commit %s: %w", c.Name, err)
@@ -116,8 +182,3 @@ func withoutEmpty(c v1.Config) *v1.Config {
 	}
 	return &c
 }
-
-// writeLayer tars an overlay upper dir as an OCI layer: whiteout
-// devices become .wh. files, opaque directories get .wh..wh..opq. Owners
-// stored under a user namespace's host IDs (from shift on) are written
-// as the container saw them.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,7 +88,7 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 	oc := o.Config
 	c := &container.Container{ID: o.ID, Name: strings.TrimPrefix(o.Name, "/"), Created: time.Now().UTC(), Image: img.ID.String(), ImageName: ref, Host: host}
 	cfg := container.Config{
-		Hostname: oc.Hostname, Domainname: oc.Domainname, User: ic.User, Env: append(append([]string(nil), ic.Env...), oc.Env...),
+		Hostname: oc.Hostname, Domainname: oc.Domainname, User: ic.User, Env: mergeEnv(ic.Env, oc.Env),
 		Cmd: ic.Cmd, Entrypoint: ic.Entrypoint, WorkingDir: ic.WorkingDir, Labels: map[string]string{},
 		StopSignal: ic.StopSignal, Tty: oc.Tty, ExposedPorts: ic.ExposedPorts, StopTimeout: oc.StopTimeout,
 		OpenStdin: oc.OpenStdin, StdinOnce: oc.StdinOnce,
@@ -162,4 +163,21 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 	}
 	e.containerEvent(c, mobyevents.ActionCreate)
 	return c, nil
+}
+
+// mergeEnv is the image's environment with the caller's on top, as
+// Docker merges them: a variable set again replaces the image's, in its
+// place (getenv would find the first of two).
+func mergeEnv(image, add []string) []string {
+	out := append([]string(nil), image...)
+	for _, kv := range add {
+		k, _, _ := strings.Cut(kv, "=")
+		i := slices.IndexFunc(out, func(o string) bool { ok, _, _ := strings.Cut(o, "="); return ok == k })
+		if i >= 0 {
+			out[i] = kv
+		} else {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

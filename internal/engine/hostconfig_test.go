@@ -71,3 +71,10 @@ func TestHostConfigRefusesWhatBerthCannotDo(t *testing.T) {
 }
 
 func mobynetworkConfig() mobynetwork.NetworkingConfig { return mobynetwork.NetworkingConfig{} }
+
+func TestMergeEnvReplacesByName(t *testing.T) {
+	got := mergeEnv([]string{"PATH=/bin", "A=1"}, []string{"A=2", "PATH=/usr/bin:/bin", "B=3"})
+	if want := []string{"PATH=/usr/bin:/bin", "A=2", "B=3"}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}

@@ -30,6 +30,9 @@ type ImportOptions struct {
 	Config *v1.Config
 	// Author and CreatedBy go into the config and history.
 	Author, CreatedBy string
+	// EmptyHistory are steps that added no layer, recorded before the
+	// new layer's (a builder's metadata steps).
+	EmptyHistory []v1.History
 }
 
 // Import makes a single-layer image of a root filesystem tar (plain,
@@ -108,7 +111,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Im
 	if createdBy == "" {
 		createdBy = "berth import"
 	}
-	cfg.History = append(cfg.History, v1.History{Created: cfg.Created, CreatedBy: createdBy, Comment: o.Message, Author: o.Author})
+	cfg.History = append(append(cfg.History, o.EmptyHistory...), v1.History{Created: cfg.Created, CreatedBy: createdBy, Comment: o.Message, Author: o.Author})
 	layer := v1.Descriptor{MediaType: types.MediaType(layerMediaType(magic)), Digest: layerDigest, Size: size}
 	layers = append(layers, layer)
 	rawCfg, err := json.Marshal(cfg)
@@ -133,6 +136,51 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Im
 	// The base's layers are stored and unpacked already: admit finds them.
 	if _, err := s.admit(ctx, admission{rawManifest: rawManifest, mediaType: types.OCIManifestSchema1, rawConfig: rawCfg, names: names}); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
+	}
+	return s.Get(cfgDigest.String())
+}
+
+// Configure makes an image of base's layers with runtime config cfg and
+// history entries appended (steps that added no layer), named ref when
+// given: a builder's metadata steps after its last layer.
+func (s *Service) Configure(ctx context.Context, base *Image, cfg v1.Config, history []v1.History, ref string) (*Image, error) {
+	var names []string
+	if ref != "" {
+		r, err := reference.Parse(ref)
+		if err != nil {
+			return nil, err
+		}
+		name, ok := r.Tagged()
+		if !ok || r.Digest != "" {
+			return nil, fmt.Errorf("%s: a name for an image cannot carry a digest", ref)
+		}
+		names = []string{name}
+	}
+	cf := *base.Config
+	cf.Config = cfg
+	cf.Created = v1.Time{Time: time.Now().UTC()}
+	cf.History = append(append([]v1.History(nil), base.Config.History...), history...)
+	rawCfg, err := json.Marshal(cf)
+	if err != nil {
+		return nil, err
+	}
+	cfgDigest, _, err := v1.SHA256(bytesReader(rawCfg))
+	if err != nil {
+		return nil, err
+	}
+	m := *base.Manifest
+	m.Config = v1.Descriptor{MediaType: base.Manifest.Config.MediaType, Digest: cfgDigest, Size: int64(len(rawCfg))}
+	rawManifest, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := s.gcLock(false)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if _, err := s.admit(ctx, admission{rawManifest: rawManifest, mediaType: base.Record.MediaType, rawConfig: rawCfg, names: names}); err != nil {
+		return nil, err
 	}
 	return s.Get(cfgDigest.String())
 }

@@ -259,7 +259,9 @@ func TestImagePullInspectMountAndRun(t *testing.T) {
 }
 
 // A FROM-scratch image holding one static Go binary runs.
-func TestScratchImageWithStaticGoServer(t *testing.T) {
+// httpServerBinary is testdata/httpserver built static, once a suite.
+func httpServerBinary(t *testing.T) string {
+	t.Helper()
 	bin := filepath.Join(suiteDir, "httpserver")
 	if _, err := os.Stat(bin); err != nil {
 		cmd := exec.Command("go", "build", "-o", bin, "./testdata/httpserver")
@@ -268,7 +270,11 @@ func TestScratchImageWithStaticGoServer(t *testing.T) {
 			t.Fatalf("build httpserver: %v: %s", err, out)
 		}
 	}
-	body, err := os.ReadFile(bin)
+	return bin
+}
+
+func TestScratchImageWithStaticGoServer(t *testing.T) {
+	body, err := os.ReadFile(httpServerBinary(t))
 	if err != nil {
 		t.Fatal(err)
 	}

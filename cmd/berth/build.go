@@ -1,0 +1,88 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-project/berth/internal/build"
+	"github.com/berth-project/berth/internal/engine"
+)
+
+func buildCommand(g *globals) *cobra.Command {
+	var tags, buildArgs, labels []string
+	var file, target, iidfile string
+	var quiet, noCache bool
+	var rf registryFlags
+	c := &cobra.Command{
+		Use:   "build [OPTIONS] PATH",
+		Short: "Build an image from a Dockerfile",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if args[0] == "-" {
+				return usageError{errors.New("a build context on standard input is not supported yet: give a directory")}
+			}
+			o := build.Options{ContextDir: args[0], Tags: tags, Target: target, BuildArgs: map[string]string{},
+				Labels: labelMap(labels), Pull: engine.PullOptions{RegistryOptions: rf.options()}, Out: os.Stdout}
+			if len(labels) == 0 {
+				o.Labels = nil
+			}
+			if quiet {
+				o.Out = io.Discard
+			}
+			if file == "-" {
+				o.Source = os.Stdin
+			} else if file != "" {
+				o.Dockerfile = file
+			}
+			for _, a := range buildArgs {
+				k, v, ok := strings.Cut(a, "=")
+				if !ok {
+					v, ok = os.LookupEnv(k) // --build-arg NAME takes the caller's value
+					if !ok {
+						continue
+					}
+				}
+				o.BuildArgs[k] = v
+			}
+			_ = noCache // there is no build cache yet: every step runs
+			return g.with(func(e *engine.Engine) error {
+				ctx, cancel := interruptible()
+				defer cancel()
+				res, err := build.Build(ctx, e, o)
+				if err != nil {
+					return err
+				}
+				if iidfile != "" {
+					if err := os.WriteFile(iidfile, []byte(res.ID), 0o644); err != nil {
+						return err
+					}
+				}
+				if quiet {
+					fmt.Println(res.ID)
+					return nil
+				}
+				fmt.Println("Successfully built", strings.TrimPrefix(res.ID, "sha256:")[:12])
+				for _, t := range tags {
+					fmt.Println("Successfully tagged", t)
+				}
+				return nil
+			})
+		},
+	}
+	f := c.Flags()
+	f.StringArrayVarP(&tags, "tag", "t", nil, "name and optionally a tag (name:tag)")
+	f.StringVarP(&file, "file", "f", "", "the Dockerfile (default PATH/Dockerfile; - for standard input)")
+	f.StringArrayVar(&buildArgs, "build-arg", nil, "set a build-time variable")
+	f.StringVar(&target, "target", "", "the stage to build")
+	f.StringArrayVar(&labels, "label", nil, "set metadata on the image")
+	f.BoolVarP(&quiet, "quiet", "q", false, "print only the image ID")
+	f.StringVar(&iidfile, "iidfile", "", "write the image ID to the file")
+	f.BoolVar(&noCache, "no-cache", false, "do not use the cache (berth has none yet)")
+	rf.add(c)
+	return c
+}

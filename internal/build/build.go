@@ -1,0 +1,211 @@
+// Package build builds images from a Dockerfile on the engine, with no
+// daemon: BuildKit's Dockerfile front end (parser, instructions, shell
+// lexer, .dockerignore) reads the file, and each step that changes the
+// filesystem is a container of the engine: RUN runs in one, COPY, ADD
+// and WORKDIR write into one, and the container is committed as the
+// step's layer (its overlay upper dir is the diff). Steps that change
+// only metadata change the image config and add a history entry without
+// a layer. The API's POST /build will call the same Build.
+package build
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"github.com/berth-project/berth/internal/engine"
+)
+
+// Options are a build's.
+type Options struct {
+	// ContextDir is the build context.
+	ContextDir string
+	// Dockerfile is the file's path; "" is ContextDir/Dockerfile. Its
+	// contents, when Source is set, come from there instead (-f -).
+	Dockerfile string
+	Source     io.Reader
+	// Tags name the result (-t, one or more).
+	Tags []string
+	// BuildArgs are --build-arg values.
+	BuildArgs map[string]string
+	// Target is the last stage built; "" is the file's last stage.
+	Target string
+	// Labels are added to the result's config (--label).
+	Labels map[string]string
+	// Pull is how FROM fetches an image the store lacks.
+	Pull engine.PullOptions
+	// Out receives the steps and what they print; nil discards.
+	Out io.Writer
+}
+
+// Result is a build's image.
+type Result struct {
+	ID string
+}
+
+// Error is a build failure at one instruction of the Dockerfile.
+type Error struct {
+	File string
+	Line int
+	Code string // the instruction as written
+	Err  error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s:%d: %s: %v", e.File, e.Line, e.Code, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Build builds the Dockerfile's target stage and tags it.
+func Build(ctx context.Context, e *engine.Engine, o Options) (Result, error) {
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	file := o.Dockerfile
+	if file == "" {
+		file = filepath.Join(o.ContextDir, "Dockerfile")
+	}
+	src := o.Source
+	if src == nil {
+		f, err := os.Open(file)
+		if err != nil {
+			return Result{}, fmt.Errorf("build: %w", err)
+		}
+		defer f.Close() // read only
+		src = f
+	}
+	ast, err := parser.Parse(src)
+	if err != nil {
+		return Result{}, fmt.Errorf("build: %s: %w", file, err)
+	}
+	for _, w := range ast.Warnings {
+		fmt.Fprintf(o.Out, "[WARNING] %s\n", w.Short)
+	}
+	stages, metaArgs, err := instructions.Parse(ast.AST, nil)
+	if err != nil {
+		return Result{}, fmt.Errorf("build: %s: %w", file, err)
+	}
+	if len(stages) == 0 {
+		return Result{}, fmt.Errorf("build: %s: no FROM instruction", file)
+	}
+	ctxDir, cleanup, err := contextSnapshot(o.ContextDir)
+	if err != nil {
+		return Result{}, err
+	}
+	defer cleanup()
+	b := &builder{e: e, o: o, file: file, lex: shell.NewLex(ast.EscapeToken), context: ctxDir,
+		built: map[string]string{}, used: map[string]bool{}}
+	b.globalArgs, err = b.metaArgs(metaArgs)
+	if err != nil {
+		return Result{}, err
+	}
+	last := len(stages) - 1
+	if o.Target != "" {
+		last = -1
+		for i, s := range stages {
+			if strings.EqualFold(s.Name, o.Target) {
+				last = i
+			}
+		}
+		if last < 0 {
+			return Result{}, fmt.Errorf("build: target stage %q not found", o.Target)
+		}
+	}
+	total := 0
+	for _, s := range stages[:last+1] {
+		total += 1 + len(s.Commands)
+	}
+	b.total = total
+	var id string
+	for i, s := range stages[:last+1] {
+		if id, err = b.stage(ctx, i, s, i == last); err != nil {
+			return Result{}, err
+		}
+	}
+	for k := range o.BuildArgs {
+		if !b.used[k] && !predefinedArgs[k] {
+			fmt.Fprintf(o.Out, "[WARNING] one or more build args were not consumed: %s\n", k)
+		}
+	}
+	for _, t := range o.Tags {
+		if err := e.ImageTag(id, t); err != nil {
+			return Result{}, err
+		}
+	}
+	return Result{ID: id}, nil
+}
+
+// predefinedArgs need no ARG to be used, as Docker's.
+var predefinedArgs = map[string]bool{"HTTP_PROXY": true, "http_proxy": true, "HTTPS_PROXY": true, "https_proxy": true,
+	"FTP_PROXY": true, "ftp_proxy": true, "NO_PROXY": true, "no_proxy": true, "ALL_PROXY": true, "all_proxy": true}
+
+// builder is one build's state.
+type builder struct {
+	e          *engine.Engine
+	o          Options
+	file       string
+	lex        *shell.Lex
+	context    string            // the context, .dockerignore applied
+	built      map[string]string // stage name or index -> image ID
+	globalArgs map[string]string // ARGs before the first FROM
+	used       map[string]bool   // build args some ARG consumed
+	step       int
+	total      int
+}
+
+// metaArgs are the ARGs before the first FROM, with --build-arg values.
+func (b *builder) metaArgs(args []instructions.ArgCommand) (map[string]string, error) {
+	out := map[string]string{}
+	for _, a := range args {
+		for _, kv := range a.Args {
+			v := ""
+			if kv.Value != nil {
+				w, _, err := b.lex.ProcessWord(*kv.Value, shell.EnvsFromSlice(envOf(out)))
+				if err != nil {
+					return nil, err
+				}
+				v = w
+			}
+			if bv, ok := b.o.BuildArgs[kv.Key]; ok {
+				v, b.used[kv.Key] = bv, true
+			}
+			out[kv.Key] = v
+		}
+	}
+	return out, nil
+}
+
+func envOf(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+func (b *builder) say(format string, args ...any) { fmt.Fprintf(b.o.Out, format, args...) }
+
+// fail names the instruction a step failed at.
+func (b *builder) fail(c instructions.Command, err error) error {
+	line := 0
+	if l := c.Location(); len(l) > 0 {
+		line = l[0].Start.Line
+	}
+	return &Error{File: b.file, Line: line, Code: codeOf(c), Err: err}
+}
+
+// codeOf is an instruction as written.
+func codeOf(c instructions.Command) string {
+	if s, ok := c.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return c.Name()
+}

@@ -1,0 +1,403 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	mobycontainer "github.com/moby/moby/api/types/container"
+	mobynetwork "github.com/moby/moby/api/types/network"
+
+	"github.com/berth-project/berth/internal/engine"
+)
+
+// stageState is a stage being built: its current image and the config
+// and history its steps have made since.
+type stageState struct {
+	image   string
+	cfg     mobycontainer.Config
+	history []engine.HistoryStep // metadata steps since the last layer
+	args    map[string]string    // ARGs in scope, with --build-arg values
+	shell   []string
+	mkdirs  []string // WORKDIRs to make with the next layer
+	cmdSet  bool     // CMD was given in this stage
+}
+
+const historyComment = "buildkit.dockerfile.v0"
+
+// stage builds one stage and returns its image's ID.
+func (b *builder) stage(ctx context.Context, index int, s instructions.Stage, last bool) (string, error) {
+	b.step++
+	b.say("Step %d/%d : %s\n", b.step, b.total, s.SourceCode)
+	base, _, err := b.lex.ProcessWord(s.BaseName, shell.EnvsFromSlice(envOf(b.globalArgs)))
+	if err != nil {
+		return "", err
+	}
+	st := &stageState{args: map[string]string{}, shell: []string{"/bin/sh", "-c"}}
+	if st.image, err = b.base(ctx, base); err != nil {
+		return "", fmt.Errorf("%s:%d: FROM %s: %w", b.file, lineOf(s.Location), base, err)
+	}
+	in, err := b.e.ImageInspect(st.image)
+	if err != nil {
+		return "", err
+	}
+	if c := in.Config; c != nil {
+		st.cfg = mobycontainer.Config{Env: c.Env, Cmd: c.Cmd, Entrypoint: c.Entrypoint, User: c.User, WorkingDir: c.WorkingDir,
+			Labels: c.Labels, StopSignal: c.StopSignal, Shell: c.Shell, OnBuild: c.OnBuild, Volumes: c.Volumes, ArgsEscaped: c.ArgsEscaped}
+		if c.Healthcheck != nil {
+			h := *c.Healthcheck
+			st.cfg.Healthcheck = &h
+		}
+		if len(c.ExposedPorts) > 0 {
+			st.cfg.ExposedPorts = mobynetwork.PortSet{}
+			for p := range c.ExposedPorts {
+				if pp, err := mobynetwork.ParsePort(p); err == nil {
+					st.cfg.ExposedPorts[pp] = struct{}{}
+				}
+			}
+		}
+		if len(c.Shell) > 0 {
+			st.shell = c.Shell
+		}
+	}
+	if len(st.cfg.OnBuild) > 0 {
+		return "", fmt.Errorf("%s:%d: FROM %s: ONBUILD triggers of a base image are not run yet", b.file, lineOf(s.Location), base)
+	}
+	b.say(" ---> %s\n", short(st.image))
+	for _, cmd := range s.Commands {
+		b.step++
+		b.say("Step %d/%d : %s\n", b.step, b.total, codeOf(cmd))
+		if err := b.command(ctx, st, cmd); err != nil {
+			return "", b.fail(cmd, err)
+		}
+		b.say(" ---> %s\n", short(st.image))
+	}
+	if last && len(b.o.Labels) > 0 {
+		if st.cfg.Labels == nil {
+			st.cfg.Labels = map[string]string{}
+		}
+		for k, v := range b.o.Labels {
+			st.cfg.Labels[k] = v
+		}
+	}
+	if len(st.mkdirs) > 0 {
+		if err := b.layer(ctx, st, step{createdBy: "WORKDIR " + st.cfg.WorkingDir}); err != nil {
+			return "", err
+		}
+	}
+	if len(st.history) > 0 || last && len(b.o.Labels) > 0 {
+		id, err := b.e.ImageConfigure(ctx, st.image, st.cfg, st.history, "")
+		if err != nil {
+			return "", err
+		}
+		st.image, st.history = id, nil
+	}
+	b.built[strconv.Itoa(index)] = st.image
+	if s.Name != "" {
+		b.built[strings.ToLower(s.Name)] = st.image
+	}
+	return st.image, nil
+}
+
+func lineOf(l []parser.Range) int {
+	if len(l) == 0 {
+		return 0
+	}
+	return l[0].Start.Line
+}
+
+func short(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// base resolves FROM: an earlier stage, scratch, or an image (pulled
+// when the store lacks it).
+func (b *builder) base(ctx context.Context, name string) (string, error) {
+	if id, ok := b.built[strings.ToLower(name)]; ok {
+		return id, nil
+	}
+	if name == "scratch" {
+		return b.scratch(ctx)
+	}
+	if in, err := b.e.ImageInspect(name); err == nil {
+		return in.ID, nil
+	} else if !errors.Is(err, engine.ErrNotFound) {
+		return "", err
+	}
+	p := b.o.Pull
+	p.Progress = b.o.Out
+	res, err := b.e.ImagePull(ctx, name, p)
+	if err != nil {
+		return "", err
+	}
+	return res.ID, nil
+}
+
+// scratch is an image of one empty layer, the base of FROM scratch.
+func (b *builder) scratch(ctx context.Context) (string, error) {
+	empty := make([]byte, 1024) // a tar's end: two zero blocks
+	return b.e.ImageImport(ctx, strings.NewReader(string(empty)), engine.ImportOptions{})
+}
+
+// expander expands a word with the stage's ARGs and ENV (ENV wins).
+func (b *builder) expander(st *stageState) instructions.SingleWordExpander {
+	env := envOf(st.args)
+	env = append(env, st.cfg.Env...)
+	getter := shell.EnvsFromSlice(env)
+	return func(word string) (string, error) {
+		w, _, err := b.lex.ProcessWord(word, getter)
+		return w, err
+	}
+}
+
+// command runs one instruction of a stage.
+func (b *builder) command(ctx context.Context, st *stageState, cmd instructions.Command) error {
+	if x, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
+		if err := x.Expand(b.expander(st)); err != nil {
+			return err
+		}
+	}
+	meta := func() {
+		st.history = append(st.history, engine.HistoryStep{CreatedBy: codeOf(cmd), Created: time.Now().UTC(), Comment: historyComment})
+	}
+	switch c := cmd.(type) {
+	case *instructions.ArgCommand:
+		for _, kv := range c.Args {
+			v, given := b.o.BuildArgs[kv.Key]
+			switch {
+			case given:
+				b.used[kv.Key] = true
+			case kv.Value != nil:
+				v = *kv.Value
+			default:
+				v = b.globalArgs[kv.Key]
+			}
+			st.args[kv.Key] = v
+		}
+	case *instructions.EnvCommand:
+		for _, kv := range c.Env {
+			st.cfg.Env = setEnv(st.cfg.Env, kv.Key, kv.Value)
+		}
+		meta()
+	case *instructions.LabelCommand:
+		if st.cfg.Labels == nil {
+			st.cfg.Labels = map[string]string{}
+		}
+		for _, kv := range c.Labels {
+			st.cfg.Labels[kv.Key] = kv.Value
+		}
+		meta()
+	case *instructions.MaintainerCommand:
+		meta()
+	case *instructions.WorkdirCommand:
+		p := c.Path
+		if !path.IsAbs(p) {
+			p = path.Join("/", st.cfg.WorkingDir, p)
+		}
+		st.cfg.WorkingDir = path.Clean(p)
+		st.mkdirs = append(st.mkdirs, st.cfg.WorkingDir)
+		meta()
+	case *instructions.UserCommand:
+		st.cfg.User = c.User
+		meta()
+	case *instructions.ExposeCommand:
+		if st.cfg.ExposedPorts == nil {
+			st.cfg.ExposedPorts = mobynetwork.PortSet{}
+		}
+		for _, p := range c.Ports {
+			if !strings.Contains(p, "/") {
+				p += "/tcp"
+			}
+			pp, err := mobynetwork.ParsePort(p)
+			if err != nil {
+				return err
+			}
+			st.cfg.ExposedPorts[pp] = struct{}{}
+		}
+		meta()
+	case *instructions.VolumeCommand:
+		if st.cfg.Volumes == nil {
+			st.cfg.Volumes = map[string]struct{}{}
+		}
+		for _, v := range c.Volumes {
+			st.cfg.Volumes[v] = struct{}{}
+		}
+		meta()
+	case *instructions.EntrypointCommand:
+		st.cfg.Entrypoint = st.cmdline(c.ShellDependantCmdLine)
+		if !st.cmdSet {
+			st.cfg.Cmd = nil // an ENTRYPOINT resets the base image's CMD
+		}
+		meta()
+	case *instructions.CmdCommand:
+		st.cfg.Cmd, st.cmdSet = st.cmdline(c.ShellDependantCmdLine), true
+		meta()
+	case *instructions.ShellCommand:
+		st.shell, st.cfg.Shell = c.Shell, c.Shell
+		meta()
+	case *instructions.StopSignalCommand:
+		st.cfg.StopSignal = c.Signal
+		meta()
+	case *instructions.HealthCheckCommand:
+		st.cfg.Healthcheck = c.Health
+		meta()
+	case *instructions.OnbuildCommand:
+		st.cfg.OnBuild = append(st.cfg.OnBuild, c.Expression)
+		meta()
+	case *instructions.RunCommand:
+		return b.run(ctx, st, c)
+	case *instructions.CopyCommand:
+		if c.Chown != "" || c.Chmod != "" || c.Parents || len(c.ExcludePatterns) > 0 {
+			return errors.New("COPY --chown, --chmod, --parents and --exclude are not supported yet")
+		}
+		return b.copy(ctx, st, cmd, c.SourcePaths, c.DestPath, c.From, false)
+	case *instructions.AddCommand:
+		if c.Chown != "" || c.Chmod != "" || c.Checksum != "" || len(c.ExcludePatterns) > 0 {
+			return errors.New("ADD --chown, --chmod, --checksum and --exclude are not supported yet")
+		}
+		return b.copy(ctx, st, cmd, c.SourcePaths, c.DestPath, "", true)
+	default:
+		return fmt.Errorf("%s is not supported yet", strings.ToUpper(cmd.Name()))
+	}
+	return nil
+}
+
+// cmdline is CMD's or ENTRYPOINT's argv: the shell form runs under the
+// stage's SHELL.
+func (st *stageState) cmdline(c instructions.ShellDependantCmdLine) []string {
+	if c.PrependShell {
+		return append(slices.Clone(st.shell), strings.Join(c.CmdLine, " "))
+	}
+	return c.CmdLine
+}
+
+func setEnv(env []string, k, v string) []string {
+	for i, kv := range env {
+		if name, _, _ := strings.Cut(kv, "="); name == k {
+			env[i] = k + "=" + v
+			return env
+		}
+	}
+	return append(env, k+"="+v)
+}
+
+// run is RUN: a container of the current image runs the command with
+// the stage's environment (its ARGs too), and is committed as a layer.
+func (b *builder) run(ctx context.Context, st *stageState, c *instructions.RunCommand) error {
+	if len(instructions.GetMounts(c)) > 0 {
+		return errors.New("RUN --mount is not supported yet")
+	}
+	var args []string
+	switch {
+	case c.PrependShell && len(c.Files) > 0:
+		// A heredoc: its body is the script the shell runs.
+		args = append(slices.Clone(st.shell), c.Files[0].Data)
+	case c.PrependShell:
+		args = append(slices.Clone(st.shell), strings.Join(c.CmdLine, " "))
+	default:
+		args = c.CmdLine
+	}
+	env := slices.Clone(st.cfg.Env)
+	for k, v := range st.args {
+		if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, k+"=") }) {
+			env = append(env, k+"="+v)
+		}
+	}
+	network := mobycontainer.NetworkMode("")
+	switch instructions.GetNetwork(c) {
+	case instructions.NetworkNone:
+		network = "none"
+	case instructions.NetworkHost:
+		network = "host"
+	}
+	proc := &mobycontainer.Config{Cmd: args, Env: env, User: st.cfg.User, WorkingDir: st.cfg.WorkingDir}
+	return b.layer(ctx, st, step{proc: proc, network: network, createdBy: "RUN " + strings.Join(args, " ") + " # buildkit"})
+}
+
+// step is one layer's work: a process to run (RUN), or a staged tree to
+// copy into the container's / (COPY, ADD), or neither (WORKDIRs only).
+type step struct {
+	proc      *mobycontainer.Config
+	network   mobycontainer.NetworkMode
+	staged    string
+	createdBy string
+}
+
+// layer makes one layer: a container of the stage's current image, the
+// WORKDIRs made and the staged files copied in, the process run, and
+// the container committed with the stage's config; the container goes.
+func (b *builder) layer(ctx context.Context, st *stageState, s step) (err error) {
+	cfg := mobycontainer.Config{Image: st.image, Cmd: []string{"/bin/true"}, Entrypoint: []string{""}}
+	network := mobycontainer.NetworkMode("none") // a copy needs none
+	if s.proc != nil {
+		cfg.Cmd, cfg.Env, cfg.User, cfg.WorkingDir = s.proc.Cmd, s.proc.Env, s.proc.User, s.proc.WorkingDir
+		network = s.network
+	}
+	cr, err := b.e.ContainerCreate(ctx, engine.CreateOptions{Config: cfg, HostConfig: mobycontainer.HostConfig{NetworkMode: network}})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// The step's container goes in any case; if that fails, the
+		// build's own error (or this one) says so.
+		if rerr := b.e.ContainerRemove(context.Background(), cr.ID, engine.RemoveOptions{Force: true, Volumes: true}); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+	staged := s.staged
+	if len(st.mkdirs) > 0 {
+		if staged == "" {
+			dir, err := os.MkdirTemp("", "berth-build-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir) // a staging copy
+			staged = dir
+		}
+		for _, d := range st.mkdirs {
+			if err := os.MkdirAll(filepath.Join(staged, d), 0o755); err != nil {
+				return err
+			}
+		}
+	}
+	if staged != "" {
+		ents, err := os.ReadDir(staged)
+		if err != nil {
+			return err
+		}
+		for _, ent := range ents {
+			if err := b.e.ContainerCopyTo(cr.ID, filepath.Join(staged, ent.Name()), "/"); err != nil {
+				return err
+			}
+		}
+	}
+	if s.proc != nil {
+		res, err := b.e.ContainerStartAttached(ctx, cr.ID, engine.Streams{Stdout: b.o.Out, Stderr: b.o.Out})
+		if err != nil {
+			return err
+		}
+		if res.ExitCode != 0 {
+			return fmt.Errorf("the command returned a non-zero code: %d", res.ExitCode)
+		}
+	}
+	id, err := b.e.ContainerCommit(ctx, cr.ID, engine.CommitOptions{Config: &st.cfg, CreatedBy: s.createdBy, History: st.history, Message: historyComment})
+	if err != nil {
+		return err
+	}
+	st.image, st.history, st.mkdirs = id, nil, nil
+	return nil
+}

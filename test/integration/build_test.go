@@ -1,0 +1,139 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// buildContext writes a build context: path -> contents (mode 0644, or
+// 0755 for a name under bin/).
+func buildContext(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp(suiteDir, "context-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	for p, body := range files {
+		full := filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		mode := os.FileMode(0o644)
+		if strings.HasPrefix(p, "bin/") {
+			mode = 0o755
+		}
+		if err := os.WriteFile(full, []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestBuildPushPullAndRun is Docker's first workflow: build the
+// Dockerfile of a static Go server, push it, remove it, pull it back
+// and run it with a published port.
+func TestBuildPushPullAndRun(t *testing.T) {
+	root := engineWithBusybox(t)
+	server, err := os.ReadFile(httpServerBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile":           "FROM busybox:it\nENV MY_SERVICE_PORT=80\nADD bin/amd64/httpserver /httpserver\nENTRYPOINT /httpserver\n",
+		"bin/amd64/httpserver": string(server),
+	})
+	reg := startRegistry(t, nil)
+	out := mustEngine(t, root, "build", "-t", reg+"/app:v1", ctx)
+	if !strings.Contains(out, "Step 4/4 : ENTRYPOINT /httpserver") || !strings.Contains(out, "Successfully tagged "+reg+"/app:v1") {
+		t.Fatalf("build output:\n%s", out)
+	}
+	cfg := mustEngine(t, root, "image", "inspect", "-f", "{{json .Config.Entrypoint}} {{json .Config.Env}}", reg+"/app:v1")
+	if cfg != `["/bin/sh","-c","/httpserver"] ["MY_SERVICE_PORT=80"]`+"\n" {
+		t.Fatalf("config: %s", cfg)
+	}
+	mustEngine(t, root, "push", reg+"/app:v1")
+	mustEngine(t, root, "rmi", reg+"/app:v1")
+	mustEngine(t, root, "pull", "-q", reg+"/app:v1")
+	port := freePort(t)
+	mustEngine(t, root, "run", "-d", "--name", "app", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), reg+"/app:v1")
+	var body string
+	for i := 0; i < 50; i++ {
+		if body, err = httpGet(fmt.Sprintf("http://127.0.0.1:%d/", port)); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if body != "hello from scratch\n" {
+		t.Fatalf("the built server answered %q, %v", body, err)
+	}
+	if n := strings.Count(mustEngine(t, root, "ps", "-a", "-q"), "\n"); n != 1 {
+		t.Fatalf("%d containers after the build and the run: no step container may stay", n)
+	}
+}
+
+// TestBuildMultiStage: ARG before FROM, a named stage, WORKDIR, a
+// heredoc RUN, COPY --from, and a .dockerignore with ** and !.
+func TestBuildMultiStage(t *testing.T) {
+	root := engineWithBusybox(t)
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile": `# syntax=docker/dockerfile:1
+ARG BASE=busybox:it
+FROM ${BASE} AS build
+ARG GREETING=hello
+WORKDIR /work
+COPY src/ ./
+RUN <<EOT
+echo "$GREETING $(cat a.txt)" > out.txt
+ls > listing.txt
+EOT
+
+FROM busybox:it
+COPY --from=build /work/out.txt /work/listing.txt /data/
+CMD ["cat", "/data/out.txt", "/data/listing.txt"]
+`,
+		"src/a.txt":     "world",
+		"src/x.log":     "ignored",
+		"src/keep.log":  "kept",
+		".dockerignore": "**/*.log\n!src/keep.log\n",
+	})
+	mustEngine(t, root, "build", "-t", "multi:1", "--build-arg", "GREETING=hi", ctx)
+	if got := mustEngine(t, root, "run", "--rm", "multi:1"); got != "hi world\na.txt\nkeep.log\nlisting.txt\nout.txt\n" {
+		t.Fatalf("multi-stage result: %q", got)
+	}
+	if hist := mustEngine(t, root, "history", "--no-trunc", "--format", "{{.CreatedBy}}", "multi:1"); !strings.Contains(hist, "COPY --from=build") || !strings.Contains(hist, `CMD ["cat", "/data/out.txt", "/data/listing.txt"]`) {
+		t.Fatalf("history:\n%s", hist)
+	}
+}
+
+// TestBuildFailuresNameTheLineAndLeaveNothing: a failing RUN, a source
+// outside the context, an unknown instruction and what is not supported
+// yet are one line naming the file, the line and the instruction.
+func TestBuildFailuresNameTheLineAndLeaveNothing(t *testing.T) {
+	root := engineWithBusybox(t)
+	for name, c := range map[string]struct{ dockerfile, want string }{
+		"failing RUN":   {"FROM busybox:it\nRUN echo partial > /f; exit 3\n", "Dockerfile:2: RUN echo partial > /f; exit 3: the command returned a non-zero code: 3"},
+		"outside":       {"FROM busybox:it\nCOPY ../x /x\n", "Dockerfile:2: COPY ../x /x: ../x: forbidden path outside the build context"},
+		"unknown":       {"FROM busybox:it\nBOGUS x\n", "unknown instruction: BOGUS"},
+		"missing file":  {"FROM busybox:it\nCOPY nosuch /x\n", "Dockerfile:2: COPY nosuch /x: nosuch: no such file or directory in the build context"},
+		"mount not yet": {"FROM busybox:it\nRUN --mount=type=cache,target=/c true\n", "RUN --mount is not supported yet"},
+		"no stage":      {"FROM busybox:it\nCOPY --from=nosuch /x /x\n", "--from=nosuch"},
+	} {
+		ctx := buildContext(t, map[string]string{"Dockerfile": c.dockerfile})
+		r := engine(t, root, "build", "-t", "bad:1", ctx)
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if r.code == 0 || len(lines) != 1 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q, want one line with %q", name, r.code, r.stderr, c.want)
+		}
+	}
+	if out := mustEngine(t, root, "ps", "-a", "-q"); out != "" {
+		t.Fatalf("step containers left: %s", out)
+	}
+	if r := engine(t, root, "image", "inspect", "bad:1"); r.code == 0 {
+		t.Fatalf("a failed build tagged its image")
+	}
+}
