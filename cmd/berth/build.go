@@ -49,7 +49,7 @@ func buildCommand(g *globals) *cobra.Command {
 				}
 				o.BuildArgs[k] = v
 			}
-			_ = noCache // there is no build cache yet: every step runs
+			o.NoCache = noCache
 			return g.with(func(e *engine.Engine) error {
 				ctx, cancel := interruptible()
 				defer cancel()
@@ -82,7 +82,34 @@ func buildCommand(g *globals) *cobra.Command {
 	f.StringArrayVar(&labels, "label", nil, "set metadata on the image")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only the image ID")
 	f.StringVar(&iidfile, "iidfile", "", "write the image ID to the file")
-	f.BoolVar(&noCache, "no-cache", false, "do not use the cache (berth has none yet)")
+	f.BoolVar(&noCache, "no-cache", false, "run every step, reusing nothing from the build cache")
 	rf.add(c)
 	return c
+}
+
+func builderCommand(g *globals) *cobra.Command {
+	bc := &cobra.Command{Use: "builder", Short: "Manage the build cache"}
+	var force, all bool
+	prune := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove the build cache",
+		Args:  cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			return g.with(func(e *engine.Engine) error {
+				if !confirm(force, "all build cache") {
+					return nil
+				}
+				rep, err := build.Prune(e)
+				for _, id := range rep.Images {
+					fmt.Println("Deleted:", id)
+				}
+				fmt.Printf("Total: %d cache entries\n", rep.Entries)
+				return err
+			})
+		},
+	}
+	prune.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	prune.Flags().BoolVarP(&all, "all", "a", false, "remove all of it (berth's cache is one kind)")
+	bc.AddCommand(prune)
+	return bc
 }

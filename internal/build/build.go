@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -43,6 +44,8 @@ type Options struct {
 	Pull engine.PullOptions
 	// Out receives the steps and what they print; nil discards.
 	Out io.Writer
+	// NoCache runs every step; their results are still cached.
+	NoCache bool
 }
 
 // Result is a build's image.
@@ -102,7 +105,7 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (Result, error) {
 	}
 	defer cleanup()
 	b := &builder{e: e, o: o, file: file, lex: shell.NewLex(ast.EscapeToken), context: ctxDir,
-		built: map[string]string{}, used: map[string]bool{}}
+		built: map[string]string{}, used: map[string]bool{}, cache: cache{dir: e.BuildCacheDir(), off: o.NoCache}}
 	b.globalArgs, err = b.metaArgs(metaArgs)
 	if err != nil {
 		return Result{}, err
@@ -119,13 +122,20 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (Result, error) {
 			return Result{}, fmt.Errorf("build: target stage %q not found", o.Target)
 		}
 	}
-	total := 0
-	for _, s := range stages[:last+1] {
-		total += 1 + len(s.Commands)
+	need, err := b.needed(stages, last)
+	if err != nil {
+		return Result{}, err
 	}
-	b.total = total
+	for i, s := range stages {
+		if need[i] {
+			b.total += 1 + len(s.Commands)
+		}
+	}
 	var id string
 	for i, s := range stages[:last+1] {
+		if !need[i] {
+			continue // --target does not depend on it
+		}
 		if id, err = b.stage(ctx, i, s, i == last); err != nil {
 			return Result{}, err
 		}
@@ -159,6 +169,7 @@ type builder struct {
 	used       map[string]bool   // build args some ARG consumed
 	step       int
 	total      int
+	cache      cache
 }
 
 // metaArgs are the ARGs before the first FROM, with --build-arg values.
@@ -208,4 +219,44 @@ func codeOf(c instructions.Command) string {
 		return s.String()
 	}
 	return c.Name()
+}
+
+// needed marks the stages the target stage depends on: through FROM a
+// stage, or COPY --from a stage (by name or index), transitively.
+func (b *builder) needed(stages []instructions.Stage, target int) (map[int]bool, error) {
+	index := map[string]int{}
+	for i, s := range stages {
+		index[strconv.Itoa(i)] = i
+		if s.Name != "" {
+			index[strings.ToLower(s.Name)] = i
+		}
+	}
+	env := shell.EnvsFromSlice(envOf(b.globalArgs))
+	need := map[int]bool{}
+	var visit func(i int) error
+	visit = func(i int) error {
+		if need[i] {
+			return nil
+		}
+		need[i] = true
+		refs := []string{stages[i].BaseName}
+		for _, c := range stages[i].Commands {
+			if cp, ok := c.(*instructions.CopyCommand); ok && cp.From != "" {
+				refs = append(refs, cp.From)
+			}
+		}
+		for _, r := range refs {
+			name, _, err := b.lex.ProcessWord(r, env)
+			if err != nil {
+				return err
+			}
+			if j, ok := index[strings.ToLower(name)]; ok && j < i {
+				if err := visit(j); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return need, visit(target)
 }

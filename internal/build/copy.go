@@ -162,7 +162,11 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 			}
 		}
 	}
-	return b.layer(ctx, st, step{staged: staged, createdBy: codeOf(cmd) + " # buildkit"})
+	digest, err := treeDigest(staged)
+	if err != nil {
+		return err
+	}
+	return b.layer(ctx, st, step{staged: staged, createdBy: codeOf(cmd) + " # buildkit", key: key(st.key, digest)})
 }
 
 // extract copies the sources out of a stage or an image (COPY --from)

@@ -31,6 +31,7 @@ type stageState struct {
 	shell   []string
 	mkdirs  []string // WORKDIRs to make with the next layer
 	cmdSet  bool     // CMD was given in this stage
+	key     string   // the build cache's key of the steps so far
 }
 
 const historyComment = "buildkit.dockerfile.v0"
@@ -47,6 +48,7 @@ func (b *builder) stage(ctx context.Context, index int, s instructions.Stage, la
 	if st.image, err = b.base(ctx, base); err != nil {
 		return "", fmt.Errorf("%s:%d: FROM %s: %w", b.file, lineOf(s.Location), base, err)
 	}
+	st.key = key("", "FROM", st.image)
 	in, err := b.e.ImageInspect(st.image)
 	if err != nil {
 		return "", err
@@ -91,14 +93,21 @@ func (b *builder) stage(ctx context.Context, index int, s instructions.Stage, la
 		}
 	}
 	if len(st.mkdirs) > 0 {
-		if err := b.layer(ctx, st, step{createdBy: "WORKDIR " + st.cfg.WorkingDir}); err != nil {
+		st.key = key(st.key, "WORKDIR layer")
+		if err := b.layer(ctx, st, step{createdBy: "WORKDIR " + st.cfg.WorkingDir, key: st.key}); err != nil {
 			return "", err
 		}
 	}
 	if len(st.history) > 0 || last && len(b.o.Labels) > 0 {
-		id, err := b.e.ImageConfigure(ctx, st.image, st.cfg, st.history, "")
-		if err != nil {
-			return "", err
+		k := key(st.key, append([]string{"CONFIG"}, sortedPairs(b.o.Labels)...)...)
+		id, ok := b.cache.get(b.e, k)
+		if !ok {
+			if id, err = b.e.ImageConfigure(ctx, st.image, st.cfg, st.history, ""); err != nil {
+				return "", err
+			}
+			if err := b.cache.put(k, id); err != nil {
+				return "", err
+			}
 		}
 		st.image, st.history = id, nil
 	}
@@ -171,6 +180,7 @@ func (b *builder) command(ctx context.Context, st *stageState, cmd instructions.
 			return err
 		}
 	}
+	st.key = key(st.key, codeOf(cmd))
 	meta := func() {
 		st.history = append(st.history, engine.HistoryStep{CreatedBy: codeOf(cmd), Created: time.Now().UTC(), Comment: historyComment})
 	}
@@ -186,6 +196,8 @@ func (b *builder) command(ctx context.Context, st *stageState, cmd instructions.
 			default:
 				v = b.globalArgs[kv.Key]
 			}
+			// Not in the key here: a value reaches only the RUN steps,
+			// whose keys carry the ARGs they see.
 			st.args[kv.Key] = v
 		}
 	case *instructions.EnvCommand:
@@ -325,7 +337,8 @@ func (b *builder) run(ctx context.Context, st *stageState, c *instructions.RunCo
 		network = "host"
 	}
 	proc := &mobycontainer.Config{Cmd: args, Env: env, User: st.cfg.User, WorkingDir: st.cfg.WorkingDir}
-	return b.layer(ctx, st, step{proc: proc, network: network, createdBy: "RUN " + strings.Join(args, " ") + " # buildkit"})
+	return b.layer(ctx, st, step{proc: proc, network: network, createdBy: "RUN " + strings.Join(args, " ") + " # buildkit",
+		key: key(st.key, sortedPairs(st.args)...)})
 }
 
 // step is one layer's work: a process to run (RUN), or a staged tree to
@@ -335,12 +348,24 @@ type step struct {
 	network   mobycontainer.NetworkMode
 	staged    string
 	createdBy string
+	key       string // the build cache's
 }
 
 // layer makes one layer: a container of the stage's current image, the
 // WORKDIRs made and the staged files copied in, the process run, and
 // the container committed with the stage's config; the container goes.
 func (b *builder) layer(ctx context.Context, st *stageState, s step) (err error) {
+	if id, ok := b.cache.get(b.e, s.key); ok {
+		b.say("CACHED\n")
+		st.image, st.history, st.mkdirs, st.key = id, nil, nil, s.key
+		return nil
+	}
+	defer func() {
+		if err == nil {
+			st.key = s.key
+			err = b.cache.put(s.key, st.image)
+		}
+	}()
 	cfg := mobycontainer.Config{Image: st.image, Cmd: []string{"/bin/true"}, Entrypoint: []string{""}}
 	network := mobycontainer.NetworkMode("none") // a copy needs none
 	if s.proc != nil {
@@ -400,4 +425,14 @@ func (b *builder) layer(ctx context.Context, st *stageState, s step) (err error)
 	}
 	st.image, st.history, st.mkdirs = id, nil, nil
 	return nil
+}
+
+// sortedPairs are a map's KEY=VALUE pairs in key order, for a cache key.
+func sortedPairs(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out
 }

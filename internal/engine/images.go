@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -137,7 +138,7 @@ func (e *Engine) Logout(server, authFile string) error { return image.Logout(ser
 
 // ImageListOptions are images'.
 type ImageListOptions struct {
-	// All: berth keeps no intermediate images, so it changes nothing.
+	// All lists the builder's untagged intermediate images too.
 	All bool
 	// Filters: dangling=true|false, reference=PATTERN, label=, before=,
 	// since=.
@@ -172,6 +173,10 @@ func (e *Engine) ImageList(o ImageListOptions) ([]mobyimage.Summary, error) {
 			*b.dst = img
 		}
 	}
+	hidden := map[string]bool{}
+	if !o.All {
+		hidden = e.buildCacheImages()
+	}
 	users := map[string]int64{}
 	if cs, err := e.containers.List(); err == nil {
 		for _, c := range cs {
@@ -186,7 +191,7 @@ func (e *Engine) ImageList(o ImageListOptions) ([]mobyimage.Summary, error) {
 		if img.Config != nil {
 			labels, created = img.Config.Config.Labels, img.Config.Created.Time
 		}
-		if danglingSet && (len(img.Names) == 0) != dangling || !f.labels(labels) {
+		if danglingSet && (len(img.Names) == 0) != dangling || !f.labels(labels) || len(img.Names) == 0 && hidden[img.ID.String()] {
 			continue
 		}
 		if before != nil && !created.Before(before.Config.Created.Time) || since != nil && !created.After(since.Config.Created.Time) {
@@ -450,4 +455,24 @@ func NormalizeReference(ref string) (string, error) {
 		return "", invalid(err)
 	}
 	return r.String(), nil
+}
+
+// BuildCacheDir is where the builder keeps its cache under the storage
+// root: one file per step key, naming the image the step made.
+func (e *Engine) BuildCacheDir() string { return filepath.Join(e.paths.Root, "build-cache") }
+
+// buildCacheImages are the images the build cache names: a step's
+// intermediate images, which images lists only with All while untagged.
+func (e *Engine) buildCacheImages() map[string]bool {
+	ents, err := os.ReadDir(e.BuildCacheDir())
+	if err != nil {
+		return nil // no cache yet
+	}
+	out := map[string]bool{}
+	for _, ent := range ents {
+		if b, err := os.ReadFile(filepath.Join(e.BuildCacheDir(), ent.Name())); err == nil {
+			out[strings.TrimSpace(string(b))] = true
+		}
+	}
+	return out
 }

@@ -108,6 +108,35 @@ CMD ["cat", "/data/out.txt", "/data/listing.txt"]
 	if hist := mustEngine(t, root, "history", "--no-trunc", "--format", "{{.CreatedBy}}", "multi:1"); !strings.Contains(hist, "COPY --from=build") || !strings.Contains(hist, `CMD ["cat", "/data/out.txt", "/data/listing.txt"]`) {
 		t.Fatalf("history:\n%s", hist)
 	}
+	// The same context again: every layer step is CACHED, and the image
+	// is the same one.
+	id := mustEngine(t, root, "image", "inspect", "-f", "{{.Id}}", "multi:1")
+	again := mustEngine(t, root, "build", "-t", "multi:1", "--build-arg", "GREETING=hi", ctx)
+	if n := strings.Count(again, "CACHED"); n != 3 {
+		t.Fatalf("a second build cached %d of 3 layer steps:\n%s", n, again)
+	}
+	if got := mustEngine(t, root, "image", "inspect", "-f", "{{.Id}}", "multi:1"); got != id {
+		t.Fatalf("a cached build made %s, the first %s", got, id)
+	}
+	// Another build arg changes the RUN, not the COPY before it; an
+	// ignored file changes nothing.
+	if err := os.WriteFile(filepath.Join(ctx, "src", "x.log"), []byte("other"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := mustEngine(t, root, "build", "-t", "multi:2", "--build-arg", "GREETING=hey", ctx)
+	if strings.Count(out, "CACHED") != 1 || !strings.Contains(out, "Step 4/8 : COPY src/ ./\nCACHED") {
+		t.Fatalf("a new build arg rebuilt from the wrong step:\n%s", out)
+	}
+	if got := mustEngine(t, root, "run", "--rm", "multi:2"); !strings.HasPrefix(got, "hey world\n") {
+		t.Fatalf("rebuilt result: %q", got)
+	}
+	if n := strings.Count(mustEngine(t, root, "images", "-q"), "\n"); n != 3 {
+		t.Fatalf("images lists %d images: the build's intermediates are shown only with -a", n)
+	}
+	mustEngine(t, root, "builder", "prune", "-f")
+	if out := mustEngine(t, root, "build", "-t", "multi:1", "--build-arg", "GREETING=hi", ctx); strings.Contains(out, "CACHED") {
+		t.Fatalf("a build after builder prune was cached:\n%s", out)
+	}
 }
 
 // TestBuildFailuresNameTheLineAndLeaveNothing: a failing RUN, a source

@@ -1,0 +1,100 @@
+package build
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+)
+
+func parse(t testing.TB, dockerfile string) ([]instructions.Stage, []instructions.ArgCommand) {
+	t.Helper()
+	ast, err := parser.Parse(strings.NewReader(dockerfile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages, args, err := instructions.Parse(ast.AST, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stages, args
+}
+
+func TestTargetNeedsOnlyItsStages(t *testing.T) {
+	stages, metaArgs := parse(t, `ARG BASE=a
+FROM busybox AS a
+FROM busybox AS unused
+FROM ${BASE} AS b
+FROM busybox AS c
+COPY --from=1 /x /x
+COPY --from=b /y /y
+`)
+	b := &builder{lex: shell.NewLex('\\'), used: map[string]bool{}}
+	var err error
+	if b.globalArgs, err = b.metaArgs(metaArgs); err != nil {
+		t.Fatal(err)
+	}
+	need, err := b.needed(stages, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !need[0] || !need[1] || !need[2] || !need[3] || len(need) != 4 {
+		t.Errorf("c needs a (via b's FROM ${BASE}), unused (--from=1) and b: %v", need)
+	}
+	if need, _ := b.needed(stages, 2); len(need) != 2 || !need[0] || need[1] {
+		t.Errorf("b needs a only: %v", need)
+	}
+}
+
+func TestCacheKeysChainAndTreeDigestsSeeContent(t *testing.T) {
+	if key("p", "RUN x") == key("p", "RUN y") || key("p", "a", "b") == key("p", "ab") || key("p", "x") != key("p", "x") {
+		t.Error("keys must differ with their parts, and only with them")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d1, err := treeDigest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "f"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d2, _ := treeDigest(dir)
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("two"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d3, _ := treeDigest(dir)
+	if d1 == d2 || d2 == d3 {
+		t.Errorf("a mode or a content change must change the digest: %s %s %s", d1, d2, d3)
+	}
+}
+
+// FuzzDockerfile: the front end never panics, whatever the file.
+func FuzzDockerfile(f *testing.F) {
+	f.Add("FROM busybox AS a\nRUN <<EOF\necho hi\nEOF\nCOPY --from=a / /\n")
+	f.Add("# escape=`\nFROM x\nRUN echo `\n  hi\n")
+	f.Add("ARG A=${B:-c}\nFROM ${A}\nENV X=\"y z\" W=1\nONBUILD RUN x\nHEALTHCHECK CMD true\n")
+	f.Fuzz(func(t *testing.T, dockerfile string) {
+		ast, err := parser.Parse(strings.NewReader(dockerfile))
+		if err != nil {
+			return
+		}
+		stages, metaArgs, err := instructions.Parse(ast.AST, nil)
+		if err != nil {
+			return
+		}
+		b := &builder{lex: shell.NewLex(ast.EscapeToken), used: map[string]bool{}}
+		if b.globalArgs, err = b.metaArgs(metaArgs); err != nil {
+			return
+		}
+		if len(stages) > 0 {
+			_, _ = b.needed(stages, len(stages)-1) // errors are fine; a panic is not
+		}
+	})
+}

@@ -1,0 +1,157 @@
+package build
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/berth-project/berth/internal/engine"
+)
+
+// The build cache: a step's key names the image the step made. A key
+// chains the key of the step before (the base image's ID first), the
+// instruction as expanded, the ARG values it sees, and for COPY and ADD
+// the digest of exactly the files it copies; so a step is reused only
+// when everything it depends on is the same. Entries are files under
+// the storage root (engine.BuildCacheDir), one per key holding the
+// image's ID; an entry whose image is gone is a miss.
+type cache struct {
+	dir string
+	off bool // --no-cache: nothing is reused, results still recorded
+}
+
+// key chains parts onto a parent key.
+func key(parent string, parts ...string) string {
+	h := sha256.New()
+	io.WriteString(h, parent)
+	for _, p := range parts {
+		fmt.Fprintf(h, "\x00%d:%s", len(p), p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// get is the image a step of this key made, if it is still there.
+func (c cache) get(e *engine.Engine, k string) (string, bool) {
+	if c.off {
+		return "", false
+	}
+	b, err := os.ReadFile(filepath.Join(c.dir, k))
+	if err != nil {
+		return "", false // no entry
+	}
+	id := strings.TrimSpace(string(b))
+	if _, err := e.ImageInspect(id); err != nil {
+		return "", false // the image was removed: built again
+	}
+	return id, true
+}
+
+// put records the image a step made.
+func (c cache) put(k, id string) error {
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+		return fmt.Errorf("build cache: %w", err)
+	}
+	tmp := filepath.Join(c.dir, ".tmp-"+k)
+	if err := os.WriteFile(tmp, []byte(id), 0o600); err != nil {
+		return fmt.Errorf("build cache: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(c.dir, k)); err != nil {
+		_ = os.Remove(tmp) // the rename's error is reported
+		return fmt.Errorf("build cache: %w", err)
+	}
+	return nil
+}
+
+// treeDigest is the digest of a staged tree: every path, its type and
+// mode, and its content (a symlink's target), in path order.
+func treeDigest(root string) (string, error) {
+	var paths []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		paths = append(paths, p)
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	sort.Strings(paths)
+	h := sha256.New()
+	for _, p := range paths {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return "", err
+		}
+		rel, _ := filepath.Rel(root, p) // p is under root
+		fmt.Fprintf(h, "%s\x00%o\x00", rel, fi.Mode())
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return "", err
+			}
+			io.WriteString(h, link)
+		case fi.Mode().IsRegular():
+			f, err := os.Open(p)
+			if err != nil {
+				return "", err
+			}
+			_, err = io.Copy(h, f)
+			_ = f.Close() // read only
+			if err != nil {
+				return "", err
+			}
+		}
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// PruneReport is what Prune removed.
+type PruneReport struct {
+	Entries int
+	Images  []string
+}
+
+// Prune empties the build cache of the engine's storage root and removes
+// the images only it referred to (untagged ones); a tagged image stays.
+func Prune(e *engine.Engine) (PruneReport, error) {
+	var rep PruneReport
+	dir := e.BuildCacheDir()
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return rep, nil
+	}
+	if err != nil {
+		return rep, fmt.Errorf("build cache: %w", err)
+	}
+	var errs []error
+	for _, ent := range ents {
+		p := filepath.Join(dir, ent.Name())
+		b, err := os.ReadFile(p)
+		if err == nil {
+			id := strings.TrimSpace(string(b))
+			if in, err := e.ImageInspect(id); err == nil && len(in.RepoTags) == 0 {
+				if _, err := e.ImageRemove(id, false); err == nil {
+					rep.Images = append(rep.Images, id)
+				} else if !errors.Is(err, engine.ErrConflict) { // in use by a container: it stays
+					errs = append(errs, err)
+				}
+			}
+		}
+		if err := os.Remove(p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rep.Entries++
+	}
+	return rep, errors.Join(errs...)
+}
