@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 
@@ -174,7 +175,7 @@ type builder struct {
 
 // metaArgs are the ARGs before the first FROM, with --build-arg values.
 func (b *builder) metaArgs(args []instructions.ArgCommand) (map[string]string, error) {
-	out := map[string]string{}
+	out := platformArgs()
 	for _, a := range args {
 		for _, kv := range a.Args {
 			v := ""
@@ -259,4 +260,23 @@ func (b *builder) needed(stages []instructions.Stage, target int) (map[int]bool,
 		return nil
 	}
 	return need, visit(target)
+}
+
+// platformArgs are BuildKit's automatic ARGs: the platform built on and
+// the one built for (the same: berth builds for its host), in the global
+// scope; a stage sees them once it declares them with ARG.
+func platformArgs() map[string]string {
+	arch, variant := goruntime.GOARCH, ""
+	if arch == "arm" {
+		variant = "v7"
+	}
+	platform := "linux/" + arch
+	if variant != "" {
+		platform += "/" + variant
+	}
+	out := map[string]string{}
+	for _, p := range []string{"BUILD", "TARGET"} {
+		out[p+"PLATFORM"], out[p+"OS"], out[p+"ARCH"], out[p+"VARIANT"] = platform, "linux", arch, variant
+	}
+	return out
 }

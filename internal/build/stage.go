@@ -45,6 +45,13 @@ func (b *builder) stage(ctx context.Context, index int, s instructions.Stage, la
 		return "", err
 	}
 	st := &stageState{args: map[string]string{}, shell: []string{"/bin/sh", "-c"}}
+	platform, _, err := b.lex.ProcessWord(s.Platform, shell.EnvsFromSlice(envOf(b.globalArgs)))
+	if err != nil {
+		return "", err
+	}
+	if platform != "" && platform != b.globalArgs["TARGETPLATFORM"] {
+		return "", fmt.Errorf("%s:%d: FROM --platform=%s: building for another platform than this host's is not supported yet", b.file, lineOf(s.Location), platform)
+	}
 	if st.image, err = b.base(ctx, base); err != nil {
 		return "", fmt.Errorf("%s:%d: FROM %s: %w", b.file, lineOf(s.Location), base, err)
 	}

@@ -83,12 +83,13 @@ func TestBuildMultiStage(t *testing.T) {
 	ctx := buildContext(t, map[string]string{
 		"Dockerfile": `# syntax=docker/dockerfile:1
 ARG BASE=busybox:it
-FROM ${BASE} AS build
+FROM --platform=$BUILDPLATFORM ${BASE} AS build
 ARG GREETING=hello
+ARG TARGETOS
 WORKDIR /work
 COPY src/ ./
 RUN <<EOT
-echo "$GREETING $(cat a.txt)" > out.txt
+echo "$GREETING $(cat a.txt) on $TARGETOS" > out.txt
 ls > listing.txt
 EOT
 
@@ -102,7 +103,7 @@ CMD ["cat", "/data/out.txt", "/data/listing.txt"]
 		".dockerignore": "**/*.log\n!src/keep.log\n",
 	})
 	mustEngine(t, root, "build", "-t", "multi:1", "--build-arg", "GREETING=hi", ctx)
-	if got := mustEngine(t, root, "run", "--rm", "multi:1"); got != "hi world\na.txt\nkeep.log\nlisting.txt\nout.txt\n" {
+	if got := mustEngine(t, root, "run", "--rm", "multi:1"); got != "hi world on linux\na.txt\nkeep.log\nlisting.txt\nout.txt\n" {
 		t.Fatalf("multi-stage result: %q", got)
 	}
 	if hist := mustEngine(t, root, "history", "--no-trunc", "--format", "{{.CreatedBy}}", "multi:1"); !strings.Contains(hist, "COPY --from=build") || !strings.Contains(hist, `CMD ["cat", "/data/out.txt", "/data/listing.txt"]`) {
@@ -124,10 +125,10 @@ CMD ["cat", "/data/out.txt", "/data/listing.txt"]
 		t.Fatal(err)
 	}
 	out := mustEngine(t, root, "build", "-t", "multi:2", "--build-arg", "GREETING=hey", ctx)
-	if strings.Count(out, "CACHED") != 1 || !strings.Contains(out, "Step 4/8 : COPY src/ ./\nCACHED") {
+	if strings.Count(out, "CACHED") != 1 || !strings.Contains(out, "Step 5/9 : COPY src/ ./\nCACHED") {
 		t.Fatalf("a new build arg rebuilt from the wrong step:\n%s", out)
 	}
-	if got := mustEngine(t, root, "run", "--rm", "multi:2"); !strings.HasPrefix(got, "hey world\n") {
+	if got := mustEngine(t, root, "run", "--rm", "multi:2"); !strings.HasPrefix(got, "hey world on linux\n") {
 		t.Fatalf("rebuilt result: %q", got)
 	}
 	if n := strings.Count(mustEngine(t, root, "images", "-q"), "\n"); n != 3 {
@@ -151,6 +152,7 @@ func TestBuildFailuresNameTheLineAndLeaveNothing(t *testing.T) {
 		"missing file":  {"FROM busybox:it\nCOPY nosuch /x\n", "Dockerfile:2: COPY nosuch /x: nosuch: no such file or directory in the build context"},
 		"mount not yet": {"FROM busybox:it\nRUN --mount=type=cache,target=/c true\n", "RUN --mount is not supported yet"},
 		"no stage":      {"FROM busybox:it\nCOPY --from=nosuch /x /x\n", "--from=nosuch"},
+		"platform":      {"FROM --platform=linux/s390x busybox:it\n", "Dockerfile:1: FROM --platform=linux/s390x: building for another platform than this host's is not supported yet"},
 	} {
 		ctx := buildContext(t, map[string]string{"Dockerfile": c.dockerfile})
 		r := engine(t, root, "build", "-t", "bad:1", ctx)
