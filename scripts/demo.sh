@@ -41,3 +41,19 @@ b network create demo-net >/dev/null
 b run -d --name demo-db --network demo-net --network-alias db busybox:demo sh -c 'mkdir -p /www && echo "db answers by name" > /www/index.html && exec httpd -f -p 80 -h /www' >/dev/null
 echo '$ berth run --rm --network demo-net busybox:demo wget -qO- http://db/'
 b run --rm --network demo-net busybox:demo sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://db/ 2>/dev/null && exit 0; sleep 0.2; done; exit 1'
+echo '$ berth build -t greeter:1 CONTEXT   (a two-stage Dockerfile; then again, all CACHED)'
+mkdir -p "$work/context"
+printf 'world\n' > "$work/context/name.txt"
+cat > "$work/context/Dockerfile" <<'DOCKERFILE'
+FROM busybox:demo AS build
+COPY name.txt /src/
+RUN <<EOT
+echo "hello, $(cat /src/name.txt), from a built image" > /greeting
+EOT
+FROM busybox:demo
+COPY --from=build /greeting /greeting
+CMD ["cat", "/greeting"]
+DOCKERFILE
+b build -q -t greeter:1 "$work/context" >/dev/null
+echo "second build: $(b build -t greeter:1 "$work/context" | grep -c CACHED) steps CACHED"
+b run --rm greeter:1
