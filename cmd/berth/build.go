@@ -14,7 +14,7 @@ import (
 )
 
 func buildCommand(g *globals) *cobra.Command {
-	var tags, buildArgs, labels []string
+	var tags, buildArgs, labels, secrets []string
 	var file, target, iidfile string
 	var quiet, noCache bool
 	var rf registryFlags
@@ -50,6 +50,16 @@ func buildCommand(g *globals) *cobra.Command {
 				o.BuildArgs[k] = v
 			}
 			o.NoCache = noCache
+			if len(secrets) > 0 {
+				o.Secrets = map[string]build.Secret{}
+			}
+			for _, sec := range secrets {
+				id, s, err := parseSecret(sec)
+				if err != nil {
+					return usageError{err}
+				}
+				o.Secrets[id] = s
+			}
 			return g.with(func(e *engine.Engine) error {
 				ctx, cancel := interruptible()
 				defer cancel()
@@ -82,6 +92,7 @@ func buildCommand(g *globals) *cobra.Command {
 	f.StringArrayVar(&labels, "label", nil, "set metadata on the image")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only the image ID")
 	f.StringVar(&iidfile, "iidfile", "", "write the image ID to the file")
+	f.StringArrayVar(&secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID[,src=FILE|,env=VAR]")
 	f.BoolVar(&noCache, "no-cache", false, "run every step, reusing nothing from the build cache")
 	rf.add(c)
 	return c
@@ -112,4 +123,35 @@ func builderCommand(g *globals) *cobra.Command {
 	prune.Flags().BoolVarP(&all, "all", "a", false, "remove all of it (berth's cache is one kind)")
 	bc.AddCommand(prune)
 	return bc
+}
+
+// parseSecret reads --secret id=ID,src=FILE|env=VAR (type=file|env too);
+// with neither, the variable named by the id.
+func parseSecret(v string) (string, build.Secret, error) {
+	var id string
+	var s build.Secret
+	for _, kv := range strings.Split(v, ",") {
+		k, val, _ := strings.Cut(kv, "=")
+		switch k {
+		case "id":
+			id = val
+		case "src", "source":
+			s.File = val
+		case "env":
+			s.Env = val
+		case "type":
+			if val != "file" && val != "env" {
+				return "", s, fmt.Errorf("--secret %q: type is file or env", v)
+			}
+		default:
+			return "", s, fmt.Errorf("--secret %q: unknown field %q", v, k)
+		}
+	}
+	if id == "" {
+		return "", s, fmt.Errorf("--secret %q: no id", v)
+	}
+	if s.File == "" && s.Env == "" {
+		s.Env = id
+	}
+	return id, s, nil
 }

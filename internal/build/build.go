@@ -47,6 +47,8 @@ type Options struct {
 	Out io.Writer
 	// NoCache runs every step; their results are still cached.
 	NoCache bool
+	// Secrets are --secret values by id, for RUN --mount=type=secret.
+	Secrets map[string]Secret
 }
 
 // Result is a build's image.

@@ -16,6 +16,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	mobycontainer "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	mobynetwork "github.com/moby/moby/api/types/network"
 
 	"github.com/berth-project/berth/internal/engine"
@@ -317,9 +318,11 @@ func setEnv(env []string, k, v string) []string {
 // run is RUN: a container of the current image runs the command with
 // the stage's environment (its ARGs too), and is committed as a layer.
 func (b *builder) run(ctx context.Context, st *stageState, c *instructions.RunCommand) error {
-	if len(instructions.GetMounts(c)) > 0 {
-		return errors.New("RUN --mount is not supported yet")
+	mounts, tmpfs, secretEnv, mountKey, done, err := b.runMounts(ctx, c)
+	if err != nil {
+		return err
 	}
+	defer done()
 	var args []string
 	switch {
 	case c.PrependShell && len(c.Files) > 0:
@@ -343,9 +346,10 @@ func (b *builder) run(ctx context.Context, st *stageState, c *instructions.RunCo
 	case instructions.NetworkHost:
 		network = "host"
 	}
-	proc := &mobycontainer.Config{Cmd: args, Env: env, User: st.cfg.User, WorkingDir: st.cfg.WorkingDir}
+	// Secrets reach the process's environment, not the key or history.
+	proc := &mobycontainer.Config{Cmd: args, Env: append(env, secretEnv...), User: st.cfg.User, WorkingDir: st.cfg.WorkingDir}
 	return b.layer(ctx, st, step{proc: proc, network: network, createdBy: "RUN " + strings.Join(args, " ") + " # buildkit",
-		key: key(st.key, sortedPairs(st.args)...)})
+		key: key(st.key, append(sortedPairs(st.args), mountKey...)...), mounts: mounts, tmpfs: tmpfs})
 }
 
 // step is one layer's work: a process to run (RUN), or a staged tree to
@@ -356,6 +360,8 @@ type step struct {
 	staged    string
 	createdBy string
 	key       string // the build cache's
+	mounts    []mount.Mount
+	tmpfs     map[string]string
 }
 
 // layer makes one layer: a container of the stage's current image, the
@@ -379,7 +385,8 @@ func (b *builder) layer(ctx context.Context, st *stageState, s step) (err error)
 		cfg.Cmd, cfg.Env, cfg.User, cfg.WorkingDir = s.proc.Cmd, s.proc.Env, s.proc.User, s.proc.WorkingDir
 		network = s.network
 	}
-	cr, err := b.e.ContainerCreate(ctx, engine.CreateOptions{Config: cfg, HostConfig: mobycontainer.HostConfig{NetworkMode: network}})
+	cr, err := b.e.ContainerCreate(ctx, engine.CreateOptions{Config: cfg,
+		HostConfig: mobycontainer.HostConfig{NetworkMode: network, Mounts: s.mounts, Tmpfs: s.tmpfs}})
 	if err != nil {
 		return err
 	}
@@ -426,7 +433,15 @@ func (b *builder) layer(ctx context.Context, st *stageState, s step) (err error)
 			return fmt.Errorf("the command returned a non-zero code: %d", res.ExitCode)
 		}
 	}
-	id, err := b.e.ContainerCommit(ctx, cr.ID, engine.CommitOptions{Config: &st.cfg, CreatedBy: s.createdBy, History: st.history, Message: historyComment})
+	var mountpoints []string
+	for _, m := range s.mounts {
+		mountpoints = append(mountpoints, m.Target)
+	}
+	for t := range s.tmpfs {
+		mountpoints = append(mountpoints, t)
+	}
+	id, err := b.e.ContainerCommit(ctx, cr.ID, engine.CommitOptions{Config: &st.cfg, CreatedBy: s.createdBy, History: st.history,
+		Message: historyComment, Mountpoints: mountpoints})
 	if err != nil {
 		return err
 	}

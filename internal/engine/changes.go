@@ -72,6 +72,9 @@ type CommitOptions struct {
 	// History are steps that added no layer, recorded before the new
 	// one (a builder's metadata steps).
 	History []HistoryStep
+	// Mountpoints are paths the container's mounts were made on (a
+	// builder's RUN --mount targets): left out of the layer while empty.
+	Mountpoints []string
 }
 
 // HistoryStep is a step of an image's history that added no layer.
@@ -159,8 +162,8 @@ func (e *Engine) ContainerCommit(ctx context.Context, ref string, o CommitOption
 	if c.Host.IDMap != nil {
 		shift = c.Host.IDMap.Start
 	}
-	go func() { _ = pw.CloseWithError(snapshot.WriteDiff(pw, e.upperDir(c), shift)) }() // CloseWithError is always nil
-	defer pr.Close()                                                                    // ends the writer goroutine if Import stops early; its error is the writer's
+	go func() { _ = pw.CloseWithError(snapshot.WriteDiff(pw, e.upperDir(c), shift, o.Mountpoints...)) }() // CloseWithError is always nil
+	defer pr.Close()                                                                                      // ends the writer goroutine if Import stops early; its error is the writer's
 	createdBy := o.CreatedBy
 	if createdBy == "" {
 		createdBy = strings.Join(c.Config.Args(), " ")

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -47,6 +48,23 @@ func generatedMountpoint(rel string, fi fs.FileInfo) bool {
 	switch rel {
 	case "etc/hostname", "etc/hosts", "etc/resolv.conf":
 		return fi.Mode().IsRegular() && fi.Size() == 0
+	}
+	return false
+}
+
+// emptyMountpoint reports one of mountpoints that holds nothing.
+func emptyMountpoint(rel, p string, fi fs.FileInfo, mountpoints []string) bool {
+	for _, m := range mountpoints {
+		if rel != strings.TrimPrefix(path.Clean("/"+m), "/") {
+			continue
+		}
+		if fi.Mode().IsRegular() {
+			return fi.Size() == 0
+		}
+		if fi.IsDir() {
+			ents, err := os.ReadDir(p)
+			return err == nil && len(ents) == 0
+		}
 	}
 	return false
 }
@@ -101,10 +119,11 @@ func Changes(upper string, lowers []string) ([]Change, error) {
 // WriteDiff writes upper as an image layer: overlay's whiteouts and
 // opaque dirs in the image spec's form, owners shifted down by shift
 // (a container's host ID range, so the layer has the IDs the container
-// saw).
-func WriteDiff(w io.Writer, upper string, shift uint32) error {
+// saw). mountpoints are paths (relative to /) that the runtime made only
+// to mount on, left out while they are empty.
+func WriteDiff(w io.Writer, upper string, shift uint32, mountpoints ...string) error {
 	err := WriteTar(w, upper, func(rel, p string, fi fs.FileInfo, h *tar.Header) (bool, []*tar.Header) {
-		if generatedMountpoint(rel, fi) {
+		if generatedMountpoint(rel, fi) || emptyMountpoint(rel, p, fi, mountpoints) {
 			return false, nil
 		}
 		if isWhiteout(fi) {

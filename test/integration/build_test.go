@@ -146,13 +146,13 @@ CMD ["cat", "/data/out.txt", "/data/listing.txt"]
 func TestBuildFailuresNameTheLineAndLeaveNothing(t *testing.T) {
 	root := engineWithBusybox(t)
 	for name, c := range map[string]struct{ dockerfile, want string }{
-		"failing RUN":   {"FROM busybox:it\nRUN echo partial > /f; exit 3\n", "Dockerfile:2: RUN echo partial > /f; exit 3: the command returned a non-zero code: 3"},
-		"outside":       {"FROM busybox:it\nCOPY ../x /x\n", "Dockerfile:2: COPY ../x /x: ../x: forbidden path outside the build context"},
-		"unknown":       {"FROM busybox:it\nBOGUS x\n", "unknown instruction: BOGUS"},
-		"missing file":  {"FROM busybox:it\nCOPY nosuch /x\n", "Dockerfile:2: COPY nosuch /x: nosuch: no such file or directory in the build context"},
-		"mount not yet": {"FROM busybox:it\nRUN --mount=type=cache,target=/c true\n", "RUN --mount is not supported yet"},
-		"no stage":      {"FROM busybox:it\nCOPY --from=nosuch /x /x\n", "--from=nosuch"},
-		"platform":      {"FROM --platform=linux/s390x busybox:it\n", "Dockerfile:1: FROM --platform=linux/s390x: building for another platform than this host's is not supported yet"},
+		"failing RUN":  {"FROM busybox:it\nRUN echo partial > /f; exit 3\n", "Dockerfile:2: RUN echo partial > /f; exit 3: the command returned a non-zero code: 3"},
+		"outside":      {"FROM busybox:it\nCOPY ../x /x\n", "Dockerfile:2: COPY ../x /x: ../x: forbidden path outside the build context"},
+		"unknown":      {"FROM busybox:it\nBOGUS x\n", "unknown instruction: BOGUS"},
+		"missing file": {"FROM busybox:it\nCOPY nosuch /x\n", "Dockerfile:2: COPY nosuch /x: nosuch: no such file or directory in the build context"},
+		"ssh not yet":  {"FROM busybox:it\nRUN --mount=type=ssh true\n", "RUN --mount=type=ssh is not supported yet"},
+		"no stage":     {"FROM busybox:it\nCOPY --from=nosuch /x /x\n", "--from=nosuch"},
+		"platform":     {"FROM --platform=linux/s390x busybox:it\n", "Dockerfile:1: FROM --platform=linux/s390x: building for another platform than this host's is not supported yet"},
 	} {
 		ctx := buildContext(t, map[string]string{"Dockerfile": c.dockerfile})
 		r := engine(t, root, "build", "-t", "bad:1", ctx)
@@ -166,5 +166,50 @@ func TestBuildFailuresNameTheLineAndLeaveNothing(t *testing.T) {
 	}
 	if r := engine(t, root, "image", "inspect", "bad:1"); r.code == 0 {
 		t.Fatalf("a failed build tagged its image")
+	}
+}
+
+// TestBuildRunMounts: a cache mount outlives the build, a secret reaches
+// RUN as a file and as a variable and nowhere else, a tmpfs and a bind
+// of the context leave nothing in the layer.
+func TestBuildRunMounts(t *testing.T) {
+	root := engineWithBusybox(t)
+	secret := "tok-" + strings.Repeat("x7", 8)
+	secretFile := filepath.Join(suiteDir, "build-secret")
+	if err := os.WriteFile(secretFile, []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(secretFile)
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile": `FROM busybox:it
+RUN --mount=type=cache,target=/cache sh -c 'echo run >> /cache/log; wc -l < /cache/log > /runs'
+RUN --mount=type=secret,id=tok sh -c 'test -s /run/secrets/tok && echo file-ok > /secret-file'
+RUN --mount=type=secret,id=tok,env=TOK sh -c 'test -n "$TOK" && echo env-ok > /secret-env'
+RUN --mount=type=tmpfs,target=/scratch sh -c 'echo x > /scratch/f'
+RUN --mount=type=bind,source=src,target=/mnt cp /mnt/a.txt /bound
+`,
+		"src/a.txt": "bound\n",
+	})
+	for i := 0; i < 2; i++ {
+		mustEngine(t, root, "build", "--no-cache", "--secret", "id=tok,src="+secretFile, "-t", "mounts:1", ctx)
+	}
+	got := mustEngine(t, root, "run", "--rm", "mounts:1", "sh", "-c", "cat /runs /secret-file /secret-env /bound; ls -d /cache /scratch /mnt /run/secrets/tok 2>/dev/null | wc -l")
+	if strings.Fields(got)[0] != "2" || !strings.Contains(got, "file-ok\nenv-ok\nbound\n0\n") {
+		t.Fatalf("mounts in RUN: %q", got)
+	}
+	archive := filepath.Join(suiteDir, "mounts.tar")
+	mustEngine(t, root, "save", "-o", archive, "mounts:1")
+	defer os.Remove(archive)
+	b, err := os.ReadFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), secret) {
+		t.Fatal("the secret is in the image")
+	}
+	// Without --secret the mount is left out (it is not required), and
+	// the RUN fails on its test, as with Docker.
+	if r := engine(t, root, "build", "--no-cache", "-t", "mounts:2", ctx); r.code == 0 || !strings.Contains(r.stderr, "non-zero code: 1") {
+		t.Fatalf("a build without the secret: %d %q", r.code, r.stderr)
 	}
 }
