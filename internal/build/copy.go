@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/dockerignore"
@@ -79,10 +80,30 @@ func contextSnapshot(dir string) (string, func(), error) {
 // archiveSuffixes are the local files ADD would unpack.
 var archiveSuffixes = []string{".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst"}
 
+// copySpec is a COPY's or an ADD's.
+type copySpec struct {
+	sources      []string
+	dest, from   string
+	chown, chmod string
+	add          bool
+}
+
 // copy is COPY and ADD: the sources (from the context, or from a stage
 // or an image with --from) are staged as they will stand under /, then
-// copied into a container of the current image and committed.
-func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Command, sources []string, dest, from string, add bool) error {
+// copied into a container of the current image and committed. With
+// --chown or --chmod the copied content is staged apart, owned and
+// moded, and copied with its owners: the directories above it keep
+// theirs.
+func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Command, cs copySpec) error {
+	sources, dest, from, add := cs.sources, cs.dest, cs.from, cs.add
+	var mode os.FileMode
+	if cs.chmod != "" {
+		n, err := strconv.ParseUint(cs.chmod, 8, 32)
+		if err != nil || n > 0o7777 {
+			return fmt.Errorf("--chmod=%s: want an octal mode", cs.chmod)
+		}
+		mode = os.FileMode(n)
+	}
 	staged, err := os.MkdirTemp("", "berth-build-")
 	if err != nil {
 		return err
@@ -133,6 +154,29 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 		return errors.New("when using COPY with more than one source file, the destination must be a directory and end with a /")
 	}
 	target := filepath.Join(staged, dst)
+	owned := cs.chown != "" || cs.chmod != ""
+	var content string
+	ownedDest := dst
+	if owned {
+		// The parents go in the staged tree; the content apart.
+		if content, err = os.MkdirTemp("", "berth-build-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(content) // a staging copy
+		parent := dst
+		if !intoDir && !(len(matches) == 1 && isDir(matches[0])) {
+			parent = path.Dir(dst)
+			ownedDest = parent
+		}
+		if err := os.MkdirAll(filepath.Join(staged, parent), 0o755); err != nil {
+			return err
+		}
+		if ownedDest == dst {
+			target = content
+		} else {
+			target = filepath.Join(content, path.Base(dst))
+		}
+	}
 	for _, m := range matches {
 		fi, err := os.Lstat(m)
 		if err != nil {
@@ -162,11 +206,34 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 			}
 		}
 	}
+	if mode != 0 {
+		if err := filepath.WalkDir(content, func(p string, d os.DirEntry, err error) error {
+			if err != nil || p == content || d.Type()&os.ModeSymlink != 0 {
+				return err
+			}
+			return os.Chmod(p, mode)
+		}); err != nil {
+			return err
+		}
+	}
 	digest, err := treeDigest(staged)
 	if err != nil {
 		return err
 	}
-	return b.layer(ctx, st, step{staged: staged, createdBy: codeOf(cmd) + " # buildkit", key: key(st.key, digest)})
+	s := step{staged: staged, createdBy: codeOf(cmd) + " # buildkit", key: key(st.key, digest)}
+	if owned {
+		cd, err := treeDigest(content)
+		if err != nil {
+			return err
+		}
+		s.owned, s.ownedDest, s.chown, s.key = content, ownedDest, cs.chown, key(s.key, cd)
+	}
+	return b.layer(ctx, st, s)
+}
+
+func isDir(p string) bool {
+	fi, err := os.Lstat(p)
+	return err == nil && fi.IsDir()
 }
 
 // extract copies the sources out of a stage or an image (COPY --from)

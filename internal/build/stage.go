@@ -281,15 +281,15 @@ func (b *builder) command(ctx context.Context, st *stageState, cmd instructions.
 	case *instructions.RunCommand:
 		return b.run(ctx, st, c)
 	case *instructions.CopyCommand:
-		if c.Chown != "" || c.Chmod != "" || c.Parents || len(c.ExcludePatterns) > 0 {
-			return errors.New("COPY --chown, --chmod, --parents and --exclude are not supported yet")
+		if c.Parents || len(c.ExcludePatterns) > 0 {
+			return errors.New("COPY --parents and --exclude are not supported yet")
 		}
-		return b.copy(ctx, st, cmd, c.SourcePaths, c.DestPath, c.From, false)
+		return b.copy(ctx, st, cmd, copySpec{sources: c.SourcePaths, dest: c.DestPath, from: c.From, chown: c.Chown, chmod: c.Chmod})
 	case *instructions.AddCommand:
-		if c.Chown != "" || c.Chmod != "" || c.Checksum != "" || len(c.ExcludePatterns) > 0 {
-			return errors.New("ADD --chown, --chmod, --checksum and --exclude are not supported yet")
+		if c.Checksum != "" || len(c.ExcludePatterns) > 0 {
+			return errors.New("ADD --checksum and --exclude are not supported yet")
 		}
-		return b.copy(ctx, st, cmd, c.SourcePaths, c.DestPath, "", true)
+		return b.copy(ctx, st, cmd, copySpec{sources: c.SourcePaths, dest: c.DestPath, chown: c.Chown, chmod: c.Chmod, add: true})
 	default:
 		return fmt.Errorf("%s is not supported yet", strings.ToUpper(cmd.Name()))
 	}
@@ -362,6 +362,10 @@ type step struct {
 	key       string // the build cache's
 	mounts    []mount.Mount
 	tmpfs     map[string]string
+	// owned is copied after staged, with its owners and modes: a COPY
+	// --chown/--chmod's content, owned as chown says (resolved in the
+	// step's image), into ownedDest.
+	owned, ownedDest, chown string
 }
 
 // layer makes one layer: a container of the stage's current image, the
@@ -424,6 +428,20 @@ func (b *builder) layer(ctx context.Context, st *stageState, s step) (err error)
 			}
 		}
 	}
+	if s.owned != "" {
+		if err := b.own(cr.ID, s.owned, s.chown); err != nil {
+			return err
+		}
+		ents, err := os.ReadDir(s.owned)
+		if err != nil {
+			return err
+		}
+		for _, ent := range ents {
+			if err := b.e.ContainerCopyToWith(cr.ID, filepath.Join(s.owned, ent.Name()), s.ownedDest, engine.CopyOptions{KeepOwner: true}); err != nil {
+				return err
+			}
+		}
+	}
 	if s.proc != nil {
 		res, err := b.e.ContainerStartAttached(ctx, cr.ID, engine.Streams{Stdout: b.o.Out, Stderr: b.o.Out})
 		if err != nil {
@@ -457,4 +475,22 @@ func sortedPairs(m map[string]string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// own gives a staged tree the owner --chown names, as the container's
+// /etc/passwd and /etc/group resolve it (root without --chown).
+func (b *builder) own(container, tree, spec string) error {
+	var uid, gid uint32
+	if spec != "" {
+		var err error
+		if uid, gid, err = b.e.ContainerUser(container, spec); err != nil {
+			return fmt.Errorf("--chown=%s: %w", spec, err)
+		}
+	}
+	return filepath.WalkDir(tree, func(p string, _ os.DirEntry, err error) error {
+		if err != nil || p == tree {
+			return err
+		}
+		return os.Lchown(p, int(uid), int(gid))
+	})
 }

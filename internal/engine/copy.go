@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/copytree"
 	"github.com/berth-project/berth/internal/snapshot"
 )
@@ -42,9 +43,44 @@ func (e *Engine) ContainerCopyFrom(ref, src, dst string) error {
 // ContainerCopyTo copies src on the host to dst, a path in the
 // container, as ContainerCopyFrom does the other way.
 func (e *Engine) ContainerCopyTo(ref, src, dst string) error {
+	return e.ContainerCopyToWith(ref, src, dst, CopyOptions{})
+}
+
+// CopyOptions are a copy's.
+type CopyOptions struct {
+	// KeepOwner keeps the owners and exact modes of what is copied
+	// (Docker's copyUIDGID); else it belongs to the container's root.
+	KeepOwner bool
+}
+
+// ContainerCopyToWith is ContainerCopyTo with options.
+func (e *Engine) ContainerCopyToWith(ref, src, dst string, o CopyOptions) error {
 	return e.withRoot(ref, func(root *os.Root) error {
-		return wrapCp(copytree.Copy(copytree.Host{}, src, root, inside(dst), copytree.Options{}))
+		return wrapCp(copytree.Copy(copytree.Host{}, src, root, inside(dst), copytree.Options{KeepOwner: o.KeepOwner}))
 	})
+}
+
+// ContainerUser resolves user[:group] as the container's /etc/passwd
+// and /etc/group have them: numbers as they are, names looked up. With
+// no group the group is the user's number, as COPY --chown has it.
+func (e *Engine) ContainerUser(ref, spec string) (uid, gid uint32, err error) {
+	c, err := e.get(ref)
+	if err != nil {
+		return 0, 0, err
+	}
+	dir, done, err := e.rootfs(c)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer done()
+	u, err := container.ResolveUser(dir, spec)
+	if err != nil {
+		return 0, 0, invalid(err)
+	}
+	if !strings.Contains(spec, ":") {
+		u.GID = u.UID
+	}
+	return u.UID, u.GID, nil
 }
 
 func (e *Engine) withRoot(ref string, fn func(*os.Root) error) error {

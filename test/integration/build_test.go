@@ -213,3 +213,23 @@ RUN --mount=type=bind,source=src,target=/mnt cp /mnt/a.txt /bound
 		t.Fatalf("a build without the secret: %d %q", r.code, r.stderr)
 	}
 }
+
+// TestBuildCopyChownChmod: --chown by name (the image's /etc/passwd and
+// /etc/group) and by number, --chmod; the directories above keep their
+// owners and modes.
+func TestBuildCopyChownChmod(t *testing.T) {
+	root := engineWithBusybox(t)
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile": `FROM busybox:it
+RUN echo 'app:x:1234:2345::/home/app:/bin/sh' >> /etc/passwd && echo 'grp:x:3456:' >> /etc/group && chmod 1777 /tmp
+COPY --chown=app:grp src/ /tmp/app/
+COPY --chown=1000 --chmod=600 src/a.txt /opt/one
+`,
+		"src/a.txt": "a\n",
+	})
+	mustEngine(t, root, "build", "-t", "own:1", ctx)
+	got := mustEngine(t, root, "run", "--rm", "own:1", "sh", "-c", "stat -c '%n %u %g %a' /tmp /tmp/app/a.txt /opt/one")
+	if want := "/tmp 0 0 1777\n/tmp/app/a.txt 1234 3456 644\n/opt/one 1000 1000 600\n"; got != want {
+		t.Fatalf("owners and modes:\n%s\nwant\n%s", got, want)
+	}
+}
