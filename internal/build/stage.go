@@ -443,7 +443,14 @@ func (b *builder) layer(ctx context.Context, st *stageState, s step) (err error)
 		}
 	}
 	if s.proc != nil {
+		// An interrupted build (Ctrl-C) kills the step's process; the
+		// container goes with the deferred removal.
+		stop := context.AfterFunc(ctx, func() { _ = b.e.ContainerKill(cr.ID, "KILL") }) // ended already: nothing to kill
+		defer stop()
 		res, err := b.e.ContainerStartAttached(ctx, cr.ID, engine.Streams{Stdout: b.o.Out, Stderr: b.o.Out})
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted: %w", ctx.Err())
+		}
 		if err != nil {
 			return err
 		}

@@ -1,10 +1,13 @@
 package integration
 
 import (
+	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -231,5 +234,42 @@ COPY --chown=1000 --chmod=600 src/a.txt /opt/one
 	got := mustEngine(t, root, "run", "--rm", "own:1", "sh", "-c", "stat -c '%n %u %g %a' /tmp /tmp/app/a.txt /opt/one")
 	if want := "/tmp 0 0 1777\n/tmp/app/a.txt 1234 3456 644\n/opt/one 1000 1000 600\n"; got != want {
 		t.Fatalf("owners and modes:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestBuildInterruptedLeavesNothing: Ctrl-C during a RUN ends the build
+// with no step container left and nothing tagged.
+func TestBuildInterruptedLeavesNothing(t *testing.T) {
+	root := engineWithBusybox(t)
+	ctx := buildContext(t, map[string]string{"Dockerfile": "FROM busybox:it\nRUN echo started; sleep 60\n"})
+	cmd := exec.Command(*berthBin, "--root", root, "--runroot", filepath.Join(root, "run"), "build", "-t", "cut:1", ctx)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(out)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("the build ended before its RUN: %v", err)
+		}
+		if line == "started\n" {
+			break
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err == nil {
+		t.Fatal("an interrupted build succeeded")
+	}
+	if out := mustEngine(t, root, "ps", "-a", "-q"); out != "" {
+		t.Fatalf("step containers left: %s", out)
+	}
+	if r := engine(t, root, "image", "inspect", "cut:1"); r.code == 0 {
+		t.Fatal("an interrupted build tagged its image")
 	}
 }
