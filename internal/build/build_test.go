@@ -58,18 +58,18 @@ func TestCacheKeysChainAndTreeDigestsSeeContent(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("one"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d1, err := treeDigest(dir)
+	d1, err := treeDigest(dir, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(filepath.Join(dir, "f"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	d2, _ := treeDigest(dir)
+	d2, _ := treeDigest(dir, false)
 	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("two"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	d3, _ := treeDigest(dir)
+	d3, _ := treeDigest(dir, false)
 	if d1 == d2 || d2 == d3 {
 		t.Errorf("a mode or a content change must change the digest: %s %s %s", d1, d2, d3)
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/berth-project/berth/internal/engine"
 )
@@ -71,7 +72,7 @@ func (c cache) put(k, id string) error {
 
 // treeDigest is the digest of a staged tree: every path, its type and
 // mode, and its content (a symlink's target), in path order.
-func treeDigest(root string) (string, error) {
+func treeDigest(root string, owners bool) (string, error) {
 	var paths []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -92,6 +93,9 @@ func treeDigest(root string) (string, error) {
 		}
 		rel, _ := filepath.Rel(root, p) // p is under root
 		fmt.Fprintf(h, "%s\x00%o\x00", rel, fi.Mode())
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && owners {
+			fmt.Fprintf(h, "%d:%d\x00", st.Uid, st.Gid)
+		}
 		switch {
 		case fi.Mode()&fs.ModeSymlink != 0:
 			link, err := os.Readlink(p)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -77,15 +76,16 @@ func contextSnapshot(dir string) (string, func(), error) {
 	return tmp, cleanup, nil
 }
 
-// archiveSuffixes are the local files ADD would unpack.
-var archiveSuffixes = []string{".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst"}
-
 // copySpec is a COPY's or an ADD's.
 type copySpec struct {
 	sources      []string
 	dest, from   string
 	chown, chmod string
 	add          bool
+	// ADD's: the digest a URL's content must have, and whether archives
+	// unpack (nil: local ones do, fetched ones do not).
+	checksum string
+	unpack   *bool
 }
 
 // copy is COPY and ADD: the sources (from the context, or from a stage
@@ -119,9 +119,22 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 		root = dir
 	}
 	var matches []string
+	unpack := map[string]bool{} // the matches ADD unpacks
 	for _, src := range sources {
-		if add && (strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") || strings.HasPrefix(src, "git@")) {
-			return errors.New("ADD from a URL is not supported yet")
+		if add && (strings.HasPrefix(src, "git@") || isURL(src) && strings.HasSuffix(src, ".git")) {
+			return fmt.Errorf("%s: ADD of a git repository is not supported yet", src)
+		}
+		if add && isURL(src) {
+			f, err := b.fetch(ctx, src, cs.checksum, staged+".fetched")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(staged + ".fetched") // a staging copy
+			if cs.unpack != nil && *cs.unpack && isArchive(f) {
+				unpack[f] = true
+			}
+			matches = append(matches, f)
+			continue
 		}
 		rel := path.Clean(filepath.ToSlash(src))
 		if rel == ".." || strings.HasPrefix(rel, "../") {
@@ -139,18 +152,22 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 			return fmt.Errorf("%s: no such file or directory in the build context", src)
 		}
 		for _, f := range found {
-			if add && slices.ContainsFunc(archiveSuffixes, func(s string) bool { return strings.HasSuffix(f, s) }) {
-				return fmt.Errorf("%s: ADD of a local archive (unpacked by Docker) is not supported yet: COPY it and RUN tar", src)
+			if add && (cs.unpack == nil || *cs.unpack) && isArchive(f) {
+				unpack[f] = true
 			}
 		}
 		matches = append(matches, found...)
+	}
+	if cs.checksum != "" && (len(sources) != 1 || !isURL(sources[0])) {
+		return errors.New("ADD --checksum needs one http(s) source")
 	}
 	dst := dest
 	if !path.IsAbs(dst) {
 		dst = path.Join("/", st.cfg.WorkingDir, dst)
 	}
-	intoDir := strings.HasSuffix(dest, "/") || dest == "." || len(matches) > 1
-	if len(matches) > 1 && !strings.HasSuffix(dest, "/") {
+	// An archive unpacks into dest as a directory.
+	intoDir := strings.HasSuffix(dest, "/") || dest == "." || len(matches) > 1 || len(unpack) > 0
+	if len(matches) > 1 && !strings.HasSuffix(dest, "/") && len(unpack) < len(matches) {
 		return errors.New("when using COPY with more than one source file, the destination must be a directory and end with a /")
 	}
 	target := filepath.Join(staged, dst)
@@ -177,12 +194,32 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 			target = filepath.Join(content, path.Base(dst))
 		}
 	}
+	// Without --chown or --chmod an archive keeps the owners it has: it
+	// unpacks apart, into a tree copied with its owners.
+	var kept string
+	if len(unpack) > 0 && !owned {
+		if kept, err = os.MkdirTemp("", "berth-build-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(kept) // a staging copy
+		if err := os.MkdirAll(filepath.Join(staged, dst), 0o755); err != nil {
+			return err
+		}
+	}
 	for _, m := range matches {
 		fi, err := os.Lstat(m)
 		if err != nil {
 			return err
 		}
 		switch {
+		case unpack[m]:
+			into := target
+			if kept != "" {
+				into = kept
+			}
+			if err := unpackArchive(m, into); err != nil {
+				return fmt.Errorf("%s: %w", filepath.Base(m), err)
+			}
 		case fi.IsDir():
 			if err := os.MkdirAll(target, 0o755); err != nil {
 				return err
@@ -216,17 +253,24 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 			return err
 		}
 	}
-	digest, err := treeDigest(staged)
+	digest, err := treeDigest(staged, false)
 	if err != nil {
 		return err
 	}
 	s := step{staged: staged, createdBy: codeOf(cmd) + " # buildkit", key: key(st.key, digest)}
 	if owned {
-		cd, err := treeDigest(content)
+		cd, err := treeDigest(content, false)
 		if err != nil {
 			return err
 		}
 		s.owned, s.ownedDest, s.chown, s.key = content, ownedDest, cs.chown, key(s.key, cd)
+	}
+	if kept != "" {
+		kd, err := treeDigest(kept, true)
+		if err != nil {
+			return err
+		}
+		s.kept, s.keptDest, s.key = kept, dst, key(s.key, kd)
 	}
 	return b.layer(ctx, st, s)
 }

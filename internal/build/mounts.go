@@ -130,7 +130,7 @@ func (b *builder) runMounts(ctx context.Context, c *instructions.RunCommand) (mo
 			if err != nil {
 				return fail(err)
 			}
-			digest, err := treeDigest(src)
+			digest, err := treeDigest(src, false)
 			if err != nil {
 				return fail(err)
 			}

@@ -286,10 +286,11 @@ func (b *builder) command(ctx context.Context, st *stageState, cmd instructions.
 		}
 		return b.copy(ctx, st, cmd, copySpec{sources: c.SourcePaths, dest: c.DestPath, from: c.From, chown: c.Chown, chmod: c.Chmod})
 	case *instructions.AddCommand:
-		if c.Checksum != "" || len(c.ExcludePatterns) > 0 {
-			return errors.New("ADD --checksum and --exclude are not supported yet")
+		if len(c.ExcludePatterns) > 0 {
+			return errors.New("ADD --exclude is not supported yet")
 		}
-		return b.copy(ctx, st, cmd, copySpec{sources: c.SourcePaths, dest: c.DestPath, chown: c.Chown, chmod: c.Chmod, add: true})
+		return b.copy(ctx, st, cmd, copySpec{sources: c.SourcePaths, dest: c.DestPath, chown: c.Chown, chmod: c.Chmod, add: true,
+			checksum: c.Checksum, unpack: c.Unpack})
 	default:
 		return fmt.Errorf("%s is not supported yet", strings.ToUpper(cmd.Name()))
 	}
@@ -366,6 +367,9 @@ type step struct {
 	// --chown/--chmod's content, owned as chown says (resolved in the
 	// step's image), into ownedDest.
 	owned, ownedDest, chown string
+	// kept is copied last, with the owners it has, into keptDest: ADD's
+	// unpacked archives.
+	kept, keptDest string
 }
 
 // layer makes one layer: a container of the stage's current image, the
@@ -432,14 +436,13 @@ func (b *builder) layer(ctx context.Context, st *stageState, s step) (err error)
 		if err := b.own(cr.ID, s.owned, s.chown); err != nil {
 			return err
 		}
-		ents, err := os.ReadDir(s.owned)
-		if err != nil {
+		if err := b.copyInto(cr.ID, s.owned, s.ownedDest); err != nil {
 			return err
 		}
-		for _, ent := range ents {
-			if err := b.e.ContainerCopyToWith(cr.ID, filepath.Join(s.owned, ent.Name()), s.ownedDest, engine.CopyOptions{KeepOwner: true}); err != nil {
-				return err
-			}
+	}
+	if s.kept != "" {
+		if err := b.copyInto(cr.ID, s.kept, s.keptDest); err != nil {
+			return err
 		}
 	}
 	if s.proc != nil {
@@ -482,6 +485,21 @@ func sortedPairs(m map[string]string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// copyInto copies a tree's contents into dest in the container, with
+// their owners and modes.
+func (b *builder) copyInto(container, tree, dest string) error {
+	ents, err := os.ReadDir(tree)
+	if err != nil {
+		return err
+	}
+	for _, ent := range ents {
+		if err := b.e.ContainerCopyToWith(container, filepath.Join(tree, ent.Name()), dest, engine.CopyOptions{KeepOwner: true}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // own gives a staged tree the owner --chown names, as the container's

@@ -1,6 +1,7 @@
 // Package copytree copies file trees between the host and a container's
-// root as cp -a does, without following symlinks: `berth cp` in both
-// directions, and filling a new volume from the image.
+// root as cp -a does, without following symlinks, keeping modification
+// times: `berth cp` in both directions, a build's COPY and ADD, and
+// filling a new volume from the image.
 package copytree
 
 import (
@@ -11,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"syscall"
+	"time"
 )
 
 // Tree is one side of a copy: a container's root (an *os.Root, which
@@ -25,6 +27,7 @@ type Tree interface {
 	MkdirAll(name string, perm fs.FileMode) error
 	Lchown(name string, uid, gid int) error
 	Chmod(name string, mode fs.FileMode) error
+	Chtimes(name string, atime, mtime time.Time) error
 }
 
 // Host is the host's file system.
@@ -38,6 +41,7 @@ func (Host) Open(n string) (*os.File, error)                           { return 
 func (Host) MkdirAll(n string, p fs.FileMode) error                    { return os.MkdirAll(n, p) }
 func (Host) Lchown(n string, uid, gid int) error                       { return os.Lchown(n, uid, gid) }
 func (Host) Chmod(n string, m fs.FileMode) error                       { return os.Chmod(n, m) }
+func (Host) Chtimes(n string, a, m time.Time) error                    { return os.Chtimes(n, a, m) }
 func (Host) OpenFile(n string, f int, p fs.FileMode) (*os.File, error) { return os.OpenFile(n, f, p) }
 
 // Options tune a copy.
@@ -118,6 +122,13 @@ func (o Options) entry(from Tree, src string, to Tree, dst string, fi fs.FileInf
 		}
 	default:
 		return nil // devices, fifos, sockets: not copied
+	}
+	if fi.Mode()&fs.ModeSymlink == 0 {
+		// Last for a directory: filling it changed its time. A link's
+		// own time is not kept: Chtimes would follow it.
+		if err := to.Chtimes(dst, time.Time{}, fi.ModTime()); err != nil {
+			return fmt.Errorf("set times of %s: %w", dst, err)
+		}
 	}
 	if !o.KeepOwner {
 		return nil

@@ -1,7 +1,6 @@
 package image
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -11,9 +10,8 @@ import (
 	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 
+	"github.com/berth-project/berth/internal/compression"
 	"github.com/berth-project/berth/internal/progress"
 	"github.com/berth-project/berth/internal/snapshot"
 )
@@ -140,41 +138,27 @@ func unpackStream(r io.Reader, dir string, diffID v1.Hash) (size, tarSize int64,
 	return size, cnt.n, nil
 }
 
-// Compression magic numbers.
-var (
-	gzipMagic = []byte{0x1f, 0x8b}
-	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
-)
-
-// decompress sniffs the compression of a layer stream: registries label
-// it by media type, but archives and imports often do not.
+// decompress opens a layer stream by its content: registries label the
+// compression by media type, but archives and imports often do not. A
+// layer is gzip, zstd or plain tar, as the image spec allows.
 func decompress(r io.Reader) (io.ReadCloser, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	magic, _ := br.Peek(4)
-	switch {
-	case bytes.HasPrefix(magic, gzipMagic):
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("gzip layer: %w", err)
-		}
-		return zr, nil
-	case bytes.HasPrefix(magic, zstdMagic):
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return nil, fmt.Errorf("zstd layer: %w", err)
-		}
-		return zr.IOReadCloser(), nil
-	default:
-		return io.NopCloser(br), nil
+	dr, f, err := compression.Reader(r)
+	if err != nil {
+		return nil, fmt.Errorf("layer: %w", err)
 	}
+	if f != compression.None && f != compression.Gzip && f != compression.Zstd {
+		_ = dr.Close() // refused before any read
+		return nil, fmt.Errorf("layer compressed with %s: want gzip, zstd or none", f)
+	}
+	return dr, nil
 }
 
 // layerMediaType labels a stored layer by its real compression.
 func layerMediaType(magic []byte) string {
-	switch {
-	case bytes.HasPrefix(magic, gzipMagic):
+	switch compression.Detect(magic) {
+	case compression.Gzip:
 		return "application/vnd.oci.image.layer.v1.tar+gzip"
-	case bytes.HasPrefix(magic, zstdMagic):
+	case compression.Zstd:
 		return "application/vnd.oci.image.layer.v1.tar+zstd"
 	default:
 		return "application/vnd.oci.image.layer.v1.tar"

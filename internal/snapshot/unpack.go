@@ -40,6 +40,9 @@ type Options struct {
 	AllowDevices bool
 	// NoChown keeps files owned by the caller (rootless unpacking).
 	NoChown bool
+	// Plain unpacks an archive that is not a layer (a Dockerfile ADD's):
+	// entries named .wh.* are files like any other.
+	Plain bool
 }
 
 // Unpack extracts the tar stream r into dir, which must exist and be
@@ -92,10 +95,10 @@ func unpackEntry(root *os.Root, tr *tar.Reader, hdr *tar.Header, name string, to
 			return err
 		}
 	}
-	if base == opaqueMarker {
+	if base == opaqueMarker && !o.Plain {
 		return markOpaque(root, dir)
 	}
-	if strings.HasPrefix(base, whiteoutPrefix) {
+	if strings.HasPrefix(base, whiteoutPrefix) && !o.Plain {
 		return whiteout(root, dir, strings.TrimPrefix(base, whiteoutPrefix))
 	}
 	// A later layer entry replaces an earlier one of another kind.

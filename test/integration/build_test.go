@@ -1,8 +1,15 @@
 package integration
 
 import (
+	"archive/tar"
 	"bufio"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ulikunitz/xz"
 )
 
 // buildContext writes a build context: path -> contents (mode 0644, or
@@ -155,6 +164,7 @@ func TestBuildFailuresNameTheLineAndLeaveNothing(t *testing.T) {
 		"missing file": {"FROM busybox:it\nCOPY nosuch /x\n", "Dockerfile:2: COPY nosuch /x: nosuch: no such file or directory in the build context"},
 		"ssh not yet":  {"FROM busybox:it\nRUN --mount=type=ssh true\n", "RUN --mount=type=ssh is not supported yet"},
 		"no stage":     {"FROM busybox:it\nCOPY --from=nosuch /x /x\n", "--from=nosuch"},
+		"git not yet":  {"FROM busybox:it\nADD git@example.com:x/y.git /src\n", "ADD of a git repository is not supported yet"},
 		"platform":     {"FROM --platform=linux/s390x busybox:it\n", "Dockerfile:1: FROM --platform=linux/s390x: building for another platform than this host's is not supported yet"},
 	} {
 		ctx := buildContext(t, map[string]string{"Dockerfile": c.dockerfile})
@@ -271,5 +281,93 @@ func TestBuildInterruptedLeavesNothing(t *testing.T) {
 	}
 	if r := engine(t, root, "image", "inspect", "cut:1"); r.code == 0 {
 		t.Fatal("an interrupted build tagged its image")
+	}
+}
+
+// tarOf is a tar of entries: a name ending in / is a directory; each
+// entry is owned 1234:5678, mode 0750.
+func tarOf(t *testing.T, names map[string]string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for name, body := range names {
+		hdr := &tar.Header{Name: name, Mode: 0o750, Uid: 1234, Gid: 5678, Typeflag: tar.TypeReg, Size: int64(len(body))}
+		if strings.HasSuffix(name, "/") {
+			hdr.Typeflag, hdr.Size = tar.TypeDir, 0
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestBuildAddArchivesAndURLs: ADD unpacks a local archive, known by its
+// content (gzip here, xz under a name without a suffix), keeping its
+// owners and confining its entries; a file that is not a tar is copied
+// as it is; a URL (a server on loopback) is fetched, checked against
+// --checksum, and not unpacked. A .wh. name unpacks without error but
+// cannot be in an image: in a layer it is a whiteout, as with Docker.
+func TestBuildAddArchivesAndURLs(t *testing.T) {
+	root := engineWithBusybox(t)
+	plain := tarOf(t, map[string]string{"pkg/": "", "pkg/run.sh": "echo run\n", ".wh.keep": "k\n", "../../escape": "e\n"})
+	var gz, xzb bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	if _, err := zw.Write(plain); err != nil || zw.Close() != nil {
+		t.Fatal(err)
+	}
+	xw, err := xz.NewWriter(&xzb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := xw.Write(tarOf(t, map[string]string{"x.txt": "from xz\n"})); err != nil || xw.Close() != nil {
+		t.Fatal(err)
+	}
+	tool := "#!/bin/sh\necho tool\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/files/tool.tar" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Last-Modified", "Tue, 01 Jun 2021 10:00:00 GMT")
+		_, _ = w.Write(append([]byte(tool), plain...)) // not a tar at its start
+	}))
+	defer srv.Close()
+	sum := sha256.Sum256(append([]byte(tool), plain...))
+	checksum := "sha256:" + hex.EncodeToString(sum[:])
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile": fmt.Sprintf(`FROM busybox:it
+RUN chmod 1777 /tmp
+ADD data.tgz /tmp/
+ADD data.bin notes.tar.txt /srv/
+ADD --checksum=%s %s/files/tool.tar /opt/
+`, checksum, srv.URL),
+		"data.tgz":      gz.String(),
+		"data.bin":      xzb.String(),
+		"notes.tar.txt": "not a tar\n",
+	})
+	mustEngine(t, root, "build", "-t", "add:1", ctx)
+	got := mustEngine(t, root, "run", "--rm", "add:1", "sh", "-c",
+		"stat -c '%n %u %g %a' /tmp /tmp/pkg/run.sh /tmp/escape /opt/tool.tar; test -e /tmp/.wh.keep || echo no-wh; cat /srv/x.txt /srv/notes.tar.txt; date -u -r /opt/tool.tar +%Y; test -e /escape || echo confined")
+	want := "/tmp 0 0 1777\n/tmp/pkg/run.sh 1234 5678 750\n/tmp/escape 1234 5678 750\n/opt/tool.tar 0 0 600\nno-wh\nfrom xz\nnot a tar\n2021\nconfined\n"
+	if got != want {
+		t.Fatalf("ADD results:\n%s\nwant\n%s", got, want)
+	}
+	if out := mustEngine(t, root, "build", "-t", "add:1", ctx); strings.Count(out, "CACHED") != 4 {
+		t.Fatalf("a second build is not all CACHED:\n%s", out)
+	}
+	bad := buildContext(t, map[string]string{"Dockerfile": fmt.Sprintf("FROM busybox:it\nADD --checksum=sha256:%s %s/files/tool.tar /opt/\n", strings.Repeat("0", 64), srv.URL)})
+	if r := engine(t, root, "build", "-t", "add:2", bad); r.code == 0 || !strings.Contains(r.stderr, "content does not match --checksum") {
+		t.Fatalf("a wrong --checksum: exit %d, %q", r.code, r.stderr)
+	}
+	missing := buildContext(t, map[string]string{"Dockerfile": fmt.Sprintf("FROM busybox:it\nADD %s/nosuch /opt/\n", srv.URL)})
+	if r := engine(t, root, "build", "-t", "add:3", missing); r.code == 0 || !strings.Contains(r.stderr, "404 Not Found") {
+		t.Fatalf("a missing URL: exit %d, %q", r.code, r.stderr)
 	}
 }

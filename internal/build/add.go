@@ -1,0 +1,131 @@
+package build
+
+import (
+	"archive/tar"
+	"context"
+	_ "crypto/sha512" // --checksum=sha384:… and sha512:…
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-project/berth/internal/compression"
+	"github.com/berth-project/berth/internal/snapshot"
+)
+
+// isURL tells ADD's remote sources from paths in the context.
+func isURL(src string) bool {
+	return strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://")
+}
+
+// isArchive says whether ADD unpacks the file: Docker decides by its
+// content (a tar, plain or gzip, bzip2, xz or zstd), not by its name.
+func isArchive(p string) bool {
+	fi, err := os.Lstat(p)
+	if err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return false // copied as it is; the copy reports the error
+	}
+	defer f.Close() // read only
+	r, _, err := compression.Reader(f)
+	if err != nil {
+		return false
+	}
+	defer r.Close() // a decompressor; f is closed above
+	_, err = tar.NewReader(r).Next()
+	return err == nil
+}
+
+// unpackArchive unpacks a local archive into dir as the layers are: no
+// entry reaches outside dir, device nodes are refused, and .wh. names
+// are plain files (an archive is not a layer).
+func unpackArchive(p, dir string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close() // read only
+	r, _, err := compression.Reader(f)
+	if err != nil {
+		return err
+	}
+	defer r.Close() // a decompressor; f is closed above
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	_, err = snapshot.Unpack(r, dir, snapshot.Options{Plain: true})
+	return err
+}
+
+// fetch downloads ADD's URL into dir, as a file named by the URL's last
+// path element (mode 0600 and the server's Last-Modified, as Docker
+// has them), and checks it against --checksum when one is given.
+func (b *builder) fetch(ctx context.Context, src, checksum, dir string) (string, error) {
+	var want digest.Digest
+	if checksum != "" {
+		var err error
+		if want, err = digest.Parse(checksum); err != nil {
+			return "", fmt.Errorf("--checksum=%s: %w", checksum, err)
+		}
+	}
+	u, err := url.Parse(src)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", src, err)
+	}
+	name := path.Base(u.Path)
+	if name == "/" || name == "." {
+		name = "__unnamed__"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", src, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("ADD %s: %w", src, err)
+	}
+	defer resp.Body.Close() // read to its end or abandoned on error
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("ADD %s: the server answered %s", src, resp.Status)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, name)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", err
+	}
+	var verifier digest.Verifier
+	w := io.Writer(f)
+	if want != "" {
+		verifier = want.Verifier()
+		w = io.MultiWriter(f, verifier)
+	}
+	_, err = io.Copy(w, resp.Body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("ADD %s: %w", src, err)
+	}
+	if verifier != nil && !verifier.Verified() {
+		return "", fmt.Errorf("ADD %s: content does not match --checksum=%s", src, checksum)
+	}
+	if t, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
+		if err := os.Chtimes(p, time.Time{}, t); err != nil {
+			return "", err
+		}
+	}
+	return p, nil
+}
