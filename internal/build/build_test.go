@@ -98,3 +98,14 @@ func FuzzDockerfile(f *testing.F) {
 		}
 	})
 }
+
+func TestParseTrigger(t *testing.T) {
+	if c, err := parseTrigger("RUN echo hi"); err != nil || codeOf(c) != "RUN echo hi" {
+		t.Fatalf("RUN trigger: %v, %v", c, err)
+	}
+	for _, bad := range []string{"FROM busybox", "ONBUILD RUN x", "MAINTAINER me", "", "RUN a\nRUN b", "BOGUS x"} {
+		if _, err := parseTrigger(bad); err == nil {
+			t.Errorf("%q: want an error", bad)
+		}
+	}
+}

@@ -80,8 +80,20 @@ func (b *builder) stage(ctx context.Context, index int, s instructions.Stage, la
 			st.shell = c.Shell
 		}
 	}
-	if len(st.cfg.OnBuild) > 0 {
-		return "", fmt.Errorf("%s:%d: FROM %s: ONBUILD triggers of a base image are not run yet", b.file, lineOf(s.Location), base)
+	// A base's ONBUILD triggers run first, and are not passed on.
+	triggers := st.cfg.OnBuild
+	st.cfg.OnBuild = nil
+	if len(triggers) > 0 {
+		b.say("# Executing %d build trigger(s)\n", len(triggers))
+	}
+	for _, t := range triggers {
+		cmd, err := parseTrigger(t)
+		if err == nil {
+			err = b.command(ctx, st, cmd)
+		}
+		if err != nil {
+			return "", fmt.Errorf("%s:%d: FROM %s: ONBUILD %s: %w", b.file, lineOf(s.Location), base, t, err)
+		}
 	}
 	b.say(" ---> %s\n", short(st.image))
 	for _, cmd := range s.Commands {
@@ -124,6 +136,23 @@ func (b *builder) stage(ctx context.Context, index int, s instructions.Stage, la
 		b.built[strings.ToLower(s.Name)] = st.image
 	}
 	return st.image, nil
+}
+
+// parseTrigger reads an ONBUILD trigger as the instruction it is.
+func parseTrigger(t string) (instructions.Command, error) {
+	res, err := parser.Parse(strings.NewReader(t))
+	if err != nil {
+		return nil, err
+	}
+	if len(res.AST.Children) != 1 {
+		return nil, errors.New("a trigger is one instruction")
+	}
+	n := res.AST.Children[0]
+	switch strings.ToUpper(n.Value) {
+	case "ONBUILD", "FROM", "MAINTAINER":
+		return nil, fmt.Errorf("%s is not allowed as an ONBUILD trigger", strings.ToUpper(n.Value))
+	}
+	return instructions.ParseCommand(n)
 }
 
 func lineOf(l []parser.Range) int {

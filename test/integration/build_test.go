@@ -371,3 +371,34 @@ ADD --checksum=%s %s/files/tool.tar /opt/
 		t.Fatalf("a missing URL: exit %d, %q", r.code, r.stderr)
 	}
 }
+
+// TestBuildOnbuildTriggers: a base's ONBUILD triggers run, in order, in
+// the build of an image FROM it, with that build's context, and are not
+// passed on to its children.
+func TestBuildOnbuildTriggers(t *testing.T) {
+	root := engineWithBusybox(t)
+	base := buildContext(t, map[string]string{"Dockerfile": "FROM busybox:it\nONBUILD COPY app.txt /app/\nONBUILD RUN wc -c < /app/app.txt > /app/size\n"})
+	mustEngine(t, root, "build", "-t", "onbuild-base:1", base)
+	if got := mustEngine(t, root, "image", "inspect", "-f", "{{json .Config.OnBuild}}", "onbuild-base:1"); got != `["COPY app.txt /app/","RUN wc -c < /app/app.txt > /app/size"]`+"\n" {
+		t.Fatalf("the base's triggers: %s", got)
+	}
+	child := buildContext(t, map[string]string{"Dockerfile": "FROM onbuild-base:1\nRUN cat /app/size > /app/seen\n", "app.txt": "hello\n"})
+	out := mustEngine(t, root, "build", "-t", "onbuild-child:1", child)
+	if !strings.Contains(out, "# Executing 2 build trigger(s)") {
+		t.Fatalf("build output:\n%s", out)
+	}
+	if got := mustEngine(t, root, "run", "--rm", "onbuild-child:1", "cat", "/app/app.txt", "/app/seen"); got != "hello\n6\n" {
+		t.Fatalf("the triggers' work: %q", got)
+	}
+	if got := mustEngine(t, root, "image", "inspect", "-f", "{{json .Config.OnBuild}}", "onbuild-child:1"); got != "null\n" && got != "[]\n" {
+		t.Fatalf("the child kept its base's triggers: %s", got)
+	}
+	// A grandchild runs none: its context lacks app.txt, and it builds.
+	grand := buildContext(t, map[string]string{"Dockerfile": "FROM onbuild-child:1\nRUN test -s /app/seen\n"})
+	mustEngine(t, root, "build", "-t", "onbuild-grand:1", grand)
+	// A trigger that fails names the FROM line and the trigger.
+	bad := buildContext(t, map[string]string{"Dockerfile": "FROM onbuild-base:1\n"})
+	if r := engine(t, root, "build", "-t", "onbuild-bad:1", bad); r.code == 0 || !strings.Contains(r.stderr, "Dockerfile:1: FROM onbuild-base:1: ONBUILD COPY app.txt /app/: app.txt: no such file") {
+		t.Fatalf("a failing trigger: exit %d, %q", r.code, r.stderr)
+	}
+}
