@@ -23,8 +23,8 @@ func buildCommand(g *globals) *cobra.Command {
 		Short: "Build an image from a Dockerfile",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			if args[0] == "-" {
-				return usageError{errors.New("a build context on standard input is not supported yet: give a directory")}
+			if args[0] == "-" && file == "-" {
+				return usageError{errors.New("the context and the Dockerfile cannot both come from standard input")}
 			}
 			o := build.Options{ContextDir: args[0], Tags: tags, Target: target, BuildArgs: map[string]string{},
 				Labels: labelMap(labels), Pull: engine.PullOptions{RegistryOptions: rf.options()}, Out: os.Stdout}
@@ -33,6 +33,9 @@ func buildCommand(g *globals) *cobra.Command {
 			}
 			if quiet {
 				o.Out = io.Discard
+			}
+			if args[0] == "-" {
+				o.ContextDir, o.ContextArchive = "", os.Stdin
 			}
 			if file == "-" {
 				o.Source = os.Stdin

@@ -2,6 +2,8 @@ package build
 
 import (
 	"archive/tar"
+	"bufio"
+	"bytes"
 	"context"
 	_ "crypto/sha512" // --checksum=sha384:… and sha512:…
 	"fmt"
@@ -128,4 +130,58 @@ func (b *builder) fetch(ctx context.Context, src, checksum, dir string) (string,
 		}
 	}
 	return p, nil
+}
+
+// contextFromArchive unpacks o.ContextArchive into a directory that
+// becomes o.ContextDir, confined as a layer is, and opens the
+// Dockerfile inside it without following a link out; a stream that is
+// not a tar is the Dockerfile. The returned func removes what it made.
+func contextFromArchive(o *Options) (func(), error) {
+	r, _, err := compression.Reader(o.ContextArchive)
+	if err != nil {
+		return nil, fmt.Errorf("build: the context: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "berth-context-")
+	if err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	done := func() {
+		_ = r.Close()         // a decompressor over the caller's stream
+		_ = os.RemoveAll(dir) // an unpacked copy
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(1024) // a shorter stream is a Dockerfile or nothing
+	if _, terr := tar.NewReader(bytes.NewReader(head)).Next(); terr != nil {
+		if o.Source == nil {
+			o.Source, o.Dockerfile = br, "Dockerfile"
+		}
+		o.ContextDir = dir
+		return done, nil
+	}
+	if _, err := snapshot.Unpack(br, dir, snapshot.Options{Plain: true, NoChown: os.Geteuid() != 0}); err != nil {
+		done()
+		return nil, fmt.Errorf("build: the context: %w", err)
+	}
+	o.ContextDir = dir
+	if o.Source == nil {
+		name := o.Dockerfile
+		if name == "" {
+			name = "Dockerfile"
+		}
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			done()
+			return nil, fmt.Errorf("build: %w", err)
+		}
+		f, err := root.Open(strings.TrimPrefix(path.Clean("/"+filepath.ToSlash(name)), "/"))
+		_ = root.Close() // f stays open without it
+		if err != nil {
+			done()
+			return nil, fmt.Errorf("build: the context has no %s: %w", name, err)
+		}
+		o.Source, o.Dockerfile = f, name
+		prev := done
+		done = func() { _ = f.Close(); prev() } // read only
+	}
+	return done, nil
 }

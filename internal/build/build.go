@@ -29,8 +29,14 @@ import (
 type Options struct {
 	// ContextDir is the build context.
 	ContextDir string
-	// Dockerfile is the file's path; "" is ContextDir/Dockerfile. Its
-	// contents, when Source is set, come from there instead (-f -).
+	// ContextArchive, when set, is the context instead: a tar stream,
+	// plain or compressed (`build - < context.tar.gz`, POST /build's
+	// body), or, when it is not a tar, the Dockerfile itself with an
+	// empty context (`build - < Dockerfile`).
+	ContextArchive io.Reader
+	// Dockerfile is the file's path; "" is ContextDir/Dockerfile. With
+	// ContextArchive it is a path in the archive. Its contents, when
+	// Source is set, come from there instead (-f -).
 	Dockerfile string
 	Source     io.Reader
 	// Tags name the result (-t, one or more).
@@ -74,6 +80,13 @@ func (e *Error) Unwrap() error { return e.Err }
 func Build(ctx context.Context, e *engine.Engine, o Options) (Result, error) {
 	if o.Out == nil {
 		o.Out = io.Discard
+	}
+	if o.ContextArchive != nil {
+		done, err := contextFromArchive(&o)
+		if err != nil {
+			return Result{}, err
+		}
+		defer done()
 	}
 	file := o.Dockerfile
 	if file == "" {

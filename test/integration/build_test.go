@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -400,5 +401,65 @@ func TestBuildOnbuildTriggers(t *testing.T) {
 	bad := buildContext(t, map[string]string{"Dockerfile": "FROM onbuild-base:1\n"})
 	if r := engine(t, root, "build", "-t", "onbuild-bad:1", bad); r.code == 0 || !strings.Contains(r.stderr, "Dockerfile:1: FROM onbuild-base:1: ONBUILD COPY app.txt /app/: app.txt: no such file") {
 		t.Fatalf("a failing trigger: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// tarEntries is a tar of regular files (mode 0644) and, for a value
+// starting with "->", symlinks.
+func tarEntries(t *testing.T, names ...[2]string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for _, e := range names {
+		hdr := &tar.Header{Name: e[0], Mode: 0o644, Typeflag: tar.TypeReg, Size: int64(len(e[1]))}
+		if target, ok := strings.CutPrefix(e[1], "->"); ok {
+			hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeSymlink, target, 0
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if hdr.Typeflag == tar.TypeReg {
+			if _, err := tw.Write([]byte(e[1])); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestBuildContextOnStdin: `build -` reads a gzip tar as the context
+// (with -f naming a file in it), or a Dockerfile with no context; a
+// tar's entries and its Dockerfile stay inside it.
+func TestBuildContextOnStdin(t *testing.T) {
+	root := engineWithBusybox(t)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	if _, err := zw.Write(tarEntries(t, [2]string{"build/App.dockerfile", "FROM busybox:it\nCOPY a.txt b.txt /\n"},
+		[2]string{"a.txt", "from the tar\n"}, [2]string{"../../b.txt", "confined\n"})); err != nil || zw.Close() != nil {
+		t.Fatal(err)
+	}
+	mustIn := func(stdin io.Reader, args ...string) {
+		t.Helper()
+		if r := engineIn(t, root, stdin, args...); r.code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, r.code, r.stderr)
+		}
+	}
+	mustIn(bytes.NewReader(gz.Bytes()), "build", "-f", "build/App.dockerfile", "-t", "stdin:tar", "-")
+	if got := mustEngine(t, root, "run", "--rm", "stdin:tar", "cat", "/a.txt", "/b.txt"); got != "from the tar\nconfined\n" {
+		t.Fatalf("a context from a tar: %q", got)
+	}
+	mustIn(strings.NewReader("FROM busybox:it\nCMD [\"echo\", \"no context\"]\n"), "build", "-t", "stdin:file", "-")
+	if got := mustEngine(t, root, "run", "--rm", "stdin:file"); got != "no context\n" {
+		t.Fatalf("a Dockerfile on stdin: %q", got)
+	}
+	hostile := tarEntries(t, [2]string{"Dockerfile", "->/etc/hostname"})
+	if r := engineIn(t, root, bytes.NewReader(hostile), "build", "-t", "stdin:bad", "-"); r.code == 0 || !strings.Contains(r.stderr, "the context has no Dockerfile") {
+		t.Fatalf("a Dockerfile linking out of the context: exit %d, %q", r.code, r.stderr)
+	}
+	if r := engineIn(t, root, strings.NewReader(""), "build", "-f", "-", "-"); r.code == 0 || !strings.Contains(r.stderr, "cannot both come from standard input") {
+		t.Fatalf("both on stdin: exit %d, %q", r.code, r.stderr)
 	}
 }
