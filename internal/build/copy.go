@@ -43,7 +43,17 @@ func contextSnapshot(dir string) (string, func(), error) {
 		return "", nil, fmt.Errorf("build: %w", err)
 	}
 	cleanup := func() { _ = os.RemoveAll(tmp) } // a copy of the context
-	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+	if err := copyExcluding(dir, tmp, pm); err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("build: the context: %w", err)
+	}
+	return tmp, cleanup, nil
+}
+
+// copyExcluding copies the tree dir into tmp without what pm matches
+// (paths relative to dir): .dockerignore, and COPY --exclude.
+func copyExcluding(dir, tmp string, pm *patternmatcher.PatternMatcher) error {
+	return filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -69,11 +79,6 @@ func contextSnapshot(dir string) (string, func(), error) {
 		}
 		return copytree.Copy(copytree.Host{}, p, copytree.Host{}, filepath.Join(tmp, rel), copytree.Options{})
 	})
-	if err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("build: the context: %w", err)
-	}
-	return tmp, cleanup, nil
 }
 
 // copySpec is a COPY's or an ADD's.
@@ -86,6 +91,8 @@ type copySpec struct {
 	// unpack (nil: local ones do, fetched ones do not).
 	checksum string
 	unpack   *bool
+	// exclude are --exclude patterns, matched under each source.
+	exclude []string
 }
 
 // copy is COPY and ADD: the sources (from the context, or from a stage
@@ -157,6 +164,12 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 			}
 		}
 		matches = append(matches, found...)
+	}
+	if len(cs.exclude) > 0 {
+		if matches, err = excluding(matches, cs.exclude, staged+".excluded"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(staged + ".excluded") // a staging copy
 	}
 	if cs.checksum != "" && (len(sources) != 1 || !isURL(sources[0])) {
 		return errors.New("ADD --checksum needs one http(s) source")
@@ -273,6 +286,39 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 		s.kept, s.keptDest, s.key = kept, dst, key(s.key, kd)
 	}
 	return b.layer(ctx, st, s)
+}
+
+// excluding applies --exclude: a file whose name matches goes; a
+// directory is replaced by a copy under tmp without what matches in it.
+func excluding(matches, patterns []string, tmp string) ([]string, error) {
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		return nil, fmt.Errorf("--exclude: %w", err)
+	}
+	var kept []string
+	for i, m := range matches {
+		if !isDir(m) {
+			if ok, err := pm.MatchesOrParentMatches(filepath.Base(m)); err != nil || ok {
+				continue // excluded, or a pattern patternmatcher.New accepted cannot fail here
+			}
+			kept = append(kept, m)
+			continue
+		}
+		// Numbered, so that two sources of one name do not meet; named
+		// as the source, so that copying into a directory keeps its name.
+		dst := filepath.Join(tmp, strconv.Itoa(i), filepath.Base(m))
+		if err := os.MkdirAll(dst, 0o755); err != nil {
+			return nil, err
+		}
+		if err := copyExcluding(m, dst, pm); err != nil {
+			return nil, fmt.Errorf("--exclude: %w", err)
+		}
+		kept = append(kept, dst)
+	}
+	if len(kept) == 0 {
+		return nil, errors.New("--exclude leaves nothing to copy")
+	}
+	return kept, nil
 }
 
 func isDir(p string) bool {

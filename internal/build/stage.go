@@ -310,16 +310,14 @@ func (b *builder) command(ctx context.Context, st *stageState, cmd instructions.
 	case *instructions.RunCommand:
 		return b.run(ctx, st, c)
 	case *instructions.CopyCommand:
-		if c.Parents || len(c.ExcludePatterns) > 0 {
-			return errors.New("COPY --parents and --exclude are not supported yet")
+		if c.Parents {
+			return errors.New("COPY --parents is not supported yet")
 		}
-		return b.copy(ctx, st, cmd, copySpec{sources: c.SourcePaths, dest: c.DestPath, from: c.From, chown: c.Chown, chmod: c.Chmod})
+		return b.copy(ctx, st, cmd, copySpec{sources: c.SourcePaths, dest: c.DestPath, from: c.From, chown: c.Chown, chmod: c.Chmod,
+			exclude: c.ExcludePatterns})
 	case *instructions.AddCommand:
-		if len(c.ExcludePatterns) > 0 {
-			return errors.New("ADD --exclude is not supported yet")
-		}
 		return b.copy(ctx, st, cmd, copySpec{sources: c.SourcePaths, dest: c.DestPath, chown: c.Chown, chmod: c.Chmod, add: true,
-			checksum: c.Checksum, unpack: c.Unpack})
+			checksum: c.Checksum, unpack: c.Unpack, exclude: c.ExcludePatterns})
 	default:
 		return fmt.Errorf("%s is not supported yet", strings.ToUpper(cmd.Name()))
 	}

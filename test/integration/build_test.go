@@ -463,3 +463,29 @@ func TestBuildContextOnStdin(t *testing.T) {
 		t.Fatalf("both on stdin: exit %d, %q", r.code, r.stderr)
 	}
 }
+
+// TestBuildCopyExclude: --exclude drops matching files under a copied
+// directory and matching sources, with ** and !.
+func TestBuildCopyExclude(t *testing.T) {
+	root := engineWithBusybox(t)
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile": `FROM busybox:it
+COPY --exclude=**/*.log --exclude=secret* src/ /app/
+COPY --exclude=*.md *.txt *.md /docs/
+`,
+		"src/main.go": "package main\n", "src/deep/x.log": "log\n", "src/keep.log.txt": "k\n", "src/secret.key": "s\n",
+		"a.txt": "a\n", "b.md": "b\n",
+	})
+	mustEngine(t, root, "build", "-t", "exclude:1", ctx)
+	if got := mustEngine(t, root, "run", "--rm", "exclude:1", "find", "/app", "/docs", "-type", "f"); got != "/app/keep.log.txt\n/app/main.go\n/docs/a.txt\n" {
+		// find lists in directory order: compare as sets.
+		want := map[string]bool{"/app/keep.log.txt": true, "/app/main.go": true, "/docs/a.txt": true}
+		lines := strings.Fields(got)
+		for _, l := range lines {
+			delete(want, l)
+		}
+		if len(lines) != 3 || len(want) != 0 {
+			t.Fatalf("copied with --exclude:\n%s", got)
+		}
+	}
+}
