@@ -175,6 +175,14 @@ func scenarios(e *env) []scenario {
 			values: func(p string) (string, string) { return e.monitorRSS(p) }},
 		{id: "pull", title: "pull of a 200 MB, 4-layer image from a loopback registry", unit: "ms", runs: 5,
 			op: func(p string) (*op, string) { return e.pullOp(p) }},
+		{id: "build-cold", title: "build a two-stage Dockerfile, --no-cache (docker: classic builder)", unit: "ms", runs: 10,
+			op: func(p string) (*op, string) { return e.buildOp(p, "cold") }},
+		{id: "build-cached", title: "the same build, fully cached", unit: "ms", runs: 20,
+			op: func(p string) (*op, string) { return e.buildOp(p, "cached") }},
+		{id: "build-edit", title: "the same build after one source file changes", unit: "ms", runs: 10,
+			op: func(p string) (*op, string) { return e.buildOp(p, "edit") }},
+		{id: "build-copy-3700", title: "build: COPY . of 3,700 small files, --no-cache", unit: "ms", runs: 5,
+			op: func(p string) (*op, string) { return e.buildOp(p, "copy") }},
 	}
 }
 

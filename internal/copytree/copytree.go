@@ -86,13 +86,44 @@ func Contents(from Tree, src string, to Tree, dst string, o Options) error {
 	return nil
 }
 
+// within copies a directory's contents from inside it: a side that is
+// an *os.Root is descended into as a root of its own, so that each entry
+// resolves one path component, not the whole path from the top (which
+// an os.Root does one openat at a time: a deep tree of small files
+// would cost tens of system calls per file).
+func (o Options) within(from Tree, src string, to Tree, dst string) error {
+	from, src, fromDone, err := descend(from, src)
+	if err != nil {
+		return err
+	}
+	defer fromDone()
+	to, dst, toDone, err := descend(to, dst)
+	if err != nil {
+		return err
+	}
+	defer toDone()
+	return Contents(from, src, to, dst, o)
+}
+
+func descend(t Tree, name string) (Tree, string, func(), error) {
+	r, ok := t.(*os.Root)
+	if !ok {
+		return t, name, func() {}, nil
+	}
+	sub, err := r.OpenRoot(name)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return sub, ".", func() { _ = sub.Close() }, nil // a directory handle
+}
+
 func (o Options) entry(from Tree, src string, to Tree, dst string, fi fs.FileInfo) error {
 	switch {
 	case fi.IsDir():
 		if err := to.MkdirAll(dst, fi.Mode().Perm()|0o700); err != nil {
 			return err
 		}
-		if err := Contents(from, src, to, dst, o); err != nil {
+		if err := o.within(from, src, to, dst); err != nil {
 			return err
 		}
 	case fi.Mode()&fs.ModeSymlink != 0:

@@ -59,6 +59,8 @@ func Unpack(r io.Reader, dir string, o Options) (int64, error) {
 	}
 	defer root.Close() // a directory handle, written through
 	tr := tar.NewReader(r)
+	c := &dirCache{root: root}
+	defer c.drop()
 	var total int64
 	for {
 		hdr, err := tr.Next()
@@ -72,7 +74,7 @@ func Unpack(r io.Reader, dir string, o Options) (int64, error) {
 		if name == "" {
 			continue // the layer's root itself ("./", "/")
 		}
-		if err := unpackEntry(root, tr, hdr, name, &total, o); err != nil {
+		if err := unpackEntry(c, tr, hdr, name, &total, o); err != nil {
 			return total, fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}
 	}
@@ -84,33 +86,76 @@ func clean(name string) string {
 	return strings.TrimPrefix(path.Clean("/"+name), "/")
 }
 
-func unpackEntry(root *os.Root, tr *tar.Reader, hdr *tar.Header, name string, total *int64, o Options) error {
+// dirCache keeps the directory the last entry went into open as a root
+// of its own: a layer lists a directory's entries together, and an
+// os.Root resolves a path one openat per component, so each entry then
+// costs a few system calls, not a few per component. Any removal drops
+// it: the directory it holds may be what went.
+type dirCache struct {
+	root *os.Root
+	name string
+	sub  *os.Root
+}
+
+// open returns dir (made if missing) as a root.
+func (c *dirCache) open(dir string) (*os.Root, error) {
+	if dir == "." {
+		return c.root, nil
+	}
+	if c.sub != nil && c.name == dir {
+		return c.sub, nil
+	}
+	c.drop()
+	if err := c.root.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	sub, err := c.root.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	c.sub, c.name = sub, dir
+	return sub, nil
+}
+
+func (c *dirCache) drop() {
+	if c.sub != nil {
+		_ = c.sub.Close() // a directory handle
+		c.sub = nil
+	}
+}
+
+func unpackEntry(c *dirCache, tr *tar.Reader, hdr *tar.Header, name string, total *int64, o Options) error {
+	root := c.root
 	dir, base := path.Split(name)
 	dir = strings.TrimSuffix(dir, "/")
 	if dir == "" {
 		dir = "."
 	}
-	if dir != "." {
-		if err := root.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
+	d, err := c.open(dir)
+	if err != nil {
+		return err
 	}
 	if base == opaqueMarker && !o.Plain {
 		return markOpaque(root, dir)
 	}
 	if strings.HasPrefix(base, whiteoutPrefix) && !o.Plain {
+		c.drop()
 		return whiteout(root, dir, strings.TrimPrefix(base, whiteoutPrefix))
 	}
 	// A later layer entry replaces an earlier one of another kind.
-	if fi, err := root.Lstat(name); err == nil && !(fi.IsDir() && hdr.Typeflag == tar.TypeDir) {
-		if err := root.RemoveAll(name); err != nil {
+	if fi, err := d.Lstat(base); err == nil && !(fi.IsDir() && hdr.Typeflag == tar.TypeDir) {
+		if err := d.RemoveAll(base); err != nil {
+			return err
+		}
+		c.drop()
+		if d, err = c.open(dir); err != nil {
 			return err
 		}
 	}
 	mode := hdr.FileInfo().Mode()
 	switch hdr.Typeflag {
 	case tar.TypeDir:
-		if err := root.Mkdir(name, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		if err := d.Mkdir(base, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 			return err
 		}
 	case tar.TypeReg, tar.TypeRegA:
@@ -118,7 +163,7 @@ func unpackEntry(root *os.Root, tr *tar.Reader, hdr *tar.Header, name string, to
 		if hdr.Size < 0 || *total > o.MaxBytes {
 			return fmt.Errorf("layer is larger than the %d bytes allowed", o.MaxBytes)
 		}
-		f, err := root.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		f, err := d.OpenFile(base, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 		if err != nil {
 			return err
 		}
@@ -132,7 +177,7 @@ func unpackEntry(root *os.Root, tr *tar.Reader, hdr *tar.Header, name string, to
 	case tar.TypeSymlink:
 		// Any target may be stored; it is resolved inside the rootfs when
 		// used, and entries below it here cannot pass through it out.
-		return lchown(root, name, hdr, o, root.Symlink(hdr.Linkname, name))
+		return lchown(d, base, hdr, o, d.Symlink(hdr.Linkname, base))
 	case tar.TypeLink:
 		target := clean(hdr.Linkname)
 		if fi, err := root.Lstat(target); err != nil {
@@ -161,15 +206,15 @@ func unpackEntry(root *os.Root, tr *tar.Reader, hdr *tar.Header, name string, to
 	default:
 		return fmt.Errorf("unsupported entry type %q", hdr.Typeflag)
 	}
-	if err := lchown(root, name, hdr, o, nil); err != nil {
+	if err := lchown(d, base, hdr, o, nil); err != nil {
 		return err
 	}
 	// chmod after chown: chown clears setuid bits. They stay data: the
 	// snapshot directory is 0700.
-	if err := root.Chmod(name, mode.Perm()|mode&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky)); err != nil {
+	if err := d.Chmod(base, mode.Perm()|mode&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky)); err != nil {
 		return err
 	}
-	return root.Chtimes(name, hdr.AccessTime, hdr.ModTime)
+	return d.Chtimes(base, hdr.AccessTime, hdr.ModTime)
 }
 
 func lchown(root *os.Root, name string, hdr *tar.Header, o Options, prior error) error {
