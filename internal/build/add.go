@@ -136,12 +136,12 @@ func (b *builder) fetch(ctx context.Context, src, checksum, dir string) (string,
 // becomes o.ContextDir, confined as a layer is, and opens the
 // Dockerfile inside it without following a link out; a stream that is
 // not a tar is the Dockerfile. The returned func removes what it made.
-func contextFromArchive(o *Options) (func(), error) {
+func contextFromArchive(o *Options, scratch string) (func(), error) {
 	r, _, err := compression.Reader(o.ContextArchive)
 	if err != nil {
 		return nil, fmt.Errorf("build: the context: %w", err)
 	}
-	dir, err := os.MkdirTemp("", "berth-context-")
+	dir, err := os.MkdirTemp(scratch, "context-")
 	if err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}

@@ -81,8 +81,12 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (Result, error) {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
+	scratch := e.BuildScratchDir()
+	if err := os.MkdirAll(scratch, 0o700); err != nil {
+		return Result{}, fmt.Errorf("build: %w", err)
+	}
 	if o.ContextArchive != nil {
-		done, err := contextFromArchive(&o)
+		done, err := contextFromArchive(&o, scratch)
 		if err != nil {
 			return Result{}, err
 		}
@@ -115,12 +119,12 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (Result, error) {
 	if len(stages) == 0 {
 		return Result{}, fmt.Errorf("build: %s: no FROM instruction", file)
 	}
-	ctxDir, cleanup, err := contextSnapshot(o.ContextDir)
+	ctxDir, cleanup, err := contextSnapshot(o.ContextDir, scratch)
 	if err != nil {
 		return Result{}, err
 	}
 	defer cleanup()
-	b := &builder{e: e, o: o, file: file, lex: shell.NewLex(ast.EscapeToken), context: ctxDir,
+	b := &builder{e: e, o: o, file: file, stagingDir: scratch, lex: shell.NewLex(ast.EscapeToken), context: ctxDir,
 		built: map[string]string{}, used: map[string]bool{}, cache: cache{dir: e.BuildCacheDir(), off: o.NoCache}}
 	b.globalArgs, err = b.metaArgs(metaArgs)
 	if err != nil {
@@ -178,6 +182,7 @@ type builder struct {
 	e          *engine.Engine
 	o          Options
 	file       string
+	stagingDir string // where steps stage their files
 	lex        *shell.Lex
 	context    string            // the context, .dockerignore applied
 	built      map[string]string // stage name or index -> image ID

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/berth-project/berth/internal/engine"
 )
@@ -129,6 +130,7 @@ type PruneReport struct {
 // the images only it referred to (untagged ones); a tagged image stays.
 func Prune(e *engine.Engine) (PruneReport, error) {
 	var rep PruneReport
+	pruneScratch(e.BuildScratchDir())
 	dir := e.BuildCacheDir()
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -158,4 +160,18 @@ func Prune(e *engine.Engine) (PruneReport, error) {
 		rep.Entries++
 	}
 	return rep, errors.Join(errs...)
+}
+
+// pruneScratch removes what killed builds left staged. A running build
+// may be staging there too: only entries a day old go.
+func pruneScratch(dir string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return // none yet: nothing was ever staged
+	}
+	for _, ent := range ents {
+		if fi, err := ent.Info(); err == nil && time.Since(fi.ModTime()) > 24*time.Hour {
+			_ = os.RemoveAll(filepath.Join(dir, ent.Name())) // left by a killed build; the next prune retries
+		}
+	}
 }

@@ -21,7 +21,7 @@ import (
 
 // contextSnapshot is the context as COPY sees it: the directory itself,
 // or, with a .dockerignore, a copy of it without what the file excludes.
-func contextSnapshot(dir string) (string, func(), error) {
+func contextSnapshot(dir, scratch string) (string, func(), error) {
 	f, err := os.Open(filepath.Join(dir, ".dockerignore"))
 	if errors.Is(err, os.ErrNotExist) {
 		return dir, func() {}, nil
@@ -38,7 +38,7 @@ func contextSnapshot(dir string) (string, func(), error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("build: .dockerignore: %w", err)
 	}
-	tmp, err := os.MkdirTemp("", "berth-context-")
+	tmp, err := os.MkdirTemp(scratch, "context-")
 	if err != nil {
 		return "", nil, fmt.Errorf("build: %w", err)
 	}
@@ -111,7 +111,7 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 		}
 		mode = os.FileMode(n)
 	}
-	staged, err := os.MkdirTemp("", "berth-build-")
+	staged, err := os.MkdirTemp(b.stagingDir, "step-")
 	if err != nil {
 		return err
 	}
@@ -189,7 +189,7 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 	ownedDest := dst
 	if owned {
 		// The parents go in the staged tree; the content apart.
-		if content, err = os.MkdirTemp("", "berth-build-"); err != nil {
+		if content, err = os.MkdirTemp(b.stagingDir, "step-"); err != nil {
 			return err
 		}
 		defer os.RemoveAll(content) // a staging copy
@@ -211,7 +211,7 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 	// unpacks apart, into a tree copied with its owners.
 	var kept string
 	if len(unpack) > 0 && !owned {
-		if kept, err = os.MkdirTemp("", "berth-build-"); err != nil {
+		if kept, err = os.MkdirTemp(b.stagingDir, "step-"); err != nil {
 			return err
 		}
 		defer os.RemoveAll(kept) // a staging copy
@@ -342,7 +342,7 @@ func (b *builder) extract(ctx context.Context, from string, sources []string) (s
 		// Only read from: the copy's result is what matters.
 		_ = b.e.ContainerRemove(context.Background(), cr.ID, engine.RemoveOptions{Force: true})
 	}()
-	dir, err := os.MkdirTemp("", "berth-from-")
+	dir, err := os.MkdirTemp(b.stagingDir, "from-")
 	if err != nil {
 		return "", nil, err
 	}

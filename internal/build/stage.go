@@ -435,7 +435,7 @@ func (b *builder) layer(ctx context.Context, st *stageState, s step) (err error)
 	staged := s.staged
 	if len(st.mkdirs) > 0 {
 		if staged == "" {
-			dir, err := os.MkdirTemp("", "berth-build-")
+			dir, err := os.MkdirTemp(b.stagingDir, "step-")
 			if err != nil {
 				return err
 			}

@@ -461,6 +461,11 @@ func NormalizeReference(ref string) (string, error) {
 // root: one file per step key, naming the image the step made.
 func (e *Engine) BuildCacheDir() string { return filepath.Join(e.paths.Root, "build-cache") }
 
+// BuildScratchDir is where a build stages its files: on the storage's
+// file system, so that staging costs what the layer will, and not on a
+// /tmp that may be another (slower, or smaller) one.
+func (e *Engine) BuildScratchDir() string { return filepath.Join(e.paths.Root, "build-scratch") }
+
 // buildCacheImages are the images the build cache names: a step's
 // intermediate images, which images lists only with All while untagged.
 func (e *Engine) buildCacheImages() map[string]bool {
