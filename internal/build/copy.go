@@ -219,6 +219,11 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 			return err
 		}
 	}
+	// The plain case copies straight from the context into the step's
+	// container: staging it first would write every file once more.
+	if !owned && kept == "" {
+		return b.copyDirect(ctx, st, cmd, matches, dst, intoDir)
+	}
 	for _, m := range matches {
 		fi, err := os.Lstat(m)
 		if err != nil {
@@ -319,6 +324,38 @@ func excluding(matches, patterns []string, tmp string) ([]string, error) {
 		return nil, errors.New("--exclude leaves nothing to copy")
 	}
 	return kept, nil
+}
+
+// copyDirect is a COPY or ADD without owners to give or archives to
+// unpack: each match goes from where it is to its place in the step's
+// container, and the cache key chains each place and the digest of
+// what goes there.
+func (b *builder) copyDirect(ctx context.Context, st *stageState, cmd instructions.Command, matches []string, dst string, intoDir bool) error {
+	var copies []copyIn
+	parts := []string{"COPY"}
+	for _, m := range matches {
+		c := copyIn{src: m, dst: dst}
+		switch {
+		case isDir(m):
+			c.contents = true
+		case intoDir:
+			c.dst = path.Join(dst, filepath.Base(m))
+		}
+		d, err := treeDigest(m, false)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, fmt.Sprintf("%s\x00%t\x00%s", c.dst, c.contents, d))
+		copies = append(copies, c)
+	}
+	return b.layer(ctx, st, step{copies: copies, createdBy: codeOf(cmd) + " # buildkit", key: key(st.key, parts...)})
+}
+
+// copyIn is one source of a COPY and its place in the container: the
+// directory it fills (contents) or the path it takes.
+type copyIn struct {
+	src, dst string
+	contents bool
 }
 
 func isDir(p string) bool {

@@ -397,6 +397,8 @@ type step struct {
 	// kept is copied last, with the owners it has, into keptDest: ADD's
 	// unpacked archives.
 	kept, keptDest string
+	// copies go straight from the host into the container (a plain COPY).
+	copies []copyIn
 }
 
 // layer makes one layer: a container of the stage's current image, the
@@ -464,6 +466,11 @@ func (b *builder) layer(ctx context.Context, st *stageState, s step) (err error)
 			return err
 		}
 		if err := b.copyInto(cr.ID, s.owned, s.ownedDest); err != nil {
+			return err
+		}
+	}
+	for _, c := range s.copies {
+		if err := b.e.ContainerCopyToWith(cr.ID, c.src, c.dst, engine.CopyOptions{Contents: c.contents, Parents: true}); err != nil {
 			return err
 		}
 	}

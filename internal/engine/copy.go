@@ -51,12 +51,28 @@ type CopyOptions struct {
 	// KeepOwner keeps the owners and exact modes of what is copied
 	// (Docker's copyUIDGID); else it belongs to the container's root.
 	KeepOwner bool
+	// Contents copies what the directory src holds into dst, made if
+	// missing, as a build's COPY dir/ does; Parents makes dst's missing
+	// parents. Directories made are 0755, the container root's.
+	Contents, Parents bool
 }
 
 // ContainerCopyToWith is ContainerCopyTo with options.
 func (e *Engine) ContainerCopyToWith(ref, src, dst string, o CopyOptions) error {
 	return e.withRoot(ref, func(root *os.Root) error {
-		return wrapCp(copytree.Copy(copytree.Host{}, src, root, inside(dst), copytree.Options{KeepOwner: o.KeepOwner}))
+		d, opts := inside(dst), copytree.Options{KeepOwner: o.KeepOwner}
+		if o.Contents {
+			if err := root.MkdirAll(d, 0o755); err != nil {
+				return wrapCp(err)
+			}
+			return wrapCp(copytree.Contents(copytree.Host{}, src, root, d, opts))
+		}
+		if o.Parents {
+			if err := root.MkdirAll(path.Dir(d), 0o755); err != nil {
+				return wrapCp(err)
+			}
+		}
+		return wrapCp(copytree.Copy(copytree.Host{}, src, root, d, opts))
 	})
 }
 
