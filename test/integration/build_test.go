@@ -285,21 +285,27 @@ func TestBuildInterruptedLeavesNothing(t *testing.T) {
 	}
 }
 
-// tarOf is a tar of entries: a name ending in / is a directory; each
-// entry is owned 1234:5678, mode 0750.
-func tarOf(t *testing.T, names map[string]string) []byte {
+// tarOf is a tar of entries {name, body}: a name ending in / is a
+// directory, a body "->target" a symlink, anything else a file. Owned
+// entries are 1234:5678 mode 0750; the others root's, mode 0644.
+func tarOf(t *testing.T, owned bool, entries ...[2]string) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
-	for name, body := range names {
-		hdr := &tar.Header{Name: name, Mode: 0o750, Uid: 1234, Gid: 5678, Typeflag: tar.TypeReg, Size: int64(len(body))}
-		if strings.HasSuffix(name, "/") {
+	for _, e := range entries {
+		hdr := &tar.Header{Name: e[0], Mode: 0o644, Typeflag: tar.TypeReg, Size: int64(len(e[1]))}
+		if owned {
+			hdr.Mode, hdr.Uid, hdr.Gid = 0o750, 1234, 5678
+		}
+		if target, ok := strings.CutPrefix(e[1], "->"); ok {
+			hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeSymlink, target, 0
+		} else if strings.HasSuffix(e[0], "/") {
 			hdr.Typeflag, hdr.Size = tar.TypeDir, 0
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tw.Write([]byte(body)); err != nil {
+		if _, err := tw.Write([]byte(e[1])[:hdr.Size]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -317,7 +323,7 @@ func tarOf(t *testing.T, names map[string]string) []byte {
 // cannot be in an image: in a layer it is a whiteout, as with Docker.
 func TestBuildAddArchivesAndURLs(t *testing.T) {
 	root := engineWithBusybox(t)
-	plain := tarOf(t, map[string]string{"pkg/": "", "pkg/run.sh": "echo run\n", ".wh.keep": "k\n", "../../escape": "e\n"})
+	plain := tarOf(t, true, [2]string{"pkg/", ""}, [2]string{"pkg/run.sh", "echo run\n"}, [2]string{".wh.keep", "k\n"}, [2]string{"../../escape", "e\n"})
 	var gz, xzb bytes.Buffer
 	zw := gzip.NewWriter(&gz)
 	if _, err := zw.Write(plain); err != nil || zw.Close() != nil {
@@ -327,7 +333,7 @@ func TestBuildAddArchivesAndURLs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := xw.Write(tarOf(t, map[string]string{"x.txt": "from xz\n"})); err != nil || xw.Close() != nil {
+	if _, err := xw.Write(tarOf(t, true, [2]string{"x.txt", "from xz\n"})); err != nil || xw.Close() != nil {
 		t.Fatal(err)
 	}
 	tool := "#!/bin/sh\necho tool\n"
@@ -404,32 +410,6 @@ func TestBuildOnbuildTriggers(t *testing.T) {
 	}
 }
 
-// tarEntries is a tar of regular files (mode 0644) and, for a value
-// starting with "->", symlinks.
-func tarEntries(t *testing.T, names ...[2]string) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	for _, e := range names {
-		hdr := &tar.Header{Name: e[0], Mode: 0o644, Typeflag: tar.TypeReg, Size: int64(len(e[1]))}
-		if target, ok := strings.CutPrefix(e[1], "->"); ok {
-			hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeSymlink, target, 0
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if hdr.Typeflag == tar.TypeReg {
-			if _, err := tw.Write([]byte(e[1])); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
 // TestBuildContextOnStdin: `build -` reads a gzip tar as the context
 // (with -f naming a file in it), or a Dockerfile with no context; a
 // tar's entries and its Dockerfile stay inside it.
@@ -437,7 +417,7 @@ func TestBuildContextOnStdin(t *testing.T) {
 	root := engineWithBusybox(t)
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
-	if _, err := zw.Write(tarEntries(t, [2]string{"build/App.dockerfile", "FROM busybox:it\nCOPY a.txt b.txt /\n"},
+	if _, err := zw.Write(tarOf(t, false, [2]string{"build/App.dockerfile", "FROM busybox:it\nCOPY a.txt b.txt /\n"},
 		[2]string{"a.txt", "from the tar\n"}, [2]string{"../../b.txt", "confined\n"})); err != nil || zw.Close() != nil {
 		t.Fatal(err)
 	}
@@ -455,7 +435,7 @@ func TestBuildContextOnStdin(t *testing.T) {
 	if got := mustEngine(t, root, "run", "--rm", "stdin:file"); got != "no context\n" {
 		t.Fatalf("a Dockerfile on stdin: %q", got)
 	}
-	hostile := tarEntries(t, [2]string{"Dockerfile", "->/etc/hostname"})
+	hostile := tarOf(t, false, [2]string{"Dockerfile", "->/etc/hostname"})
 	if r := engineIn(t, root, bytes.NewReader(hostile), "build", "-t", "stdin:bad", "-"); r.code == 0 || !strings.Contains(r.stderr, "the context has no Dockerfile") {
 		t.Fatalf("a Dockerfile linking out of the context: exit %d, %q", r.code, r.stderr)
 	}
