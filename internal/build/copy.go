@@ -132,11 +132,11 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 			return fmt.Errorf("%s: ADD of a git repository is not supported yet", src)
 		}
 		if add && isURL(src) {
+			defer os.RemoveAll(staged + ".fetched") // a staging copy, if made
 			f, err := b.fetch(ctx, src, cs.checksum, staged+".fetched")
 			if err != nil {
 				return err
 			}
-			defer os.RemoveAll(staged + ".fetched") // a staging copy
 			if cs.unpack != nil && *cs.unpack && isArchive(f) {
 				unpack[f] = true
 			}
@@ -166,10 +166,10 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 		matches = append(matches, found...)
 	}
 	if len(cs.exclude) > 0 {
+		defer os.RemoveAll(staged + ".excluded") // a staging copy, if made
 		if matches, err = excluding(matches, cs.exclude, staged+".excluded"); err != nil {
 			return err
 		}
-		defer os.RemoveAll(staged + ".excluded") // a staging copy
 	}
 	if cs.checksum != "" && (len(sources) != 1 || !isURL(sources[0])) {
 		return errors.New("ADD --checksum needs one http(s) source")

@@ -377,6 +377,9 @@ ADD --checksum=%s %s/files/tool.tar /opt/
 	if r := engine(t, root, "build", "-t", "add:3", missing); r.code == 0 || !strings.Contains(r.stderr, "404 Not Found") {
 		t.Fatalf("a missing URL: exit %d, %q", r.code, r.stderr)
 	}
+	if left, err := os.ReadDir(filepath.Join(root, "build-scratch")); err != nil || len(left) != 0 {
+		t.Fatalf("failed builds left staging behind: %v %v", left, err)
+	}
 }
 
 // TestBuildOnbuildTriggers: a base's ONBUILD triggers run, in order, in
