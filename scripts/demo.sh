@@ -6,11 +6,19 @@ set -eu
 berth=$(realpath "$1"); rootfs=$(realpath "$2")
 work=$(mktemp -d /tmp/berth-demo.XXXXXX)
 b() { "$berth" --root "$work/storage" --runroot "$work/run" "$@"; }
+# The engine's parent cgroups (/berth in each hierarchy) go too, when
+# the demo made them.
+parents_before=$(ls -d /sys/fs/cgroup/*/berth 2>/dev/null || true)
 cleanup() {
 	b rm -f demo-web demo-http demo-db >/dev/null 2>&1 || true
 	b network rm demo-net >/dev/null 2>&1 || true
 	b network prune -f >/dev/null 2>&1 || true
 	rm -rf "$work"
+	for d in /sys/fs/cgroup/*/berth; do
+		[ -d "$d" ] || continue
+		case "$parents_before" in *"$d"*) continue ;; esac
+		rmdir "$d" 2>/dev/null || true # still in use by a container started elsewhere
+	done
 }
 trap cleanup EXIT
 tar -C "$rootfs" --numeric-owner -cf "$work/rootfs.tar" .

@@ -303,8 +303,12 @@ func excluding(matches, patterns []string, tmp string) ([]string, error) {
 	var kept []string
 	for i, m := range matches {
 		if !isDir(m) {
-			if ok, err := pm.MatchesOrParentMatches(filepath.Base(m)); err != nil || ok {
-				continue // excluded, or a pattern patternmatcher.New accepted cannot fail here
+			ok, err := pm.MatchesOrParentMatches(filepath.Base(m))
+			if err != nil {
+				return nil, fmt.Errorf("--exclude: %w", err)
+			}
+			if ok {
+				continue
 			}
 			kept = append(kept, m)
 			continue

@@ -4,22 +4,26 @@
 // run from the berth binary (-berth); this process must collect no
 // zombie and own no container. The cases take a Backend, so that they
 // can run through `berth serve` once it exists. Root only; the suite
-// ends with its own leak check over processes and mounts.
+// ends with its own leak check over processes, mounts, zombies and the cgroups it made.
 package enginetest
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/berth-project/berth/internal/engine"
+
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -64,12 +68,13 @@ func setupAndRun(m *testing.M) (int, error) {
 			return 0, fmt.Errorf("make busybox fixture: %v\n%s", err, out)
 		}
 	}
+	parentsBefore := engineCgroupParents()
 	code := m.Run()
-	if leaks := findLeaks(); len(leaks) > 0 {
+	if leaks := append(findLeaks(), removeMadeParents(parentsBefore)...); len(leaks) > 0 {
 		fmt.Fprintf(os.Stderr, "LEAK CHECK FAILED:\n  %s\n", strings.Join(leaks, "\n  "))
 		return 1, nil
 	}
-	fmt.Println("leak check: no processes, mounts or zombies left")
+	fmt.Println("leak check: no processes, mounts, zombies or cgroups left")
 	return code, nil
 }
 
@@ -168,4 +173,26 @@ func newEngine(t *testing.T) *engine.Engine {
 		}
 	})
 	return e
+}
+
+// engineCgroupParents are the cgroups the engine puts its containers
+// under (/berth, container.Spec's parent) in each hierarchy.
+func engineCgroupParents() []string {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/berth") // a constant pattern
+	return dirs
+}
+
+// removeMadeParents removes the engine's parent cgroups that the suite
+// made; one that will not go (a container's cgroup under it) is a leak.
+func removeMadeParents(before []string) []string {
+	var leaks []string
+	for _, d := range engineCgroupParents() {
+		if slices.Contains(before, d) {
+			continue
+		}
+		if err := unix.Rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) {
+			leaks = append(leaks, "cgroup "+d+": "+err.Error())
+		}
+	}
+	return leaks
 }
