@@ -9,21 +9,18 @@ package enginetest
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/berth-project/berth/internal/engine"
-
-	"golang.org/x/sys/unix"
+	"github.com/berth-project/berth/test/leakcheck"
 )
 
 var (
@@ -68,9 +65,9 @@ func setupAndRun(m *testing.M) (int, error) {
 			return 0, fmt.Errorf("make busybox fixture: %v\n%s", err, out)
 		}
 	}
-	parentsBefore := engineCgroupParents()
+	parentsBefore := leakcheck.EngineCgroupParents()
 	code := m.Run()
-	if leaks := append(findLeaks(), removeMadeParents(parentsBefore)...); len(leaks) > 0 {
+	if leaks := append(findLeaks(), leakcheck.RemoveMadeParents(parentsBefore)...); len(leaks) > 0 {
 		fmt.Fprintf(os.Stderr, "LEAK CHECK FAILED:\n  %s\n", strings.Join(leaks, "\n  "))
 		return 1, nil
 	}
@@ -173,26 +170,4 @@ func newEngine(t *testing.T) *engine.Engine {
 		}
 	})
 	return e
-}
-
-// engineCgroupParents are the cgroups the engine puts its containers
-// under (/berth, container.Spec's parent) in each hierarchy.
-func engineCgroupParents() []string {
-	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/berth") // a constant pattern
-	return dirs
-}
-
-// removeMadeParents removes the engine's parent cgroups that the suite
-// made; one that will not go (a container's cgroup under it) is a leak.
-func removeMadeParents(before []string) []string {
-	var leaks []string
-	for _, d := range engineCgroupParents() {
-		if slices.Contains(before, d) {
-			continue
-		}
-		if err := unix.Rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) {
-			leaks = append(leaks, "cgroup "+d+": "+err.Error())
-		}
-	}
-	return leaks
 }

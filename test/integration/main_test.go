@@ -6,7 +6,6 @@ package integration
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -23,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/cgroups"
+	"github.com/berth-project/berth/test/leakcheck"
 )
 
 var (
@@ -92,7 +92,7 @@ func setupAndRun(m *testing.M) (int, error) {
 	_, err = os.Stat("/run/berth")
 	defaultRootBefore := err == nil
 	netBefore := berthNetObjects()
-	parentsBefore := engineCgroupParents()
+	parentsBefore := leakcheck.EngineCgroupParents()
 	code := m.Run()
 	reapZombies()
 	if _, err := os.Stat("/run/berth"); err == nil && !defaultRootBefore {
@@ -100,7 +100,7 @@ func setupAndRun(m *testing.M) (int, error) {
 		os.RemoveAll("/run/berth")
 		return 1, nil
 	}
-	leaks := append(findLeaks(), removeMadeParents(parentsBefore)...)
+	leaks := append(findLeaks(), leakcheck.RemoveMadeParents(parentsBefore)...)
 	for _, o := range berthNetObjects() {
 		if !slices.Contains(netBefore, o) {
 			leaks = append(leaks, o)
@@ -411,26 +411,4 @@ func berthNetObjects() []string {
 		}
 	}
 	return out
-}
-
-// engineCgroupParents are the cgroups the engine puts its containers
-// under (/berth, container.Spec's parent) in each hierarchy.
-func engineCgroupParents() []string {
-	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/berth") // a constant pattern
-	return dirs
-}
-
-// removeMadeParents removes the engine's parent cgroups that the suite
-// made; one that will not go (a container's cgroup under it) is a leak.
-func removeMadeParents(before []string) []string {
-	var leaks []string
-	for _, d := range engineCgroupParents() {
-		if slices.Contains(before, d) {
-			continue
-		}
-		if err := unix.Rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) {
-			leaks = append(leaks, "cgroup "+d+": "+err.Error())
-		}
-	}
-	return leaks
 }
