@@ -103,6 +103,9 @@ type copySpec struct {
 // theirs.
 func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Command, cs copySpec) error {
 	sources, dest, from, add := cs.sources, cs.dest, cs.from, cs.add
+	if cs.checksum != "" && (len(sources) != 1 || !isURL(sources[0])) {
+		return errors.New("ADD --checksum needs one http(s) source") // before anything is fetched
+	}
 	var mode os.FileMode
 	if cs.chmod != "" {
 		n, err := strconv.ParseUint(cs.chmod, 8, 32)
@@ -170,9 +173,6 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 		if matches, err = excluding(matches, cs.exclude, staged+".excluded"); err != nil {
 			return err
 		}
-	}
-	if cs.checksum != "" && (len(sources) != 1 || !isURL(sources[0])) {
-		return errors.New("ADD --checksum needs one http(s) source")
 	}
 	dst := dest
 	if !path.IsAbs(dst) {
