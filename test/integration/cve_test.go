@@ -10,6 +10,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // writableRootfs copies the busybox fixture for a test that writes to
@@ -146,6 +147,21 @@ func TestCVE2021_30465MountDestinationSwapRace(t *testing.T) {
 	defer os.RemoveAll(victim)
 	race := filepath.Join(rootfs, "mnt", "race")
 	os.MkdirAll(race, 0o755)
+	if err := os.Symlink(victim, race+".l"); err != nil {
+		t.Fatal(err)
+	}
+	// The swap exchanges the directory and the symlink atomically. Removing
+	// or renaming over a directory would lazily unmount whatever another
+	// mount namespace has mounted on it (the kernel does so since 3.18), so
+	// a removal-based swap can make the container's tmpfs vanish, which
+	// looks the same from inside as a mount that went outside its root.
+	swap := func() error {
+		return unix.Renameat2(unix.AT_FDCWD, race, unix.AT_FDCWD, race+".l", unix.RENAME_EXCHANGE)
+	}
+	if err := swap(); err != nil {
+		t.Fatalf("exchange %s: %v", race, err)
+	}
+	swap()
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -156,11 +172,7 @@ func TestCVE2021_30465MountDestinationSwapRace(t *testing.T) {
 				return
 			default:
 			}
-			os.Rename(race, race+".d")
-			os.Symlink(victim, race)
-			time.Sleep(200 * time.Microsecond)
-			os.Remove(race)
-			os.Rename(race+".d", race)
+			swap() // error-free: both names always exist
 			time.Sleep(200 * time.Microsecond)
 		}
 	}()
@@ -182,10 +194,10 @@ func TestCVE2021_30465MountDestinationSwapRace(t *testing.T) {
 			}
 		}
 		// A mount point the container's mountinfo shows is inside its
-		// root (the directory may have been renamed to race.d after the
+		// root (the directory may have been swapped to race.l after the
 		// mount); one outside would not be listed at all.
 		switch landed {
-		case "/mnt/race", "/mnt/race.d":
+		case "/mnt/race", "/mnt/race.l":
 		case victim: // the symlink, followed inside the container's root
 			viaLink++
 		default:
