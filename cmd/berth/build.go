@@ -15,7 +15,7 @@ import (
 
 func buildCommand(g *globals) *cobra.Command {
 	var tags, buildArgs, labels, secrets []string
-	var file, target, iidfile string
+	var file, target, iidfile, progress string
 	var quiet, noCache bool
 	var rf registryFlags
 	c := &cobra.Command{
@@ -31,8 +31,12 @@ func buildCommand(g *globals) *cobra.Command {
 			if len(labels) == 0 {
 				o.Labels = nil
 			}
+			var err error
+			if o.Progress, err = build.ParseProgress(progress); err != nil {
+				return usageError{err}
+			}
 			if quiet {
-				o.Out = io.Discard
+				o.Out, o.Progress = io.Discard, build.ProgressQuiet
 			}
 			if args[0] == "-" {
 				o.ContextDir, o.ContextArchive = "", os.Stdin
@@ -97,6 +101,7 @@ func buildCommand(g *globals) *cobra.Command {
 	f.StringVar(&iidfile, "iidfile", "", "write the image ID to the file")
 	f.StringArrayVar(&secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID[,src=FILE|,env=VAR]")
 	f.BoolVar(&noCache, "no-cache", false, "run every step, reusing nothing from the build cache")
+	f.StringVar(&progress, "progress", "auto", "the output's form: auto, plain, tty, quiet, or classic (Docker's classic builder)")
 	rf.add(c)
 	return c
 }

@@ -15,8 +15,10 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -51,6 +53,8 @@ type Options struct {
 	Pull engine.PullOptions
 	// Out receives the steps and what they print; nil discards.
 	Out io.Writer
+	// Progress is the form Out gets; "" is plain.
+	Progress Progress
 	// NoCache runs every step; their results are still cached.
 	NoCache bool
 	// Secrets are --secret values by id, for RUN --mount=type=secret.
@@ -76,11 +80,11 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Build builds the Dockerfile's target stage and tags it.
+// Build builds the Dockerfile's target stage and tags it. Stages that
+// do not depend on each other build at once.
 func Build(ctx context.Context, e *engine.Engine, o Options) (Result, error) {
-	if o.Out == nil {
-		o.Out = io.Discard
-	}
+	p := newProgress(o.Out, o.Progress)
+	defer p.close()
 	scratch := e.BuildScratchDir()
 	if err := os.MkdirAll(scratch, 0o700); err != nil {
 		return Result{}, fmt.Errorf("build: %w", err)
@@ -96,35 +100,20 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (Result, error) {
 	if file == "" {
 		file = filepath.Join(o.ContextDir, "Dockerfile")
 	}
-	src := o.Source
-	if src == nil {
-		f, err := os.Open(file)
-		if err != nil {
-			return Result{}, fmt.Errorf("build: %w", err)
-		}
-		defer f.Close() // read only
-		src = f
-	}
-	ast, err := parser.Parse(src)
+	v := p.step("[internal] load build definition from "+filepath.Base(file), "", false)
+	stages, metaArgs, escape, err := parseDockerfile(file, o.Source, v)
+	v.finish(err)
 	if err != nil {
-		return Result{}, fmt.Errorf("build: %s: %w", file, err)
+		return Result{}, err
 	}
-	for _, w := range ast.Warnings {
-		fmt.Fprintf(o.Out, "[WARNING] %s\n", w.Short)
-	}
-	stages, metaArgs, err := instructions.Parse(ast.AST, nil)
-	if err != nil {
-		return Result{}, fmt.Errorf("build: %s: %w", file, err)
-	}
-	if len(stages) == 0 {
-		return Result{}, fmt.Errorf("build: %s: no FROM instruction", file)
-	}
+	v = p.step("[internal] load build context", "", false)
 	ctxDir, cleanup, err := contextSnapshot(o.ContextDir, scratch)
+	v.finish(err)
 	if err != nil {
 		return Result{}, err
 	}
 	defer cleanup()
-	b := &builder{e: e, o: o, file: file, stagingDir: scratch, lex: shell.NewLex(ast.EscapeToken), context: ctxDir,
+	b := &builder{e: e, o: o, p: p, file: file, stagingDir: scratch, escape: escape, context: ctxDir,
 		built: map[string]string{}, used: map[string]bool{}, cache: cache{dir: e.BuildCacheDir(), off: o.NoCache}}
 	b.globalArgs, err = b.metaArgs(metaArgs)
 	if err != nil {
@@ -142,35 +131,114 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (Result, error) {
 			return Result{}, fmt.Errorf("build: target stage %q not found", o.Target)
 		}
 	}
-	need, err := b.needed(stages, last)
+	deps, err := b.needed(stages, last)
 	if err != nil {
 		return Result{}, err
 	}
 	for i, s := range stages {
-		if need[i] {
-			b.total += 1 + len(s.Commands)
+		if _, ok := deps[i]; ok {
+			p.total += 1 + len(s.Commands)
 		}
 	}
-	var id string
-	for i, s := range stages[:last+1] {
-		if !need[i] {
-			continue // --target does not depend on it
-		}
-		if id, err = b.stage(ctx, i, s, i == last); err != nil {
-			return Result{}, err
-		}
+	id, err := b.solve(ctx, stages, deps, last)
+	if err != nil {
+		return Result{}, err
 	}
 	for k := range o.BuildArgs {
 		if !b.used[k] && !predefinedArgs[k] {
-			fmt.Fprintf(o.Out, "[WARNING] one or more build args were not consumed: %s\n", k)
+			p.warn(fmt.Sprintf("one or more build args were not consumed: %s", k))
 		}
 	}
+	v = p.step("exporting to image", "", false)
+	v.note("writing image " + id + " done")
 	for _, t := range o.Tags {
 		if err := e.ImageTag(id, t); err != nil {
+			v.finish(err)
 			return Result{}, err
 		}
+		v.note("naming to " + t + " done")
 	}
+	v.finish(nil)
 	return Result{ID: id}, nil
+}
+
+// parseDockerfile reads the Dockerfile (from src when set) into its
+// stages and the ARGs before the first FROM; the parser's warnings go to
+// the step.
+func parseDockerfile(file string, src io.Reader, v *vertex) ([]instructions.Stage, []instructions.ArgCommand, rune, error) {
+	if src == nil {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("build: %w", err)
+		}
+		defer f.Close() // read only
+		src = f
+	}
+	ast, err := parser.Parse(src)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("build: %s: %w", file, err)
+	}
+	for _, w := range ast.Warnings {
+		v.p.warn(w.Short)
+	}
+	stages, metaArgs, err := instructions.Parse(ast.AST, nil)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("build: %s: %w", file, err)
+	}
+	if len(stages) == 0 {
+		return nil, nil, 0, fmt.Errorf("build: %s: no FROM instruction", file)
+	}
+	return stages, metaArgs, ast.EscapeToken, nil
+}
+
+// solve builds the stages deps names, each once the stages it depends on
+// are built, and returns the last one's image. The first failure stops
+// the others.
+func (b *builder) solve(ctx context.Context, stages []instructions.Stage, deps map[int][]int, last int) (string, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		done chan struct{}
+		id   string
+		err  error
+	}
+	results := map[int]*result{}
+	for i := range deps {
+		results[i] = &result{done: make(chan struct{})}
+	}
+	var first error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for i := range deps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := results[i]
+			defer close(r.done)
+			for _, d := range deps[i] {
+				<-results[d].done
+				if results[d].err != nil {
+					r.err = results[d].err
+					return
+				}
+			}
+			if r.err = ctx.Err(); r.err != nil {
+				return
+			}
+			r.id, r.err = b.stage(ctx, i, stages[i], i == last)
+			if r.err != nil {
+				// The first failure is the build's error; the stages it
+				// stops fail after it.
+				once.Do(func() { first = r.err })
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return "", first
+	}
+	return results[last].id, results[last].err
 }
 
 // predefinedArgs need no ARG to be used, as Docker's.
@@ -183,14 +251,15 @@ type builder struct {
 	o          Options
 	file       string
 	stagingDir string // where steps stage their files
-	lex        *shell.Lex
+	escape     rune   // the Dockerfile's escape character
+	p          *progress
 	context    string            // the context, .dockerignore applied
-	built      map[string]string // stage name or index -> image ID
 	globalArgs map[string]string // ARGs before the first FROM
-	used       map[string]bool   // build args some ARG consumed
-	step       int
-	total      int
 	cache      cache
+
+	mu    sync.Mutex        // guards what the stages building at once share:
+	built map[string]string // stage name or index -> image ID
+	used  map[string]bool   // build args some ARG consumed
 }
 
 // metaArgs are the ARGs before the first FROM, with --build-arg values.
@@ -200,14 +269,15 @@ func (b *builder) metaArgs(args []instructions.ArgCommand) (map[string]string, e
 		for _, kv := range a.Args {
 			v := ""
 			if kv.Value != nil {
-				w, _, err := b.lex.ProcessWord(*kv.Value, shell.EnvsFromSlice(envOf(out)))
+				w, err := b.word(*kv.Value, shell.EnvsFromSlice(envOf(out)))
 				if err != nil {
 					return nil, err
 				}
 				v = w
 			}
 			if bv, ok := b.o.BuildArgs[kv.Key]; ok {
-				v, b.used[kv.Key] = bv, true
+				v = bv
+				b.use(kv.Key)
 			}
 			out[kv.Key] = v
 		}
@@ -223,7 +293,19 @@ func envOf(m map[string]string) []string {
 	return out
 }
 
-func (b *builder) say(format string, args ...any) { fmt.Fprintf(b.o.Out, format, args...) }
+// word expands a word of the Dockerfile with env. A lexer has state, so
+// each expansion has its own: stages expand at once.
+func (b *builder) word(w string, env shell.EnvGetter) (string, error) {
+	out, _, err := shell.NewLex(b.escape).ProcessWord(w, env)
+	return out, err
+}
+
+// use marks a build arg as consumed.
+func (b *builder) use(arg string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.used[arg] = true
+}
 
 // fail names the instruction a step failed at.
 func (b *builder) fail(c instructions.Command, err error) error {
@@ -242,9 +324,10 @@ func codeOf(c instructions.Command) string {
 	return c.Name()
 }
 
-// needed marks the stages the target stage depends on: through FROM a
-// stage, or COPY --from a stage (by name or index), transitively.
-func (b *builder) needed(stages []instructions.Stage, target int) (map[int]bool, error) {
+// needed is the stages the target stage depends on, each with the
+// stages it depends on itself: through FROM a stage, COPY --from or
+// RUN --mount=from= a stage (by name or index), transitively.
+func (b *builder) needed(stages []instructions.Stage, target int) (map[int][]int, error) {
 	index := map[string]int{}
 	for i, s := range stages {
 		index[strconv.Itoa(i)] = i
@@ -253,25 +336,46 @@ func (b *builder) needed(stages []instructions.Stage, target int) (map[int]bool,
 		}
 	}
 	env := shell.EnvsFromSlice(envOf(b.globalArgs))
-	need := map[int]bool{}
+	expand := func(w string) (string, error) {
+		out, err := b.word(w, env)
+		return out, err
+	}
+	deps := map[int][]int{}
 	var visit func(i int) error
 	visit = func(i int) error {
-		if need[i] {
+		if _, ok := deps[i]; ok {
 			return nil
 		}
-		need[i] = true
+		deps[i] = []int{}
 		refs := []string{stages[i].BaseName}
 		for _, c := range stages[i].Commands {
-			if cp, ok := c.(*instructions.CopyCommand); ok && cp.From != "" {
-				refs = append(refs, cp.From)
+			switch c := c.(type) {
+			case *instructions.CopyCommand:
+				if c.From != "" {
+					refs = append(refs, c.From)
+				}
+			case *instructions.RunCommand:
+				// The mounts are read again with the stage's own ARGs
+				// when it runs; the global ones are what can name a stage.
+				if err := c.Expand(expand); err != nil {
+					continue // the step reports it
+				}
+				for _, m := range instructions.GetMounts(c) {
+					if m.From != "" {
+						refs = append(refs, m.From)
+					}
+				}
 			}
 		}
 		for _, r := range refs {
-			name, _, err := b.lex.ProcessWord(r, env)
+			name, err := expand(r)
 			if err != nil {
 				return err
 			}
 			if j, ok := index[strings.ToLower(name)]; ok && j < i {
+				if !slices.Contains(deps[i], j) {
+					deps[i] = append(deps[i], j)
+				}
 				if err := visit(j); err != nil {
 					return err
 				}
@@ -279,7 +383,7 @@ func (b *builder) needed(stages []instructions.Stage, target int) (map[int]bool,
 		}
 		return nil
 	}
-	return need, visit(target)
+	return deps, visit(target)
 }
 
 // platformArgs are BuildKit's automatic ARGs: the platform built on and

@@ -3,12 +3,12 @@ package build
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
-	"github.com/moby/buildkit/frontend/dockerfile/shell"
 )
 
 func parse(t testing.TB, dockerfile string) ([]instructions.Stage, []instructions.ArgCommand) {
@@ -32,21 +32,27 @@ FROM ${BASE} AS b
 FROM busybox AS c
 COPY --from=1 /x /x
 COPY --from=b /y /y
+FROM busybox AS d
+RUN --mount=type=bind,from=unused,target=/u true
 `)
-	b := &builder{lex: shell.NewLex('\\'), used: map[string]bool{}}
+	b := &builder{escape: '\\', used: map[string]bool{}}
 	var err error
 	if b.globalArgs, err = b.metaArgs(metaArgs); err != nil {
 		t.Fatal(err)
 	}
-	need, err := b.needed(stages, 3)
+	deps, err := b.needed(stages, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !need[0] || !need[1] || !need[2] || !need[3] || len(need) != 4 {
-		t.Errorf("c needs a (via b's FROM ${BASE}), unused (--from=1) and b: %v", need)
+	want := map[int][]int{0: {}, 1: {}, 2: {0}, 3: {1, 2}}
+	if !reflect.DeepEqual(deps, want) {
+		t.Errorf("c needs unused (--from=1) and b, b needs a (via FROM ${BASE}): %v, want %v", deps, want)
 	}
-	if need, _ := b.needed(stages, 2); len(need) != 2 || !need[0] || need[1] {
-		t.Errorf("b needs a only: %v", need)
+	if deps, _ := b.needed(stages, 2); !reflect.DeepEqual(deps, map[int][]int{0: {}, 2: {0}}) {
+		t.Errorf("b needs a only: %v", deps)
+	}
+	if deps, _ := b.needed(stages, 4); !reflect.DeepEqual(deps, map[int][]int{1: {}, 4: {1}}) {
+		t.Errorf("d needs unused through its RUN's bind mount: %v", deps)
 	}
 }
 
@@ -89,7 +95,7 @@ func FuzzDockerfile(f *testing.F) {
 		if err != nil {
 			return
 		}
-		b := &builder{lex: shell.NewLex(ast.EscapeToken), used: map[string]bool{}}
+		b := &builder{escape: ast.EscapeToken, used: map[string]bool{}}
 		if b.globalArgs, err = b.metaArgs(metaArgs); err != nil {
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -121,7 +122,7 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 	defer os.RemoveAll(staged) // a staging copy
 	root := b.context
 	if from != "" {
-		dir, done, err := b.extract(ctx, from, sources)
+		dir, done, err := b.extract(ctx, from, sources, st.v)
 		if err != nil {
 			return err
 		}
@@ -369,8 +370,8 @@ func isDir(p string) bool {
 
 // extract copies the sources out of a stage or an image (COPY --from)
 // into a directory of their paths, and returns it with its removal.
-func (b *builder) extract(ctx context.Context, from string, sources []string) (string, func(), error) {
-	image, err := b.base(ctx, from)
+func (b *builder) extract(ctx context.Context, from string, sources []string, progress io.Writer) (string, func(), error) {
+	image, err := b.base(ctx, from, progress)
 	if err != nil {
 		return "", nil, fmt.Errorf("--from=%s: %w", from, err)
 	}

@@ -6,13 +6,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"strconv"
+	"syscall"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/moby/api/types/mount"
+
+	"github.com/berth-project/berth/internal/copytree"
 )
 
 // Secret is a --secret: a file's or an environment variable's value.
@@ -27,7 +31,7 @@ type Secret struct {
 // read-only binds of the context, a stage or an image. key is what the
 // step's cache key must add (the content of bound sources); env are a
 // secret's env= variables; done removes what was made for the step.
-func (b *builder) runMounts(ctx context.Context, c *instructions.RunCommand) (mounts []mount.Mount, tmpfs map[string]string, env []string, key []string, done func(), err error) {
+func (b *builder) runMounts(ctx context.Context, c *instructions.RunCommand, progress io.Writer) (mounts []mount.Mount, tmpfs map[string]string, env []string, key []string, done func(), err error) {
 	var cleanups []func()
 	done = func() {
 		for i := len(cleanups) - 1; i >= 0; i-- {
@@ -41,35 +45,11 @@ func (b *builder) runMounts(ctx context.Context, c *instructions.RunCommand) (mo
 	for _, m := range instructions.GetMounts(c) {
 		switch m.Type {
 		case instructions.MountTypeCache:
-			id := m.CacheID
-			if id == "" {
-				id = m.Target
+			dir, release, err := b.cacheMount(ctx, m, progress)
+			if err != nil {
+				return fail(err)
 			}
-			sum := sha256.Sum256([]byte(id))
-			dir := filepath.Join(filepath.Dir(b.e.BuildCacheDir()), "build-cache-mounts", hex.EncodeToString(sum[:]))
-			if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-				mode := os.FileMode(0o755)
-				if m.Mode != nil {
-					mode = os.FileMode(*m.Mode)
-				}
-				if err := os.MkdirAll(dir, mode); err != nil {
-					return fail(err)
-				}
-				if m.UID != nil || m.GID != nil {
-					uid, gid := 0, 0
-					if m.UID != nil {
-						uid = int(*m.UID)
-					}
-					if m.GID != nil {
-						gid = int(*m.GID)
-					}
-					if err := os.Chown(dir, uid, gid); err != nil {
-						return fail(err)
-					}
-				}
-			}
-			// sharing=locked and private are served as shared: one build
-			// at a time uses a cache dir in practice here.
+			cleanups = append(cleanups, release)
 			mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: dir, Target: m.Target, ReadOnly: m.ReadOnly})
 		case instructions.MountTypeTmpfs:
 			if tmpfs == nil {
@@ -126,7 +106,7 @@ func (b *builder) runMounts(ctx context.Context, c *instructions.RunCommand) (mo
 			}
 			mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: name, Target: target, ReadOnly: true})
 		case instructions.MountTypeBind:
-			src, err := b.bindSource(ctx, m, &cleanups)
+			src, err := b.bindSource(ctx, m, &cleanups, progress)
 			if err != nil {
 				return fail(err)
 			}
@@ -143,14 +123,123 @@ func (b *builder) runMounts(ctx context.Context, c *instructions.RunCommand) (mo
 	return mounts, tmpfs, env, key, done, nil
 }
 
+// cacheMount is a RUN --mount=type=cache's directory, kept under the
+// storage root by id (the target when no id is given) and held for the
+// step as its sharing mode says: shared by every step using it at once;
+// locked, one step at a time (the others wait); private, a directory
+// of its own for each step using the id at once. A new directory takes
+// mode, uid and gid, and what from (a stage or an image) holds at source.
+func (b *builder) cacheMount(ctx context.Context, m *instructions.Mount, progress io.Writer) (string, func(), error) {
+	id := m.CacheID
+	if id == "" {
+		id = m.Target
+	}
+	sum := sha256.Sum256([]byte(id))
+	base := filepath.Join(filepath.Dir(b.e.BuildCacheDir()), "build-cache-mounts", hex.EncodeToString(sum[:]))
+	if err := os.MkdirAll(filepath.Dir(base), 0o700); err != nil {
+		return "", nil, err
+	}
+	dir, release := base, func() {}
+	switch m.CacheSharing {
+	case instructions.MountSharingLocked:
+		unlock, _, err := flock(base+".lock", true)
+		if err != nil {
+			return "", nil, err
+		}
+		release = unlock
+	case instructions.MountSharingPrivate:
+		for n := 0; ; n++ {
+			if n > 0 {
+				dir = base + "-" + strconv.Itoa(n)
+			}
+			unlock, ok, err := flock(dir+".lock", false)
+			if err != nil {
+				return "", nil, err
+			}
+			if ok {
+				release = unlock
+				break
+			}
+		}
+	}
+	if err := b.seedCache(ctx, dir, m, progress); err != nil {
+		release()
+		return "", nil, fmt.Errorf("cache %s: %w", id, err)
+	}
+	return dir, release, nil
+}
+
+// seedCache makes a cache directory that is not there yet: staged aside
+// and renamed into place, so that a failed seed leaves none.
+func (b *builder) seedCache(ctx context.Context, dir string, m *instructions.Mount, progress io.Writer) error {
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		return err // there, or unreadable
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".new-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp) // gone once renamed
+	if m.From != "" {
+		src := path.Clean("/" + filepath.ToSlash(m.Source))
+		from, done, err := b.extract(ctx, m.From, []string{src}, progress)
+		if err != nil {
+			return err
+		}
+		defer done()
+		if err := copytree.Contents(copytree.Host{}, filepath.Join(from, src), copytree.Host{}, tmp, copytree.Options{KeepOwner: true}); err != nil {
+			return err
+		}
+	}
+	mode := os.FileMode(0o755)
+	if m.Mode != nil {
+		mode = os.FileMode(*m.Mode)
+	}
+	uid, gid := 0, 0
+	if m.UID != nil {
+		uid = int(*m.UID)
+	}
+	if m.GID != nil {
+		gid = int(*m.GID)
+	}
+	if err := errors.Join(os.Chmod(tmp, mode), os.Lchown(tmp, uid, gid)); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dir); err != nil && !errors.Is(err, os.ErrExist) && !errors.Is(err, syscall.ENOTEMPTY) {
+		return err // (another build made it meanwhile: that one is used)
+	}
+	return nil
+}
+
+// flock takes an exclusive lock on path, waiting for it when wait is
+// set; ok is false when it is held elsewhere and wait is not set.
+func flock(path string, wait bool) (release func(), ok bool, err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, false, err
+	}
+	how := syscall.LOCK_EX
+	if !wait {
+		how |= syscall.LOCK_NB
+	}
+	if err := syscall.Flock(int(f.Fd()), how); err != nil {
+		_ = f.Close() // not locked: nothing to release
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { _ = f.Close() }, true, nil // closing releases the lock; it cannot fail for an open file
+}
+
 // bindSource is a bind mount's source on the host: a path of the
 // context, or of a stage's or an image's filesystem (copied out).
-func (b *builder) bindSource(ctx context.Context, m *instructions.Mount, cleanups *[]func()) (string, error) {
+func (b *builder) bindSource(ctx context.Context, m *instructions.Mount, cleanups *[]func(), progress io.Writer) (string, error) {
 	rel := path.Clean("/" + filepath.ToSlash(m.Source))
 	if m.From == "" {
 		return filepath.Join(b.context, rel), nil
 	}
-	dir, done, err := b.extract(ctx, m.From, []string{rel})
+	dir, done, err := b.extract(ctx, m.From, []string{rel}, progress)
 	if err != nil {
 		return "", err
 	}

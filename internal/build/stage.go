@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -33,76 +34,49 @@ type stageState struct {
 	mkdirs  []string // WORKDIRs to make with the next layer
 	cmdSet  bool     // CMD was given in this stage
 	key     string   // the build cache's key of the steps so far
+	v       *vertex  // the step being built
 }
 
 const historyComment = "buildkit.dockerfile.v0"
 
 // stage builds one stage and returns its image's ID.
 func (b *builder) stage(ctx context.Context, index int, s instructions.Stage, last bool) (string, error) {
-	b.step++
-	b.say("Step %d/%d : %s\n", b.step, b.total, s.SourceCode)
-	base, _, err := b.lex.ProcessWord(s.BaseName, shell.EnvsFromSlice(envOf(b.globalArgs)))
+	name := s.Name
+	if name == "" {
+		name = "stage-" + strconv.Itoa(index)
+	}
+	total := 1
+	for _, c := range s.Commands {
+		if makesLayer(c) {
+			total++
+		}
+	}
+	pos := 1
+	base, err := b.word(s.BaseName, shell.EnvsFromSlice(envOf(b.globalArgs)))
 	if err != nil {
 		return "", err
 	}
 	st := &stageState{args: map[string]string{}, shell: []string{"/bin/sh", "-c"}}
-	platform, _, err := b.lex.ProcessWord(s.Platform, shell.EnvsFromSlice(envOf(b.globalArgs)))
-	if err != nil {
+	st.v = b.p.step(fmt.Sprintf("[%s %d/%d] FROM %s", name, pos, total, base), s.SourceCode, false)
+	if err := b.from(ctx, st, s, base); err != nil {
+		st.v.finish(err)
 		return "", err
 	}
-	if platform != "" && platform != b.globalArgs["TARGETPLATFORM"] {
-		return "", fmt.Errorf("%s:%d: FROM --platform=%s: building for another platform than this host's is not supported yet", b.file, lineOf(s.Location), platform)
-	}
-	if st.image, err = b.base(ctx, base); err != nil {
-		return "", fmt.Errorf("%s:%d: FROM %s: %w", b.file, lineOf(s.Location), base, err)
-	}
-	st.key = key("", "FROM", st.image)
-	in, err := b.e.ImageInspect(st.image)
-	if err != nil {
-		return "", err
-	}
-	if c := in.Config; c != nil {
-		st.cfg = mobycontainer.Config{Env: c.Env, Cmd: c.Cmd, Entrypoint: c.Entrypoint, User: c.User, WorkingDir: c.WorkingDir,
-			Labels: c.Labels, StopSignal: c.StopSignal, Shell: c.Shell, OnBuild: c.OnBuild, Volumes: c.Volumes, ArgsEscaped: c.ArgsEscaped}
-		if c.Healthcheck != nil {
-			h := *c.Healthcheck
-			st.cfg.Healthcheck = &h
-		}
-		if len(c.ExposedPorts) > 0 {
-			st.cfg.ExposedPorts = mobynetwork.PortSet{}
-			for p := range c.ExposedPorts {
-				if pp, err := mobynetwork.ParsePort(p); err == nil {
-					st.cfg.ExposedPorts[pp] = struct{}{}
-				}
-			}
-		}
-		if len(c.Shell) > 0 {
-			st.shell = c.Shell
-		}
-	}
-	// A base's ONBUILD triggers run first, and are not passed on.
-	triggers := st.cfg.OnBuild
-	st.cfg.OnBuild = nil
-	if len(triggers) > 0 {
-		b.say("# Executing %d build trigger(s)\n", len(triggers))
-	}
-	for _, t := range triggers {
-		cmd, err := parseTrigger(t)
-		if err == nil {
-			err = b.command(ctx, st, cmd)
-		}
-		if err != nil {
-			return "", fmt.Errorf("%s:%d: FROM %s: ONBUILD %s: %w", b.file, lineOf(s.Location), base, t, err)
-		}
-	}
-	b.say(" ---> %s\n", short(st.image))
+	st.v.finish(nil)
+	st.v.classic(" ---> %s\n", short(st.image))
 	for _, cmd := range s.Commands {
-		b.step++
-		b.say("Step %d/%d : %s\n", b.step, b.total, codeOf(cmd))
-		if err := b.command(ctx, st, cmd); err != nil {
-			return "", b.fail(cmd, err)
+		silent := !makesLayer(cmd)
+		if !silent {
+			pos++
 		}
-		b.say(" ---> %s\n", short(st.image))
+		st.v = b.p.step(fmt.Sprintf("[%s %d/%d] %s", name, pos, total, codeOf(cmd)), codeOf(cmd), silent)
+		if err := b.command(ctx, st, cmd); err != nil {
+			err = b.fail(cmd, err)
+			st.v.finish(err)
+			return "", err
+		}
+		st.v.finish(nil)
+		st.v.classic(" ---> %s\n", short(st.image))
 	}
 	if last && len(b.o.Labels) > 0 {
 		if st.cfg.Labels == nil {
@@ -131,11 +105,79 @@ func (b *builder) stage(ctx context.Context, index int, s instructions.Stage, la
 		}
 		st.image, st.history = id, nil
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.built[strconv.Itoa(index)] = st.image
 	if s.Name != "" {
 		b.built[strings.ToLower(s.Name)] = st.image
 	}
 	return st.image, nil
+}
+
+// makesLayer tells the instructions that change the filesystem, the
+// steps BuildKit's progress counts, from those that change only the
+// config (WORKDIR's directory comes with the next layer here).
+func makesLayer(c instructions.Command) bool {
+	switch c.(type) {
+	case *instructions.RunCommand, *instructions.CopyCommand, *instructions.AddCommand:
+		return true
+	}
+	return false
+}
+
+// from is FROM: the base image, its config, and its ONBUILD triggers run.
+func (b *builder) from(ctx context.Context, st *stageState, s instructions.Stage, base string) error {
+	platform, err := b.word(s.Platform, shell.EnvsFromSlice(envOf(b.globalArgs)))
+	if err != nil {
+		return err
+	}
+	if platform != "" && platform != b.globalArgs["TARGETPLATFORM"] {
+		return fmt.Errorf("%s:%d: FROM --platform=%s: building for another platform than this host's is not supported yet", b.file, lineOf(s.Location), platform)
+	}
+	if st.image, err = b.base(ctx, base, st.v); err != nil {
+		return fmt.Errorf("%s:%d: FROM %s: %w", b.file, lineOf(s.Location), base, err)
+	}
+	st.key = key("", "FROM", st.image)
+	in, err := b.e.ImageInspect(st.image)
+	if err != nil {
+		return err
+	}
+	if c := in.Config; c != nil {
+		st.cfg = mobycontainer.Config{Env: c.Env, Cmd: c.Cmd, Entrypoint: c.Entrypoint, User: c.User, WorkingDir: c.WorkingDir,
+			Labels: c.Labels, StopSignal: c.StopSignal, Shell: c.Shell, OnBuild: c.OnBuild, Volumes: c.Volumes, ArgsEscaped: c.ArgsEscaped}
+		if c.Healthcheck != nil {
+			h := *c.Healthcheck
+			st.cfg.Healthcheck = &h
+		}
+		if len(c.ExposedPorts) > 0 {
+			st.cfg.ExposedPorts = mobynetwork.PortSet{}
+			for p := range c.ExposedPorts {
+				if pp, err := mobynetwork.ParsePort(p); err == nil {
+					st.cfg.ExposedPorts[pp] = struct{}{}
+				}
+			}
+		}
+		if len(c.Shell) > 0 {
+			st.shell = c.Shell
+		}
+	}
+	// A base's ONBUILD triggers run first, and are not passed on.
+	triggers := st.cfg.OnBuild
+	st.cfg.OnBuild = nil
+	if len(triggers) > 0 {
+		st.v.classic("# Executing %d build trigger(s)\n", len(triggers))
+	}
+	for _, t := range triggers {
+		cmd, err := parseTrigger(t)
+		if err == nil {
+			st.v.note("ONBUILD " + t)
+			err = b.command(ctx, st, cmd)
+		}
+		if err != nil {
+			return fmt.Errorf("%s:%d: FROM %s: ONBUILD %s: %w", b.file, lineOf(s.Location), base, t, err)
+		}
+	}
+	return nil
 }
 
 // parseTrigger reads an ONBUILD trigger as the instruction it is.
@@ -172,8 +214,11 @@ func short(id string) string {
 
 // base resolves FROM: an earlier stage, scratch, or an image (pulled
 // when the store lacks it).
-func (b *builder) base(ctx context.Context, name string) (string, error) {
-	if id, ok := b.built[strings.ToLower(name)]; ok {
+func (b *builder) base(ctx context.Context, name string, progress io.Writer) (string, error) {
+	b.mu.Lock()
+	id, ok := b.built[strings.ToLower(name)]
+	b.mu.Unlock()
+	if ok {
 		return id, nil
 	}
 	if name == "scratch" {
@@ -185,7 +230,7 @@ func (b *builder) base(ctx context.Context, name string) (string, error) {
 		return "", err
 	}
 	p := b.o.Pull
-	p.Progress = b.o.Out
+	p.Progress = progress
 	res, err := b.e.ImagePull(ctx, name, p)
 	if err != nil {
 		return "", err
@@ -205,7 +250,7 @@ func (b *builder) expander(st *stageState) instructions.SingleWordExpander {
 	env = append(env, st.cfg.Env...)
 	getter := shell.EnvsFromSlice(env)
 	return func(word string) (string, error) {
-		w, _, err := b.lex.ProcessWord(word, getter)
+		w, err := b.word(word, getter)
 		return w, err
 	}
 }
@@ -227,7 +272,7 @@ func (b *builder) command(ctx context.Context, st *stageState, cmd instructions.
 			v, given := b.o.BuildArgs[kv.Key]
 			switch {
 			case given:
-				b.used[kv.Key] = true
+				b.use(kv.Key)
 			case kv.Value != nil:
 				v = *kv.Value
 			default:
@@ -346,7 +391,7 @@ func setEnv(env []string, k, v string) []string {
 // run is RUN: a container of the current image runs the command with
 // the stage's environment (its ARGs too), and is committed as a layer.
 func (b *builder) run(ctx context.Context, st *stageState, c *instructions.RunCommand) error {
-	mounts, tmpfs, secretEnv, mountKey, done, err := b.runMounts(ctx, c)
+	mounts, tmpfs, secretEnv, mountKey, done, err := b.runMounts(ctx, c, st.v)
 	if err != nil {
 		return err
 	}
@@ -406,7 +451,7 @@ type step struct {
 // the container committed with the stage's config; the container goes.
 func (b *builder) layer(ctx context.Context, st *stageState, s step) (err error) {
 	if id, ok := b.cache.get(b.e, s.key); ok {
-		b.say("CACHED\n")
+		st.v.cached()
 		st.image, st.history, st.mkdirs, st.key = id, nil, nil, s.key
 		return nil
 	}
@@ -484,7 +529,7 @@ func (b *builder) layer(ctx context.Context, st *stageState, s step) (err error)
 		// container goes with the deferred removal.
 		stop := context.AfterFunc(ctx, func() { _ = b.e.ContainerKill(cr.ID, "KILL") }) // ended already: nothing to kill
 		defer stop()
-		res, err := b.e.ContainerStartAttached(ctx, cr.ID, engine.Streams{Stdout: b.o.Out, Stderr: b.o.Out})
+		res, err := b.e.ContainerStartAttached(ctx, cr.ID, engine.Streams{Stdout: st.v, Stderr: st.v})
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted: %w", ctx.Err())
 		}
