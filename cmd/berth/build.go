@@ -14,9 +14,9 @@ import (
 )
 
 func buildCommand(g *globals) *cobra.Command {
-	var tags, buildArgs, labels, secrets []string
+	var tags, buildArgs, labels, secrets, outputs []string
 	var file, target, iidfile, progress string
-	var quiet, noCache bool
+	var quiet, noCache, pull bool
 	var rf registryFlags
 	c := &cobra.Command{
 		Use:   "build [OPTIONS] PATH",
@@ -27,13 +27,19 @@ func buildCommand(g *globals) *cobra.Command {
 				return usageError{errors.New("the context and the Dockerfile cannot both come from standard input")}
 			}
 			o := build.Options{ContextDir: args[0], Tags: tags, Target: target, BuildArgs: map[string]string{},
-				Labels: labelMap(labels), Pull: engine.PullOptions{RegistryOptions: rf.options()}, Out: os.Stdout}
+				Labels: labelMap(labels), Pull: engine.PullOptions{RegistryOptions: rf.options()}, Out: os.Stderr}
 			if len(labels) == 0 {
 				o.Labels = nil
 			}
 			var err error
 			if o.Progress, err = build.ParseProgress(progress); err != nil {
 				return usageError{err}
+			}
+			// Progress goes to standard error, as BuildKit's does, so that
+			// standard output can carry --output -; the classic form
+			// keeps to standard output as the classic builder did.
+			if o.Progress == build.ProgressClassic {
+				o.Out = os.Stdout
 			}
 			if quiet {
 				o.Out, o.Progress = io.Discard, build.ProgressQuiet
@@ -56,7 +62,16 @@ func buildCommand(g *globals) *cobra.Command {
 				}
 				o.BuildArgs[k] = v
 			}
-			o.NoCache = noCache
+			o.NoCache, o.PullAlways = noCache, pull
+			toStdout := false
+			for _, s := range outputs {
+				out, err := build.ParseOutput(s)
+				if err != nil {
+					return usageError{err}
+				}
+				out.W, toStdout = os.Stdout, toStdout || out.Dest == "-"
+				o.Outputs = append(o.Outputs, out)
+			}
 			if len(secrets) > 0 {
 				o.Secrets = map[string]build.Secret{}
 			}
@@ -79,8 +94,10 @@ func buildCommand(g *globals) *cobra.Command {
 						return err
 					}
 				}
-				if quiet {
+				if quiet && !toStdout {
 					fmt.Println(res.ID)
+				}
+				if quiet || toStdout {
 					return nil
 				}
 				fmt.Println("Successfully built", strings.TrimPrefix(res.ID, "sha256:")[:12])
@@ -101,6 +118,8 @@ func buildCommand(g *globals) *cobra.Command {
 	f.StringVar(&iidfile, "iidfile", "", "write the image ID to the file")
 	f.StringArrayVar(&secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID[,src=FILE|,env=VAR]")
 	f.BoolVar(&noCache, "no-cache", false, "run every step, reusing nothing from the build cache")
+	f.BoolVar(&pull, "pull", false, "always pull the images the build names, even those already here")
+	f.StringArrayVarP(&outputs, "output", "o", nil, "also write the result: type=local|tar|oci|docker,dest=PATH (a bare PATH is a local directory, - a tar on standard output)")
 	f.StringVar(&progress, "progress", "auto", "the output's form: auto, plain, tty, quiet, or classic (Docker's classic builder)")
 	rf.add(c)
 	return c

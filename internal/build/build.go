@@ -51,6 +51,11 @@ type Options struct {
 	Labels map[string]string
 	// Pull is how FROM fetches an image the store lacks.
 	Pull engine.PullOptions
+	// PullAlways pulls every image the build names, even one the store
+	// has (--pull).
+	PullAlways bool
+	// Outputs are where the result goes besides the store (--output).
+	Outputs []Output
 	// Out receives the steps and what they print; nil discards.
 	Out io.Writer
 	// Progress is the form Out gets; "" is plain.
@@ -114,7 +119,7 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (Result, error) {
 	}
 	defer cleanup()
 	b := &builder{e: e, o: o, p: p, file: file, stagingDir: scratch, escape: escape, context: ctxDir,
-		built: map[string]string{}, used: map[string]bool{}, cache: cache{dir: e.BuildCacheDir(), off: o.NoCache}}
+		built: map[string]string{}, used: map[string]bool{}, pulled: map[string]string{}, cache: cache{dir: e.BuildCacheDir(), off: o.NoCache}}
 	b.globalArgs, err = b.metaArgs(metaArgs)
 	if err != nil {
 		return Result{}, err
@@ -157,6 +162,14 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (Result, error) {
 			return Result{}, err
 		}
 		v.note("naming to " + t + " done")
+	}
+	for _, out := range o.Outputs {
+		if err := b.export(ctx, id, out); err != nil {
+			err = fmt.Errorf("build: --output type=%s,dest=%s: %w", out.Type, out.Dest, err)
+			v.finish(err)
+			return Result{}, err
+		}
+		v.note("exporting to " + out.Type + " " + out.Dest + " done")
 	}
 	v.finish(nil)
 	return Result{ID: id}, nil
@@ -258,8 +271,9 @@ type builder struct {
 	cache      cache
 
 	mu    sync.Mutex        // guards what the stages building at once share:
-	built map[string]string // stage name or index -> image ID
-	used  map[string]bool   // build args some ARG consumed
+	built  map[string]string // stage name or index -> image ID
+	used   map[string]bool   // build args some ARG consumed
+	pulled map[string]string // --pull: image name -> what this build pulled
 }
 
 // metaArgs are the ARGs before the first FROM, with --build-arg values.

@@ -115,3 +115,37 @@ func TestParseTrigger(t *testing.T) {
 		}
 	}
 }
+
+func TestGlobMatchesDoubleStarAtAnyDepth(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"a.go", "x/b.go", "x/y/c.go", "x/y/d.txt", "z/e.go"} {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rel := func(ps []string) []string {
+		out := []string{}
+		for _, p := range ps {
+			r, _ := filepath.Rel(dir, p)
+			out = append(out, r)
+		}
+		return out
+	}
+	for pattern, want := range map[string][]string{
+		"**/*.go":   {"a.go", "x/b.go", "x/y/c.go", "z/e.go"},
+		"x/**/*.go": {"x/b.go", "x/y/c.go"},
+		"x/**":      {"x", "x/b.go", "x/y", "x/y/c.go", "x/y/d.txt"},
+		"*.go":      {"a.go"},
+	} {
+		got, err := glob(dir, pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(rel(got), want) {
+			t.Errorf("%s: %v, want %v", pattern, rel(got), want)
+		}
+	}
+}

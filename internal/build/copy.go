@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -94,6 +95,8 @@ type copySpec struct {
 	unpack   *bool
 	// exclude are --exclude patterns, matched under each source.
 	exclude []string
+	// parents keeps each source's path (below a /./ in it) under dest.
+	parents bool
 }
 
 // copy is COPY and ADD: the sources (from the context, or from a stage
@@ -131,6 +134,10 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 	}
 	var matches []string
 	unpack := map[string]bool{} // the matches ADD unpacks
+	var rels map[string]string  // --parents: a match's path under dest
+	if cs.parents {
+		rels = map[string]string{}
+	}
 	for _, src := range sources {
 		if add && (strings.HasPrefix(src, "git@") || isURL(src) && strings.HasSuffix(src, ".git")) {
 			return fmt.Errorf("%s: ADD of a git repository is not supported yet", src)
@@ -155,12 +162,26 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 		if rel == "" {
 			rel = "."
 		}
-		found, err := filepath.Glob(filepath.Join(root, rel))
+		found, err := glob(root, rel)
 		if err != nil {
 			return fmt.Errorf("%s: %w", src, err)
 		}
 		if len(found) == 0 {
 			return fmt.Errorf("%s: no such file or directory in the build context", src)
+		}
+		if rels != nil {
+			// What is above a /./ in the source is not kept.
+			pivot := root
+			if before, _, ok := strings.Cut(filepath.ToSlash(src), "/./"); ok {
+				pivot = filepath.Join(root, strings.TrimPrefix(path.Clean(before), "/"))
+			}
+			for _, f := range found {
+				r, err := filepath.Rel(pivot, f)
+				if err != nil {
+					return err
+				}
+				rels[f] = filepath.ToSlash(r)
+			}
 		}
 		for _, f := range found {
 			if add && (cs.unpack == nil || *cs.unpack) && isArchive(f) {
@@ -180,8 +201,8 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 		dst = path.Join("/", st.cfg.WorkingDir, dst)
 	}
 	// An archive unpacks into dest as a directory.
-	intoDir := strings.HasSuffix(dest, "/") || dest == "." || len(matches) > 1 || len(unpack) > 0
-	if len(matches) > 1 && !strings.HasSuffix(dest, "/") && len(unpack) < len(matches) {
+	intoDir := strings.HasSuffix(dest, "/") || dest == "." || len(matches) > 1 || len(unpack) > 0 || rels != nil
+	if len(matches) > 1 && !strings.HasSuffix(dest, "/") && len(unpack) < len(matches) && rels == nil {
 		return errors.New("when using COPY with more than one source file, the destination must be a directory and end with a /")
 	}
 	target := filepath.Join(staged, dst)
@@ -223,7 +244,7 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 	// The plain case copies straight from the context into the step's
 	// container: staging it first would write every file once more.
 	if !owned && kept == "" {
-		return b.copyDirect(ctx, st, cmd, matches, dst, intoDir)
+		return b.copyDirect(ctx, st, cmd, matches, dst, intoDir, rels)
 	}
 	for _, m := range matches {
 		fi, err := os.Lstat(m)
@@ -231,6 +252,14 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 			return err
 		}
 		switch {
+		case rels != nil:
+			t := filepath.Join(target, rels[m])
+			if err := os.MkdirAll(filepath.Dir(t), 0o755); err != nil {
+				return err
+			}
+			if err := copytree.Copy(copytree.Host{}, m, copytree.Host{}, t, copytree.Options{}); err != nil {
+				return err
+			}
 		case unpack[m]:
 			into := target
 			if kept != "" {
@@ -335,12 +364,14 @@ func excluding(matches, patterns []string, tmp string) ([]string, error) {
 // unpack: each match goes from where it is to its place in the step's
 // container, and the cache key chains each place and the digest of
 // what goes there.
-func (b *builder) copyDirect(ctx context.Context, st *stageState, cmd instructions.Command, matches []string, dst string, intoDir bool) error {
+func (b *builder) copyDirect(ctx context.Context, st *stageState, cmd instructions.Command, matches []string, dst string, intoDir bool, rels map[string]string) error {
 	var copies []copyIn
 	parts := []string{"COPY"}
 	for _, m := range matches {
 		c := copyIn{src: m, dst: dst}
 		switch {
+		case rels != nil:
+			c.dst, c.contents = path.Join(dst, rels[m]), isDir(m)
 		case isDir(m):
 			c.contents = true
 		case intoDir:
@@ -354,6 +385,64 @@ func (b *builder) copyDirect(ctx context.Context, st *stageState, cmd instructio
 		copies = append(copies, c)
 	}
 	return b.layer(ctx, st, step{copies: copies, createdBy: codeOf(cmd) + " # buildkit", key: key(st.key, parts...)})
+}
+
+// glob is the paths under root that pattern (relative to it) matches,
+// in order, as filepath.Glob has them, and with ** matching any number
+// of directories.
+func glob(root, pattern string) ([]string, error) {
+	if !strings.Contains(pattern, "**") {
+		return filepath.Glob(filepath.Join(root, pattern))
+	}
+	parts := strings.Split(pattern, "/")
+	var out []string
+	var walk func(dir string, parts []string) error
+	walk = func(dir string, parts []string) error {
+		if len(parts) == 0 {
+			out = append(out, dir)
+			return nil
+		}
+		if parts[0] != "**" {
+			found, err := filepath.Glob(filepath.Join(dir, parts[0]))
+			if err != nil {
+				return err
+			}
+			for _, f := range found {
+				if len(parts) > 1 && !isDir(f) {
+					continue
+				}
+				if err := walk(f, parts[1:]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		// ** is no directory, or one more and ** again; at the end it
+		// is everything below.
+		if err := walk(dir, parts[1:]); err != nil {
+			return err
+		}
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if len(parts) == 1 && !e.IsDir() {
+				out = append(out, filepath.Join(dir, e.Name()))
+			}
+			if e.IsDir() {
+				if err := walk(filepath.Join(dir, e.Name()), parts); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk(root, parts); err != nil {
+		return nil, err
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 // copyIn is one source of a COPY and its place in the container: the

@@ -217,6 +217,9 @@ func short(id string) string {
 func (b *builder) base(ctx context.Context, name string, progress io.Writer) (string, error) {
 	b.mu.Lock()
 	id, ok := b.built[strings.ToLower(name)]
+	if !ok {
+		id, ok = b.pulled[name]
+	}
 	b.mu.Unlock()
 	if ok {
 		return id, nil
@@ -224,16 +227,23 @@ func (b *builder) base(ctx context.Context, name string, progress io.Writer) (st
 	if name == "scratch" {
 		return b.scratch(ctx)
 	}
-	if in, err := b.e.ImageInspect(name); err == nil {
-		return in.ID, nil
-	} else if !errors.Is(err, engine.ErrNotFound) {
-		return "", err
+	if !b.o.PullAlways {
+		if in, err := b.e.ImageInspect(name); err == nil {
+			return in.ID, nil
+		} else if !errors.Is(err, engine.ErrNotFound) {
+			return "", err
+		}
 	}
 	p := b.o.Pull
 	p.Progress = progress
 	res, err := b.e.ImagePull(ctx, name, p)
 	if err != nil {
 		return "", err
+	}
+	if b.o.PullAlways {
+		b.mu.Lock()
+		b.pulled[name] = res.ID // once a build: each stage naming it gets the same
+		b.mu.Unlock()
 	}
 	return res.ID, nil
 }
@@ -355,11 +365,8 @@ func (b *builder) command(ctx context.Context, st *stageState, cmd instructions.
 	case *instructions.RunCommand:
 		return b.run(ctx, st, c)
 	case *instructions.CopyCommand:
-		if c.Parents {
-			return errors.New("COPY --parents is not supported yet")
-		}
 		return b.copy(ctx, st, cmd, copySpec{sources: c.SourcePaths, dest: c.DestPath, from: c.From, chown: c.Chown, chmod: c.Chmod,
-			exclude: c.ExcludePatterns})
+			exclude: c.ExcludePatterns, parents: c.Parents})
 	case *instructions.AddCommand:
 		return b.copy(ctx, st, cmd, copySpec{sources: c.SourcePaths, dest: c.DestPath, chown: c.Chown, chmod: c.Chmod, add: true,
 			checksum: c.Checksum, unpack: c.Unpack, exclude: c.ExcludePatterns})

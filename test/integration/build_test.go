@@ -47,6 +47,17 @@ func buildContext(t *testing.T, files map[string]string) string {
 	return dir
 }
 
+// mustBuild runs berth build and returns what it printed, its progress
+// (standard error) then standard output.
+func mustBuild(t *testing.T, root string, args ...string) string {
+	t.Helper()
+	r := engine(t, root, append([]string{"build"}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("berth build %v: exit %d: %s%s", args, r.code, r.stdout, r.stderr)
+	}
+	return r.stderr + r.stdout
+}
+
 // cachedSteps are the steps a build's plain progress shows as CACHED.
 func cachedSteps(out string) []string {
 	names := map[string]string{}
@@ -144,7 +155,7 @@ CMD ["cat", "/data/out.txt", "/data/listing.txt"]
 	// The same context again: every layer step is CACHED, and the image
 	// is the same one.
 	id := mustEngine(t, root, "image", "inspect", "-f", "{{.Id}}", "multi:1")
-	again := mustEngine(t, root, "build", "-t", "multi:1", "--build-arg", "GREETING=hi", ctx)
+	again := mustBuild(t, root, "-t", "multi:1", "--build-arg", "GREETING=hi", ctx)
 	if n := strings.Count(again, "CACHED"); n != 3 {
 		t.Fatalf("a second build cached %d of 3 layer steps:\n%s", n, again)
 	}
@@ -156,7 +167,7 @@ CMD ["cat", "/data/out.txt", "/data/listing.txt"]
 	if err := os.WriteFile(filepath.Join(ctx, "src", "x.log"), []byte("other"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := mustEngine(t, root, "build", "-t", "multi:2", "--build-arg", "GREETING=hey", ctx)
+	out := mustBuild(t, root, "-t", "multi:2", "--build-arg", "GREETING=hey", ctx)
 	if c := cachedSteps(out); len(c) != 1 || !strings.HasSuffix(c[0], "] COPY src/ ./") {
 		t.Fatalf("a new build arg rebuilt from the wrong step:\n%s", out)
 	}
@@ -167,7 +178,7 @@ CMD ["cat", "/data/out.txt", "/data/listing.txt"]
 		t.Fatalf("images lists %d images: the build's intermediates are shown only with -a", n)
 	}
 	mustEngine(t, root, "builder", "prune", "-f")
-	if out := mustEngine(t, root, "build", "-t", "multi:1", "--build-arg", "GREETING=hi", ctx); strings.Contains(out, "CACHED") {
+	if out := mustBuild(t, root, "-t", "multi:1", "--build-arg", "GREETING=hi", ctx); strings.Contains(out, "CACHED") {
 		t.Fatalf("a build after builder prune was cached:\n%s", out)
 	}
 }
@@ -183,12 +194,14 @@ func TestBuildFailuresNameTheLineAndLeaveNothing(t *testing.T) {
 		"unknown":      {"FROM busybox:it\nBOGUS x\n", "unknown instruction: BOGUS"},
 		"missing file": {"FROM busybox:it\nCOPY nosuch /x\n", "Dockerfile:2: COPY nosuch /x: nosuch: no such file or directory in the build context"},
 		"ssh not yet":  {"FROM busybox:it\nRUN --mount=type=ssh true\n", "RUN --mount=type=ssh is not supported yet"},
-		"no stage":     {"FROM busybox:it\nCOPY --from=nosuch /x /x\n", "--from=nosuch"},
-		"git not yet":  {"FROM busybox:it\nADD git@example.com:x/y.git /src\n", "ADD of a git repository is not supported yet"},
-		"platform":     {"FROM --platform=linux/s390x busybox:it\n", "Dockerfile:1: FROM --platform=linux/s390x: building for another platform than this host's is not supported yet"},
+		// Not a stage, so an image to pull: from a loopback port where no
+		// registry listens (no test resolves an outside name).
+		"no stage":    {"FROM busybox:it\nCOPY --from=127.0.0.1:9/nosuch /x /x\n", "Dockerfile:2: COPY --from=127.0.0.1:9/nosuch /x /x: --from=127.0.0.1:9/nosuch: pull 127.0.0.1:9/nosuch:latest"},
+		"git not yet": {"FROM busybox:it\nADD git@example.com:x/y.git /src\n", "ADD of a git repository is not supported yet"},
+		"platform":    {"FROM --platform=linux/s390x busybox:it\n", "Dockerfile:1: FROM --platform=linux/s390x: building for another platform than this host's is not supported yet"},
 	} {
 		ctx := buildContext(t, map[string]string{"Dockerfile": c.dockerfile})
-		r := engine(t, root, "build", "-t", "bad:1", ctx)
+		r := engine(t, root, "build", "--progress=quiet", "-t", "bad:1", ctx)
 		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
 		if r.code == 0 || len(lines) != 1 || !strings.Contains(r.stderr, c.want) {
 			t.Errorf("%s: exit %d, stderr %q, want one line with %q", name, r.code, r.stderr, c.want)
@@ -273,7 +286,7 @@ func TestBuildInterruptedLeavesNothing(t *testing.T) {
 	root := engineWithBusybox(t)
 	ctx := buildContext(t, map[string]string{"Dockerfile": "FROM busybox:it\nRUN echo started; sleep 60\n"})
 	cmd := exec.Command(*berthBin, "--root", root, "--runroot", filepath.Join(root, "run"), "build", "-t", "cut:1", ctx)
-	out, err := cmd.StdoutPipe()
+	out, err := cmd.StderrPipe() // the progress
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +398,7 @@ ADD --checksum=%s %s/files/tool.tar /opt/
 	if got != want {
 		t.Fatalf("ADD results:\n%s\nwant\n%s", got, want)
 	}
-	if out := mustEngine(t, root, "build", "-t", "add:1", ctx); strings.Count(out, "CACHED") != 4 {
+	if out := mustBuild(t, root, "-t", "add:1", ctx); strings.Count(out, "CACHED") != 4 {
 		t.Fatalf("a second build is not all CACHED:\n%s", out)
 	}
 	bad := buildContext(t, map[string]string{"Dockerfile": fmt.Sprintf("FROM busybox:it\nADD --checksum=sha256:%s %s/files/tool.tar /opt/\n", strings.Repeat("0", 64), srv.URL)})
@@ -412,7 +425,7 @@ func TestBuildOnbuildTriggers(t *testing.T) {
 		t.Fatalf("the base's triggers: %s", got)
 	}
 	child := buildContext(t, map[string]string{"Dockerfile": "FROM onbuild-base:1\nRUN cat /app/size > /app/seen\n", "app.txt": "hello\n"})
-	out := mustEngine(t, root, "build", "-t", "onbuild-child:1", child)
+	out := mustBuild(t, root, "-t", "onbuild-child:1", child)
 	if !strings.Contains(out, " ONBUILD COPY app.txt /app/\n") || !strings.Contains(out, " ONBUILD RUN wc -c < /app/app.txt > /app/size\n") {
 		t.Fatalf("build output:\n%s", out)
 	}
@@ -512,7 +525,7 @@ func TestBuildStagesAtOnce(t *testing.T) {
 	ctx := buildContext(t, map[string]string{"Dockerfile": stage("left", "right") + stage("right", "left") +
 		"FROM busybox:it\nCOPY --from=left /seen-private /left\nCOPY --from=right /seen-private /right\n" +
 		"RUN --mount=type=cache,id=one,target=/l cat /l/order | sort > /order\nCMD cat /left /right /order\n"})
-	out := mustEngine(t, root, "build", "--progress=plain", "-t", "both:1", ctx)
+	out := mustBuild(t, root, "--progress=plain", "-t", "both:1", ctx)
 	if got := mustEngine(t, root, "run", "--rm", "both:1"); got != "left\nright\nleft\nright\n" {
 		t.Fatalf("each private cache has only its own step's file, and both locked steps ran: %q\n%s", got, out)
 	}
