@@ -550,3 +550,93 @@ func TestBuildFailingStageStopsTheOthers(t *testing.T) {
 		t.Fatal("a failed build tagged its image")
 	}
 }
+
+// TestBuildOutputsAndParents: --output writes the result's filesystem
+// into a directory or a tar, and the image as an OCI archive; COPY
+// --parents keeps the sources' paths (below a /./) under the
+// destination, with ** at any depth.
+func TestBuildOutputsAndParents(t *testing.T) {
+	root := engineWithBusybox(t)
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile": "FROM busybox:it\nCOPY --parents a/*/*.txt /p/\nCOPY --parents ./b/./**/*.go /q/\n",
+		"a/x/1.txt":  "1", "a/y/2.txt": "2", "a/y/skip.md": "no", "b/3.go": "3", "b/c/d/4.go": "4",
+	})
+	out := filepath.Join(suiteDir, "out-local")
+	defer os.RemoveAll(out)
+	fsTar := filepath.Join(suiteDir, "out-fs.tar")
+	defer os.Remove(fsTar)
+	ociTar := filepath.Join(suiteDir, "out-oci.tar")
+	defer os.Remove(ociTar)
+	mustBuild(t, root, "-t", "out:1", "-o", "type=local,dest="+out, "--output", "type=tar,dest="+fsTar, "--output", "type=oci,dest="+ociTar, ctx)
+	var got []string
+	for _, p := range []string{"p/a/x/1.txt", "p/a/y/2.txt", "p/a/y/skip.md", "q/3.go", "q/c/d/4.go", "bin/busybox"} {
+		if _, err := os.Stat(filepath.Join(out, p)); err == nil {
+			got = append(got, p)
+		}
+	}
+	if want := "p/a/x/1.txt p/a/y/2.txt q/3.go q/c/d/4.go bin/busybox"; strings.Join(got, " ") != want {
+		t.Fatalf("local output has %v, want %s", got, want)
+	}
+	names := func(r io.Reader) map[string]bool {
+		t.Helper()
+		m := map[string]bool{}
+		tr := tar.NewReader(r)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				return m
+			}
+			if err != nil {
+				t.Fatalf("not a tar: %v", err)
+			}
+			m[strings.TrimPrefix(h.Name, "./")] = true
+		}
+	}
+	f, err := os.Open(fsTar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if n := names(f); !n["q/c/d/4.go"] || !n["bin/busybox"] {
+		t.Fatalf("tar output: %v", n)
+	}
+	o, err := os.Open(ociTar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if n := names(o); !n["oci-layout"] || !n["index.json"] {
+		t.Fatalf("oci output: %v", n)
+	}
+	// -o - is the filesystem as a tar on standard output, and only that.
+	r := engine(t, root, "build", "-o", "-", ctx)
+	if r.code != 0 {
+		t.Fatalf("build -o -: %s", r.stderr)
+	}
+	if n := names(strings.NewReader(r.stdout)); !n["p/a/x/1.txt"] {
+		t.Fatalf("-o - output: %v", n)
+	}
+	if r := engine(t, root, "build", "-o", "type=ftp,dest=x", ctx); r.code == 0 || !strings.Contains(r.stderr, `type "ftp" is not one of local, tar, oci, docker`) {
+		t.Fatalf("a bad --output: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// TestBuildPullAlways: without --pull a build uses the base image the
+// store has; with it, the registry's newer one.
+func TestBuildPullAlways(t *testing.T) {
+	root := engineWithBusybox(t)
+	reg := startRegistry(t, nil)
+	base := reg + "/base:1"
+	mustBuild(t, root, "-t", base, buildContext(t, map[string]string{"Dockerfile": "FROM busybox:it\nRUN echo two > /v\n"}))
+	mustEngine(t, root, "push", base)
+	mustBuild(t, root, "-t", base, buildContext(t, map[string]string{"Dockerfile": "FROM busybox:it\nRUN echo one > /v\n"}))
+	child := buildContext(t, map[string]string{"Dockerfile": "FROM " + base + "\nCMD cat /v\n"})
+	mustBuild(t, root, "-t", "child:1", child)
+	if got := mustEngine(t, root, "run", "--rm", "child:1"); got != "one\n" {
+		t.Fatalf("without --pull: %q", got)
+	}
+	mustBuild(t, root, "--pull", "-t", "child:2", child)
+	if got := mustEngine(t, root, "run", "--rm", "child:2"); got != "two\n" {
+		t.Fatalf("with --pull: %q", got)
+	}
+}
