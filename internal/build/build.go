@@ -270,7 +270,7 @@ type builder struct {
 	globalArgs map[string]string // ARGs before the first FROM
 	cache      cache
 
-	mu    sync.Mutex        // guards what the stages building at once share:
+	mu     sync.Mutex        // guards what the stages building at once share:
 	built  map[string]string // stage name or index -> image ID
 	used   map[string]bool   // build args some ARG consumed
 	pulled map[string]string // --pull: image name -> what this build pulled

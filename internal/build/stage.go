@@ -555,7 +555,7 @@ func (b *builder) layer(ctx context.Context, st *stageState, s step) (err error)
 		mountpoints = append(mountpoints, t)
 	}
 	id, err := b.e.ContainerCommit(ctx, cr.ID, engine.CommitOptions{Config: &st.cfg, CreatedBy: s.createdBy, History: st.history,
-		Message: historyComment, Mountpoints: mountpoints})
+		Message: historyComment, Mountpoints: mountpoints, Adopt: true})
 	if err != nil {
 		return err
 	}

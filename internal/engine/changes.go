@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	mobycontainer "github.com/moby/moby/api/types/container"
 	mobyevents "github.com/moby/moby/api/types/events"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/image"
@@ -75,6 +76,13 @@ type CommitOptions struct {
 	// Mountpoints are paths the container's mounts were made on (a
 	// builder's RUN --mount targets): left out of the layer while empty.
 	Mountpoints []string
+	// Adopt says the container is removed right after (a builder's step
+	// container): its upper dir, trimmed to what the layer holds, becomes
+	// the layer's snapshot by a rename instead of being unpacked from
+	// the layer's tar again. Only removal may follow. It does not apply
+	// to a running container or one with a user namespace (its files
+	// have shifted owners), which commit as usual.
+	Adopt bool
 }
 
 // HistoryStep is a step of an image's history that added no layer.
@@ -162,15 +170,42 @@ func (e *Engine) ContainerCommit(ctx context.Context, ref string, o CommitOption
 	if c.Host.IDMap != nil {
 		shift = c.Host.IDMap.Start
 	}
-	go func() { _ = pw.CloseWithError(snapshot.WriteDiff(pw, e.upperDir(c), shift, o.Mountpoints...)) }() // CloseWithError is always nil
-	defer pr.Close()                                                                                      // ends the writer goroutine if Import stops early; its error is the writer's
+	upper, adopt := e.upperDir(c), ""
+	if o.Adopt && shift == 0 && c.State.Status != container.Running {
+		// The overlay is unmounted first (EINVAL: it was not mounted), so
+		// no mount still writes through the upper dir once it is a layer.
+		_ = unix.Unmount(filepath.Join(e.containers.Dir(c.ID), "merged"), unix.MNT_DETACH)
+		adopt = upper
+	}
+	// adoptable is set before the pipe closes, and read once Import has
+	// read to the end: the pipe orders the two.
+	adoptable := false
+	var adoptFn func() string
+	if adopt != "" {
+		adoptFn = func() string {
+			if adoptable {
+				return adopt
+			}
+			return ""
+		}
+	}
+	go func() {
+		var err error
+		if adopt != "" {
+			adoptable, err = snapshot.WriteDiffAndTrim(pw, upper, o.Mountpoints...)
+		} else {
+			err = snapshot.WriteDiff(pw, upper, shift, o.Mountpoints...)
+		}
+		_ = pw.CloseWithError(err) // CloseWithError is always nil
+	}()
+	defer pr.Close() // ends the writer goroutine if Import stops early; its error is the writer's
 	createdBy := o.CreatedBy
 	if createdBy == "" {
 		createdBy = strings.Join(c.Config.Args(), " ")
 	}
 	img, err := e.images.Import(ctx, pr, image.ImportOptions{
 		Ref: o.Ref, Changes: o.Changes, Message: o.Message, Author: o.Author, Base: base, Config: withoutEmpty(cfg),
-		CreatedBy: createdBy, EmptyHistory: emptyLayerHistory(o.History),
+		CreatedBy: createdBy, EmptyHistory: emptyLayerHistory(o.History), Adopt: adoptFn,
 	})
 	if err != nil {
 		return "", fmt.Errorf("commit %s: %w", c.Name, err)

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"archive/tar"
 	"bufio"
 	"context"
 	"crypto/sha256"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/berth-project/berth/internal/image/reference"
+	"github.com/berth-project/berth/internal/snapshot"
 )
 
 // ImportOptions describe the image `import` makes.
@@ -33,6 +35,12 @@ type ImportOptions struct {
 	// EmptyHistory are steps that added no layer, recorded before the
 	// new layer's (a builder's metadata steps).
 	EmptyHistory []v1.History
+	// Adopt, when set, is called once the tar is read to its end: it
+	// returns a directory that holds the tar's files already in
+	// overlay's form (a container's trimmed upper dir, given up by the
+	// caller), which becomes the layer's snapshot by a rename instead of
+	// an unpack of the tar; or "" when there is none.
+	Adopt func() string
 }
 
 // Import makes a single-layer image of a root filesystem tar (plain,
@@ -86,7 +94,24 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Im
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	h := sha256.New()
-	if _, err := io.Copy(h, dr); err != nil {
+	var fileBytes int64 // for an adopted snapshot's Info, as an unpack counts
+	if o.Adopt != nil {
+		tr := tar.NewReader(io.TeeReader(dr, h))
+		for {
+			hdr, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("import: read archive: %w", err)
+			}
+			if hdr.Typeflag == tar.TypeReg {
+				fileBytes += hdr.Size
+			}
+		}
+	}
+	tarSize, err := io.Copy(h, dr)
+	if err != nil {
 		return nil, fmt.Errorf("import: read archive: %w", err)
 	}
 	_ = dr.Close() // a decompressor, read to its end
@@ -107,6 +132,15 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Im
 	}
 	diffIDs = append(diffIDs, diffID)
 	cfg.RootFS = v1.RootFS{Type: "layers", DiffIDs: diffIDs}
+	if o.Adopt != nil {
+		if dir := o.Adopt(); dir != "" {
+			chain := snapshot.ChainIDs(diffIDs)
+			// A failed adoption (another filesystem: EXDEV) costs only the
+			// time saved: admit below unpacks the stored tar as for any
+			// import.
+			_, _ = s.Snapshots.Adopt(chain[len(chain)-1], diffID, dir, fileBytes, tarSize)
+		}
+	}
 	createdBy := o.CreatedBy
 	if createdBy == "" {
 		createdBy = "berth import"

@@ -122,9 +122,46 @@ func Changes(upper string, lowers []string) ([]Change, error) {
 // saw). mountpoints are paths (relative to /) that the runtime made only
 // to mount on, left out while they are empty.
 func WriteDiff(w io.Writer, upper string, shift uint32, mountpoints ...string) error {
-	err := WriteTar(w, upper, func(rel, p string, fi fs.FileInfo, h *tar.Header) (bool, []*tar.Header) {
+	return writeDiff(w, upper, shift, mountpoints, nil, nil)
+}
+
+// WriteDiffAndTrim is WriteDiff (with no shift) for an upper dir that
+// is to become the layer's snapshot itself (Store.Adopt): what the
+// layer leaves out, the runtime's empty mountpoints and what a tar
+// cannot hold (sockets), is removed from upper once the tar is written,
+// so that the directory holds what the tar does, already in overlay's
+// form. A file named as a whiteout of the tar's form (.wh.*), which an
+// unpack of the tar turns into a deletion, makes adoptable false: the
+// dir then is not what the tar holds, and the tar is to be unpacked.
+func WriteDiffAndTrim(w io.Writer, upper string, mountpoints ...string) (adoptable bool, err error) {
+	var left []string
+	adoptable = true
+	if err := writeDiff(w, upper, 0, mountpoints, &left, &adoptable); err != nil {
+		return false, err
+	}
+	// Deepest first: an empty mountpoint dir may hold a left-out socket.
+	for i := len(left) - 1; i >= 0; i-- {
+		if err := os.Remove(left[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return false, fmt.Errorf("trim the container's changes: %w", err)
+		}
+	}
+	return adoptable, nil
+}
+
+func writeDiff(w io.Writer, upper string, shift uint32, mountpoints []string, left *[]string, adoptable *bool) error {
+	var leave func(string)
+	if left != nil {
+		leave = func(p string) { *left = append(*left, p) }
+	}
+	err := writeTar(w, upper, func(rel, p string, fi fs.FileInfo, h *tar.Header) (bool, []*tar.Header) {
 		if generatedMountpoint(rel, fi) || emptyMountpoint(rel, p, fi, mountpoints) {
+			if leave != nil {
+				leave(p)
+			}
 			return false, nil
+		}
+		if adoptable != nil && strings.HasPrefix(path.Base(rel), ".wh.") {
+			*adoptable = false
 		}
 		if isWhiteout(fi) {
 			*h = tar.Header{Name: path.Join(path.Dir(rel), ".wh."+path.Base(rel)), Typeflag: tar.TypeReg, Mode: 0o600, ModTime: fi.ModTime()}
@@ -140,7 +177,7 @@ func WriteDiff(w io.Writer, upper string, shift uint32, mountpoints ...string) e
 			return true, []*tar.Header{{Name: rel + "/.wh..wh..opq", Typeflag: tar.TypeReg, Mode: 0o600, ModTime: fi.ModTime()}}
 		}
 		return true, nil
-	})
+	}, leave)
 	if err != nil {
 		return fmt.Errorf("read the container's changes: %w", err)
 	}

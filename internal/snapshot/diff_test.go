@@ -80,3 +80,55 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestWriteDiffAndTrimLeavesTheDirAsTheTar: the runtime's empty mount
+// points and a socket are neither in the tar nor, after, in the dir; a
+// second name of a file is a hard link in the tar.
+func TestWriteDiffAndTrimLeavesTheDirAsTheTar(t *testing.T) {
+	upper := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(upper, "etc"), 0o755))
+	must(t, os.MkdirAll(filepath.Join(upper, "mnt/cache"), 0o755))
+	must(t, os.WriteFile(filepath.Join(upper, "etc/hosts"), nil, 0o644))
+	must(t, os.WriteFile(filepath.Join(upper, "a"), []byte("a"), 0o644))
+	must(t, os.Link(filepath.Join(upper, "a"), filepath.Join(upper, "b")))
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	must(t, err)
+	defer unix.Close(fd)
+	must(t, unix.Bind(fd, &unix.SockaddrUnix{Name: filepath.Join(upper, "sock")}))
+	var b bytes.Buffer
+	adoptable, err := WriteDiffAndTrim(&b, upper, "/mnt/cache")
+	must(t, err)
+	if !adoptable {
+		t.Error("not adoptable")
+	}
+	var got []string
+	tr := tar.NewReader(&b)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		must(t, err)
+		got = append(got, h.Name+" "+h.Linkname)
+	}
+	if want := []string{"a ", "b a", "etc/ ", "mnt/ "}; !slices.Equal(got, want) {
+		t.Errorf("tar %v, want %v", got, want)
+	}
+	var left []string
+	must(t, filepath.WalkDir(upper, func(p string, _ os.DirEntry, err error) error {
+		rel, _ := filepath.Rel(upper, p)
+		left = append(left, rel)
+		return err
+	}))
+	if want := []string{".", "a", "b", "etc", "mnt"}; !slices.Equal(left, want) {
+		t.Errorf("dir holds %v, want %v", left, want)
+	}
+}
+
+func TestAnUpperDirWithWhiteoutNamesIsNotAdoptable(t *testing.T) {
+	upper := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(upper, ".wh.x"), nil, 0o644))
+	if adoptable, err := WriteDiffAndTrim(io.Discard, upper); err != nil || adoptable {
+		t.Errorf("adoptable %v, %v", adoptable, err)
+	}
+}

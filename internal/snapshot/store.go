@@ -123,6 +123,24 @@ func (s *Store) Create(chainID, diffID v1.Hash, fill func(dir string) (size, tar
 	return info, nil
 }
 
+// Adopt makes the snapshot chainID of dir, a layer's files already in
+// overlay's form (a container's trimmed upper dir, whose tar has diff ID
+// diffID and size tarSize, with size bytes of file content): dir is
+// renamed into place, not copied. The caller gives dir up, also on
+// failure; dir must be on the store's filesystem (else the rename fails
+// with EXDEV, and the caller unpacks the layer instead).
+func (s *Store) Adopt(chainID, diffID v1.Hash, dir string, size, tarSize int64) (Info, error) {
+	return s.Create(chainID, diffID, func(fs string) (int64, int64, error) {
+		if err := os.Remove(fs); err != nil {
+			return 0, 0, err
+		}
+		if err := os.Rename(dir, fs); err != nil {
+			return 0, 0, fmt.Errorf("adopt %s as snapshot %s: %w", dir, chainID, err)
+		}
+		return size, tarSize, nil
+	})
+}
+
 // Remove deletes a snapshot; a missing one is not an error. It is moved
 // aside first so a crash mid-removal never leaves a half-snapshot under
 // its name.

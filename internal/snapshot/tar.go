@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // TarEdit may change an entry's header before it is written (or drop
@@ -17,7 +18,14 @@ type TarEdit func(rel, path string, fi fs.FileInfo, h *tar.Header) (keep bool, a
 // numeric. A missing root is an empty archive (a container that never
 // ran has no upper dir).
 func WriteTar(w io.Writer, root string, edit TarEdit) error {
+	return writeTar(w, root, edit, nil)
+}
+
+// writeTar is WriteTar; left, when set, is told each entry that cannot
+// be archived (a socket), which the tar leaves out.
+func writeTar(w io.Writer, root string, edit TarEdit, left func(path string)) error {
 	tw := tar.NewWriter(w)
+	links := map[[2]uint64]string{} // a multiply linked file's first name
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) && p == root {
@@ -42,6 +50,9 @@ func WriteTar(w io.Writer, root string, edit TarEdit) error {
 		}
 		h, err := tar.FileInfoHeader(fi, link)
 		if err != nil {
+			if left != nil {
+				left(p)
+			}
 			return nil // sockets and the like: not archivable
 		}
 		h.Name, h.Uname, h.Gname = rel, "", ""
@@ -53,6 +64,16 @@ func WriteTar(w io.Writer, root string, edit TarEdit) error {
 			var keep bool
 			if keep, after = edit(rel, p, fi, h); !keep {
 				return nil
+			}
+		}
+		// A file's other names are hard links to the first one written,
+		// as in Docker's layers: one copy of the content, links kept.
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && h.Typeflag == tar.TypeReg && st.Nlink > 1 {
+			id := [2]uint64{uint64(st.Dev), st.Ino}
+			if first, seen := links[id]; seen {
+				h.Typeflag, h.Linkname, h.Size = tar.TypeLink, first, 0
+			} else {
+				links[id] = h.Name
 			}
 		}
 		if err := tw.WriteHeader(h); err != nil {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -638,5 +639,72 @@ func TestBuildPullAlways(t *testing.T) {
 	mustBuild(t, root, "--pull", "-t", "child:2", child)
 	if got := mustEngine(t, root, "run", "--rm", "child:2"); got != "two\n" {
 		t.Fatalf("with --pull: %q", got)
+	}
+}
+
+// TestBuildLayersAreWhatTheirTarsHold: a step's layer becomes its
+// snapshot by renaming the step container's upper dir; what a container
+// of the image then sees is what one sees after the image's tars are
+// saved and loaded elsewhere (unpacked): files, a deleted file, a
+// directory emptied and made again, a FIFO, links, modes, owners, and no
+// trace of the runtime's mountpoints or the RUN's mounts.
+func TestBuildLayersAreWhatTheirTarsHold(t *testing.T) {
+	root := engineWithBusybox(t)
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile": "FROM busybox:it\nCOPY data/ /data/\n" +
+			"RUN --mount=type=tmpfs,target=/scratch/t --mount=type=cache,target=/cache rm /bin/vi && rm -rf /data/sub && mkdir /data/sub && echo new > /data/sub/n && " +
+			"mkfifo /data/fifo && ln /data/a /data/hard && ln -s a /data/soft && chown 12:34 /data/a && chmod 4711 /data/sub && echo x > /cache/c\n",
+		"data/a": "a", "data/sub/old": "old",
+	})
+	mustBuild(t, root, "-t", "layers:1", ctx)
+	// The image's own files, without the runtime's mounts over them.
+	files := func(root string) string {
+		t.Helper()
+		id := strings.TrimSpace(mustEngine(t, root, "create", "layers:1"))
+		defer mustEngine(t, root, "rm", id)
+		f := filepath.Join(suiteDir, "layers-export.tar")
+		defer os.Remove(f)
+		mustEngine(t, root, "export", "-o", f, id)
+		in, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Close()
+		var lines []string
+		tr := tar.NewReader(in)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(h.Name, "bin/") && h.Name != "bin/vi" {
+				continue
+			}
+			lines = append(lines, fmt.Sprintf("%s %c %o %d:%d %d %s", h.Name, h.Typeflag, h.Mode, h.Uid, h.Gid, h.Size, h.Linkname))
+		}
+		slices.Sort(lines)
+		return strings.Join(lines, "\n")
+	}
+	built := files(root)
+	archive := filepath.Join(suiteDir, "layers.tar")
+	defer os.Remove(archive)
+	mustEngine(t, root, "save", "-o", archive, "layers:1")
+	other := engineWithBusybox(t)
+	mustEngine(t, other, "load", "-i", archive)
+	if loaded := files(other); built != loaded {
+		t.Fatalf("the built image's files:\n%s\nafter save and load:\n%s", built, loaded)
+	}
+	for _, want := range []string{"data/fifo 6 ", "data/a 0 644 12:34 1 ", "data/hard 1 644 12:34 0 data/a", "data/soft 2 777 0:0 0 a", "data/sub/ 5 4711", "data/sub/n 0 644"} {
+		if !strings.Contains(built, want) {
+			t.Fatalf("no %q in:\n%s", want, built)
+		}
+	}
+	for _, gone := range []string{"bin/vi", "data/sub/old", "scratch/t", "cache", "etc/hosts", "etc/resolv.conf"} {
+		if strings.Contains(built, gone) {
+			t.Fatalf("%q in:\n%s", gone, built)
+		}
 	}
 }
