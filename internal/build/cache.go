@@ -29,6 +29,11 @@ type cache struct {
 	off bool // --no-cache: nothing is reused, results still recorded
 }
 
+// cacheVersion starts every key: a builder that makes other images of
+// the same steps (a new default, a history format) changes it, so that
+// no cached result of an older one is reused.
+const cacheVersion = "berth-build/2"
+
 // key chains parts onto a parent key.
 func key(parent string, parts ...string) string {
 	h := sha256.New()

@@ -32,6 +32,8 @@ type stageState struct {
 	args    map[string]string    // ARGs in scope, with --build-arg values
 	shell   []string
 	mkdirs  []string // WORKDIRs to make with the next layer
+	author  string   // MAINTAINER's, or the base image's
+	argKeys []string // the stage's ARGs in the order declared
 	cmdSet  bool     // CMD was given in this stage
 	key     string   // the build cache's key of the steps so far
 	v       *vertex  // the step being built
@@ -96,7 +98,7 @@ func (b *builder) stage(ctx context.Context, index int, s instructions.Stage, la
 		k := key(st.key, append([]string{"CONFIG"}, sortedPairs(b.o.Labels)...)...)
 		id, ok := b.cache.get(b.e, k)
 		if !ok {
-			if id, err = b.e.ImageConfigure(ctx, st.image, st.cfg, st.history, ""); err != nil {
+			if id, err = b.e.ImageConfigure(ctx, st.image, st.cfg, st.author, st.history, ""); err != nil {
 				return "", err
 			}
 			if err := b.cache.put(k, id); err != nil {
@@ -137,11 +139,12 @@ func (b *builder) from(ctx context.Context, st *stageState, s instructions.Stage
 	if st.image, err = b.base(ctx, base, st.v); err != nil {
 		return fmt.Errorf("%s:%d: FROM %s: %w", b.file, lineOf(s.Location), base, err)
 	}
-	st.key = key("", "FROM", st.image)
+	st.key = key("", "FROM", cacheVersion, st.image)
 	in, err := b.e.ImageInspect(st.image)
 	if err != nil {
 		return err
 	}
+	st.author = in.Author
 	if c := in.Config; c != nil {
 		st.cfg = mobycontainer.Config{Env: c.Env, Cmd: c.Cmd, Entrypoint: c.Entrypoint, User: c.User, WorkingDir: c.WorkingDir,
 			Labels: c.Labels, StopSignal: c.StopSignal, Shell: c.Shell, OnBuild: c.OnBuild, Volumes: c.Volumes, ArgsEscaped: c.ArgsEscaped}
@@ -160,6 +163,11 @@ func (b *builder) from(ctx context.Context, st *stageState, s instructions.Stage
 		if len(c.Shell) > 0 {
 			st.shell = c.Shell
 		}
+	}
+	// PATH is always set, as BuildKit and buildah do (a scratch or
+	// imported base has none).
+	if !slices.ContainsFunc(st.cfg.Env, func(kv string) bool { return strings.HasPrefix(kv, "PATH=") }) {
+		st.cfg.Env = append(st.cfg.Env, "PATH="+defaultPath)
 	}
 	// A base's ONBUILD triggers run first, and are not passed on.
 	triggers := st.cfg.OnBuild
@@ -290,6 +298,9 @@ func (b *builder) command(ctx context.Context, st *stageState, cmd instructions.
 			}
 			// Not in the key here: a value reaches only the RUN steps,
 			// whose keys carry the ARGs they see.
+			if _, ok := st.args[kv.Key]; !ok {
+				st.argKeys = append(st.argKeys, kv.Key)
+			}
 			st.args[kv.Key] = v
 		}
 	case *instructions.EnvCommand:
@@ -306,6 +317,7 @@ func (b *builder) command(ctx context.Context, st *stageState, cmd instructions.
 		}
 		meta()
 	case *instructions.MaintainerCommand:
+		st.author = c.Maintainer
 		meta()
 	case *instructions.WorkdirCommand:
 		p := c.Path
@@ -385,6 +397,23 @@ func (st *stageState) cmdline(c instructions.ShellDependantCmdLine) []string {
 	return c.CmdLine
 }
 
+// defaultPath is the PATH a stage gets when its base sets none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// runCommandString is a RUN's command as its history entry shows it,
+// as BuildKit writes it: the stage's ARGs first ("|2 A=1 B=2 "), so
+// that the entry tells builds with other values apart.
+func (st *stageState) runCommandString(args []string) string {
+	var out []string
+	for _, k := range st.argKeys {
+		out = append(out, k+"="+st.args[k])
+	}
+	if len(out) > 0 {
+		out = append([]string{"|" + strconv.Itoa(len(out))}, out...)
+	}
+	return strings.Join(append(out, args...), " ")
+}
+
 func setEnv(env []string, k, v string) []string {
 	for i, kv := range env {
 		if name, _, _ := strings.Cut(kv, "="); name == k {
@@ -428,7 +457,7 @@ func (b *builder) run(ctx context.Context, st *stageState, c *instructions.RunCo
 	}
 	// Secrets reach the process's environment, not the key or history.
 	proc := &mobycontainer.Config{Cmd: args, Env: append(env, secretEnv...), User: st.cfg.User, WorkingDir: st.cfg.WorkingDir}
-	return b.layer(ctx, st, step{proc: proc, network: network, createdBy: "RUN " + strings.Join(args, " ") + " # buildkit",
+	return b.layer(ctx, st, step{proc: proc, network: network, createdBy: "RUN " + st.runCommandString(args) + " # buildkit",
 		key: key(st.key, append(sortedPairs(st.args), mountKey...)...), mounts: mounts, tmpfs: tmpfs})
 }
 
@@ -554,7 +583,7 @@ func (b *builder) layer(ctx context.Context, st *stageState, s step) (err error)
 	for t := range s.tmpfs {
 		mountpoints = append(mountpoints, t)
 	}
-	id, err := b.e.ContainerCommit(ctx, cr.ID, engine.CommitOptions{Config: &st.cfg, CreatedBy: s.createdBy, History: st.history,
+	id, err := b.e.ContainerCommit(ctx, cr.ID, engine.CommitOptions{Config: &st.cfg, Author: st.author, CreatedBy: s.createdBy, History: st.history,
 		Message: historyComment, Mountpoints: mountpoints, Adopt: true})
 	if err != nil {
 		return err

@@ -120,15 +120,15 @@ func imageConfigOf(c *mobycontainer.Config) v1.Config {
 	return out
 }
 
-// ImageConfigure makes an image of base's layers with config cfg and
-// the history steps appended (no layer added), named ref when given,
-// and returns its ID: a builder's last metadata steps.
-func (e *Engine) ImageConfigure(ctx context.Context, base string, cfg mobycontainer.Config, history []HistoryStep, ref string) (string, error) {
+// ImageConfigure makes an image of base's layers with config cfg, the
+// author given, and the history steps appended (no layer added), named
+// ref when given, and returns its ID: a builder's last metadata steps.
+func (e *Engine) ImageConfigure(ctx context.Context, base string, cfg mobycontainer.Config, author string, history []HistoryStep, ref string) (string, error) {
 	img, err := e.images.Get(base)
 	if err != nil {
 		return "", classify(err)
 	}
-	out, err := e.images.Configure(ctx, img, imageConfigOf(&cfg), emptyLayerHistory(history), ref)
+	out, err := e.images.Configure(ctx, img, imageConfigOf(&cfg), author, emptyLayerHistory(history), ref)
 	if err != nil {
 		return "", classify(err)
 	}

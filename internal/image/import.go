@@ -174,10 +174,10 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Im
 	return s.Get(cfgDigest.String())
 }
 
-// Configure makes an image of base's layers with runtime config cfg and
-// history entries appended (steps that added no layer), named ref when
+// Configure makes an image of base's layers with runtime config cfg,
+// the author given, and history entries appended (steps that added no layer), named ref when
 // given: a builder's metadata steps after its last layer.
-func (s *Service) Configure(ctx context.Context, base *Image, cfg v1.Config, history []v1.History, ref string) (*Image, error) {
+func (s *Service) Configure(ctx context.Context, base *Image, cfg v1.Config, author string, history []v1.History, ref string) (*Image, error) {
 	var names []string
 	if ref != "" {
 		r, err := reference.Parse(ref)
@@ -191,7 +191,7 @@ func (s *Service) Configure(ctx context.Context, base *Image, cfg v1.Config, his
 		names = []string{name}
 	}
 	cf := *base.Config
-	cf.Config = cfg
+	cf.Config, cf.Author = cfg, author
 	cf.Created = v1.Time{Time: time.Now().UTC()}
 	cf.History = append(append([]v1.History(nil), base.Config.History...), history...)
 	rawCfg, err := json.Marshal(cf)

@@ -7,6 +7,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -97,7 +98,8 @@ func TestBuildPushPullAndRun(t *testing.T) {
 		t.Fatalf("build output:\n%s", out)
 	}
 	cfg := mustEngine(t, root, "image", "inspect", "-f", "{{json .Config.Entrypoint}} {{json .Config.Env}}", reg+"/app:v1")
-	if cfg != `["/bin/sh","-c","/httpserver"] ["MY_SERVICE_PORT=80"]`+"\n" {
+	// PATH is set when the base sets none, as BuildKit does.
+	if cfg != `["/bin/sh","-c","/httpserver"] ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","MY_SERVICE_PORT=80"]`+"\n" {
 		t.Fatalf("config: %s", cfg)
 	}
 	mustEngine(t, root, "push", reg+"/app:v1")
@@ -707,4 +709,184 @@ func TestBuildLayersAreWhatTheirTarsHold(t *testing.T) {
 			t.Fatalf("%q in:\n%s", gone, built)
 		}
 	}
+}
+
+// TestBuildConfigMatchesPodmanBuild builds one Dockerfile with every
+// metadata instruction with berth and with podman build (buildah) and
+// compares the two images' configs and histories, as saved in Docker's
+// archive format, field by field. The differences found are exactly
+// the ones listed here, each for its reason.
+func TestBuildConfigMatchesPodmanBuild(t *testing.T) {
+	if _, err := exec.LookPath("podman"); err != nil {
+		t.Fatal("podman is not installed: make deps installs it")
+	}
+	root := engineWithBusybox(t)
+	dir := filepath.Join(suiteDir, "podman-build")
+	defer os.RemoveAll(dir)
+	podman := podmanIn(dir, "runc")
+	defer resetPodman(podman)
+	rootfsTar := filepath.Join(suiteDir, "podman-build-busybox.tar")
+	defer os.Remove(rootfsTar)
+	if out, err := exec.Command("tar", "-C", *busybox, "-cf", rootfsTar, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	const base = "localhost/berth-it-busybox:latest"
+	if out, err := podman("import", "-q", rootfsTar, base); err != nil {
+		t.Fatalf("podman import: %v %s", err, out)
+	}
+	mustEngine(t, root, "tag", "busybox:it", base)
+	ctx := buildContext(t, map[string]string{"f.txt": "hi\n", "Dockerfile": "FROM " + base + `
+LABEL org.example.a=1 b="two words"
+ENV A=1 B="x y"
+ENV LEGACY value with spaces
+ARG V=3
+WORKDIR /srv/app
+COPY f.txt ./
+RUN echo $V > v.txt
+USER 1000:1000
+EXPOSE 8080 53/udp
+VOLUME /data
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=5s --timeout=2s --start-period=1s --retries=4 CMD wget -q localhost:8080 || exit 1
+SHELL ["/bin/sh", "-ec"]
+ONBUILD RUN echo child
+MAINTAINER someone
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD echo hi
+`})
+	if out, err := podman("build", "-q", "--format", "docker", "--network", "none", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096", "-t", "localhost/cmp:1", ctx); err != nil {
+		t.Fatalf("podman build: %v %s", err, out)
+	}
+	pmTar, bTar := filepath.Join(dir, "podman.tar"), filepath.Join(dir, "berth.tar")
+	if out, err := podman("save", "--format", "docker-archive", "-o", pmTar, "localhost/cmp:1"); err != nil {
+		t.Fatalf("podman save: %v %s", err, out)
+	}
+	mustBuild(t, root, "-t", "localhost/cmp:1", ctx)
+	mustEngine(t, root, "save", "-o", bTar, "localhost/cmp:1")
+	pm, b := archivedConfig(t, pmTar), archivedConfig(t, bTar)
+
+	var diffs []string
+	differ := func(field string, p, o any) {
+		pj, _ := json.Marshal(p)
+		oj, _ := json.Marshal(o)
+		if !bytes.Equal(pj, oj) {
+			diffs = append(diffs, fmt.Sprintf("%s: podman %s, berth %s", field, pj, oj))
+		}
+	}
+	pc, bc := pm["config"].(map[string]any), b["config"].(map[string]any)
+	for _, k := range sortedKeys(pc, bc) {
+		if isZero(pc[k]) && isZero(bc[k]) {
+			continue // false, "" or absent: Docker's config has the same meaning for each
+		}
+		differ("config."+k, pc[k], bc[k])
+	}
+	for _, k := range sortedKeys(pm, b) {
+		switch k {
+		case "config", "history", "rootfs", "created":
+		default:
+			differ(k, pm[k], b[k])
+		}
+	}
+	differ("layers", len(pm["rootfs"].(map[string]any)["diff_ids"].([]any)), len(b["rootfs"].(map[string]any)["diff_ids"].([]any)))
+	// History: the base's own entry (its importer's), and buildah's
+	// entry for ARG, which BuildKit does not record, are left out; the
+	// entries are compared without buildah's "/bin/sh -c #(nop) " and
+	// BuildKit's " # buildkit" marks.
+	var ph, bh []map[string]any
+	for _, h := range pm["history"].([]any)[1:] {
+		if e := h.(map[string]any); !strings.HasPrefix(e["created_by"].(string), "/bin/sh -c #(nop) ARG ") {
+			ph = append(ph, e)
+		}
+	}
+	for _, h := range b["history"].([]any)[1:] {
+		bh = append(bh, h.(map[string]any))
+	}
+	differ("history entries", len(ph), len(bh))
+	for i := 0; i < len(ph) && i < len(bh); i++ {
+		p := strings.TrimPrefix(ph[i]["created_by"].(string), "/bin/sh -c #(nop) ")
+		o := strings.TrimSuffix(bh[i]["created_by"].(string), " # buildkit")
+		if strings.HasPrefix(o, "RUN ") && !strings.HasPrefix(p, "RUN ") {
+			o = strings.TrimPrefix(o, "RUN ") // buildah writes a RUN's command alone
+		}
+		differ(fmt.Sprintf("history[%d].created_by", i+1), p, o)
+		differ(fmt.Sprintf("history[%d].empty_layer", i+1), ph[i]["empty_layer"] == true, bh[i]["empty_layer"] == true)
+	}
+	if len(ph) < 5 {
+		t.Fatalf("podman's history is short: %v", ph)
+	}
+	want := []string{
+		// Docker applies SHELL to CMD's shell form (as BuildKit and the
+		// classic builder do); buildah 1.28 keeps /bin/sh -c.
+		`config.Cmd: podman ["/bin/sh","-c","echo hi"], berth ["/bin/sh","-ec","echo hi"]`,
+		// buildah records its build container's host name; Docker's
+		// builders leave it empty.
+		`config.Hostname: podman "` + pc["Hostname"].(string) + `", berth null`,
+		// buildah labels what it built with its version.
+		`config.Labels: podman {"b":"two words","io.buildah.version":` + mustJSON(pc["Labels"].(map[string]any)["io.buildah.version"]) + `,"org.example.a":"1"}, berth {"b":"two words","org.example.a":"1"}`,
+		// buildah writes the classic builder's fields, which BuildKit
+		// images (Docker 23 and later) no longer carry.
+		"container: podman " + mustJSON(pm["container"]) + ", berth null",
+		"container_config: podman " + mustJSON(pm["container_config"]) + ", berth null",
+		"parent: podman " + mustJSON(pm["parent"]) + ", berth null",
+		// buildah names a COPY's source by its content's digest; BuildKit
+		// records the instruction as written.
+		`history[5].created_by: podman "COPY file:` + strings.TrimPrefix(strings.Fields(ph[4]["created_by"].(string))[4], "file:") + ` in ./ ", berth "COPY f.txt ./"`,
+	}
+	if strings.Join(diffs, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("podman build and berth build differ in:\n%s\n\nexpected only:\n%s", strings.Join(diffs, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// archivedConfig is the image config inside a docker-archive tar.
+func archivedConfig(t *testing.T, archive string) map[string]any {
+	t.Helper()
+	files := map[string][]byte{}
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(h.Name, ".json") {
+			b, _ := io.ReadAll(tr)
+			files[h.Name] = b
+		}
+	}
+	var manifest []struct{ Config string }
+	if err := json.Unmarshal(files["manifest.json"], &manifest); err != nil || len(manifest) != 1 {
+		t.Fatalf("%s: manifest.json: %v", archive, err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(files[manifest[0].Config], &cfg); err != nil {
+		t.Fatalf("%s: config: %v", archive, err)
+	}
+	return cfg
+}
+
+func sortedKeys(ms ...map[string]any) []string {
+	var out []string
+	for _, m := range ms {
+		for k := range m {
+			if !slices.Contains(out, k) {
+				out = append(out, k)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func isZero(v any) bool { return v == nil || v == false || v == "" }
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }

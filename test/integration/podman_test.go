@@ -10,38 +10,47 @@ import (
 	"time"
 )
 
-// Podman, through conmon, drives berth-runtime as it drives runc: the
-// runc command line is the contract.
-func TestPodmanRunsContainersWithBerthRuntime(t *testing.T) {
-	dir := filepath.Join(suiteDir, "podman")
+// podmanIn is podman with its state under dir, on the given runtime.
+func podmanIn(dir, runtime string) func(args ...string) (string, error) {
 	p := []string{"--root", filepath.Join(dir, "storage"), "--runroot", filepath.Join(dir, "run"),
 		"--tmpdir", filepath.Join(dir, "tmp"), "--cgroup-manager", "cgroupfs", "--events-backend", "file",
-		"--runtime", *runtimeBin}
-	podman := func(args ...string) (string, error) {
+		"--runtime", runtime}
+	return func(args ...string) (string, error) {
 		out, err := exec.Command("podman", append(append([]string(nil), p...), args...)...).CombinedOutput()
 		return string(out), err
 	}
+}
+
+// resetPodman removes what podman made: its containers, its storage,
+// and its parent cgroups (with conmon's below them; conmon may still be
+// exiting, so it gets a moment).
+func resetPodman(podman func(args ...string) (string, error)) {
+	podman("rm", "-a", "-f")
+	podman("system", "reset", "-f")
+	for i := 0; i < 100; i++ {
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/libpod_parent")
+		if len(dirs) == 0 {
+			break
+		}
+		for _, d := range dirs {
+			syscall.Rmdir(filepath.Join(d, "conmon"))
+			syscall.Rmdir(d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Podman, through conmon, drives berth-runtime as it drives runc: the
+// runc command line is the contract.
+func TestPodmanRunsContainersWithBerthRuntime(t *testing.T) {
+	podman := podmanIn(filepath.Join(suiteDir, "podman"), *runtimeBin)
 	// Podman calls the runtime without --root and with a cleaned
 	// environment: its containers use the default state root. Remove it
 	// afterwards if this test made it.
 	_, err := os.Stat("/run/berth")
 	rootExisted := err == nil
 	defer func() {
-		podman("rm", "-a", "-f")
-		podman("system", "reset", "-f")
-		// Podman's parent cgroups, with conmon's below them; conmon may
-		// still be exiting, so give it a moment.
-		for i := 0; i < 100; i++ {
-			dirs, _ := filepath.Glob("/sys/fs/cgroup/*/libpod_parent")
-			if len(dirs) == 0 {
-				break
-			}
-			for _, d := range dirs {
-				syscall.Rmdir(filepath.Join(d, "conmon"))
-				syscall.Rmdir(d)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		resetPodman(podman)
 		if !rootExisted {
 			// Only the lock and the seccomp cache may be left: no container.
 			ents, _ := os.ReadDir("/run/berth")
