@@ -256,10 +256,15 @@ func (b *builder) base(ctx context.Context, name string, progress io.Writer) (st
 	return res.ID, nil
 }
 
-// scratch is an image of one empty layer, the base of FROM scratch.
+// scratch is the image of no layers, the base of FROM scratch. It is
+// kept in the build cache, so that images hides it as it hides the
+// build's other intermediates.
 func (b *builder) scratch(ctx context.Context) (string, error) {
-	empty := make([]byte, 1024) // a tar's end: two zero blocks
-	return b.e.ImageImport(ctx, strings.NewReader(string(empty)), engine.ImportOptions{})
+	id, err := b.e.ImageScratch(ctx)
+	if err != nil {
+		return "", err
+	}
+	return id, b.cache.put(key("", "scratch"), id)
 }
 
 // expander expands a word with the stage's ARGs and ENV (ENV wins).

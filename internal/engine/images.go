@@ -428,6 +428,16 @@ func (e *Engine) ImageImport(ctx context.Context, r io.Reader, o ImportOptions) 
 	return img.ID.String(), nil
 }
 
+// ImageScratch registers the image of no layers and an empty config,
+// the base of FROM scratch, and returns its ID, which is always the same.
+func (e *Engine) ImageScratch(ctx context.Context) (string, error) {
+	img, err := e.images.Scratch(ctx)
+	if err != nil {
+		return "", classify(err)
+	}
+	return img.ID.String(), nil
+}
+
 // ImageMount mounts an image's root filesystem read-only and returns
 // where.
 func (e *Engine) ImageMount(ref string) (string, error) {

@@ -137,6 +137,14 @@ func (e *Engine) mountMapped(c *container.Container, img *image.Image, merged st
 		_ = os.RemoveAll(staging) // empty mount points; rm removes what stays
 	}()
 	var lowers []string
+	if len(img.ChainIDs) == 0 {
+		// FROM scratch: the store's empty dir, which has nothing to map.
+		empty, err := e.images.Snapshots.EmptyDir()
+		if err != nil {
+			return err
+		}
+		lowers = append(lowers, empty)
+	}
 	for i := len(img.ChainIDs) - 1; i >= 0; i-- { // overlayfs lists the top first
 		t := filepath.Join(staging, "l"+strconv.Itoa(i))
 		if err := idmap.MountMapped(e.images.Snapshots.Dir(img.ChainIDs[i]), t, userns); err != nil {

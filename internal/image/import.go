@@ -174,6 +174,38 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Im
 	return s.Get(cfgDigest.String())
 }
 
+// Scratch registers the image of no layers and an empty config, the
+// base of a Dockerfile's FROM scratch. It has no creation time, so it
+// is the same image, of the same ID, every time.
+func (s *Service) Scratch(ctx context.Context) (*Image, error) {
+	p := HostPlatform()
+	cfg := v1.ConfigFile{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant, RootFS: v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{}}}
+	rawCfg, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfgDigest, _, err := v1.SHA256(bytesReader(rawCfg))
+	if err != nil {
+		return nil, err
+	}
+	m := v1.Manifest{SchemaVersion: 2, MediaType: types.OCIManifestSchema1,
+		Config: v1.Descriptor{MediaType: types.OCIConfigJSON, Digest: cfgDigest, Size: int64(len(rawCfg))},
+		Layers: []v1.Descriptor{}}
+	rawManifest, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := s.gcLock(false)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if _, err := s.admit(ctx, admission{rawManifest: rawManifest, mediaType: types.OCIManifestSchema1, rawConfig: rawCfg}); err != nil {
+		return nil, fmt.Errorf("scratch: %w", err)
+	}
+	return s.Get(cfgDigest.String())
+}
+
 // Configure makes an image of base's layers with runtime config cfg,
 // the author given, and history entries appended (steps that added no layer), named ref when
 // given: a builder's metadata steps after its last layer.

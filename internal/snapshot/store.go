@@ -190,7 +190,15 @@ func (s *Store) List() ([]Info, error) {
 // offer.
 func (s *Store) Mounts(chainIDs []v1.Hash, upper, work string) ([]specs.Mount, error) {
 	if len(chainIDs) == 0 {
-		return nil, errors.New("an image with no layers has no root filesystem")
+		// FROM scratch: an empty directory is the one layer.
+		empty, err := s.EmptyDir()
+		if err != nil {
+			return nil, err
+		}
+		if upper == "" {
+			return []specs.Mount{{Type: "bind", Source: empty, Options: []string{"rbind", "ro"}}}, nil
+		}
+		return []specs.Mount{Overlay([]string{empty}, upper, work)}, nil
 	}
 	lowers := make([]string, 0, len(chainIDs))
 	for i := len(chainIDs) - 1; i >= 0; i-- { // overlayfs lists the top first
@@ -203,6 +211,16 @@ func (s *Store) Mounts(chainIDs []v1.Hash, upper, work string) ([]specs.Mount, e
 		return []specs.Mount{{Type: "bind", Source: lowers[0], Options: []string{"rbind", "ro"}}}, nil
 	}
 	return []specs.Mount{Overlay(lowers, upper, work)}, nil
+}
+
+// EmptyDir is an empty directory of the store's, the only layer of an
+// image that has none (FROM scratch): overlayfs needs a lower dir.
+func (s *Store) EmptyDir() (string, error) {
+	dir := filepath.Join(s.root, ".empty")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("snapshot store: %w", err)
+	}
+	return dir, nil
 }
 
 // Overlay is the overlay mount of lowers (the top layer first) under

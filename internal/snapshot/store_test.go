@@ -79,3 +79,21 @@ func TestCreateIsAtomicAndMountsStackTopFirst(t *testing.T) {
 		t.Fatal("mounts of a removed snapshot")
 	}
 }
+
+func TestAnImageOfNoLayersMountsAnEmptyDir(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro, err := s.Mounts(nil, "", "")
+	if err != nil || len(ro) != 1 || ro[0].Type != "bind" {
+		t.Fatalf("read-only: %v %v", ro, err)
+	}
+	rw, err := s.Mounts(nil, "/u", "/w")
+	if err != nil || len(rw) != 1 || !strings.Contains(strings.Join(rw[0].Options, ","), "lowerdir="+ro[0].Source+",upperdir=/u") {
+		t.Fatalf("writable: %v %v", rw, err)
+	}
+	if ents, err := os.ReadDir(ro[0].Source); err != nil || len(ents) != 0 {
+		t.Fatalf("the empty dir: %v %v", ents, err)
+	}
+}

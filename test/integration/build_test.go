@@ -890,3 +890,37 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestBuildFromScratch: FROM scratch is no layer at all: the image has
+// a layer per COPY, a second build is all CACHED with the same ID, and
+// an image of metadata only runs with an empty root filesystem.
+func TestBuildFromScratch(t *testing.T) {
+	root := engineWithBusybox(t)
+	ctx := buildContext(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY --from=busybox:it /bin/busybox /bin/busybox\n" +
+		"COPY --from=busybox:it /bin/sh /bin/sh\nCMD [\"/bin/busybox\", \"echo\", \"from scratch\"]\n"})
+	mustBuild(t, root, "-t", "scratch:1", ctx)
+	id := mustEngine(t, root, "image", "inspect", "-f", "{{.Id}} {{len .RootFS.Layers}}", "scratch:1")
+	if !strings.HasSuffix(id, " 2\n") {
+		t.Fatalf("id and layers: %s", id)
+	}
+	if c := cachedSteps(mustBuild(t, root, "-t", "scratch:1", ctx)); len(c) != 2 {
+		t.Fatalf("cached steps of a second build: %v", c)
+	}
+	if again := mustEngine(t, root, "image", "inspect", "-f", "{{.Id}} {{len .RootFS.Layers}}", "scratch:1"); again != id {
+		t.Fatalf("a second build made %s, the first %s", again, id)
+	}
+	if got := mustEngine(t, root, "run", "--rm", "scratch:1"); got != "from scratch\n" {
+		t.Fatalf("run: %q", got)
+	}
+	empty := buildContext(t, map[string]string{"Dockerfile": "FROM scratch\nLABEL only=metadata\n"})
+	mustBuild(t, root, "-t", "scratch:2", empty)
+	out := filepath.Join(suiteDir, "scratch-out")
+	defer os.RemoveAll(out)
+	mustBuild(t, root, "-o", out, empty)
+	if ents, err := os.ReadDir(out); err != nil || len(ents) != 0 {
+		t.Fatalf("an image of no layers exported %v, %v", ents, err)
+	}
+	if images := mustEngine(t, root, "images", "--format", "{{.Repository}}:{{.Tag}}"); strings.Contains(images, "<none>") {
+		t.Fatalf("images shows the scratch base:\n%s", images)
+	}
+}
