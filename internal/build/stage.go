@@ -402,6 +402,38 @@ func (st *stageState) cmdline(c instructions.ShellDependantCmdLine) []string {
 	return c.CmdLine
 }
 
+// runArgs is a RUN's argv. A heredoc that is the whole command is the
+// script the shell runs, or, when it starts with #!, a file to run
+// (script is then its content and argv[0] where it goes); heredocs
+// within a command line go to the shell with the line, which reads
+// them itself.
+func (st *stageState) runArgs(c *instructions.RunCommand) (args []string, script string, err error) {
+	if !c.PrependShell {
+		return c.CmdLine, "", nil
+	}
+	if len(c.Files) == 0 {
+		return append(slices.Clone(st.shell), strings.Join(c.CmdLine, " ")), "", nil
+	}
+	if len(c.CmdLine) != 1 {
+		return nil, "", errors.New("a RUN with a heredoc is one shell command line")
+	}
+	if h := parser.MustParseHeredoc(c.CmdLine[0]); h != nil {
+		data := c.Files[0].Data
+		if c.Files[0].Chomp {
+			data = parser.ChompHeredocContent(data)
+		}
+		if strings.HasPrefix(data, "#!") {
+			return []string{path.Join("/dev/pipes", c.Files[0].Name)}, data, nil
+		}
+		return append(slices.Clone(st.shell), data), "", nil
+	}
+	full := c.CmdLine[0]
+	for _, f := range c.Files {
+		full += "\n" + f.Data + f.Name
+	}
+	return append(slices.Clone(st.shell), full), "", nil
+}
+
 // defaultPath is the PATH a stage gets when its base sets none.
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -437,15 +469,25 @@ func (b *builder) run(ctx context.Context, st *stageState, c *instructions.RunCo
 		return err
 	}
 	defer done()
-	var args []string
-	switch {
-	case c.PrependShell && len(c.Files) > 0:
-		// A heredoc: its body is the script the shell runs.
-		args = append(slices.Clone(st.shell), c.Files[0].Data)
-	case c.PrependShell:
-		args = append(slices.Clone(st.shell), strings.Join(c.CmdLine, " "))
-	default:
-		args = c.CmdLine
+	args, script, err := st.runArgs(c)
+	if err != nil {
+		return err
+	}
+	if script != "" {
+		// A heredoc that starts with #! runs as the program it names,
+		// from a file of its own mounted where BuildKit mounts it.
+		f, err := os.CreateTemp(b.stagingDir, "heredoc-")
+		if err != nil {
+			return err
+		}
+		name := f.Name()
+		defer os.Remove(name) // the script's only copy
+		_, werr := f.WriteString(script)
+		if err := errors.Join(werr, f.Close(), os.Chmod(name, 0o755)); err != nil {
+			return err
+		}
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: name, Target: args[0], ReadOnly: true})
+		mountKey = append(mountKey, "heredoc "+args[0]+" "+script)
 	}
 	env := slices.Clone(st.cfg.Env)
 	for k, v := range st.args {

@@ -924,3 +924,20 @@ func TestBuildFromScratch(t *testing.T) {
 		t.Fatalf("images shows the scratch base:\n%s", images)
 	}
 }
+
+// TestBuildHeredocs: a heredoc that is the whole RUN is a shell script,
+// or the program its #! line names; heredocs inside a command line are
+// the shell's to read, several at once; <<- strips leading tabs.
+func TestBuildHeredocs(t *testing.T) {
+	root := engineWithBusybox(t)
+	ctx := buildContext(t, map[string]string{"Dockerfile": "FROM busybox:it\nENV WHO=world\n" +
+		"RUN <<EOF\nset -e\necho \"script $WHO\" > /script\nEOF\n" +
+		"RUN <<EOF\n#!/bin/awk -f\nBEGIN { print \"from awk\" > \"/awk\" }\nEOF\n" +
+		"RUN cat <<A > /a && cat <<'B' > /b\nhello $WHO\nA\nraw $WHO\nB\n" +
+		"RUN <<-EOF\n\techo tabs > /tabs\n\tEOF\n" +
+		"CMD cat /script /awk /a /b /tabs\n"})
+	mustBuild(t, root, "-t", "heredoc:1", ctx)
+	if got := mustEngine(t, root, "run", "--rm", "heredoc:1"); got != "script world\nfrom awk\nhello world\nraw $WHO\ntabs\n" {
+		t.Fatalf("heredoc results: %q", got)
+	}
+}
