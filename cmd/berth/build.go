@@ -15,7 +15,7 @@ import (
 
 func buildCommand(g *globals) *cobra.Command {
 	var tags, buildArgs, labels, secrets, outputs []string
-	var file, target, iidfile, progress string
+	var file, target, iidfile, progress, platform string
 	var quiet, noCache, pull bool
 	var rf registryFlags
 	c := &cobra.Command{
@@ -62,7 +62,7 @@ func buildCommand(g *globals) *cobra.Command {
 				}
 				o.BuildArgs[k] = v
 			}
-			o.NoCache, o.PullAlways = noCache, pull
+			o.NoCache, o.PullAlways, o.Platform = noCache, pull, platform
 			toStdout := false
 			for _, s := range outputs {
 				out, err := build.ParseOutput(s)
@@ -118,6 +118,7 @@ func buildCommand(g *globals) *cobra.Command {
 	f.StringVar(&iidfile, "iidfile", "", "write the image ID to the file")
 	f.StringArrayVar(&secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID[,src=FILE|,env=VAR]")
 	f.BoolVar(&noCache, "no-cache", false, "run every step, reusing nothing from the build cache")
+	f.StringVar(&platform, "platform", "", "the platform to build for (os/arch[/variant]); only this host's yet")
 	f.BoolVar(&pull, "pull", false, "always pull the images the build names, even those already here")
 	f.StringArrayVarP(&outputs, "output", "o", nil, "also write the result: type=local|tar|oci|docker,dest=PATH (a bare PATH is a local directory, - a tar on standard output)")
 	f.StringVar(&progress, "progress", "auto", "the output's form: auto, plain, tty, quiet, or classic (Docker's classic builder)")

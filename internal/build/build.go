@@ -56,6 +56,9 @@ type Options struct {
 	PullAlways bool
 	// Outputs are where the result goes besides the store (--output).
 	Outputs []Output
+	// Platform is the one platform to build for (--platform); "" is
+	// this host's, the only one berth builds for yet.
+	Platform string
 	// Out receives the steps and what they print; nil discards.
 	Out io.Writer
 	// Progress is the form Out gets; "" is plain.
@@ -123,6 +126,9 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (Result, error) {
 	b.globalArgs, err = b.metaArgs(metaArgs)
 	if err != nil {
 		return Result{}, err
+	}
+	if o.Platform != "" && normalPlatform(o.Platform) != b.globalArgs["TARGETPLATFORM"] {
+		return Result{}, fmt.Errorf("build: --platform=%s: building for another platform than this host's (%s) is not supported yet", o.Platform, b.globalArgs["TARGETPLATFORM"])
 	}
 	last := len(stages) - 1
 	if o.Target != "" {
@@ -398,6 +404,19 @@ func (b *builder) needed(stages []instructions.Stage, target int) (map[int][]int
 		return nil
 	}
 	return deps, visit(target)
+}
+
+// normalPlatform writes os/arch[/variant] as TARGETPLATFORM does: the
+// OS defaults to linux, and arm to its v7 variant.
+func normalPlatform(p string) string {
+	parts := strings.Split(strings.ToLower(p), "/")
+	if len(parts) == 1 {
+		parts = append([]string{"linux"}, parts...)
+	}
+	if len(parts) == 2 && parts[1] == "arm" {
+		parts = append(parts, "v7")
+	}
+	return strings.Join(parts, "/")
 }
 
 // platformArgs are BuildKit's automatic ARGs: the platform built on and

@@ -149,3 +149,11 @@ func TestGlobMatchesDoubleStarAtAnyDepth(t *testing.T) {
 		}
 	}
 }
+
+func TestNormalPlatform(t *testing.T) {
+	for in, want := range map[string]string{"amd64": "linux/amd64", "linux/AMD64": "linux/amd64", "linux/arm": "linux/arm/v7", "linux/arm64/v8": "linux/arm64/v8"} {
+		if got := normalPlatform(in); got != want {
+			t.Errorf("%s: %s, want %s", in, got, want)
+		}
+	}
+}

@@ -133,7 +133,7 @@ func (b *builder) from(ctx context.Context, st *stageState, s instructions.Stage
 	if err != nil {
 		return err
 	}
-	if platform != "" && platform != b.globalArgs["TARGETPLATFORM"] {
+	if platform != "" && normalPlatform(platform) != b.globalArgs["TARGETPLATFORM"] {
 		return fmt.Errorf("%s:%d: FROM --platform=%s: building for another platform than this host's is not supported yet", b.file, lineOf(s.Location), platform)
 	}
 	if st.image, err = b.base(ctx, base, st.v); err != nil {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -618,6 +619,10 @@ func TestBuildOutputsAndParents(t *testing.T) {
 	}
 	if n := names(strings.NewReader(r.stdout)); !n["p/a/x/1.txt"] {
 		t.Fatalf("-o - output: %v", n)
+	}
+	mustBuild(t, root, "--platform", "linux/"+runtime.GOARCH, "-q", ctx)
+	if r := engine(t, root, "build", "--platform", "linux/s390x", ctx); r.code == 0 || !strings.Contains(r.stderr, "--platform=linux/s390x: building for another platform than this host's") {
+		t.Fatalf("another platform: exit %d: %s", r.code, r.stderr)
 	}
 	if r := engine(t, root, "build", "-o", "type=ftp,dest=x", ctx); r.code == 0 || !strings.Contains(r.stderr, `type "ftp" is not one of local, tar, oci, docker`) {
 		t.Fatalf("a bad --output: exit %d: %s", r.code, r.stderr)
