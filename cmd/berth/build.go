@@ -14,7 +14,7 @@ import (
 )
 
 func buildCommand(g *globals) *cobra.Command {
-	var tags, buildArgs, labels, secrets, outputs []string
+	var tags, buildArgs, labels, secrets, outputs, cacheFrom, cacheTo []string
 	var file, target, iidfile, progress, platform string
 	var quiet, noCache, pull bool
 	var rf registryFlags
@@ -62,7 +62,13 @@ func buildCommand(g *globals) *cobra.Command {
 				}
 				o.BuildArgs[k] = v
 			}
-			o.NoCache, o.PullAlways, o.Platform = noCache, pull, platform
+			o.NoCache, o.PullAlways, o.Platform, o.CacheFrom = noCache, pull, platform, cacheFrom
+			for _, c := range cacheTo {
+				if c != "type=inline" {
+					return usageError{fmt.Errorf("--cache-to %s: only type=inline is supported yet", c)}
+				}
+				o.InlineCache = true
+			}
 			toStdout := false
 			for _, s := range outputs {
 				out, err := build.ParseOutput(s)
@@ -119,6 +125,8 @@ func buildCommand(g *globals) *cobra.Command {
 	f.StringArrayVar(&secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID[,src=FILE|,env=VAR]")
 	f.BoolVar(&noCache, "no-cache", false, "run every step, reusing nothing from the build cache")
 	f.StringVar(&platform, "platform", "", "the platform to build for (os/arch[/variant]); only this host's yet")
+	f.StringArrayVar(&cacheFrom, "cache-from", nil, "an image whose inline cache may serve the build's steps (pulled if not here)")
+	f.StringArrayVar(&cacheTo, "cache-to", nil, "type=inline: write the build's cache into the image, for --cache-from")
 	f.BoolVar(&pull, "pull", false, "always pull the images the build names, even those already here")
 	f.StringArrayVarP(&outputs, "output", "o", nil, "also write the result: type=local|tar|oci|docker,dest=PATH (a bare PATH is a local directory, - a tar on standard output)")
 	f.StringVar(&progress, "progress", "auto", "the output's form: auto, plain, tty, quiet, or classic (Docker's classic builder)")

@@ -56,6 +56,13 @@ type Options struct {
 	PullAlways bool
 	// Outputs are where the result goes besides the store (--output).
 	Outputs []Output
+	// CacheFrom are images whose inline cache may serve steps
+	// (--cache-from), pulled when not here.
+	CacheFrom []string
+	// InlineCache writes the build's cache into the result, for another
+	// build's --cache-from (--cache-to type=inline, or the build arg
+	// BUILDKIT_INLINE_CACHE=1).
+	InlineCache bool
 	// Platform is the one platform to build for (--platform); "" is
 	// this host's, the only one berth builds for yet.
 	Platform string
@@ -122,7 +129,7 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (Result, error) {
 	}
 	defer cleanup()
 	b := &builder{e: e, o: o, p: p, file: file, stagingDir: scratch, escape: escape, context: ctxDir,
-		built: map[string]string{}, used: map[string]bool{}, pulled: map[string]string{}, cache: cache{dir: e.BuildCacheDir(), off: o.NoCache}}
+		built: map[string]string{}, used: map[string]bool{}, pulled: map[string]string{}, inlines: map[string][]inlineStep{}, external: map[string]external{}, cache: cache{dir: e.BuildCacheDir(), off: o.NoCache}}
 	b.globalArgs, err = b.metaArgs(metaArgs)
 	if err != nil {
 		return Result{}, err
@@ -141,6 +148,14 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (Result, error) {
 		if last < 0 {
 			return Result{}, fmt.Errorf("build: target stage %q not found", o.Target)
 		}
+	}
+	if o.BuildArgs["BUILDKIT_INLINE_CACHE"] == "1" {
+		b.o.InlineCache = true
+	}
+	if len(o.CacheFrom) > 0 {
+		v := p.step("[internal] importing cache from "+strings.Join(o.CacheFrom, ", "), "", false)
+		b.loadCacheFrom(ctx, v)
+		v.finish(nil)
 	}
 	deps, err := b.needed(stages, last)
 	if err != nil {
@@ -262,7 +277,8 @@ func (b *builder) solve(ctx context.Context, stages []instructions.Stage, deps m
 
 // predefinedArgs need no ARG to be used, as Docker's.
 var predefinedArgs = map[string]bool{"HTTP_PROXY": true, "http_proxy": true, "HTTPS_PROXY": true, "https_proxy": true,
-	"FTP_PROXY": true, "ftp_proxy": true, "NO_PROXY": true, "no_proxy": true, "ALL_PROXY": true, "all_proxy": true}
+	"FTP_PROXY": true, "ftp_proxy": true, "NO_PROXY": true, "no_proxy": true, "ALL_PROXY": true, "all_proxy": true,
+	"BUILDKIT_INLINE_CACHE": true}
 
 // builder is one build's state.
 type builder struct {
@@ -280,6 +296,11 @@ type builder struct {
 	built  map[string]string // stage name or index -> image ID
 	used   map[string]bool   // build args some ARG consumed
 	pulled map[string]string // --pull: image name -> what this build pulled
+	// inlines are the inline caches of the stages built, by image ID.
+	inlines map[string][]inlineStep
+	// external are the steps --cache-from images serve, by key; filled
+	// before the stages build, only read after.
+	external map[string]external
 }
 
 // metaArgs are the ARGs before the first FROM, with --build-arg values.

@@ -31,12 +31,13 @@ type stageState struct {
 	history []engine.HistoryStep // metadata steps since the last layer
 	args    map[string]string    // ARGs in scope, with --build-arg values
 	shell   []string
-	mkdirs  []string // WORKDIRs to make with the next layer
-	author  string   // MAINTAINER's, or the base image's
-	argKeys []string // the stage's ARGs in the order declared
-	cmdSet  bool     // CMD was given in this stage
-	key     string   // the build cache's key of the steps so far
-	v       *vertex  // the step being built
+	mkdirs  []string     // WORKDIRs to make with the next layer
+	author  string       // MAINTAINER's, or the base image's
+	argKeys []string     // the stage's ARGs in the order declared
+	cmdSet  bool         // CMD was given in this stage
+	key     string       // the build cache's key of the steps so far
+	v       *vertex      // the step being built
+	inline  []inlineStep // the inline cache of the layer steps so far
 }
 
 const historyComment = "buildkit.dockerfile.v0"
@@ -80,22 +81,33 @@ func (b *builder) stage(ctx context.Context, index int, s instructions.Stage, la
 		st.v.finish(nil)
 		st.v.classic(" ---> %s\n", short(st.image))
 	}
-	if last && len(b.o.Labels) > 0 {
-		if st.cfg.Labels == nil {
-			st.cfg.Labels = map[string]string{}
-		}
-		for k, v := range b.o.Labels {
-			st.cfg.Labels[k] = v
-		}
-	}
 	if len(st.mkdirs) > 0 {
 		st.key = key(st.key, "WORKDIR layer")
 		if err := b.layer(ctx, st, step{createdBy: "WORKDIR " + st.cfg.WorkingDir, key: st.key}); err != nil {
 			return "", err
 		}
 	}
-	if len(st.history) > 0 || last && len(b.o.Labels) > 0 {
-		k := key(st.key, append([]string{"CONFIG"}, sortedPairs(b.o.Labels)...)...)
+	labels := map[string]string{}
+	if last {
+		for k, v := range b.o.Labels {
+			labels[k] = v
+		}
+		if b.o.InlineCache {
+			if labels[inlineLabel], err = inlineValue(st.inline); err != nil {
+				return "", err
+			}
+		}
+	}
+	if len(labels) > 0 {
+		if st.cfg.Labels == nil {
+			st.cfg.Labels = map[string]string{}
+		}
+		for k, v := range labels {
+			st.cfg.Labels[k] = v
+		}
+	}
+	if len(st.history) > 0 || len(labels) > 0 {
+		k := key(st.key, append([]string{"CONFIG"}, sortedPairs(labels)...)...)
 		id, ok := b.cache.get(b.e, k)
 		if !ok {
 			if id, err = b.e.ImageConfigure(ctx, st.image, st.cfg, st.author, st.history, ""); err != nil {
@@ -109,6 +121,7 @@ func (b *builder) stage(ctx context.Context, index int, s instructions.Stage, la
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.inlines[st.image] = st.inline
 	b.built[strconv.Itoa(index)] = st.image
 	if s.Name != "" {
 		b.built[strings.ToLower(s.Name)] = st.image
@@ -140,6 +153,9 @@ func (b *builder) from(ctx context.Context, st *stageState, s instructions.Stage
 		return fmt.Errorf("%s:%d: FROM %s: %w", b.file, lineOf(s.Location), base, err)
 	}
 	st.key = key("", "FROM", cacheVersion, st.image)
+	b.mu.Lock()
+	st.inline = b.inlines[st.image] // a stage built before: its steps are this one's first
+	b.mu.Unlock()
 	in, err := b.e.ImageInspect(st.image)
 	if err != nil {
 		return err
@@ -536,12 +552,19 @@ func (b *builder) layer(ctx context.Context, st *stageState, s step) (err error)
 	if id, ok := b.cache.get(b.e, s.key); ok {
 		st.v.cached()
 		st.image, st.history, st.mkdirs, st.key = id, nil, nil, s.key
-		return nil
+		return b.recordInline(st)
+	}
+	if id, ok, err := b.fromExternal(ctx, st, s.key); err != nil {
+		return err
+	} else if ok {
+		st.v.cached()
+		st.image, st.history, st.mkdirs, st.key = id, nil, nil, s.key
+		return b.recordInline(st)
 	}
 	defer func() {
 		if err == nil {
 			st.key = s.key
-			err = b.cache.put(s.key, st.image)
+			err = errors.Join(b.cache.put(s.key, st.image), b.recordInline(st))
 		}
 	}()
 	cfg := mobycontainer.Config{Image: st.image, Cmd: []string{"/bin/true"}, Entrypoint: []string{""}}

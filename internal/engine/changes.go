@@ -135,6 +135,21 @@ func (e *Engine) ImageConfigure(ctx context.Context, base string, cfg mobycontai
 	return out.ID.String(), nil
 }
 
+// ImagePrefix makes the image of src's first n layers with config cfg
+// and the author given, its history the entries that made those layers,
+// and returns its ID: a build step served by another image's cache.
+func (e *Engine) ImagePrefix(ctx context.Context, src string, n int, cfg mobycontainer.Config, author string) (string, error) {
+	img, err := e.images.Get(src)
+	if err != nil {
+		return "", classify(err)
+	}
+	out, err := e.images.Prefix(ctx, img, n, imageConfigOf(&cfg), author)
+	if err != nil {
+		return "", classify(err)
+	}
+	return out.ID.String(), nil
+}
+
 // ContainerCommit makes an image of the container: its image's layers
 // with the container's changes as a new top layer, and the container's
 // config. It returns the new image's ID.

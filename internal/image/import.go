@@ -206,6 +206,32 @@ func (s *Service) Scratch(ctx context.Context) (*Image, error) {
 	return s.Get(cfgDigest.String())
 }
 
+// Prefix makes the image of src's first n layers, with the history
+// entries that made them and runtime config cfg: a build step served by
+// the cache another image carries (--cache-from).
+func (s *Service) Prefix(ctx context.Context, src *Image, n int, cfg v1.Config, author string) (*Image, error) {
+	if n < 1 || n > len(src.Manifest.Layers) || n > len(src.Config.RootFS.DiffIDs) {
+		return nil, fmt.Errorf("image %s has no layer %d", src.ID, n)
+	}
+	var history []v1.History
+	layers := 0
+	for _, h := range src.Config.History {
+		if layers == n {
+			break
+		}
+		history = append(history, h)
+		if !h.EmptyLayer {
+			layers++
+		}
+	}
+	m, c := *src.Manifest, *src.Config
+	m.Layers = m.Layers[:n]
+	c.RootFS.DiffIDs, c.History = c.RootFS.DiffIDs[:n], nil
+	base := *src
+	base.Manifest, base.Config = &m, &c
+	return s.Configure(ctx, &base, cfg, author, history, "")
+}
+
 // Configure makes an image of base's layers with runtime config cfg,
 // the author given, and history entries appended (steps that added no layer), named ref when
 // given: a builder's metadata steps after its last layer.

@@ -946,3 +946,38 @@ func TestBuildHeredocs(t *testing.T) {
 		t.Fatalf("heredoc results: %q", got)
 	}
 }
+
+// TestBuildCacheFromAnInlineCache: an image built with --cache-to
+// type=inline and pushed serves another engine's build of the same
+// steps through --cache-from: every step is CACHED, and what the RUN
+// made is the first build's.
+func TestBuildCacheFromAnInlineCache(t *testing.T) {
+	first := engineWithBusybox(t)
+	reg := startRegistry(t, nil)
+	base, app := reg+"/base:1", reg+"/app:1"
+	mustEngine(t, first, "tag", "busybox:it", base)
+	mustEngine(t, first, "push", base)
+	ctx := buildContext(t, map[string]string{"f.txt": "x\n", "Dockerfile": "FROM " + base + "\nCOPY f.txt /f.txt\nRUN cat /proc/sys/kernel/random/uuid > /made\nENV K=v\nRUN cp /made /copy\nCMD cat /made /copy\n"})
+	mustBuild(t, first, "--cache-to", "type=inline", "-t", app, ctx)
+	mustEngine(t, first, "push", app)
+	made := mustEngine(t, first, "run", "--rm", app)
+
+	second := engineWithBusybox(t)
+	out := mustBuild(t, second, "--cache-from", app, "-t", "again:1", ctx)
+	if c := cachedSteps(out); len(c) != 3 {
+		t.Fatalf("steps served by the inline cache: %v\n%s", c, out)
+	}
+	if got := mustEngine(t, second, "run", "--rm", "again:1"); got != made {
+		t.Fatalf("the second engine's image holds %q, the first's %q", got, made)
+	}
+	if env := mustEngine(t, second, "image", "inspect", "-f", "{{json .Config.Env}} {{len .RootFS.Layers}}", "again:1"); !strings.Contains(env, `"K=v"] 4`) {
+		t.Fatalf("config and layers: %s", env)
+	}
+	// Without the cache, the steps run.
+	if c := cachedSteps(mustBuild(t, engineWithBusybox(t), "-t", "cold:1", ctx)); len(c) != 0 {
+		t.Fatalf("a build without --cache-from was served: %v", c)
+	}
+	if r := engine(t, second, "build", "--cache-to", "type=registry,ref=x", ctx); r.code == 0 || !strings.Contains(r.stderr, "only type=inline") {
+		t.Fatalf("--cache-to type=registry: exit %d %s", r.code, r.stderr)
+	}
+}
