@@ -14,7 +14,7 @@ import (
 )
 
 func buildCommand(g *globals) *cobra.Command {
-	var tags, buildArgs, labels, secrets, outputs, cacheFrom, cacheTo []string
+	var tags, buildArgs, labels, secrets, outputs, cacheFrom, cacheTo, sshs []string
 	var file, target, iidfile, progress, platform string
 	var quiet, noCache, pull bool
 	var rf registryFlags
@@ -63,6 +63,16 @@ func buildCommand(g *globals) *cobra.Command {
 				o.BuildArgs[k] = v
 			}
 			o.NoCache, o.PullAlways, o.Platform, o.CacheFrom = noCache, pull, platform, cacheFrom
+			for _, s := range sshs {
+				id, sock, err := build.ParseSSH(s)
+				if err != nil {
+					return usageError{err}
+				}
+				if o.SSH == nil {
+					o.SSH = map[string]string{}
+				}
+				o.SSH[id] = sock
+			}
 			for _, c := range cacheTo {
 				if c != "type=inline" {
 					return usageError{fmt.Errorf("--cache-to %s: only type=inline is supported yet", c)}
@@ -125,6 +135,7 @@ func buildCommand(g *globals) *cobra.Command {
 	f.StringArrayVar(&secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID[,src=FILE|,env=VAR]")
 	f.BoolVar(&noCache, "no-cache", false, "run every step, reusing nothing from the build cache")
 	f.StringVar(&platform, "platform", "", "the platform to build for (os/arch[/variant]); only this host's yet")
+	f.StringArrayVar(&sshs, "ssh", nil, "an SSH agent for RUN --mount=type=ssh: ID[=SOCKET] (default: $SSH_AUTH_SOCK)")
 	f.StringArrayVar(&cacheFrom, "cache-from", nil, "an image whose inline cache may serve the build's steps (pulled if not here)")
 	f.StringArrayVar(&cacheTo, "cache-to", nil, "type=inline: write the build's cache into the image, for --cache-from")
 	f.BoolVar(&pull, "pull", false, "always pull the images the build names, even those already here")

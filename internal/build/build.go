@@ -74,6 +74,8 @@ type Options struct {
 	NoCache bool
 	// Secrets are --secret values by id, for RUN --mount=type=secret.
 	Secrets map[string]Secret
+	// SSH are agent sockets by id (--ssh), for RUN --mount=type=ssh.
+	SSH map[string]string
 }
 
 // Result is a build's image.

@@ -157,3 +157,22 @@ func TestNormalPlatform(t *testing.T) {
 		}
 	}
 }
+
+func TestGitSourcesAndRefs(t *testing.T) {
+	for src, want := range map[string]bool{"https://h/x.git": true, "https://h/x.git#main:sub": true, "git@h:x/y.git": true, "git://h/x": true,
+		"https://h/x.tar.gz": false, "ctx/x.git": false} {
+		if got := isGitSource(src); got != want {
+			t.Errorf("%s: %v", src, got)
+		}
+	}
+	r, err := parseGitRef("https://h/x.git#v1:../../etc")
+	if err != nil || r.remote != "https://h/x.git" || r.ref != "v1" || r.subdir != "etc" {
+		t.Errorf("ref %+v %v", r, err)
+	}
+	if _, err := parseGitRef("--upload-pack=x#main"); err == nil {
+		t.Error("an option as a remote")
+	}
+	if m := gitMessage("Cloning\r\nfatal: no such ref\nhint: x\n"); m != "fatal: no such ref" {
+		t.Errorf("message %q", m)
+	}
+}

@@ -97,6 +97,8 @@ type copySpec struct {
 	exclude []string
 	// parents keeps each source's path (below a /./ in it) under dest.
 	parents bool
+	// keepGitDir keeps a git source's .git directory.
+	keepGitDir bool
 }
 
 // copy is COPY and ADD: the sources (from the context, or from a stage
@@ -139,8 +141,14 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 		rels = map[string]string{}
 	}
 	for _, src := range sources {
-		if add && (strings.HasPrefix(src, "git@") || isURL(src) && strings.HasSuffix(src, ".git")) {
-			return fmt.Errorf("%s: ADD of a git repository is not supported yet", src)
+		if add && isGitSource(src) {
+			checkout, tree, _, err := fetchGit(ctx, src, b.stagingDir, cs.keepGitDir)
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(checkout) // a staging copy
+			matches = append(matches, tree) // a directory: what it holds goes into dest
+			continue
 		}
 		if add && isURL(src) {
 			defer os.RemoveAll(staged + ".fetched") // a staging copy, if made

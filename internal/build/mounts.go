@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -18,6 +19,28 @@ import (
 
 	"github.com/berth-project/berth/internal/copytree"
 )
+
+// ParseSSH reads an --ssh value: ID[=SOCKET], the agent's socket (for
+// ID alone, $SSH_AUTH_SOCK's), for RUN --mount=type=ssh,id=ID.
+func ParseSSH(s string) (id, sock string, err error) {
+	id, sock, ok := strings.Cut(s, "=")
+	if !ok {
+		if sock = os.Getenv("SSH_AUTH_SOCK"); sock == "" {
+			return "", "", fmt.Errorf("--ssh %s: no socket given, and SSH_AUTH_SOCK is not set", s)
+		}
+	}
+	if strings.Contains(sock, ",") {
+		return "", "", fmt.Errorf("--ssh %s: one agent socket per id (key files are not supported yet)", s)
+	}
+	fi, err := os.Stat(sock)
+	if err != nil {
+		return "", "", fmt.Errorf("--ssh %s: %w", s, err)
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return "", "", fmt.Errorf("--ssh %s: %s is not an agent's socket (key files are not supported yet)", s, sock)
+	}
+	return id, sock, nil
+}
 
 // Secret is a --secret: a file's or an environment variable's value.
 type Secret struct {
@@ -42,6 +65,7 @@ func (b *builder) runMounts(ctx context.Context, c *instructions.RunCommand, pro
 		done()
 		return nil, nil, nil, nil, func() {}, err
 	}
+	sshN := 0
 	for _, m := range instructions.GetMounts(c) {
 		switch m.Type {
 		case instructions.MountTypeCache:
@@ -116,6 +140,29 @@ func (b *builder) runMounts(ctx context.Context, c *instructions.RunCommand, pro
 			}
 			key = append(key, "bind "+m.Target+" "+digest)
 			mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: src, Target: m.Target, ReadOnly: m.ReadOnly})
+		case instructions.MountTypeSSH:
+			// The agent's socket itself, bound in: what a client in the
+			// step connects to is the agent --ssh named.
+			id := m.CacheID
+			if id == "" {
+				id = "default"
+			}
+			sock, ok := b.o.SSH[id]
+			if !ok {
+				if m.Required {
+					return fail(fmt.Errorf("ssh %s: required, and not given with --ssh", id))
+				}
+				continue
+			}
+			target := m.Target
+			if target == "" {
+				target = "/run/buildkit/ssh_agent." + strconv.Itoa(sshN)
+			}
+			if sshN == 0 {
+				env = append(env, "SSH_AUTH_SOCK="+target)
+			}
+			sshN++
+			mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: sock, Target: target})
 		default:
 			return fail(fmt.Errorf("RUN --mount=type=%s is not supported yet", m.Type))
 		}

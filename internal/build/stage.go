@@ -402,7 +402,7 @@ func (b *builder) command(ctx context.Context, st *stageState, cmd instructions.
 			exclude: c.ExcludePatterns, parents: c.Parents})
 	case *instructions.AddCommand:
 		return b.copy(ctx, st, cmd, copySpec{sources: c.SourcePaths, dest: c.DestPath, chown: c.Chown, chmod: c.Chmod, add: true,
-			checksum: c.Checksum, unpack: c.Unpack, exclude: c.ExcludePatterns})
+			checksum: c.Checksum, unpack: c.Unpack, exclude: c.ExcludePatterns, keepGitDir: c.KeepGitDir != nil && *c.KeepGitDir})
 	default:
 		return fmt.Errorf("%s is not supported yet", strings.ToUpper(cmd.Name()))
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -166,6 +167,11 @@ CMD ["cat", "/data/out.txt", "/data/listing.txt"]
 	if got := mustEngine(t, root, "image", "inspect", "-f", "{{.Id}}", "multi:1"); got != id {
 		t.Fatalf("a cached build made %s, the first %s", got, id)
 	}
+	// The cache survives the result's removal.
+	mustEngine(t, root, "rmi", "multi:1")
+	if n := strings.Count(mustBuild(t, root, "-t", "multi:1", "--build-arg", "GREETING=hi", ctx), "CACHED"); n != 3 {
+		t.Fatalf("a build after rmi cached %d of 3 layer steps", n)
+	}
 	// Another build arg changes the RUN, not the COPY before it; an
 	// ignored file changes nothing.
 	if err := os.WriteFile(filepath.Join(ctx, "src", "x.log"), []byte("other"), 0o644); err != nil {
@@ -197,12 +203,10 @@ func TestBuildFailuresNameTheLineAndLeaveNothing(t *testing.T) {
 		"outside":      {"FROM busybox:it\nCOPY ../x /x\n", "Dockerfile:2: COPY ../x /x: ../x: forbidden path outside the build context"},
 		"unknown":      {"FROM busybox:it\nBOGUS x\n", "unknown instruction: BOGUS"},
 		"missing file": {"FROM busybox:it\nCOPY nosuch /x\n", "Dockerfile:2: COPY nosuch /x: nosuch: no such file or directory in the build context"},
-		"ssh not yet":  {"FROM busybox:it\nRUN --mount=type=ssh true\n", "RUN --mount=type=ssh is not supported yet"},
 		// Not a stage, so an image to pull: from a loopback port where no
 		// registry listens (no test resolves an outside name).
-		"no stage":    {"FROM busybox:it\nCOPY --from=127.0.0.1:9/nosuch /x /x\n", "Dockerfile:2: COPY --from=127.0.0.1:9/nosuch /x /x: --from=127.0.0.1:9/nosuch: pull 127.0.0.1:9/nosuch:latest"},
-		"git not yet": {"FROM busybox:it\nADD git@example.com:x/y.git /src\n", "ADD of a git repository is not supported yet"},
-		"platform":    {"FROM --platform=linux/s390x busybox:it\n", "Dockerfile:1: FROM --platform=linux/s390x: building for another platform than this host's is not supported yet"},
+		"no stage": {"FROM busybox:it\nCOPY --from=127.0.0.1:9/nosuch /x /x\n", "Dockerfile:2: COPY --from=127.0.0.1:9/nosuch /x /x: --from=127.0.0.1:9/nosuch: pull 127.0.0.1:9/nosuch:latest"},
+		"platform": {"FROM --platform=linux/s390x busybox:it\n", "Dockerfile:1: FROM --platform=linux/s390x: building for another platform than this host's is not supported yet"},
 	} {
 		ctx := buildContext(t, map[string]string{"Dockerfile": c.dockerfile})
 		r := engine(t, root, "build", "--progress=quiet", "-t", "bad:1", ctx)
@@ -979,5 +983,70 @@ func TestBuildCacheFromAnInlineCache(t *testing.T) {
 	}
 	if r := engine(t, second, "build", "--cache-to", "type=registry,ref=x", ctx); r.code == 0 || !strings.Contains(r.stderr, "only type=inline") {
 		t.Fatalf("--cache-to type=registry: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// TestBuildAddGitAndSSH: ADD of a git repository (served over git's
+// dumb HTTP on loopback) checks out a branch, a subdirectory or a
+// commit, without .git unless --keep-git-dir; RUN --mount=type=ssh
+// has the agent's socket at SSH_AUTH_SOCK, and nothing of it stays.
+func TestBuildAddGitAndSSH(t *testing.T) {
+	root := engineWithBusybox(t)
+	repo := filepath.Join(suiteDir, "git-repo")
+	defer os.RemoveAll(repo)
+	work := filepath.Join(repo, "work")
+	git := func(dir string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	for p, body := range map[string]string{"a.txt": "one\n", "sub/b.txt": "two\n"} {
+		os.MkdirAll(filepath.Join(work, filepath.Dir(p)), 0o755)
+		os.WriteFile(filepath.Join(work, p), []byte(body), 0o644)
+	}
+	git(repo, "init", "-q", "--bare", "-b", "main", "served.git")
+	git(work, "init", "-q", "-b", "main")
+	git(work, "add", ".")
+	git(work, "commit", "-q", "-m", "first")
+	first := git(work, "rev-parse", "HEAD")
+	os.WriteFile(filepath.Join(work, "a.txt"), []byte("changed\n"), 0o644)
+	git(work, "commit", "-q", "-am", "second")
+	git(work, "push", "-q", filepath.Join(repo, "served.git"), "main")
+	git(filepath.Join(repo, "served.git"), "update-server-info")
+	srv := httptest.NewServer(http.FileServer(http.Dir(repo)))
+	defer srv.Close()
+	url := srv.URL + "/served.git"
+
+	agent := filepath.Join(suiteDir, "agent.sock")
+	l, err := net.Listen("unix", agent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := buildContext(t, map[string]string{"Dockerfile": "FROM busybox:it\n" +
+		"ADD " + url + "#main /src\nADD " + url + "#main:sub /sub\nADD --keep-git-dir=true " + url + "#" + first + " /old\n" +
+		"RUN --mount=type=ssh test -S \"$SSH_AUTH_SOCK\" && echo \"$SSH_AUTH_SOCK\" > /agent\n" +
+		"CMD cat /src/a.txt /sub/b.txt /old/a.txt /agent; test -e /src/.git || echo no-git; test -d /old/.git && echo kept; test -e /run/buildkit/ssh_agent.0 || echo no-socket\n"})
+	mustBuild(t, root, "--ssh", "default="+agent, "-t", "git:1", ctx)
+	want := "changed\ntwo\none\n/run/buildkit/ssh_agent.0\nno-git\nkept\nno-socket\n"
+	if got := mustEngine(t, root, "run", "--rm", "git:1"); got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	// Without --ssh an optional ssh mount is left out, as BuildKit does;
+	// a required one fails the step.
+	optional := buildContext(t, map[string]string{"Dockerfile": "FROM busybox:it\nRUN --mount=type=ssh test -z \"$SSH_AUTH_SOCK\"\n"})
+	mustBuild(t, root, optional)
+	required := buildContext(t, map[string]string{"Dockerfile": "FROM busybox:it\nRUN --mount=type=ssh,required=true true\n"})
+	if r := engine(t, root, "build", required); r.code == 0 || !strings.Contains(r.stderr, "ssh default: required, and not given with --ssh") {
+		t.Fatalf("without --ssh: exit %d %s", r.code, r.stderr)
+	}
+	bad := buildContext(t, map[string]string{"Dockerfile": "FROM busybox:it\nADD " + url + "#nosuch /x\n"})
+	if r := engine(t, root, "build", bad); r.code == 0 || !strings.Contains(r.stderr, "Dockerfile:2: ADD "+url+"#nosuch /x: "+url+"#nosuch: git fetch") {
+		t.Fatalf("a missing ref: exit %d %s", r.code, r.stderr)
 	}
 }
