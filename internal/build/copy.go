@@ -146,7 +146,7 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 			if err != nil {
 				return err
 			}
-			defer os.RemoveAll(checkout) // a staging copy
+			defer os.RemoveAll(checkout)    // a staging copy
 			matches = append(matches, tree) // a directory: what it holds goes into dest
 			continue
 		}
