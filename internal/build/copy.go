@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/dockerignore"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -99,6 +100,9 @@ type copySpec struct {
 	parents bool
 	// keepGitDir keeps a git source's .git directory.
 	keepGitDir bool
+	// link makes the layer apart (COPY --link); with --chown, --chmod
+	// or archives to unpack the copy is made in the stage's container.
+	link bool
 }
 
 // copy is COPY and ADD: the sources (from the context, or from a stage
@@ -252,7 +256,7 @@ func (b *builder) copy(ctx context.Context, st *stageState, cmd instructions.Com
 	// The plain case copies straight from the context into the step's
 	// container: staging it first would write every file once more.
 	if !owned && kept == "" {
-		return b.copyDirect(ctx, st, cmd, matches, dst, intoDir, rels)
+		return b.copyDirect(ctx, st, cmd, matches, dst, intoDir, rels, cs.link)
 	}
 	for _, m := range matches {
 		fi, err := os.Lstat(m)
@@ -372,7 +376,7 @@ func excluding(matches, patterns []string, tmp string) ([]string, error) {
 // unpack: each match goes from where it is to its place in the step's
 // container, and the cache key chains each place and the digest of
 // what goes there.
-func (b *builder) copyDirect(ctx context.Context, st *stageState, cmd instructions.Command, matches []string, dst string, intoDir bool, rels map[string]string) error {
+func (b *builder) copyDirect(ctx context.Context, st *stageState, cmd instructions.Command, matches []string, dst string, intoDir bool, rels map[string]string, link bool) error {
 	var copies []copyIn
 	parts := []string{"COPY"}
 	for _, m := range matches {
@@ -392,7 +396,52 @@ func (b *builder) copyDirect(ctx context.Context, st *stageState, cmd instructio
 		parts = append(parts, fmt.Sprintf("%s\x00%t\x00%s", c.dst, c.contents, d))
 		copies = append(copies, c)
 	}
-	return b.layer(ctx, st, step{copies: copies, createdBy: codeOf(cmd) + " # buildkit", key: key(st.key, parts...)})
+	s := step{copies: copies, createdBy: codeOf(cmd) + " # buildkit", key: key(st.key, parts...)}
+	if link {
+		return b.linked(ctx, st, s, parts)
+	}
+	return b.layer(ctx, st, s)
+}
+
+// linked is a COPY --link: its layer is made apart, on no base, and
+// placed on the stage's image; it is cached by what it copies alone, so
+// a build whose earlier steps changed still reuses it.
+func (b *builder) linked(ctx context.Context, st *stageState, s step, parts []string) error {
+	if len(st.mkdirs) > 0 {
+		// WORKDIRs still to make go in a layer of their own first.
+		st.key = key(st.key, "WORKDIR layer")
+		if err := b.layer(ctx, st, step{createdBy: "WORKDIR " + st.cfg.WorkingDir, key: st.key}); err != nil {
+			return err
+		}
+		s.key = key(st.key, parts...)
+	}
+	if id, ok := b.cache.get(b.e, s.key); ok {
+		st.v.cached()
+		st.image, st.history, st.key = id, nil, s.key
+		return b.recordInline(st)
+	}
+	linkKey := key("", "LINK", cacheVersion, s.createdBy, key("", parts...))
+	layer, ok := b.cache.get(b.e, linkKey)
+	if ok {
+		st.v.cached()
+	} else {
+		base, err := b.scratch(ctx)
+		if err != nil {
+			return err
+		}
+		apart := &stageState{image: base, v: st.v}
+		if err := b.layer(ctx, apart, step{copies: s.copies, createdBy: s.createdBy, key: linkKey}); err != nil {
+			return err
+		}
+		layer = apart.image
+	}
+	history := append(st.history, engine.HistoryStep{CreatedBy: s.createdBy, Created: time.Now().UTC(), Comment: historyComment})
+	id, err := b.e.ImageAppendLayer(ctx, st.image, layer, st.cfg, st.author, history)
+	if err != nil {
+		return err
+	}
+	st.image, st.history, st.key = id, nil, s.key
+	return errors.Join(b.cache.put(s.key, id), b.recordInline(st))
 }
 
 // glob is the paths under root that pattern (relative to it) matches,

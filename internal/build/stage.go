@@ -399,10 +399,10 @@ func (b *builder) command(ctx context.Context, st *stageState, cmd instructions.
 		return b.run(ctx, st, c)
 	case *instructions.CopyCommand:
 		return b.copy(ctx, st, cmd, copySpec{sources: c.SourcePaths, dest: c.DestPath, from: c.From, chown: c.Chown, chmod: c.Chmod,
-			exclude: c.ExcludePatterns, parents: c.Parents})
+			exclude: c.ExcludePatterns, parents: c.Parents, link: c.Link})
 	case *instructions.AddCommand:
 		return b.copy(ctx, st, cmd, copySpec{sources: c.SourcePaths, dest: c.DestPath, chown: c.Chown, chmod: c.Chmod, add: true,
-			checksum: c.Checksum, unpack: c.Unpack, exclude: c.ExcludePatterns, keepGitDir: c.KeepGitDir != nil && *c.KeepGitDir})
+			checksum: c.Checksum, unpack: c.Unpack, exclude: c.ExcludePatterns, keepGitDir: c.KeepGitDir != nil && *c.KeepGitDir, link: c.Link})
 	default:
 		return fmt.Errorf("%s is not supported yet", strings.ToUpper(cmd.Name()))
 	}

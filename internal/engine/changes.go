@@ -150,6 +150,30 @@ func (e *Engine) ImagePrefix(ctx context.Context, src string, n int, cfg mobycon
 	return out.ID.String(), nil
 }
 
+// ImageAppendLayer makes an image of base's layers with src's top layer
+// on top, config cfg, the author given, and base's history with the
+// steps given, and returns its ID: a COPY --link's layer, made apart,
+// placed on the stage's image.
+func (e *Engine) ImageAppendLayer(ctx context.Context, base, src string, cfg mobycontainer.Config, author string, history []HistoryStep) (string, error) {
+	b, err := e.images.Get(base)
+	if err != nil {
+		return "", classify(err)
+	}
+	s, err := e.images.Get(src)
+	if err != nil {
+		return "", classify(err)
+	}
+	h := emptyLayerHistory(history)
+	if len(h) > 0 {
+		h[len(h)-1].EmptyLayer = false // the last step is the layer's
+	}
+	out, err := e.images.Append(ctx, b, s, len(s.Manifest.Layers)-1, imageConfigOf(&cfg), author, h)
+	if err != nil {
+		return "", classify(err)
+	}
+	return out.ID.String(), nil
+}
+
 // ContainerCommit makes an image of the container: its image's layers
 // with the container's changes as a new top layer, and the container's
 // config. It returns the new image's ID.

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -250,8 +251,30 @@ func (s *Service) Configure(ctx context.Context, base *Image, cfg v1.Config, aut
 	}
 	cf := *base.Config
 	cf.Config, cf.Author = cfg, author
-	cf.Created = v1.Time{Time: time.Now().UTC()}
 	cf.History = append(append([]v1.History(nil), base.Config.History...), history...)
+	return s.derive(ctx, *base.Manifest, cf, base.Record.MediaType, names)
+}
+
+// Append makes an image of base's layers and src's layer n on top (a
+// COPY --link's layer, made apart), with config cfg, the author given,
+// and base's history with history appended. The new stack's snapshot is
+// unpacked from the layer's stored blob.
+func (s *Service) Append(ctx context.Context, base, src *Image, n int, cfg v1.Config, author string, history []v1.History) (*Image, error) {
+	if n < 0 || n >= len(src.Manifest.Layers) || n >= len(src.Config.RootFS.DiffIDs) {
+		return nil, fmt.Errorf("image %s has no layer %d", src.ID, n+1)
+	}
+	m, cf := *base.Manifest, *base.Config
+	m.Layers = append(slices.Clone(m.Layers), src.Manifest.Layers[n])
+	cf.RootFS.DiffIDs = append(slices.Clone(cf.RootFS.DiffIDs), src.Config.RootFS.DiffIDs[n])
+	cf.Config, cf.Author = cfg, author
+	cf.History = append(append([]v1.History(nil), base.Config.History...), history...)
+	return s.derive(ctx, m, cf, base.Record.MediaType, nil)
+}
+
+// derive registers the image of manifest m (its config to be cf, made
+// now) under the names given: an image made of stored layers.
+func (s *Service) derive(ctx context.Context, m v1.Manifest, cf v1.ConfigFile, mediaType types.MediaType, names []string) (*Image, error) {
+	cf.Created = v1.Time{Time: time.Now().UTC()}
 	rawCfg, err := json.Marshal(cf)
 	if err != nil {
 		return nil, err
@@ -260,8 +283,7 @@ func (s *Service) Configure(ctx context.Context, base *Image, cfg v1.Config, aut
 	if err != nil {
 		return nil, err
 	}
-	m := *base.Manifest
-	m.Config = v1.Descriptor{MediaType: base.Manifest.Config.MediaType, Digest: cfgDigest, Size: int64(len(rawCfg))}
+	m.Config = v1.Descriptor{MediaType: m.Config.MediaType, Digest: cfgDigest, Size: int64(len(rawCfg))}
 	rawManifest, err := json.Marshal(m)
 	if err != nil {
 		return nil, err
@@ -271,7 +293,7 @@ func (s *Service) Configure(ctx context.Context, base *Image, cfg v1.Config, aut
 		return nil, err
 	}
 	defer unlock()
-	if _, err := s.admit(ctx, admission{rawManifest: rawManifest, mediaType: base.Record.MediaType, rawConfig: rawCfg, names: names}); err != nil {
+	if _, err := s.admit(ctx, admission{rawManifest: rawManifest, mediaType: mediaType, rawConfig: rawCfg, names: names}); err != nil {
 		return nil, err
 	}
 	return s.Get(cfgDigest.String())

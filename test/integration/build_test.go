@@ -1050,3 +1050,36 @@ func TestBuildAddGitAndSSH(t *testing.T) {
 		t.Fatalf("a missing ref: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// TestBuildCopyLink: COPY --link makes its layer apart and places it on
+// the stage's image, so a build whose earlier steps changed reuses it
+// (CACHED, the same layer) where a plain COPY runs again.
+func TestBuildCopyLink(t *testing.T) {
+	root := engineWithBusybox(t)
+	ctx := buildContext(t, map[string]string{"app/x": "x\n", "app/sub/y": "y\n",
+		"Dockerfile": "FROM busybox:it\nRUN echo one > /base\nCOPY --link app/ /app/\nCMD cat /base /app/x /app/sub/y\n"})
+	mustBuild(t, root, "-t", "link:1", ctx)
+	if got := mustEngine(t, root, "run", "--rm", "link:1"); got != "one\nx\ny\n" {
+		t.Fatalf("link:1: %q", got)
+	}
+	top := func(ref string) string {
+		return mustEngine(t, root, "image", "inspect", "-f", "{{len .RootFS.Layers}} {{index .RootFS.Layers 2}}", ref)
+	}
+	first := top("link:1")
+	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox:it\nRUN echo two > /base\nCOPY --link app/ /app/\nCMD cat /base /app/x /app/sub/y\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := mustBuild(t, root, "-t", "link:2", ctx)
+	if c := cachedSteps(out); len(c) != 1 || !strings.HasSuffix(c[0], "COPY --link app/ /app/") {
+		t.Fatalf("cached steps after the base changed: %v\n%s", c, out)
+	}
+	if got := mustEngine(t, root, "run", "--rm", "link:2"); got != "two\nx\ny\n" {
+		t.Fatalf("link:2: %q", got)
+	}
+	if second := top("link:2"); second != first {
+		t.Fatalf("the linked layer is %s, first %s", second, first)
+	}
+	if hist := mustEngine(t, root, "history", "--no-trunc", "--format", "{{.CreatedBy}}", "link:2"); !strings.Contains(hist, "COPY --link app/ /app/ # buildkit\n") {
+		t.Fatalf("history:\n%s", hist)
+	}
+}
