@@ -9,6 +9,7 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -210,19 +211,31 @@ func parseDockerfile(file string, src io.Reader, v *vertex) ([]instructions.Stag
 		defer f.Close() // read only
 		src = f
 	}
-	ast, err := parser.Parse(src)
+	dt, err := io.ReadAll(src)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("build: %s: %w", file, err)
+	}
+	ast, err := parser.Parse(bytes.NewReader(dt))
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("build: %s: %w", file, err)
 	}
 	for _, w := range ast.Warnings {
 		v.p.warn(w.Short)
 	}
-	stages, metaArgs, err := instructions.Parse(ast.AST, nil)
+	lint, err := newLinter(dt, v.p)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("build: %s: %w", file, err)
+	}
+	stages, metaArgs, err := instructions.Parse(ast.AST, lint)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("build: %s: %w", file, err)
 	}
 	if len(stages) == 0 {
 		return nil, nil, 0, fmt.Errorf("build: %s: no FROM instruction", file)
+	}
+	lintStages(lint, stages)
+	if err := lint.Error(); err != nil { // # check=error=true
+		return nil, nil, 0, fmt.Errorf("build: %s: %w", file, err)
 	}
 	return stages, metaArgs, ast.EscapeToken, nil
 }

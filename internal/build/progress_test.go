@@ -56,3 +56,28 @@ func TestClassicProgressIsTheClassicBuildersForm(t *testing.T) {
 		t.Fatalf("classic progress:\n%q\nwant\n%q", got, want)
 	}
 }
+
+func TestLintWarnsAndCheckDirectiveSkipsOrFails(t *testing.T) {
+	parse := func(dockerfile string) (string, error) {
+		var out bytes.Buffer
+		p := newProgress(&out, ProgressClassic)
+		v := p.step("load", "", true)
+		_, _, _, err := parseDockerfile("Dockerfile", bytes.NewReader([]byte(dockerfile)), v)
+		return out.String(), err
+	}
+	out, err := parse("FROM busybox as Build\nENV k v\nCMD echo hi\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"[WARNING] FromAsCasing:", "[WARNING] StageNameCasing:", "[WARNING] LegacyKeyValueFormat: \"ENV key=value\" should be used instead of legacy \"ENV key value\" format (line 2)", "[WARNING] JSONArgsRecommended: JSON arguments recommended for CMD to prevent unintended behavior related to OS signals (line 3)"} {
+		if !bytes.Contains([]byte(out), []byte(want)) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+	if out, _ := parse("# check=skip=JSONArgsRecommended\nFROM busybox\nCMD echo hi\n"); out != "" {
+		t.Errorf("a skipped rule warned: %s", out)
+	}
+	if _, err := parse("# check=error=true\nFROM busybox\nCMD echo hi\n"); err == nil || !bytes.Contains([]byte(err.Error()), []byte("lint violation found for rules: JSONArgsRecommended")) {
+		t.Errorf("error=true: %v", err)
+	}
+}
