@@ -15,6 +15,7 @@ package engine
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -25,6 +26,7 @@ import (
 	"github.com/berth-project/berth/internal/network"
 	"github.com/berth-project/berth/internal/removal"
 	"github.com/berth-project/berth/internal/runtime"
+	"github.com/berth-project/berth/internal/sys"
 	"github.com/berth-project/berth/internal/volume"
 )
 
@@ -74,6 +76,12 @@ func OpenWith(root, runRoot string, o Options) (*Engine, error) {
 	if e.self == "" {
 		e.self = "/proc/self/exe"
 	}
+	// Containers' upper dirs are made and removed here, thousands of
+	// files at a time: spread over the filesystem (ext4).
+	if err := os.MkdirAll(filepath.Join(root, "containers"), 0o700); err != nil {
+		return nil, fmt.Errorf("open the engine: %w", err)
+	}
+	sys.SpreadSubdirs(filepath.Join(root, "containers"))
 	e.rt = runtime.New(e.paths.RuntimeRoot())
 	e.volumes = e.storage().Volumes()
 	e.networks = &network.Manager{Root: root, Isolated: filepath.Clean(root) != DefaultRoot}

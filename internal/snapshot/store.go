@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-project/berth/internal/state"
+	"github.com/berth-project/berth/internal/sys"
 )
 
 // Info describes one unpacked layer.
@@ -47,6 +48,9 @@ func OpenStore(root string) (*Store, error) {
 	if err := os.Chmod(root, 0o700); err != nil {
 		return nil, fmt.Errorf("snapshot store %s: %w", root, err)
 	}
+	// Layers are unpacked and removed here, thousands of files at a
+	// time: spread over the filesystem (ext4).
+	sys.SpreadSubdirs(root)
 	s := &Store{root: root}
 	s.removeAbandoned()
 	return s, nil
