@@ -102,7 +102,20 @@ func emptyLayerHistory(steps []HistoryStep) []v1.History {
 
 // imageConfigOf is an image's runtime config from Docker's container
 // config (a builder's state, a commit's config).
-func imageConfigOf(c *mobycontainer.Config) v1.Config {
+func imageConfigOf(c *mobycontainer.Config) image.RuntimeConfig {
+	return image.RuntimeConfig{Config: imageV1Config(c), HealthStartInterval: startInterval(c)}
+}
+
+func startInterval(c *mobycontainer.Config) time.Duration {
+	if c.Healthcheck == nil {
+		return 0
+	}
+	return c.Healthcheck.StartInterval
+}
+
+// imageV1Config is imageConfigOf without what go-containerregistry's
+// type has no field for.
+func imageV1Config(c *mobycontainer.Config) v1.Config {
 	out := v1.Config{Env: c.Env, Cmd: c.Cmd, Entrypoint: c.Entrypoint, User: c.User, WorkingDir: c.WorkingDir,
 		Labels: c.Labels, StopSignal: c.StopSignal, Shell: c.Shell, OnBuild: c.OnBuild, ArgsEscaped: c.ArgsEscaped}
 	if len(c.Volumes) > 0 {
@@ -197,7 +210,7 @@ func (e *Engine) ContainerCommit(ctx context.Context, ref string, o CommitOption
 			}
 		}()
 	}
-	cfg := base.Config.Config
+	cfg := image.RuntimeConfig{Config: base.Config.Config, HealthStartInterval: base.HealthStartInterval()}
 	cfg.Env, cfg.Cmd, cfg.Entrypoint = c.Config.Env, c.Config.Cmd, c.Config.Entrypoint
 	cfg.User, cfg.WorkingDir, cfg.Labels, cfg.StopSignal = c.Config.User, c.Config.WorkingDir, c.Config.Labels, c.Config.StopSignal
 	cfg.ExposedPorts = c.Config.ExposedPorts
@@ -253,7 +266,7 @@ func (e *Engine) ContainerCommit(ctx context.Context, ref string, o CommitOption
 	return img.ID.String(), nil
 }
 
-func withoutEmpty(c v1.Config) *v1.Config {
+func withoutEmpty(c image.RuntimeConfig) *image.RuntimeConfig {
 	if len(c.Labels) == 0 {
 		c.Labels = nil
 	}

@@ -263,7 +263,7 @@ func (e *Engine) ImageInspect(ref string) (*mobyimage.InspectResponse, error) {
 	}
 	if h := c.Healthcheck; h != nil {
 		out.Config.Healthcheck = &dockerspec.HealthcheckConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout,
-			StartPeriod: h.StartPeriod, Retries: h.Retries}
+			StartPeriod: h.StartPeriod, StartInterval: img.HealthStartInterval(), Retries: h.Retries}
 	}
 	if size, ok := e.images.Content.Size(img.Record.Manifest); ok {
 		out.Descriptor = &ocispec.Descriptor{MediaType: string(img.Record.MediaType), Digest: digest.Digest(img.Record.Manifest.String()), Size: size}

@@ -29,8 +29,8 @@ type ImportOptions struct {
 	// its layers, platform and history are kept.
 	Base *Image
 	// Config, when set, is the new image's runtime config before
-	// Changes (commit: the container's).
-	Config *v1.Config
+	// Changes (commit: the container's); without it, Base's is kept.
+	Config *RuntimeConfig
 	// Author and CreatedBy go into the config and history.
 	Author, CreatedBy string
 	// EmptyHistory are steps that added no layer, recorded before the
@@ -69,8 +69,12 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Im
 		cfg.Config = o.Base.Config.Config
 		cfg.History = append([]v1.History(nil), o.Base.Config.History...)
 	}
+	startInterval := time.Duration(0)
+	if o.Base != nil {
+		startInterval = o.Base.HealthStartInterval()
+	}
 	if o.Config != nil {
-		cfg.Config = *o.Config
+		cfg.Config, startInterval = o.Config.Config, o.Config.HealthStartInterval
 	}
 	cfg.Author = o.Author
 	if err := ApplyChanges(&cfg.Config, o.Changes); err != nil {
@@ -149,7 +153,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Im
 	cfg.History = append(append(cfg.History, o.EmptyHistory...), v1.History{Created: cfg.Created, CreatedBy: createdBy, Comment: o.Message, Author: o.Author})
 	layer := v1.Descriptor{MediaType: types.MediaType(layerMediaType(magic)), Digest: layerDigest, Size: size}
 	layers = append(layers, layer)
-	rawCfg, err := json.Marshal(cfg)
+	rawCfg, err := marshalConfig(cfg, startInterval)
 	if err != nil {
 		return nil, err
 	}
@@ -173,6 +177,58 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Im
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	return s.Get(cfgDigest.String())
+}
+
+// RuntimeConfig is an image's runtime config: go-containerregistry's,
+// and what its type has no field for, which goes into the config's
+// JSON beside it.
+type RuntimeConfig struct {
+	v1.Config
+	// HealthStartInterval is HEALTHCHECK --start-interval.
+	HealthStartInterval time.Duration
+}
+
+// HealthStartInterval is the image's HEALTHCHECK --start-interval, read
+// from its config's JSON.
+func (img *Image) HealthStartInterval() time.Duration {
+	var c struct {
+		Config struct {
+			Healthcheck struct{ StartInterval time.Duration }
+		} `json:"config"`
+	}
+	if json.Unmarshal(img.RawConfig, &c) != nil {
+		return 0 // the config was parsed when the image was registered: not reached
+	}
+	return c.Config.Healthcheck.StartInterval
+}
+
+// marshalConfig is a config's JSON, with the start interval in its
+// health check when it has one.
+func marshalConfig(cf v1.ConfigFile, startInterval time.Duration) ([]byte, error) {
+	raw, err := json.Marshal(cf)
+	if err != nil || startInterval == 0 || cf.Config.Healthcheck == nil {
+		return raw, err
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &top); err != nil {
+		return nil, err
+	}
+	var config map[string]json.RawMessage
+	if err := json.Unmarshal(top["config"], &config); err != nil {
+		return nil, err
+	}
+	var health map[string]any
+	if err := json.Unmarshal(config["Healthcheck"], &health); err != nil {
+		return nil, err
+	}
+	health["StartInterval"] = int64(startInterval)
+	if config["Healthcheck"], err = json.Marshal(health); err != nil {
+		return nil, err
+	}
+	if top["config"], err = json.Marshal(config); err != nil {
+		return nil, err
+	}
+	return json.Marshal(top)
 }
 
 // Scratch registers the image of no layers and an empty config, the
@@ -210,7 +266,7 @@ func (s *Service) Scratch(ctx context.Context) (*Image, error) {
 // Prefix makes the image of src's first n layers, with the history
 // entries that made them and runtime config cfg: a build step served by
 // the cache another image carries (--cache-from).
-func (s *Service) Prefix(ctx context.Context, src *Image, n int, cfg v1.Config, author string) (*Image, error) {
+func (s *Service) Prefix(ctx context.Context, src *Image, n int, cfg RuntimeConfig, author string) (*Image, error) {
 	if n < 1 || n > len(src.Manifest.Layers) || n > len(src.Config.RootFS.DiffIDs) {
 		return nil, fmt.Errorf("image %s has no layer %d", src.ID, n)
 	}
@@ -236,7 +292,7 @@ func (s *Service) Prefix(ctx context.Context, src *Image, n int, cfg v1.Config, 
 // Configure makes an image of base's layers with runtime config cfg,
 // the author given, and history entries appended (steps that added no layer), named ref when
 // given: a builder's metadata steps after its last layer.
-func (s *Service) Configure(ctx context.Context, base *Image, cfg v1.Config, author string, history []v1.History, ref string) (*Image, error) {
+func (s *Service) Configure(ctx context.Context, base *Image, cfg RuntimeConfig, author string, history []v1.History, ref string) (*Image, error) {
 	var names []string
 	if ref != "" {
 		r, err := reference.Parse(ref)
@@ -250,32 +306,32 @@ func (s *Service) Configure(ctx context.Context, base *Image, cfg v1.Config, aut
 		names = []string{name}
 	}
 	cf := *base.Config
-	cf.Config, cf.Author = cfg, author
+	cf.Config, cf.Author = cfg.Config, author
 	cf.History = append(append([]v1.History(nil), base.Config.History...), history...)
-	return s.derive(ctx, *base.Manifest, cf, base.Record.MediaType, names)
+	return s.derive(ctx, *base.Manifest, cf, cfg.HealthStartInterval, base.Record.MediaType, names)
 }
 
 // Append makes an image of base's layers and src's layer n on top (a
 // COPY --link's layer, made apart), with config cfg, the author given,
 // and base's history with history appended. The new stack's snapshot is
 // unpacked from the layer's stored blob.
-func (s *Service) Append(ctx context.Context, base, src *Image, n int, cfg v1.Config, author string, history []v1.History) (*Image, error) {
+func (s *Service) Append(ctx context.Context, base, src *Image, n int, cfg RuntimeConfig, author string, history []v1.History) (*Image, error) {
 	if n < 0 || n >= len(src.Manifest.Layers) || n >= len(src.Config.RootFS.DiffIDs) {
 		return nil, fmt.Errorf("image %s has no layer %d", src.ID, n+1)
 	}
 	m, cf := *base.Manifest, *base.Config
 	m.Layers = append(slices.Clone(m.Layers), src.Manifest.Layers[n])
 	cf.RootFS.DiffIDs = append(slices.Clone(cf.RootFS.DiffIDs), src.Config.RootFS.DiffIDs[n])
-	cf.Config, cf.Author = cfg, author
+	cf.Config, cf.Author = cfg.Config, author
 	cf.History = append(append([]v1.History(nil), base.Config.History...), history...)
-	return s.derive(ctx, m, cf, base.Record.MediaType, nil)
+	return s.derive(ctx, m, cf, cfg.HealthStartInterval, base.Record.MediaType, nil)
 }
 
 // derive registers the image of manifest m (its config to be cf, made
 // now) under the names given: an image made of stored layers.
-func (s *Service) derive(ctx context.Context, m v1.Manifest, cf v1.ConfigFile, mediaType types.MediaType, names []string) (*Image, error) {
+func (s *Service) derive(ctx context.Context, m v1.Manifest, cf v1.ConfigFile, startInterval time.Duration, mediaType types.MediaType, names []string) (*Image, error) {
 	cf.Created = v1.Time{Time: time.Now().UTC()}
-	rawCfg, err := json.Marshal(cf)
+	rawCfg, err := marshalConfig(cf, startInterval)
 	if err != nil {
 		return nil, err
 	}

@@ -1083,3 +1083,23 @@ func TestBuildCopyLink(t *testing.T) {
 		t.Fatalf("history:\n%s", hist)
 	}
 }
+
+// TestBuildHealthcheckDurations: HEALTHCHECK's four durations and its
+// retries are in the image, and a child image keeps them; NONE
+// disables an inherited one.
+func TestBuildHealthcheckDurations(t *testing.T) {
+	root := engineWithBusybox(t)
+	mustBuild(t, root, "-t", "health:1", buildContext(t, map[string]string{"Dockerfile": "FROM busybox:it\n" +
+		"HEALTHCHECK --interval=5s --timeout=2s --start-period=1s --start-interval=3s --retries=4 CMD wget -q localhost || exit 1\n"}))
+	mustBuild(t, root, "-t", "health:2", buildContext(t, map[string]string{"Dockerfile": "FROM health:1\nLABEL child=1\n"}))
+	mustBuild(t, root, "-t", "health:3", buildContext(t, map[string]string{"Dockerfile": "FROM health:1\nHEALTHCHECK NONE\n"}))
+	want := `{"Interval":5000000000,"Retries":4,"StartInterval":3000000000,"StartPeriod":1000000000,"Test":["CMD-SHELL","wget -q localhost || exit 1"],"Timeout":2000000000}` + "\n"
+	for _, ref := range []string{"health:1", "health:2"} {
+		if got := mustEngine(t, root, "image", "inspect", "-f", "{{json .Config.Healthcheck}}", ref); got != want {
+			t.Fatalf("%s: %s", ref, got)
+		}
+	}
+	if got := mustEngine(t, root, "image", "inspect", "-f", "{{json .Config.Healthcheck.Test}}", "health:3"); got != `["NONE"]`+"\n" {
+		t.Fatalf("health:3: %s", got)
+	}
+}
