@@ -63,5 +63,5 @@ COPY --from=build /greeting /greeting
 CMD ["cat", "/greeting"]
 DOCKERFILE
 b build -q -t greeter:1 "$work/context" >/dev/null
-echo "second build: $(b build -t greeter:1 "$work/context" | grep -c CACHED) steps CACHED"
+echo "second build: $(b build -t greeter:1 "$work/context" 2>&1 | grep -c CACHED) steps CACHED"
 b run --rm greeter:1
