@@ -237,30 +237,12 @@ func marshalConfig(cf v1.ConfigFile, startInterval time.Duration) ([]byte, error
 func (s *Service) Scratch(ctx context.Context) (*Image, error) {
 	p := HostPlatform()
 	cfg := v1.ConfigFile{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant, RootFS: v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{}}}
-	rawCfg, err := json.Marshal(cfg)
+	m := v1.Manifest{SchemaVersion: 2, MediaType: types.OCIManifestSchema1, Config: v1.Descriptor{MediaType: types.OCIConfigJSON}, Layers: []v1.Descriptor{}}
+	img, err := s.derive(ctx, m, cfg, 0, types.OCIManifestSchema1, nil)
 	if err != nil {
-		return nil, err
-	}
-	cfgDigest, _, err := v1.SHA256(bytesReader(rawCfg))
-	if err != nil {
-		return nil, err
-	}
-	m := v1.Manifest{SchemaVersion: 2, MediaType: types.OCIManifestSchema1,
-		Config: v1.Descriptor{MediaType: types.OCIConfigJSON, Digest: cfgDigest, Size: int64(len(rawCfg))},
-		Layers: []v1.Descriptor{}}
-	rawManifest, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	unlock, err := s.gcLock(false)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	if _, err := s.admit(ctx, admission{rawManifest: rawManifest, mediaType: types.OCIManifestSchema1, rawConfig: rawCfg}); err != nil {
 		return nil, fmt.Errorf("scratch: %w", err)
 	}
-	return s.Get(cfgDigest.String())
+	return img, nil
 }
 
 // Prefix makes the image of src's first n layers, with the history
@@ -306,7 +288,7 @@ func (s *Service) Configure(ctx context.Context, base *Image, cfg RuntimeConfig,
 		names = []string{name}
 	}
 	cf := *base.Config
-	cf.Config, cf.Author = cfg.Config, author
+	cf.Config, cf.Author, cf.Created = cfg.Config, author, v1.Time{Time: time.Now().UTC()}
 	cf.History = append(append([]v1.History(nil), base.Config.History...), history...)
 	return s.derive(ctx, *base.Manifest, cf, cfg.HealthStartInterval, base.Record.MediaType, names)
 }
@@ -322,15 +304,14 @@ func (s *Service) Append(ctx context.Context, base, src *Image, n int, cfg Runti
 	m, cf := *base.Manifest, *base.Config
 	m.Layers = append(slices.Clone(m.Layers), src.Manifest.Layers[n])
 	cf.RootFS.DiffIDs = append(slices.Clone(cf.RootFS.DiffIDs), src.Config.RootFS.DiffIDs[n])
-	cf.Config, cf.Author = cfg.Config, author
+	cf.Config, cf.Author, cf.Created = cfg.Config, author, v1.Time{Time: time.Now().UTC()}
 	cf.History = append(append([]v1.History(nil), base.Config.History...), history...)
 	return s.derive(ctx, m, cf, cfg.HealthStartInterval, base.Record.MediaType, nil)
 }
 
-// derive registers the image of manifest m (its config to be cf, made
-// now) under the names given: an image made of stored layers.
+// derive registers the image of manifest m (its config to be cf) under
+// the names given: an image made of stored layers.
 func (s *Service) derive(ctx context.Context, m v1.Manifest, cf v1.ConfigFile, startInterval time.Duration, mediaType types.MediaType, names []string) (*Image, error) {
-	cf.Created = v1.Time{Time: time.Now().UTC()}
 	rawCfg, err := marshalConfig(cf, startInterval)
 	if err != nil {
 		return nil, err

@@ -62,6 +62,34 @@ func mustBuild(t *testing.T, root string, args ...string) string {
 	return r.stderr + r.stdout
 }
 
+// readTar calls each on every entry of the tar r, with its content.
+func readTar(t *testing.T, r io.Reader, each func(h *tar.Header, body io.Reader)) {
+	t.Helper()
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatalf("not a tar: %v", err)
+		}
+		each(h, tr)
+	}
+}
+
+// buildLeftNothing fails the test if a failed build left a step
+// container or tagged ref.
+func buildLeftNothing(t *testing.T, root, ref string) {
+	t.Helper()
+	if out := mustEngine(t, root, "ps", "-a", "-q"); out != "" {
+		t.Fatalf("step containers left: %s", out)
+	}
+	if r := engine(t, root, "image", "inspect", ref); r.code == 0 {
+		t.Fatalf("a failed build tagged %s", ref)
+	}
+}
+
 // cachedSteps are the steps a build's plain progress shows as CACHED.
 func cachedSteps(out string) []string {
 	names := map[string]string{}
@@ -215,12 +243,7 @@ func TestBuildFailuresNameTheLineAndLeaveNothing(t *testing.T) {
 			t.Errorf("%s: exit %d, stderr %q, want one line with %q", name, r.code, r.stderr, c.want)
 		}
 	}
-	if out := mustEngine(t, root, "ps", "-a", "-q"); out != "" {
-		t.Fatalf("step containers left: %s", out)
-	}
-	if r := engine(t, root, "image", "inspect", "bad:1"); r.code == 0 {
-		t.Fatalf("a failed build tagged its image")
-	}
+	buildLeftNothing(t, root, "bad:1")
 }
 
 // TestBuildRunMounts: a cache mount outlives the build, a secret reaches
@@ -317,12 +340,7 @@ func TestBuildInterruptedLeavesNothing(t *testing.T) {
 	if err := cmd.Wait(); err == nil {
 		t.Fatal("an interrupted build succeeded")
 	}
-	if out := mustEngine(t, root, "ps", "-a", "-q"); out != "" {
-		t.Fatalf("step containers left: %s", out)
-	}
-	if r := engine(t, root, "image", "inspect", "cut:1"); r.code == 0 {
-		t.Fatal("an interrupted build tagged its image")
-	}
+	buildLeftNothing(t, root, "cut:1")
 }
 
 // tarOf is a tar of entries {name, body}: a name ending in / is a
@@ -551,12 +569,7 @@ func TestBuildFailingStageStopsTheOthers(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "Dockerfile:4: RUN exit 3: the command returned a non-zero code: 3") {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
-	if out := mustEngine(t, root, "ps", "-a", "-q"); out != "" {
-		t.Fatalf("step containers left: %s", out)
-	}
-	if r := engine(t, root, "image", "inspect", "never:1"); r.code == 0 {
-		t.Fatal("a failed build tagged its image")
-	}
+	buildLeftNothing(t, root, "never:1")
 }
 
 // TestBuildOutputsAndParents: --output writes the result's filesystem
@@ -588,17 +601,8 @@ func TestBuildOutputsAndParents(t *testing.T) {
 	names := func(r io.Reader) map[string]bool {
 		t.Helper()
 		m := map[string]bool{}
-		tr := tar.NewReader(r)
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				return m
-			}
-			if err != nil {
-				t.Fatalf("not a tar: %v", err)
-			}
-			m[strings.TrimPrefix(h.Name, "./")] = true
-		}
+		readTar(t, r, func(h *tar.Header, _ io.Reader) { m[strings.TrimPrefix(h.Name, "./")] = true })
+		return m
 	}
 	f, err := os.Open(fsTar)
 	if err != nil {
@@ -682,20 +686,11 @@ func TestBuildLayersAreWhatTheirTarsHold(t *testing.T) {
 		}
 		defer in.Close()
 		var lines []string
-		tr := tar.NewReader(in)
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
+		readTar(t, in, func(h *tar.Header, _ io.Reader) {
+			if !strings.HasPrefix(h.Name, "bin/") || h.Name == "bin/vi" {
+				lines = append(lines, fmt.Sprintf("%s %c %o %d:%d %d %s", h.Name, h.Typeflag, h.Mode, h.Uid, h.Gid, h.Size, h.Linkname))
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.HasPrefix(h.Name, "bin/") && h.Name != "bin/vi" {
-				continue
-			}
-			lines = append(lines, fmt.Sprintf("%s %c %o %d:%d %d %s", h.Name, h.Typeflag, h.Mode, h.Uid, h.Gid, h.Size, h.Linkname))
-		}
+		})
 		slices.Sort(lines)
 		return strings.Join(lines, "\n")
 	}
@@ -855,20 +850,12 @@ func archivedConfig(t *testing.T, archive string) map[string]any {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	readTar(t, f, func(h *tar.Header, body io.Reader) {
 		if strings.HasSuffix(h.Name, ".json") {
-			b, _ := io.ReadAll(tr)
+			b, _ := io.ReadAll(body)
 			files[h.Name] = b
 		}
-	}
+	})
 	var manifest []struct{ Config string }
 	if err := json.Unmarshal(files["manifest.json"], &manifest); err != nil || len(manifest) != 1 {
 		t.Fatalf("%s: manifest.json: %v", archive, err)
