@@ -131,8 +131,9 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (Result, error) {
 		return Result{}, err
 	}
 	defer cleanup()
-	b := &builder{e: e, o: o, p: p, file: file, stagingDir: scratch, escape: escape, context: ctxDir,
+	b := &builder{e: e, o: o, p: p, owner: engine.OwnerToken(), file: file, stagingDir: scratch, escape: escape, context: ctxDir,
 		built: map[string]string{}, used: map[string]bool{}, pulled: map[string]string{}, inlines: map[string][]inlineStep{}, external: map[string]external{}, cache: cache{dir: e.BuildCacheDir(), off: o.NoCache}}
+	b.sweepSteps()
 	b.globalArgs, err = b.metaArgs(metaArgs)
 	if err != nil {
 		return Result{}, err
@@ -303,6 +304,7 @@ type builder struct {
 	stagingDir string // where steps stage their files
 	escape     rune   // the Dockerfile's escape character
 	p          *progress
+	owner      string            // engine.OwnerToken, for the steps' label
 	context    string            // the context, .dockerignore applied
 	globalArgs map[string]string // ARGs before the first FROM
 	cache      cache
@@ -347,6 +349,30 @@ func envOf(m map[string]string) []string {
 		out = append(out, k+"="+v)
 	}
 	return out
+}
+
+// ownerLabel marks a build's step containers with the builder process
+// (engine.OwnerToken): steps of a builder that was killed (-9, so it
+// could not remove them) are removed by the next build.
+const ownerLabel = "berth.build.owner"
+
+func (b *builder) stepLabels() map[string]string {
+	return map[string]string{ownerLabel: b.owner}
+}
+
+// sweepSteps removes the step containers of builders that are gone.
+// The monitor of a running step killed it when its builder went
+// (EndWithClient); what is left is its record and its files.
+func (b *builder) sweepSteps() {
+	steps, err := b.e.ContainerList(engine.ListOptions{All: true, Filters: engine.Filters{"label": {ownerLabel}}})
+	if err != nil {
+		return // nothing swept: the next build tries again
+	}
+	for _, c := range steps {
+		if !engine.OwnerAlive(c.Labels[ownerLabel]) {
+			_ = b.e.ContainerRemove(context.Background(), c.ID, engine.RemoveOptions{Force: true, Volumes: true}) // the next build tries again
+		}
+	}
 }
 
 // word expands a word of the Dockerfile with env. A lexer has state, so

@@ -521,7 +521,7 @@ func (b *builder) extract(ctx context.Context, from string, sources []string, pr
 	if err != nil {
 		return "", nil, fmt.Errorf("--from=%s: %w", from, err)
 	}
-	cr, err := b.e.ContainerCreate(ctx, engine.CreateOptions{Config: mobycontainer.Config{Image: image, Cmd: []string{"/bin/true"}, Entrypoint: []string{""}},
+	cr, err := b.e.ContainerCreate(ctx, engine.CreateOptions{Config: mobycontainer.Config{Image: image, Cmd: []string{"/bin/true"}, Entrypoint: []string{""}, Labels: b.stepLabels()},
 		HostConfig: mobycontainer.HostConfig{NetworkMode: "none"}})
 	if err != nil {
 		return "", nil, err

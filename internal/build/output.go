@@ -97,7 +97,7 @@ func (b *builder) export(ctx context.Context, id string, o Output) error {
 // exportTar writes the image's filesystem as a tar, through a container
 // of it made for that.
 func (b *builder) exportTar(ctx context.Context, id string, w io.Writer) (err error) {
-	cr, err := b.e.ContainerCreate(ctx, engine.CreateOptions{Config: mobycontainer.Config{Image: id, Cmd: []string{"/bin/true"}, Entrypoint: []string{""}},
+	cr, err := b.e.ContainerCreate(ctx, engine.CreateOptions{Config: mobycontainer.Config{Image: id, Cmd: []string{"/bin/true"}, Entrypoint: []string{""}, Labels: b.stepLabels()},
 		HostConfig: mobycontainer.HostConfig{NetworkMode: "none"}})
 	if err != nil {
 		return err

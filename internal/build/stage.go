@@ -567,13 +567,13 @@ func (b *builder) layer(ctx context.Context, st *stageState, s step) (err error)
 			err = errors.Join(b.cache.put(s.key, st.image), b.recordInline(st))
 		}
 	}()
-	cfg := mobycontainer.Config{Image: st.image, Cmd: []string{"/bin/true"}, Entrypoint: []string{""}}
+	cfg := mobycontainer.Config{Image: st.image, Cmd: []string{"/bin/true"}, Entrypoint: []string{""}, Labels: b.stepLabels()}
 	network := mobycontainer.NetworkMode("none") // a copy needs none
 	if s.proc != nil {
 		cfg.Cmd, cfg.Env, cfg.User, cfg.WorkingDir = s.proc.Cmd, s.proc.Env, s.proc.User, s.proc.WorkingDir
 		network = s.network
 	}
-	cr, err := b.e.ContainerCreate(ctx, engine.CreateOptions{Config: cfg,
+	cr, err := b.e.ContainerCreate(ctx, engine.CreateOptions{Config: cfg, EndWithClient: true,
 		HostConfig: mobycontainer.HostConfig{NetworkMode: network, Mounts: s.mounts, Tmpfs: s.tmpfs}})
 	if err != nil {
 		return err

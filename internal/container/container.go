@@ -83,7 +83,10 @@ func FamiliarImage(name string) string {
 
 // Host holds the options about how the container runs on the host.
 type Host struct {
-	AutoRemove     bool          `json:"autoRemove,omitempty"`
+	AutoRemove bool `json:"autoRemove,omitempty"`
+	// EndWithClient kills the container when the client that started it
+	// attached goes away before it ends (a build step's builder).
+	EndWithClient  bool          `json:"endWithClient,omitempty"`
 	ReadonlyRootfs bool          `json:"readonlyRootfs,omitempty"`
 	Privileged     bool          `json:"privileged,omitempty"`
 	CapAdd         []string      `json:"capAdd,omitempty"`

@@ -41,6 +41,10 @@ type CreateOptions struct {
 	IDMap *IDRange
 	// Pull says how to fetch a missing image; nil refuses.
 	Pull *PullOptions
+	// EndWithClient kills the container when the client that started
+	// it attached (ContainerStartAttached) goes before it ends: a build
+	// step, whose builder may be killed.
+	EndWithClient bool
 }
 
 // ContainerCreate records a container from an image and options, as
@@ -64,6 +68,7 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 	if err != nil {
 		return nil, err
 	}
+	host.EndWithClient = o.EndWithClient
 	if o.IDMap != nil {
 		if host.UsernsMode != "" {
 			return nil, invalid(errors.New("--uidmap and --userns are exclusive"))

@@ -158,3 +158,21 @@ func (e *Engine) Inspect(ref, kind string) (any, error) {
 	}
 	return nil, withKind(ErrNotFound, fmt.Errorf("no such object: %s", ref))
 }
+
+// OwnerToken names the calling process for as long as it lives
+// ("pid:start time"): a front end labels what it makes with it, so that
+// what one that was killed left can be told from what one still uses.
+func OwnerToken() string {
+	pid := os.Getpid()
+	return fmt.Sprintf("%d:%d", pid, monitor.StartTime(pid))
+}
+
+// OwnerAlive reports whether the process an OwnerToken names still runs.
+func OwnerAlive(token string) bool {
+	var pid int
+	var start uint64
+	if _, err := fmt.Sscanf(token, "%d:%d", &pid, &start); err != nil {
+		return false // not a token: nobody owns it
+	}
+	return monitor.Alive(pid, start)
+}

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -169,13 +170,25 @@ func Run(p Paths, id string, report Reporter, client *os.File) int {
 	}
 	defer os.Remove(s.sock) // gone already if the listener removed it
 	defer s.l.Close()       // the container is done: nobody is served any more
+	// A container that ends with its client (a build step) is killed
+	// once the client that started it is gone: a builder killed with -9
+	// leaves no step running. ownerGone is read after the start too, for
+	// a client gone before it.
+	var ownerGone atomic.Bool
 	if client != nil {
 		conn, err := net.FileConn(client)
 		_ = client.Close() // FileConn made its own descriptor
 		if err != nil {
 			return fail(fmt.Errorf("attach: %w", err))
 		}
-		s.hub.Add(conn)
+		var gone func()
+		if c.Host.EndWithClient {
+			gone = func() {
+				ownerGone.Store(true)
+				_ = s.rt.Kill(id, unix.SIGKILL, true) // not started yet, or ended: nothing to kill
+			}
+		}
+		s.hub.AddWatched(conn, gone)
 	}
 	_ = s.rt.Delete(id, true) // leftovers of an earlier run; none is the common case
 	trace.Phase("monitor", "start")
@@ -183,6 +196,9 @@ func Run(p Paths, id string, report Reporter, client *os.File) int {
 	if err != nil {
 		s.hub.CloseAll()
 		return fail(err)
+	}
+	if ownerGone.Load() {
+		_ = s.rt.Kill(id, unix.SIGKILL, true) // the client went during the start; supervise sees the end
 	}
 	if _, err := s.store.Update(id, func(c *container.Container) error {
 		c.State = container.State{Status: container.Running, Pid: r.pid, MonitorPid: os.Getpid(), MonitorStart: StartTime(os.Getpid()),

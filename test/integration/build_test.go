@@ -314,33 +314,48 @@ COPY --chown=1000 --chmod=600 src/a.txt /opt/one
 // TestBuildInterruptedLeavesNothing: Ctrl-C during a RUN ends the build
 // with no step container left and nothing tagged.
 func TestBuildInterruptedLeavesNothing(t *testing.T) {
-	root := engineWithBusybox(t)
-	ctx := buildContext(t, map[string]string{"Dockerfile": "FROM busybox:it\nRUN echo started; sleep 60\n"})
-	cmd := exec.Command(*berthBin, "--root", root, "--runroot", filepath.Join(root, "run"), "build", "-t", "cut:1", ctx)
-	out, err := cmd.StderrPipe() // the progress
-	if err != nil {
-		t.Fatal(err)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) {
+			root := engineWithBusybox(t)
+			ctx := buildContext(t, map[string]string{"Dockerfile": "FROM busybox:it\nRUN echo started; sleep 60\n"})
+			cmd := exec.Command(*berthBin, "--root", root, "--runroot", filepath.Join(root, "run"), "build", "-t", "cut:1", ctx)
+			out, err := cmd.StderrPipe() // the progress
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			r := bufio.NewReader(out)
+			for {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					t.Fatalf("the build ended before its RUN: %v", err)
+				}
+				if strings.HasSuffix(line, " started\n") { // "#3 0.012 started"
+					break
+				}
+			}
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Wait(); err == nil {
+				t.Fatal("an interrupted build succeeded")
+			}
+			if sig == syscall.SIGKILL {
+				// The step's monitor kills the step when its builder is
+				// gone; the next build removes what is left of it.
+				for i := 0; mustEngine(t, root, "ps", "-q") != ""; i++ {
+					if i == 100 {
+						t.Fatal("the step of a killed builder still runs")
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+				mustBuild(t, root, "-q", buildContext(t, map[string]string{"Dockerfile": "FROM busybox:it\n"}))
+			}
+			buildLeftNothing(t, root, "cut:1")
+		})
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	r := bufio.NewReader(out)
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("the build ended before its RUN: %v", err)
-		}
-		if strings.HasSuffix(line, " started\n") { // "#3 0.012 started"
-			break
-		}
-	}
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err == nil {
-		t.Fatal("an interrupted build succeeded")
-	}
-	buildLeftNothing(t, root, "cut:1")
 }
 
 // tarOf is a tar of entries {name, body}: a name ending in / is a

@@ -42,19 +42,26 @@ func (h *Hub) SetInput(stdin, tty *os.File) {
 }
 
 // Add attaches a client and serves its input.
-func (h *Hub) Add(c net.Conn) {
+func (h *Hub) Add(c net.Conn) { h.AddWatched(c, nil) }
+
+// AddWatched is Add; gone, when set, is called once the client's end of
+// the connection closes (it detached, ended, or its process died).
+func (h *Hub) AddWatched(c net.Conn, gone func()) {
 	h.mu.Lock()
 	h.clients[c] = struct{}{}
 	h.mu.Unlock()
-	go h.serve(c)
+	go h.serve(c, gone)
 }
 
-func (h *Hub) serve(c net.Conn) {
+func (h *Hub) serve(c net.Conn, gone func()) {
 	r := bufio.NewReader(c)
 	var buf []byte
 	for {
 		kind, p, err := attach.ReadFrame(r, &buf)
 		if err != nil {
+			if gone != nil {
+				gone()
+			}
 			return // the client detached or went away; output to it stops at the next write
 		}
 		h.mu.Lock()
