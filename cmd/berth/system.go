@@ -16,8 +16,8 @@ import (
 
 func addSystemCommands(root *cobra.Command, g *globals) {
 	systemCmd := &cobra.Command{Use: "system", Short: "Manage berth"}
-	systemCmd.AddCommand(dfCommand(g), eventsCommand(g))
-	root.AddCommand(systemCmd, eventsCommand(g))
+	systemCmd.AddCommand(dfCommand(g), eventsCommand(g), serveCommand(g, "service"))
+	root.AddCommand(systemCmd, eventsCommand(g), serveCommand(g, "serve"))
 }
 
 func dfCommand(g *globals) *cobra.Command {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/events"
 	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/runtime"
 )
@@ -353,6 +354,11 @@ func (e *Engine) waitUntil(ctx context.Context, c *container.Container, done fun
 	err := poll(ctx, func() (bool, error) {
 		cur, err := e.containers.Load(c.ID)
 		if errors.Is(err, container.ErrNotFound) {
+			// Removed (--rm), maybe before this poll saw it exit: its
+			// die event has the code.
+			if dc, ok := e.lastExitCode(ctx, c); ok {
+				code = dc
+			}
 			return true, nil
 		}
 		if err != nil {
@@ -363,6 +369,21 @@ func (e *Engine) waitUntil(ctx context.Context, c *container.Container, done fun
 		return done(cur), nil
 	})
 	return code, err
+}
+
+// lastExitCode is the exit code of the container's last die event.
+func (e *Engine) lastExitCode(ctx context.Context, c *container.Container) (int, bool) {
+	code, found := 0, false
+	// A journal that cannot be read leaves the code the polls saw.
+	_ = e.journal().Read(ctx, events.ReadOptions{Since: c.Created.Add(-time.Second)}, func(m mobyevents.Message) error {
+		if m.Type == mobyevents.ContainerEventType && m.Action == mobyevents.ActionDie && m.Actor.ID == c.ID {
+			if n, err := strconv.Atoi(m.Actor.Attributes["exitCode"]); err == nil {
+				code, found = n, true
+			}
+		}
+		return nil
+	})
+	return code, found
 }
 
 // waitNotRunning waits until the container has exited and its monitor

@@ -86,3 +86,15 @@ func TestParseTime(t *testing.T) {
 		t.Errorf("until=1h: %v %v", u, err)
 	}
 }
+
+func TestReferenceGlobsKnowARegistryPortFromATag(t *testing.T) {
+	for _, c := range []struct {
+		pat, repo, tag string
+		want           bool
+	}{{"localhost:5000/app", "localhost:5000/app", "v1", true}, {"localhost:5000/app:v1", "localhost:5000/app", "v1", true},
+		{"localhost:5000/app:v2", "localhost:5000/app", "v1", false}, {"busy*", "busybox", "latest", true}, {"busybox:l*", "busybox", "latest", true}} {
+		if got := globMatch(c.pat, c.repo, c.tag); got != c.want {
+			t.Errorf("%s ~ %s:%s = %v", c.pat, c.repo, c.tag, got)
+		}
+	}
+}

@@ -227,7 +227,12 @@ func (e *Engine) ImageList(o ImageListOptions) ([]mobyimage.Summary, error) {
 
 // globMatch matches "repo" or "repo:tag" patterns with * wildcards.
 func globMatch(pat, repo, tag string) bool {
-	prepo, ptag, hasTag := strings.Cut(pat, ":")
+	// The tag follows the last colon after the last slash: a registry's
+	// port (localhost:5000/app) is not one.
+	prepo, ptag, hasTag := pat, "", false
+	if i := strings.LastIndexByte(pat, ':'); i > strings.LastIndexByte(pat, '/') {
+		prepo, ptag, hasTag = pat[:i], pat[i+1:], true
+	}
 	if ok, _ := path.Match(prepo, repo); !ok {
 		return false
 	}

@@ -36,6 +36,10 @@ type Streams struct {
 	// Signals are forwarded to the container's init when it has no
 	// terminal (Docker's --sig-proxy).
 	Signals <-chan os.Signal
+	// Started, when set, is told how a start went, once the container
+	// runs (nil) or failed to: a server answers the start request then,
+	// while the output still streams.
+	Started func(error)
 }
 
 // RunResult is how an attached run, start or attach ended.
@@ -167,11 +171,14 @@ func (e *Engine) runAttached(c *container.Container, l *launch.Launch, ours *os.
 	res := RunResult{ID: c.ID}
 	running, err := e.goAhead(l)
 	trace.Phase("cli", "started")
+	if err == nil && running {
+		err = conflict(fmt.Errorf("container %s is already running", c.Name))
+	}
+	if s.Started != nil {
+		s.Started(err)
+	}
 	if err != nil {
 		return res, err
-	}
-	if running {
-		return res, conflict(fmt.Errorf("container %s is already running", c.Name))
 	}
 	conn, err := net.FileConn(ours)
 	if err != nil {

@@ -1,0 +1,65 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/berth-project/berth/internal/build"
+)
+
+// build is POST /build: the body is the context as a tar (plain or
+// compressed), the query the CLI's flags; the answer streams the
+// classic builder's lines as {"stream": …}, the image as {"aux": {"ID"}}.
+func (s *Server) build(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	o := build.Options{ContextArchive: r.Body, Dockerfile: q.Get("dockerfile"), Tags: q["t"], Target: q.Get("target"),
+		NoCache: boolValue(r, "nocache"), PullAlways: boolValue(r, "pull"), Platform: q.Get("platform"), Progress: build.ProgressClassic,
+		BuildArgs: map[string]string{}}
+	if o.Dockerfile == "" {
+		o.Dockerfile = "Dockerfile"
+	}
+	if v := q.Get("buildargs"); v != "" {
+		var args map[string]*string
+		if err := json.Unmarshal([]byte(v), &args); err != nil {
+			writeError(w, badRequest(fmt.Errorf("invalid buildargs: %w", err)))
+			return
+		}
+		for k, v := range args {
+			if v != nil {
+				o.BuildArgs[k] = *v
+			}
+		}
+	}
+	if v := q.Get("labels"); v != "" {
+		if err := json.Unmarshal([]byte(v), &o.Labels); err != nil {
+			writeError(w, badRequest(fmt.Errorf("invalid labels: %w", err)))
+			return
+		}
+	}
+	if v := q.Get("cachefrom"); v != "" {
+		if err := json.Unmarshal([]byte(v), &o.CacheFrom); err != nil {
+			writeError(w, badRequest(fmt.Errorf("invalid cachefrom: %w", err)))
+			return
+		}
+	}
+	js := newJSONStream(w, "stream")
+	if !boolValue(r, "q") {
+		o.Out = js
+	}
+	res, err := build.Build(r.Context(), s.e, o)
+	if err != nil {
+		js.fail(err)
+		return
+	}
+	js.message(map[string]any{"aux": map[string]string{"ID": res.ID}})
+	if boolValue(r, "q") {
+		js.message(map[string]string{"stream": res.ID + "\n"})
+		return
+	}
+	js.message(map[string]string{"stream": "Successfully built " + strings.TrimPrefix(res.ID, "sha256:")[:12] + "\n"})
+	for _, t := range o.Tags {
+		js.message(map[string]string{"stream": "Successfully tagged " + t + "\n"})
+	}
+}

@@ -1,0 +1,300 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	mobycontainer "github.com/moby/moby/api/types/container"
+
+	"github.com/berth-project/berth/internal/engine"
+)
+
+func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) {
+	var req mobycontainer.CreateRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	o := engine.CreateOptions{Name: r.URL.Query().Get("name")}
+	if req.Config != nil {
+		o.Config = *req.Config
+	}
+	if req.HostConfig != nil {
+		o.HostConfig = *req.HostConfig
+	}
+	if req.NetworkingConfig != nil {
+		o.Networking = *req.NetworkingConfig
+	}
+	resp, err := s.e.ContainerCreate(r.Context(), o)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if resp.Warnings == nil {
+		resp.Warnings = []string{}
+	}
+	writeJSON(w, http.StatusCreated, resp)
+}
+
+func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
+	f, err := filtersOf(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	cs, err := s.e.ContainerList(engine.ListOptions{All: boolValue(r, "all"), Filters: f})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if n, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && n > 0 && n < len(cs) {
+		cs = cs[:n]
+	}
+	writeJSON(w, http.StatusOK, cs)
+}
+
+func (s *Server) containerInspect(w http.ResponseWriter, r *http.Request) {
+	c, err := s.e.ContainerInspect(r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+// containerStart starts a container. Clients attached before the start
+// (docker run) get its output from the first byte: the start runs the
+// container attached to them, and is answered once it runs.
+func (s *Server) containerStart(w http.ResponseWriter, r *http.Request) {
+	c, err := s.e.ContainerInspect(r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if c.State != nil && c.State.Running {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	s.mu.Lock()
+	waiting := s.attaches[c.ID]
+	delete(s.attaches, c.ID)
+	s.mu.Unlock()
+	autoRemove := c.HostConfig != nil && c.HostConfig.AutoRemove
+	if len(waiting) == 0 {
+		if err := s.e.ContainerStart(r.Context(), c.ID); err != nil {
+			s.failedStart(c.ID, autoRemove)
+			writeError(w, startError(err))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	started := make(chan error, 1)
+	streams := fanOut(waiting)
+	streams.Started = func(err error) { started <- err }
+	streams.Resizes = s.resizer(c.ID)
+	go func() {
+		// The container's run outlives this request: it ends with the
+		// container.
+		_, err := s.e.ContainerStartAttached(context.Background(), c.ID, streams)
+		s.dropResizer(c.ID)
+		select {
+		case started <- err: // failed before it ran
+		default:
+		}
+		for _, a := range waiting {
+			a.finish()
+		}
+	}()
+	if err := <-started; err != nil {
+		s.failedStart(c.ID, autoRemove)
+		writeError(w, startError(err))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// failedStart removes a --rm container whose start failed, as Docker
+// does: a client waiting for its removal is answered.
+func (s *Server) failedStart(id string, autoRemove bool) {
+	if autoRemove {
+		_ = s.e.ContainerRemove(context.Background(), id, engine.RemoveOptions{Force: true, Volumes: true}) // gone already, or the client sees it in ps
+	}
+}
+
+// startError answers a start that did not reach the container's code
+// as Docker does (400, the runtime's message), so that the CLI exits
+// 126 or 127 by it.
+func startError(err error) error {
+	var se *engine.StatusError
+	if errors.As(err, &se) && statusOf(err) == http.StatusInternalServerError {
+		return badRequest(err)
+	}
+	return err
+}
+
+func timeoutOf(r *http.Request) (*int, error) {
+	v := r.URL.Query().Get("t")
+	if v == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return nil, badRequest(fmt.Errorf("invalid value for t: %s", v))
+	}
+	return &n, nil
+}
+
+func (s *Server) containerStop(w http.ResponseWriter, r *http.Request) {
+	t, err := timeoutOf(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	c, err := s.e.ContainerInspect(r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if c.State == nil || !c.State.Running {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if err := s.e.ContainerStop(r.Context(), c.ID, engine.StopOptions{Timeout: t, Signal: r.URL.Query().Get("signal")}); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) containerRestart(w http.ResponseWriter, r *http.Request) {
+	t, err := timeoutOf(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := s.e.ContainerRestart(r.Context(), r.PathValue("id"), engine.StopOptions{Timeout: t, Signal: r.URL.Query().Get("signal")}); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) containerKill(w http.ResponseWriter, r *http.Request) {
+	sig := r.URL.Query().Get("signal")
+	if sig == "" {
+		sig = "KILL"
+	}
+	if err := s.e.ContainerKill(r.PathValue("id"), sig); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// containerWait sends its headers at once and the body when the
+// condition is met: the docker CLI waits for the headers before it
+// sends the start.
+func (s *Server) containerWait(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, err := s.e.ContainerInspect(id); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	resp, err := s.e.ContainerWait(r.Context(), id, engine.WaitCondition(r.URL.Query().Get("condition")))
+	if err != nil {
+		resp = mobycontainer.WaitResponse{StatusCode: -1, Error: &mobycontainer.WaitExitError{Message: err.Error()}}
+	}
+	writeBody(w, resp)
+}
+
+func (s *Server) containerRemove(w http.ResponseWriter, r *http.Request) {
+	if err := s.e.ContainerRemove(r.Context(), r.PathValue("id"), engine.RemoveOptions{Force: boolValue(r, "force"), Volumes: boolValue(r, "v")}); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
+	c, err := s.e.ContainerInspect(r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	q := r.URL.Query()
+	o := engine.LogsOptions{Follow: boolValue(r, "follow"), Timestamps: boolValue(r, "timestamps"), Tail: q.Get("tail")}
+	if v := q.Get("since"); v != "" && v != "0" {
+		o.Since = unixTime(v)
+	}
+	if v := q.Get("until"); v != "" && v != "0" {
+		o.Until = unixTime(v)
+	}
+	tty := c.Config != nil && c.Config.Tty
+	w.Header().Set("Content-Type", streamType(tty))
+	w.WriteHeader(http.StatusOK)
+	out := newStreamWriter(w, tty)
+	stdout, stderr := out.stdout(), out.stderr()
+	if !boolValue(r, "stdout") {
+		stdout = nil
+	}
+	if !boolValue(r, "stderr") {
+		stderr = nil
+	}
+	// Headers are sent: a failure can only end the stream.
+	_ = s.e.ContainerLogs(r.Context(), c.ID, o, orDiscard(stdout), orDiscard(stderr))
+}
+
+// unixTime reads Docker's seconds[.nanoseconds] timestamps.
+func unixTime(v string) time.Time {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	sec := int64(f)
+	return time.Unix(sec, int64((f-float64(sec))*1e9))
+}
+
+func (s *Server) containerResize(w http.ResponseWriter, r *http.Request) {
+	rows, _ := strconv.Atoi(r.URL.Query().Get("h"))
+	cols, _ := strconv.Atoi(r.URL.Query().Get("w"))
+	c, err := s.e.ContainerInspect(r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.mu.Lock()
+	ch := s.resizes[c.ID]
+	s.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- [2]uint16{uint16(rows), uint16(cols)}:
+		default: // a resize is pending: the newer one comes next
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// resizer is the channel resizes of container id reach its terminal by.
+func (s *Server) resizer(id string) chan [2]uint16 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := make(chan [2]uint16, 1)
+	s.resizes[id] = ch
+	return ch
+}
+
+func (s *Server) dropResizer(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.resizes, id)
+}

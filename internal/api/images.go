@@ -1,0 +1,200 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/berth-project/berth/internal/engine"
+)
+
+func (s *Server) imageList(w http.ResponseWriter, r *http.Request) {
+	f, err := filtersOf(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	// The older API's filter=NAME is the reference filter.
+	if v := r.URL.Query().Get("filter"); v != "" {
+		if f == nil {
+			f = engine.Filters{}
+		}
+		f["reference"] = append(f["reference"], v)
+	}
+	imgs, err := s.e.ImageList(engine.ImageListOptions{All: boolValue(r, "all"), Filters: f})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, imgs)
+}
+
+// jsonStream writes a progress stream as the API's JSON messages: one
+// {"stream": …} (build) or {"status": …} (pull, push) per line, and the
+// error that ends it as {"errorDetail": …}.
+type jsonStream struct {
+	mu      sync.Mutex
+	w       http.ResponseWriter
+	key     string // "stream" or "status"
+	partial []byte
+}
+
+func newJSONStream(w http.ResponseWriter, key string) *jsonStream {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	return &jsonStream{w: w, key: key}
+}
+
+func (j *jsonStream) Write(p []byte) (int, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.partial = append(j.partial, p...)
+	for {
+		i := bytes.IndexAny(j.partial, "\r\n")
+		if i < 0 {
+			return len(p), nil
+		}
+		line := string(j.partial[:i])
+		j.partial = j.partial[i+1:]
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		if j.key == "stream" {
+			line += "\n" // a build's stream keeps its lines' ends, as Docker's
+		}
+		j.send(map[string]any{j.key: line})
+	}
+}
+
+func (j *jsonStream) send(v any) {
+	b, _ := json.Marshal(v) // maps of strings: always encodable
+	_, _ = j.w.Write(append(b, '\r', '\n'))
+	if f, ok := j.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// message sends one message of the stream's own.
+func (j *jsonStream) message(v any) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.send(v)
+}
+
+// fail ends the stream with its error, as Docker's clients read it.
+func (j *jsonStream) fail(err error) {
+	j.message(map[string]any{"errorDetail": map[string]string{"message": err.Error()}, "error": err.Error()})
+}
+
+// imagePull is POST /images/create?fromImage=…&tag=…: a pull, its
+// progress streamed.
+func (s *Server) imagePull(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	ref := q.Get("fromImage")
+	if ref == "" {
+		writeError(w, badRequest(fmt.Errorf("import from a source (fromSrc) is not supported yet; fromImage is required")))
+		return
+	}
+	if tag := q.Get("tag"); tag != "" {
+		if strings.HasPrefix(tag, "sha256:") {
+			ref += "@" + tag
+		} else {
+			ref += ":" + tag
+		}
+	}
+	js := newJSONStream(w, "status")
+	res, err := s.e.ImagePull(r.Context(), ref, engine.PullOptions{Platform: q.Get("platform"), Progress: js})
+	if err != nil {
+		js.fail(err)
+		return
+	}
+	if res.Digest != "" {
+		js.message(map[string]string{"status": "Digest: " + res.Digest})
+	}
+	js.message(map[string]string{"status": "Status: Downloaded newer image for " + res.Name})
+}
+
+// imagePath splits /images/NAME/VERB (NAME may hold slashes).
+func imagePath(r *http.Request) (name, verb string) {
+	rest := strings.TrimPrefix(r.URL.Path, "/images/")
+	i := strings.LastIndexByte(rest, '/')
+	if i < 0 {
+		return rest, ""
+	}
+	return rest[:i], rest[i+1:]
+}
+
+func (s *Server) imageGet(w http.ResponseWriter, r *http.Request) {
+	name, verb := imagePath(r)
+	switch verb {
+	case "json":
+		in, err := s.e.ImageInspect(name)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, in)
+	case "history":
+		h, err := s.e.ImageHistory(name)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, h)
+	case "get":
+		w.Header().Set("Content-Type", "application/x-tar")
+		if err := s.e.ImageSave(w, []string{name}, engine.DockerArchive); err != nil {
+			writeError(w, err)
+		}
+	default:
+		writeError(w, httpError(http.StatusNotFound, fmt.Errorf("page not found")))
+	}
+}
+
+func (s *Server) imagePost(w http.ResponseWriter, r *http.Request) {
+	name, verb := imagePath(r)
+	q := r.URL.Query()
+	switch verb {
+	case "tag":
+		dst := q.Get("repo")
+		if t := q.Get("tag"); t != "" {
+			dst += ":" + t
+		}
+		if err := s.e.ImageTag(name, dst); err != nil {
+			writeError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	case "push":
+		ref := name
+		if t := q.Get("tag"); t != "" {
+			ref += ":" + t
+		}
+		js := newJSONStream(w, "status")
+		d, err := s.e.ImagePush(r.Context(), ref, engine.PushOptions{Progress: js})
+		if err != nil {
+			js.fail(err)
+			return
+		}
+		tag := q.Get("tag")
+		if tag == "" {
+			tag = "latest"
+		}
+		js.message(map[string]any{"status": tag + ": digest: " + d, "aux": map[string]any{"Tag": tag, "Digest": d}})
+	default:
+		writeError(w, httpError(http.StatusNotFound, fmt.Errorf("page not found")))
+	}
+}
+
+func (s *Server) imageRemove(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/images/") // DELETE /images/NAME: the whole rest
+	resp, err := s.e.ImageRemove(name, boolValue(r, "force"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}

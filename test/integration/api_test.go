@@ -1,0 +1,192 @@
+package integration
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// apiServer runs `berth serve` on a socket of the test's, over root,
+// and stops it (by its PID) when the test ends. It returns the socket.
+func apiServer(t *testing.T, root string) (sock string, stop func()) {
+	t.Helper()
+	sock = filepath.Join(root, "api.sock")
+	cmd := exec.Command(*berthBin, "--root", root, "--runroot", filepath.Join(root, "run"), "serve", "-H", "unix://"+sock)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("berth serve: %v: %s", err, logs.String())
+		}
+	}
+	t.Cleanup(stop)
+	for i := 0; ; i++ {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			return sock, stop
+		}
+		if i == 200 {
+			t.Fatalf("berth serve did not listen: %s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// docker runs the real docker CLI against the socket, with a config
+// directory of the test's own.
+func docker(t *testing.T, sock string, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command("docker", args...)
+	cmd.Env = append(append(os.Environ(), "DOCKER_HOST=unix://"+sock, "DOCKER_CONFIG="+filepath.Join(filepath.Dir(sock), "docker-config")), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill() // ours, by PID: a hung client fails the test
+		<-done
+		t.Fatalf("docker %v hung: %s%s", args, out.String(), errb.String())
+	}
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func mustDocker(t *testing.T, sock string, args ...string) string {
+	t.Helper()
+	r := docker(t, sock, nil, args...)
+	if r.code != 0 {
+		t.Fatalf("docker %v: exit %d: %s%s", args, r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+func requireDockerCLI(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Fatal("the docker CLI is not installed (it is at /usr/local/bin/docker on these machines)")
+	}
+}
+
+// TestDockerCLIRunsContainersThroughTheAPI: the real docker CLI 28,
+// through `berth serve`: version, run in the foreground (output, exit
+// code, a command that is not there), run -d, ps, logs, inspect, stop,
+// rm, and what the CLI and the server see is the same.
+func TestDockerCLIRunsContainersThroughTheAPI(t *testing.T) {
+	requireDockerCLI(t)
+	root := engineWithBusybox(t)
+	sock, _ := apiServer(t, root)
+	if v := mustDocker(t, sock, "version", "--format", "{{.Server.APIVersion}} {{.Client.APIVersion}}"); v != "1.51 1.50\n" {
+		t.Fatalf("versions: %q", v)
+	}
+	r := docker(t, sock, nil, "run", "--rm", "busybox:it", "sh", "-c", "echo out; echo err >&2; exit 3")
+	if r.code != 3 || r.stdout != "out\n" || r.stderr != "err\n" {
+		t.Fatalf("run: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if r := docker(t, sock, nil, "run", "--rm", "busybox:it", "nosuchcmd"); r.code != 127 || !strings.Contains(r.stderr, `exec: "nosuchcmd": executable file not found`) {
+		t.Fatalf("a missing command: exit %d: %s", r.code, r.stderr)
+	}
+	if out := mustDocker(t, sock, "ps", "-a", "-q"); out != "" {
+		t.Fatalf("--rm left: %s", out)
+	}
+	id := strings.TrimSpace(mustDocker(t, sock, "run", "-d", "--name", "api-bg", "busybox:it", "sh", "-c", "echo started; exec sleep 60"))
+	if ps := mustDocker(t, sock, "ps", "--format", "{{.Names}} {{.Image}}"); ps != "api-bg busybox:it\n" {
+		t.Fatalf("ps: %q", ps)
+	}
+	// The CLI of berth sees what the API made, as it made it.
+	if got := mustEngine(t, root, "ps", "--format", "{{.Names}}"); got != "api-bg\n" {
+		t.Fatalf("berth ps: %q", got)
+	}
+	for i := 0; mustDocker(t, sock, "logs", "api-bg") != "started\n"; i++ {
+		if i == 100 {
+			t.Fatal("logs never had the container's line")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := mustDocker(t, sock, "inspect", "-f", "{{.State.Status}} {{.Id}}", "api-bg"); st != "running "+id+"\n" {
+		t.Fatalf("inspect: %q", st)
+	}
+	mustDocker(t, sock, "stop", "-t", "1", "api-bg")
+	mustDocker(t, sock, "rm", "api-bg")
+	if out := mustDocker(t, sock, "ps", "-a", "-q"); out != "" {
+		t.Fatalf("left after rm: %s", out)
+	}
+	if r := docker(t, sock, nil, "inspect", "nosuch"); r.code == 0 || !strings.Contains(r.stderr, "No such object: nosuch") {
+		t.Fatalf("inspect of nothing: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// TestDockerCLIBuildsPullsAndPushesThroughTheAPI: docker build with the
+// classic builder (DOCKER_BUILDKIT=0, and unset: the CLI falls back
+// without buildx), images, tag, push to a loopback registry, rmi, pull
+// back, and run.
+func TestDockerCLIBuildsPullsAndPushesThroughTheAPI(t *testing.T) {
+	requireDockerCLI(t)
+	root := engineWithBusybox(t)
+	sock, _ := apiServer(t, root)
+	reg := startRegistry(t, nil)
+	ctx := buildContext(t, map[string]string{"Dockerfile": "FROM busybox:it\nRUN echo built > /b\nCMD cat /b\n"})
+	for _, env := range [][]string{{"DOCKER_BUILDKIT=0"}, nil} {
+		r := docker(t, sock, env, "build", "-t", reg+"/app:v1", ctx)
+		if r.code != 0 || !strings.Contains(r.stdout, "Successfully tagged "+reg+"/app:v1") {
+			t.Fatalf("build %v: exit %d: %s%s", env, r.code, r.stdout, r.stderr)
+		}
+	}
+	if imgs := mustDocker(t, sock, "images", "--format", "{{.Repository}}:{{.Tag}}", reg+"/app"); imgs != reg+"/app:v1\n" {
+		t.Fatalf("images: %q", imgs)
+	}
+	mustDocker(t, sock, "push", reg+"/app:v1")
+	mustDocker(t, sock, "rmi", reg+"/app:v1")
+	if r := docker(t, sock, nil, "image", "inspect", reg+"/app:v1"); r.code == 0 {
+		t.Fatal("rmi left the image")
+	}
+	// run pulls what is not here, as the CLI does on a 404.
+	r := docker(t, sock, nil, "run", "--rm", reg+"/app:v1")
+	if r.code != 0 || r.stdout != "built\n" || !strings.Contains(r.stderr, "Unable to find image") {
+		t.Fatalf("run of a pulled image: exit %d: %q %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestAPIServerRestartLeavesContainersRunning: containers belong to
+// their monitors; stopping the server stops none, and a new server
+// shows them.
+func TestAPIServerRestartLeavesContainersRunning(t *testing.T) {
+	requireDockerCLI(t)
+	root := engineWithBusybox(t)
+	sock, stop := apiServer(t, root)
+	mustDocker(t, sock, "run", "-d", "--name", "survivor", "busybox:it", "sleep", "60")
+	stop()
+	if got := mustEngine(t, root, "ps", "--format", "{{.Names}} {{.State}}"); got != "survivor running\n" {
+		t.Fatalf("after the server stopped: %q", got)
+	}
+	sock, _ = apiServer(t, root)
+	if got := mustDocker(t, sock, "ps", "--format", "{{.Names}} {{.State}}"); got != "survivor running\n" {
+		t.Fatalf("a new server sees: %q", got)
+	}
+	mustDocker(t, sock, "rm", "-f", "survivor")
+}
