@@ -8,6 +8,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,11 +39,14 @@ type Server struct {
 	attaches map[string][]*attachment
 	// resizes reach the terminal of a container a client is attached to.
 	resizes map[string]chan [2]uint16
+	// execs are what exec sessions created and not yet started attach.
+	execs map[string]execAttach
 }
 
 // New is a server over e; version is berth's own.
 func New(e *engine.Engine, version string) *Server {
-	s := &Server{e: e, version: version, mux: http.NewServeMux(), attaches: map[string][]*attachment{}, resizes: map[string]chan [2]uint16{}}
+	s := &Server{e: e, version: version, mux: http.NewServeMux(), attaches: map[string][]*attachment{}, resizes: map[string]chan [2]uint16{},
+		execs: map[string]execAttach{}}
 	s.routes()
 	return s
 }
@@ -66,6 +70,10 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /containers/{id}/resize", s.containerResize)
 	m.HandleFunc("GET /containers/{id}/logs", s.containerLogs)
 	m.HandleFunc("DELETE /containers/{id}", s.containerRemove)
+	m.HandleFunc("POST /containers/{id}/exec", s.execCreate)
+	m.HandleFunc("POST /exec/{id}/start", s.execStart)
+	m.HandleFunc("POST /exec/{id}/resize", s.execResize)
+	m.HandleFunc("GET /exec/{id}/json", s.execInspect)
 
 	m.HandleFunc("GET /images/json", s.imageList)
 	m.HandleFunc("POST /images/create", s.imagePull)
@@ -75,6 +83,7 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE /images/", s.imageRemove)
 
 	m.HandleFunc("POST /build", s.build)
+	s.objectRoutes()
 }
 
 // versionPath is a request path under /vMAJOR.MINOR.
@@ -95,13 +104,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, httpError(http.StatusBadRequest, fmt.Errorf("client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version", m[1], MinAPIVersion)))
 			return
 		}
-		r2 := r.Clone(r.Context())
+		r2 := r.Clone(context.WithValue(r.Context(), versionKey{}, m[1]))
 		r2.URL.Path = m[2]
 		r2.URL.RawPath = ""
 		r = r2
 	}
 	s.mux.ServeHTTP(w, r)
 }
+
+type versionKey struct{}
+
+// apiVersion is the API version the client asked for (in the path);
+// the newest served when it named none.
+func apiVersion(r *http.Request) string {
+	if v, ok := r.Context().Value(versionKey{}).(string); ok {
+		return v
+	}
+	return APIVersion
+}
+
+// before tells whether the client asked for an API older than v: moby
+// gates its response shapes so.
+func before(r *http.Request, v string) bool { return compareVersions(apiVersion(r), v) < 0 }
 
 // compareVersions compares two MAJOR.MINOR API versions.
 func compareVersions(a, b string) int {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -189,4 +190,73 @@ func TestAPIServerRestartLeavesContainersRunning(t *testing.T) {
 		t.Fatalf("a new server sees: %q", got)
 	}
 	mustDocker(t, sock, "rm", "-f", "survivor")
+}
+
+// TestDockerCLIExecNetworksVolumesAndEventsThroughTheAPI: exec with its
+// streams, input and exit code; a user network and a named volume a
+// container uses; stats, top, system df; events as they happen.
+func TestDockerCLIExecNetworksVolumesAndEventsThroughTheAPI(t *testing.T) {
+	requireDockerCLI(t)
+	root := engineWithBusybox(t)
+	sock, _ := apiServer(t, root)
+	mustDocker(t, sock, "network", "create", "--label", "it=1", "apinet")
+	mustDocker(t, sock, "volume", "create", "apivol")
+	// From a time before the container: the journal has every event, so
+	// when the stream's request arrives does not matter.
+	since := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
+	events := exec.Command("docker", "events", "--since", since, "--filter", "container=svc", "--format", "{{.Action}}")
+	events.Env = append(os.Environ(), "DOCKER_HOST=unix://"+sock, "DOCKER_CONFIG="+filepath.Join(root, "docker-config"))
+	var evs bytes.Buffer
+	events.Stdout = &evs
+	if err := events.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = events.Process.Kill() // ours, by PID
+		_ = events.Wait()         // killed: its error says so
+	}()
+	mustDocker(t, sock, "run", "-d", "--name", "svc", "--network", "apinet", "-v", "apivol:/data", "busybox:it", "sleep", "60")
+	r := docker(t, sock, nil, "exec", "svc", "sh", "-c", "echo out; echo err >&2; echo kept > /data/f; exit 4")
+	if r.code != 4 || r.stdout != "out\n" || r.stderr != "err\n" {
+		t.Fatalf("exec: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	in := exec.Command("docker", "exec", "-i", "svc", "cat")
+	in.Env = append(os.Environ(), "DOCKER_HOST=unix://"+sock, "DOCKER_CONFIG="+filepath.Join(root, "docker-config"))
+	in.Stdin = strings.NewReader("through stdin\n")
+	if out, err := in.Output(); err != nil || string(out) != "through stdin\n" {
+		t.Fatalf("exec -i: %v %q", err, out)
+	}
+	if nets := mustDocker(t, sock, "network", "ls", "--filter", "label=it=1", "--format", "{{.Name}}"); nets != "apinet\n" {
+		t.Fatalf("network ls by label: %q", nets)
+	}
+	if got := mustDocker(t, sock, "inspect", "-f", `{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}`, "svc"); got != "apinet\n" {
+		t.Fatalf("the container's networks: %q", got)
+	}
+	if st := mustDocker(t, sock, "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "svc"); st != "svc 1\n" {
+		t.Fatalf("stats: %q", st)
+	}
+	if top := mustDocker(t, sock, "top", "svc"); !strings.Contains(top, "sleep 60") {
+		t.Fatalf("top: %q", top)
+	}
+	if df := mustDocker(t, sock, "system", "df", "--format", "{{.Type}} {{.TotalCount}}"); !strings.Contains(df, "Images 1\n") || !strings.Contains(df, "Containers 1\n") {
+		t.Fatalf("system df: %q", df)
+	}
+	mustDocker(t, sock, "rm", "-f", "svc")
+	if got := mustDocker(t, sock, "run", "--rm", "-v", "apivol:/data", "busybox:it", "cat", "/data/f"); got != "kept\n" {
+		t.Fatalf("the volume: %q", got)
+	}
+	mustDocker(t, sock, "network", "rm", "apinet")
+	mustDocker(t, sock, "volume", "rm", "apivol")
+	for i := 0; !strings.Contains(evs.String(), "destroy"); i++ {
+		if i == 100 {
+			t.Fatalf("events: %q", evs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if want := "create\nstart\nexec_create"; !strings.HasPrefix(evs.String(), want) {
+		t.Fatalf("events %q, want them to begin with %q", evs.String(), want)
+	}
+	if r := docker(t, sock, nil, "swarm", "join-token", "worker"); r.code == 0 || !strings.Contains(r.stderr, "not a swarm manager") {
+		t.Fatalf("swarm: exit %d %s", r.code, r.stderr)
+	}
 }
