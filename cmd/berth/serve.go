@@ -42,7 +42,11 @@ func serveCommand(g *globals, use string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return serve(l, api.New(e, engine.Version), time.Duration(timeout)*time.Second)
+			var h http.Handler = api.New(e, engine.Version)
+			if g.logLevel == "debug" {
+				h = logRequests(h)
+			}
+			return serve(l, h, time.Duration(timeout)*time.Second)
 		},
 	}
 	c.Flags().StringVarP(&host, "host", "H", "", "where to listen: unix:///PATH (default unix://RUNROOT/docker.sock) or tcp://127.0.0.1:PORT")
@@ -148,4 +152,15 @@ func shutdown(srv *http.Server) error {
 		return err
 	}
 	return nil
+}
+
+// logRequests prints each request as it arrives and when it is
+// answered (--log-level debug): a client that hangs shows where.
+func logRequests(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		fmt.Fprintf(os.Stderr, "%s > %s %s\n", start.Format("15:04:05.000"), r.Method, r.URL.RequestURI())
+		h.ServeHTTP(w, r)
+		fmt.Fprintf(os.Stderr, "%s < %s %s (%s)\n", time.Now().Format("15:04:05.000"), r.Method, r.URL.Path, time.Since(start).Round(time.Millisecond))
+	})
 }

@@ -36,7 +36,7 @@ func fanOut(as []*attachment) engine.Streams {
 			errs = append(errs, a.streams.Stderr)
 		}
 		if s.Stdin == nil {
-			s.Stdin = a.streams.Stdin
+			s.Stdin, s.DetachKeys = a.streams.Stdin, a.streams.DetachKeys
 		}
 	}
 	s.Stdout, s.Stderr = multi(out), multi(errs)
@@ -89,6 +89,14 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 	}
 	if boolValue(r, "stdin") && c.Config != nil && c.Config.OpenStdin {
 		a.streams.Stdin = rw.Reader
+	}
+	a.streams.DetachKeys = r.URL.Query().Get("detachKeys")
+	// logs=1 sends what the container wrote so far; stream=0 ends there.
+	if boolValue(r, "logs") {
+		_ = s.e.ContainerLogs(r.Context(), c.ID, engine.LogsOptions{}, orDiscard(a.streams.Stdout), orDiscard(a.streams.Stderr)) // what could be read was sent
+	}
+	if !boolValue(r, "stream") {
+		return
 	}
 	if c.State != nil && c.State.Running {
 		a.streams.Resizes = s.resizer(c.ID)

@@ -390,7 +390,11 @@ func (e *Engine) lastExitCode(ctx context.Context, c *container.Container) (int,
 // is done, and returns its exit code.
 func (e *Engine) waitNotRunning(ctx context.Context, c *container.Container) (int, error) {
 	return e.waitUntil(ctx, c, func(cur *container.Container) bool {
-		return cur.State.Status != container.Running && !monitorAlive(cur)
+		// A container between a restart policy's attempts is not
+		// running either, as Docker's wait has it; else the monitor's
+		// end (its clean-up done) is the end.
+		restarting := cur.Host.Restart.Name != "" && cur.Host.Restart.Name != "no"
+		return cur.State.Status != container.Running && (!monitorAlive(cur) || restarting)
 	})
 }
 
