@@ -59,11 +59,7 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) containerInspect(w http.ResponseWriter, r *http.Request) {
 	c, err := s.e.ContainerInspect(r.PathValue("id"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, c)
+	reply(w, http.StatusOK, c, err)
 }
 
 // containerStart starts a container. Clients attached before the start

@@ -35,11 +35,7 @@ func (s *Server) execCreate(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) execInspect(w http.ResponseWriter, r *http.Request) {
 	in, err := s.e.ExecInspect(r.PathValue("id"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, in)
+	reply(w, http.StatusOK, in, err)
 }
 
 // execStart runs the session: detached, or on the hijacked connection,

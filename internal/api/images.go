@@ -25,11 +25,7 @@ func (s *Server) imageList(w http.ResponseWriter, r *http.Request) {
 		f["reference"] = append(f["reference"], v)
 	}
 	imgs, err := s.e.ImageList(engine.ImageListOptions{All: boolValue(r, "all"), Filters: f})
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, imgs)
+	reply(w, http.StatusOK, imgs, err)
 }
 
 // jsonStream writes a progress stream as the API's JSON messages: one
@@ -192,9 +188,5 @@ func (s *Server) imagePost(w http.ResponseWriter, r *http.Request) {
 func (s *Server) imageRemove(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, "/images/") // DELETE /images/NAME: the whole rest
 	resp, err := s.e.ImageRemove(name, boolValue(r, "force"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, resp)
+	reply(w, http.StatusOK, resp, err)
 }

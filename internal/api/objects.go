@@ -89,11 +89,7 @@ func (s *Server) networkList(w http.ResponseWriter, r *http.Request) { listed(w,
 
 func (s *Server) networkInspect(w http.ResponseWriter, r *http.Request) {
 	n, err := s.e.NetworkInspect(r.PathValue("id"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, n)
+	reply(w, http.StatusOK, n, err)
 }
 
 func (s *Server) networkCreate(w http.ResponseWriter, r *http.Request) {
@@ -178,20 +174,12 @@ func (s *Server) volumeCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := s.e.VolumeCreate(engine.VolumeCreateOptions{Name: req.Name, Driver: req.Driver, Labels: req.Labels})
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, v)
+	reply(w, http.StatusCreated, v, err)
 }
 
 func (s *Server) volumeInspect(w http.ResponseWriter, r *http.Request) {
 	v, err := s.e.VolumeInspect(r.PathValue("name"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+	reply(w, http.StatusOK, v, err)
 }
 
 func (s *Server) volumeRemove(w http.ResponseWriter, r *http.Request) {
@@ -286,11 +274,7 @@ func eventTime(v string) time.Time {
 
 func (s *Server) containerTop(w http.ResponseWriter, r *http.Request) {
 	top, err := s.e.ContainerTop(r.PathValue("id"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, top)
+	reply(w, http.StatusOK, top, err)
 }
 
 // containerStats answers one sample, or (stream, the default) one a
@@ -335,11 +319,7 @@ func (s *Server) containerStats(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) containerChanges(w http.ResponseWriter, r *http.Request) {
 	ch, err := s.e.ContainerChanges(r.PathValue("id"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, ch)
+	reply(w, http.StatusOK, ch, err)
 }
 
 func (s *Server) containerExport(w http.ResponseWriter, r *http.Request) {

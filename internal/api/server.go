@@ -183,6 +183,16 @@ func writeError(w http.ResponseWriter, err error) {
 	writeJSON(w, statusOf(err), map[string]string{"message": err.Error()})
 }
 
+// reply answers with v, or with err when it is set: an endpoint that is
+// one call of the engine.
+func reply(w http.ResponseWriter, status int, v any, err error) {
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, status, v)
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
