@@ -41,6 +41,7 @@ type env struct {
 	preexisting map[string]bool
 	errFiles    []*os.File
 	pull        *pullImage // the pull scenario's registry, once started
+	api         apiServers // the API rows' servers, once started
 }
 
 func setup() (*env, error) {
@@ -365,6 +366,9 @@ func (e *env) teardown() {
 	if e.pull != nil {
 		e.pull.srv.Close()
 	}
+	// Before the engines' own clean-up: the servers hold no container,
+	// but podman's would answer its reset.
+	e.stopAPIServers()
 	if e.podman != nil {
 		e.quiet(append(append([]string(nil), e.podman...), "rm", "-a", "-f")...)
 		e.quiet(append(append([]string(nil), e.podman...), "system", "reset", "-f")...)
