@@ -88,8 +88,9 @@ test-cgroup2-remote: build fixture
 	@echo "prepared .cgroup2-remote; on a cgroup v2 host, as root: sh .cgroup2-remote/check.sh (the runtime) and sh .cgroup2-remote/engine.sh (the engine) (with the device tool: carry .cgroup2-remote)"
 
 # The OCI runtime-tools validation suite against berth-runtime (needs root).
-conformance: build
+conformance: build fixture
 	../shared/conformance/oci-validation.sh $(BIN)/berth-runtime
+	scripts/docker-py-conformance.sh $(BIN)/berth $(FIXTURE)/rootfs
 
 # Fuzz targets, FUZZTIME each. The fuzzer's cache and temp files go to
 # /dev/shm: on this disk (ext4 with discard) they cut it to a few execs

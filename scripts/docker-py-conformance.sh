@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# docker-py 7.1.0's own integration suite against `berth serve`, in a
+# storage root of its own that it removes: make conformance runs it.
+# usage: docker-py-conformance.sh BERTH BUSYBOX_ROOTFS [PYTEST-ARGS...]
+set -u
+berth=$(realpath "$1"); rootfs=$(realpath "$2"); shift 2
+work=$(mktemp -d /tmp/berth-docker-py.XXXXXX)
+b() { "$berth" --root "$work/storage" --runroot "$work/run" "$@"; }
+tar -C "$rootfs" --numeric-owner -cf "$work/rootfs.tar" .
+# The suite's TEST_IMG; no Docker Hub here, so busybox goes by its name.
+b import -c 'CMD ["sh"]' "$work/rootfs.tar" alpine:3.10 >/dev/null
+b tag alpine:3.10 busybox:latest
+b serve -H "unix://$work/api.sock" > "$work/serve.log" 2>&1 &
+server=$!
+for _ in $(seq 100); do [ -S "$work/api.sock" ] && break; sleep 0.05; done
+# Some tests pull from Docker Hub, which is not reachable here: the run is
+# bounded.
+timeout "${DOCKER_PY_TIMEOUT:-900}" ../shared/conformance/docker-py-suite.sh "unix://$work/api.sock" "$@"
+kill "$server"; wait "$server" 2>/dev/null
+for id in $(b ps -aq); do b rm -f "$id" >/dev/null; done
+b network prune -f >/dev/null; b volume prune -f >/dev/null
+grep " $work/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l
+rm -rf "$work"
