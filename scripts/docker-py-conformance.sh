@@ -5,12 +5,18 @@
 set -u
 berth=$(realpath "$1"); rootfs=$(realpath "$2"); shift 2
 work=$(mktemp -d /tmp/berth-docker-py.XXXXXX)
+# The engine's /berth parent cgroups stay, as Docker's /docker does; the
+# ones this run makes go at its end.
+made=""; for d in /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth; do [ -d "$d" ] || made="$made $d"; done
 b() { "$berth" --root "$work/storage" --runroot "$work/run" "$@"; }
 tar -C "$rootfs" --numeric-owner -cf "$work/rootfs.tar" .
 # The suite's TEST_IMG; no Docker Hub here, so busybox goes by its name.
 b import -c 'CMD ["sh"]' "$work/rootfs.tar" alpine:3.10 >/dev/null
 b tag alpine:3.10 busybox:latest
-b serve -H "unix://$work/api.sock" > "$work/serve.log" 2>&1 &
+b tag alpine:3.10 alpine:latest
+# The server itself in the background (not through b, whose subshell's
+# PID $! would be): it is stopped by its PID.
+"$berth" --root "$work/storage" --runroot "$work/run" serve -H "unix://$work/api.sock" > "$work/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 100); do [ -S "$work/api.sock" ] && break; sleep 0.05; done
 # Some tests pull from Docker Hub, which is not reachable here: the run is
@@ -21,3 +27,5 @@ for id in $(b ps -aq); do b rm -f "$id" >/dev/null; done
 b network prune -f >/dev/null; b volume prune -f >/dev/null
 grep " $work/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l
 rm -rf "$work"
+for d in $made; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+exit 0

@@ -47,6 +47,7 @@ func (s *Server) objectRoutes() {
 	m.HandleFunc("POST /containers/{id}/rename", s.simple(func(r *http.Request) error {
 		return s.e.ContainerRename(r.PathValue("id"), r.URL.Query().Get("name"))
 	}))
+	m.HandleFunc("POST /commit", s.commit)
 	m.HandleFunc("GET /plugins", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, []any{}) })
 	// Not a swarm manager, as a daemon outside a swarm answers.
 	for _, p := range []string{"/swarm", "/services", "/nodes", "/tasks", "/secrets", "/configs"} {
@@ -331,4 +332,26 @@ func (s *Server) containerExport(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-tar")
 	// Headers are sent: a failure can only cut the tar short.
 	_ = s.e.ContainerExport(id, w)
+}
+
+// commit is POST /commit?container=…&repo=…&tag=…: docker commit.
+func (s *Server) commit(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	ref := q.Get("repo")
+	if ref != "" && q.Get("tag") != "" {
+		ref += ":" + q.Get("tag")
+	}
+	o := engine.CommitOptions{Ref: ref, Message: q.Get("comment"), Author: q.Get("author"), Changes: q["changes"], Pause: true}
+	if v := q.Get("pause"); v != "" {
+		o.Pause = boolValue(r, "pause")
+	}
+	c, err := s.e.ContainerInspect(q.Get("container"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	// Only a running container is paused (inspect reads its state anew).
+	o.Pause = o.Pause && c.State != nil && c.State.Running
+	id, err := s.e.ContainerCommit(r.Context(), c.ID, o)
+	reply(w, http.StatusCreated, map[string]string{"Id": id}, err)
 }

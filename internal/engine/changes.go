@@ -201,14 +201,20 @@ func (e *Engine) ContainerCommit(ctx context.Context, ref string, o CommitOption
 	}
 	if o.Pause && c.State.Status == container.Running && !c.State.Paused {
 		if err := e.rt.Pause(c.ID); err != nil {
-			return "", fmt.Errorf("commit %s: pause: %w", c.Name, err)
-		}
-		defer func() {
-			if rerr := e.rt.Resume(c.ID); rerr != nil {
-				// The container would stay frozen with nobody told.
-				err = errors.Join(err, fmt.Errorf("commit %s: resume: %w", c.Name, rerr))
+			// The runtime cannot pause a container whose process has
+			// ended while its record still says running (its monitor has
+			// not written the end yet): its changes stand still anyway.
+			if st, serr := e.rt.State(c.ID); serr == nil && st.Status == "running" {
+				return "", fmt.Errorf("commit %s: pause: %w", c.Name, err)
 			}
-		}()
+		} else {
+			defer func() {
+				if rerr := e.rt.Resume(c.ID); rerr != nil {
+					// The container would stay frozen with nobody told.
+					err = errors.Join(err, fmt.Errorf("commit %s: resume: %w", c.Name, rerr))
+				}
+			}()
+		}
 	}
 	cfg := image.RuntimeConfig{Config: base.Config.Config, HealthStartInterval: base.HealthStartInterval()}
 	cfg.Env, cfg.Cmd, cfg.Entrypoint = c.Config.Env, c.Config.Cmd, c.Config.Entrypoint
