@@ -68,12 +68,14 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	conn, rw, err := hijack(w, r, a.tty)
+	// The start's Tty decides the framing, as moby's does: a session
+	// with a terminal started without it is sent in frames.
+	conn, rw, err := hijack(w, r, req.Tty)
 	if err != nil {
 		return // the client is gone
 	}
 	defer conn.Close() // EOF for the client: the session has ended
-	out := newStreamWriter(rw, a.tty)
+	out := newStreamWriter(rw, req.Tty)
 	var copies sync.WaitGroup
 	var ours []*os.File // our ends of the writers, closed once the session ends
 	pipeOut := func(dst io.Writer) (*os.File, error) {
