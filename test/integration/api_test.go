@@ -260,3 +260,37 @@ func TestDockerCLIExecNetworksVolumesAndEventsThroughTheAPI(t *testing.T) {
 		t.Fatalf("swarm: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// TestDockerCLITerminalsThroughTheAPI: run -t and exec -t through a
+// pty (script(1)): the container's process has a terminal, its output
+// comes back raw, and the exit code is the container's.
+func TestDockerCLITerminalsThroughTheAPI(t *testing.T) {
+	requireDockerCLI(t)
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Fatal("script(1) is not installed (Debian's bsdutils)")
+	}
+	root := engineWithBusybox(t)
+	sock, _ := apiServer(t, root)
+	inPty := func(command string) (string, int) {
+		t.Helper()
+		cmd := exec.Command("script", "-qec", command, "/dev/null")
+		cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+sock, "DOCKER_CONFIG="+filepath.Join(root, "docker-config"))
+		out, err := cmd.Output()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	out, code := inPty("docker run -t --rm busybox:it sh -c 'tty; exit 5'")
+	if code != 5 || !strings.Contains(out, "/dev/pts/0") {
+		t.Fatalf("run -t: exit %d, %q", code, out)
+	}
+	mustDocker(t, sock, "run", "-d", "--name", "term", "busybox:it", "sleep", "60")
+	if out, code := inPty("docker exec -t term sh -c 'tty; echo hi'"); code != 0 || !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "hi") {
+		t.Fatalf("exec -t: exit %d, %q", code, out)
+	}
+	mustDocker(t, sock, "rm", "-f", "term")
+}
