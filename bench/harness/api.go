@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -109,19 +108,5 @@ func (e *env) apiExecOp(peer string) (*op, string) {
 	if cli == nil {
 		return nil, why
 	}
-	name := fmt.Sprintf("bench-%s-api-exec", peer)
-	run := append(append([]string(nil), cli...), "run", "-d", "--name", name, "--network", "none")
-	if peer == "podman" {
-		run = append(run, "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096")
-	}
-	return &op{
-		setup: func() error {
-			_, err := e.timed("", append(run, image, "sleep", "100000")...)
-			return err
-		},
-		once: func(int) (time.Duration, error) {
-			return e.timed("", append(append([]string(nil), cli...), "exec", name, "/bin/true")...)
-		},
-		teardown: func() { e.quiet(append(append([]string(nil), cli...), "rm", "-f", name)...) },
-	}, ""
+	return e.cliExecOp(peer, cli, "bench-"+peer+"-api-exec"), ""
 }

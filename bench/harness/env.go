@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -384,6 +385,10 @@ func (e *env) teardown() {
 			syscall.Kill(-e.dockerd.Process.Pid, syscall.SIGKILL)
 		}
 	}
+	// Processes the peers left running on our work dir: podman's exec
+	// sessions through its API keep their conmon for --exit-delay (300 s)
+	// after they end. They name our work dir, which is ours alone.
+	killOwnedBy(e.work)
 	// The parents cgroups of berth and the engines, and containerd's
 	// state dir, when this run made them (empty once the containers are
 	// gone).
@@ -522,4 +527,30 @@ func leftoverCandidates() []string {
 		out = append(out, dirs...)
 	}
 	return append(out, "/run/containerd")
+}
+
+// killOwnedBy kills, by PID, the processes whose command line names dir
+// (a directory of the harness's own, so none of them is another's).
+func killOwnedBy(dir string) {
+	procs, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmdline), dir+"/") {
+			pids = append(pids, pid)
+		}
+	}
+	for _, pid := range pids {
+		_ = syscall.Kill(pid, syscall.SIGKILL) // gone already: nothing to do
+	}
+	for _, pid := range pids {
+		// Their cgroups can go only once they are reaped or gone.
+		for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 }

@@ -223,7 +223,13 @@ func (e *env) engineExecOp(p string) (*op, string) {
 	if cli == nil {
 		return nil, "not an engine"
 	}
-	name := "bench-" + p + "-exec"
+	return e.cliExecOp(p, cli, "bench-"+p+"-exec"), ""
+}
+
+// cliExecOp times `CLI exec NAME /bin/true` into a sleeping container
+// named name that the set-up runs with the CLI (docker's or podman's
+// argv, or berth's).
+func (e *env) cliExecOp(p string, cli []string, name string) *op {
 	run := append(append([]string(nil), cli...), "run", "-d", "--name", name, "--network", "none")
 	if p == "podman" {
 		run = append(run, "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096")
@@ -237,7 +243,7 @@ func (e *env) engineExecOp(p string) (*op, string) {
 			return e.timed("", append(append([]string(nil), cli...), "exec", name, "/bin/true")...)
 		},
 		teardown: func() { e.quiet(append(append([]string(nil), cli...), "rm", "-f", name)...) },
-	}, ""
+	}
 }
 
 // execOp times exec into a long-running container.

@@ -3,7 +3,6 @@ package api
 import (
 	"bufio"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -181,13 +180,11 @@ func (f frameWriter) Write(p []byte) (int, error) {
 	if err != nil {
 		return n, err
 	}
-	switch fl := s.w.(type) {
-	case *bufio.ReadWriter:
-		err = fl.Flush()
-	case http.Flusher:
-		fl.Flush()
+	if bw, ok := s.w.(*bufio.ReadWriter); ok {
+		return n, bw.Flush()
 	}
-	return n, err
+	flush(s.w)
+	return n, nil
 }
 
 func orDiscard(w io.Writer) io.Writer {
@@ -195,10 +192,4 @@ func orDiscard(w io.Writer) io.Writer {
 		return io.Discard
 	}
 	return w
-}
-
-// writeBody writes v as the JSON body of a response whose headers are
-// sent.
-func writeBody(w http.ResponseWriter, v any) {
-	_ = json.NewEncoder(w).Encode(v) // the client went away: nobody to tell
 }

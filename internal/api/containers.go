@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -79,17 +78,17 @@ func (s *Server) containerStart(w http.ResponseWriter, r *http.Request) {
 	waiting := s.attaches[c.ID]
 	delete(s.attaches, c.ID)
 	s.mu.Unlock()
-	autoRemove := c.HostConfig != nil && c.HostConfig.AutoRemove
 	if len(waiting) == 0 {
 		if err := s.e.ContainerStart(r.Context(), c.ID); err != nil {
-			s.failedStart(c.ID, autoRemove)
-			writeError(w, startError(err))
+			writeError(w, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	started := make(chan error, 1)
+	// started has how the start went; ended, once the run is over, the
+	// engine's error for it (a failed start's, its --rm removal done).
+	started, ended := make(chan error, 1), make(chan error, 1)
 	streams := fanOut(waiting)
 	streams.Started = func(err error) { started <- err }
 	streams.Resizes = s.resizer(c.ID)
@@ -99,38 +98,19 @@ func (s *Server) containerStart(w http.ResponseWriter, r *http.Request) {
 		_, err := s.e.ContainerStartAttached(context.Background(), c.ID, streams)
 		s.dropResizer(c.ID)
 		select {
-		case started <- err: // failed before it ran
+		case started <- err: // failed before it could say how the start went
 		default:
 		}
+		ended <- err
 		for _, a := range waiting {
 			a.finish()
 		}
 	}()
 	if err := <-started; err != nil {
-		s.failedStart(c.ID, autoRemove)
-		writeError(w, startError(err))
+		writeError(w, <-ended)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// failedStart removes a --rm container whose start failed, as Docker
-// does: a client waiting for its removal is answered.
-func (s *Server) failedStart(id string, autoRemove bool) {
-	if autoRemove {
-		_ = s.e.ContainerRemove(context.Background(), id, engine.RemoveOptions{Force: true, Volumes: true}) // gone already, or the client sees it in ps
-	}
-}
-
-// startError answers a start that did not reach the container's code
-// as Docker does (400, the runtime's message), so that the CLI exits
-// 126 or 127 by it.
-func startError(err error) error {
-	var se *engine.StatusError
-	if errors.As(err, &se) && statusOf(err) == http.StatusInternalServerError {
-		return badRequest(err)
-	}
-	return err
 }
 
 func timeoutOf(r *http.Request) (*int, error) {
@@ -201,16 +181,12 @@ func (s *Server) containerWait(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush()
-	}
+	openStream(w, "application/json")
 	resp, err := s.e.ContainerWait(r.Context(), id, engine.WaitCondition(r.URL.Query().Get("condition")))
 	if err != nil {
 		resp = mobycontainer.WaitResponse{StatusCode: -1, Error: &mobycontainer.WaitExitError{Message: err.Error()}}
 	}
-	writeBody(w, resp)
+	_ = sendJSON(w, resp) // the client went away: nobody to tell
 }
 
 func (s *Server) containerRemove(w http.ResponseWriter, r *http.Request) {
@@ -236,8 +212,7 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 		o.Until = unixTime(v)
 	}
 	tty := c.Config != nil && c.Config.Tty
-	w.Header().Set("Content-Type", streamType(tty))
-	w.WriteHeader(http.StatusOK)
+	openStream(w, streamType(tty))
 	out := newStreamWriter(w, tty)
 	stdout, stderr := out.stdout(), out.stderr()
 	if !boolValue(r, "stdout") {

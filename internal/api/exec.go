@@ -62,7 +62,7 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Detach {
 		if _, err := s.e.ExecStart(context.Background(), id, o); err != nil {
-			writeError(w, startError(err))
+			writeError(w, err)
 			return
 		}
 		w.WriteHeader(http.StatusOK)
@@ -95,11 +95,15 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 	fail := func(err error) {
 		_, _ = out.stderr().Write([]byte(err.Error() + "\n")) // the stream is the answer now
 	}
-	if o.Stdout, err = pipeOut(out.stdout()); err != nil {
-		fail(err)
-		return
+	// What the session did not attach goes nowhere (/dev/null); with a
+	// terminal there is only its one stream.
+	if a.stdout || a.tty {
+		if o.Stdout, err = pipeOut(out.stdout()); err != nil {
+			fail(err)
+			return
+		}
 	}
-	if !a.tty {
+	if a.stderr && !a.tty {
 		if o.Stderr, err = pipeOut(out.stderr()); err != nil {
 			fail(err)
 			return

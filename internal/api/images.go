@@ -38,6 +38,8 @@ type jsonStream struct {
 	partial []byte
 }
 
+// The headers go with the first message, not before: a flush would end
+// the reading of the request's body (a build's context).
 func newJSONStream(w http.ResponseWriter, key string) *jsonStream {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
@@ -66,11 +68,9 @@ func (j *jsonStream) Write(p []byte) (int, error) {
 }
 
 func (j *jsonStream) send(v any) {
-	b, _ := json.Marshal(v) // maps of strings: always encodable
-	_, _ = j.w.Write(append(b, '\r', '\n'))
-	if f, ok := j.w.(http.Flusher); ok {
-		f.Flush()
-	}
+	b, _ := json.Marshal(v)                 // maps of strings: always encodable
+	_, _ = j.w.Write(append(b, '\r', '\n')) // a client gone misses the rest
+	flush(j.w)
 }
 
 // message sends one message of the stream's own.

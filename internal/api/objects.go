@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -246,22 +245,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("until"); v != "" {
 		o.Until = eventTime(v)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	if fl, ok := w.(http.Flusher); ok {
-		fl.Flush()
-	}
-	enc := json.NewEncoder(w)
+	openStream(w, "application/json")
 	// The stream is the answer: it ends when the client goes.
-	_ = s.e.SystemEvents(r.Context(), o, func(m mobyevents.Message) error {
-		if err := enc.Encode(m); err != nil {
-			return err
-		}
-		if fl, ok := w.(http.Flusher); ok {
-			fl.Flush()
-		}
-		return nil
-	})
+	_ = s.e.SystemEvents(r.Context(), o, func(m mobyevents.Message) error { return sendJSON(w, m) })
 }
 
 // eventTime reads a since/until value: Unix seconds (with a fraction)
@@ -295,17 +281,12 @@ func (s *Server) containerStats(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, st)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	enc := json.NewEncoder(w)
+	openStream(w, "application/json")
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
-		if enc.Encode(st) != nil {
+		if sendJSON(w, st) != nil {
 			return // the client went away
-		}
-		if fl, ok := w.(http.Flusher); ok {
-			fl.Flush()
 		}
 		select {
 		case <-r.Context().Done():

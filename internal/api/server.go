@@ -174,6 +174,13 @@ func statusOf(err error) int {
 	case errors.Is(err, engine.ErrInvalid):
 		return http.StatusBadRequest
 	}
+	// A start that did not reach the container's code: 400 with the
+	// runtime's message, as Docker answers, so the CLI exits 126 or 127
+	// by it.
+	var start *engine.StatusError
+	if errors.As(err, &start) {
+		return http.StatusBadRequest
+	}
 	return http.StatusInternalServerError
 }
 
@@ -198,6 +205,30 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	// The client went away: there is nobody to tell.
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// openStream answers 200 with the content type and sends the headers at
+// once: the body streams after them, as the condition or the events
+// come.
+func openStream(w http.ResponseWriter, contentType string) {
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(http.StatusOK)
+	flush(w)
+}
+
+func flush(w any) {
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// sendJSON writes one JSON value of a stream and flushes it.
+func sendJSON(w http.ResponseWriter, v any) error {
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		return err
+	}
+	flush(w)
+	return nil
 }
 
 // decode reads a JSON request body into v; an empty body leaves v as is.

@@ -119,7 +119,7 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (Result, error) {
 		file = filepath.Join(o.ContextDir, "Dockerfile")
 	}
 	v := p.step("[internal] load build definition from "+filepath.Base(file), "", false)
-	stages, metaArgs, escape, err := parseDockerfile(file, o.Source, v)
+	stages, metaArgs, escape, err := parseDockerfile(file, o.Source, p)
 	v.finish(err)
 	if err != nil {
 		return Result{}, err
@@ -201,9 +201,9 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (Result, error) {
 }
 
 // parseDockerfile reads the Dockerfile (from src when set) into its
-// stages and the ARGs before the first FROM; the parser's warnings go to
-// the step.
-func parseDockerfile(file string, src io.Reader, v *vertex) ([]instructions.Stage, []instructions.ArgCommand, rune, error) {
+// stages and the ARGs before the first FROM; the parser's and the
+// linter's warnings go to the progress.
+func parseDockerfile(file string, src io.Reader, p *progress) ([]instructions.Stage, []instructions.ArgCommand, rune, error) {
 	if src == nil {
 		f, err := os.Open(file)
 		if err != nil {
@@ -221,9 +221,9 @@ func parseDockerfile(file string, src io.Reader, v *vertex) ([]instructions.Stag
 		return nil, nil, 0, fmt.Errorf("build: %s: %w", file, err)
 	}
 	for _, w := range ast.Warnings {
-		v.p.warn(w.Short)
+		p.warn(w.Short)
 	}
-	lint, err := newLinter(dt, v.p)
+	lint, err := newLinter(dt, p)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("build: %s: %w", file, err)
 	}

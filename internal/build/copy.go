@@ -15,7 +15,6 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/dockerignore"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	mobycontainer "github.com/moby/moby/api/types/container"
 	"github.com/moby/patternmatcher"
 
 	"github.com/berth-project/berth/internal/copytree"
@@ -521,15 +520,11 @@ func (b *builder) extract(ctx context.Context, from string, sources []string, pr
 	if err != nil {
 		return "", nil, fmt.Errorf("--from=%s: %w", from, err)
 	}
-	cr, err := b.e.ContainerCreate(ctx, engine.CreateOptions{Config: mobycontainer.Config{Image: image, Cmd: []string{"/bin/true"}, Entrypoint: []string{""}, Labels: b.stepLabels()},
-		HostConfig: mobycontainer.HostConfig{NetworkMode: "none"}})
+	cr, remove, err := b.readContainer(ctx, image)
 	if err != nil {
 		return "", nil, err
 	}
-	defer func() {
-		// Only read from: the copy's result is what matters.
-		_ = b.e.ContainerRemove(context.Background(), cr.ID, engine.RemoveOptions{Force: true})
-	}()
+	defer remove()
 	dir, err := os.MkdirTemp(b.stagingDir, "from-")
 	if err != nil {
 		return "", nil, err
@@ -542,7 +537,7 @@ func (b *builder) extract(ctx context.Context, from string, sources []string, pr
 			done()
 			return "", nil, err
 		}
-		if err := b.e.ContainerCopyFrom(cr.ID, "/"+rel, target); err != nil {
+		if err := b.e.ContainerCopyFrom(cr, "/"+rel, target); err != nil {
 			done()
 			return "", nil, fmt.Errorf("--from=%s: %s: %w", from, src, err)
 		}

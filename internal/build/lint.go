@@ -2,6 +2,7 @@ package build
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -39,31 +40,25 @@ func lintStages(lint *linter.Linter, stages []instructions.Stage) {
 	for _, s := range stages {
 		shell := false
 		for _, c := range s.Commands {
+			var shellForm bool
+			var pairs []instructions.KeyValuePair
 			switch c := c.(type) {
 			case *instructions.ShellCommand:
 				shell = true
 			case *instructions.CmdCommand:
-				if c.PrependShell && !shell {
-					lint.Run(&linter.RuleJSONArgsRecommended, c.Location(), linter.RuleJSONArgsRecommended.Format(c.Name()))
-				}
+				shellForm = c.PrependShell
 			case *instructions.EntrypointCommand:
-				if c.PrependShell && !shell {
-					lint.Run(&linter.RuleJSONArgsRecommended, c.Location(), linter.RuleJSONArgsRecommended.Format(c.Name()))
-				}
+				shellForm = c.PrependShell
 			case *instructions.EnvCommand:
-				for _, kv := range c.Env {
-					if kv.NoDelim {
-						lint.Run(&linter.RuleLegacyKeyValueFormat, c.Location(), linter.RuleLegacyKeyValueFormat.Format(c.Name()))
-						break
-					}
-				}
+				pairs = c.Env
 			case *instructions.LabelCommand:
-				for _, kv := range c.Labels {
-					if kv.NoDelim {
-						lint.Run(&linter.RuleLegacyKeyValueFormat, c.Location(), linter.RuleLegacyKeyValueFormat.Format(c.Name()))
-						break
-					}
-				}
+				pairs = c.Labels
+			}
+			if shellForm && !shell {
+				lint.Run(&linter.RuleJSONArgsRecommended, c.Location(), linter.RuleJSONArgsRecommended.Format(c.Name()))
+			}
+			if slices.ContainsFunc(pairs, func(kv instructions.KeyValuePair) bool { return kv.NoDelim }) {
+				lint.Run(&linter.RuleLegacyKeyValueFormat, c.Location(), linter.RuleLegacyKeyValueFormat.Format(c.Name()))
 			}
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/moby/moby/api/types/mount"
 
 	"github.com/berth-project/berth/internal/copytree"
+	"github.com/berth-project/berth/internal/state"
 )
 
 // ParseSSH reads an --ssh value: ID[=SOCKET], the agent's socket (for
@@ -189,7 +190,7 @@ func (b *builder) cacheMount(ctx context.Context, m *instructions.Mount, progres
 	dir, release := base, func() {}
 	switch m.CacheSharing {
 	case instructions.MountSharingLocked:
-		unlock, _, err := flock(base+".lock", true)
+		unlock, err := state.Flock(base + ".lock")
 		if err != nil {
 			return "", nil, err
 		}
@@ -199,7 +200,7 @@ func (b *builder) cacheMount(ctx context.Context, m *instructions.Mount, progres
 			if n > 0 {
 				dir = base + "-" + strconv.Itoa(n)
 			}
-			unlock, ok, err := flock(dir+".lock", false)
+			unlock, ok, err := state.TryFlock(dir + ".lock")
 			if err != nil {
 				return "", nil, err
 			}
@@ -256,27 +257,6 @@ func (b *builder) seedCache(ctx context.Context, dir string, m *instructions.Mou
 		return err // (another build made it meanwhile: that one is used)
 	}
 	return nil
-}
-
-// flock takes an exclusive lock on path, waiting for it when wait is
-// set; ok is false when it is held elsewhere and wait is not set.
-func flock(path string, wait bool) (release func(), ok bool, err error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, false, err
-	}
-	how := syscall.LOCK_EX
-	if !wait {
-		how |= syscall.LOCK_NB
-	}
-	if err := syscall.Flock(int(f.Fd()), how); err != nil {
-		_ = f.Close() // not locked: nothing to release
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, false, nil
-		}
-		return nil, false, fmt.Errorf("lock %s: %w", path, err)
-	}
-	return func() { _ = f.Close() }, true, nil // closing releases the lock; it cannot fail for an open file
 }
 
 // bindSource is a bind mount's source on the host: a path of the

@@ -96,18 +96,29 @@ func (b *builder) export(ctx context.Context, id string, o Output) error {
 
 // exportTar writes the image's filesystem as a tar, through a container
 // of it made for that.
-func (b *builder) exportTar(ctx context.Context, id string, w io.Writer) (err error) {
-	cr, err := b.e.ContainerCreate(ctx, engine.CreateOptions{Config: mobycontainer.Config{Image: id, Cmd: []string{"/bin/true"}, Entrypoint: []string{""}, Labels: b.stepLabels()},
-		HostConfig: mobycontainer.HostConfig{NetworkMode: "none"}})
+func (b *builder) exportTar(ctx context.Context, id string, w io.Writer) error {
+	cr, remove, err := b.readContainer(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if rerr := b.e.ContainerRemove(context.Background(), cr.ID, engine.RemoveOptions{Force: true}); err == nil {
-			err = rerr
-		}
-	}()
-	return b.e.ContainerExport(cr.ID, w)
+	defer remove()
+	return b.e.ContainerExport(cr, w)
+}
+
+// readContainer is a container of image made only to read its files
+// (never started), labelled as a step so that a killed build's goes
+// with the next build; remove removes it.
+func (b *builder) readContainer(ctx context.Context, image string) (id string, remove func(), err error) {
+	cr, err := b.e.ContainerCreate(ctx, engine.CreateOptions{Config: mobycontainer.Config{Image: image, Cmd: []string{"/bin/true"}, Entrypoint: []string{""}, Labels: b.stepLabels()},
+		HostConfig: mobycontainer.HostConfig{NetworkMode: "none"}})
+	if err != nil {
+		return "", nil, err
+	}
+	return cr.ID, func() {
+		// Only read from: what was read is the result; one left is
+		// swept by the next build.
+		_ = b.e.ContainerRemove(context.Background(), cr.ID, engine.RemoveOptions{Force: true})
+	}, nil
 }
 
 // writeTo runs write on the output's file (written beside it and

@@ -61,8 +61,7 @@ func TestLintWarnsAndCheckDirectiveSkipsOrFails(t *testing.T) {
 	parse := func(dockerfile string) (string, error) {
 		var out bytes.Buffer
 		p := newProgress(&out, ProgressClassic)
-		v := p.step("load", "", true)
-		_, _, _, err := parseDockerfile("Dockerfile", bytes.NewReader([]byte(dockerfile)), v)
+		_, _, _, err := parseDockerfile("Dockerfile", bytes.NewReader([]byte(dockerfile)), p)
 		return out.String(), err
 	}
 	out, err := parse("FROM busybox as Build\nENV k v\nCMD echo hi\n")

@@ -77,11 +77,13 @@ func OpenWith(root, runRoot string, o Options) (*Engine, error) {
 		e.self = "/proc/self/exe"
 	}
 	// Containers' upper dirs are made and removed here, thousands of
-	// files at a time: spread over the filesystem (ext4).
-	if err := os.MkdirAll(filepath.Join(root, "containers"), 0o700); err != nil {
-		return nil, fmt.Errorf("open the engine: %w", err)
+	// files at a time: spread over the filesystem (ext4), marked once,
+	// when the store makes the directory (an existing one costs this
+	// open one failed mkdir). Another error leaves the directory to the
+	// container store, which makes it with its first container.
+	if dir := filepath.Join(root, "containers"); os.Mkdir(dir, 0o700) == nil {
+		sys.SpreadSubdirs(dir)
 	}
-	sys.SpreadSubdirs(filepath.Join(root, "containers"))
 	e.rt = runtime.New(e.paths.RuntimeRoot())
 	e.volumes = e.storage().Volumes()
 	e.networks = &network.Manager{Root: root, Isolated: filepath.Clean(root) != DefaultRoot}

@@ -52,7 +52,8 @@ type RunResult struct {
 }
 
 // ContainerStart starts a created or exited container and returns once
-// it runs (or with the reason it could not). Starting a running
+// it runs (or with the reason it could not: a StatusError, and with
+// AutoRemove nothing left, as ContainerRun's). Starting a running
 // container is not an error.
 func (e *Engine) ContainerStart(ctx context.Context, ref string) error {
 	c, err := e.get(ref)
@@ -64,10 +65,13 @@ func (e *Engine) ContainerStart(ctx context.Context, ref string) error {
 		return err
 	}
 	running, err := e.goAhead(l)
-	if err == nil && !running {
+	if err != nil {
+		return e.startFailed(c, err)
+	}
+	if !running {
 		l.Release()
 	}
-	return err
+	return nil
 }
 
 // ContainerRun creates and starts a container. With streams nil it
@@ -144,7 +148,11 @@ func (e *Engine) ContainerStartAttached(ctx context.Context, ref string, s Strea
 	if err != nil {
 		return RunResult{}, &StatusError{StatusFailed, err}
 	}
-	return e.runAttached(c, l, ours, s)
+	res, err := e.runAttached(c, l, ours, s)
+	if err != nil && !errors.Is(err, ErrConflict) { // a running container is left as it runs
+		return res, e.startFailed(c, err)
+	}
+	return res, err
 }
 
 // launchAttached launches a monitor for container id with one end of a

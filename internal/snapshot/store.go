@@ -42,15 +42,19 @@ type Store struct {
 // OpenStore opens (creating it if needed) the snapshot store at root and
 // removes unpacks that never finished.
 func OpenStore(root string) (*Store, error) {
+	// Layers are unpacked and removed here, thousands of files at a
+	// time: spread over the filesystem (ext4), marked when made.
+	_, err := os.Stat(root)
+	fresh := errors.Is(err, os.ErrNotExist)
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("snapshot store %s: %w", root, err)
+	}
+	if fresh {
+		sys.SpreadSubdirs(root)
 	}
 	if err := os.Chmod(root, 0o700); err != nil {
 		return nil, fmt.Errorf("snapshot store %s: %w", root, err)
 	}
-	// Layers are unpacked and removed here, thousands of files at a
-	// time: spread over the filesystem (ext4).
-	sys.SpreadSubdirs(root)
 	s := &Store{root: root}
 	s.removeAbandoned()
 	return s, nil

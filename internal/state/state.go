@@ -97,15 +97,29 @@ func (s Store) LockContainer(id string) (func(), error) {
 // Flock takes an exclusive flock on path (created if missing); the returned
 // function releases it. The kernel releases it too if the process dies.
 func Flock(path string) (func(), error) {
+	release, _, err := flockFile(path, unix.LOCK_EX)
+	return release, err
+}
+
+// TryFlock is Flock without waiting: ok is false, and nothing is held,
+// while another holds the lock.
+func TryFlock(path string) (release func(), ok bool, err error) {
+	return flockFile(path, unix.LOCK_EX|unix.LOCK_NB)
+}
+
+func flockFile(path string, how int) (func(), bool, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("open lock %s: %w", path, err)
+		return nil, false, fmt.Errorf("open lock %s: %w", path, err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		_ = f.Close() // the lock file could not be locked: this error is returned
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+	if err := unix.Flock(int(f.Fd()), how); err != nil {
+		_ = f.Close() // the lock file could not be locked: this error (or busy) is returned
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("lock %s: %w", path, err)
 	}
-	return func() { _ = f.Close() }, nil // closing releases the lock; it cannot fail for an open file
+	return func() { _ = f.Close() }, true, nil // closing releases the lock; it cannot fail for an open file
 }
 
 // ErrNotExist is returned by Load for an unknown container.
