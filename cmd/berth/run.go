@@ -7,10 +7,12 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"time"
 
 	mobycontainer "github.com/moby/moby/api/types/container"
 	mobynetwork "github.com/moby/moby/api/types/network"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/engine"
@@ -28,6 +30,57 @@ type createFlags struct {
 	stopTimeout                                                                     int
 	cpus                                                                            float64
 	rf                                                                              registryFlags
+	health                                                                          healthFlags
+}
+
+// healthFlags are --health-* and --no-healthcheck.
+type healthFlags struct {
+	cmd                                       string
+	interval, timeout, startPeriod, startIntv time.Duration
+	retries                                   int
+	none                                      bool
+}
+
+func (h *healthFlags) add(fl *pflag.FlagSet) {
+	fl.StringVar(&h.cmd, "health-cmd", "", "command to run to check health")
+	fl.DurationVar(&h.interval, "health-interval", 0, "time between running the check (ms|s|m|h) (default 0s)")
+	fl.DurationVar(&h.timeout, "health-timeout", 0, "maximum time to allow one check to run (ms|s|m|h) (default 0s)")
+	fl.DurationVar(&h.startPeriod, "health-start-period", 0, "start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)")
+	fl.DurationVar(&h.startIntv, "health-start-interval", 0, "time between running the check during the start period (ms|s|m|h) (default 0s)")
+	fl.IntVar(&h.retries, "health-retries", 0, "consecutive failures needed to report unhealthy")
+	fl.BoolVar(&h.none, "no-healthcheck", false, "disable any container-specified HEALTHCHECK")
+}
+
+// config is the create's healthcheck, as Docker's CLI makes it: nil
+// when no flag is given.
+func (h *healthFlags) config() (*mobycontainer.HealthConfig, error) {
+	set := h.cmd != "" || h.interval != 0 || h.timeout != 0 || h.startPeriod != 0 || h.startIntv != 0 || h.retries != 0
+	if h.none {
+		if set {
+			return nil, errors.New("--no-healthcheck conflicts with --health-* options")
+		}
+		return &mobycontainer.HealthConfig{Test: []string{"NONE"}}, nil
+	}
+	if !set {
+		return nil, nil
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"--health-interval", h.interval}, {"--health-timeout", h.timeout}, {"--health-start-period", h.startPeriod}, {"--health-start-interval", h.startIntv}} {
+		if d.v < 0 {
+			return nil, fmt.Errorf("%s cannot be negative", d.name)
+		}
+	}
+	if h.retries < 0 {
+		return nil, errors.New("--health-retries cannot be negative")
+	}
+	out := &mobycontainer.HealthConfig{Interval: h.interval, Timeout: h.timeout, StartPeriod: h.startPeriod,
+		StartInterval: h.startIntv, Retries: h.retries}
+	if h.cmd != "" {
+		out.Test = []string{"CMD-SHELL", h.cmd}
+	}
+	return out, nil
 }
 
 func (f *createFlags) add(c *cobra.Command) {
@@ -84,6 +137,7 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.Int64VarP(&f.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
 	fl.StringVar(&f.cpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
 	fl.Float64Var(&f.cpus, "cpus", 0, "CPU limit")
+	f.health.add(fl)
 	f.rf.add(c)
 }
 
@@ -133,6 +187,9 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 	}
 	if cmd.Flags().Changed("stop-timeout") {
 		o.Config.StopTimeout = &f.stopTimeout
+	}
+	if o.Config.Healthcheck, err = f.health.config(); err != nil {
+		return fail(err)
 	}
 	if cmd.Flags().Changed("entrypoint") { // "--entrypoint ''" clears it
 		o.Config.Entrypoint = []string{f.entrypoint}

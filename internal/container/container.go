@@ -56,6 +56,10 @@ type Config struct {
 	// client's input ends (a foreground run -i).
 	StdinOnce    bool                `json:"stdinOnce,omitempty"`
 	ExposedPorts map[string]struct{} `json:"exposedPorts,omitempty"`
+	// Healthcheck is the probe the monitor runs while the container
+	// runs; Shell runs its CMD-SHELL form (the image's SHELL).
+	Healthcheck *Healthcheck `json:"healthcheck,omitempty"`
+	Shell       []string     `json:"shell,omitempty"`
 }
 
 // Args are the container's command line: the entrypoint, then the
@@ -173,6 +177,9 @@ type State struct {
 	StopRequested bool `json:"stopRequested,omitempty"`
 	// Paused is set while the engine has the container frozen.
 	Paused bool `json:"paused,omitempty"`
+	// Health is the probes' verdict, for a container with a
+	// healthcheck.
+	Health *Health `json:"health,omitempty"`
 }
 
 // RestartPolicy is --restart: no, on-failure[:N], always, unless-stopped.

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -96,8 +97,13 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 		Hostname: oc.Hostname, Domainname: oc.Domainname, User: ic.User, Env: mergeEnv(ic.Env, oc.Env),
 		Cmd: ic.Cmd, Entrypoint: ic.Entrypoint, WorkingDir: ic.WorkingDir, Labels: map[string]string{},
 		StopSignal: ic.StopSignal, Tty: oc.Tty, ExposedPorts: ic.ExposedPorts, StopTimeout: oc.StopTimeout,
-		OpenStdin: oc.OpenStdin, StdinOnce: oc.StdinOnce,
+		OpenStdin: oc.OpenStdin, StdinOnce: oc.StdinOnce, Shell: ic.Shell,
 	}
+	hc, err := healthcheckOf(oc.Healthcheck)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Healthcheck = hc.Merge(imageHealthcheck(img))
 	if oc.Entrypoint != nil {
 		cfg.Entrypoint, cfg.Cmd = nil, nil
 		if len(oc.Entrypoint) > 1 || len(oc.Entrypoint) == 1 && oc.Entrypoint[0] != "" {
@@ -168,6 +174,41 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 	}
 	e.containerEvent(c, mobyevents.ActionCreate)
 	return c, nil
+}
+
+// healthcheckOf is a create's healthcheck, nil when it gives none;
+// durations under a millisecond other than zero are refused, as Docker
+// refuses them.
+func healthcheckOf(h *mobycontainer.HealthConfig) (*container.Healthcheck, error) {
+	if h == nil {
+		return nil, nil
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"Interval", h.Interval}, {"Timeout", h.Timeout}, {"StartPeriod", h.StartPeriod}, {"StartInterval", h.StartInterval}} {
+		if d.v != 0 && d.v < time.Millisecond {
+			return nil, invalid(fmt.Errorf("%s in Healthcheck cannot be less than 1ms", d.name))
+		}
+	}
+	if h.Retries < 0 {
+		return nil, invalid(errors.New("Retries in Healthcheck cannot be negative"))
+	}
+	if len(h.Test) > 0 && !slices.Contains([]string{"CMD", "CMD-SHELL", "NONE"}, h.Test[0]) {
+		return nil, invalid(fmt.Errorf("healthcheck test %q: want CMD, CMD-SHELL or NONE first", h.Test[0]))
+	}
+	return &container.Healthcheck{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout,
+		StartPeriod: h.StartPeriod, StartInterval: h.StartInterval, Retries: h.Retries}, nil
+}
+
+// imageHealthcheck is an image's HEALTHCHECK, nil when it has none.
+func imageHealthcheck(img *image.Image) *container.Healthcheck {
+	h := img.Config.Config.Healthcheck
+	if h == nil {
+		return nil
+	}
+	return &container.Healthcheck{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout,
+		StartPeriod: h.StartPeriod, StartInterval: img.HealthStartInterval(), Retries: h.Retries}
 }
 
 // mergeEnv is the image's environment with the caller's on top, as

@@ -95,6 +95,13 @@ func stateOf(c *container.Container) *mobycontainer.State {
 		StartedAt: stamp(c.State.StartedAt), FinishedAt: stamp(c.State.FinishedAt),
 	}
 	st.Restarting = st.Status == mobycontainer.StateRestarting
+	if h := c.State.Health; h != nil {
+		st.Health = &mobycontainer.Health{Status: mobycontainer.HealthStatus(h.Status), FailingStreak: h.FailingStreak,
+			Log: make([]*mobycontainer.HealthcheckResult, 0, len(h.Log))}
+		for _, r := range h.Log {
+			st.Health.Log = append(st.Health.Log, &mobycontainer.HealthcheckResult{Start: r.Start, End: r.End, ExitCode: r.ExitCode, Output: r.Output})
+		}
+	}
 	return st
 }
 
@@ -121,6 +128,11 @@ func configOf(c *container.Container) *mobycontainer.Config {
 		Entrypoint: cfg.Entrypoint, WorkingDir: cfg.WorkingDir, Labels: cfg.Labels, Image: c.ImageName, Tty: cfg.Tty,
 		OpenStdin: cfg.OpenStdin, StdinOnce: cfg.StdinOnce, AttachStdin: cfg.OpenStdin && cfg.StdinOnce,
 		AttachStdout: cfg.StdinOnce, AttachStderr: cfg.StdinOnce, StopSignal: cfg.StopSignal, StopTimeout: cfg.StopTimeout,
+		Shell: cfg.Shell,
+	}
+	if h := cfg.Healthcheck; h != nil {
+		out.Healthcheck = &mobycontainer.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout,
+			StartPeriod: h.StartPeriod, StartInterval: h.StartInterval, Retries: h.Retries}
 	}
 	if out.Labels == nil {
 		out.Labels = map[string]string{}

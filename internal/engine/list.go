@@ -102,13 +102,22 @@ func (e *Engine) ContainerList(o ListOptions) ([]mobycontainer.Summary, error) {
 			}) &&
 			f.any("publish", func(v string) bool { return portMatches(s.Ports, v, true) }) &&
 			f.any("expose", func(v string) bool { return portMatches(exposedPorts(c, s.Ports), v, false) }) &&
-			f.any("health", func(v string) bool { return v == "none" }) &&
+			f.any("health", func(v string) bool { return v == healthOf(c) }) &&
 			f.any("is-task", func(v string) bool { return v == "false" })
 		if ok {
 			out = append(out, s)
 		}
 	}
 	return out, nil
+}
+
+// healthOf is a container's health for the health= filter: none
+// without a healthcheck or before its first start.
+func healthOf(c *container.Container) string {
+	if h := c.State.Health; h != nil && c.State.Status == container.Running {
+		return h.Status
+	}
+	return "none"
 }
 
 // boundary resolves before= or since= to the container it names.
@@ -217,7 +226,15 @@ func volumeName(m container.Mount) string {
 func statusText(c *container.Container, st mobycontainer.ContainerState, now time.Time) string {
 	switch st {
 	case mobycontainer.StateRunning:
-		return "Up " + format.Duration(now.Sub(c.State.StartedAt))
+		up := "Up " + format.Duration(now.Sub(c.State.StartedAt))
+		switch h := c.State.Health; {
+		case h == nil:
+			return up
+		case h.Status == container.HealthStarting:
+			return up + " (health: starting)"
+		default:
+			return up + " (" + h.Status + ")"
+		}
 	case mobycontainer.StatePaused:
 		return "Up " + format.Duration(now.Sub(c.State.StartedAt)) + " (Paused)"
 	case mobycontainer.StateRestarting:

@@ -15,6 +15,7 @@ import (
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/idmap"
 	"github.com/berth-project/berth/internal/monitor"
+	"github.com/berth-project/berth/internal/monitor/health"
 	"github.com/berth-project/berth/internal/monitor/launch"
 	_ "github.com/berth-project/berth/internal/nsenter" // joins namespaces before Go starts
 	"github.com/berth-project/berth/internal/runtime"
@@ -43,6 +44,8 @@ func HelperMain() {
 		monitor.Main()
 	case launch.IsExecMonitor(arg0):
 		execMonitorMain()
+	case arg0 == health.ProbeArg0:
+		probeMain()
 	case arg0 == idmap.HolderArg0:
 		idmap.HolderMain()
 	case arg0 == container.InitPath:

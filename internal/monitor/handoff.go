@@ -5,12 +5,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/internal/monitor/health"
 	"github.com/berth-project/berth/internal/monitor/idle"
 	"github.com/berth-project/berth/internal/monitor/launch"
 	"github.com/berth-project/berth/internal/trace"
@@ -97,8 +97,12 @@ func (s *session) handOff(r *run) {
 	for _, f := range outs {
 		_ = f.SetReadDeadline(time.Time{}) // as above
 	}
-	err = s.execIdle(bin, r, lf)
+	sch := s.stopHealth()
+	err = s.execIdle(bin, r, lf, sch)
 	// Still here: serve as before.
+	if s.c.Config.Healthcheck.Enabled() {
+		s.startHealth(sch)
+	}
 	trace.Phase("monitor", "no idle stage: "+err.Error())
 	r.pump(s.hub, s.logs)
 	relisten()
@@ -112,7 +116,7 @@ func (r *run) outputs() []*os.File {
 	return []*os.File{r.out, r.err}
 }
 
-func (s *session) execIdle(bin string, r *run, listener *os.File) error {
+func (s *session) execIdle(bin string, r *run, listener *os.File, sch health.Schedule) error {
 	exe, err := os.Open("/proc/self/exe")
 	if err != nil {
 		return err
@@ -148,10 +152,9 @@ func (s *session) execIdle(bin string, r *run, listener *os.File) error {
 	} else {
 		st.Stdin = pass(r.stdin)
 	}
-	for _, kv := range os.Environ() { // the engine's, for the way back
-		if !strings.HasPrefix(kv, "_BERTH_MONITOR_CLIENT=") {
-			st.Env = append(st.Env, kv)
-		}
+	st.Env = engineEnv() // the engine's, for the way back
+	if s.c.Config.Healthcheck.Enabled() {
+		st.Health, st.Probe = &sch, s.prober("", nil)
 	}
 	b, err := json.Marshal(st)
 	if err != nil {

@@ -32,6 +32,7 @@ import (
 	"github.com/berth-project/berth/internal/console"
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/events"
+	"github.com/berth-project/berth/internal/monitor/health"
 	"github.com/berth-project/berth/internal/monitor/idle"
 	"github.com/berth-project/berth/internal/monitor/launch"
 	"github.com/berth-project/berth/internal/monitor/stdio"
@@ -139,7 +140,7 @@ func AttachSocket(containerDir string) string { return filepath.Join(containerDi
 // before the container starts (a foreground run), so it misses no
 // output. It returns the container's exit code.
 func Run(p Paths, id string, report Reporter, client *os.File) int {
-	s := &session{id: id, store: container.Store{Root: p.Root}, rt: runtime.New(p.RuntimeRoot())}
+	s := &session{id: id, paths: p, store: container.Store{Root: p.Root}, rt: runtime.New(p.RuntimeRoot())}
 	fail := func(err error) int {
 		// State first: the starter reads it once it has the report. If
 		// it cannot be written, the record says "running" with this
@@ -200,9 +201,9 @@ func Run(p Paths, id string, report Reporter, client *os.File) int {
 	if ownerGone.Load() {
 		_ = s.rt.Kill(id, unix.SIGKILL, true) // the client went during the start; supervise sees the end
 	}
-	if _, err := s.store.Update(id, func(c *container.Container) error {
+	if s.c, err = s.store.Update(id, func(c *container.Container) error {
 		c.State = container.State{Status: container.Running, Pid: r.pid, MonitorPid: os.Getpid(), MonitorStart: StartTime(os.Getpid()),
-			StartedAt: time.Now().UTC(), RestartCount: c.State.RestartCount}
+			StartedAt: time.Now().UTC(), RestartCount: c.State.RestartCount, Health: container.StartHealth(c.Config.Healthcheck, c.State.Health)}
 		return nil
 	}); err != nil {
 		_ = s.rt.Delete(id, true) // undoes the start; the error is reported
@@ -212,6 +213,7 @@ func Run(p Paths, id string, report Reporter, client *os.File) int {
 	trace.Phase("monitor", "running")
 	s.plan.event(c, "start")
 	report.Ready()
+	s.startHealth(health.Schedule{})
 	return s.supervise(r, -1, 0)
 }
 
@@ -220,7 +222,7 @@ func Run(p Paths, id string, report Reporter, client *os.File) int {
 // container as its policy says, and cleans up, as Run would have.
 // listener is the attach socket, still open.
 func Resume(p Paths, id string, code int, listener *os.File) int {
-	s := &session{id: id, store: container.Store{Root: p.Root}, rt: runtime.New(p.RuntimeRoot())}
+	s := &session{id: id, paths: p, store: container.Store{Root: p.Root}, rt: runtime.New(p.RuntimeRoot())}
 	nameAndReap()
 	c, err := s.store.Load(id)
 	if err != nil {
@@ -253,6 +255,7 @@ func nameAndReap() {
 // A session is one monitor's hold on its container.
 type session struct {
 	id      string
+	paths   Paths
 	c       *container.Container
 	store   container.Store
 	rt      *runtime.Runtime
@@ -263,6 +266,7 @@ type session struct {
 	logs    stdio.LogDriver
 	sock    string
 	l       *net.UnixListener
+	health  *health.Runner // the healthcheck's schedule, while init runs
 }
 
 func (s *session) logPath() string { return filepath.Join(s.store.Dir(s.id), "container.log") }
@@ -315,6 +319,7 @@ func (s *session) supervise(r *run, code, restarts int) int {
 				trimResident()
 			}
 			code = idle.Reap(r.pid)
+			s.stopHealth()
 			trace.Phase("monitor", "reaped")
 			waitOutput(r)
 			r.closeOutput()
@@ -356,12 +361,15 @@ func (s *session) supervise(r *run, code, restarts int) int {
 		}
 		if cur, err := s.store.Update(s.id, func(c *container.Container) error {
 			c.State.Status, c.State.Pid, c.State.StartedAt = container.Running, r.pid, time.Now().UTC()
+			c.State.Health = container.StartHealth(c.Config.Healthcheck, c.State.Health)
 			c.State.RestartCount++
 			return nil
 		}); err == nil {
 			s.plan.event(cur, "start")
+			c = cur
 		}
 		s.c, code = c, -1
+		s.startHealth(health.Schedule{})
 	}
 	if again { // no restart after all: the monitor's record goes now
 		c, err = s.store.Update(s.id, func(c *container.Container) error {

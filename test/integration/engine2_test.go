@@ -374,27 +374,34 @@ func TestEngineResourcesAndLogTimes(t *testing.T) {
 	}
 }
 
+// monitorExe is the program of container id's monitor: berth, or
+// berth-monitor once it is in its idle stage.
+func monitorExe(root, id string) string {
+	b, _ := os.ReadFile(filepath.Join(root, "containers", id, "state.json"))
+	var st struct{ MonitorPid int }
+	json.Unmarshal(b, &st)
+	exe, _ := os.Readlink("/proc/" + strconv.Itoa(st.MonitorPid) + "/exe")
+	return filepath.Base(exe)
+}
+
+// waitIdleStage waits until container id's monitor is in its idle
+// stage.
+func waitIdleStage(t *testing.T, root, id string) {
+	t.Helper()
+	for i := 0; i < 100 && monitorExe(root, id) != "berth-monitor"; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if exe := monitorExe(root, id); exe != "berth-monitor" {
+		t.Fatalf("%s: the monitor is %q, not the idle stage", id, exe)
+	}
+}
+
 // A container that runs on is handed to the monitor's idle stage
 // (berth-monitor, exec'd in place): its log, attach, stop, the restart
 // policy and --rm all go on working through it and back.
 func TestEngineMonitorIdleStage(t *testing.T) {
 	root := engineWithBusybox(t)
-	monitorExe := func(id string) string {
-		b, _ := os.ReadFile(filepath.Join(root, "containers", id, "state.json"))
-		var st struct{ MonitorPid int }
-		json.Unmarshal(b, &st)
-		exe, _ := os.Readlink("/proc/" + strconv.Itoa(st.MonitorPid) + "/exe")
-		return filepath.Base(exe)
-	}
-	idle := func(id string) {
-		t.Helper()
-		for i := 0; i < 100 && monitorExe(id) != "berth-monitor"; i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
-		if exe := monitorExe(id); exe != "berth-monitor" {
-			t.Fatalf("%s: the monitor is %q, not the idle stage", id, exe)
-		}
-	}
+	idle := func(id string) { t.Helper(); waitIdleStage(t, root, id) }
 	// The log goes on without a gap across the hand-off.
 	counter := `trap "exit 3" TERM; i=0; while :; do echo $i; i=$((i+1)); sleep 0.1; done`
 	id := strings.TrimSpace(mustEngine(t, root, "run", "-d", "--name", "idle", "busybox:it", "sh", "-c", counter))
@@ -445,5 +452,101 @@ func TestEngineMonitorIdleStage(t *testing.T) {
 	waitFor(t, func() bool { return engine(t, root, "inspect", "gone").code != 0 })
 	if _, err := os.Stat(filepath.Join(root, "containers", id)); !os.IsNotExist(err) {
 		t.Fatalf("--rm after the idle stage left %v", err)
+	}
+}
+
+// A healthcheck runs in the container on its schedule, from the monitor
+// and from its idle stage: failures in a row make it unhealthy, a
+// success healthy, with the log, the streak, ps' status and filter and
+// health_status events as Docker has them; a probe past its timeout is
+// killed; failures in the start period do not count; a restart starts
+// over; bad options are refused.
+func TestEngineHealthcheck(t *testing.T) {
+	root := engineWithBusybox(t)
+	health := func(name string) string {
+		return strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{.State.Health.Status}} {{.State.Health.FailingStreak}}", name))
+	}
+	waitHealth := func(name, want string) {
+		t.Helper()
+		var got string
+		for i := 0; i < 100; i++ {
+			if got = health(name); strings.HasPrefix(got, want+" ") {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("%s: health %q, want %s", name, got, want)
+	}
+	id := strings.TrimSpace(mustEngine(t, root, "run", "-d", "--name", "web", "--health-cmd", "test -f /tmp/ok && echo fine",
+		"--health-interval", "200ms", "--health-retries", "2", "busybox:it", "sleep", "60"))
+	if got := health("web"); got != "starting 0" {
+		t.Fatalf("health at start: %q", got)
+	}
+	waitHealth("web", "unhealthy")
+	if out := mustEngine(t, root, "ps", "--filter", "health=unhealthy", "--format", "{{.Names}} {{.Status}}"); !strings.HasPrefix(out, "web Up") || !strings.Contains(out, "(unhealthy)") {
+		t.Fatalf("ps of an unhealthy container: %q", out)
+	}
+	// The idle stage runs the probes from here on.
+	waitIdleStage(t, root, id)
+	mustEngine(t, root, "exec", "web", "touch", "/tmp/ok")
+	waitHealth("web", "healthy")
+	var st struct {
+		State struct {
+			Health struct {
+				Log []struct {
+					ExitCode int
+					Output   string
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(mustEngine(t, root, "inspect", "-f", "{{json .}}", "web")), &st); err != nil {
+		t.Fatal(err)
+	}
+	log := st.State.Health.Log
+	if n := len(log); n == 0 || n > 5 || log[n-1].ExitCode != 0 || log[n-1].Output != "fine\n" {
+		t.Fatalf("health log: %+v", log)
+	}
+	if out := mustEngine(t, root, "ps", "--filter", "health=healthy", "--format", "{{.Names}}"); out != "web\n" {
+		t.Fatalf("health=healthy: %q", out)
+	}
+	ev := mustEngine(t, root, "events", "--since", "1m", "--until", "0s", "--filter", "event=health_status", "--format", "{{.Action}}")
+	if ev != "health_status: unhealthy\nhealth_status: healthy\n" {
+		t.Fatalf("health events: %q", ev)
+	}
+	// A restart starts over: starting, then healthy again (/tmp/ok is
+	// in the container's upper layer).
+	mustEngine(t, root, "restart", "-t", "1", "web")
+	if got := health("web"); got != "starting 0" {
+		t.Fatalf("health after restart: %q", got)
+	}
+	waitHealth("web", "healthy")
+
+	// Past its timeout a probe is killed and counts as a failure.
+	mustEngine(t, root, "run", "-d", "--name", "slow", "--health-cmd", "sleep 5", "--health-timeout", "200ms",
+		"--health-interval", "200ms", "--health-retries", "1", "busybox:it", "sleep", "60")
+	waitHealth("slow", "unhealthy")
+	if out := mustEngine(t, root, "inspect", "-f", "{{range .State.Health.Log}}{{.ExitCode}} {{.Output}}|{{end}}", "slow"); !strings.HasPrefix(out, "-1 Health check exceeded timeout (200ms)|") {
+		t.Fatalf("timed-out probe: %q", out)
+	}
+	// In the start period failures do not count.
+	mustEngine(t, root, "run", "-d", "--name", "warming", "--health-cmd", "false", "--health-start-period", "1m",
+		"--health-start-interval", "100ms", "--health-interval", "1h", "busybox:it", "sleep", "60")
+	for i := 0; i < 100; i++ {
+		if n := strings.Count(mustEngine(t, root, "inspect", "-f", "{{range .State.Health.Log}}x{{end}}", "warming"), "x"); n >= 3 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := health("warming"); got != "starting 0" {
+		t.Fatalf("failures in the start period: %q", got)
+	}
+	for _, bad := range [][]string{{"--health-interval", "-1s"}, {"--no-healthcheck", "--health-cmd", "true"}, {"--health-retries", "-2"}} {
+		if r := engine(t, root, append(append([]string{"create"}, bad...), "busybox:it")...); r.code != 125 {
+			t.Errorf("create %v: %d %q", bad, r.code, r.stderr)
+		}
+	}
+	for _, name := range []string{"web", "slow", "warming"} {
+		mustEngine(t, root, "rm", "-f", name)
 	}
 }

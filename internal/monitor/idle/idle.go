@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/attach"
+	"github.com/berth-project/berth/internal/monitor/health"
 	"github.com/berth-project/berth/internal/monitor/stdio"
 )
 
@@ -50,6 +51,11 @@ type State struct {
 	Listener                int // the attach socket
 	Engine                  int // the berth binary, to exec back into
 	Env                     []string
+	// Health is the healthcheck's schedule as the monitor left it, nil
+	// without one; Probe starts its probes (the engine's binary and
+	// environment are Engine's and Env).
+	Health *health.Schedule `json:",omitempty"`
+	Probe  health.Prober
 }
 
 // Main is the idle stage's main; it never returns.
@@ -59,6 +65,9 @@ func Main() {
 		fmt.Fprintln(os.Stderr, "berth-monitor: not started by a berth monitor:", err)
 		os.Exit(2)
 	}
+	// Not to the probes, nor through them into the container: exec
+	// reaches it by its path all the same.
+	unix.CloseOnExec(st.Engine)
 	// A name for ps: it cannot fail for a name this short.
 	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("berth-monitor\x00")[0])), 0, 0, 0)
 	logs, err := stdio.OpenDriver(st.LogPath, st.Log)
@@ -94,9 +103,18 @@ func Main() {
 		os.Exit(1)
 	}
 	go hub.ServeSocket(l.(*net.UnixListener))
+	var probes *health.Runner
+	if st.Health != nil {
+		p := st.Probe
+		p.Exe, p.Env = "/proc/self/fd/"+strconv.Itoa(st.Engine), st.Env
+		probes = health.Start(*st.Health, p)
+	}
 	debug.FreeOSMemory()
 
 	code := Reap(st.Pid)
+	if probes != nil {
+		probes.Stop()
+	}
 	WaitOutput(done, streams)
 	hub.Exited(code)
 	// Back to the engine, with the attach socket still open.
