@@ -10,7 +10,7 @@ export GOFLAGS := -buildvcs=false
 # which every container start pays twice (runtime and init): ~0.4 ms of 4.
 export GOEXPERIMENT := jsonv2
 
-.PHONY: fuzz all build test unit integration install bench bench-hyperfine bench-device test-cgroup2-remote demo deps fixture vet fmt clean conformance
+.PHONY: compose fuzz all build test unit integration install bench bench-hyperfine bench-device test-cgroup2-remote demo deps fixture vet fmt clean conformance
 
 all: build
 
@@ -41,8 +41,12 @@ vet:
 unit:
 	$(GO) test -race -count=1 ./internal/... ./cmd/...
 
-integration: build fixture
-	$(GO) test -count=1 -p 1 -timeout 15m ./test/integration/ ./test/engine/ -args -berth-runtime=$(CURDIR)/$(BIN)/berth-runtime -berth=$(CURDIR)/$(BIN)/berth -busybox=$(CURDIR)/$(FIXTURE)/rootfs
+integration: build fixture compose
+	$(GO) test -count=1 -p 1 -timeout 15m ./test/integration/ ./test/engine/ -args -berth-runtime=$(CURDIR)/$(BIN)/berth-runtime -berth=$(CURDIR)/$(BIN)/berth -busybox=$(CURDIR)/$(FIXTURE)/rootfs -compose=$(CURDIR)/$(BIN)/docker-compose
+
+# docker compose, a client the API tests drive berth serve with.
+compose:
+	@scripts/docker-compose.sh $(CURDIR)/$(BIN)/docker-compose
 
 # Unit tests (with the race detector), gofmt and vet, then the root-only
 # integration suite, which ends with a leak check.

@@ -27,6 +27,7 @@ var (
 	berthBin = flag.String("berth", "", "berth binary (built when empty)")
 	busybox  = flag.String("busybox", "", "busybox rootfs fixture (made when empty)")
 	_        = flag.String("berth-runtime", "", "unused here; accepted with the integration suite's flags")
+	_        = flag.String("compose", "", "unused here; accepted with the integration suite's flags")
 	suiteDir string
 )
 

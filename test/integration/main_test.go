@@ -29,6 +29,7 @@ var (
 	runtimeBin = flag.String("berth-runtime", "", "berth-runtime binary (built when empty)")
 	busybox    = flag.String("busybox", "", "busybox rootfs fixture (made when empty)")
 	berthBin   = flag.String("berth", "", "berth binary (built when empty)")
+	composeBin = flag.String("compose", "", "docker compose binary (built into bin/ when empty)")
 	suiteDir   string
 	cgPrefix   string
 )
@@ -75,6 +76,16 @@ func setupAndRun(m *testing.M) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("build berth: %v\n%s", err, out)
 		}
+	}
+	if *composeBin == "" {
+		abs, err := filepath.Abs("../../bin/docker-compose")
+		if err != nil {
+			return 0, err
+		}
+		if out, err := exec.Command("../../scripts/docker-compose.sh", abs).CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("build docker compose: %v\n%s", err, out)
+		}
+		*composeBin = abs
 	}
 	if *busybox == "" {
 		if out, err := exec.Command("../../scripts/mkbusybox.sh", local).CombinedOutput(); err != nil {
