@@ -84,6 +84,7 @@ func (s *Server) routes() {
 
 	m.HandleFunc("POST /build", s.build)
 	s.objectRoutes()
+	s.archiveRoutes()
 }
 
 // versionPath is a request path under /vMAJOR.MINOR.

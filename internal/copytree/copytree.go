@@ -28,6 +28,8 @@ type Tree interface {
 	Lchown(name string, uid, gid int) error
 	Chmod(name string, mode fs.FileMode) error
 	Chtimes(name string, atime, mtime time.Time) error
+	Link(oldname, newname string) error
+	RemoveAll(name string) error
 }
 
 // Host is the host's file system.
@@ -43,6 +45,8 @@ func (Host) Lchown(n string, uid, gid int) error                       { return 
 func (Host) Chmod(n string, m fs.FileMode) error                       { return os.Chmod(n, m) }
 func (Host) Chtimes(n string, a, m time.Time) error                    { return os.Chtimes(n, a, m) }
 func (Host) OpenFile(n string, f int, p fs.FileMode) (*os.File, error) { return os.OpenFile(n, f, p) }
+func (Host) Link(o, n string) error                                    { return os.Link(o, n) }
+func (Host) RemoveAll(n string) error                                  { return os.RemoveAll(n) }
 
 // Options tune a copy.
 type Options struct {
