@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	mobycontainer "github.com/moby/moby/api/types/container"
 	"os"
 	"strings"
 
@@ -227,5 +228,62 @@ func pruneCommandOf(g *globals, short, filterHelp string, what func(all bool) st
 	if withAll {
 		c.Flags().BoolVarP(&all, "all", "a", false, "remove named volumes too")
 	}
+	return c
+}
+
+// updateCommand changes running or stopped containers' limits and
+// restart policy.
+func updateCommand(g *globals) *cobra.Command {
+	var memory, swap, cpuset, restart string
+	var cpus float64
+	var shares, pids int64
+	c := &cobra.Command{
+		Use:   "update [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Update configuration of one or more containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var u mobycontainer.UpdateConfig
+			var err error
+			if u.Memory, err = engine.ParseBytes(memory); err != nil {
+				return usageError{fmt.Errorf("--memory: %w", err)}
+			}
+			if swap == "-1" {
+				u.MemorySwap = -1
+			} else if u.MemorySwap, err = engine.ParseBytes(swap); err != nil {
+				return usageError{fmt.Errorf("--memory-swap: %w", err)}
+			}
+			u.NanoCPUs, u.CPUShares, u.CpusetCpus = int64(cpus*1e9), shares, cpuset
+			if cmd.Flags().Changed("pids-limit") {
+				u.PidsLimit = &pids
+			}
+			if restart != "" {
+				if u.RestartPolicy, err = engine.ParseRestartPolicy(restart); err != nil {
+					return usageError{err}
+				}
+			}
+			e, err := g.engine()
+			if err != nil {
+				return err
+			}
+			var failed error
+			for _, ref := range args {
+				if _, err := e.ContainerUpdate(ref, u); err != nil {
+					fmt.Fprintln(os.Stderr, "Error response from daemon:", err)
+					failed = exitError{1}
+					continue
+				}
+				fmt.Println(ref)
+			}
+			return failed
+		},
+	}
+	fl := c.Flags()
+	fl.StringVarP(&memory, "memory", "m", "", "memory limit")
+	fl.StringVar(&swap, "memory-swap", "", "memory plus swap limit (-1: unlimited swap)")
+	fl.Float64Var(&cpus, "cpus", 0, "number of CPUs")
+	fl.Int64VarP(&shares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
+	fl.StringVar(&cpuset, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
+	fl.Int64Var(&pids, "pids-limit", 0, "tune container pids limit (-1 for unlimited)")
+	fl.StringVar(&restart, "restart", "", "restart policy to apply when a container exits")
 	return c
 }

@@ -192,7 +192,7 @@ func containerCommands(g *globals, grouped bool) []*cobra.Command {
 	cmds := []*cobra.Command{runCommand(g), createCommand(g), startCommand(g), psCommand(g), logsCommand(g),
 		stopCommand(g), killCommand(g), rmCommand(g), waitCommand(g), execCommand(g), pauseCommand(g, true),
 		pauseCommand(g, false), renameCommand(g), topCommand(g), statsCommand(g), exportCommand(g), cpCommand(g),
-		attachCommand(g), restartCommand(g), diffCommand(g), commitCommand(g), portCommand(g)}
+		attachCommand(g), restartCommand(g), diffCommand(g), commitCommand(g), portCommand(g), updateCommand(g)}
 	if grouped {
 		cmds = append(cmds, inspectCommand(g, "inspect", "container"), containerPruneCommand(g))
 	}

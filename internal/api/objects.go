@@ -46,6 +46,7 @@ func (s *Server) objectRoutes() {
 	m.HandleFunc("POST /containers/{id}/rename", s.simple(func(r *http.Request) error {
 		return s.e.ContainerRename(r.PathValue("id"), r.URL.Query().Get("name"))
 	}))
+	m.HandleFunc("POST /containers/{id}/update", s.containerUpdate)
 	m.HandleFunc("POST /commit", s.commit)
 	m.HandleFunc("GET /plugins", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, []any{}) })
 	// Not a swarm manager, as a daemon outside a swarm answers.
@@ -313,6 +314,16 @@ func (s *Server) containerExport(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-tar")
 	// Headers are sent: a failure can only cut the tar short.
 	_ = s.e.ContainerExport(id, w)
+}
+
+func (s *Server) containerUpdate(w http.ResponseWriter, r *http.Request) {
+	var u mobycontainer.UpdateConfig
+	if err := decode(r, &u); err != nil {
+		writeError(w, err)
+		return
+	}
+	resp, err := s.e.ContainerUpdate(r.PathValue("id"), u)
+	reply(w, http.StatusOK, resp, err)
 }
 
 // commit is POST /commit?container=…&repo=…&tag=…: docker commit.

@@ -127,7 +127,7 @@ func Spec(c *Container, in SpecInput) (*specs.Spec, error) {
 		Linux: &specs.Linux{
 			CgroupsPath: "/berth/" + c.ID,
 			Namespaces:  namespaces,
-			Resources:   resources(c.Host),
+			Resources:   Resources(c.Host),
 		},
 	}
 	if m := c.Host.IDMap; m != nil {
@@ -239,7 +239,9 @@ func capabilities(h Host, hostCaps []string) ([]string, error) {
 	return out, nil
 }
 
-func resources(h Host) *specs.LinuxResources {
+// Resources are the cgroup limits of h: what the spec gets, and what
+// an update writes to a running container.
+func Resources(h Host) *specs.LinuxResources {
 	r := &specs.LinuxResources{}
 	if h.Memory > 0 {
 		r.Memory = &specs.LinuxMemory{Limit: &h.Memory}
@@ -253,7 +255,7 @@ func resources(h Host) *specs.LinuxResources {
 			r.CPU.Shares = &h.CPUShares
 		}
 	}
-	if h.PidsLimit > 0 {
+	if h.PidsLimit != 0 { // below zero: no limit
 		r.Pids = &specs.LinuxPids{Limit: &h.PidsLimit}
 	}
 	if h.NanoCPUs > 0 {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -391,5 +392,44 @@ func TestDockerCLICopiesThroughTheAPI(t *testing.T) {
 	mustDocker(t, sock, "cp", "cp:/abs/two", filepath.Join(host, "two"))
 	if b, err := os.ReadFile(filepath.Join(host, "two")); err != nil || string(b) != "one\n" {
 		t.Fatalf("through /abs: %q %v", b, err)
+	}
+}
+
+// TestDockerCLIUpdatesThroughTheAPI: docker update changes a running
+// container's cgroup limits and restart policy, and inspect shows them;
+// a bad value is refused and changes nothing.
+func TestDockerCLIUpdatesThroughTheAPI(t *testing.T) {
+	requireDockerCLI(t)
+	root := engineWithBusybox(t)
+	sock, _ := apiServer(t, root)
+	mustDocker(t, sock, "run", "-d", "--name", "up", "-m", "64m", "busybox:it", "sleep", "300")
+	pid := strings.TrimSpace(mustDocker(t, sock, "inspect", "-f", "{{.State.Pid}}", "up"))
+	limit := func(controller, file string) string {
+		b, _ := os.ReadFile("/proc/" + pid + "/cgroup")
+		for _, line := range strings.Split(string(b), "\n") {
+			if parts := strings.SplitN(line, ":", 3); len(parts) == 3 && slices.Contains(strings.Split(parts[1], ","), controller) {
+				v, _ := os.ReadFile(filepath.Join("/sys/fs/cgroup", controller, parts[2], file))
+				return strings.TrimSpace(string(v))
+			}
+		}
+		return ""
+	}
+	if got := limit("memory", "memory.limit_in_bytes"); got != strconv.Itoa(64<<20) {
+		t.Fatalf("memory limit at start: %q", got)
+	}
+	if out := mustDocker(t, sock, "update", "-m", "96m", "--memory-swap", "192m", "--pids-limit", "50", "--restart", "on-failure:3", "up"); out != "up\n" {
+		t.Fatalf("update: %q", out)
+	}
+	if got := limit("memory", "memory.limit_in_bytes") + " " + limit("pids", "pids.max"); got != strconv.Itoa(96<<20)+" 50" {
+		t.Fatalf("limits after update: %q", got)
+	}
+	if got := mustDocker(t, sock, "inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}", "up"); got != strconv.Itoa(96<<20)+" 50 on-failure:3\n" {
+		t.Fatalf("inspect after update: %q", got)
+	}
+	if r := docker(t, sock, nil, "update", "-m", "1m", "up"); r.code == 0 || !strings.Contains(r.stderr, "Minimum memory limit allowed is 6MB") {
+		t.Fatalf("a too small limit: %d %s", r.code, r.stderr)
+	}
+	if got := limit("memory", "memory.limit_in_bytes"); got != strconv.Itoa(96<<20) {
+		t.Fatalf("a refused update changed the limit: %q", got)
 	}
 }
