@@ -17,6 +17,11 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) {
 	o := build.Options{ContextArchive: r.Body, Dockerfile: q.Get("dockerfile"), Tags: q["t"], Target: q.Get("target"),
 		NoCache: boolValue(r, "nocache"), PullAlways: boolValue(r, "pull"), Platform: q.Get("platform"), Progress: build.ProgressClassic,
 		BuildArgs: map[string]string{}}
+	var err error
+	if o.Pull.RegistryOptions, err = registryConfig(r); err != nil {
+		writeError(w, err)
+		return
+	}
 	if o.Dockerfile == "" {
 		o.Dockerfile = "Dockerfile"
 	}

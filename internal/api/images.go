@@ -90,8 +90,17 @@ func (j *jsonStream) fail(err error) {
 func (s *Server) imagePull(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	ref := q.Get("fromImage")
+	if q.Get("fromSrc") != "" {
+		s.imageImport(w, r)
+		return
+	}
 	if ref == "" {
-		writeError(w, badRequest(fmt.Errorf("import from a source (fromSrc) is not supported yet; fromImage is required")))
+		writeError(w, badRequest(fmt.Errorf("fromImage or fromSrc is required")))
+		return
+	}
+	ro, err := registryAuth(r)
+	if err != nil {
+		writeError(w, err)
 		return
 	}
 	if tag := q.Get("tag"); tag != "" {
@@ -102,7 +111,7 @@ func (s *Server) imagePull(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	js := newJSONStream(w, "status")
-	res, err := s.e.ImagePull(r.Context(), ref, engine.PullOptions{Platform: q.Get("platform"), Progress: js})
+	res, err := s.e.ImagePull(r.Context(), ref, engine.PullOptions{RegistryOptions: ro, Platform: q.Get("platform"), Progress: js})
 	if err != nil {
 		js.fail(err)
 		return
@@ -111,6 +120,60 @@ func (s *Server) imagePull(w http.ResponseWriter, r *http.Request) {
 		js.message(map[string]string{"status": "Digest: " + res.Digest})
 	}
 	js.message(map[string]string{"status": "Status: Downloaded newer image for " + res.Name})
+}
+
+// imageImport is POST /images/create?fromSrc=-: a root filesystem tar
+// in the body becomes an image (docker import).
+func (s *Server) imageImport(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if src := q.Get("fromSrc"); src != "-" {
+		writeError(w, badRequest(fmt.Errorf("import from %q: only the request body (fromSrc=-) is imported; fetch the archive and send it", src)))
+		return
+	}
+	ref := q.Get("repo")
+	if t := q.Get("tag"); ref != "" && t != "" {
+		ref += ":" + t
+	}
+	js := newJSONStream(w, "status")
+	id, err := s.e.ImageImport(r.Context(), r.Body, engine.ImportOptions{Ref: ref, Changes: q["changes"], Message: q.Get("message"), Platform: q.Get("platform")})
+	if err != nil {
+		js.fail(err)
+		return
+	}
+	js.message(map[string]string{"status": id})
+}
+
+// imageLoad is POST /images/load: docker load's archive in the body.
+func (s *Server) imageLoad(w http.ResponseWriter, r *http.Request) {
+	js := newJSONStream(w, "stream")
+	loaded, err := s.e.ImageLoad(r.Context(), r.Body, "")
+	if err != nil {
+		js.fail(err)
+		return
+	}
+	for _, img := range loaded {
+		if len(img.Names) == 0 {
+			js.message(map[string]string{"stream": "Loaded image ID: " + img.ID + "\n"})
+		}
+		for _, n := range img.Names {
+			js.message(map[string]string{"stream": "Loaded image: " + n + "\n"})
+		}
+	}
+}
+
+// imagesSave is GET /images/get?names=…: docker save of several.
+func (s *Server) imagesSave(w http.ResponseWriter, r *http.Request) {
+	names := r.URL.Query()["names"]
+	for _, n := range names {
+		if _, err := s.e.ImageInspect(n); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-tar")
+	// Headers go with the first byte: a failure after it cuts the tar
+	// short, which the client reports.
+	_ = s.e.ImageSave(w, names, engine.DockerArchive)
 }
 
 // imagePath splits /images/NAME/VERB (NAME may hold slashes).
@@ -169,8 +232,13 @@ func (s *Server) imagePost(w http.ResponseWriter, r *http.Request) {
 		if t := q.Get("tag"); t != "" {
 			ref += ":" + t
 		}
+		ro, err := registryAuth(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
 		js := newJSONStream(w, "status")
-		d, err := s.e.ImagePush(r.Context(), ref, engine.PushOptions{Progress: js})
+		d, err := s.e.ImagePush(r.Context(), ref, engine.PushOptions{RegistryOptions: ro, Progress: js})
 		if err != nil {
 			js.fail(err)
 			return

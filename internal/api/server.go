@@ -77,6 +77,8 @@ func (s *Server) routes() {
 
 	m.HandleFunc("GET /images/json", s.imageList)
 	m.HandleFunc("POST /images/create", s.imagePull)
+	m.HandleFunc("POST /images/load", s.imageLoad)
+	m.HandleFunc("GET /images/get", s.imagesSave)
 	// Image names hold slashes: the rest of these paths is parsed.
 	m.HandleFunc("GET /images/", s.imageGet)
 	m.HandleFunc("POST /images/", s.imagePost)
@@ -85,6 +87,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /build", s.build)
 	s.objectRoutes()
 	s.archiveRoutes()
+	s.registryRoutes()
 }
 
 // versionPath is a request path under /vMAJOR.MINOR.

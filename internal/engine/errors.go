@@ -22,6 +22,8 @@ var (
 	// ErrInvalid: the caller's input is malformed (a bad filter, an
 	// unknown option value).
 	ErrInvalid = errors.New("invalid parameter")
+	// ErrUnauthorized: a registry refused the credentials.
+	ErrUnauthorized = errors.New("unauthorized")
 )
 
 // kindError is a failure of a kind, with its own message.

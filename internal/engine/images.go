@@ -14,6 +14,7 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	mobyevents "github.com/moby/moby/api/types/events"
 	mobyimage "github.com/moby/moby/api/types/image"
+	mobyregistry "github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/storage"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -33,12 +34,28 @@ type RegistryOptions struct {
 	// AuthFile holds the credentials; "" is Docker's config.json (and
 	// Podman's auth.json), as Login writes them.
 	AuthFile string
+	// Auth are credentials a client sent with its request, by registry
+	// ("" for the one the image is on); a registry without any falls
+	// back to AuthFile's.
+	Auth map[string]RegistryAuth
+}
+
+// RegistryAuth is one registry's credentials.
+type RegistryAuth struct {
+	Username, Password, IdentityToken, RegistryToken string
 }
 
 func (r RegistryOptions) image() image.RegistryOptions {
 	o := image.RegistryOptions{Insecure: r.Insecure, UserAgent: "berth/" + runtime.Version}
 	if r.AuthFile != "" {
 		o.Keychain = image.FileKeychain(r.AuthFile)
+	}
+	if len(r.Auth) > 0 {
+		k := image.StaticKeychain{Auths: map[string]image.Credentials{}, Next: o.Keychain}
+		for server, a := range r.Auth {
+			k.Auths[server] = image.Credentials(a)
+		}
+		o.Keychain = k
 	}
 	return o
 }
@@ -131,6 +148,17 @@ func (e *Engine) ImagePush(ctx context.Context, ref string, o PushOptions) (stri
 // Login checks credentials with a registry and stores them.
 func (e *Engine) Login(ctx context.Context, server, user, password string, o RegistryOptions) error {
 	return image.Login(ctx, server, user, password, o.AuthFile, o.image())
+}
+
+// CheckLogin checks credentials with a registry and stores nothing.
+func (e *Engine) CheckLogin(ctx context.Context, server, user, password string, o RegistryOptions) error {
+	if err := image.CheckLogin(ctx, server, user, password, o.image()); err != nil {
+		if strings.Contains(err.Error(), "unauthorized") {
+			return withKind(ErrUnauthorized, err)
+		}
+		return err
+	}
+	return nil
 }
 
 // Logout removes a registry's stored credentials.
@@ -495,4 +523,39 @@ func (e *Engine) buildCacheImages() map[string]bool {
 		}
 	}
 	return out
+}
+
+// DistributionInspect asks ref's registry for its manifest's
+// descriptor and platforms, without pulling.
+func (e *Engine) DistributionInspect(ctx context.Context, ref string, o RegistryOptions) (mobyregistry.DistributionInspect, error) {
+	d, err := image.InspectRemote(ctx, ref, o.image())
+	if err != nil {
+		return mobyregistry.DistributionInspect{}, classify(err)
+	}
+	out := mobyregistry.DistributionInspect{Descriptor: ocispec.Descriptor{MediaType: d.MediaType,
+		Digest: digest.Digest(d.Digest.String()), Size: d.Size}, Platforms: []ocispec.Platform{}}
+	for _, p := range d.Platforms {
+		out.Platforms = append(out.Platforms, ocispec.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant, OSVersion: p.OSVersion})
+	}
+	return out, nil
+}
+
+// ImageSearch finds repositories whose names hold the term. The term
+// names the registry to search first (127.0.0.1:5000/app), whose
+// catalog answers; without one there is none: Docker Hub's search
+// index is not reachable from here, and not a registry's API.
+func (e *Engine) ImageSearch(ctx context.Context, term string, limit int, o RegistryOptions) ([]mobyregistry.SearchResult, error) {
+	registry, rest, ok := strings.Cut(term, "/")
+	if !ok || !strings.ContainsAny(registry, ".:") && registry != "localhost" {
+		return nil, invalid(fmt.Errorf("search %q: name the registry to search (REGISTRY/TERM); berth searches a registry's catalog, and Docker Hub's search index is not one", term))
+	}
+	names, err := image.Search(ctx, registry, rest, limit, o.image())
+	if err != nil {
+		return nil, classify(err)
+	}
+	out := []mobyregistry.SearchResult{}
+	for _, n := range names {
+		out = append(out, mobyregistry.SearchResult{Name: registry + "/" + n})
+	}
+	return out, nil
 }

@@ -83,9 +83,9 @@ func editAuthFile(file string, edit func(auths map[string]authEntry)) error {
 	return state.WriteFileAtomic(file, out, 0o600)
 }
 
-// Login checks the credentials against the registry and stores them in
-// file (AuthFile() when empty).
-func Login(ctx context.Context, server, user, password, file string, o RegistryOptions) error {
+// CheckLogin checks credentials against the registry and stores
+// nothing: the API's /auth, whose client keeps them.
+func CheckLogin(ctx context.Context, server, user, password string, o RegistryOptions) error {
 	if user == "" || password == "" {
 		return errors.New("login: a username and a password are required")
 	}
@@ -120,6 +120,15 @@ func Login(ctx context.Context, server, user, password, file string, o RegistryO
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("login %s: registry answered %s", server, resp.Status)
 	}
+	return nil
+}
+
+// Login checks the credentials against the registry and stores them in
+// file (AuthFile() when empty).
+func Login(ctx context.Context, server, user, password, file string, o RegistryOptions) error {
+	if err := CheckLogin(ctx, server, user, password, o); err != nil {
+		return err
+	}
 	if file == "" {
 		file = AuthFile()
 	}
@@ -141,6 +150,34 @@ func Logout(server, file string) error {
 		return fmt.Errorf("not logged in to %s", server)
 	}
 	return err
+}
+
+// Credentials are one registry's, as a client sends them with a
+// request (the API's X-Registry-Auth and X-Registry-Config).
+type Credentials struct {
+	Username, Password, IdentityToken, RegistryToken string
+}
+
+// StaticKeychain gives the credentials a client sent, by registry (""
+// for whichever the image is on); for a registry it lacks it asks Next,
+// nil meaning Docker's config.json as a pull without any.
+type StaticKeychain struct {
+	Auths map[string]Credentials
+	Next  authn.Keychain
+}
+
+// Resolve implements authn.Keychain.
+func (k StaticKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
+	for key, c := range k.Auths {
+		if key == "" || authKey(key) == authKey(r.RegistryStr()) {
+			return authn.FromConfig(authn.AuthConfig{Username: c.Username, Password: c.Password,
+				IdentityToken: c.IdentityToken, RegistryToken: c.RegistryToken}), nil
+		}
+	}
+	if k.Next != nil {
+		return k.Next.Resolve(r)
+	}
+	return authn.DefaultKeychain.Resolve(r)
 }
 
 // FileKeychain reads credentials from one auth file (--authfile).

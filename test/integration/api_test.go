@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -24,6 +26,8 @@ func apiServer(t *testing.T, root string) (sock string, stop func()) {
 	t.Helper()
 	sock = filepath.Join(root, "api.sock")
 	cmd := exec.Command(*berthBin, "--root", root, "--runroot", filepath.Join(root, "run"), "serve", "-H", "unix://"+sock)
+	// Credentials of its own, none: a client's reach it with each request.
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(root, "server-docker-config"))
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -432,4 +436,80 @@ func TestDockerCLIUpdatesThroughTheAPI(t *testing.T) {
 	if got := limit("memory", "memory.limit_in_bytes"); got != strconv.Itoa(96<<20) {
 		t.Fatalf("a refused update changed the limit: %q", got)
 	}
+}
+
+// TestDockerCLIRegistryAuthAndArchivesThroughTheAPI: docker login asks
+// the server (/auth) and keeps the credentials; push and pull send them
+// (X-Registry-Auth) to a registry that wants them; the distribution
+// endpoint and docker search answer from it; save, load and import move
+// images as tars.
+func TestDockerCLIRegistryAuthAndArchivesThroughTheAPI(t *testing.T) {
+	requireDockerCLI(t)
+	root := engineWithBusybox(t)
+	sock, _ := apiServer(t, root)
+	reg := startRegistry(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if u, p, ok := r.BasicAuth(); !ok || u != "user" || p != "secret" {
+				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	mustDocker(t, sock, "tag", "busybox:it", reg+"/private/app:1")
+	if r := docker(t, sock, nil, "push", reg+"/private/app:1"); r.code == 0 {
+		t.Fatal("push without credentials succeeded")
+	}
+	if r := docker(t, sock, nil, "login", "-u", "user", "-p", "wrong", reg); r.code == 0 || !strings.Contains(r.stderr, "unauthorized") {
+		t.Fatalf("login with a wrong password: %d %s", r.code, r.stderr)
+	}
+	if r := docker(t, sock, nil, "login", "-u", "user", "-p", "secret", reg); r.code != 0 || !strings.Contains(r.stdout, "Login Succeeded") {
+		t.Fatalf("login: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(root, "server-docker-config", "config.json")); err == nil {
+		t.Fatal("the server stored the client's credentials")
+	}
+	mustDocker(t, sock, "push", reg+"/private/app:1")
+	mustDocker(t, sock, "rmi", reg+"/private/app:1")
+	mustDocker(t, sock, "pull", reg+"/private/app:1")
+
+	auth := base64.URLEncoding.EncodeToString([]byte(`{"username":"user","password":"secret"}`))
+	req, _ := http.NewRequest("GET", "http://berth/v1.51/distribution/"+reg+"/private/app:1/json", nil)
+	req.Header.Set("X-Registry-Auth", auth)
+	resp, err := apiClient(sock).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dist struct {
+		Descriptor struct{ MediaType, Digest string }
+		Platforms  []struct{ OS, Architecture string }
+	}
+	json.NewDecoder(resp.Body).Decode(&dist)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(dist.Descriptor.Digest, "sha256:") || len(dist.Platforms) != 1 || dist.Platforms[0].OS != "linux" {
+		t.Fatalf("distribution: %s %+v", resp.Status, dist)
+	}
+	if out := mustDocker(t, sock, "search", "--format", "{{.Name}}", reg+"/app"); out != reg+"/private/app\n" {
+		t.Fatalf("search: %q", out)
+	}
+	if r := docker(t, sock, nil, "search", "busybox"); r.code == 0 || !strings.Contains(r.stderr, "name the registry to search") {
+		t.Fatalf("search without a registry: %d %s", r.code, r.stderr)
+	}
+
+	archive := filepath.Join(t.TempDir(), "saved.tar")
+	mustDocker(t, sock, "save", "-o", archive, reg+"/private/app:1")
+	mustDocker(t, sock, "rmi", reg+"/private/app:1")
+	if out := mustDocker(t, sock, "load", "-i", archive); !strings.Contains(out, "Loaded image: "+reg+"/private/app:1") {
+		t.Fatalf("load: %q", out)
+	}
+	busyboxLayer(t)
+	id := strings.TrimSpace(mustDocker(t, sock, "import", "-c", `CMD ["echo", "imported"]`, filepath.Join(suiteDir, "busybox-layer.tar"), "imported:1"))
+	if !strings.HasPrefix(id, "sha256:") {
+		t.Fatalf("import: %q", id)
+	}
+	if r := docker(t, sock, nil, "run", "--rm", "imported:1"); r.code != 0 || r.stdout != "imported\n" {
+		t.Fatalf("run of the imported image: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	mustDocker(t, sock, "rmi", "imported:1", reg+"/private/app:1")
 }
