@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/berth-project/berth/internal/engine"
 	"golang.org/x/term"
 )
 
@@ -61,8 +63,17 @@ func cpCommand(g *globals) *cobra.Command {
 			if srcIn == dstIn {
 				return usageError{fmt.Errorf("copying between containers, or between host paths, is not supported: one side is CONTAINER:PATH")}
 			}
-			if srcIn {
+			// - is a tar on stdout or stdin, as Docker's.
+			switch {
+			case srcIn && args[1] == "-":
+				if term.IsTerminal(int(os.Stdout.Fd())) {
+					return usageError{errors.New("refusing to write an archive to a terminal: redirect it")}
+				}
+				return e.ContainerArchive(srcC, srcP, os.Stdout)
+			case srcIn:
 				return e.ContainerCopyFrom(srcC, srcP, args[1])
+			case args[0] == "-":
+				return e.ContainerExtract(dstC, dstP, os.Stdin, engine.ExtractOptions{})
 			}
 			return e.ContainerCopyTo(dstC, args[0], dstP)
 		},

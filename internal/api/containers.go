@@ -236,15 +236,25 @@ func unixTime(v string) time.Time {
 }
 
 func (s *Server) containerResize(w http.ResponseWriter, r *http.Request) {
-	rows, _ := strconv.Atoi(r.URL.Query().Get("h"))
-	cols, _ := strconv.Atoi(r.URL.Query().Get("w"))
 	c, err := s.e.ContainerInspect(r.PathValue("id"))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
+	s.resize(c.ID, r)
+	w.WriteHeader(http.StatusOK)
+}
+
+// resize passes the request's h and w to the terminal waiting on key,
+// if one is.
+func (s *Server) resize(key string, r *http.Request) {
+	rows, _ := strconv.Atoi(r.URL.Query().Get("h"))
+	cols, _ := strconv.Atoi(r.URL.Query().Get("w"))
+	if rows <= 0 || cols <= 0 || rows > 0xffff || cols > 0xffff {
+		return // not a size: nothing to pass on
+	}
 	s.mu.Lock()
-	ch := s.resizes[c.ID]
+	ch := s.resizes[key]
 	s.mu.Unlock()
 	if ch != nil {
 		select {
@@ -252,7 +262,6 @@ func (s *Server) containerResize(w http.ResponseWriter, r *http.Request) {
 		default: // a resize is pending: the newer one comes next
 		}
 	}
-	w.WriteHeader(http.StatusOK)
 }
 
 // resizer is the channel resizes of container id reach its terminal by.

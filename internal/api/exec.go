@@ -60,6 +60,10 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 	if req.ConsoleSize != nil {
 		o.ConsoleSize = [2]uint16{uint16(req.ConsoleSize[0]), uint16(req.ConsoleSize[1])}
 	}
+	if a.tty && !req.Detach {
+		o.Resizes = s.resizer(execResizeKey(id))
+		defer s.dropResizer(execResizeKey(id))
+	}
 	if req.Detach {
 		if _, err := s.e.ExecStart(context.Background(), id, o); err != nil {
 			writeError(w, err)
@@ -132,11 +136,16 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// execResizeKey is where an exec session's resizes wait, apart from
+// its container's.
+func execResizeKey(id string) string { return "exec:" + id }
+
 func (s *Server) execResize(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.e.ExecInspect(r.PathValue("id")); err != nil {
+	in, err := s.e.ExecInspect(r.PathValue("id"))
+	if err != nil {
 		writeError(w, err)
 		return
 	}
-	// A session's terminal keeps the size it started with.
+	s.resize(execResizeKey(in.ID), r)
 	w.WriteHeader(http.StatusOK)
 }

@@ -76,6 +76,10 @@ func writeEntry(tw *tar.Writer, from Tree, src, name string, fi fs.FileInfo) err
 		if err != nil {
 			return err
 		}
+		if pseudo(d) {
+			_ = d.Close() // a directory handle, unread
+			return nil
+		}
 		ents, err := d.ReadDir(-1)
 		_ = d.Close() // a directory handle, read through
 		if err != nil {
@@ -92,6 +96,23 @@ func writeEntry(tw *tar.Writer, from Tree, src, name string, fi fs.FileInfo) err
 		}
 	}
 	return nil
+}
+
+// pseudo reports whether the directory d is on a kernel file system
+// (proc, sysfs, cgroup, devpts, …): a running container's view has
+// them mounted, and their files are no content of its own. Such a
+// directory is archived empty, as Docker's copy of a container has it.
+func pseudo(d *os.File) bool {
+	var st unix.Statfs_t
+	if unix.Fstatfs(int(d.Fd()), &st) != nil {
+		return false
+	}
+	switch st.Type {
+	case unix.PROC_SUPER_MAGIC, unix.SYSFS_MAGIC, unix.CGROUP_SUPER_MAGIC, unix.CGROUP2_SUPER_MAGIC, unix.DEVPTS_SUPER_MAGIC,
+		unix.SECURITYFS_MAGIC, unix.DEBUGFS_MAGIC, unix.TRACEFS_MAGIC, unix.BPF_FS_MAGIC:
+		return true
+	}
+	return false
 }
 
 // ExtractOptions tune ExtractTar.

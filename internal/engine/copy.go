@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
+	"strconv"
 	"strings"
 
 	mobycontainer "github.com/moby/moby/api/types/container"
@@ -39,11 +41,11 @@ func (e *Engine) ContainerExport(ref string, w io.Writer) error {
 // out to the host (CVE-2018-15664 class), and no program of the
 // container runs on the host (CVE-2019-14271 class).
 func (e *Engine) ContainerCopyFrom(ref, src, dst string) error {
-	return e.withRoot(ref, func(root *os.Root) error {
-		from, err := scoped(root, src, false)
-		if err != nil {
-			return wrapCp(err)
-		}
+	c, err := e.get(ref)
+	if err != nil {
+		return err
+	}
+	return e.withPath(c, src, false, func(root *os.Root, from string) error {
 		return wrapCp(copytree.Copy(root, from, copytree.Host{}, dst, copytree.Options{}))
 	})
 }
@@ -67,11 +69,11 @@ type CopyOptions struct {
 
 // ContainerCopyToWith is ContainerCopyTo with options.
 func (e *Engine) ContainerCopyToWith(ref, src, dst string, o CopyOptions) error {
-	return e.withRoot(ref, func(root *os.Root) error {
-		d, err := scoped(root, dst, true)
-		if err != nil {
-			return wrapCp(err)
-		}
+	c, err := e.get(ref)
+	if err != nil {
+		return err
+	}
+	return e.withPath(c, dst, true, func(root *os.Root, d string) error {
 		opts := copytree.Options{KeepOwner: o.KeepOwner}
 		if o.Contents {
 			if err := root.MkdirAll(d, 0o755); err != nil {
@@ -111,15 +113,24 @@ func (e *Engine) ContainerUser(ref, spec string) (uid, gid uint32, err error) {
 	return u.UID, u.GID, nil
 }
 
-func (e *Engine) withRoot(ref string, fn func(*os.Root) error) error {
-	c, err := e.get(ref)
-	if err != nil {
-		return err
+// withPath runs fn on the tree that path p of container c is in, and
+// p's path in it, its links resolved (the last one too with
+// followLast): the container's own view while it runs (its init's
+// root, mounts and all), else its root filesystem with its mounts'
+// sources in their places.
+func (e *Engine) withPath(c *container.Container, p string, followLast bool, fn func(root *os.Root, rel string) error) error {
+	if c.State.Status == container.Running && c.State.Pid > 0 && monitorAlive(c) {
+		if root, err := os.OpenRoot("/proc/" + strconv.Itoa(c.State.Pid) + "/root"); err == nil {
+			defer root.Close() // a directory handle, read through
+			rel, err := scoped(root, p, followLast)
+			if err != nil {
+				return wrapCp(err)
+			}
+			return fn(root, rel)
+		}
+		// Its init has just ended: the files are where a stopped
+		// container has them.
 	}
-	return e.withRootOf(c, fn)
-}
-
-func (e *Engine) withRootOf(c *container.Container, fn func(*os.Root) error) error {
 	dir, done, err := e.rootfs(c)
 	if err != nil {
 		return err
@@ -130,7 +141,70 @@ func (e *Engine) withRootOf(c *container.Container, fn func(*os.Root) error) err
 		return fmt.Errorf("cp: %w", err)
 	}
 	defer root.Close() // a directory handle, read through
-	return fn(root)
+	rel, err := scoped(root, p, followLast)
+	if err != nil {
+		return wrapCp(err)
+	}
+	src, sub, ok := e.mountFor(c, "/"+rel)
+	if !ok {
+		return fn(root, rel)
+	}
+	mroot, err := os.OpenRoot(src)
+	if err != nil {
+		return wrapCp(err)
+	}
+	defer mroot.Close() // a directory handle, read through
+	return fn(mroot, sub)
+}
+
+// mountFor finds the mount of a stopped container that abs, a resolved
+// path in it, is under: the host directory it comes from and abs's
+// path in that. The engine's /etc/hosts, /etc/hostname and
+// /etc/resolv.conf are mounts too; a tmpfs holds nothing once stopped.
+func (e *Engine) mountFor(c *container.Container, abs string) (string, string, bool) {
+	best, src := "", ""
+	consider := func(target, source string) {
+		if (abs == target || strings.HasPrefix(abs, target+"/")) && len(target) > len(best) {
+			best, src = target, source
+		}
+	}
+	for _, m := range c.Host.Mounts {
+		switch m.Type {
+		case "bind":
+			consider(path.Clean(m.Target), m.Source)
+		case "volume":
+			if v, err := e.volumes.Get(m.Source); err == nil {
+				consider(path.Clean(m.Target), v.Mountpoint)
+			}
+		}
+	}
+	for _, f := range []string{"hosts", "hostname", "resolv.conf"} {
+		if host := filepath.Join(e.containers.Dir(c.ID), "etc", f); fileExists(host) {
+			consider("/etc/"+f, host)
+		}
+	}
+	if best == "" {
+		return "", "", false
+	}
+	if fi, err := os.Stat(src); err == nil && !fi.IsDir() {
+		// A file mount: its directory is the tree, the file the path.
+		return filepath.Dir(src), filepath.Base(src), abs == best
+	}
+	return src, inside(strings.TrimPrefix(abs, best)), true
+}
+
+// baseName is the name a copy of p goes by: its last component, "."
+// for the root.
+func baseName(p string) string {
+	if b := path.Base(path.Clean("/" + p)); b != "/" {
+		return b
+	}
+	return "."
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // ContainerStatPath describes p in the container as the archive
@@ -142,16 +216,12 @@ func (e *Engine) ContainerStatPath(ref, p string) (mobycontainer.PathStat, error
 	if err != nil {
 		return st, err
 	}
-	err = e.withRootOf(c, func(root *os.Root) error {
-		in, err := scoped(root, p, false)
-		if err != nil {
-			return wrapCp(err)
-		}
+	err = e.withPath(c, p, false, func(root *os.Root, in string) error {
 		fi, err := root.Lstat(in)
 		if err != nil {
 			return missingPath(c, p, err)
 		}
-		st = mobycontainer.PathStat{Name: path.Base("/" + in), Size: fi.Size(), Mode: fi.Mode(), Mtime: fi.ModTime()}
+		st = mobycontainer.PathStat{Name: baseName(p), Size: fi.Size(), Mode: fi.Mode(), Mtime: fi.ModTime()}
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			st.LinkTarget, err = resolveIn(root, in)
 		}
@@ -167,15 +237,11 @@ func (e *Engine) ContainerArchive(ref, p string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return e.withRootOf(c, func(root *os.Root) error {
-		in, err := scoped(root, p, false)
-		if err != nil {
-			return wrapCp(err)
-		}
+	return e.withPath(c, p, false, func(root *os.Root, in string) error {
 		if _, err := root.Lstat(in); err != nil {
 			return missingPath(c, p, err)
 		}
-		name := path.Base(in)
+		name := baseName(p)
 		if strings.HasSuffix(p, "/.") {
 			name = "."
 		}
@@ -204,11 +270,7 @@ func (e *Engine) ContainerExtract(ref, dir string, r io.Reader, o ExtractOptions
 	if c.Host.ReadonlyRootfs {
 		return invalid(errors.New("container rootfs is marked read-only"))
 	}
-	return e.withRootOf(c, func(root *os.Root) error {
-		in, err := scoped(root, dir, true)
-		if err != nil {
-			return wrapCp(err)
-		}
+	return e.withPath(c, dir, true, func(root *os.Root, in string) error {
 		fi, err := root.Stat(in)
 		if err != nil {
 			return missingPath(c, dir, err)

@@ -150,7 +150,13 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 	if err := e.checkNetworking(c, ip, aliases); err != nil {
 		return nil, err
 	}
-	undoVolumes, err := e.userMounts(&c.Host, mounts, ic.Volumes)
+	// The create's Config.Volumes are anonymous volumes, as the image's.
+	volumes := maps.Clone(ic.Volumes)
+	if len(oc.Volumes) > 0 && volumes == nil {
+		volumes = map[string]struct{}{}
+	}
+	maps.Copy(volumes, oc.Volumes)
+	undoVolumes, err := e.userMounts(&c.Host, mounts, volumes)
 	if err != nil {
 		return nil, err
 	}

@@ -48,6 +48,9 @@ type ExecStartOptions struct {
 	// ConsoleSize is the new terminal's (rows, cols); zero leaves the
 	// default.
 	ConsoleSize [2]uint16
+	// Resizes carry the client's later sizes (rows, cols) to the
+	// terminal, while the session runs.
+	Resizes <-chan [2]uint16
 }
 
 // ExecOptions are ContainerExec's: a session's process and how it runs.
@@ -289,6 +292,18 @@ func relayTerminal(relay *os.File, o ExecStartOptions) chan struct{} {
 		}
 		if o.Stdin != nil {
 			go func() { _, _ = io.Copy(master, o.Stdin) }()
+		}
+		if o.Resizes != nil {
+			go func() {
+				for {
+					select {
+					case sz := <-o.Resizes:
+						_ = console.SetSize(master, uint(sz[1]), uint(sz[0])) // a size the terminal refuses changes nothing
+					case <-done:
+						return
+					}
+				}
+			}()
 		}
 		if o.Stdout != nil {
 			_, _ = io.Copy(o.Stdout, master)

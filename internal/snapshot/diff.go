@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -113,7 +114,31 @@ func Changes(upper string, lowers []string) ([]Change, error) {
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return withoutMountpointParent(upper, out), nil
+}
+
+// withoutMountpointParent drops /etc from changes when all it holds in
+// upper is the engine's generated mountpoints: the runtime made it, as
+// Docker's init layer does, and the user changed nothing in it.
+func withoutMountpointParent(upper string, changes []Change) []Change {
+	i := slices.IndexFunc(changes, func(c Change) bool { return c.Path == "/etc" && c.Kind == Modified })
+	if i < 0 || slices.ContainsFunc(changes, func(c Change) bool { return strings.HasPrefix(c.Path, "/etc/") }) {
+		return changes
+	}
+	ents, err := os.ReadDir(filepath.Join(upper, "etc"))
+	if err != nil {
+		return changes
+	}
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil || !generatedMountpoint("etc/"+e.Name(), fi) {
+			return changes
+		}
+	}
+	return slices.Delete(changes, i, i+1)
 }
 
 // WriteDiff writes upper as an image layer: overlay's whiteouts and

@@ -301,6 +301,15 @@ func TestDockerCLITerminalsThroughTheAPI(t *testing.T) {
 	if out, code := inPty("docker exec -t term sh -c 'tty; echo hi'"); code != 0 || !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "hi") {
 		t.Fatalf("exec -t: exit %d, %q", code, out)
 	}
+	// The session's terminal takes the client's size, then its resize
+	// (the CLI sends one on SIGWINCH, and follows resizes only with a
+	// terminal on stdin: a background job's is /dev/null without </dev/tty).
+	if out, _ := inPty("stty rows 33 cols 111; docker exec -t term stty size"); !strings.Contains(out, "33 111") {
+		t.Fatalf("exec -t size: %q", out)
+	}
+	if out, _ := inPty("stty rows 33 cols 111; docker exec -t term sh -c 'sleep 1.5; stty size' </dev/tty & sleep 0.7; stty rows 40 cols 120; kill -WINCH $!; wait"); !strings.Contains(out, "40 120") {
+		t.Fatalf("exec -t resize: %q", out)
+	}
 	mustDocker(t, sock, "rm", "-f", "term")
 }
 
