@@ -9,8 +9,14 @@ work=$(mktemp -d /tmp/berth-docker-py.XXXXXX)
 # ones this run makes go at its end.
 made=""; for d in /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth; do [ -d "$d" ] || made="$made $d"; done
 b() { "$berth" --root "$work/storage" --runroot "$work/run" "$@"; }
-tar -C "$rootfs" --numeric-owner -cf "$work/rootfs.tar" .
-# The suite's TEST_IMG; no Docker Hub here, so busybox goes by its name.
+# The suite's TEST_IMG is alpine:3.10; no Docker Hub here, so busybox
+# goes by its name, with what of alpine's the tests use: the postgres
+# user and /var/opt.
+cp -a "$rootfs" "$work/rootfs"
+echo 'postgres:x:70:70:postgres:/var/lib/postgresql:/bin/sh' >> "$work/rootfs/etc/passwd"
+echo 'postgres:x:70:' >> "$work/rootfs/etc/group"
+mkdir -p "$work/rootfs/var/opt"
+tar -C "$work/rootfs" --numeric-owner -cf "$work/rootfs.tar" .
 b import -c 'CMD ["sh"]' "$work/rootfs.tar" alpine:3.10 >/dev/null
 b tag alpine:3.10 busybox:latest
 b tag alpine:3.10 alpine:latest

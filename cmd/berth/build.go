@@ -18,6 +18,8 @@ func buildCommand(g *globals) *cobra.Command {
 	var file, target, iidfile, progress, platform string
 	var quiet, noCache, pull bool
 	var rf registryFlags
+	var network string
+	var addHosts []string
 	c := &cobra.Command{
 		Use:   "build [OPTIONS] PATH",
 		Short: "Build an image from a Dockerfile",
@@ -63,6 +65,7 @@ func buildCommand(g *globals) *cobra.Command {
 				o.BuildArgs[k] = v
 			}
 			o.NoCache, o.PullAlways, o.Platform, o.CacheFrom = noCache, pull, platform, cacheFrom
+			o.Network, o.ExtraHosts = network, addHosts
 			for _, s := range sshs {
 				id, sock, err := build.ParseSSH(s)
 				if err != nil {
@@ -141,6 +144,8 @@ func buildCommand(g *globals) *cobra.Command {
 	f.BoolVar(&pull, "pull", false, "always pull the images the build names, even those already here")
 	f.StringArrayVarP(&outputs, "output", "o", nil, "also write the result: type=local|tar|oci|docker,dest=PATH (a bare PATH is a local directory, - a tar on standard output)")
 	f.StringVar(&progress, "progress", "auto", "the output's form: auto, plain, tty, quiet, or classic (Docker's classic builder)")
+	f.StringVar(&network, "network", "default", "the networking mode of RUN: default, host, none or a network's name")
+	f.StringArrayVar(&addHosts, "add-host", nil, "add a custom host-to-IP mapping for RUN (host:ip)")
 	rf.add(c)
 	return c
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -23,6 +24,8 @@ type createFlags struct {
 	name, user, workdir, hostname, entrypoint, network, stopSignal, memory, restart string
 	memorySwap, cpusetCpus, logDriver                                               string
 	pid, ipc, uts, userns, detachKeys, ip, domainname, uidmap                       string
+	mac, runtime                                                                    string
+	groupAdd, deviceRules, volumesFrom                                              []string
 	env, envFile, labels, capAdd, capDrop, securityOpt, volumes, tmpfs, mounts      []string
 	devices, ulimits, logOpts, publish, aliases, dns, dnsSearch, dnsOpts, addHosts  []string
 	rm, readOnly, privileged, tty, interactive, noPull, init, detach, publishAll    bool
@@ -137,6 +140,11 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.Int64VarP(&f.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
 	fl.StringVar(&f.cpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
 	fl.Float64Var(&f.cpus, "cpus", 0, "CPU limit")
+	fl.StringArrayVar(&f.groupAdd, "group-add", nil, "add additional groups to join")
+	fl.StringArrayVar(&f.deviceRules, "device-cgroup-rule", nil, "add a rule to the cgroup allowed devices list: TYPE MAJOR:MINOR ACCESS")
+	fl.StringArrayVar(&f.volumesFrom, "volumes-from", nil, "mount volumes from the specified container(s): CONTAINER[:ro|rw]")
+	fl.StringVar(&f.mac, "mac-address", "", "container MAC address (e.g., 92:d0:c6:0a:29:33)")
+	fl.StringVar(&f.runtime, "runtime", "", "runtime to use for this container (berth's own: runc and berth name it)")
 	f.health.add(fl)
 	f.rf.add(c)
 }
@@ -202,6 +210,7 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 		LogConfig: mobycontainer.LogConfig{Type: f.logDriver, Config: map[string]string{}},
 		Resources: mobycontainer.Resources{Memory: mem, MemorySwap: swap, NanoCPUs: int64(f.cpus * 1e9),
 			CPUShares: f.cpuShares, CpusetCpus: f.cpusetCpus}}
+	hc.GroupAdd, hc.DeviceCgroupRules, hc.VolumesFrom, hc.Runtime = f.groupAdd, f.deviceRules, f.volumesFrom, f.runtime
 	if f.init {
 		hc.Init = &f.init
 	}
@@ -247,8 +256,15 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 		return fail(fmt.Errorf("--uts %q: want host", f.uts))
 	}
 	o.HostConfig = hc
-	if f.ip != "" || len(f.aliases) > 0 {
+	if f.ip != "" || len(f.aliases) > 0 || f.mac != "" {
 		es := &mobynetwork.EndpointSettings{Aliases: f.aliases}
+		if f.mac != "" {
+			hw, err := net.ParseMAC(f.mac)
+			if err != nil {
+				return fail(fmt.Errorf("--mac-address %q: not a MAC address", f.mac))
+			}
+			es.MacAddress = mobynetwork.HardwareAddr(hw)
+		}
 		if f.ip != "" {
 			a, err := netip.ParseAddr(f.ip)
 			if err != nil {

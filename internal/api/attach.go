@@ -8,6 +8,9 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/engine"
 )
@@ -16,8 +19,12 @@ import (
 // hijacked connection, and done once the container's run ends.
 type attachment struct {
 	streams engine.Streams
-	done    chan struct{}
-	once    sync.Once
+	// ready closes once streams are set: the attachment is registered
+	// before the client has its answer, so that a start it sends at once
+	// finds it, and waits for it.
+	ready chan struct{}
+	done  chan struct{}
+	once  sync.Once
 }
 
 func (a *attachment) finish() { a.once.Do(func() { close(a.done) }) }
@@ -28,6 +35,11 @@ func fanOut(as []*attachment) engine.Streams {
 	var out, errs []io.Writer
 	var s engine.Streams
 	for _, a := range as {
+		select {
+		case <-a.ready:
+		case <-time.After(5 * time.Second):
+			continue // a client that never took its stream gets none
+		}
 		if a.streams.Stdout != nil {
 			out = append(out, a.streams.Stdout)
 		}
@@ -73,13 +85,20 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tty := c.Config != nil && c.Config.Tty
+	a := &attachment{ready: make(chan struct{}), done: make(chan struct{})}
+	pending := boolValue(r, "stream") && (c.State == nil || !c.State.Running)
+	if pending {
+		s.mu.Lock()
+		s.attaches[c.ID] = append(s.attaches[c.ID], a)
+		s.mu.Unlock()
+	}
 	conn, rw, err := hijack(w, r, tty)
 	if err != nil {
-		return // the client is gone, or the connection could not be taken
+		close(a.ready) // no streams: a start finds nobody to send to
+		return         // the client is gone, or the connection could not be taken
 	}
 	defer conn.Close() // EOF for the client: the stream has ended
 	out := newStreamWriter(rw, tty)
-	a := &attachment{done: make(chan struct{})}
 	if boolValue(r, "stdout") {
 		a.streams.Stdout = out.stdout()
 	}
@@ -94,18 +113,16 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 	if boolValue(r, "logs") {
 		_ = s.e.ContainerLogs(r.Context(), c.ID, engine.LogsOptions{}, orDiscard(a.streams.Stdout), orDiscard(a.streams.Stderr)) // what could be read was sent
 	}
+	close(a.ready)
 	if !boolValue(r, "stream") {
 		return
 	}
-	if c.State != nil && c.State.Running {
+	if !pending {
 		a.streams.Resizes = s.resizer(c.ID)
 		defer s.dropResizer(c.ID)
 		_, _ = s.e.ContainerAttach(r.Context(), c.ID, a.streams) // the stream is the answer: it ends with the container
 		return
 	}
-	s.mu.Lock()
-	s.attaches[c.ID] = append(s.attaches[c.ID], a)
-	s.mu.Unlock()
 	<-a.done
 }
 
@@ -133,7 +150,33 @@ func hijack(w http.ResponseWriter, r *http.Request, tty bool) (net.Conn, *bufio.
 		_ = conn.Close() // as above
 		return nil, nil, err
 	}
+	awaitRead(conn)
 	return conn, rw, nil
+}
+
+// awaitRead waits, briefly, until the client has read what was sent on
+// a unix socket (its send queue is empty). A client that parses the
+// response's headers through a buffer and then reads the raw socket
+// (docker-py) would lose stream bytes that arrived with the headers.
+func awaitRead(conn net.Conn) {
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		return
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return
+	}
+	for range 100 {
+		queued := 0
+		_ = raw.Control(func(fd uintptr) {
+			queued, err = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ)
+		})
+		if err != nil || queued == 0 {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // streamType is the stream's content type: raw with a terminal, else

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -16,7 +17,13 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	o := build.Options{ContextArchive: r.Body, Dockerfile: q.Get("dockerfile"), Tags: q["t"], Target: q.Get("target"),
 		NoCache: boolValue(r, "nocache"), PullAlways: boolValue(r, "pull"), Platform: q.Get("platform"), Progress: build.ProgressClassic,
-		BuildArgs: map[string]string{}}
+		BuildArgs: map[string]string{}, Network: q.Get("networkmode")}
+	if v := q.Get("extrahosts"); v != "" {
+		// A comma list (the CLI), or one host per parameter.
+		for _, h := range q["extrahosts"] {
+			o.ExtraHosts = append(o.ExtraHosts, strings.Split(h, ",")...)
+		}
+	}
 	var err error
 	if o.Pull.RegistryOptions, err = registryConfig(r); err != nil {
 		writeError(w, err)
@@ -54,6 +61,10 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) {
 		o.Out = js
 	}
 	res, err := build.Build(r.Context(), s.e, o)
+	var ce *build.CommandError
+	if errors.As(err, &ce) {
+		err = errors.New(ce.Classic())
+	}
 	if err != nil {
 		js.fail(err)
 		return

@@ -3,17 +3,24 @@ package api
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
 
 	mobycontainer "github.com/moby/moby/api/types/container"
+	mobynetwork "github.com/moby/moby/api/types/network"
 
 	"github.com/berth-project/berth/internal/engine"
 )
 
 func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) {
-	var req mobycontainer.CreateRequest
+	var req struct {
+		mobycontainer.CreateRequest
+		// MacAddress is the deprecated place of the first network's MAC,
+		// which clients before API 1.44 (and docker-py 7) still use.
+		MacAddress string
+	}
 	if err := decode(r, &req); err != nil {
 		writeError(w, err)
 		return
@@ -28,6 +35,12 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) {
 	if req.NetworkingConfig != nil {
 		o.Networking = *req.NetworkingConfig
 	}
+	if req.MacAddress != "" {
+		if err := legacyMAC(&o, req.MacAddress); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
 	resp, err := s.e.ContainerCreate(r.Context(), o)
 	if err != nil {
 		writeError(w, err)
@@ -37,6 +50,31 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) {
 		resp.Warnings = []string{}
 	}
 	writeJSON(w, http.StatusCreated, resp)
+}
+
+// legacyMAC moves Config.MacAddress to the endpoint of the container's
+// network, as moby migrates it.
+func legacyMAC(o *engine.CreateOptions, mac string) error {
+	hw, err := net.ParseMAC(mac)
+	if err != nil {
+		return badRequest(fmt.Errorf("invalid MAC address %q", mac))
+	}
+	mode := string(o.HostConfig.NetworkMode)
+	if mode == "" || mode == "default" {
+		mode = "bridge"
+	}
+	if o.Networking.EndpointsConfig == nil {
+		o.Networking.EndpointsConfig = map[string]*mobynetwork.EndpointSettings{}
+	}
+	es := o.Networking.EndpointsConfig[mode]
+	if es == nil {
+		es = &mobynetwork.EndpointSettings{}
+		o.Networking.EndpointsConfig[mode] = es
+	}
+	if len(es.MacAddress) == 0 {
+		es.MacAddress = mobynetwork.HardwareAddr(hw)
+	}
+	return nil
 }
 
 func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {

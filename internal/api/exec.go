@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -9,17 +10,30 @@ import (
 
 	mobycontainer "github.com/moby/moby/api/types/container"
 
+	"github.com/berth-project/berth/internal/attach"
 	"github.com/berth-project/berth/internal/engine"
 )
 
 // execAttach is what an exec session's start streams: whether it has a
 // terminal and takes input, as created.
-type execAttach struct{ tty, stdin, stdout, stderr bool }
+type execAttach struct {
+	tty, stdin, stdout, stderr bool
+	detachKeys                 []byte
+}
 
 func (s *Server) execCreate(w http.ResponseWriter, r *http.Request) {
 	var req mobycontainer.ExecCreateRequest
 	if err := decode(r, &req); err != nil {
 		writeError(w, err)
+		return
+	}
+	spec := req.DetachKeys
+	if spec == "" {
+		spec = attach.DefaultDetachKeys
+	}
+	keys, err := attach.ParseDetachKeys(spec)
+	if err != nil {
+		writeError(w, badRequest(err))
 		return
 	}
 	id, err := s.e.ExecCreate(r.PathValue("id"), engine.ExecConfig{Cmd: req.Cmd, Env: req.Env, User: req.User, WorkingDir: req.WorkingDir, Tty: req.Tty})
@@ -28,7 +42,7 @@ func (s *Server) execCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.execs[id] = execAttach{tty: req.Tty, stdin: req.AttachStdin, stdout: req.AttachStdout, stderr: req.AttachStderr}
+	s.execs[id] = execAttach{tty: req.Tty, stdin: req.AttachStdin, stdout: req.AttachStdout, stderr: req.AttachStderr, detachKeys: keys}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, mobycontainer.ExecCreateResponse{ID: id})
 }
@@ -120,9 +134,16 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer pr.Close() // the session's monitor holds its copy
+		defer pw.Close() // a detached client's: the input ends with the session
 		go func() {
-			_, _ = io.Copy(pw, rw.Reader) // until the client closes its side
-			_ = pw.Close()                // EOF for the session's input
+			// Until the client closes its side, or types the detach keys:
+			// then it goes and the process runs on, its input open.
+			_, err := io.Copy(pw, attach.NewDetachReader(rw.Reader, a.detachKeys))
+			if errors.Is(err, attach.ErrDetached) {
+				_ = conn.Close() // the client's end: it has detached
+				return
+			}
+			_ = pw.Close() // EOF for the session's input
 		}()
 		o.Stdin = pr
 	}

@@ -176,6 +176,27 @@ func (s *Server) imagesSave(w http.ResponseWriter, r *http.Request) {
 	_ = s.e.ImageSave(w, names, engine.DockerArchive)
 }
 
+// withFields is v's JSON object with more fields, for the shapes of
+// older API versions; v as it is if it is not an object.
+func withFields(v any, extra map[string]any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // sizes and times stay exact
+	if dec.Decode(&m) != nil {
+		return v
+	}
+	for k, x := range extra {
+		if _, ok := m[k]; !ok {
+			m[k] = x
+		}
+	}
+	return m
+}
+
 // imagePath splits /images/NAME/VERB (NAME may hold slashes).
 func imagePath(r *http.Request) (name, verb string) {
 	rest := strings.TrimPrefix(r.URL.Path, "/images/")
@@ -193,6 +214,12 @@ func (s *Server) imageGet(w http.ResponseWriter, r *http.Request) {
 		in, err := s.e.ImageInspect(name)
 		if err != nil {
 			writeError(w, err)
+			return
+		}
+		if before(r, "1.52") {
+			// Older APIs have Parent (the image a commit or a classic
+			// build step started from), which berth does not record.
+			writeJSON(w, http.StatusOK, withFields(in, map[string]any{"Parent": ""}))
 			return
 		}
 		writeJSON(w, http.StatusOK, in)

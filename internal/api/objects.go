@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -133,6 +134,9 @@ func (s *Server) networkConnect(w http.ResponseWriter, r *http.Request) {
 	var o engine.EndpointOptions
 	if ep := req.EndpointConfig; ep != nil {
 		o.Aliases = ep.Aliases
+		if len(ep.MacAddress) > 0 {
+			o.MAC = net.HardwareAddr(ep.MacAddress).String()
+		}
 		if ep.IPAMConfig != nil && ep.IPAMConfig.IPv4Address.IsValid() {
 			o.IP = ep.IPAMConfig.IPv4Address.String()
 		}

@@ -72,7 +72,8 @@ func (s *Server) info(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, err)
 		return
 	}
-	imgs, err := s.e.ImageList(engine.ImageListOptions{})
+	// Every image, intermediate ones too, as Docker counts them.
+	imgs, err := s.e.ImageList(engine.ImageListOptions{All: true})
 	if err != nil {
 		writeError(w, err)
 		return

@@ -243,44 +243,84 @@ func (c *Client) copyOutput() error {
 // copyInput sends Stdin, watching for the detach keys; it reports
 // whether the user detached.
 func (c *Client) copyInput(send func(byte, []byte) error) bool {
+	in := NewDetachReader(c.Stdin, c.DetachKeys)
 	buf := make([]byte, 32<<10)
-	matched := 0 // how many bytes of DetachKeys the input ends with, held back
 	for {
-		n, err := c.Stdin.Read(buf)
-		out := make([]byte, 0, n+matched)
-		for _, b := range buf[:n] {
-			if len(c.DetachKeys) == 0 {
-				out = append(out, b)
-				continue
-			}
-			if b == c.DetachKeys[matched] {
-				matched++
-				if matched == len(c.DetachKeys) {
-					if len(out) > 0 {
-						_ = send(Stdin, out) // the detach ends the attachment; a lost tail of input with it
-					}
-					return true
-				}
-				continue
-			}
-			// Not the sequence: what was held back is input after all.
-			out = append(out, c.DetachKeys[:matched]...)
-			matched = 0
-			if b == c.DetachKeys[0] {
-				matched = 1
-				continue
-			}
-			out = append(out, b)
-		}
-		if len(out) > 0 && send(Stdin, out) != nil {
+		n, err := in.Read(buf)
+		if n > 0 && send(Stdin, buf[:n]) != nil {
 			return false
 		}
+		if errors.Is(err, ErrDetached) {
+			return true
+		}
 		if err != nil {
-			if matched > 0 {
-				_ = send(Stdin, c.DetachKeys[:matched]) // input ends here; a monitor that is gone needs no more
-			}
-			_ = send(CloseStdin, nil) // as above
+			_ = send(CloseStdin, nil) // input ends here; a monitor that is gone needs no more
 			return false
 		}
 	}
+}
+
+// A DetachReader passes input through until the detach keys are typed,
+// then fails with ErrDetached. Bytes that may begin the sequence are
+// held back until the next tell; input that ends after a part of it
+// gets that part.
+type DetachReader struct {
+	r       io.Reader
+	keys    []byte
+	matched int // how many bytes of keys the input ends with, held back
+	pending []byte
+	err     error
+}
+
+// NewDetachReader watches r for keys; none passes everything.
+func NewDetachReader(r io.Reader, keys []byte) *DetachReader {
+	return &DetachReader{r: r, keys: keys}
+}
+
+func (d *DetachReader) Read(p []byte) (int, error) {
+	for len(d.pending) == 0 {
+		if d.err != nil {
+			return 0, d.err
+		}
+		buf := make([]byte, len(p))
+		n, err := d.r.Read(buf)
+		d.pending = d.scan(buf[:n])
+		if err != nil && d.err == nil {
+			if d.matched > 0 {
+				d.pending = append(d.pending, d.keys[:d.matched]...)
+				d.matched = 0
+			}
+			d.err = err
+		}
+	}
+	n := copy(p, d.pending)
+	d.pending = d.pending[n:]
+	return n, nil
+}
+
+// scan returns what of in is input, and notes a detach in d.err.
+func (d *DetachReader) scan(in []byte) []byte {
+	if len(d.keys) == 0 {
+		return in
+	}
+	out := make([]byte, 0, len(in)+d.matched)
+	for _, b := range in {
+		if b == d.keys[d.matched] {
+			d.matched++
+			if d.matched == len(d.keys) {
+				d.err = ErrDetached // a tail of input after the keys is dropped
+				return out
+			}
+			continue
+		}
+		// Not the sequence: what was held back is input after all.
+		out = append(out, d.keys[:d.matched]...)
+		d.matched = 0
+		if b == d.keys[0] {
+			d.matched = 1
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
 }

@@ -77,6 +77,12 @@ type Options struct {
 	Secrets map[string]Secret
 	// SSH are agent sockets by id (--ssh), for RUN --mount=type=ssh.
 	SSH map[string]string
+	// Network is RUN's network (--network): "" or default is the
+	// default bridge, else host, none or a network's name; a RUN's
+	// own --network wins.
+	Network string
+	// ExtraHosts are RUN's extra /etc/hosts entries (--add-host).
+	ExtraHosts []string
 }
 
 // Result is a build's image.
@@ -97,6 +103,23 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// CommandError is a RUN whose command failed.
+type CommandError struct {
+	Args []string
+	Code int
+}
+
+func (e *CommandError) Error() string {
+	return fmt.Sprintf("the command returned a non-zero code: %d", e.Code)
+}
+
+// Classic is the error as Docker's classic builder words it, which the
+// API's clients match: The command '/bin/sh -c …' returned a non-zero
+// code: N.
+func (e *CommandError) Classic() string {
+	return fmt.Sprintf("The command '%s' returned a non-zero code: %d", strings.Join(e.Args, " "), e.Code)
+}
 
 // Build builds the Dockerfile's target stage and tags it. Stages that
 // do not depend on each other build at once.

@@ -569,12 +569,16 @@ func (b *builder) layer(ctx context.Context, st *stageState, s step) (err error)
 	}()
 	cfg := mobycontainer.Config{Image: st.image, Cmd: []string{"/bin/true"}, Entrypoint: []string{""}, Labels: b.stepLabels()}
 	network := mobycontainer.NetworkMode("none") // a copy needs none
+	var hosts []string
 	if s.proc != nil {
 		cfg.Cmd, cfg.Env, cfg.User, cfg.WorkingDir = s.proc.Cmd, s.proc.Env, s.proc.User, s.proc.WorkingDir
-		network = s.network
+		network, hosts = s.network, b.o.ExtraHosts
+		if network == "" && b.o.Network != "default" {
+			network = mobycontainer.NetworkMode(b.o.Network)
+		}
 	}
 	cr, err := b.e.ContainerCreate(ctx, engine.CreateOptions{Config: cfg, EndWithClient: true,
-		HostConfig: mobycontainer.HostConfig{NetworkMode: network, Mounts: s.mounts, Tmpfs: s.tmpfs}})
+		HostConfig: mobycontainer.HostConfig{NetworkMode: network, Mounts: s.mounts, Tmpfs: s.tmpfs, ExtraHosts: hosts}})
 	if err != nil {
 		return err
 	}
@@ -643,7 +647,7 @@ func (b *builder) layer(ctx context.Context, st *stageState, s step) (err error)
 			return err
 		}
 		if res.ExitCode != 0 {
-			return fmt.Errorf("the command returned a non-zero code: %d", res.ExitCode)
+			return &CommandError{Args: s.proc.Cmd, Code: res.ExitCode}
 		}
 	}
 	var mountpoints []string

@@ -136,6 +136,20 @@ type Host struct {
 	// (0: the defaults, 10 MB x 3).
 	LogMaxSize  int64 `json:"logMaxSize,omitempty"`
 	LogMaxFiles int   `json:"logMaxFiles,omitempty"`
+	// GroupAdd are more groups of the process (--group-add), numbers or
+	// names of the container's /etc/group.
+	GroupAdd []string `json:"groupAdd,omitempty"`
+	// DeviceCgroupRules allow more devices: "c 7:128 rwm".
+	DeviceCgroupRules []string `json:"deviceCgroupRules,omitempty"`
+	// VolumesFrom are --volumes-from as given; their mounts are in
+	// Mounts.
+	VolumesFrom []string `json:"volumesFrom,omitempty"`
+	// Runtime, Isolation and VolumeDriver are kept as given, for
+	// inspect: berth has one runtime, no isolation technologies and the
+	// local volume driver.
+	Runtime      string `json:"runtime,omitempty"`
+	Isolation    string `json:"isolation,omitempty"`
+	VolumeDriver string `json:"volumeDriver,omitempty"`
 }
 
 // NetworkAttachment is a container's wish for one network.
@@ -143,6 +157,9 @@ type NetworkAttachment struct {
 	Name    string   `json:"name"`
 	IP      string   `json:"ip,omitempty"`
 	Aliases []string `json:"aliases,omitempty"`
+	// MAC is the container's address on the network; "" derives it from
+	// the IP, as Docker does.
+	MAC string `json:"mac,omitempty"`
 }
 
 // OwnNetworkNamespace reports whether the container gets a network

@@ -25,7 +25,13 @@ type Mount struct {
 	// Anonymous volumes are removed with their container by rm -v and
 	// --rm.
 	Anonymous bool `json:"anonymous,omitempty"`
+	// Propagation is a bind's mount propagation: rprivate (""), private,
+	// rshared, shared, rslave or slave.
+	Propagation string `json:"propagation,omitempty"`
 }
+
+// propagations are the bind propagation modes Docker takes.
+var propagations = []string{"private", "rprivate", "shared", "rshared", "slave", "rslave"}
 
 // ParseVolume reads -v: HOST-PATH:TARGET[:OPTS] binds a host path,
 // NAME:TARGET[:OPTS] mounts a named volume, TARGET alone an anonymous
@@ -54,7 +60,10 @@ func ParseVolume(s string) (Mount, error) {
 			case "nocopy":
 				m.NoCopy = true
 			default:
-				return Mount{}, fmt.Errorf("-v %q: unknown option %q (ro, rw, nocopy)", s, o)
+				if !slices.Contains(propagations, o) || m.Type != "bind" {
+					return Mount{}, fmt.Errorf("-v %q: unknown option %q (ro, rw, nocopy, and a bind's propagation: %s)", s, o, strings.Join(propagations, ", "))
+				}
+				m.Propagation = o
 			}
 		}
 	}
@@ -96,8 +105,13 @@ func ParseMount(s string) (Mount, error) {
 				return Mount{}, fmt.Errorf("--mount %q: invalid tmpfs-mode %q", s, v)
 			}
 			m.Options = append(m.Options, "mode="+v)
-		case "bind-propagation", "consistency", "volume-driver":
-			// One propagation (rprivate) and one driver (local) here.
+		case "bind-propagation":
+			if !slices.Contains(propagations, v) {
+				return Mount{}, fmt.Errorf("--mount %q: invalid bind-propagation %q (%s)", s, v, strings.Join(propagations, ", "))
+			}
+			m.Propagation = v
+		case "consistency", "volume-driver":
+			// One consistency and one driver (local) here.
 		default:
 			return Mount{}, fmt.Errorf("--mount %q: unknown field %q", s, k)
 		}
@@ -191,7 +205,7 @@ func userMounts(h Host, vol VolumePath) ([]specs.Mount, error) {
 		var sm specs.Mount
 		switch m.Type {
 		case "bind":
-			sm = specs.Mount{Destination: m.Target, Type: "bind", Source: m.Source, Options: []string{"rbind", "rprivate"}}
+			sm = specs.Mount{Destination: m.Target, Type: "bind", Source: m.Source, Options: []string{"rbind", orPrivate(m.Propagation)}}
 		case "volume":
 			if vol == nil {
 				return nil, fmt.Errorf("volume %s: no volume store", m.Source)
@@ -212,6 +226,13 @@ func userMounts(h Host, vol VolumePath) ([]specs.Mount, error) {
 		out = append(out, sm)
 	}
 	return out, nil
+}
+
+func orPrivate(p string) string {
+	if p == "" {
+		return "rprivate"
+	}
+	return p
 }
 
 // checkMounts refuses two mounts on one target.

@@ -79,6 +79,13 @@ func Spec(c *Container, in SpecInput) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, g := range c.Host.GroupAdd {
+		gid, err := ResolveGroup(in.Rootfs, g)
+		if err != nil {
+			return nil, err
+		}
+		user.AdditionalGids = append(user.AdditionalGids, gid)
+	}
 	env := mergeEnv(c)
 	capList, err := capabilities(c.Host, in.HostCaps)
 	if err != nil {
@@ -152,6 +159,13 @@ func Spec(c *Container, in SpecInput) (*specs.Spec, error) {
 		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
 	} else {
 		s.Linux.Resources.Devices = append(defaultDeviceRules(), rules...)
+		for _, r := range c.Host.DeviceCgroupRules {
+			dr, err := ParseDeviceCgroupRule(r)
+			if err != nil {
+				return nil, err
+			}
+			s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, dr)
+		}
 	}
 	s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = MaskedPaths(c.Host.Privileged), ReadonlyPaths(c.Host.Privileged)
 	if err := applySecurityOpts(s, c.Host, capList); err != nil {
@@ -348,6 +362,50 @@ func ResolveUser(rootfs, spec string) (specs.User, error) {
 	return u, nil
 }
 
+// ResolveGroup is a --group-add: a number, or a name of the
+// container's /etc/group.
+func ResolveGroup(rootfs, g string) (uint32, error) {
+	if id, err := strconv.ParseUint(g, 10, 32); err == nil {
+		return uint32(id), nil
+	}
+	e, ok := lookup(rootfs, "etc/group", func(f []string) bool { return f[0] == g })
+	if !ok {
+		return 0, fmt.Errorf("unable to find group %s: no matching entries in group file", g)
+	}
+	return atou(e[2]), nil
+}
+
+// ParseDeviceCgroupRule reads --device-cgroup-rule: "TYPE MAJOR:MINOR
+// ACCESS", TYPE a, b or c, MAJOR and MINOR numbers or *, ACCESS of rwm.
+func ParseDeviceCgroupRule(s string) (specs.LinuxDeviceCgroup, error) {
+	bad := func() (specs.LinuxDeviceCgroup, error) {
+		return specs.LinuxDeviceCgroup{}, fmt.Errorf("invalid device cgroup rule %q: want TYPE MAJOR:MINOR ACCESS, as \"c 1:3 mr\"", s)
+	}
+	f := strings.Fields(s)
+	if len(f) != 3 || len(f[0]) != 1 || !strings.Contains("abc", f[0]) || f[2] == "" || strings.Trim(f[2], "rwm") != "" {
+		return bad()
+	}
+	r := specs.LinuxDeviceCgroup{Allow: true, Type: f[0], Access: f[2]}
+	maj, mnr, ok := strings.Cut(f[1], ":")
+	if !ok {
+		return bad()
+	}
+	for _, p := range []struct {
+		v   string
+		dst **int64
+	}{{maj, &r.Major}, {mnr, &r.Minor}} {
+		if p.v == "*" {
+			continue
+		}
+		n, err := strconv.ParseInt(p.v, 10, 64)
+		if err != nil || n < 0 {
+			return bad()
+		}
+		*p.dst = &n
+	}
+	return r, nil
+}
+
 func atou(s string) uint32 {
 	n, _ := strconv.ParseUint(s, 10, 32)
 	return uint32(n)
@@ -388,6 +446,11 @@ func ValidateHost(h Host) error {
 	}
 	for _, d := range h.Devices {
 		if _, _, _, err := ParseDevice(d); err != nil {
+			return err
+		}
+	}
+	for _, r := range h.DeviceCgroupRules {
+		if _, err := ParseDeviceCgroupRule(r); err != nil {
 			return err
 		}
 	}

@@ -131,6 +131,16 @@ func (e *Engine) ContainerKill(ref, sig string) error {
 		return err
 	}
 	e.containerEvent(c, mobyevents.ActionKill, "signal", strconv.Itoa(int(s)))
+	if s == unix.SIGKILL {
+		// As Docker's: a kill returns once the container is dead, so
+		// that what the caller reads next is its exit, within a bound
+		// for a process the kernel cannot end (uninterruptible I/O).
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := e.waitNotRunning(ctx, c); err != nil && ctx.Err() == nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -16,7 +16,6 @@ import (
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/idmap"
 	"github.com/berth-project/berth/internal/image"
-	"github.com/berth-project/berth/internal/network"
 )
 
 // CreateOptions are a new container's, in the shape of Docker's create
@@ -65,9 +64,16 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 	if ref == "" {
 		return nil, invalid(errors.New("create: no image given"))
 	}
-	host, mounts, ip, aliases, err := hostOf(o.HostConfig, o.Networking)
+	host, mounts, err := hostOf(o.HostConfig)
 	if err != nil {
 		return nil, err
+	}
+	mode, primary, extras, err := endpointsOf(host.NetworkMode, o.Networking)
+	if err != nil {
+		return nil, err
+	}
+	if host.OwnNetworkNamespace() || host.NetworkMode == "" || host.NetworkMode == "default" {
+		host.NetworkMode = mode
 	}
 	host.EndWithClient = o.EndWithClient
 	if o.IDMap != nil {
@@ -143,11 +149,8 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 	if len(cfg.Cmd)+len(cfg.Entrypoint) == 0 {
 		return nil, invalid(errors.New("no command specified"))
 	}
-	if c.Host.NetworkMode == "" || c.Host.NetworkMode == "default" {
-		c.Host.NetworkMode = network.DefaultName
-	}
 	c.Config = cfg
-	if err := e.checkNetworking(c, ip, aliases); err != nil {
+	if err := e.checkNetworking(c, primary, extras); err != nil {
 		return nil, err
 	}
 	// The create's Config.Volumes are anonymous volumes, as the image's.

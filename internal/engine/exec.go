@@ -448,10 +448,12 @@ func orFile(f, def *os.File) *os.File {
 // execFailed records and reports a session whose process did not start,
 // and returns the failure with Docker's status.
 func (e *Engine) execFailed(rep execReporter, r *execRecord, err error) error {
+	// A process that could not run, found or not, is 126 for an exec,
+	// as Docker records it (a container's start tells 127 apart).
 	status := StatusFailed
 	var ie *runtime.InitError
 	if errors.As(err, &ie) && (ie.Code == StatusCannotRun || ie.Code == StatusNotFoundCmd) {
-		status = ie.Code
+		status = StatusCannotRun
 	}
 	r.Running, r.Error, r.Finished = false, err.Error(), time.Now().UTC()
 	r.ExitCode = &status

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -149,6 +151,13 @@ func mountOf(m mount.Mount) (container.Mount, error) {
 	if m.VolumeOptions != nil && m.VolumeOptions.NoCopy {
 		out.NoCopy = true
 	}
+	if b := m.BindOptions; b != nil && b.Propagation != "" {
+		if !slices.Contains([]mount.Propagation{mount.PropagationPrivate, mount.PropagationRPrivate, mount.PropagationShared,
+			mount.PropagationRShared, mount.PropagationSlave, mount.PropagationRSlave}, b.Propagation) {
+			return container.Mount{}, invalid(fmt.Errorf("mount %s: invalid propagation %q", m.Target, b.Propagation))
+		}
+		out.Propagation = string(b.Propagation)
+	}
 	if t := m.TmpfsOptions; t != nil {
 		if t.SizeBytes > 0 {
 			out.Options = append(out.Options, "size="+strconv.FormatInt(t.SizeBytes, 10))
@@ -161,16 +170,21 @@ func mountOf(m mount.Mount) (container.Mount, error) {
 }
 
 // hostOf is the container model's host options from Docker's
-// HostConfig; the first network's endpoint settings give --ip and
-// --network-alias. The forms the model keeps as Docker's command line
+// HostConfig (the networks' endpoint settings are endpointsOf's). The
+// forms the model keeps as Docker's command line
 // writes them (-p, --device, --ulimit) are written back so.
-func hostOf(hc mobycontainer.HostConfig, nc mobynetwork.NetworkingConfig) (h container.Host, mounts []container.Mount, ip string, aliases []string, err error) {
+func hostOf(hc mobycontainer.HostConfig) (h container.Host, mounts []container.Mount, err error) {
 	switch t := hc.LogConfig.Type; t {
 	case "", stdio.JSONFile:
 	case stdio.NoLog:
 		h.LogDriver = t
 	default:
-		return h, nil, "", nil, invalid(fmt.Errorf("log driver %q: want json-file or none", t))
+		return h, nil, invalid(fmt.Errorf("logger: no log driver named '%s' is registered", t))
+	}
+	switch hc.Runtime {
+	case "", "runc", "berth", "berth-runtime":
+	default:
+		return h, nil, invalid(fmt.Errorf("unknown or invalid runtime name: %s", hc.Runtime))
 	}
 	h = container.Host{LogDriver: h.LogDriver,
 		AutoRemove: hc.AutoRemove, ReadonlyRootfs: hc.ReadonlyRootfs, Privileged: hc.Privileged, CapAdd: hc.CapAdd, CapDrop: hc.CapDrop,
@@ -179,22 +193,24 @@ func hostOf(hc mobycontainer.HostConfig, nc mobynetwork.NetworkingConfig) (h con
 		PidMode: string(hc.PidMode), IpcMode: string(hc.IpcMode), UTSMode: string(hc.UTSMode), UsernsMode: string(hc.UsernsMode),
 		PublishAll: hc.PublishAllPorts, DNSSearch: hc.DNSSearch, DNSOptions: hc.DNSOptions, ExtraHosts: hc.ExtraHosts,
 		Restart: container.RestartPolicy{Name: string(hc.RestartPolicy.Name), MaxRetries: hc.RestartPolicy.MaximumRetryCount},
+		GroupAdd: hc.GroupAdd, DeviceCgroupRules: hc.DeviceCgroupRules, VolumesFrom: hc.VolumesFrom,
+		Runtime: hc.Runtime, Isolation: string(hc.Isolation), VolumeDriver: hc.VolumeDriver,
 	}
 	if h.Restart.Name == "no" {
 		h.Restart.Name = ""
 	}
 	if h.Restart.Name != "" && h.Restart.Name != "on-failure" && h.Restart.MaxRetries != 0 {
-		return h, nil, "", nil, invalid(fmt.Errorf("restart policy %s: only on-failure takes a retry count", h.Restart.Name))
+		return h, nil, invalid(fmt.Errorf("restart policy %s: only on-failure takes a retry count", h.Restart.Name))
 	}
 	if _, err := container.ParseRestart(h.Restart.Name); err != nil {
-		return h, nil, "", nil, invalid(err)
+		return h, nil, invalid(err)
 	}
 	if hc.CPUShares < 0 {
-		return h, nil, "", nil, invalid(fmt.Errorf("CPU shares must not be negative"))
+		return h, nil, invalid(fmt.Errorf("CPU shares must not be negative"))
 	}
 	h.CPUShares = uint64(hc.CPUShares)
 	if hc.MemorySwap > 0 && (hc.Memory == 0 || hc.MemorySwap < hc.Memory) {
-		return h, nil, "", nil, invalid(fmt.Errorf("--memory-swap must be at least --memory, which it needs"))
+		return h, nil, invalid(fmt.Errorf("--memory-swap must be at least --memory, which it needs"))
 	}
 	if hc.PidsLimit != nil {
 		h.PidsLimit = *hc.PidsLimit
@@ -207,17 +223,17 @@ func hostOf(hc mobycontainer.HostConfig, nc mobynetwork.NetworkingConfig) (h con
 		case "max-size":
 			n, err := container.ParseBytes(v)
 			if err != nil || n == 0 {
-				return h, nil, "", nil, invalid(fmt.Errorf("log option max-size=%s: invalid size", v))
+				return h, nil, invalid(fmt.Errorf("log option max-size=%s: invalid size", v))
 			}
 			h.LogMaxSize = n
 		case "max-file":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
-				return h, nil, "", nil, invalid(fmt.Errorf("log option max-file=%s: want a count of at least 1", v))
+				return h, nil, invalid(fmt.Errorf("log option max-file=%s: want a count of at least 1", v))
 			}
 			h.LogMaxFiles = n
 		default:
-			return h, nil, "", nil, invalid(fmt.Errorf("log option %q: unknown (max-size, max-file)", k))
+			return h, nil, invalid(fmt.Errorf("log option %q: unknown (max-size, max-file)", k))
 		}
 	}
 	for _, a := range hc.DNS {
@@ -236,21 +252,56 @@ func hostOf(hc mobycontainer.HostConfig, nc mobynetwork.NetworkingConfig) (h con
 	for _, m := range hc.Mounts {
 		cm, err := mountOf(m)
 		if err != nil {
-			return h, nil, "", nil, err
+			return h, nil, err
 		}
 		mounts = append(mounts, cm)
 	}
-	for _, es := range nc.EndpointsConfig {
+	return h, mounts, nil
+}
+
+// endpointsOf are a create's networks: the one NetworkMode names first,
+// with its endpoint settings (address, aliases, MAC), then the others
+// the networking config names, as API 1.44 connects them all. A default
+// mode with one endpoint is that endpoint's network, as moby has it.
+func endpointsOf(mode string, nc mobynetwork.NetworkingConfig) (string, container.NetworkAttachment, []container.NetworkAttachment, error) {
+	attachment := func(name string, es *mobynetwork.EndpointSettings) (container.NetworkAttachment, error) {
+		a := container.NetworkAttachment{Name: name}
 		if es == nil {
-			continue
+			return a, nil
 		}
 		if es.IPAMConfig != nil && es.IPAMConfig.IPv4Address.IsValid() {
-			ip = es.IPAMConfig.IPv4Address.String()
+			a.IP = es.IPAMConfig.IPv4Address.String()
 		}
-		aliases = append(aliases, es.Aliases...)
-		break // the first network only, as create takes one
+		a.Aliases = es.Aliases
+		if len(es.MacAddress) > 0 {
+			if len(es.MacAddress) != 6 {
+				return a, invalid(fmt.Errorf("invalid MAC address %s for network %s", es.MacAddress, name))
+			}
+			a.MAC = net.HardwareAddr(es.MacAddress).String()
+		}
+		return a, nil
 	}
-	return h, mounts, ip, aliases, nil
+	names := slices.Sorted(maps.Keys(nc.EndpointsConfig))
+	if (mode == "" || mode == "default") && len(names) == 1 {
+		mode = names[0]
+	}
+	if mode == "" || mode == "default" {
+		mode = network.DefaultName
+	}
+	primary := container.NetworkAttachment{Name: mode}
+	var extras []container.NetworkAttachment
+	for _, name := range names {
+		a, err := attachment(name, nc.EndpointsConfig[name])
+		if err != nil {
+			return mode, primary, nil, err
+		}
+		if name == mode {
+			primary = a
+			continue
+		}
+		extras = append(extras, a)
+	}
+	return mode, primary, extras, nil
 }
 
 // publishFlags writes a port map back as -p values, in a stable order.

@@ -34,7 +34,7 @@ func TestHostConfigRoundTrip(t *testing.T) {
 		RestartPolicy: mobycontainer.RestartPolicy{Name: "on-failure", MaximumRetryCount: 2},
 		LogConfig:     mobycontainer.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "2k", "max-file": "3"}},
 		Resources:     mobycontainer.Resources{Devices: []mobycontainer.DeviceMapping{dev}, Ulimits: []*mobycontainer.Ulimit{ul}, PidsLimit: &pids}}
-	h, mounts, _, _, err := hostOf(in, mobynetworkConfig())
+	h, mounts, err := hostOf(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,13 +64,35 @@ func TestHostConfigRefusesWhatBerthCannotDo(t *testing.T) {
 		"mount type":   {Mounts: []mount.Mount{{Type: "npipe", Target: "/x"}}},
 		"negative cpu": {Resources: mobycontainer.Resources{CPUShares: -1}},
 	} {
-		if _, _, _, _, err := hostOf(hc, mobynetworkConfig()); !errors.Is(err, ErrInvalid) {
+		if _, _, err := hostOf(hc); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)
 		}
 	}
 }
 
-func mobynetworkConfig() mobynetwork.NetworkingConfig { return mobynetwork.NetworkingConfig{} }
+// The networking config's endpoints: NetworkMode's first, with its
+// settings; a default mode with one endpoint is that network; a bad
+// MAC is refused.
+func TestEndpointsOf(t *testing.T) {
+	mac := mobynetwork.HardwareAddr{2, 0x42, 1, 2, 3, 4}
+	nc := mobynetwork.NetworkingConfig{EndpointsConfig: map[string]*mobynetwork.EndpointSettings{
+		"front": {Aliases: []string{"web"}, MacAddress: mac}, "back": {Aliases: []string{"api"}}}}
+	mode, primary, extras, err := endpointsOf("front", nc)
+	if err != nil || mode != "front" || primary.Name != "front" || primary.MAC != "02:42:01:02:03:04" || len(extras) != 1 || extras[0].Name != "back" {
+		t.Fatalf("two endpoints: %s %+v %+v %v", mode, primary, extras, err)
+	}
+	one := mobynetwork.NetworkingConfig{EndpointsConfig: map[string]*mobynetwork.EndpointSettings{"only": {}}}
+	if mode, primary, extras, _ := endpointsOf("default", one); mode != "only" || primary.Name != "only" || len(extras) != 0 {
+		t.Fatalf("default mode, one endpoint: %s %+v %+v", mode, primary, extras)
+	}
+	if mode, _, _, _ := endpointsOf("", mobynetwork.NetworkingConfig{}); mode != "bridge" {
+		t.Fatalf("no endpoints: %s", mode)
+	}
+	bad := mobynetwork.NetworkingConfig{EndpointsConfig: map[string]*mobynetwork.EndpointSettings{"x": {MacAddress: mobynetwork.HardwareAddr{1, 2}}}}
+	if _, _, _, err := endpointsOf("x", bad); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a bad MAC: %v", err)
+	}
+}
 
 func TestMergeEnvReplacesByName(t *testing.T) {
 	got := mergeEnv([]string{"PATH=/bin", "A=1"}, []string{"A=2", "PATH=/usr/bin:/bin", "B=3"})

@@ -3,6 +3,7 @@ package engine
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -174,14 +175,15 @@ func hostConfigOf(c *container.Container) *mobycontainer.HostConfig {
 		ExtraHosts: h.ExtraHosts, IpcMode: mobycontainer.IpcMode(orDefault(h.IpcMode, "private")),
 		PidMode: mobycontainer.PidMode(h.PidMode), UTSMode: mobycontainer.UTSMode(h.UTSMode), UsernsMode: mobycontainer.UsernsMode(h.UsernsMode),
 		Privileged: h.Privileged, PublishAllPorts: h.PublishAll, ReadonlyRootfs: h.ReadonlyRootfs, SecurityOpt: h.SecurityOpt,
-		Tmpfs: h.Tmpfs, CgroupnsMode: mobycontainer.CgroupnsModePrivate, Isolation: "", ShmSize: 64 << 20,
+		Tmpfs: h.Tmpfs, CgroupnsMode: mobycontainer.CgroupnsModePrivate, Isolation: mobycontainer.Isolation(h.Isolation), ShmSize: 64 << 20,
+		GroupAdd: h.GroupAdd, VolumesFrom: h.VolumesFrom, Runtime: orDefault(h.Runtime, "runc"), VolumeDriver: h.VolumeDriver,
 		ConsoleSize: [2]uint{0, 0}, PortBindings: mobynetwork.PortMap{},
 		MaskedPaths: container.MaskedPaths(h.Privileged), ReadonlyPaths: container.ReadonlyPaths(h.Privileged),
 		Resources: mobycontainer.Resources{
 			Memory: h.Memory, MemorySwap: h.MemorySwap, NanoCPUs: h.NanoCPUs, CPUShares: int64(h.CPUShares), CpusetCpus: h.CpusetCpus,
 			BlkioWeightDevice: []*blkiodev.WeightDevice{}, BlkioDeviceReadBps: []*blkiodev.ThrottleDevice{}, BlkioDeviceWriteBps: []*blkiodev.ThrottleDevice{},
 			BlkioDeviceReadIOps: []*blkiodev.ThrottleDevice{}, BlkioDeviceWriteIOps: []*blkiodev.ThrottleDevice{}, Devices: []mobycontainer.DeviceMapping{},
-			DeviceCgroupRules: nil, Ulimits: []*units.Ulimit{},
+			DeviceCgroupRules: h.DeviceCgroupRules, Ulimits: []*units.Ulimit{},
 		},
 	}
 	if h.Init {
@@ -262,7 +264,8 @@ func orDefault(s, def string) string {
 func (e *Engine) mountPoints(c *container.Container) []mobycontainer.MountPoint {
 	out := []mobycontainer.MountPoint{}
 	for _, m := range c.Host.Mounts {
-		mp := mobycontainer.MountPoint{Type: mount.Type(m.Type), Source: m.Source, Destination: m.Target, RW: !m.ReadOnly, Propagation: mount.PropagationRPrivate}
+		mp := mobycontainer.MountPoint{Type: mount.Type(m.Type), Source: m.Source, Destination: m.Target, RW: !m.ReadOnly,
+			Propagation: mount.Propagation(orDefault(m.Propagation, string(mount.PropagationRPrivate)))}
 		if m.ReadOnly {
 			mp.Mode = "ro"
 		}
@@ -280,6 +283,16 @@ func (e *Engine) mountPoints(c *container.Container) []mobycontainer.MountPoint 
 	return out
 }
 
+// ipamConfigOf is an endpoint's IPAMConfig: the address asked for, nil
+// when none was.
+func ipamConfigOf(a container.NetworkAttachment) *mobynetwork.EndpointIPAMConfig {
+	ip, err := netip.ParseAddr(a.IP)
+	if err != nil {
+		return nil
+	}
+	return &mobynetwork.EndpointIPAMConfig{IPv4Address: ip}
+}
+
 // networkSettings is inspect's NetworkSettings: the endpoints of a
 // running container, the first network's at the top, as API 1.51 has.
 func (e *Engine) networkSettings(c *container.Container) *NetworkSettings {
@@ -287,7 +300,11 @@ func (e *Engine) networkSettings(c *container.Container) *NetworkSettings {
 		Ports: mobynetwork.PortMap{}, Networks: map[string]*mobynetwork.EndpointSettings{}}}
 	if c.State.Status != container.Running {
 		for _, a := range c.Host.Networks {
-			ns.Networks[a.Name] = &mobynetwork.EndpointSettings{Aliases: a.Aliases, DNSNames: nil}
+			es := &mobynetwork.EndpointSettings{Aliases: a.Aliases, IPAMConfig: ipamConfigOf(a)}
+			if hw, err := net.ParseMAC(a.MAC); err == nil {
+				es.MacAddress = mobynetwork.HardwareAddr(hw)
+			}
+			ns.Networks[a.Name] = es
 		}
 		return ns
 	}
@@ -297,6 +314,9 @@ func (e *Engine) networkSettings(c *container.Container) *NetworkSettings {
 			IPAddress: ep.Addr.Addr(), IPPrefixLen: ep.Addr.Bits(), Aliases: ep.Aliases, DNSNames: append([]string{c.Name}, ep.Aliases...)}
 		if hw, err := net.ParseMAC(ep.MAC); err == nil {
 			es.MacAddress = mobynetwork.HardwareAddr(hw)
+		}
+		if i := slices.IndexFunc(c.Host.Networks, func(a container.NetworkAttachment) bool { return a.Name == ep.Network }); i >= 0 {
+			es.IPAMConfig = ipamConfigOf(c.Host.Networks[i])
 		}
 		ns.Networks[ep.Network] = es
 		if i == 0 {

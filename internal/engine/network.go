@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -22,31 +23,39 @@ const DefaultRoot = "/var/lib/berth"
 // checkNetworking validates a new container's network flags and fills
 // in its first network, so that a bad flag fails create and leaves
 // nothing.
-func (e *Engine) checkNetworking(c *container.Container, ip string, aliases []string) error {
+func (e *Engine) checkNetworking(c *container.Container, primary container.NetworkAttachment, extras []container.NetworkAttachment) error {
 	h := &c.Host
 	if !h.OwnNetworkNamespace() {
 		if len(h.Publish) > 0 || h.PublishAll {
 			return fmt.Errorf("published ports need a network: --network %s has none of its own", h.NetworkMode)
 		}
-		if ip != "" || len(aliases) > 0 {
-			return fmt.Errorf("--ip and --network-alias need a user-defined network")
+		if primary.IP != "" || len(primary.Aliases) > 0 || primary.MAC != "" || len(extras) > 0 {
+			return fmt.Errorf("--ip, --network-alias, --mac-address and more networks need a network of the container's own, not %s", h.NetworkMode)
 		}
 		return nil
 	}
-	n, err := e.networks.Get(h.NetworkMode)
-	if err != nil {
-		return err
-	}
-	if (ip != "" || len(aliases) > 0) && !n.UserDefined() {
-		return fmt.Errorf("--ip and --network-alias are only for user-defined networks, not %s", n.Name)
-	}
-	if ip != "" {
-		a, err := netip.ParseAddr(ip)
-		if err != nil || !n.Subnet.Contains(a) {
-			return fmt.Errorf("--ip %q: not an address in %s (%s)", ip, n.Name, n.Subnet)
+	h.Networks = nil
+	for i, a := range append([]container.NetworkAttachment{primary}, extras...) {
+		name := a.Name
+		if i == 0 {
+			name = h.NetworkMode
 		}
+		n, err := e.networks.Get(name)
+		if err != nil {
+			return err
+		}
+		if (a.IP != "" || len(a.Aliases) > 0) && !n.UserDefined() {
+			return fmt.Errorf("--ip and --network-alias are only for user-defined networks, not %s", n.Name)
+		}
+		if a.IP != "" {
+			ip, err := netip.ParseAddr(a.IP)
+			if err != nil || !n.Subnet.Contains(ip) {
+				return fmt.Errorf("--ip %q: not an address in %s (%s)", a.IP, n.Name, n.Subnet)
+			}
+		}
+		a.Name = n.Name
+		h.Networks = append(h.Networks, a)
 	}
-	h.Networks = []container.NetworkAttachment{{Name: n.Name, IP: ip, Aliases: aliases}}
 	if _, err := e.publishSpecs(c); err != nil {
 		return err
 	}
@@ -132,6 +141,11 @@ func (e *Engine) networkPlan(c *container.Container) (*monitor.NetworkPlan, erro
 		Etc:     etcConfig(c), EtcDir: filepath.Join(e.containers.Dir(c.ID), "etc")}
 	for _, a := range c.Host.Networks {
 		at := network.Attachment{Network: a.Name, Aliases: a.Aliases}
+		if a.MAC != "" {
+			if at.MAC, err = net.ParseMAC(a.MAC); err != nil {
+				return nil, fmt.Errorf("--mac-address %q: %w", a.MAC, err) // create checked it
+			}
+		}
 		if a.IP != "" {
 			if at.IP, err = netip.ParseAddr(a.IP); err != nil {
 				return nil, fmt.Errorf("--ip %q: %w", a.IP, err) // create checked it
@@ -183,6 +197,9 @@ func (e *Engine) connectNetwork(c *container.Container, a network.Attachment) er
 	}
 	_, err = e.containers.Update(c.ID, func(cur *container.Container) error {
 		at := container.NetworkAttachment{Name: n.Name, Aliases: a.Aliases}
+		if a.MAC != nil {
+			at.MAC = a.MAC.String()
+		}
 		if a.IP.IsValid() {
 			at.IP = a.IP.String()
 		}
@@ -209,10 +226,10 @@ func (e *Engine) disconnectNetwork(c *container.Container, ref string) error {
 	}
 	_, err = e.containers.Update(c.ID, func(cur *container.Container) error {
 		cur.Host.Networks = slices.DeleteFunc(cur.Host.Networks, func(x container.NetworkAttachment) bool { return x.Name == n.Name })
+		// Off its last network the container keeps its mode, as Docker's:
+		// its namespace stays its own, to be connected again.
 		if len(cur.Host.Networks) > 0 {
 			cur.Host.NetworkMode = cur.Host.Networks[0].Name
-		} else {
-			cur.Host.NetworkMode = "none"
 		}
 		return nil
 	})

@@ -99,7 +99,7 @@ func (e *Engine) networkInspect(n *network.Network) (mobynetwork.Inspect, error)
 	}
 	in := mobynetwork.Inspect{
 		Network: mobynetwork.Network{Name: n.Name, ID: n.ID, Created: n.Created, Scope: "local", Driver: n.Driver, EnableIPv4: true,
-			IPAM:     mobynetwork.IPAM{Driver: "default", Options: map[string]string{}, Config: []mobynetwork.IPAMConfig{cfg}},
+			IPAM:     mobynetwork.IPAM{Driver: "default", Config: []mobynetwork.IPAMConfig{cfg}},
 			Internal: n.Internal, Options: map[string]string{"com.docker.network.bridge.name": n.Bridge}, Labels: labels},
 		Containers: map[string]mobynetwork.EndpointResource{},
 	}
@@ -184,6 +184,7 @@ type EndpointOptions struct {
 	// IP is the address to take; "" is any free one.
 	IP      string
 	Aliases []string
+	MAC     string // "" derives it from the IP
 }
 
 // NetworkConnect puts a container on one more network, now if it runs,
@@ -194,6 +195,11 @@ func (e *Engine) NetworkConnect(netRef, ctrRef string, o EndpointOptions) error 
 		return err
 	}
 	a := network.Attachment{Network: netRef, Aliases: o.Aliases}
+	if o.MAC != "" {
+		if a.MAC, err = net.ParseMAC(o.MAC); err != nil {
+			return invalid(fmt.Errorf("--mac-address %q: not a MAC address", o.MAC))
+		}
+	}
 	if o.IP != "" {
 		if a.IP, err = netip.ParseAddr(o.IP); err != nil {
 			return invalid(fmt.Errorf("--ip %q: not an IP address", o.IP))

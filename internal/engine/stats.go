@@ -90,7 +90,36 @@ func (e *Engine) ContainerStats(ref string) (mobycontainer.StatsResponse, error)
 	}
 	out.PidsStats.Current = s.Pids.Current
 	out.PidsStats.Limit = s.Pids.Limit
+	if c.Host.OwnNetworkNamespace() {
+		out.Networks = netStats(c.State.Pid)
+	}
 	return out, nil
+}
+
+// netStats are the counters of a container's interfaces but lo, from
+// /proc/PID/net/dev, which shows its init's network namespace; nil if
+// unreadable (init just ended).
+func netStats(pid int) map[string]mobycontainer.NetworkStats {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/net/dev")
+	if err != nil {
+		return nil
+	}
+	out := map[string]mobycontainer.NetworkStats{}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, rest, ok := strings.Cut(line, ":")
+		name = strings.TrimSpace(name)
+		f := strings.Fields(rest)
+		if !ok || name == "lo" || len(f) < 16 {
+			continue
+		}
+		n := make([]uint64, 16)
+		for i := range n {
+			n[i], _ = strconv.ParseUint(f[i], 10, 64) // the kernel writes numbers
+		}
+		out[name] = mobycontainer.NetworkStats{RxBytes: n[0], RxPackets: n[1], RxErrors: n[2], RxDropped: n[3],
+			TxBytes: n[8], TxPackets: n[9], TxErrors: n[10], TxDropped: n[11]}
+	}
+	return out
 }
 
 // CPUPercent is the container's share of the host's CPUs between two

@@ -53,6 +53,28 @@ func (e *Engine) userMounts(h *container.Host, mounts []container.Mount, imageVo
 		}
 		ms = append(ms, m)
 	}
+	// --volumes-from: the other container's volumes and binds, where
+	// this one mounts nothing of its own; never removed with this one.
+	for _, vf := range h.VolumesFrom {
+		ref, mode, _ := strings.Cut(vf, ":")
+		if mode != "" && mode != "ro" && mode != "rw" {
+			return func() {}, invalid(fmt.Errorf("--volumes-from %q: want CONTAINER[:ro|rw]", vf))
+		}
+		src, err := e.get(ref)
+		if err != nil {
+			return func() {}, err
+		}
+		for _, m := range src.Host.Mounts {
+			if m.Type == "tmpfs" || slices.ContainsFunc(ms, func(x container.Mount) bool { return path.Clean(x.Target) == path.Clean(m.Target) }) {
+				continue
+			}
+			m.Anonymous = false
+			if mode != "" {
+				m.ReadOnly = mode == "ro"
+			}
+			ms = append(ms, m)
+		}
+	}
 	imgVols := make([]string, 0, len(imageVolumes))
 	for v := range imageVolumes {
 		imgVols = append(imgVols, v)
@@ -216,7 +238,7 @@ func volumeOut(v *volume.Volume) mobyvolume.Volume {
 // VolumeCreate makes a volume.
 func (e *Engine) VolumeCreate(o VolumeCreateOptions) (mobyvolume.Volume, error) {
 	if o.Driver != "" && o.Driver != "local" {
-		return mobyvolume.Volume{}, invalid(fmt.Errorf("volume driver %q: only local is supported", o.Driver))
+		return mobyvolume.Volume{}, withKind(ErrNotFound, fmt.Errorf("volume driver %q not found: only local is here", o.Driver))
 	}
 	v, err := e.volumes.Create(o.Name, o.Labels)
 	if err != nil {

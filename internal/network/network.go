@@ -124,6 +124,11 @@ func (m *Manager) lock() (func(), error) {
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
+// networkNameRE is what a network may be named: Docker takes spaces
+// and more; a network is stored by its ID, so only a path separator
+// and control characters are out.
+var networkNameRE = regexp.MustCompile(`^[^\x00-\x20/][^\x00-\x1f/]*$`)
+
 // CreateOptions are `network create`'s.
 type CreateOptions struct {
 	Name     string
@@ -146,8 +151,8 @@ func (m *Manager) Create(o CreateOptions) (*Network, error) {
 }
 
 func (m *Manager) create(o CreateOptions) (*Network, error) {
-	if !nameRE.MatchString(o.Name) || len(o.Name) > 64 {
-		return nil, fmt.Errorf("invalid network name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", o.Name)
+	if !networkNameRE.MatchString(o.Name) || len(o.Name) > 128 {
+		return nil, fmt.Errorf("invalid network name %q: a printable name without /, not beginning with a space", o.Name)
 	}
 	if _, err := m.get(o.Name); err == nil {
 		return nil, fmt.Errorf("network with name %s already exists", o.Name)
@@ -364,6 +369,7 @@ type Attachment struct {
 	Network string
 	IP      netip.Addr // zero: any
 	Aliases []string
+	MAC     net.HardwareAddr // nil: derived from the IP
 }
 
 // Request is a container's networking, as its monitor asks for it.
@@ -450,6 +456,9 @@ func (m *Manager) connectOne(req Request, a Attachment, index int, defaultRoute 
 	ep := Endpoint{Container: req.Container, Name: req.Name, Aliases: a.Aliases, Addr: netip.PrefixFrom(ip, n.Subnet.Bits()),
 		Gateway: n.Gateway, MAC: macFor(ip), IfName: fmt.Sprintf("eth%d", index), HostVeth: hostVeth(req.Container, n.ID),
 		NetworkID: n.ID, Network: n.Name}
+	if a.MAC != nil {
+		ep.MAC = a.MAC.String()
+	}
 	// The record first: a teardown after a crash finds what to undo.
 	if err := m.saveEndpoint(ep); err != nil {
 		_ = pool.Release(req.Container) // undoes the lease; the save's error is returned

@@ -179,8 +179,8 @@ func TestExecSessionOutlivesItsStarter(t *testing.T) {
 	}
 	var se *engine.StatusError
 	_, err = b.ContainerExec(t.Context(), id, engine.ExecOptions{ExecConfig: engine.ExecConfig{Cmd: []string{"nosuch"}}})
-	if !errors.As(err, &se) || se.Status != 127 {
-		t.Errorf("exec of a missing command: %v, want status 127", err)
+	if !errors.As(err, &se) || se.Status != 126 {
+		t.Errorf("exec of a missing command: %v, want status 126, as Docker's exec", err)
 	}
 }
 
