@@ -192,7 +192,7 @@ func hostOf(hc mobycontainer.HostConfig) (h container.Host, mounts []container.M
 		NanoCPUs: hc.NanoCPUs, CpusetCpus: hc.CpusetCpus, Binds: hc.Binds, Tmpfs: hc.Tmpfs,
 		PidMode: string(hc.PidMode), IpcMode: string(hc.IpcMode), UTSMode: string(hc.UTSMode), UsernsMode: string(hc.UsernsMode),
 		PublishAll: hc.PublishAllPorts, DNSSearch: hc.DNSSearch, DNSOptions: hc.DNSOptions, ExtraHosts: hc.ExtraHosts,
-		Restart: container.RestartPolicy{Name: string(hc.RestartPolicy.Name), MaxRetries: hc.RestartPolicy.MaximumRetryCount},
+		Restart:  container.RestartPolicy{Name: string(hc.RestartPolicy.Name), MaxRetries: hc.RestartPolicy.MaximumRetryCount},
 		GroupAdd: hc.GroupAdd, DeviceCgroupRules: hc.DeviceCgroupRules, VolumesFrom: hc.VolumesFrom,
 		Runtime: hc.Runtime, Isolation: string(hc.Isolation), VolumeDriver: hc.VolumeDriver,
 	}
