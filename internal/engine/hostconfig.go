@@ -281,17 +281,24 @@ func endpointsOf(mode string, nc mobynetwork.NetworkingConfig) (string, containe
 		}
 		return a, nil
 	}
+	// "default" is the default bridge, in the mode and as an endpoint's
+	// name (the docker CLI sends both).
+	orBridge := func(n string) string {
+		if n == "" || n == "default" {
+			return network.DefaultName
+		}
+		return n
+	}
 	names := slices.Sorted(maps.Keys(nc.EndpointsConfig))
 	if (mode == "" || mode == "default") && len(names) == 1 {
 		mode = names[0]
 	}
-	if mode == "" || mode == "default" {
-		mode = network.DefaultName
-	}
+	mode = orBridge(mode)
 	primary := container.NetworkAttachment{Name: mode}
 	var extras []container.NetworkAttachment
-	for _, name := range names {
-		a, err := attachment(name, nc.EndpointsConfig[name])
+	for _, key := range names {
+		name := orBridge(key)
+		a, err := attachment(name, nc.EndpointsConfig[key])
 		if err != nil {
 			return mode, primary, nil, err
 		}

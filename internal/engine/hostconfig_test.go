@@ -85,6 +85,10 @@ func TestEndpointsOf(t *testing.T) {
 	if mode, primary, extras, _ := endpointsOf("default", one); mode != "only" || primary.Name != "only" || len(extras) != 0 {
 		t.Fatalf("default mode, one endpoint: %s %+v %+v", mode, primary, extras)
 	}
+	dflt := mobynetwork.NetworkingConfig{EndpointsConfig: map[string]*mobynetwork.EndpointSettings{"default": {}}}
+	if mode, primary, extras, _ := endpointsOf("default", dflt); mode != "bridge" || primary.Name != "bridge" || len(extras) != 0 {
+		t.Fatalf("the CLI's default endpoint: %s %+v %+v", mode, primary, extras)
+	}
 	if mode, _, _, _ := endpointsOf("", mobynetwork.NetworkingConfig{}); mode != "bridge" {
 		t.Fatalf("no endpoints: %s", mode)
 	}
