@@ -63,7 +63,10 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) {
 	res, err := build.Build(r.Context(), s.e, o)
 	var ce *build.CommandError
 	if errors.As(err, &ce) {
-		err = errors.New(ce.Classic())
+		// As the classic builder ends: its words, the command's code.
+		msg := ce.Classic()
+		js.message(map[string]any{"errorDetail": map[string]any{"message": msg, "code": ce.Code}, "error": msg})
+		return
 	}
 	if err != nil {
 		js.fail(err)

@@ -132,6 +132,18 @@ func (b *builder) fetch(ctx context.Context, src, checksum, dir string) (string,
 	return p, nil
 }
 
+// looksLikeTar tells a tar from a Dockerfile by its start: the ustar
+// magic of its first header (one of PAX's extended headers, as Python's
+// tarfile writes them, needs more than the start to parse), else a first
+// header that parses (a v7 tar).
+func looksLikeTar(head []byte) bool {
+	if len(head) >= 512 && bytes.HasPrefix(head[257:], []byte("ustar")) {
+		return true
+	}
+	_, err := tar.NewReader(bytes.NewReader(head)).Next()
+	return err == nil
+}
+
 // contextFromArchive unpacks o.ContextArchive into a directory that
 // becomes o.ContextDir, confined as a layer is, and opens the
 // Dockerfile inside it without following a link out; a stream that is
@@ -151,7 +163,7 @@ func contextFromArchive(o *Options, scratch string) (func(), error) {
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, _ := br.Peek(1024) // a shorter stream is a Dockerfile or nothing
-	if _, terr := tar.NewReader(bytes.NewReader(head)).Next(); terr != nil {
+	if !looksLikeTar(head) {
 		if o.Source == nil {
 			o.Source, o.Dockerfile = br, "Dockerfile"
 		}
