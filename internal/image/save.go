@@ -37,10 +37,11 @@ func (s *Service) Save(w io.Writer, refs []string, format string) error {
 		if err != nil {
 			return err
 		}
-		names := img.Names
+		// The tag the ref names goes with the image; an image saved by
+		// its ID goes untagged, as Docker's save has it.
+		var names []string
 		if !matchesID(&img.Record, ref) {
 			r, _ := reference.Parse(ref)
-			names = nil
 			if t, ok := r.Tagged(); ok {
 				names = []string{t}
 			}
