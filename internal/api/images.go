@@ -218,8 +218,17 @@ func (s *Server) imageGet(w http.ResponseWriter, r *http.Request) {
 		}
 		if before(r, "1.52") {
 			// Older APIs have Parent (the image a commit or a classic
-			// build step started from), which berth does not record.
-			writeJSON(w, http.StatusOK, withFields(in, map[string]any{"Parent": ""}))
+			// build step started from), which berth does not record,
+			// and Config.OnBuild always.
+			out := withFields(in, map[string]any{"Parent": ""})
+			if m, ok := out.(map[string]any); ok {
+				if cfg, ok := m["Config"].(map[string]any); ok {
+					if _, ok := cfg["OnBuild"]; !ok {
+						cfg["OnBuild"] = nil // older APIs have the key, empty
+					}
+				}
+			}
+			writeJSON(w, http.StatusOK, out)
 			return
 		}
 		writeJSON(w, http.StatusOK, in)
