@@ -341,18 +341,62 @@ func (e *Engine) ContainerWait(ctx context.Context, ref string, cond WaitConditi
 	return resp, nil
 }
 
-// poll calls check every 20 ms until it reports done.
-func poll(ctx context.Context, check func() (done bool, err error)) error {
+// poll calls check until it reports done: every 20 ms, and at once
+// when the monitor m follows exits (its clean-up, --rm's removal
+// included, is done then).
+func poll(ctx context.Context, m *monitorWatch, check func() (done bool, err error)) error {
 	for {
 		done, err := check()
 		if done || err != nil {
 			return err
 		}
-		select {
-		case <-ctx.Done():
+		if ctx.Err() != nil {
 			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
 		}
+		m.wait(20 * time.Millisecond)
+	}
+}
+
+// A monitorWatch is a waiter's hold on a container's monitor, a pidfd
+// that turns readable when the monitor exits. It only wakes the waiter
+// early: the record says what happened.
+type monitorWatch struct {
+	pid int
+	fd  int // -1: none, or the monitor's end was seen
+}
+
+// follow watches the monitor pid (started at start), if it is not the
+// one watched already.
+func (m *monitorWatch) follow(pid int, start uint64) {
+	if pid == m.pid {
+		return
+	}
+	m.close()
+	m.pid, m.fd = pid, -1
+	if pid <= 0 || !monitor.Alive(pid, start) {
+		return
+	}
+	if fd, err := unix.PidfdOpen(pid, 0); err == nil {
+		m.fd = fd
+	}
+}
+
+// wait returns when the monitor exits, or after d.
+func (m *monitorWatch) wait(d time.Duration) {
+	if m.fd < 0 {
+		time.Sleep(d)
+		return
+	}
+	n, err := unix.Poll([]unix.PollFd{{Fd: int32(m.fd), Events: unix.POLLIN}}, int(d.Milliseconds()))
+	if err == nil && n > 0 {
+		m.close() // it has exited: readable for good, so plain sleeping from here
+	}
+}
+
+func (m *monitorWatch) close() {
+	if m.fd >= 0 {
+		_ = unix.Close(m.fd) // ours, open
+		m.fd = -1
 	}
 }
 
@@ -361,7 +405,9 @@ func poll(ctx context.Context, check func() (done bool, err error)) error {
 // ends the wait.
 func (e *Engine) waitUntil(ctx context.Context, c *container.Container, done func(cur *container.Container) bool) (int, error) {
 	code := c.State.ExitCode
-	err := poll(ctx, func() (bool, error) {
+	m := &monitorWatch{fd: -1}
+	defer m.close()
+	err := poll(ctx, m, func() (bool, error) {
 		cur, err := e.containers.Load(c.ID)
 		if errors.Is(err, container.ErrNotFound) {
 			// Removed (--rm), maybe before this poll saw it exit: its
@@ -375,6 +421,7 @@ func (e *Engine) waitUntil(ctx context.Context, c *container.Container, done fun
 			return false, err
 		}
 		e.refresh(cur)
+		m.follow(cur.State.MonitorPid, cur.State.MonitorStart)
 		code = cur.State.ExitCode
 		return done(cur), nil
 	})
