@@ -25,7 +25,7 @@ type createFlags struct {
 	memorySwap, cpusetCpus, logDriver                                               string
 	pid, ipc, uts, userns, detachKeys, ip, domainname, uidmap                       string
 	mac, runtime                                                                    string
-	groupAdd, deviceRules, volumesFrom                                              []string
+	groupAdd, deviceRules, volumesFrom, links                                       []string
 	env, envFile, labels, capAdd, capDrop, securityOpt, volumes, tmpfs, mounts      []string
 	devices, ulimits, logOpts, publish, aliases, dns, dnsSearch, dnsOpts, addHosts  []string
 	rm, readOnly, privileged, tty, interactive, noPull, init, detach, publishAll    bool
@@ -144,6 +144,7 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.StringArrayVar(&f.deviceRules, "device-cgroup-rule", nil, "add a rule to the cgroup allowed devices list: TYPE MAJOR:MINOR ACCESS")
 	fl.StringArrayVar(&f.volumesFrom, "volumes-from", nil, "mount volumes from the specified container(s): CONTAINER[:ro|rw]")
 	fl.StringVar(&f.mac, "mac-address", "", "container MAC address (e.g., 92:d0:c6:0a:29:33)")
+	fl.StringArrayVar(&f.links, "link", nil, "add a legacy link to another container: NAME[:ALIAS]")
 	fl.StringVar(&f.runtime, "runtime", "", "runtime to use for this container (berth's own: runc and berth name it)")
 	f.health.add(fl)
 	f.rf.add(c)
@@ -210,7 +211,7 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 		LogConfig: mobycontainer.LogConfig{Type: f.logDriver, Config: map[string]string{}},
 		Resources: mobycontainer.Resources{Memory: mem, MemorySwap: swap, NanoCPUs: int64(f.cpus * 1e9),
 			CPUShares: f.cpuShares, CpusetCpus: f.cpusetCpus}}
-	hc.GroupAdd, hc.DeviceCgroupRules, hc.VolumesFrom, hc.Runtime = f.groupAdd, f.deviceRules, f.volumesFrom, f.runtime
+	hc.GroupAdd, hc.DeviceCgroupRules, hc.VolumesFrom, hc.Runtime, hc.Links = f.groupAdd, f.deviceRules, f.volumesFrom, f.runtime, f.links
 	if f.init {
 		hc.Init = &f.init
 	}

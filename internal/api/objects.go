@@ -133,7 +133,7 @@ func (s *Server) networkConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	var o engine.EndpointOptions
 	if ep := req.EndpointConfig; ep != nil {
-		o.Aliases = ep.Aliases
+		o.Aliases, o.Links = ep.Aliases, ep.Links
 		if len(ep.MacAddress) > 0 {
 			o.MAC = net.HardwareAddr(ep.MacAddress).String()
 		}

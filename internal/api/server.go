@@ -70,6 +70,13 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /containers/{id}/resize", s.containerResize)
 	m.HandleFunc("GET /containers/{id}/logs", s.containerLogs)
 	m.HandleFunc("DELETE /containers/{id}", s.containerRemove)
+	// A legacy link is removed by its name, CONTAINER/ALIAS, and link=1.
+	m.HandleFunc("DELETE /containers/{id}/{alias}", s.simple(func(r *http.Request) error {
+		if !boolValue(r, "link") {
+			return httpError(http.StatusNotFound, fmt.Errorf("page not found"))
+		}
+		return s.e.ContainerRemoveLink(r.PathValue("id") + "/" + r.PathValue("alias"))
+	}))
 	m.HandleFunc("POST /containers/{id}/exec", s.execCreate)
 	m.HandleFunc("POST /exec/{id}/start", s.execStart)
 	m.HandleFunc("POST /exec/{id}/resize", s.execResize)

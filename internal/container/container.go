@@ -150,6 +150,10 @@ type Host struct {
 	Runtime      string `json:"runtime,omitempty"`
 	Isolation    string `json:"isolation,omitempty"`
 	VolumeDriver string `json:"volumeDriver,omitempty"`
+	// Links are legacy links on the default bridge (--link), as
+	// TARGET:ALIAS: the target's address and environment reach the
+	// container as variables and /etc/hosts entries.
+	Links []string `json:"links,omitempty"`
 }
 
 // NetworkAttachment is a container's wish for one network.
@@ -160,6 +164,9 @@ type NetworkAttachment struct {
 	// MAC is the container's address on the network; "" derives it from
 	// the IP, as Docker does.
 	MAC string `json:"mac,omitempty"`
+	// Links are this network's links, TARGET:ALIAS: the alias names the
+	// target in the container's /etc/hosts.
+	Links []string `json:"links,omitempty"`
 }
 
 // OwnNetworkNamespace reports whether the container gets a network

@@ -31,6 +31,9 @@ type SpecInput struct {
 	Volumes VolumePath
 	// InitBinary is mounted at InitPath with --init.
 	InitBinary string
+	// LinkEnv are the variables of the container's legacy links
+	// (ALIAS_NAME, ALIAS_PORT_…, ALIAS_ENV_…): its own Env wins.
+	LinkEnv []string
 }
 
 // InitPath is where --init's init is mounted: /dev is the container's
@@ -86,7 +89,7 @@ func Spec(c *Container, in SpecInput) (*specs.Spec, error) {
 		}
 		user.AdditionalGids = append(user.AdditionalGids, gid)
 	}
-	env := mergeEnv(c)
+	env := mergeEnv(c, in.LinkEnv)
 	capList, err := capabilities(c.Host, in.HostCaps)
 	if err != nil {
 		return nil, err
@@ -194,7 +197,7 @@ func defaultMounts(etc string) []specs.Mount {
 
 // mergeEnv is the image's environment with the user's on top, a PATH if
 // neither has one, and HOSTNAME (and TERM with a tty) as Docker sets.
-func mergeEnv(c *Container) []string {
+func mergeEnv(c *Container, linkEnv []string) []string {
 	env := []string{}
 	set := func(kv string) {
 		k, _, _ := strings.Cut(kv, "=")
@@ -205,6 +208,9 @@ func mergeEnv(c *Container) []string {
 	set("HOSTNAME=" + c.Config.Hostname)
 	if c.Config.Tty {
 		set("TERM=xterm")
+	}
+	for _, kv := range linkEnv {
+		set(kv)
 	}
 	for _, kv := range c.Config.Env {
 		set(kv)

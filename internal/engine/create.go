@@ -153,6 +153,14 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 	if err := e.checkNetworking(c, primary, extras); err != nil {
 		return nil, err
 	}
+	if c.Host.Links, err = e.checkLinks(c.Host.Links); err != nil {
+		return nil, err
+	}
+	for i, a := range c.Host.Networks {
+		if c.Host.Networks[i].Links, err = e.checkLinks(a.Links); err != nil {
+			return nil, err
+		}
+	}
 	// The create's Config.Volumes are anonymous volumes, as the image's.
 	volumes := maps.Clone(ic.Volumes)
 	if len(oc.Volumes) > 0 && volumes == nil {

@@ -199,6 +199,9 @@ func hostOf(hc mobycontainer.HostConfig) (h container.Host, mounts []container.M
 	if h.Restart.Name == "no" {
 		h.Restart.Name = ""
 	}
+	if h.Links, err = parseLinks(hc.Links); err != nil {
+		return h, nil, err
+	}
 	if h.Restart.Name != "" && h.Restart.Name != "on-failure" && h.Restart.MaxRetries != 0 {
 		return h, nil, invalid(fmt.Errorf("restart policy %s: only on-failure takes a retry count", h.Restart.Name))
 	}
@@ -273,6 +276,10 @@ func endpointsOf(mode string, nc mobynetwork.NetworkingConfig) (string, containe
 			a.IP = es.IPAMConfig.IPv4Address.String()
 		}
 		a.Aliases = es.Aliases
+		var err error
+		if a.Links, err = parseLinks(es.Links); err != nil {
+			return a, err
+		}
 		if len(es.MacAddress) > 0 {
 			if len(es.MacAddress) != 6 {
 				return a, invalid(fmt.Errorf("invalid MAC address %s for network %s", es.MacAddress, name))

@@ -177,6 +177,7 @@ func hostConfigOf(c *container.Container) *mobycontainer.HostConfig {
 		Privileged: h.Privileged, PublishAllPorts: h.PublishAll, ReadonlyRootfs: h.ReadonlyRootfs, SecurityOpt: h.SecurityOpt,
 		Tmpfs: h.Tmpfs, CgroupnsMode: mobycontainer.CgroupnsModePrivate, Isolation: mobycontainer.Isolation(h.Isolation), ShmSize: 64 << 20,
 		GroupAdd: h.GroupAdd, VolumesFrom: h.VolumesFrom, Runtime: orDefault(h.Runtime, "runc"), VolumeDriver: h.VolumeDriver,
+		Links: inspectLinks(c.Name, h.Links),
 		ConsoleSize: [2]uint{0, 0}, PortBindings: mobynetwork.PortMap{},
 		MaskedPaths: container.MaskedPaths(h.Privileged), ReadonlyPaths: container.ReadonlyPaths(h.Privileged),
 		Resources: mobycontainer.Resources{
@@ -283,6 +284,17 @@ func (e *Engine) mountPoints(c *container.Container) []mobycontainer.MountPoint 
 	return out
 }
 
+// inspectLinks are a container's legacy links as inspect writes them:
+// /TARGET:/NAME/ALIAS.
+func inspectLinks(name string, links []string) []string {
+	var out []string
+	for _, l := range links {
+		target, alias, _ := strings.Cut(l, ":")
+		out = append(out, "/"+target+":/"+name+"/"+alias)
+	}
+	return out
+}
+
 // ipamConfigOf is an endpoint's IPAMConfig: the address asked for, nil
 // when none was.
 func ipamConfigOf(a container.NetworkAttachment) *mobynetwork.EndpointIPAMConfig {
@@ -300,7 +312,7 @@ func (e *Engine) networkSettings(c *container.Container) *NetworkSettings {
 		Ports: mobynetwork.PortMap{}, Networks: map[string]*mobynetwork.EndpointSettings{}}}
 	if c.State.Status != container.Running {
 		for _, a := range c.Host.Networks {
-			es := &mobynetwork.EndpointSettings{Aliases: a.Aliases, IPAMConfig: ipamConfigOf(a)}
+			es := &mobynetwork.EndpointSettings{Aliases: a.Aliases, IPAMConfig: ipamConfigOf(a), Links: a.Links}
 			if hw, err := net.ParseMAC(a.MAC); err == nil {
 				es.MacAddress = mobynetwork.HardwareAddr(hw)
 			}
@@ -316,7 +328,7 @@ func (e *Engine) networkSettings(c *container.Container) *NetworkSettings {
 			es.MacAddress = mobynetwork.HardwareAddr(hw)
 		}
 		if i := slices.IndexFunc(c.Host.Networks, func(a container.NetworkAttachment) bool { return a.Name == ep.Network }); i >= 0 {
-			es.IPAMConfig = ipamConfigOf(c.Host.Networks[i])
+			es.IPAMConfig, es.Links = ipamConfigOf(c.Host.Networks[i]), c.Host.Networks[i].Links
 		}
 		ns.Networks[ep.Network] = es
 		if i == 0 {

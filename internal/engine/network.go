@@ -139,6 +139,8 @@ func (e *Engine) networkPlan(c *container.Container) (*monitor.NetworkPlan, erro
 	p := &monitor.NetworkPlan{Root: e.networks.Root, Isolated: e.networks.Isolated,
 		Request: network.Request{Container: c.ID, Name: c.Name, Ports: ports},
 		Etc:     etcConfig(c), EtcDir: filepath.Join(e.containers.Dir(c.ID), "etc")}
+	hosts, _ := e.links(c)
+	p.Etc.ExtraHosts = append(slices.Clip(p.Etc.ExtraHosts), hosts...)
 	for _, a := range c.Host.Networks {
 		at := network.Attachment{Network: a.Name, Aliases: a.Aliases}
 		if a.MAC != "" {
@@ -178,7 +180,7 @@ func (e *Engine) disconnectAll(c *container.Container) error {
 
 // connectNetwork puts a running container on one more network and
 // records it for its next starts.
-func (e *Engine) connectNetwork(c *container.Container, a network.Attachment) error {
+func (e *Engine) connectNetwork(c *container.Container, a network.Attachment, links []string) error {
 	if !c.Host.OwnNetworkNamespace() {
 		return fmt.Errorf("container %s uses --network %s: it cannot join networks", c.Name, c.Host.NetworkMode)
 	}
@@ -196,7 +198,7 @@ func (e *Engine) connectNetwork(c *container.Container, a network.Attachment) er
 		}
 	}
 	_, err = e.containers.Update(c.ID, func(cur *container.Container) error {
-		at := container.NetworkAttachment{Name: n.Name, Aliases: a.Aliases}
+		at := container.NetworkAttachment{Name: n.Name, Aliases: a.Aliases, Links: links}
 		if a.MAC != nil {
 			at.MAC = a.MAC.String()
 		}

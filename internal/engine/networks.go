@@ -184,13 +184,21 @@ type EndpointOptions struct {
 	// IP is the address to take; "" is any free one.
 	IP      string
 	Aliases []string
-	MAC     string // "" derives it from the IP
+	MAC     string   // "" derives it from the IP
+	Links   []string // TARGET:ALIAS, named in the container's /etc/hosts from its next start
 }
 
 // NetworkConnect puts a container on one more network, now if it runs,
 // and for its next starts.
 func (e *Engine) NetworkConnect(netRef, ctrRef string, o EndpointOptions) error {
 	c, err := e.get(ctrRef)
+	if err != nil {
+		return err
+	}
+	links, err := parseLinks(o.Links)
+	if err == nil {
+		links, err = e.checkLinks(links)
+	}
 	if err != nil {
 		return err
 	}
@@ -205,7 +213,7 @@ func (e *Engine) NetworkConnect(netRef, ctrRef string, o EndpointOptions) error 
 			return invalid(fmt.Errorf("--ip %q: not an IP address", o.IP))
 		}
 	}
-	if err := e.connectNetwork(c, a); err != nil {
+	if err := e.connectNetwork(c, a, links); err != nil {
 		return classify(err)
 	}
 	if n, err := e.networks.Get(netRef); err == nil {

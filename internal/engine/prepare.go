@@ -61,6 +61,7 @@ func (e *Engine) prepare(c *container.Container) (string, func(), error) {
 		return "", func() {}, err
 	}
 	in := container.SpecInput{Rootfs: merged, EtcDir: etc}
+	_, in.LinkEnv = e.links(c)
 	if in.Joins, err = e.joins(c); err == nil {
 		in.Volumes, err = e.prepareVolumes(c, merged)
 	}

@@ -550,3 +550,25 @@ func TestEngineHealthcheck(t *testing.T) {
 		mustEngine(t, root, "rm", "-f", name)
 	}
 }
+
+// A legacy link names its target in /etc/hosts and passes its
+// environment as Docker's ALIAS_ variables; a missing target is
+// refused at create and leaves nothing.
+func TestEngineLegacyLinks(t *testing.T) {
+	root := engineWithBusybox(t)
+	mustEngine(t, root, "run", "-d", "--name", "db", "-e", "SECRET=s3", "busybox:it", "sleep", "60")
+	out := mustEngine(t, root, "run", "--name", "app", "--link", "db:data", "busybox:it", "sh", "-c", "echo $DATA_NAME $DATA_ENV_SECRET; grep -c data /etc/hosts")
+	if out != "/app/data s3\n1\n" {
+		t.Fatalf("inside a linked container: %q", out)
+	}
+	if got := mustEngine(t, root, "inspect", "-f", "{{json .HostConfig.Links}}", "app"); got != "[\"/db:/app/data\"]\n" {
+		t.Fatalf("inspect: %q", got)
+	}
+	if r := engine(t, root, "create", "--link", "nosuch:x", "busybox:it"); r.code != 125 || !strings.Contains(r.stderr, "could not get container for nosuch") {
+		t.Fatalf("a link to nothing: %d %q", r.code, r.stderr)
+	}
+	mustEngine(t, root, "rm", "-f", "app", "db")
+	if d := containerDirs(root); len(d) != 0 {
+		t.Fatalf("left %v", d)
+	}
+}
