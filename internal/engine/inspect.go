@@ -177,7 +177,7 @@ func hostConfigOf(c *container.Container) *mobycontainer.HostConfig {
 		Privileged: h.Privileged, PublishAllPorts: h.PublishAll, ReadonlyRootfs: h.ReadonlyRootfs, SecurityOpt: h.SecurityOpt,
 		Tmpfs: h.Tmpfs, CgroupnsMode: mobycontainer.CgroupnsModePrivate, Isolation: mobycontainer.Isolation(h.Isolation), ShmSize: 64 << 20,
 		GroupAdd: h.GroupAdd, VolumesFrom: h.VolumesFrom, Runtime: orDefault(h.Runtime, "runc"), VolumeDriver: h.VolumeDriver,
-		Links: inspectLinks(c.Name, h.Links),
+		Links:       inspectLinks(c.Name, h.Links),
 		ConsoleSize: [2]uint{0, 0}, PortBindings: mobynetwork.PortMap{},
 		MaskedPaths: container.MaskedPaths(h.Privileged), ReadonlyPaths: container.ReadonlyPaths(h.Privileged),
 		Resources: mobycontainer.Resources{
