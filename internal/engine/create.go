@@ -16,6 +16,7 @@ import (
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/idmap"
 	"github.com/berth-project/berth/internal/image"
+	"github.com/berth-project/berth/internal/network"
 )
 
 // CreateOptions are a new container's, in the shape of Docker's create
@@ -153,13 +154,15 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 	if err := e.checkNetworking(c, primary, extras); err != nil {
 		return nil, err
 	}
+	// On a user-defined network --link is a link of its endpoint, which
+	// names whatever has the target's name when it is asked, as
+	// Docker's; the default bridge's links must exist.
+	if len(c.Host.Links) > 0 && len(c.Host.Networks) > 0 && c.Host.NetworkMode != network.DefaultName {
+		c.Host.Networks[0].Links = append(c.Host.Networks[0].Links, c.Host.Links...)
+		c.Host.Links = nil
+	}
 	if c.Host.Links, err = e.checkLinks(c.Host.Links); err != nil {
 		return nil, err
-	}
-	for i, a := range c.Host.Networks {
-		if c.Host.Networks[i].Links, err = e.checkLinks(a.Links); err != nil {
-			return nil, err
-		}
 	}
 	// The create's Config.Volumes are anonymous volumes, as the image's.
 	volumes := maps.Clone(ic.Volumes)

@@ -15,13 +15,13 @@ import (
 	"github.com/berth-project/berth/internal/network"
 )
 
-// Legacy links (--link TARGET:ALIAS, HostConfig.Links, an endpoint's
-// Links): at each start the target's address names it, by alias and by
-// name, in the container's /etc/hosts; on the default bridge its ports
-// and environment also reach the container as Docker's ALIAS_…
-// variables. A target that is not running is left out, as Docker
-// refuses to start; links are kept as TARGET:ALIAS with the target's
-// name.
+// Legacy links, kept as TARGET:ALIAS. On the default bridge (--link,
+// HostConfig.Links) the target's address names it, by alias and by
+// name, in the container's /etc/hosts at each start, and its ports and
+// environment reach the container as Docker's ALIAS_… variables; a
+// target that is not running is left out. On a user-defined network (an
+// endpoint's Links) the container's name server answers the alias with
+// the target's address whenever the target runs.
 
 // parseLinks reads links as clients write them: "name:alias", "name"
 // (the alias is the name) or inspect's "/name:/container/alias".
@@ -57,38 +57,32 @@ func (e *Engine) checkLinks(links []string) ([]string, error) {
 	return out, nil
 }
 
-// links are a start's link entries: /etc/hosts lines (NAME:IP, as
-// --add-host) and, for default-bridge links, variables.
+// links are a start's default-bridge link entries: /etc/hosts lines
+// (NAME:IP, as --add-host) and variables.
 func (e *Engine) links(c *container.Container) (hosts, env []string) {
-	add := func(l, netName string, withEnv bool) {
+	if c.Host.NetworkMode != network.DefaultName {
+		return nil, nil
+	}
+	for _, l := range c.Host.Links {
 		target, alias, _ := strings.Cut(l, ":")
 		t, err := e.containers.Find(target)
 		if err != nil || t.State.Status != container.Running {
-			return
+			continue
 		}
-		i := slices.IndexFunc(e.networks.EndpointsOf(t.ID), func(ep network.Endpoint) bool { return ep.Network == netName })
+		eps := e.networks.EndpointsOf(t.ID)
+		i := slices.IndexFunc(eps, func(ep network.Endpoint) bool { return ep.Network == network.DefaultName })
 		if i < 0 {
-			return
+			continue
 		}
-		ip := e.networks.EndpointsOf(t.ID)[i].Addr.Addr()
+		ip := eps[i].Addr.Addr()
 		hosts = append(hosts, alias+":"+ip.String())
 		if alias != t.Name {
 			hosts = append(hosts, t.Name+":"+ip.String())
 		}
-		if withEnv {
-			env = append(env, linkVariables(c.Name, t, alias, ip)...)
-		}
+		env = append(env, linkVariables(c.Name, t, alias, ip)...)
 	}
-	if c.Host.NetworkMode == network.DefaultName {
-		for _, l := range c.Host.Links {
-			add(l, network.DefaultName, true)
-		}
-	}
-	for _, a := range c.Host.Networks {
-		for _, l := range a.Links {
-			add(l, a.Name, false)
-		}
-	}
+	// A user-defined network's links its name server answers, whenever
+	// their targets run (network.Manager.Lookup).
 	return hosts, env
 }
 

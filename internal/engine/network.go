@@ -142,7 +142,7 @@ func (e *Engine) networkPlan(c *container.Container) (*monitor.NetworkPlan, erro
 	hosts, _ := e.links(c)
 	p.Etc.ExtraHosts = append(slices.Clip(p.Etc.ExtraHosts), hosts...)
 	for _, a := range c.Host.Networks {
-		at := network.Attachment{Network: a.Name, Aliases: a.Aliases}
+		at := network.Attachment{Network: a.Name, Aliases: a.Aliases, Links: a.Links}
 		if a.MAC != "" {
 			if at.MAC, err = net.ParseMAC(a.MAC); err != nil {
 				return nil, fmt.Errorf("--mac-address %q: %w", a.MAC, err) // create checked it

@@ -196,13 +196,10 @@ func (e *Engine) NetworkConnect(netRef, ctrRef string, o EndpointOptions) error 
 		return err
 	}
 	links, err := parseLinks(o.Links)
-	if err == nil {
-		links, err = e.checkLinks(links)
-	}
 	if err != nil {
 		return err
 	}
-	a := network.Attachment{Network: netRef, Aliases: o.Aliases}
+	a := network.Attachment{Network: netRef, Aliases: o.Aliases, Links: links}
 	if o.MAC != "" {
 		if a.MAC, err = net.ParseMAC(o.MAC); err != nil {
 			return invalid(fmt.Errorf("--mac-address %q: not a MAC address", o.MAC))

@@ -70,6 +70,9 @@ type Endpoint struct {
 	Ports     []PortSpec   `json:"ports,omitempty"`
 	NetworkID string       `json:"networkId"`
 	Network   string       `json:"network"`
+	// Links are the container's links on this network, TARGET:ALIAS:
+	// its name server answers ALIAS with TARGET's address.
+	Links []string `json:"links,omitempty"`
 }
 
 // Manager is the networks of one storage root.
@@ -370,6 +373,7 @@ type Attachment struct {
 	IP      netip.Addr // zero: any
 	Aliases []string
 	MAC     net.HardwareAddr // nil: derived from the IP
+	Links   []string         // TARGET:ALIAS, for this container's name server
 }
 
 // Request is a container's networking, as its monitor asks for it.
@@ -455,7 +459,7 @@ func (m *Manager) connectOne(req Request, a Attachment, index int, defaultRoute 
 	}
 	ep := Endpoint{Container: req.Container, Name: req.Name, Aliases: a.Aliases, Addr: netip.PrefixFrom(ip, n.Subnet.Bits()),
 		Gateway: n.Gateway, MAC: macFor(ip), IfName: fmt.Sprintf("eth%d", index), HostVeth: hostVeth(req.Container, n.ID),
-		NetworkID: n.ID, Network: n.Name}
+		NetworkID: n.ID, Network: n.Name, Links: a.Links}
 	if a.MAC != nil {
 		ep.MAC = a.MAC.String()
 	}
@@ -674,7 +678,17 @@ func (m *Manager) Lookup(ctr string) func(name string) []netip.Addr {
 				continue
 			}
 			eps, _ := m.Endpoints(n)
+			want := name
+			// A link's alias is the querier's own name for its target.
+			if i := slices.IndexFunc(eps, func(ep Endpoint) bool { return ep.Container == ctr }); i >= 0 {
+				for _, l := range eps[i].Links {
+					if target, alias, _ := strings.Cut(l, ":"); strings.EqualFold(alias, name) {
+						want = target
+					}
+				}
+			}
 			for _, ep := range eps {
+				name := want
 				if strings.EqualFold(ep.Name, name) || slices.ContainsFunc(ep.Aliases, func(a string) bool { return strings.EqualFold(a, name) }) ||
 					(len(name) == 12 && strings.HasPrefix(ep.Container, name)) {
 					out = append(out, ep.Addr.Addr())

@@ -553,7 +553,8 @@ func TestEngineHealthcheck(t *testing.T) {
 
 // A legacy link names its target in /etc/hosts and passes its
 // environment as Docker's ALIAS_ variables; a missing target is
-// refused at create and leaves nothing.
+// refused at create and leaves nothing; on a user-defined network the
+// link's alias is answered by the container's name server.
 func TestEngineLegacyLinks(t *testing.T) {
 	root := engineWithBusybox(t)
 	mustEngine(t, root, "run", "-d", "--name", "db", "-e", "SECRET=s3", "busybox:it", "sleep", "60")
@@ -568,6 +569,16 @@ func TestEngineLegacyLinks(t *testing.T) {
 		t.Fatalf("a link to nothing: %d %q", r.code, r.stderr)
 	}
 	mustEngine(t, root, "rm", "-f", "app", "db")
+	// On a user-defined network the alias is the name server's, for a
+	// target that starts later too.
+	mustEngine(t, root, "network", "create", "linknet")
+	mustEngine(t, root, "run", "-d", "--name", "client", "--network", "linknet", "--link", "later:svc", "busybox:it", "sleep", "60")
+	mustEngine(t, root, "run", "-d", "--name", "later", "--network", "linknet", "busybox:it", "sleep", "60")
+	ip := strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{(index .NetworkSettings.Networks \"linknet\").IPAddress}}", "later"))
+	if out := mustEngine(t, root, "exec", "client", "nslookup", "svc"); !strings.Contains(out, ip) {
+		t.Fatalf("nslookup svc (later is %s): %q", ip, out)
+	}
+	mustEngine(t, root, "rm", "-f", "client", "later")
 	if d := containerDirs(root); len(d) != 0 {
 		t.Fatalf("left %v", d)
 	}
