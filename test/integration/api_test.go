@@ -522,3 +522,37 @@ func TestDockerCLIRegistryAuthAndArchivesThroughTheAPI(t *testing.T) {
 	}
 	mustDocker(t, sock, "rmi", "imported:1", reg+"/private/app:1")
 }
+
+// TestDockerCLIPublishesAndFollowsThroughTheAPI: run -d -p serves on the
+// published port; logs -f follows a container's output until it ends.
+func TestDockerCLIPublishesAndFollowsThroughTheAPI(t *testing.T) {
+	requireDockerCLI(t)
+	root := engineWithBusybox(t)
+	sock, _ := apiServer(t, root)
+	port := freePort(t)
+	mustDocker(t, sock, "run", "-d", "--name", "web", "-p", "127.0.0.1:"+strconv.Itoa(port)+":8080", "busybox:it",
+		"sh", "-c", "mkdir /www && echo served > /www/index.html && exec httpd -f -p 8080 -h /www")
+	var body string
+	waitFor(t, func() bool {
+		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/")
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		return true
+	})
+	if body != "served\n" {
+		t.Fatalf("the published port: %q", body)
+	}
+	if out := mustDocker(t, sock, "port", "web", "8080"); out != "127.0.0.1:"+strconv.Itoa(port)+"\n" {
+		t.Fatalf("port: %q", out)
+	}
+	mustDocker(t, sock, "run", "-d", "--name", "ticker", "busybox:it", "sh", "-c", "for i in 1 2 3; do echo tick $i; sleep 0.3; done")
+	// -f returns once the container has ended, with every line.
+	if out := mustDocker(t, sock, "logs", "-f", "ticker"); out != "tick 1\ntick 2\ntick 3\n" {
+		t.Fatalf("logs -f: %q", out)
+	}
+	mustDocker(t, sock, "rm", "-f", "web", "ticker")
+}
