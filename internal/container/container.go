@@ -164,9 +164,12 @@ type NetworkAttachment struct {
 	// MAC is the container's address on the network; "" derives it from
 	// the IP, as Docker does.
 	MAC string `json:"mac,omitempty"`
-	// Links are this network's links, TARGET:ALIAS: the alias names the
-	// target in the container's /etc/hosts.
+	// Links are this network's links, TARGET:ALIAS: the container's
+	// name server answers the alias with the target's address.
 	Links []string `json:"links,omitempty"`
+	// DriverOpts are the endpoint's driver options, kept for inspect: the
+	// bridge driver takes none, as Docker's ignores what it does not know.
+	DriverOpts map[string]string `json:"driverOpts,omitempty"`
 }
 
 // OwnNetworkNamespace reports whether the container gets a network

@@ -275,7 +275,7 @@ func endpointsOf(mode string, nc mobynetwork.NetworkingConfig) (string, containe
 		if es.IPAMConfig != nil && es.IPAMConfig.IPv4Address.IsValid() {
 			a.IP = es.IPAMConfig.IPv4Address.String()
 		}
-		a.Aliases = es.Aliases
+		a.Aliases, a.DriverOpts = es.Aliases, es.DriverOpts
 		var err error
 		if a.Links, err = parseLinks(es.Links); err != nil {
 			return a, err

@@ -312,7 +312,7 @@ func (e *Engine) networkSettings(c *container.Container) *NetworkSettings {
 		Ports: mobynetwork.PortMap{}, Networks: map[string]*mobynetwork.EndpointSettings{}}}
 	if c.State.Status != container.Running {
 		for _, a := range c.Host.Networks {
-			es := &mobynetwork.EndpointSettings{Aliases: a.Aliases, IPAMConfig: ipamConfigOf(a), Links: a.Links}
+			es := &mobynetwork.EndpointSettings{Aliases: a.Aliases, IPAMConfig: ipamConfigOf(a), Links: a.Links, DriverOpts: a.DriverOpts}
 			if hw, err := net.ParseMAC(a.MAC); err == nil {
 				es.MacAddress = mobynetwork.HardwareAddr(hw)
 			}
@@ -328,7 +328,8 @@ func (e *Engine) networkSettings(c *container.Container) *NetworkSettings {
 			es.MacAddress = mobynetwork.HardwareAddr(hw)
 		}
 		if i := slices.IndexFunc(c.Host.Networks, func(a container.NetworkAttachment) bool { return a.Name == ep.Network }); i >= 0 {
-			es.IPAMConfig, es.Links = ipamConfigOf(c.Host.Networks[i]), c.Host.Networks[i].Links
+			a := c.Host.Networks[i]
+			es.IPAMConfig, es.Links, es.DriverOpts = ipamConfigOf(a), a.Links, a.DriverOpts
 		}
 		ns.Networks[ep.Network] = es
 		if i == 0 {
