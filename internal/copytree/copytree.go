@@ -69,25 +69,42 @@ func Copy(from Tree, src string, to Tree, dst string, o Options) error {
 
 // Contents copies what the directory src holds into the directory dst.
 func Contents(from Tree, src string, to Tree, dst string, o Options) error {
-	d, err := from.Open(src)
+	infos, err := listDir(from, src, false)
 	if err != nil {
 		return err
 	}
-	ents, err := d.ReadDir(-1)
-	_ = d.Close() // a directory handle, read through
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		info, err := e.Info()
-		if err != nil {
-			return err
-		}
-		if err := o.entry(from, path.Join(src, e.Name()), to, path.Join(dst, e.Name()), info); err != nil {
+	for _, info := range infos {
+		if err := o.entry(from, path.Join(src, info.Name()), to, path.Join(dst, info.Name()), info); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// listDir is what the directory dir of t holds; with skipPseudo,
+// nothing for a directory on a kernel file system (see pseudo).
+func listDir(t Tree, dir string, skipPseudo bool) ([]fs.FileInfo, error) {
+	d, err := t.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close() // a directory handle, read through
+	if skipPseudo && pseudo(d) {
+		return nil, nil
+	}
+	ents, err := d.ReadDir(-1)
+	if err != nil {
+		return nil, err
+	}
+	infos := make([]fs.FileInfo, 0, len(ents))
+	for _, e := range ents {
+		info, err := e.Info()
+		if err != nil {
+			return nil, err
+		}
+		infos = append(infos, info)
+	}
+	return infos, nil
 }
 
 // within copies a directory's contents from inside it: a side that is

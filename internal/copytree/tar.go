@@ -72,25 +72,12 @@ func writeEntry(tw *tar.Writer, from Tree, src, name string, fi fs.FileInfo) err
 			return err
 		}
 		defer done()
-		d, err := sub.Open(dir)
+		infos, err := listDir(sub, dir, true)
 		if err != nil {
 			return err
 		}
-		if pseudo(d) {
-			_ = d.Close() // a directory handle, unread
-			return nil
-		}
-		ents, err := d.ReadDir(-1)
-		_ = d.Close() // a directory handle, read through
-		if err != nil {
-			return err
-		}
-		for _, e := range ents {
-			info, err := e.Info()
-			if err != nil {
-				return err
-			}
-			if err := writeEntry(tw, sub, path.Join(dir, e.Name()), path.Join(name, e.Name()), info); err != nil {
+		for _, info := range infos {
+			if err := writeEntry(tw, sub, path.Join(dir, info.Name()), path.Join(name, info.Name()), info); err != nil {
 				return err
 			}
 		}

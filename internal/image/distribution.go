@@ -11,8 +11,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-
-	"github.com/berth-project/berth/internal/image/reference"
 )
 
 // Distribution is what a registry serves under a reference, unpulled:
@@ -28,17 +26,9 @@ type Distribution struct {
 // the API's distribution endpoint).
 func InspectRemote(ctx context.Context, ref string, o RegistryOptions) (Distribution, error) {
 	var d Distribution
-	r, err := reference.Parse(ref)
+	r, desc, err := o.get(ctx, "inspect", ref)
 	if err != nil {
 		return d, err
-	}
-	rref, ropts, err := o.remote(ctx, r)
-	if err != nil {
-		return d, err
-	}
-	desc, err := remote.Get(rref, ropts...)
-	if err != nil {
-		return d, fmt.Errorf("inspect %s: %w", r.Familiar(), err)
 	}
 	d = Distribution{MediaType: string(desc.MediaType), Digest: desc.Digest, Size: desc.Size}
 	switch desc.MediaType {

@@ -76,6 +76,24 @@ func (o RegistryOptions) remote(ctx context.Context, r reference.Reference) (nam
 	}, nil
 }
 
+// get fetches ref's descriptor (its manifest or index) from its
+// registry, for op (pull, inspect).
+func (o RegistryOptions) get(ctx context.Context, op, ref string) (reference.Reference, *remote.Descriptor, error) {
+	r, err := reference.Parse(ref)
+	if err != nil {
+		return r, nil, err
+	}
+	rref, ropts, err := o.remote(ctx, r)
+	if err != nil {
+		return r, nil, err
+	}
+	desc, err := remote.Get(rref, ropts...)
+	if err != nil {
+		return r, nil, fmt.Errorf("%s %s: %w", op, r.Familiar(), err)
+	}
+	return r, desc, nil
+}
+
 func (o RegistryOptions) transport() http.RoundTripper {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if o.Insecure {
@@ -88,17 +106,9 @@ func (o RegistryOptions) transport() http.RoundTripper {
 // (several at once), and registers it under its name. Nothing is
 // registered unless every blob and snapshot is complete and verified.
 func (s *Service) Pull(ctx context.Context, ref string, o PullOptions) (*Image, error) {
-	r, err := reference.Parse(ref)
+	r, desc, err := o.get(ctx, "pull", ref)
 	if err != nil {
 		return nil, err
-	}
-	rref, ropts, err := o.remote(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	desc, err := remote.Get(rref, ropts...)
-	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w", r.Familiar(), err)
 	}
 	platform := HostPlatform()
 	if o.Platform != nil {

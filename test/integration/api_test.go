@@ -313,6 +313,23 @@ func TestDockerCLITerminalsThroughTheAPI(t *testing.T) {
 	mustDocker(t, sock, "rm", "-f", "term")
 }
 
+// getWhenUp is the body of GET / on a loopback port, once it answers.
+func getWhenUp(t *testing.T, port int) string {
+	t.Helper()
+	var body string
+	waitFor(t, func() bool {
+		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/")
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		return true
+	})
+	return body
+}
+
 // apiClient is an HTTP client of the socket.
 func apiClient(sock string) *http.Client {
 	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
@@ -456,16 +473,7 @@ func TestDockerCLIRegistryAuthAndArchivesThroughTheAPI(t *testing.T) {
 	requireDockerCLI(t)
 	root := engineWithBusybox(t)
 	sock, _ := apiServer(t, root)
-	reg := startRegistry(t, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if u, p, ok := r.BasicAuth(); !ok || u != "user" || p != "secret" {
-				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-				w.WriteHeader(http.StatusUnauthorized)
-				return
-			}
-			h.ServeHTTP(w, r)
-		})
-	})
+	reg := startRegistry(t, basicAuth("user", "secret"))
 	mustDocker(t, sock, "tag", "busybox:it", reg+"/private/app:1")
 	if r := docker(t, sock, nil, "push", reg+"/private/app:1"); r.code == 0 {
 		t.Fatal("push without credentials succeeded")
@@ -532,18 +540,7 @@ func TestDockerCLIPublishesAndFollowsThroughTheAPI(t *testing.T) {
 	port := freePort(t)
 	mustDocker(t, sock, "run", "-d", "--name", "web", "-p", "127.0.0.1:"+strconv.Itoa(port)+":8080", "busybox:it",
 		"sh", "-c", "mkdir /www && echo served > /www/index.html && exec httpd -f -p 8080 -h /www")
-	var body string
-	waitFor(t, func() bool {
-		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/")
-		if err != nil {
-			return false
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		body = string(b)
-		return true
-	})
-	if body != "served\n" {
+	if body := getWhenUp(t, port); body != "served\n" {
 		t.Fatalf("the published port: %q", body)
 	}
 	if out := mustDocker(t, sock, "port", "web", "8080"); out != "127.0.0.1:"+strconv.Itoa(port)+"\n" {

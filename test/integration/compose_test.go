@@ -3,11 +3,10 @@ package integration
 import (
 	"bytes"
 	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -91,18 +90,7 @@ networks:
 	if got := mustEngine(t, root, "inspect", "-f", "{{.State.Health.Status}}", "proj-db-1"); got != "healthy\n" {
 		t.Fatalf("db's health after up: %q", got)
 	}
-	var body string
-	waitFor(t, func() bool {
-		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/")
-		if err != nil {
-			return false
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		body = string(b)
-		return true
-	})
-	if body != "hello from web\n" {
+	if body := getWhenUp(t, port); body != "hello from web\n" {
 		t.Fatalf("the published port: %q", body)
 	}
 	var logs string
@@ -110,7 +98,9 @@ networks:
 		logs = compose(t, sock, dir, "-p", "proj", "logs", "--no-color")
 		return strings.Contains(logs, "hello from web")
 	})
-	if !strings.Contains(logs, "db-1  | db up") || !strings.Contains(logs, "client-1  | hello from web") || !strings.Contains(logs, "no db volume here") {
+	// compose pads the names to the longest one it has printed.
+	if !regexp.MustCompile(`db-1 +\| db up`).MatchString(logs) || !regexp.MustCompile(`client-1 +\| hello from web`).MatchString(logs) ||
+		!strings.Contains(logs, "no db volume here") {
 		t.Fatalf("logs:\n%s", logs)
 	}
 	var services []string

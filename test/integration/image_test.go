@@ -44,6 +44,20 @@ func startRegistry(t *testing.T, wrap func(http.Handler) http.Handler) string {
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
+// basicAuth wraps a registry so that it wants user and password.
+func basicAuth(user, password string) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
+				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+}
+
 // storage is one test's berth storage root.
 func storage(t *testing.T) string {
 	t.Helper()
@@ -669,16 +683,7 @@ func TestImportAndLogin(t *testing.T) {
 		t.Fatalf("system df: %s", df)
 	}
 
-	reg := startRegistry(t, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if u, p, ok := r.BasicAuth(); !ok || u != "user" || p != "secret" {
-				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-				w.WriteHeader(http.StatusUnauthorized)
-				return
-			}
-			h.ServeHTTP(w, r)
-		})
-	})
+	reg := startRegistry(t, basicAuth("user", "secret"))
 	mustEngine(t, root, "tag", "imported:v1", reg+"/private:1")
 	if r := engine(t, root, "push", reg+"/private:1"); r.code == 0 {
 		t.Fatal("push without login succeeded")
