@@ -264,6 +264,9 @@ func imagesCommand(g *globals, use string) *cobra.Command {
 	c.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not truncate IDs")
 	c.Flags().StringVar(&tmpl, "format", "", "Go template for each row, or 'table TEMPLATE'")
 	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "filter: dangling=true|false, reference=PATTERN, label=, before=, since=")
+	if use == "ls" {
+		c.Aliases = []string{"list"} // image list, as Docker's
+	}
 	return c
 }
 
@@ -374,6 +377,9 @@ func rmiCommand(g *globals, use string) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "remove even if in use or named more than once")
+	if use == "rm" {
+		c.Aliases = []string{"remove"} // image remove, as Docker's
+	}
 	return c
 }
 

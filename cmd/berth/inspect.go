@@ -45,9 +45,9 @@ func inspectCommand(g *globals, use, only string) *cobra.Command {
 }
 
 // printObjects prints inspect output: each object through tmpl, or all
-// of them as an indented JSON array.
+// of them as an indented JSON array (no template, or "json").
 func printObjects[T any](tmpl string, objs []T) error {
-	if tmpl != "" {
+	if tmpl != "" && tmpl != "json" { // json: the array, as without a template
 		return printTemplate(tmpl, objs)
 	}
 	if objs == nil {

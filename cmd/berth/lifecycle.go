@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/format"
@@ -154,13 +153,19 @@ func renameCommand(g *globals) *cobra.Command {
 	}
 }
 
-// confirm asks Docker's question before a prune, unless forced or
-// stdin is not a terminal (a script); false: the user said no.
+// confirm asks Docker's question before a prune, unless forced; the
+// answer is read from stdin whatever it is, as Docker's (a script pipes
+// "y" or passes -f); false: no, or no answer at all.
 func confirm(force bool, what string) bool {
-	if force || !term.IsTerminal(int(os.Stdin.Fd())) {
+	return confirmWarning(force, "WARNING! This will remove "+what+".")
+}
+
+// confirmWarning is confirm with the warning as given.
+func confirmWarning(force bool, warning string) bool {
+	if force {
 		return true
 	}
-	fmt.Printf("WARNING! This will remove %s.\nAre you sure you want to continue? [y/N] ", what)
+	fmt.Printf("%s\nAre you sure you want to continue? [y/N] ", warning)
 	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
 	if err != nil {
 		return false

@@ -100,10 +100,11 @@ func isUsage(err error) bool {
 	if errors.As(err, &u) {
 		return true
 	}
-	// cobra's own flag and argument errors.
+	// cobra's own flag and argument errors; an unknown command is 1, as
+	// Docker's.
 	s := err.Error()
 	return strings.HasPrefix(s, "unknown flag") || strings.HasPrefix(s, "unknown shorthand") ||
-		strings.HasPrefix(s, "unknown command") || strings.Contains(s, "flag needs an argument") ||
+		strings.Contains(s, "flag needs an argument") ||
 		strings.HasPrefix(s, "invalid argument") || strings.Contains(s, "arg(s), received")
 }
 
@@ -183,7 +184,22 @@ func newRoot(g *globals) *cobra.Command {
 	root.AddCommand(containerCmd)
 	root.AddCommand(containerCommands(g, false)...)
 	root.AddCommand(volumeCommand(g), networkCommand(g), buildCommand(g), builderCommand(g))
+	strictGroups(root)
 	return root
+}
+
+// strictGroups makes each command group (container, image, network, …)
+// refuse a subcommand it does not have, as Docker's does, and print its
+// help when given none; cobra would print the help and exit 0 either
+// way.
+func strictGroups(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		strictGroups(sub)
+	}
+	if c.HasParent() && c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+		c.Args = cobra.NoArgs // "unknown command "x" for "berth image""
+		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	}
 }
 
 // containerCommands are the container verbs, under `container` and at

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"sort"
@@ -10,14 +11,15 @@ import (
 	mobyevents "github.com/moby/moby/api/types/events"
 	"github.com/spf13/cobra"
 
+	"github.com/berth-project/berth/internal/build"
 	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/format"
 )
 
 func addSystemCommands(root *cobra.Command, g *globals) {
 	systemCmd := &cobra.Command{Use: "system", Short: "Manage berth"}
-	systemCmd.AddCommand(dfCommand(g), eventsCommand(g), serveCommand(g, "service"))
-	root.AddCommand(systemCmd, eventsCommand(g), serveCommand(g, "serve"))
+	systemCmd.AddCommand(dfCommand(g), eventsCommand(g), serveCommand(g, "service"), infoCommand(g), systemPruneCommand(g))
+	root.AddCommand(systemCmd, eventsCommand(g), serveCommand(g, "serve"), infoCommand(g))
 }
 
 func dfCommand(g *globals) *cobra.Command {
@@ -141,4 +143,192 @@ func eventLine(m mobyevents.Message) string {
 		line += " (" + strings.Join(attrs, ", ") + ")"
 	}
 	return line
+}
+
+// infoCommand is info and system info: the engine and its host, as
+// Docker's.
+func infoCommand(g *globals) *cobra.Command {
+	var tmpl string
+	c := &cobra.Command{
+		Use:   "info [OPTIONS]",
+		Short: "Display system-wide information",
+		Args:  cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			e, err := g.engine()
+			if err != nil {
+				return err
+			}
+			in, err := e.SystemInfo()
+			if err != nil {
+				return err
+			}
+			if tmpl != "" {
+				p, err := format.NewPrinter(os.Stdout, tmpl, "", nil)
+				if err != nil {
+					return usageError{err}
+				}
+				if err := p.Row(in); err != nil {
+					return err
+				}
+				return p.Flush()
+			}
+			fmt.Printf(`Client:
+ Version:    %s
+ Context:    default
+
+Server:
+ Containers: %d
+  Running: %d
+  Paused: %d
+  Stopped: %d
+ Images: %d
+ Server Version: %s
+ Storage Driver: %s
+ Logging Driver: %s
+ Cgroup Driver: %s
+ Cgroup Version: %s
+ Runtimes: %s
+ Default Runtime: %s
+ Security Options:
+  seccomp
+   Profile: builtin
+  cgroupns
+ Kernel Version: %s
+ Operating System: %s
+ OSType: %s
+ Architecture: %s
+ CPUs: %d
+ Total Memory: %s
+ Name: %s
+ ID: %s
+ Docker Root Dir: %s
+`, engine.Version, in.Containers, in.ContainersRunning, in.ContainersPaused, in.ContainersStopped, in.Images, in.ServerVersion,
+				in.Driver, in.LoggingDriver, in.CgroupDriver, in.CgroupVersion, strings.Join(sortedKeys(in.Runtimes), " "), in.DefaultRuntime,
+				in.KernelVersion, in.OperatingSystem, in.OSType, in.Architecture, in.NCPU, format.BinarySize(in.MemTotal), in.Name, in.ID, in.DockerRootDir)
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&tmpl, "format", "f", "", "Go template, or json")
+	return c
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// systemPruneCommand removes what nothing uses: stopped containers,
+// networks no container is on, dangling images (all unused ones with
+// -a), the build cache, and with --volumes anonymous volumes no
+// container uses.
+func systemPruneCommand(g *globals) *cobra.Command {
+	var force, all, volumes bool
+	var filters []string
+	c := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove unused data",
+		Args:  cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			f, err := engine.ParseFilters(filters)
+			if err != nil {
+				return err
+			}
+			what := []string{"all stopped containers", "all networks not used by at least one container"}
+			if volumes {
+				what = append(what, "all anonymous volumes not used by at least one container")
+			}
+			if all {
+				what = append(what, "all images without at least one container associated to them")
+			} else {
+				what = append(what, "all dangling images")
+			}
+			what = append(what, "unused build cache")
+			return g.with(func(e *engine.Engine) error {
+				if !confirmWarning(force, "WARNING! This will remove:\n  - "+strings.Join(what, "\n  - ")+"\n") {
+					return nil
+				}
+				return systemPrune(e, f, all, volumes)
+			})
+		},
+	}
+	c.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	c.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
+	c.Flags().BoolVar(&volumes, "volumes", false, "prune anonymous volumes")
+	c.Flags().StringArrayVar(&filters, "filter", nil, "filter: until=, label=, label!=")
+	return c
+}
+
+func systemPrune(e *engine.Engine, f engine.Filters, all, volumes bool) error {
+	var freed uint64
+	list := func(title string, names []string) {
+		if len(names) == 0 {
+			return
+		}
+		fmt.Println(title)
+		for _, n := range names {
+			fmt.Println(n)
+		}
+		fmt.Println()
+	}
+	cr, err := e.ContainersPrune(context.Background(), f)
+	if err != nil {
+		return err
+	}
+	list("Deleted Containers:", cr.ContainersDeleted)
+	freed += cr.SpaceReclaimed
+	nr, err := e.NetworksPrune(f)
+	if err != nil {
+		return err
+	}
+	list("Deleted Networks:", nr.NetworksDeleted)
+	if volumes {
+		// Anonymous ones only, as Docker's system prune; labels filter them.
+		vf := engine.Filters{}
+		for k, v := range f {
+			if k == "label" || k == "label!" {
+				vf[k] = v
+			}
+		}
+		vr, err := e.VolumesPrune(vf)
+		if err != nil {
+			return err
+		}
+		list("Deleted Volumes:", vr.VolumesDeleted)
+		freed += vr.SpaceReclaimed
+	}
+	imf := engine.Filters{}
+	for k, v := range f {
+		imf[k] = v
+	}
+	if all {
+		imf["dangling"] = []string{"false"}
+	}
+	ir, err := e.ImagesPrune(imf)
+	if err != nil {
+		return err
+	}
+	var images []string
+	for _, d := range ir.ImagesDeleted {
+		if d.Untagged != "" {
+			images = append(images, "untagged: "+d.Untagged)
+		}
+		if d.Deleted != "" {
+			images = append(images, "deleted: "+d.Deleted)
+		}
+	}
+	list("Deleted Images:", images)
+	freed += ir.SpaceReclaimed
+	br, err := build.Prune(e)
+	if err != nil {
+		return err
+	}
+	if br.Entries > 0 {
+		fmt.Printf("Deleted build cache objects: %d\n\n", br.Entries)
+	}
+	fmt.Println("Total reclaimed space:", format.Size(int64(freed)))
+	return nil
 }

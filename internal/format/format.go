@@ -14,6 +14,8 @@ import (
 	"text/tabwriter"
 	"text/template"
 	"unicode"
+
+	"github.com/docker/go-units"
 )
 
 // Funcs are the template functions Docker offers.
@@ -72,11 +74,15 @@ type Printer struct {
 var fieldRE = regexp.MustCompile(`\{\{\s*\.(\w+)\s*\}\}`)
 
 // NewPrinter prints rows with text, a template; "table ..." prints a
-// header first (each {{.Field}} named by headers, or upper-cased), and a
-// bare "table" or "" uses def (itself a table template).
+// header first (each {{.Field}} named by headers, or upper-cased), a
+// bare "table" or "" uses def (itself a table template), and "json" is
+// each row as one line of JSON.
 func NewPrinter(w io.Writer, text, def string, headers map[string]string) (*Printer, error) {
 	if text == "" || text == "table" {
 		text = def
+	}
+	if text == "json" { // Docker's: one JSON object per row
+		text = "{{json .}}"
 	}
 	p := &Printer{w: w}
 	if rest, ok := strings.CutPrefix(text, "table"); ok {
@@ -130,6 +136,10 @@ func (p *Printer) Flush() error {
 	}
 	return nil
 }
+
+// BinarySize prints bytes in powers of 1024, as docker info's Total
+// Memory: "23.43GiB".
+func BinarySize(n int64) string { return units.BytesSize(float64(n)) }
 
 // Size prints bytes as Docker does: "1.23MB", powers of 1000.
 func Size(n int64) string {

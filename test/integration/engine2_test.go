@@ -125,7 +125,7 @@ func TestEngineVolumes(t *testing.T) {
 		t.Fatalf("refused runs left volumes: %v", vols)
 	}
 	mustEngine(t, root, "volume", "create", "spare")
-	if out := mustEngine(t, root, "volume", "prune", "-a"); !strings.Contains(out, "spare") || !strings.Contains(out, "etc") {
+	if out := mustEngine(t, root, "volume", "prune", "-a", "-f"); !strings.Contains(out, "spare") || !strings.Contains(out, "etc") {
 		t.Fatalf("volume prune -a: %q", out)
 	}
 }
@@ -581,5 +581,55 @@ func TestEngineLegacyLinks(t *testing.T) {
 	mustEngine(t, root, "rm", "-f", "client", "later")
 	if d := containerDirs(root); len(d) != 0 {
 		t.Fatalf("left %v", d)
+	}
+}
+
+// The command line answers as Docker's where it used to differ: an
+// unknown subcommand fails (1), the list/remove aliases work, --format
+// json prints JSON, prunes ask first (the answer read from stdin), and
+// info and system prune exist.
+func TestEngineCLIAnswersAsDocker(t *testing.T) {
+	root := engineWithBusybox(t)
+	for _, args := range [][]string{{"network", "bogus"}, {"volume", "bogus"}, {"image", "bogus"}, {"container", "bogus"}, {"system", "bogus"}, {"bogus"}} {
+		if r := engine(t, root, args...); r.code != 1 || !strings.Contains(r.stderr, `unknown command "bogus"`) {
+			t.Errorf("%v: %d %q", args, r.code, r.stderr)
+		}
+	}
+	if r := engine(t, root, "network"); r.code != 0 || !strings.Contains(r.stdout, "Usage:") {
+		t.Errorf("a group alone prints its help: %d %q", r.code, r.stdout)
+	}
+	mustEngine(t, root, "create", "--name", "idle", "busybox:it", "true")
+	for _, args := range [][]string{{"container", "list", "-a", "-q"}, {"image", "list", "-q"}} {
+		if out := mustEngine(t, root, args...); strings.TrimSpace(out) == "" {
+			t.Errorf("%v listed nothing", args)
+		}
+	}
+	var row struct{ Names, State string }
+	if err := json.Unmarshal([]byte(mustEngine(t, root, "ps", "-a", "--format", "json")), &row); err != nil || row.Names != "idle" || row.State != "created" {
+		t.Errorf("ps --format json: %+v %v", row, err)
+	}
+	var objs []map[string]any
+	if err := json.Unmarshal([]byte(mustEngine(t, root, "inspect", "--format", "json", "idle")), &objs); err != nil || len(objs) != 1 {
+		t.Errorf("inspect --format json: %v %v", objs, err)
+	}
+	mustEngine(t, root, "network", "create", "spare")
+	// No answer (stdin at its end) is no; "y" is yes.
+	if r := engineIn(t, root, strings.NewReader(""), "network", "prune"); r.code != 0 || !strings.Contains(r.stdout, "Are you sure") {
+		t.Fatalf("network prune without -f: %d %q", r.code, r.stdout)
+	}
+	if out := mustEngine(t, root, "network", "ls", "--format", "{{.Name}}"); !strings.Contains(out, "spare") {
+		t.Fatalf("an unanswered prune removed the network: %q", out)
+	}
+	if r := engineIn(t, root, strings.NewReader("y\n"), "network", "prune"); r.code != 0 || !strings.Contains(r.stdout, "spare") {
+		t.Fatalf("network prune, yes: %d %q", r.code, r.stdout)
+	}
+	if out := mustEngine(t, root, "info", "--format", "{{.Containers}} {{.ContainersStopped}} {{.Driver}}"); out != "1 1 overlay2\n" {
+		t.Fatalf("info: %q", out)
+	}
+	if out := mustEngine(t, root, "system", "prune", "-f"); !strings.Contains(out, "Deleted Containers:") || !strings.Contains(out, "Total reclaimed space:") {
+		t.Fatalf("system prune: %q", out)
+	}
+	if out := mustEngine(t, root, "ps", "-a", "-q"); out != "" {
+		t.Fatalf("system prune left %q", out)
 	}
 }

@@ -1,0 +1,79 @@
+package engine
+
+import (
+	"os"
+	goruntime "runtime"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/swarm"
+	mobysystem "github.com/moby/moby/api/types/system"
+	"golang.org/x/sys/unix"
+)
+
+// SystemInfo describes the engine and its host as Docker's info does:
+// the containers by state, the images (intermediate ones too), the
+// storage and cgroup drivers, the kernel, the OS and the machine.
+func (e *Engine) SystemInfo() (mobysystem.Info, error) {
+	cs, err := e.ContainerList(ListOptions{All: true})
+	if err != nil {
+		return mobysystem.Info{}, err
+	}
+	imgs, err := e.ImageList(ImageListOptions{All: true})
+	if err != nil {
+		return mobysystem.Info{}, err
+	}
+	host, _ := os.Hostname() // "" when it cannot be read: info still answers
+	in := mobysystem.Info{ID: "berth", Containers: len(cs), Images: len(imgs), Driver: "overlay2", LoggingDriver: "json-file",
+		CgroupDriver: "cgroupfs", CgroupVersion: cgroupVersion(), KernelVersion: KernelVersion(), OperatingSystem: osName(),
+		OSType: "linux", Architecture: goruntime.GOARCH, NCPU: goruntime.NumCPU(), MemTotal: int64(hostMemory()), DockerRootDir: e.paths.Root,
+		Name: host, ServerVersion: Version, DefaultRuntime: "berth-runtime", SystemTime: time.Now().Format(time.RFC3339Nano),
+		MemoryLimit: true, SwapLimit: true, CPUCfsPeriod: true, CPUCfsQuota: true, CPUShares: true, CPUSet: true, PidsLimit: true,
+		IPv4Forwarding: true, IndexServerAddress: "https://index.docker.io/v1/",
+		SecurityOptions: []string{"name=seccomp,profile=builtin", "name=cgroupns"},
+		Runtimes:        map[string]mobysystem.RuntimeWithStatus{"berth-runtime": {Runtime: mobysystem.Runtime{Path: "berth-runtime"}}},
+		Swarm:           swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive}}
+	for _, c := range cs {
+		switch c.State {
+		case "running":
+			in.ContainersRunning++
+		case "paused":
+			in.ContainersPaused++
+		default:
+			in.ContainersStopped++
+		}
+	}
+	return in, nil
+}
+
+// KernelVersion is the host kernel's release, "" if unreadable.
+func KernelVersion() string {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+// osName is the host's PRETTY_NAME, as docker info shows it.
+func osName() string {
+	b, err := os.ReadFile("/etc/os-release")
+	if err != nil {
+		return "Linux"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return "Linux"
+}
+
+// cgroupVersion is "2" on a pure cgroup v2 host, else "1" (hybrid too).
+func cgroupVersion() string {
+	var st unix.Statfs_t
+	if unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return "2"
+	}
+	return "1"
+}
