@@ -170,7 +170,12 @@ func logoutCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := e.Logout(args[0], authFile); err != nil {
+			err = e.Logout(args[0], authFile)
+			if errors.Is(err, engine.ErrNotLoggedIn) {
+				fmt.Printf("Not logged in to %s\n", args[0]) // not a failure, as Docker's
+				return nil
+			}
+			if err != nil {
 				return err
 			}
 			fmt.Printf("Removing login credentials for %s\n", args[0])

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"bufio"
 	"context"
 	"fmt"
@@ -86,7 +87,11 @@ func rmCommand(g *globals) *cobra.Command {
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			return eachContainer(g, args, func(e *engine.Engine, ref string) error {
-				return e.ContainerRemove(context.Background(), ref, o)
+				err := e.ContainerRemove(context.Background(), ref, o)
+				if o.Force && errors.Is(err, engine.ErrNotFound) {
+					return nil // -f: what is not there is removed, as Docker's
+				}
+				return err
 			})
 		},
 	}

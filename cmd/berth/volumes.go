@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -99,7 +100,13 @@ func volumeCommand(g *globals) *cobra.Command {
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			return g.with(func(e *engine.Engine) error {
-				return eachName(args, func(a string) error { return e.VolumeRemove(a, force) })
+				return eachName(args, func(a string) error {
+					err := e.VolumeRemove(a, force)
+					if force && errors.Is(err, engine.ErrNotFound) {
+						return nil // -f: what is not there is removed, as Docker's
+					}
+					return err
+				})
 			})
 		},
 	}

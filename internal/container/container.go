@@ -209,6 +209,16 @@ type State struct {
 	Health *Health `json:"health,omitempty"`
 }
 
+// NotStarted is the status of a container whose start failed: created
+// when it never ran, as Docker shows it (its exit code and error say
+// why), else exited.
+func NotStarted(st State) string {
+	if st.StartedAt.IsZero() {
+		return Created
+	}
+	return Exited
+}
+
 // RestartPolicy is --restart: no, on-failure[:N], always, unless-stopped.
 type RestartPolicy struct {
 	Name       string `json:"name,omitempty"`

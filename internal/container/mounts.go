@@ -28,6 +28,9 @@ type Mount struct {
 	// Propagation is a bind's mount propagation: rprivate (""), private,
 	// rshared, shared, rslave or slave.
 	Propagation string `json:"propagation,omitempty"`
+	// CreateSource makes a missing bind source directory, as -v does
+	// (--mount type=bind refuses one).
+	CreateSource bool `json:"createSource,omitempty"`
 }
 
 // propagations are the bind propagation modes Docker takes.
@@ -41,6 +44,9 @@ func ParseVolume(s string) (Mount, error) {
 	if len(parts) > 3 || s == "" {
 		return Mount{}, fmt.Errorf("-v %q: want [SOURCE:]TARGET[:OPTIONS]", s)
 	}
+	if slices.Contains(parts, "") {
+		return Mount{}, fmt.Errorf("invalid spec: %s: empty section between colons", s)
+	}
 	var m Mount
 	switch len(parts) {
 	case 1:
@@ -48,7 +54,7 @@ func ParseVolume(s string) (Mount, error) {
 	default:
 		m = Mount{Type: "volume", Source: parts[0], Target: parts[1]}
 		if filepath.IsAbs(parts[0]) {
-			m.Type = "bind"
+			m.Type, m.CreateSource = "bind", true
 		}
 	}
 	if len(parts) == 3 {
@@ -154,7 +160,7 @@ func (m Mount) check(what string) error {
 		if m.Source == "" || !filepath.IsAbs(m.Source) {
 			return fmt.Errorf("%s: a bind source must be an absolute host path", what)
 		}
-		if _, err := os.Stat(m.Source); err != nil {
+		if _, err := os.Stat(m.Source); err != nil && !m.CreateSource {
 			return fmt.Errorf("%s: bind source path does not exist: %s", what, m.Source)
 		}
 	case "volume":

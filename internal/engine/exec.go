@@ -331,9 +331,11 @@ func (e *Engine) ExecInspect(id string) (mobycontainer.ExecInspectResponse, erro
 // ContainerExec runs a process in a running container (ExecCreate, then
 // ExecStart) and, unless detached, returns its exit code.
 func (e *Engine) ContainerExec(ctx context.Context, ref string, o ExecOptions) (int, error) {
+	// A container that is not there or not running is the daemon's
+	// refusal (1 at Docker's CLI), not a failure to run the process.
 	r, err := e.execCreate(ref, o.ExecConfig)
 	if err != nil {
-		return 0, &StatusError{StatusFailed, err}
+		return 0, err
 	}
 	return e.execStart(r, o.ExecStartOptions)
 }

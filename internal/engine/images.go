@@ -161,6 +161,9 @@ func (e *Engine) CheckLogin(ctx context.Context, server, user, password string, 
 	return nil
 }
 
+// ErrNotLoggedIn is Logout's for a registry it has no credentials of.
+var ErrNotLoggedIn = image.ErrNotLoggedIn
+
 // Logout removes a registry's stored credentials.
 func (e *Engine) Logout(server, authFile string) error { return image.Logout(server, authFile) }
 

@@ -2,9 +2,11 @@ package engine
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -51,6 +53,10 @@ func (e *Engine) prepare(c *container.Container) (string, func(), error) {
 	if err != nil {
 		return "", func() {}, err
 	}
+	if err := makeWorkingDir(c, merged); err != nil {
+		unmount()
+		return "", func() {}, err
+	}
 	etc := filepath.Join(dir, "etc")
 	err = os.WriteFile(filepath.Join(etc, "hostname"), []byte(c.Config.Hostname+"\n"), 0o644)
 	if err == nil {
@@ -88,4 +94,39 @@ func (e *Engine) prepare(c *container.Container) (string, func(), error) {
 		return "", func() {}, err
 	}
 	return bundle, unmount, nil
+}
+
+// makeWorkingDir makes the container's working directory when its image
+// lacks it, as Docker does (-w /new): 0755, owned by the container's
+// root, made through an os.Root so that a link in the image cannot lead
+// out of the rootfs.
+func makeWorkingDir(c *container.Container, rootfs string) error {
+	wd := c.Config.WorkingDir
+	if wd == "" || wd == "/" {
+		return nil
+	}
+	root, err := os.OpenRoot(rootfs)
+	if err != nil {
+		return err
+	}
+	defer root.Close() // a directory handle
+	rel := strings.TrimPrefix(filepath.Clean("/"+wd), "/")
+	dir := ""
+	for _, part := range strings.Split(rel, "/") {
+		dir = filepath.Join(dir, part)
+		if _, err := root.Stat(dir); err == nil {
+			continue
+		}
+		if err := root.Mkdir(dir, 0o755); err != nil {
+			return fmt.Errorf("create the working directory %s: %w", wd, err)
+		}
+		if m := c.Host.IDMap; m != nil {
+			// Through the idmapped rootfs the container's root is the
+			// range's first ID.
+			if err := root.Lchown(dir, int(m.Start), int(m.Start)); err != nil {
+				return fmt.Errorf("create the working directory %s: %w", wd, err)
+			}
+		}
+	}
+	return nil
 }

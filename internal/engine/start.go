@@ -355,7 +355,7 @@ func (e *Engine) handOver(l *launch.Launch) (running bool, err error) {
 	plan, err := e.plan(c)
 	trace.Phase("cli", "prepared")
 	if err != nil {
-		c.State.Status, c.State.Error, c.State.ExitCode = container.Exited, err.Error(), StatusFailed
+		c.State.Status, c.State.Error, c.State.ExitCode = container.NotStarted(c.State), err.Error(), StatusFailed
 		c.State.FinishedAt, c.State.MonitorPid, c.State.MonitorStart = time.Now().UTC(), 0, 0
 		if serr := e.containers.Save(c); serr != nil {
 			err = errors.Join(err, serr)
@@ -363,7 +363,10 @@ func (e *Engine) handOver(l *launch.Launch) (running bool, err error) {
 		return false, &StatusError{StatusFailed, err}
 	}
 	pid := l.Pid()
-	c.State = container.State{Status: container.Running, MonitorPid: pid, MonitorStart: monitor.StartTime(pid)}
+	// StartedAt stays until the monitor's start sets it: a start that
+	// fails tells a container that ran before (exited) from one that
+	// never did (created).
+	c.State = container.State{Status: container.Running, MonitorPid: pid, MonitorStart: monitor.StartTime(pid), StartedAt: c.State.StartedAt}
 	if err := e.containers.Save(c); err != nil {
 		plan.Unmount()
 		return false, err

@@ -100,6 +100,13 @@ func (e *Engine) userMounts(h *container.Host, mounts []container.Mount, imageVo
 		}
 	}
 	for i, m := range ms {
+		if m.Type == "bind" && m.CreateSource {
+			// -v makes its missing host directory, as Docker's; it stays.
+			if err := os.MkdirAll(m.Source, 0o755); err != nil {
+				undo()
+				return func() {}, fmt.Errorf("-v %s: create the host directory: %w", m.Source, err)
+			}
+		}
 		if m.Type != "volume" {
 			continue
 		}

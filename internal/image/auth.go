@@ -136,6 +136,9 @@ func Login(ctx context.Context, server, user, password, file string, o RegistryO
 	return editAuthFile(file, func(a map[string]authEntry) { a[authKey(server)] = authEntry{Auth: enc} })
 }
 
+// ErrNotLoggedIn is Logout's for a registry with no stored credentials.
+var ErrNotLoggedIn = errors.New("not logged in")
+
 // Logout removes the stored credentials of a registry.
 func Logout(server, file string) error {
 	if file == "" {
@@ -147,7 +150,7 @@ func Logout(server, file string) error {
 		delete(a, authKey(server))
 	})
 	if err == nil && !found {
-		return fmt.Errorf("not logged in to %s", server)
+		return fmt.Errorf("%w to %s", ErrNotLoggedIn, server)
 	}
 	return err
 }

@@ -147,7 +147,7 @@ func Run(p Paths, id string, report Reporter, client *os.File) int {
 		// monitor gone, which the next reader turns into exited.
 		code := exitCodeFor(err)
 		_, _ = s.store.Update(id, func(c *container.Container) error {
-			c.State.Status, c.State.Error, c.State.ExitCode = container.Exited, err.Error(), code
+			c.State.Status, c.State.Error, c.State.ExitCode = container.NotStarted(c.State), err.Error(), code
 			c.State.FinishedAt, c.State.MonitorPid = time.Now().UTC(), 0
 			return nil
 		})

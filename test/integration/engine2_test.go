@@ -586,8 +586,9 @@ func TestEngineLegacyLinks(t *testing.T) {
 
 // The command line answers as Docker's where it used to differ: an
 // unknown subcommand fails (1), the list/remove aliases work, --format
-// json prints JSON, prunes ask first (the answer read from stdin), and
-// info and system prune exist.
+// json prints JSON, prunes ask first (the answer read from stdin), info
+// and system prune exist, exit codes are Docker's, -w makes its
+// directory, and a failed start leaves the container created.
 func TestEngineCLIAnswersAsDocker(t *testing.T) {
 	root := engineWithBusybox(t)
 	for _, args := range [][]string{{"network", "bogus"}, {"volume", "bogus"}, {"image", "bogus"}, {"container", "bogus"}, {"system", "bogus"}, {"bogus"}} {
@@ -632,4 +633,35 @@ func TestEngineCLIAnswersAsDocker(t *testing.T) {
 	if out := mustEngine(t, root, "ps", "-a", "-q"); out != "" {
 		t.Fatalf("system prune left %q", out)
 	}
+	// Exit codes as Docker's: the daemon's refusals are 1, a forced
+	// removal of nothing and a logout without a login are fine.
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"exec", "nosuch", "true"}, 1},
+		{[]string{"rm", "-f", "nosuch"}, 0},
+		{[]string{"volume", "rm", "-f", "nosuch"}, 0},
+		{[]string{"logout", "127.0.0.1:9"}, 0},
+	} {
+		if r := engine(t, root, c.args...); r.code != c.code {
+			t.Errorf("%v: %d, want %d (%q)", c.args, r.code, c.code, r.stderr)
+		}
+	}
+	mustEngine(t, root, "create", "--name", "stopped", "busybox:it", "true")
+	if r := engine(t, root, "exec", "stopped", "true"); r.code != 1 || !strings.Contains(r.stderr, "is not running") {
+		t.Errorf("exec into a stopped container: %d %q", r.code, r.stderr)
+	}
+	// -w makes a working directory the image lacks.
+	if out := mustEngine(t, root, "run", "--rm", "-w", "/made/here", "busybox:it", "pwd"); out != "/made/here\n" {
+		t.Errorf("-w /made/here: %q", out)
+	}
+	// A start that failed leaves the container created, its code kept.
+	if r := engine(t, root, "run", "--name", "failed", "busybox:it", "nosuchcmd"); r.code != 127 {
+		t.Fatalf("a missing command: %d", r.code)
+	}
+	if got := mustEngine(t, root, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "failed"); got != "created 127\n" {
+		t.Errorf("after a failed start: %q", got)
+	}
+	mustEngine(t, root, "rm", "stopped", "failed")
 }

@@ -225,13 +225,24 @@ func TestEngineVolumesAndTmpfs(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(host, "out")); string(b) != "out\n" {
 		t.Fatal("the write through the bind did not reach the host")
 	}
-	for _, bad := range []string{"./relative:/x", "/nonexistent-berth:/x", host + ":rel", host + ":/x:bogus"} {
+	for _, bad := range []string{"./relative:/x", ":/x", host + ":rel", host + ":/x:bogus"} {
 		if r := engine(t, root, "create", "-v", bad, "busybox:it"); r.code != 125 {
 			t.Errorf("-v %s: %d %s", bad, r.code, r.stderr)
 		}
 	}
 	if d := containerDirs(root); len(d) != 0 {
 		t.Fatalf("bad creates left %v", d)
+	}
+	// -v makes a missing host directory, as Docker's; --mount refuses.
+	made := filepath.Join(host, "made", "here")
+	if r := engine(t, root, "run", "--rm", "-v", made+":/m", "busybox:it", "touch", "/m/f"); r.code != 0 {
+		t.Fatalf("-v of a missing host directory: %d %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(made, "f")); err != nil {
+		t.Fatalf("the made directory: %v", err)
+	}
+	if r := engine(t, root, "create", "--mount", "type=bind,source="+filepath.Join(host, "absent")+",target=/m", "busybox:it"); r.code != 125 {
+		t.Fatalf("--mount of a missing source: %d %q", r.code, r.stderr)
 	}
 }
 
