@@ -1,9 +1,9 @@
 package main
 
 import (
-	"errors"
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	mobycontainer "github.com/moby/moby/api/types/container"
 	"os"
