@@ -113,7 +113,7 @@ func TestEngineVolumes(t *testing.T) {
 		t.Fatalf("--mount bind and tmpfs: %q", r)
 	}
 	for _, bad := range [][]string{
-		{"--mount", "type=nfs,target=/x"}, {"--mount", "type=bind,src=relative,dst=/x"}, {"-v", "/nonexistent-berth:/x"},
+		{"--mount", "type=nfs,target=/x"}, {"--mount", "type=bind,src=relative,dst=/x"}, {"--mount", "type=bind,src=/nonexistent-berth,dst=/x"},
 		{"-v", "bad name!:/x"}, {"-v", "a:/x", "-v", "b:/x"}, {"-v", "v:relative"},
 	} {
 		args := append(append([]string{"run", "--rm"}, bad...), "busybox:it", "true")
