@@ -52,8 +52,9 @@ type authEntry struct {
 }
 
 // editAuthFile changes the "auths" of an auth file and keeps every
-// other key (credsStore, proxies, ...) as it was.
-func editAuthFile(file string, edit func(auths map[string]authEntry)) error {
+// other key (credsStore, proxies, ...) as it was; when edit reports no
+// change the file is not written (nor made).
+func editAuthFile(file string, edit func(auths map[string]authEntry) (changed bool)) error {
 	doc := map[string]json.RawMessage{}
 	b, err := os.ReadFile(file)
 	if err == nil {
@@ -69,7 +70,9 @@ func editAuthFile(file string, edit func(auths map[string]authEntry)) error {
 			return fmt.Errorf("auth file %s: auths: %w", file, err)
 		}
 	}
-	edit(auths)
+	if !edit(auths) {
+		return nil
+	}
 	if doc["auths"], err = json.Marshal(auths); err != nil {
 		return err
 	}
@@ -133,7 +136,7 @@ func Login(ctx context.Context, server, user, password, file string, o RegistryO
 		file = AuthFile()
 	}
 	enc := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
-	return editAuthFile(file, func(a map[string]authEntry) { a[authKey(server)] = authEntry{Auth: enc} })
+	return editAuthFile(file, func(a map[string]authEntry) bool { a[authKey(server)] = authEntry{Auth: enc}; return true })
 }
 
 // ErrNotLoggedIn is Logout's for a registry with no stored credentials.
@@ -145,9 +148,10 @@ func Logout(server, file string) error {
 		file = AuthFile()
 	}
 	var found bool
-	err := editAuthFile(file, func(a map[string]authEntry) {
+	err := editAuthFile(file, func(a map[string]authEntry) bool {
 		_, found = a[authKey(server)]
 		delete(a, authKey(server))
+		return found
 	})
 	if err == nil && !found {
 		return fmt.Errorf("%w to %s", ErrNotLoggedIn, server)
