@@ -18,6 +18,9 @@ func execCommand(g *globals) *cobra.Command {
 		Short: "Run a command in a running container",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
+			if err := needTerminal(interactive, tty, detach); err != nil {
+				return err
+			}
 			e, err := g.engine()
 			if err != nil {
 				return &engine.StatusError{Status: engine.StatusFailed, Err: err}

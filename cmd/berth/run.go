@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 
 	"github.com/berth-project/berth/internal/engine"
 )
@@ -325,6 +326,16 @@ func createCommand(g *globals) *cobra.Command {
 	return c
 }
 
+// needTerminal refuses -it with a stdin that is not a terminal, as
+// Docker's CLI does: the container's terminal would get a pipe's bytes
+// raw, with no terminal of the user's to restore.
+func needTerminal(interactive, tty, detach bool) error {
+	if interactive && tty && !detach && !term.IsTerminal(int(os.Stdin.Fd())) {
+		return errors.New("the input device is not a TTY")
+	}
+	return nil
+}
+
 func runCommand(g *globals) *cobra.Command {
 	var f createFlags
 	c := &cobra.Command{
@@ -338,6 +349,9 @@ func runCommand(g *globals) *cobra.Command {
 			}
 			ctx, cancel := interruptible()
 			defer cancel()
+			if err := needTerminal(f.interactive, f.tty, f.detach); err != nil {
+				return err
+			}
 			if f.detach {
 				res, err := e.ContainerRun(ctx, o, nil)
 				if err != nil {

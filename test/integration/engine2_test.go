@@ -21,7 +21,7 @@ import (
 func TestEngineAttachDetach(t *testing.T) {
 	root := engineWithBusybox(t)
 	// The keys come once the container had time to echo the line.
-	r := engineIn(t, root, &slowReader{parts: []string{"hello\n", "\x10\x11"}, pause: 500 * time.Millisecond}, "run", "-it", "--name", "cat", "busybox:it", "cat")
+	r := engineInPty(t, root, &slowReader{parts: []string{"hello\n", "\x10\x11"}, pause: 500 * time.Millisecond}, "run", "-it", "--name", "cat", "busybox:it", "cat")
 	if r.code != 0 || !strings.Contains(r.stdout, "hello") {
 		t.Fatalf("run -it then detach: %d %q %q", r.code, r.stdout, r.stderr)
 	}
@@ -39,8 +39,15 @@ func TestEngineAttachDetach(t *testing.T) {
 	if r := engine(t, root, "attach", "cat"); r.code == 0 || !strings.Contains(r.stderr, "start it first") {
 		t.Fatalf("attach to an exited container: %d %q", r.code, r.stderr)
 	}
-	if r := engine(t, root, "run", "-it", "--detach-keys", "ctrl-", "busybox:it", "true"); r.code != 125 {
-		t.Fatalf("bad detach keys: %d %q", r.code, r.stderr)
+	if r := engineInPty(t, root, strings.NewReader(""), "run", "-it", "--detach-keys", "ctrl-", "busybox:it", "true"); r.code != 125 {
+		t.Fatalf("bad detach keys: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	// -it wants a terminal, as Docker's: a pipe is refused, nothing made.
+	if r := engineIn(t, root, strings.NewReader("x\n"), "run", "-it", "--name", "piped", "busybox:it", "cat"); r.code != 1 || !strings.Contains(r.stderr, "the input device is not a TTY") {
+		t.Fatalf("run -it from a pipe: %d %q", r.code, r.stderr)
+	}
+	if r := engine(t, root, "inspect", "piped"); r.code == 0 {
+		t.Fatal("a refused run -it made its container")
 	}
 	// A non-tty attach keeps stdout and stderr apart.
 	mustEngine(t, root, "run", "-d", "--name", "talker", "busybox:it", "sh", "-c", "sleep 0.5; echo out; echo err >&2")

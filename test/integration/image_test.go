@@ -91,6 +91,30 @@ func engineIn(t *testing.T, root string, stdin io.Reader, args ...string) result
 	return r
 }
 
+// engineInPty is engineIn with berth's stdin and stdout a terminal
+// (script(1)'s pty), as a user at a terminal has them; stdin feeds it.
+func engineInPty(t *testing.T, root string, stdin io.Reader, args ...string) result {
+	t.Helper()
+	quoted := []string{shellQuote(*berthBin), "--root", shellQuote(root), "--runroot", shellQuote(filepath.Join(root, "run"))}
+	for _, a := range args {
+		quoted = append(quoted, shellQuote(a))
+	}
+	cmd := exec.Command("script", "-qefc", strings.Join(quoted, " "), "/dev/null")
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(root, "docker-config"))
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr, cmd.Stdin = &out, &errb, stdin
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run berth in a pty: %v", err)
+	}
+	return r
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
 func mustEngine(t *testing.T, root string, args ...string) string {
 	t.Helper()
 	r := engine(t, root, args...)
