@@ -74,14 +74,21 @@ func (e *Engine) NetworkList(f Filters) ([]mobynetwork.Inspect, error) {
 		}
 		out = append(out, in)
 	}
-	return out, nil
+	pre, err := e.predefinedList(f)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, pre...), nil
 }
 
 // NetworkInspect describes a network as Docker's network inspect does,
-// with the containers on it.
+// with the containers on it; host and none are the pre-defined ones.
 func (e *Engine) NetworkInspect(ref string) (mobynetwork.Inspect, error) {
 	n, err := e.networks.Get(ref)
 	if err != nil {
+		if name, driver := findPredefined(ref); name != "" {
+			return e.predefinedInspect(name, driver)
+		}
 		return mobynetwork.Inspect{}, classify(err)
 	}
 	return e.networkInspect(n)
@@ -117,6 +124,9 @@ func (e *Engine) networkInspect(n *network.Network) (mobynetwork.Inspect, error)
 func (e *Engine) NetworkRemove(ref string) error {
 	n, err := e.networks.Get(ref)
 	if err != nil {
+		if name, _ := findPredefined(ref); name != "" {
+			return refusePredefined(name)
+		}
 		return classify(err)
 	}
 	if err := e.networks.Remove(n.ID); err != nil {

@@ -620,6 +620,13 @@ func TestEngineCLIAnswersAsDocker(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustEngine(t, root, "inspect", "--format", "json", "idle")), &objs); err != nil || len(objs) != 1 {
 		t.Errorf("inspect --format json: %v %v", objs, err)
 	}
+	// host and none are networks too, pre-defined ones.
+	if out := mustEngine(t, root, "network", "ls", "--format", "{{.Name}} {{.Driver}}"); !strings.Contains(out, "host host\n") || !strings.Contains(out, "none null\n") {
+		t.Errorf("network ls: %q", out)
+	}
+	if r := engine(t, root, "network", "rm", "host"); r.code != 1 || !strings.Contains(r.stderr, "pre-defined network") {
+		t.Errorf("network rm host: %d %q", r.code, r.stderr)
+	}
 	mustEngine(t, root, "network", "create", "spare")
 	// No answer (stdin at its end) is no; "y" is yes.
 	if r := engineIn(t, root, strings.NewReader(""), "network", "prune"); r.code != 0 || !strings.Contains(r.stdout, "Are you sure") {
