@@ -86,4 +86,3 @@ func (e *Engine) predefinedList(f Filters) ([]mobynetwork.Inspect, error) {
 func refusePredefined(name string) error {
 	return conflict(fmt.Errorf("%s is a pre-defined network and cannot be removed", name))
 }
-
