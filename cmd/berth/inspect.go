@@ -40,7 +40,7 @@ func inspectCommand(g *globals, use, only string) *cobra.Command {
 		},
 	}
 	c.Flags().StringVarP(&tmpl, "format", "f", "", "Go template")
-	c.Flags().StringVar(&kind, "type", only, "container or image")
+	c.Flags().StringVar(&kind, "type", only, "container, image, network or volume")
 	return c
 }
 

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	mobycontainer "github.com/moby/moby/api/types/container"
@@ -15,38 +16,30 @@ import (
 )
 
 func topCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "top CONTAINER",
-		Short: "Show a container's processes",
-		Args:  cobra.ExactArgs(1),
+	c := &cobra.Command{
+		Use:   "top CONTAINER [ps OPTIONS]",
+		Short: "Display the running processes of a container",
+		Args:  cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			e, err := g.engine()
 			if err != nil {
 				return err
 			}
-			top, err := e.ContainerTop(args[0])
+			top, err := e.ContainerTop(args[0], strings.Join(args[1:], " "))
 			if err != nil {
 				return err
 			}
-			def := "table {{.UID}}\t{{.PID}}\t{{.PPID}}\t{{.CMD}}"
-			p, err := format.NewPrinter(os.Stdout, "", def, nil)
-			if err != nil {
-				return err
-			}
+			// The columns are ps's with options, so a table of its own.
+			tw := tabwriter.NewWriter(os.Stdout, 10, 1, 3, ' ', 0)
+			fmt.Fprintln(tw, strings.Join(top.Titles, "\t"))
 			for _, proc := range top.Processes {
-				row := map[string]string{}
-				for i, t := range top.Titles {
-					if i < len(proc) {
-						row[t] = proc[i]
-					}
-				}
-				if err := p.Row(row); err != nil {
-					return err
-				}
+				fmt.Fprintln(tw, strings.Join(proc, "\t"))
 			}
-			return p.Flush()
+			return tw.Flush()
 		},
 	}
+	c.Flags().SetInterspersed(false) // what follows CONTAINER is ps's: top web -o pid,comm
+	return c
 }
 
 type statsRow struct {

@@ -265,7 +265,7 @@ func eventTime(v string) time.Time {
 }
 
 func (s *Server) containerTop(w http.ResponseWriter, r *http.Request) {
-	top, err := s.e.ContainerTop(r.PathValue("id"))
+	top, err := s.e.ContainerTop(r.PathValue("id"), r.URL.Query().Get("ps_args"))
 	reply(w, http.StatusOK, top, err)
 }
 

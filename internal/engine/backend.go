@@ -35,7 +35,7 @@ type ContainerBackend interface {
 	ContainerList(o ListOptions) ([]mobycontainer.Summary, error)
 	ContainerInspect(ref string) (*ContainerJSON, error)
 	ContainerLogs(ctx context.Context, ref string, o LogsOptions, stdout, stderr io.Writer) error
-	ContainerTop(ref string) (mobycontainer.TopResponse, error)
+	ContainerTop(ref, psArgs string) (mobycontainer.TopResponse, error)
 	ContainerStats(ref string) (mobycontainer.StatsResponse, error)
 	ContainerPorts(ref string) ([]mobycontainer.PortSummary, error)
 	ContainerChanges(ref string) ([]mobycontainer.FilesystemChange, error)

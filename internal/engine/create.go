@@ -135,12 +135,16 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 	for k, v := range oc.Labels {
 		cfg.Labels[k] = v
 	}
-	if len(oc.ExposedPorts) > 0 {
+	// Published ports are exposed too, as Docker's CLI makes them.
+	if len(oc.ExposedPorts)+len(o.HostConfig.PortBindings) > 0 {
 		cfg.ExposedPorts = maps.Clone(cfg.ExposedPorts)
 		if cfg.ExposedPorts == nil {
 			cfg.ExposedPorts = map[string]struct{}{}
 		}
 		for p := range oc.ExposedPorts {
+			cfg.ExposedPorts[p.String()] = struct{}{}
+		}
+		for p := range o.HostConfig.PortBindings {
 			cfg.ExposedPorts[p.String()] = struct{}{}
 		}
 	}

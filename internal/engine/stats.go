@@ -3,7 +3,9 @@ package engine
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +17,7 @@ import (
 
 // ContainerTop lists a running container's processes: UID, PID, PPID
 // and CMD, as Docker's top shows by default.
-func (e *Engine) ContainerTop(ref string) (mobycontainer.TopResponse, error) {
+func (e *Engine) ContainerTop(ref, psArgs string) (mobycontainer.TopResponse, error) {
 	resp := mobycontainer.TopResponse{Titles: []string{"UID", "PID", "PPID", "CMD"}, Processes: [][]string{}}
 	c, err := e.get(ref)
 	if err != nil {
@@ -28,10 +30,46 @@ func (e *Engine) ContainerTop(ref string) (mobycontainer.TopResponse, error) {
 	if err != nil {
 		return resp, err
 	}
+	if psArgs != "" {
+		return psTop(psArgs, pids)
+	}
 	for _, pid := range pids {
 		if row, ok := procRow(pid); ok {
 			resp.Processes = append(resp.Processes, row)
 		}
+	}
+	return resp, nil
+}
+
+// psTop is top with ps options (top CONTAINER aux), as Docker's: the
+// host's ps with them, its lines kept for the container's processes,
+// found by the header's PID column.
+func psTop(psArgs string, pids []int) (mobycontainer.TopResponse, error) {
+	resp := mobycontainer.TopResponse{Processes: [][]string{}}
+	out, err := exec.Command("ps", strings.Fields(psArgs)...).Output()
+	if err != nil {
+		return resp, invalid(fmt.Errorf("ps %s: %w", psArgs, err))
+	}
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	resp.Titles = strings.Fields(lines[0])
+	col := slices.Index(resp.Titles, "PID")
+	if col < 0 {
+		return resp, invalid(fmt.Errorf("ps %s: its output has no PID column", psArgs))
+	}
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) <= col {
+			continue
+		}
+		pid, err := strconv.Atoi(f[col])
+		if err != nil || !slices.Contains(pids, pid) {
+			continue
+		}
+		// The last title takes the rest of the line (a command's args).
+		if n := len(resp.Titles); len(f) > n {
+			f = append(f[:n-1], strings.Join(f[n-1:], " "))
+		}
+		resp.Processes = append(resp.Processes, f)
 	}
 	return resp, nil
 }

@@ -150,7 +150,7 @@ func (e *Engine) Inspect(ref, kind string) (any, error) {
 			return nil, err
 		}
 	}
-	if kind != "container" {
+	if kind == "" || kind == "image" {
 		img, err := e.ImageInspect(ref)
 		if err == nil {
 			return img, nil
@@ -158,6 +158,28 @@ func (e *Engine) Inspect(ref, kind string) (any, error) {
 		if kind == "image" {
 			return nil, err
 		}
+	}
+	// Then networks and volumes, as Docker's inspect looks them up.
+	if kind == "" || kind == "network" {
+		n, err := e.NetworkInspect(ref)
+		if err == nil {
+			return n, nil
+		}
+		if kind == "network" {
+			return nil, err
+		}
+	}
+	if kind == "" || kind == "volume" {
+		v, err := e.VolumeInspect(ref)
+		if err == nil {
+			return v, nil
+		}
+		if kind == "volume" {
+			return nil, err
+		}
+	}
+	if kind != "" && kind != "container" {
+		return nil, invalid(fmt.Errorf("%q is not a valid value for --type", kind))
 	}
 	return nil, withKind(ErrNotFound, fmt.Errorf("no such object: %s", ref))
 }

@@ -666,6 +666,21 @@ func TestEngineCLIAnswersAsDocker(t *testing.T) {
 	if r := engine(t, root, "exec", "stopped", "true"); r.code != 1 || !strings.Contains(r.stderr, "is not running") {
 		t.Errorf("exec into a stopped container: %d %q", r.code, r.stderr)
 	}
+	// inspect finds networks and volumes too; top takes ps's options;
+	// a published port is exposed.
+	mustEngine(t, root, "volume", "create", "vol1")
+	if out := mustEngine(t, root, "inspect", "-f", "{{.Name}}", "vol1", "bridge"); out != "vol1\nbridge\n" {
+		t.Errorf("inspect of a volume and a network: %q", out)
+	}
+	mustEngine(t, root, "run", "-d", "--name", "topped", "-p", "127.0.0.1::80", "busybox:it", "sleep", "60")
+	if out := mustEngine(t, root, "top", "topped", "-o", "pid,comm"); !strings.HasPrefix(out, "PID") || !strings.Contains(out, "sleep") {
+		t.Errorf("top -o pid,comm: %q", out)
+	}
+	if out := mustEngine(t, root, "inspect", "-f", "{{json .Config.ExposedPorts}}", "topped"); out != "{\"80/tcp\":{}}\n" {
+		t.Errorf("exposed ports of -p: %q", out)
+	}
+	mustEngine(t, root, "rm", "-f", "topped")
+	mustEngine(t, root, "volume", "rm", "vol1")
 	// -w makes a working directory the image lacks.
 	if out := mustEngine(t, root, "run", "--rm", "-w", "/made/here", "busybox:it", "pwd"); out != "/made/here\n" {
 		t.Errorf("-w /made/here: %q", out)
