@@ -72,16 +72,20 @@ func pullCommand(g *globals) *cobra.Command {
 			}
 			ctx, cancel := interruptible()
 			defer cancel()
-			res, err := e.ImagePull(ctx, args[0], engine.PullOptions{RegistryOptions: rf.options(), Platform: platform, Progress: progressTo(quiet)})
+			// As Docker's: the words on the way (here with the progress, on
+			// stderr), the reference pulled last, on stdout.
+			progress := progressTo(quiet)
+			if !quiet && !strings.ContainsAny(args[0][strings.LastIndex(args[0], "/")+1:], ":@") {
+				fmt.Fprintln(progress, "Using default tag: latest")
+			}
+			res, err := e.ImagePull(ctx, args[0], engine.PullOptions{RegistryOptions: rf.options(), Platform: platform, Progress: progress})
 			if err != nil {
 				return err
 			}
-			if quiet {
-				fmt.Println(res.Name)
-				return nil
+			if !quiet {
+				fmt.Fprintf(progress, "Digest: %s\nStatus: Downloaded image for %s\n", res.Digest, res.Name)
 			}
-			fmt.Fprintf(os.Stderr, "Digest: %s\n", res.Digest)
-			fmt.Println(res.ID)
+			fmt.Println(res.Name)
 			return nil
 		},
 	}

@@ -85,6 +85,9 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 	}
 	img, err := e.images.Get(ref)
 	if errors.Is(err, image.ErrNotFound) && o.Pull != nil {
+		if o.Pull.Progress != nil {
+			fmt.Fprintf(o.Pull.Progress, "Unable to find image '%s' locally\n", withDefaultTag(ref))
+		}
 		var po image.PullOptions
 		if po, err = pullOptions(*o.Pull); err != nil {
 			return nil, err
@@ -198,6 +201,16 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 	}
 	e.containerEvent(c, mobyevents.ActionCreate)
 	return c, nil
+}
+
+// withDefaultTag is ref as Docker names what it pulls: with :latest
+// when it has no tag or digest.
+func withDefaultTag(ref string) string {
+	last := ref[strings.LastIndex(ref, "/")+1:]
+	if strings.ContainsAny(last, ":@") {
+		return ref
+	}
+	return ref + ":latest"
 }
 
 // healthcheckOf is a create's healthcheck, nil when it gives none;

@@ -266,9 +266,13 @@ func TestImagePullInspectMountAndRun(t *testing.T) {
 		busyboxLayer(t), layerOf(t, tarEntry{name: "etc/motd", typ: tar.TypeReg, body: "from the image\n"}))
 	id := pushImage(t, reg+"/test/busybox:1", img)
 	root := storage(t)
-	out := mustEngine(t, root, "pull", reg+"/test/busybox:1")
-	if strings.TrimSpace(out) != id.String() {
-		t.Fatalf("pull printed %q, want the image ID %s", out, id)
+	r := engine(t, root, "pull", reg+"/test/busybox:1")
+	if r.code != 0 || r.stdout != reg+"/test/busybox:1\n" || !strings.Contains(r.stderr, "Status: Downloaded image for "+reg+"/test/busybox:1") {
+		t.Fatalf("pull printed %q %q, want the reference on stdout, as Docker's", r.stdout, r.stderr)
+	}
+	// run of an image not here says so, and pulls it.
+	if r := engine(t, storage(t), "run", "--rm", "--network", "none", reg+"/test/busybox:1", "true"); r.code != 0 || !strings.Contains(r.stderr, "Unable to find image '"+reg+"/test/busybox:1' locally") {
+		t.Fatalf("run of an image not here: %d %q", r.code, r.stderr)
 	}
 	list := mustEngine(t, root, "images")
 	if !strings.Contains(list, reg+"/test/busybox") || !strings.Contains(list, id.Hex[:12]) || !strings.HasPrefix(list, "REPOSITORY") {
@@ -290,7 +294,7 @@ func TestImagePullInspectMountAndRun(t *testing.T) {
 	}
 	b := newBundle(t, "sh", "-c", "cat /etc/motd; busybox | head -1 | cut -c1-7")
 	b.spec.Root.Path = dir
-	r := b.run()
+	r = b.run()
 	if r.code != 0 || r.stdout != "from the image\nBusyBox\n" {
 		t.Fatalf("container from the image: %d %q %q", r.code, r.stdout, r.stderr)
 	}
