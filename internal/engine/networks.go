@@ -50,35 +50,57 @@ func (e *Engine) NetworkList(f Filters) ([]mobynetwork.Inspect, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []mobynetwork.Inspect{}
+	// The networks, then the pre-defined host and none, through one set
+	// of filters.
+	type candidate struct {
+		name, id, driver, kind string
+		labels                 map[string]string
+		inspect                func() (mobynetwork.Inspect, error)
+	}
+	var cands []candidate
 	for _, n := range nets {
 		kind := "custom"
 		if !n.UserDefined() {
 			kind = "builtin"
 		}
-		if !f.any("name", func(v string) bool { return strings.Contains(n.Name, v) }) ||
-			!f.any("id", func(v string) bool { return strings.HasPrefix(n.ID, v) }) ||
-			!f.any("driver", func(v string) bool { return v == n.Driver }) ||
+		cands = append(cands, candidate{n.Name, n.ID, n.Driver, kind, n.Labels, func() (mobynetwork.Inspect, error) { return e.networkInspect(n) }})
+	}
+	for _, p := range predefined {
+		cands = append(cands, candidate{p.name, predefinedID(p.name), p.driver, "builtin", nil,
+			func() (mobynetwork.Inspect, error) { return e.predefinedInspect(p.name, p.driver) }})
+	}
+	out := []mobynetwork.Inspect{}
+	for _, c := range cands {
+		if !f.any("name", func(v string) bool { return strings.Contains(c.name, v) }) ||
+			!f.any("id", func(v string) bool { return strings.HasPrefix(c.id, v) }) ||
+			!f.any("driver", func(v string) bool { return v == c.driver }) ||
 			!f.any("scope", func(v string) bool { return v == "local" }) ||
-			!f.any("type", func(v string) bool { return v == kind }) || !f.labels(n.Labels) {
+			!f.any("type", func(v string) bool { return v == c.kind }) || !f.labels(c.labels) {
 			continue
 		}
-		in, err := e.networkInspect(n)
+		in, err := c.inspect()
 		if err != nil {
 			return nil, err
 		}
-		if d, set, err := f.boolean("dangling"); err != nil {
-			return nil, err
-		} else if set && (len(in.Containers) == 0) != d {
+		if keep, err := keepDangling(f, in); err != nil || !keep {
+			if err != nil {
+				return nil, err
+			}
 			continue
 		}
 		out = append(out, in)
 	}
-	pre, err := e.predefinedList(f)
-	if err != nil {
-		return nil, err
+	return out, nil
+}
+
+// keepDangling applies the dangling= filter: a network no container is
+// on is dangling.
+func keepDangling(f Filters, in mobynetwork.Inspect) (bool, error) {
+	d, set, err := f.boolean("dangling")
+	if err != nil || !set {
+		return err == nil, err
 	}
-	return append(out, pre...), nil
+	return (len(in.Containers) == 0) == d, nil
 }
 
 // NetworkInspect describes a network as Docker's network inspect does,

@@ -56,32 +56,6 @@ func (e *Engine) predefinedInspect(name, driver string) (mobynetwork.Inspect, er
 	return in, nil
 }
 
-// predefinedList are the pre-defined networks the filters keep.
-func (e *Engine) predefinedList(f Filters) ([]mobynetwork.Inspect, error) {
-	var out []mobynetwork.Inspect
-	for _, p := range predefined {
-		id := predefinedID(p.name)
-		if !f.any("name", func(v string) bool { return strings.Contains(p.name, v) }) ||
-			!f.any("id", func(v string) bool { return strings.HasPrefix(id, v) }) ||
-			!f.any("driver", func(v string) bool { return v == p.driver }) ||
-			!f.any("scope", func(v string) bool { return v == "local" }) ||
-			!f.any("type", func(v string) bool { return v == "builtin" }) || !f.labels(nil) {
-			continue
-		}
-		in, err := e.predefinedInspect(p.name, p.driver)
-		if err != nil {
-			return nil, err
-		}
-		if d, set, err := f.boolean("dangling"); err != nil {
-			return nil, err
-		} else if set && (len(in.Containers) == 0) != d {
-			continue
-		}
-		out = append(out, in)
-	}
-	return out, nil
-}
-
 // refusePredefined is the error for changing a pre-defined network.
 func refusePredefined(name string) error {
 	return conflict(fmt.Errorf("%s is a pre-defined network and cannot be removed", name))

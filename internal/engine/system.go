@@ -137,48 +137,34 @@ func dirSize(dir string) int64 {
 	return n
 }
 
-// Inspect finds ref as a container, or else an image (kind "" tries
-// both; "container" or "image" only that), and describes it as Docker's
-// inspect does.
+// Inspect finds ref as a container, an image, a network or a volume,
+// the first that has it, as Docker's inspect looks them up (kind names
+// one kind only), and describes it as Docker's inspect does.
 func (e *Engine) Inspect(ref, kind string) (any, error) {
-	if kind != "image" {
-		c, err := e.ContainerInspect(ref)
-		if err == nil {
-			return c, nil
-		}
-		if kind == "container" {
-			return nil, err
-		}
+	kinds := []struct {
+		name    string
+		inspect func(string) (any, error)
+	}{
+		{"container", func(r string) (any, error) { return e.ContainerInspect(r) }},
+		{"image", func(r string) (any, error) { return e.ImageInspect(r) }},
+		{"network", func(r string) (any, error) { return e.NetworkInspect(r) }},
+		{"volume", func(r string) (any, error) { return e.VolumeInspect(r) }},
 	}
-	if kind == "" || kind == "image" {
-		img, err := e.ImageInspect(ref)
-		if err == nil {
-			return img, nil
+	known := false
+	for _, k := range kinds {
+		if kind != "" && kind != k.name {
+			continue
 		}
-		if kind == "image" {
-			return nil, err
-		}
-	}
-	// Then networks and volumes, as Docker's inspect looks them up.
-	if kind == "" || kind == "network" {
-		n, err := e.NetworkInspect(ref)
-		if err == nil {
-			return n, nil
-		}
-		if kind == "network" {
-			return nil, err
-		}
-	}
-	if kind == "" || kind == "volume" {
-		v, err := e.VolumeInspect(ref)
+		known = true
+		v, err := k.inspect(ref)
 		if err == nil {
 			return v, nil
 		}
-		if kind == "volume" {
+		if kind != "" {
 			return nil, err
 		}
 	}
-	if kind != "" && kind != "container" {
+	if !known {
 		return nil, invalid(fmt.Errorf("%q is not a valid value for --type", kind))
 	}
 	return nil, withKind(ErrNotFound, fmt.Errorf("no such object: %s", ref))

@@ -77,7 +77,13 @@ func engine(t *testing.T, root string, args ...string) result {
 
 func engineIn(t *testing.T, root string, stdin io.Reader, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(*berthBin, append([]string{"--root", root, "--runroot", filepath.Join(root, "run")}, args...)...)
+	return runIn(t, root, stdin, exec.Command(*berthBin, append([]string{"--root", root, "--runroot", filepath.Join(root, "run")}, args...)...))
+}
+
+// runIn runs cmd with root's Docker config and stdin, and collects what
+// it printed and its exit code.
+func runIn(t *testing.T, root string, stdin io.Reader, cmd *exec.Cmd) result {
+	t.Helper()
 	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(root, "docker-config"))
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr, cmd.Stdin = &out, &errb, stdin
@@ -86,7 +92,7 @@ func engineIn(t *testing.T, root string, stdin io.Reader, args ...string) result
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("run berth: %v", err)
+		t.Fatalf("run %s: %v", cmd.Path, err)
 	}
 	return r
 }
@@ -99,18 +105,7 @@ func engineInPty(t *testing.T, root string, stdin io.Reader, args ...string) res
 	for _, a := range args {
 		quoted = append(quoted, shellQuote(a))
 	}
-	cmd := exec.Command("script", "-qefc", strings.Join(quoted, " "), "/dev/null")
-	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(root, "docker-config"))
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr, cmd.Stdin = &out, &errb, stdin
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run berth in a pty: %v", err)
-	}
-	return r
+	return runIn(t, root, stdin, exec.Command("script", "-qefc", strings.Join(quoted, " "), "/dev/null"))
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
