@@ -165,17 +165,7 @@ func newRoot(g *globals) *cobra.Command {
 			Args:  cobra.NoArgs,
 			Run:   func(*cobra.Command, []string) { fmt.Println("berth version " + versionLine()) },
 		},
-		&cobra.Command{
-			Use:                "ns",
-			Short:              "Namespaces: ls (like lsns), enter (like nsenter), persist",
-			DisableFlagParsing: true,
-			RunE: func(_ *cobra.Command, args []string) error {
-				if code := nstool.Main(args); code != 0 {
-					return exitError{code}
-				}
-				return nil
-			},
-		},
+		nsCommand(g),
 	)
 	addImageCommands(root, g)
 	addSystemCommands(root, g)
@@ -200,6 +190,79 @@ func strictGroups(c *cobra.Command) {
 		c.Args = cobra.NoArgs // "unknown command "x" for "berth image""
 		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 	}
+}
+
+// nsCommand is `berth ns`, the namespace tools (internal/nstool), over
+// the engine's containers too. Its flags are its own; the global ones
+// before it (berth --root DIR ns ls) are read here, as cobra hands them
+// over with the rest.
+func nsCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:                "ns",
+		Short:              "Namespaces: ls (like lsns), enter (like nsenter), persist",
+		DisableFlagParsing: true,
+		RunE: func(_ *cobra.Command, args []string) error {
+			args = g.takeGlobals(args)
+			cs := nstool.Containers{}
+			if e, err := g.engine(); err == nil { // no engine here: berth-runtime's containers only
+				cs.Running = func() map[string]int {
+					out := map[string]int{}
+					list, err := e.ContainerList(engine.ListOptions{})
+					if err != nil {
+						return out
+					}
+					for _, c := range list {
+						if in, err := e.ContainerInspect(c.ID); err == nil && in.State != nil && in.State.Pid > 0 {
+							out[strings.TrimPrefix(in.Name, "/")] = in.State.Pid
+						}
+					}
+					return out
+				}
+				cs.Find = func(ref string) (int, error) {
+					in, err := e.ContainerInspect(ref)
+					if err != nil {
+						return 0, err
+					}
+					if in.State == nil || !in.State.Running {
+						return 0, fmt.Errorf("container %s is not running", ref)
+					}
+					return in.State.Pid, nil
+				}
+			}
+			if code := nstool.Main(args, cs); code != 0 {
+				return exitError{code}
+			}
+			return nil
+		},
+	}
+}
+
+// takeGlobals reads the global flags at the front of args (--root,
+// --runroot, --log-level, as --flag VALUE or --flag=VALUE) and returns
+// the rest.
+func (g *globals) takeGlobals(args []string) []string {
+	for len(args) > 0 {
+		name, value, hasValue := strings.Cut(args[0], "=")
+		var dst *string
+		switch name {
+		case "--root":
+			dst = &g.root
+		case "--runroot":
+			dst = &g.runRoot
+		case "--log-level":
+			dst = &g.logLevel
+		default:
+			return args
+		}
+		if !hasValue {
+			if len(args) < 2 {
+				return args
+			}
+			value, args = args[1], args[1:]
+		}
+		*dst, args = value, args[1:]
+	}
+	return args
 }
 
 // containerCommands are the container verbs, under `container` and at

@@ -1,7 +1,9 @@
 // Package nstool is `berth ns`: namespaces listed as lsns does (with
 // the berth container that owns each), entered as nsenter does, and
 // kept alive on a file. It is a tool of its own in the berth binary,
-// over the kernel's namespaces, not a client of the engine.
+// over the kernel's namespaces; the engine's containers reach it through
+// Containers, which the CLI gives it, and berth-runtime's through the
+// runtime's state.
 package nstool
 
 import (
@@ -33,8 +35,17 @@ const nsUsage = `usage: berth ns COMMAND
   persist --remove PATH                      undo it
 `
 
+// Containers are the engine's, as ns sees them; nil funcs: none.
+type Containers struct {
+	// Running are the running containers' inits by name.
+	Running func() map[string]int
+	// Find resolves a name, ID or unique ID prefix to a running
+	// container's init.
+	Find func(ref string) (pid int, err error)
+}
+
 // Main runs `berth ns ARGS` and returns its exit status.
-func Main(args []string) int {
+func Main(args []string, cs Containers) int {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, nsUsage)
 		return 2
@@ -42,12 +53,15 @@ func Main(args []string) int {
 	var err error
 	code := 0
 	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Print(nsUsage)
+		return 0
 	case "ls":
-		err = nsList(args[1:])
+		err = nsList(args[1:], cs)
 	case "enter":
-		code, err = nsEnter(args[1:])
+		code, err = nsEnter(args[1:], cs)
 	case "persist":
-		err = nsPersist(args[1:])
+		err = nsPersist(args[1:], cs)
 	default:
 		err = fmt.Errorf("ns: unknown command %q\n%s", args[0], nsUsage)
 	}
@@ -68,8 +82,17 @@ func nsFlags(name string) *flag.FlagSet {
 
 // containerInodes maps namespace inodes to the berth containers whose init
 // is in them.
-func containerInodes(root string) map[uint64]string {
+func containerInodes(root string, cs Containers) map[uint64]string {
 	out := map[uint64]string{}
+	if cs.Running != nil {
+		for name, pid := range cs.Running() {
+			for _, t := range namespaces.Types {
+				if ino, err := namespaces.Inode(pid, t); err == nil {
+					out[ino] = name
+				}
+			}
+		}
+	}
 	all, err := runtime.New(root).List()
 	if err != nil {
 		return out
@@ -79,15 +102,15 @@ func containerInodes(root string) map[uint64]string {
 			continue
 		}
 		for _, t := range namespaces.Types {
-			if ino, err := namespaces.Inode(s.State.Pid, t); err == nil {
-				out[ino] = s.State.ID
+			if ino, err := namespaces.Inode(s.State.Pid, t); err == nil && out[ino] == "" {
+				out[ino] = s.State.ID // an engine container's name wins over its runtime ID
 			}
 		}
 	}
 	return out
 }
 
-func nsList(args []string) error {
+func nsList(args []string, cs Containers) error {
 	fs := nsFlags("ns ls")
 	typ := fs.String("t", "", "")
 	fs.StringVar(typ, "type", "", "")
@@ -103,7 +126,7 @@ func nsList(args []string) error {
 	if err != nil {
 		return err
 	}
-	owners := containerInodes(*root)
+	owners := containerInodes(*root, cs)
 	// The host's own namespaces are nobody's container.
 	for _, t := range namespaces.Types {
 		if ino, err := namespaces.Inode(1, t); err == nil {
@@ -129,17 +152,23 @@ func orDash(s string) string {
 	return s
 }
 
-// targetPid resolves --target or --container.
-func targetPid(pid int, container, root string) (int, error) {
+// targetPid resolves --target or --container: an engine container by
+// name, ID or prefix, else a berth-runtime container by ID.
+func targetPid(pid int, container, root string, cs Containers) (int, error) {
 	if container == "" {
 		if pid <= 0 {
 			return 0, errors.New("--target PID or --container ID is required")
 		}
 		return pid, nil
 	}
+	if cs.Find != nil {
+		if pid, err := cs.Find(container); err == nil {
+			return pid, nil
+		}
+	}
 	st, err := runtime.New(root).State(container)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("no such container: %s", container)
 	}
 	if st.Status == "stopped" {
 		return 0, fmt.Errorf("container %s is stopped", container)
@@ -147,7 +176,7 @@ func targetPid(pid int, container, root string) (int, error) {
 	return st.Pid, nil
 }
 
-func nsEnter(args []string) (int, error) {
+func nsEnter(args []string, cs Containers) (int, error) {
 	fs := nsFlags("ns enter")
 	target := fs.Int("target", 0, "")
 	fs.IntVar(target, "t", 0, "")
@@ -166,7 +195,7 @@ func nsEnter(args []string) (int, error) {
 	if len(cmdArgs) == 0 {
 		cmdArgs = []string{"/bin/sh"}
 	}
-	pid, err := targetPid(*target, *container, *root)
+	pid, err := targetPid(*target, *container, *root, cs)
 	if err != nil {
 		return 2, fmt.Errorf("ns enter: %w", err)
 	}
@@ -232,7 +261,7 @@ func nsEnterExec(args []string) {
 	os.Exit(126)
 }
 
-func nsPersist(args []string) error {
+func nsPersist(args []string, cs Containers) error {
 	fs := nsFlags("ns persist")
 	target := fs.Int("target", 0, "")
 	fs.IntVar(target, "t", 0, "")
@@ -249,7 +278,7 @@ func nsPersist(args []string) error {
 	if *remove != "" {
 		return namespaces.Unpersist(*remove)
 	}
-	pid, err := targetPid(*target, *container, *root)
+	pid, err := targetPid(*target, *container, *root, cs)
 	if err != nil {
 		return fmt.Errorf("ns persist: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -693,4 +694,26 @@ func TestEngineCLIAnswersAsDocker(t *testing.T) {
 		t.Errorf("after a failed start: %q", got)
 	}
 	mustEngine(t, root, "rm", "stopped", "failed")
+}
+
+// The namespace tools know the engine's containers, by name and ID
+// prefix, under the engine's own --root and --runroot.
+func TestEngineNsToolsFindEngineContainers(t *testing.T) {
+	root := engineWithBusybox(t)
+	id := strings.TrimSpace(mustEngine(t, root, "run", "-d", "--name", "web", "--hostname", "webhost", "busybox:it", "sleep", "60"))
+	for _, ref := range []string{"web", id, id[:8]} {
+		if out := mustEngine(t, root, "ns", "enter", "--container", ref, "--uts", "--", "hostname"); out != "webhost\n" {
+			t.Errorf("ns enter --container %s: %q", ref, out)
+		}
+	}
+	if out := mustEngine(t, root, "ns", "ls", "-t", "uts"); !regexp.MustCompile(`(?m)\buts\b.*\bweb\b`).MatchString(out) {
+		t.Errorf("ns ls: the container's namespace is not named: %q", out)
+	}
+	if r := engine(t, root, "ns", "enter", "--container", "nosuch", "--uts", "--", "true"); r.code == 0 || !strings.Contains(r.stderr, "no such container: nosuch") {
+		t.Errorf("ns enter of nothing: %d %q", r.code, r.stderr)
+	}
+	if r := engine(t, root, "ns", "--help"); r.code != 0 || !strings.Contains(r.stdout, "usage: berth ns") {
+		t.Errorf("ns --help: %d %q", r.code, r.stdout)
+	}
+	mustEngine(t, root, "rm", "-f", "web")
 }
