@@ -225,6 +225,8 @@ func imagesCommand(g *globals, use string) *cobra.Command {
 			}
 			if quiet {
 				def = "{{.ID}}"
+			} else if tmpl == "" {
+				tmpl = configFormat("imagesFormat")
 			}
 			p, err := format.NewPrinter(os.Stdout, tmpl, def, map[string]string{"ID": "IMAGE ID", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT"})
 			if err != nil {

@@ -49,6 +49,8 @@ func psCommand(g *globals) *cobra.Command {
 			def := "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 			if quiet {
 				def = "{{.ID}}"
+			} else if tmpl == "" {
+				tmpl = configFormat("psFormat")
 			}
 			p, err := format.NewPrinter(os.Stdout, tmpl, def, map[string]string{"ID": "CONTAINER ID", "RunningFor": "CREATED", "CreatedAt": "CREATED AT"})
 			if err != nil {

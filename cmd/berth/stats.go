@@ -59,6 +59,9 @@ func statsCommand(g *globals) *cobra.Command {
 			}
 			ctx, cancel := interruptible()
 			defer cancel()
+			if tmpl == "" {
+				tmpl = configFormat("statsFormat")
+			}
 			p, err := format.NewPrinter(os.Stdout, tmpl, "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.PIDs}}",
 				map[string]string{"ID": "CONTAINER ID", "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %"})
 			if err != nil {

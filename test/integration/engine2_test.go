@@ -596,7 +596,8 @@ func TestEngineLegacyLinks(t *testing.T) {
 // unknown subcommand fails (1), the list/remove aliases work, --format
 // json prints JSON, prunes ask first (the answer read from stdin), info
 // and system prune exist, exit codes are Docker's, -w makes its
-// directory, and a failed start leaves the container created.
+// directory, a failed start leaves the container created, and Docker's
+// config file gives the lists' formats.
 func TestEngineCLIAnswersAsDocker(t *testing.T) {
 	root := engineWithBusybox(t)
 	for _, args := range [][]string{{"network", "bogus"}, {"volume", "bogus"}, {"image", "bogus"}, {"container", "bogus"}, {"system", "bogus"}, {"bogus"}} {
@@ -694,6 +695,20 @@ func TestEngineCLIAnswersAsDocker(t *testing.T) {
 		t.Errorf("after a failed start: %q", got)
 	}
 	mustEngine(t, root, "rm", "stopped", "failed")
+	// Docker's config file gives the lists' default formats.
+	os.MkdirAll(filepath.Join(root, "docker-config"), 0o700)
+	os.WriteFile(filepath.Join(root, "docker-config", "config.json"), []byte(`{"psFormat": "{{.Names}}!", "imagesFormat": "{{.Repository}}:{{.Tag}}"}`), 0o600)
+	mustEngine(t, root, "create", "--name", "fmt", "busybox:it", "true")
+	if out := mustEngine(t, root, "ps", "-a"); out != "fmt!\n" {
+		t.Errorf("psFormat: %q", out)
+	}
+	if out := mustEngine(t, root, "images"); out != "busybox:it\n" {
+		t.Errorf("imagesFormat: %q", out)
+	}
+	if out := mustEngine(t, root, "ps", "-a", "--format", "{{.Status}}"); out != "Created\n" {
+		t.Errorf("--format over psFormat: %q", out)
+	}
+	mustEngine(t, root, "rm", "fmt")
 }
 
 // The namespace tools know the engine's containers, by name and ID
