@@ -175,6 +175,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.AddCommand(containerCommands(g, false)...)
 	root.AddCommand(volumeCommand(g), networkCommand(g), buildCommand(g), builderCommand(g))
 	strictGroups(root)
+	addCompletions(root, g)
 	return root
 }
 

@@ -708,6 +708,13 @@ func TestEngineCLIAnswersAsDocker(t *testing.T) {
 	if out := mustEngine(t, root, "ps", "-a", "--format", "{{.Status}}"); out != "Created\n" {
 		t.Errorf("--format over psFormat: %q", out)
 	}
+	// The shell completes the names a verb acts on.
+	if out := mustEngine(t, root, "__complete", "rm", "f"); !strings.HasPrefix(out, "fmt\n") {
+		t.Errorf("completion of rm: %q", out)
+	}
+	if out := mustEngine(t, root, "__complete", "network", "rm", ""); !strings.Contains(out, "bridge\n") {
+		t.Errorf("completion of network rm: %q", out)
+	}
 	mustEngine(t, root, "rm", "fmt")
 }
 
