@@ -16,7 +16,7 @@ var completes = map[string]string{
 	"rename": "container", "restart": "container", "rm": "container", "start": "container", "stats": "container",
 	"stop": "container", "top": "container", "unpause": "container", "update": "container", "wait": "container",
 	"inspect": "container",
-	"rmi": "image", "tag": "image", "push": "image", "history": "image", "save": "image", "run": "image", "create": "image",
+	"rmi":     "image", "tag": "image", "push": "image", "history": "image", "save": "image", "run": "image", "create": "image",
 	"image rm": "image", "image inspect": "image", "image history": "image", "image tag": "image", "image push": "image",
 	"image save": "image",
 	"network rm": "network", "network inspect": "network", "network connect": "network", "network disconnect": "network",
