@@ -75,7 +75,7 @@ func pullCommand(g *globals) *cobra.Command {
 			// As Docker's: the words on the way (here with the progress, on
 			// stderr), the reference pulled last, on stdout.
 			progress := progressTo(quiet)
-			if !quiet && !strings.ContainsAny(args[0][strings.LastIndex(args[0], "/")+1:], ":@") {
+			if _, added := engine.WithDefaultTag(args[0]); added && !quiet {
 				fmt.Fprintln(progress, "Using default tag: latest")
 			}
 			res, err := e.ImagePull(ctx, args[0], engine.PullOptions{RegistryOptions: rf.options(), Platform: platform, Progress: progress})

@@ -78,20 +78,13 @@ func legacyMAC(o *engine.CreateOptions, mac string) error {
 }
 
 func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
-	f, err := filtersOf(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	cs, err := s.e.ContainerList(engine.ListOptions{All: boolValue(r, "all"), Filters: f})
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if n, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && n > 0 && n < len(cs) {
-		cs = cs[:n]
-	}
-	writeJSON(w, http.StatusOK, cs)
+	listed(w, r, func(f engine.Filters) ([]mobycontainer.Summary, error) {
+		cs, err := s.e.ContainerList(engine.ListOptions{All: boolValue(r, "all"), Filters: f})
+		if n, perr := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && perr == nil && n > 0 && n < len(cs) {
+			cs = cs[:n]
+		}
+		return cs, err
+	})
 }
 
 func (s *Server) containerInspect(w http.ResponseWriter, r *http.Request) {
@@ -185,29 +178,20 @@ func (s *Server) containerStop(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) containerRestart(w http.ResponseWriter, r *http.Request) {
+func (s *Server) containerRestart(r *http.Request) error {
 	t, err := timeoutOf(r)
 	if err != nil {
-		writeError(w, err)
-		return
+		return err
 	}
-	if err := s.e.ContainerRestart(r.Context(), r.PathValue("id"), engine.StopOptions{Timeout: t, Signal: r.URL.Query().Get("signal")}); err != nil {
-		writeError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	return s.e.ContainerRestart(r.Context(), r.PathValue("id"), engine.StopOptions{Timeout: t, Signal: r.URL.Query().Get("signal")})
 }
 
-func (s *Server) containerKill(w http.ResponseWriter, r *http.Request) {
+func (s *Server) containerKill(r *http.Request) error {
 	sig := r.URL.Query().Get("signal")
 	if sig == "" {
 		sig = "KILL"
 	}
-	if err := s.e.ContainerKill(r.PathValue("id"), sig); err != nil {
-		writeError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	return s.e.ContainerKill(r.PathValue("id"), sig)
 }
 
 // containerWait sends its headers at once and the body when the
@@ -227,12 +211,8 @@ func (s *Server) containerWait(w http.ResponseWriter, r *http.Request) {
 	_ = sendJSON(w, resp) // the client went away: nobody to tell
 }
 
-func (s *Server) containerRemove(w http.ResponseWriter, r *http.Request) {
-	if err := s.e.ContainerRemove(r.Context(), r.PathValue("id"), engine.RemoveOptions{Force: boolValue(r, "force"), Volumes: boolValue(r, "v")}); err != nil {
-		writeError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+func (s *Server) containerRemove(r *http.Request) error {
+	return s.e.ContainerRemove(r.Context(), r.PathValue("id"), engine.RemoveOptions{Force: boolValue(r, "force"), Volumes: boolValue(r, "v")})
 }
 
 func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {

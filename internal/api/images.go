@@ -8,24 +8,22 @@ import (
 	"strings"
 	"sync"
 
+	mobyimage "github.com/moby/moby/api/types/image"
+
 	"github.com/berth-project/berth/internal/engine"
 )
 
 func (s *Server) imageList(w http.ResponseWriter, r *http.Request) {
-	f, err := filtersOf(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	// The older API's filter=NAME is the reference filter.
-	if v := r.URL.Query().Get("filter"); v != "" {
-		if f == nil {
-			f = engine.Filters{}
+	listed(w, r, func(f engine.Filters) ([]mobyimage.Summary, error) {
+		// The older API's filter=NAME is the reference filter.
+		if v := r.URL.Query().Get("filter"); v != "" {
+			if f == nil {
+				f = engine.Filters{}
+			}
+			f["reference"] = append(f["reference"], v)
 		}
-		f["reference"] = append(f["reference"], v)
-	}
-	imgs, err := s.e.ImageList(engine.ImageListOptions{All: boolValue(r, "all"), Filters: f})
-	reply(w, http.StatusOK, imgs, err)
+		return s.e.ImageList(engine.ImageListOptions{All: boolValue(r, "all"), Filters: f})
+	})
 }
 
 // jsonStream writes a progress stream as the API's JSON messages: one

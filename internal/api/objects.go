@@ -61,32 +61,6 @@ func notSwarm(w http.ResponseWriter, _ *http.Request) {
 	writeError(w, httpError(http.StatusServiceUnavailable, fmt.Errorf("This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.")))
 }
 
-// simple is an endpoint that answers 204 when fn succeeds.
-func (s *Server) simple(fn func(*http.Request) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if err := fn(r); err != nil {
-			writeError(w, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	}
-}
-
-// listed answers with what list returns for the request's filters.
-func listed[T any](w http.ResponseWriter, r *http.Request, list func(engine.Filters) (T, error)) {
-	f, err := filtersOf(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	v, err := list(f)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
-}
-
 func (s *Server) networkList(w http.ResponseWriter, r *http.Request) { listed(w, r, s.e.NetworkList) }
 
 func (s *Server) networkInspect(w http.ResponseWriter, r *http.Request) {

@@ -63,13 +63,13 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /containers/{id}/json", s.containerInspect)
 	m.HandleFunc("POST /containers/{id}/start", s.containerStart)
 	m.HandleFunc("POST /containers/{id}/stop", s.containerStop)
-	m.HandleFunc("POST /containers/{id}/restart", s.containerRestart)
-	m.HandleFunc("POST /containers/{id}/kill", s.containerKill)
+	m.HandleFunc("POST /containers/{id}/restart", s.simple(s.containerRestart))
+	m.HandleFunc("POST /containers/{id}/kill", s.simple(s.containerKill))
 	m.HandleFunc("POST /containers/{id}/wait", s.containerWait)
 	m.HandleFunc("POST /containers/{id}/attach", s.containerAttach)
 	m.HandleFunc("POST /containers/{id}/resize", s.containerResize)
 	m.HandleFunc("GET /containers/{id}/logs", s.containerLogs)
-	m.HandleFunc("DELETE /containers/{id}", s.containerRemove)
+	m.HandleFunc("DELETE /containers/{id}", s.simple(s.containerRemove))
 	// A legacy link is removed by its name, CONTAINER/ALIAS, and link=1.
 	m.HandleFunc("DELETE /containers/{id}/{alias}", s.simple(func(r *http.Request) error {
 		if !boolValue(r, "link") {
@@ -216,6 +216,32 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	// The client went away: there is nobody to tell.
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// simple is an endpoint that answers 204 when fn succeeds.
+func (s *Server) simple(fn func(*http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(r); err != nil {
+			writeError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// listed answers with what list returns for the request's filters.
+func listed[T any](w http.ResponseWriter, r *http.Request, list func(engine.Filters) (T, error)) {
+	f, err := filtersOf(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	v, err := list(f)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 // openStream answers 200 with the content type and sends the headers at

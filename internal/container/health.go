@@ -100,6 +100,17 @@ func (h *Healthcheck) TimeoutOrDefault() time.Duration {
 	return orDefault(h.Timeout, DefaultHealthTimeout)
 }
 
+// IntervalOrDefault is the time between probes.
+func (h *Healthcheck) IntervalOrDefault() time.Duration {
+	return orDefault(h.Interval, DefaultHealthInterval)
+}
+
+// StartIntervalOrDefault is the time between probes in the start
+// period.
+func (h *Healthcheck) StartIntervalOrDefault() time.Duration {
+	return orDefault(h.StartInterval, DefaultHealthStartInterval)
+}
+
 // Health is the container's health as its probes found it.
 type Health struct {
 	Status        string         `json:"status"`

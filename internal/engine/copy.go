@@ -280,7 +280,7 @@ func (e *Engine) ContainerExtract(ref, dir string, r io.Reader, o ExtractOptions
 		}
 		xo := copytree.ExtractOptions{NoOverwriteDirNonDir: o.NoOverwriteDirNonDir}
 		if o.CopyUIDGID {
-			u, err := container.ResolveUser(root.Name(), orRoot(c.Config.User))
+			u, err := container.ResolveUser(root.Name(), c.Config.User) // "": root
 			if err != nil {
 				return invalid(err)
 			}
@@ -291,13 +291,6 @@ func (e *Engine) ContainerExtract(ref, dir string, r io.Reader, o ExtractOptions
 		}
 		return nil
 	})
-}
-
-func orRoot(user string) string {
-	if user == "" {
-		return "0"
-	}
-	return user
 }
 
 // missingPath is a copy's path that is not in the container, as

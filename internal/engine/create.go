@@ -86,7 +86,8 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 	img, err := e.images.Get(ref)
 	if errors.Is(err, image.ErrNotFound) && o.Pull != nil {
 		if o.Pull.Progress != nil {
-			fmt.Fprintf(o.Pull.Progress, "Unable to find image '%s' locally\n", withDefaultTag(ref))
+			named, _ := WithDefaultTag(ref)
+			fmt.Fprintf(o.Pull.Progress, "Unable to find image '%s' locally\n", named)
 		}
 		var po image.PullOptions
 		if po, err = pullOptions(*o.Pull); err != nil {
@@ -203,14 +204,15 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 	return c, nil
 }
 
-// withDefaultTag is ref as Docker names what it pulls: with :latest
-// when it has no tag or digest.
-func withDefaultTag(ref string) string {
+// WithDefaultTag is ref as Docker names what it pulls: with :latest
+// when it has no tag or digest (added then reports so: "Using default
+// tag: latest").
+func WithDefaultTag(ref string) (named string, added bool) {
 	last := ref[strings.LastIndex(ref, "/")+1:]
 	if strings.ContainsAny(last, ":@") {
-		return ref
+		return ref, false
 	}
-	return ref + ":latest"
+	return ref + ":latest", true
 }
 
 // healthcheckOf is a create's healthcheck, nil when it gives none;

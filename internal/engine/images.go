@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -41,9 +42,7 @@ type RegistryOptions struct {
 }
 
 // RegistryAuth is one registry's credentials.
-type RegistryAuth struct {
-	Username, Password, IdentityToken, RegistryToken string
-}
+type RegistryAuth = image.Credentials
 
 func (r RegistryOptions) image() image.RegistryOptions {
 	o := image.RegistryOptions{Insecure: r.Insecure, UserAgent: "berth/" + runtime.Version}
@@ -51,11 +50,7 @@ func (r RegistryOptions) image() image.RegistryOptions {
 		o.Keychain = image.FileKeychain(r.AuthFile)
 	}
 	if len(r.Auth) > 0 {
-		k := image.StaticKeychain{Auths: map[string]image.Credentials{}, Next: o.Keychain}
-		for server, a := range r.Auth {
-			k.Auths[server] = image.Credentials(a)
-		}
-		o.Keychain = k
+		o.Keychain = image.StaticKeychain{Auths: r.Auth, Next: o.Keychain}
 	}
 	return o
 }
@@ -152,13 +147,11 @@ func (e *Engine) Login(ctx context.Context, server, user, password string, o Reg
 
 // CheckLogin checks credentials with a registry and stores nothing.
 func (e *Engine) CheckLogin(ctx context.Context, server, user, password string, o RegistryOptions) error {
-	if err := image.CheckLogin(ctx, server, user, password, o.image()); err != nil {
-		if strings.Contains(err.Error(), "unauthorized") {
-			return withKind(ErrUnauthorized, err)
-		}
-		return err
+	err := image.CheckLogin(ctx, server, user, password, o.image())
+	if errors.Is(err, image.ErrUnauthorized) {
+		return withKind(ErrUnauthorized, err)
 	}
-	return nil
+	return err
 }
 
 // ErrNotLoggedIn is Logout's for a registry it has no credentials of.

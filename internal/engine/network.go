@@ -126,9 +126,9 @@ func etcConfig(c *container.Container) network.EtcConfig {
 // networkPlan is the monitor's network step, between create and
 // start, as data: nil for none (the runtime brought lo up in the new
 // namespace) or a shared namespace; else the request for the container's
-// networks and published ports, its /etc files, and its name server's
-// upstreams.
-func (e *Engine) networkPlan(c *container.Container) (*monitor.NetworkPlan, error) {
+// networks and published ports, its /etc files (with linkHosts, its
+// links' names), and its name server's upstreams.
+func (e *Engine) networkPlan(c *container.Container, linkHosts []string) (*monitor.NetworkPlan, error) {
 	if !c.Host.OwnNetworkNamespace() {
 		return nil, nil
 	}
@@ -139,8 +139,7 @@ func (e *Engine) networkPlan(c *container.Container) (*monitor.NetworkPlan, erro
 	p := &monitor.NetworkPlan{Root: e.networks.Root, Isolated: e.networks.Isolated,
 		Request: network.Request{Container: c.ID, Name: c.Name, Ports: ports},
 		Etc:     etcConfig(c), EtcDir: filepath.Join(e.containers.Dir(c.ID), "etc")}
-	hosts, _ := e.links(c)
-	p.Etc.ExtraHosts = append(slices.Clip(p.Etc.ExtraHosts), hosts...)
+	p.Etc.ExtraHosts = append(slices.Clip(p.Etc.ExtraHosts), linkHosts...)
 	for _, a := range c.Host.Networks {
 		at := network.Attachment{Network: a.Name, Aliases: a.Aliases, Links: a.Links}
 		if a.MAC != "" {

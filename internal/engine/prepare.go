@@ -31,8 +31,9 @@ func canIdle(c *container.Container) bool {
 
 // prepare mounts the container's rootfs (the image's layers under its
 // own upper dir), writes /etc/hostname, hosts and resolv.conf, and the
-// bundle. The starter runs it (plan), before the monitor's go-ahead.
-func (e *Engine) prepare(c *container.Container) (string, func(), error) {
+// bundle, its process given linkEnv (its links' variables). The starter
+// runs it (plan), before the monitor's go-ahead.
+func (e *Engine) prepare(c *container.Container, linkEnv []string) (string, func(), error) {
 	img, err := e.images.Get(c.Image)
 	if err != nil {
 		return "", func() {}, err
@@ -66,8 +67,7 @@ func (e *Engine) prepare(c *container.Container) (string, func(), error) {
 		unmount()
 		return "", func() {}, err
 	}
-	in := container.SpecInput{Rootfs: merged, EtcDir: etc}
-	_, in.LinkEnv = e.links(c)
+	in := container.SpecInput{Rootfs: merged, EtcDir: etc, LinkEnv: linkEnv}
 	if in.Joins, err = e.joins(c); err == nil {
 		in.Volumes, err = e.prepareVolumes(c, merged)
 	}
@@ -111,6 +111,9 @@ func makeWorkingDir(c *container.Container, rootfs string) error {
 	}
 	defer root.Close() // a directory handle
 	rel := strings.TrimPrefix(filepath.Clean("/"+wd), "/")
+	if _, err := root.Stat(rel); err == nil {
+		return nil // the common case: one lookup
+	}
 	dir := ""
 	for _, part := range strings.Split(rel, "/") {
 		dir = filepath.Join(dir, part)

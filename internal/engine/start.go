@@ -378,13 +378,16 @@ func (e *Engine) handOver(l *launch.Launch) (running bool, err error) {
 // mounted, the /etc files and the bundle written (prepare), and the plan
 // recorded beside them.
 func (e *Engine) plan(c *container.Container) (monitor.Plan, error) {
-	bundle, unmount, err := e.prepare(c)
+	// Links are read once: their variables go into the spec, their
+	// names into /etc/hosts once the container has its address.
+	linkHosts, linkEnv := e.links(c)
+	bundle, unmount, err := e.prepare(c, linkEnv)
 	if err != nil {
 		return monitor.Plan{}, err
 	}
 	dir := e.containers.Dir(c.ID)
 	p := monitor.Plan{Bundle: bundle, Rootfs: filepath.Join(dir, "merged"), Idle: canIdle(c), Root: e.paths.Root}
-	if p.Network, err = e.networkPlan(c); err != nil {
+	if p.Network, err = e.networkPlan(c, linkHosts); err != nil {
 		unmount()
 		return monitor.Plan{}, err
 	}

@@ -118,7 +118,7 @@ func CheckLogin(ctx context.Context, server, user, password string, o RegistryOp
 	}
 	_ = resp.Body.Close() // read to its end; a response body closes without loss
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		return fmt.Errorf("login %s: unauthorized: incorrect username or password", server)
+		return fmt.Errorf("login %s: %w: incorrect username or password", server, ErrUnauthorized)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("login %s: registry answered %s", server, resp.Status)
@@ -138,6 +138,9 @@ func Login(ctx context.Context, server, user, password, file string, o RegistryO
 	enc := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
 	return editAuthFile(file, func(a map[string]authEntry) bool { a[authKey(server)] = authEntry{Auth: enc}; return true })
 }
+
+// ErrUnauthorized is a login the registry refused.
+var ErrUnauthorized = errors.New("unauthorized")
 
 // ErrNotLoggedIn is Logout's for a registry with no stored credentials.
 var ErrNotLoggedIn = errors.New("not logged in")

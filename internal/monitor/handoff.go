@@ -100,9 +100,7 @@ func (s *session) handOff(r *run) {
 	sch := s.stopHealth()
 	err = s.execIdle(bin, r, lf, sch)
 	// Still here: serve as before.
-	if s.c.Config.Healthcheck.Enabled() {
-		s.startHealth(sch)
-	}
+	s.startHealth(sch)
 	trace.Phase("monitor", "no idle stage: "+err.Error())
 	r.pump(s.hub, s.logs)
 	relisten()

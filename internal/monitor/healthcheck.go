@@ -12,17 +12,9 @@ import (
 // in; from carries on a schedule stopped before (zero for a new one).
 func schedule(c *container.Container, from health.Schedule) health.Schedule {
 	h := c.Config.Healthcheck
-	from.Interval = orDefault(h.Interval, container.DefaultHealthInterval)
-	from.StartInterval = orDefault(h.StartInterval, container.DefaultHealthStartInterval)
+	from.Interval, from.StartInterval = h.IntervalOrDefault(), h.StartIntervalOrDefault()
 	from.StartPeriod, from.Timeout, from.Started = h.StartPeriod, h.TimeoutOrDefault(), c.State.StartedAt
 	return from
-}
-
-func orDefault[T ~int64](v, def T) T {
-	if v <= 0 {
-		return def
-	}
-	return v
 }
 
 // prober starts probes from exe, the engine's binary as this process

@@ -307,7 +307,7 @@ func TestDockerCLITerminalsThroughTheAPI(t *testing.T) {
 	if out, _ := inPty("stty rows 33 cols 111; docker exec -t term stty size"); !strings.Contains(out, "33 111") {
 		t.Fatalf("exec -t size: %q", out)
 	}
-	if out, _ := inPty("stty rows 33 cols 111; docker exec -t term sh -c 'sleep 1.5; stty size' </dev/tty & sleep 0.7; stty rows 40 cols 120; kill -WINCH $!; wait"); !strings.Contains(out, "40 120") {
+	if out, _ := inPty("stty rows 33 cols 111; docker exec -t term sh -c 'sleep 3; stty size' </dev/tty & sleep 1; stty rows 40 cols 120; kill -WINCH $!; wait"); !strings.Contains(out, "40 120") {
 		t.Fatalf("exec -t resize: %q", out)
 	}
 	mustDocker(t, sock, "rm", "-f", "term")

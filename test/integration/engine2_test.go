@@ -486,7 +486,7 @@ func TestEngineHealthcheck(t *testing.T) {
 		t.Fatalf("%s: health %q, want %s", name, got, want)
 	}
 	id := strings.TrimSpace(mustEngine(t, root, "run", "-d", "--name", "web", "--health-cmd", "test -f /tmp/ok && echo fine",
-		"--health-interval", "200ms", "--health-retries", "2", "busybox:it", "sleep", "60"))
+		"--health-interval", "500ms", "--health-retries", "2", "busybox:it", "sleep", "60"))
 	if got := health("web"); got != "starting 0" {
 		t.Fatalf("health at start: %q", got)
 	}
