@@ -280,34 +280,48 @@ func TestDockerCLITerminalsThroughTheAPI(t *testing.T) {
 	}
 	root := engineWithBusybox(t)
 	sock, _ := apiServer(t, root)
+	// The client's output goes to a file ($OUT), not through script's
+	// own pty: what is checked is what the client received, not what
+	// script relayed before it saw its child exit. (The client takes the
+	// terminal's size from its stdout: the size checks keep it the pty.)
 	inPty := func(command string) (string, int) {
 		t.Helper()
+		outFile := filepath.Join(root, "pty-out")
+		_ = os.Remove(outFile) // the previous command's, if any
 		cmd := exec.Command("script", "-qec", command, "/dev/null")
-		cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+sock, "DOCKER_CONFIG="+filepath.Join(root, "docker-config"))
-		out, err := cmd.Output()
+		cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+sock, "DOCKER_CONFIG="+filepath.Join(root, "docker-config"), "OUT="+outFile)
+		_, err := cmd.Output()
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {
 			code = ee.ExitCode()
 		} else if err != nil {
 			t.Fatal(err)
 		}
+		out, err := os.ReadFile(outFile)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return string(out), code
 	}
-	out, code := inPty("docker run -t --rm busybox:it sh -c 'tty; exit 5'")
+	out, code := inPty(`docker run -t --rm busybox:it sh -c 'tty; exit 5' >"$OUT"; exit $?`)
 	if code != 5 || !strings.Contains(out, "/dev/pts/0") {
 		t.Fatalf("run -t: exit %d, %q", code, out)
 	}
 	mustDocker(t, sock, "run", "-d", "--name", "term", "busybox:it", "sleep", "60")
-	if out, code := inPty("docker exec -t term sh -c 'tty; echo hi'"); code != 0 || !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "hi") {
+	if out, code := inPty(`docker exec -t term sh -c 'tty; echo hi' >"$OUT"`); code != 0 || !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "hi") {
 		t.Fatalf("exec -t: exit %d, %q", code, out)
 	}
 	// The session's terminal takes the client's size, then its resize
 	// (the CLI sends one on SIGWINCH, and follows resizes only with a
 	// terminal on stdin: a background job's is /dev/null without </dev/tty).
-	if out, _ := inPty("stty rows 33 cols 111; docker exec -t term stty size"); !strings.Contains(out, "33 111") {
+	// The client's size comes from its stdout, so that stays the pty
+	// here, and the size is read back from a file in the container.
+	inPty(`stty rows 33 cols 111; docker exec -t term sh -c 'stty size >/tmp/size'; : >"$OUT"`)
+	if out := mustDocker(t, sock, "exec", "term", "cat", "/tmp/size"); !strings.Contains(out, "33 111") {
 		t.Fatalf("exec -t size: %q", out)
 	}
-	if out, _ := inPty("stty rows 33 cols 111; docker exec -t term sh -c 'sleep 3; stty size' </dev/tty & sleep 1; stty rows 40 cols 120; kill -WINCH $!; wait"); !strings.Contains(out, "40 120") {
+	inPty(`stty rows 33 cols 111; docker exec -t term sh -c 'sleep 3; stty size >/tmp/size' </dev/tty & sleep 1; stty rows 40 cols 120; kill -WINCH $!; wait; : >"$OUT"`)
+	if out := mustDocker(t, sock, "exec", "term", "cat", "/tmp/size"); !strings.Contains(out, "40 120") {
 		t.Fatalf("exec -t resize: %q", out)
 	}
 	mustDocker(t, sock, "rm", "-f", "term")
