@@ -144,6 +144,7 @@ func networkCommand(g *globals) *cobra.Command {
 	}
 	connect.Flags().StringVar(&eo.IP, "ip", "", "IPv4 address")
 	connect.Flags().StringArrayVar(&eo.Aliases, "alias", nil, "network-scoped alias")
+	connect.Flags().StringArrayVar(&eo.LinkLocalIPs, "link-local-ip", nil, "a link-local address (repeatable)")
 	disconnect := &cobra.Command{
 		Use:   "disconnect NETWORK CONTAINER",
 		Short: "Disconnect a container from a network",

@@ -29,6 +29,7 @@ type createFlags struct {
 	groupAdd, deviceRules, volumesFrom, links                                       []string
 	env, envFile, labels, capAdd, capDrop, securityOpt, volumes, tmpfs, mounts      []string
 	devices, ulimits, logOpts, publish, aliases, dns, dnsSearch, dnsOpts, addHosts  []string
+	linkLocalIPs                                                                    []string
 	rm, readOnly, privileged, tty, interactive, noPull, init, detach, publishAll    bool
 	pidsLimit, cpuShares                                                            int64
 	stopTimeout                                                                     int
@@ -103,6 +104,7 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish all exposed ports to random host ports")
 	fl.StringVar(&f.ip, "ip", "", "IPv4 address on a user-defined network")
 	fl.StringArrayVar(&f.aliases, "network-alias", nil, "another name for the container on its network")
+	fl.StringArrayVar(&f.linkLocalIPs, "link-local-ip", nil, "a link-local address for the container (repeatable)")
 	fl.StringArrayVar(&f.dns, "dns", nil, "DNS server")
 	fl.StringArrayVar(&f.dnsSearch, "dns-search", nil, "DNS search domain")
 	fl.StringArrayVar(&f.dnsOpts, "dns-option", nil, "DNS resolver option")
@@ -258,7 +260,7 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 		return fail(fmt.Errorf("--uts %q: want host", f.uts))
 	}
 	o.HostConfig = hc
-	if f.ip != "" || len(f.aliases) > 0 || f.mac != "" {
+	if f.ip != "" || len(f.aliases) > 0 || f.mac != "" || len(f.linkLocalIPs) > 0 {
 		es := &mobynetwork.EndpointSettings{Aliases: f.aliases}
 		if f.mac != "" {
 			hw, err := net.ParseMAC(f.mac)
@@ -273,6 +275,16 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 				return fail(fmt.Errorf("--ip %q: not an IP address", f.ip))
 			}
 			es.IPAMConfig = &mobynetwork.EndpointIPAMConfig{IPv4Address: a}
+		}
+		for _, s := range f.linkLocalIPs {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return fail(fmt.Errorf("--link-local-ip %q: not an IP address", s))
+			}
+			if es.IPAMConfig == nil {
+				es.IPAMConfig = &mobynetwork.EndpointIPAMConfig{}
+			}
+			es.IPAMConfig.LinkLocalIPs = append(es.IPAMConfig.LinkLocalIPs, a)
 		}
 		o.Networking.EndpointsConfig = map[string]*mobynetwork.EndpointSettings{f.network: es}
 	}

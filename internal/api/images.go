@@ -27,7 +27,8 @@ func (s *Server) imageList(w http.ResponseWriter, r *http.Request) {
 }
 
 // jsonStream writes a progress stream as the API's JSON messages: one
-// {"stream": …} (build) or {"status": …} (pull, push) per line, and the
+// {"stream": …} per write (build: as Docker's, so a write's colour codes
+// stay with its text) or {"status": …} per line (pull, push), and the
 // error that ends it as {"errorDetail": …}.
 type jsonStream struct {
 	mu      sync.Mutex
@@ -47,6 +48,12 @@ func newJSONStream(w http.ResponseWriter, key string) *jsonStream {
 func (j *jsonStream) Write(p []byte) (int, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.key == "stream" {
+		if len(p) > 0 {
+			j.send(map[string]any{j.key: string(p)})
+		}
+		return len(p), nil
+	}
 	j.partial = append(j.partial, p...)
 	for {
 		i := bytes.IndexAny(j.partial, "\r\n")
@@ -57,9 +64,6 @@ func (j *jsonStream) Write(p []byte) (int, error) {
 		j.partial = j.partial[i+1:]
 		if strings.TrimSpace(line) == "" {
 			continue
-		}
-		if j.key == "stream" {
-			line += "\n" // a build's stream keeps its lines' ends, as Docker's
 		}
 		j.send(map[string]any{j.key: line})
 	}
@@ -215,10 +219,8 @@ func (s *Server) imageGet(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if before(r, "1.52") {
-			// Older APIs have Parent (the image a commit or a classic
-			// build step started from), which berth does not record,
-			// and Config.OnBuild always.
-			out := withFields(in, map[string]any{"Parent": ""})
+			// Older APIs have Parent, and Config.OnBuild always.
+			out := withFields(in, nil)
 			if m, ok := out.(map[string]any); ok {
 				if cfg, ok := m["Config"].(map[string]any); ok {
 					if _, ok := cfg["OnBuild"]; !ok {
@@ -229,7 +231,7 @@ func (s *Server) imageGet(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, out)
 			return
 		}
-		writeJSON(w, http.StatusOK, in)
+		writeJSON(w, http.StatusOK, in.InspectResponse)
 	case "history":
 		h, err := s.e.ImageHistory(name)
 		if err != nil {

@@ -111,8 +111,13 @@ func (s *Server) networkConnect(w http.ResponseWriter, r *http.Request) {
 		if len(ep.MacAddress) > 0 {
 			o.MAC = net.HardwareAddr(ep.MacAddress).String()
 		}
-		if ep.IPAMConfig != nil && ep.IPAMConfig.IPv4Address.IsValid() {
-			o.IP = ep.IPAMConfig.IPv4Address.String()
+		if ep.IPAMConfig != nil {
+			if ep.IPAMConfig.IPv4Address.IsValid() {
+				o.IP = ep.IPAMConfig.IPv4Address.String()
+			}
+			for _, ll := range ep.IPAMConfig.LinkLocalIPs {
+				o.LinkLocalIPs = append(o.LinkLocalIPs, ll.String())
+			}
 		}
 	}
 	if err := s.e.NetworkConnect(r.PathValue("id"), req.Container, o); err != nil {

@@ -52,3 +52,20 @@ func TestImagePathsHoldSlashes(t *testing.T) {
 		t.Errorf("%q %q", name, verb)
 	}
 }
+
+func TestBuildStreamSendsEachWriteAndPullStreamEachLine(t *testing.T) {
+	rec := httptest.NewRecorder()
+	js := newJSONStream(rec, "stream")
+	_, _ = js.Write([]byte("\x1b[91moops\n\x1b[0m"))
+	_, _ = js.Write([]byte("Step 1/1 : RUN x\n"))
+	if got, want := rec.Body.String(), `{"stream":"\u001b[91moops\n\u001b[0m"}`+"\r\n"+`{"stream":"Step 1/1 : RUN x\n"}`+"\r\n"; got != want {
+		t.Fatalf("build stream:\n%q\nwant\n%q", got, want)
+	}
+	rec = httptest.NewRecorder()
+	js = newJSONStream(rec, "status")
+	_, _ = js.Write([]byte("a\nb"))
+	_, _ = js.Write([]byte("c\n"))
+	if got, want := rec.Body.String(), `{"status":"a"}`+"\r\n"+`{"status":"bc"}`+"\r\n"; got != want {
+		t.Fatalf("pull stream:\n%q\nwant\n%q", got, want)
+	}
+}

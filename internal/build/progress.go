@@ -279,6 +279,26 @@ func (v *vertex) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// stderr is where the step's process writes its stderr: the classic
+// form sends each write red, as Docker's classic builder does (clients
+// look for its codes); the others show it as they show stdout.
+func (v *vertex) stderr() io.Writer { return stderrWriter{v} }
+
+type stderrWriter struct{ v *vertex }
+
+func (w stderrWriter) Write(b []byte) (int, error) {
+	p := w.v.p
+	if p.mode != ProgressClassic {
+		return w.v.Write(b)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, err := io.WriteString(p.w, "\x1b[91m"+string(b)+"\x1b[0m"); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
 // line shows one line of the step's output.
 func (v *vertex) line(l string) {
 	p := v.p

@@ -50,9 +50,10 @@ func TestClassicProgressIsTheClassicBuildersForm(t *testing.T) {
 	v.classic(" ---> %s\n", "abc")
 	v = p.step("[s 2/2] RUN x", "RUN x", false)
 	v.Write([]byte("hi"))
+	v.stderr().Write([]byte("oops\n"))
 	v.cached()
 	p.warn("careful")
-	if got, want := out.String(), "Step 1/2 : FROM busybox\n ---> abc\nStep 2/2 : RUN x\nhi\n ---> Using cache\n[WARNING] careful\n"; got != want {
+	if got, want := out.String(), "Step 1/2 : FROM busybox\n ---> abc\nStep 2/2 : RUN x\n\x1b[91moops\n\x1b[0mhi\n ---> Using cache\n[WARNING] careful\n"; got != want {
 		t.Fatalf("classic progress:\n%q\nwant\n%q", got, want)
 	}
 }

@@ -639,7 +639,7 @@ func (b *builder) layer(ctx context.Context, st *stageState, s step) (err error)
 		// container goes with the deferred removal.
 		stop := context.AfterFunc(ctx, func() { _ = b.e.ContainerKill(cr.ID, "KILL") }) // ended already: nothing to kill
 		defer stop()
-		res, err := b.e.ContainerStartAttached(ctx, cr.ID, engine.Streams{Stdout: st.v, Stderr: st.v})
+		res, err := b.e.ContainerStartAttached(ctx, cr.ID, engine.Streams{Stdout: st.v, Stderr: st.v.stderr()})
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted: %w", ctx.Err())
 		}

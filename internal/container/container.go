@@ -161,6 +161,9 @@ type NetworkAttachment struct {
 	Name    string   `json:"name"`
 	IP      string   `json:"ip,omitempty"`
 	Aliases []string `json:"aliases,omitempty"`
+	// LinkLocalIPs are more addresses on the container's interface, on
+	// no network's pool (Docker's --link-local-ip).
+	LinkLocalIPs []string `json:"linkLocalIPs,omitempty"`
 	// MAC is the container's address on the network; "" derives it from
 	// the IP, as Docker does.
 	MAC string `json:"mac,omitempty"`

@@ -61,7 +61,7 @@ type ImageBackend interface {
 	Login(ctx context.Context, server, user, password string, o RegistryOptions) error
 	Logout(server, authFile string) error
 	ImageList(o ImageListOptions) ([]mobyimage.Summary, error)
-	ImageInspect(ref string) (*mobyimage.InspectResponse, error)
+	ImageInspect(ref string) (*ImageInspectResponse, error)
 	ImageHistory(ref string) ([]mobyimage.HistoryResponseItem, error)
 	ImageTag(src, dst string) error
 	ImageRemove(ref string, force bool) ([]mobyimage.DeleteResponse, error)

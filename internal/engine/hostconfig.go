@@ -272,8 +272,13 @@ func endpointsOf(mode string, nc mobynetwork.NetworkingConfig) (string, containe
 		if es == nil {
 			return a, nil
 		}
-		if es.IPAMConfig != nil && es.IPAMConfig.IPv4Address.IsValid() {
-			a.IP = es.IPAMConfig.IPv4Address.String()
+		if es.IPAMConfig != nil {
+			if es.IPAMConfig.IPv4Address.IsValid() {
+				a.IP = es.IPAMConfig.IPv4Address.String()
+			}
+			for _, ll := range es.IPAMConfig.LinkLocalIPs {
+				a.LinkLocalIPs = append(a.LinkLocalIPs, ll.String())
+			}
 		}
 		a.Aliases, a.DriverOpts = es.Aliases, es.DriverOpts
 		var err error

@@ -222,7 +222,7 @@ func (e *Engine) ImageList(o ImageListOptions) ([]mobyimage.Summary, error) {
 			continue
 		}
 		s := mobyimage.Summary{ID: img.ID.String(), RepoTags: []string{}, RepoDigests: []string{}, Created: created.Unix(),
-			Size: e.images.Size(img), Labels: labels, Containers: users[img.ID.String()]}
+			Size: e.images.Size(img), Labels: labels, Containers: users[img.ID.String()], ParentID: img.Record.Parent}
 		if s.Labels == nil {
 			s.Labels = map[string]string{}
 		}
@@ -267,15 +267,24 @@ func globMatch(pat, repo, tag string) bool {
 	return true
 }
 
+// ImageInspectResponse is Docker's image inspect with Parent (the image
+// a commit or a classic build's step started from), which API 1.52
+// took out of the type and older clients still read.
+type ImageInspectResponse struct {
+	mobyimage.InspectResponse
+	Parent string
+}
+
 // ImageInspect describes an image as Docker's image inspect does.
-func (e *Engine) ImageInspect(ref string) (*mobyimage.InspectResponse, error) {
+func (e *Engine) ImageInspect(ref string) (*ImageInspectResponse, error) {
 	img, err := e.images.Get(ref)
 	if err != nil {
 		return nil, classify(err)
 	}
 	in := e.images.Inspect(img)
 	c := in.Config
-	out := &mobyimage.InspectResponse{ID: in.ID, RepoTags: orEmpty(in.RepoTags), RepoDigests: orEmpty(in.RepoDigests),
+	out := &ImageInspectResponse{Parent: in.Parent}
+	out.InspectResponse = mobyimage.InspectResponse{ID: in.ID, RepoTags: orEmpty(in.RepoTags), RepoDigests: orEmpty(in.RepoDigests),
 		Comment: in.Comment, Created: in.Created, Author: in.Author, Architecture: in.Architecture, Variant: in.Variant,
 		Os: in.Os, Size: in.Size, GraphDriver: &storage.DriverData{Name: in.GraphDriver.Name, Data: in.GraphDriver.Data},
 		RootFS:   mobyimage.RootFS{Type: in.RootFS.Type, Layers: in.RootFS.Layers},

@@ -295,14 +295,22 @@ func inspectLinks(name string, links []string) []string {
 	return out
 }
 
-// ipamConfigOf is an endpoint's IPAMConfig: the address asked for, nil
-// when none was.
+// ipamConfigOf is an endpoint's IPAMConfig: the addresses asked for,
+// nil when none were.
 func ipamConfigOf(a container.NetworkAttachment) *mobynetwork.EndpointIPAMConfig {
-	ip, err := netip.ParseAddr(a.IP)
-	if err != nil {
+	var cfg mobynetwork.EndpointIPAMConfig
+	if ip, err := netip.ParseAddr(a.IP); err == nil {
+		cfg.IPv4Address = ip
+	}
+	for _, s := range a.LinkLocalIPs {
+		if ip, err := netip.ParseAddr(s); err == nil { // create checked them
+			cfg.LinkLocalIPs = append(cfg.LinkLocalIPs, ip)
+		}
+	}
+	if !cfg.IPv4Address.IsValid() && len(cfg.LinkLocalIPs) == 0 {
 		return nil
 	}
-	return &mobynetwork.EndpointIPAMConfig{IPv4Address: ip}
+	return &cfg
 }
 
 // networkSettings is inspect's NetworkSettings: the endpoints of a

@@ -29,8 +29,8 @@ func (e *Engine) checkNetworking(c *container.Container, primary container.Netwo
 		if len(h.Publish) > 0 || h.PublishAll {
 			return fmt.Errorf("published ports need a network: --network %s has none of its own", h.NetworkMode)
 		}
-		if primary.IP != "" || len(primary.Aliases) > 0 || primary.MAC != "" || len(extras) > 0 {
-			return fmt.Errorf("--ip, --network-alias, --mac-address and more networks need a network of the container's own, not %s", h.NetworkMode)
+		if primary.IP != "" || len(primary.Aliases) > 0 || primary.MAC != "" || len(primary.LinkLocalIPs) > 0 || len(extras) > 0 {
+			return fmt.Errorf("--ip, --network-alias, --mac-address, --link-local-ip and more networks need a network of the container's own, not %s", h.NetworkMode)
 		}
 		return nil
 	}
@@ -52,6 +52,9 @@ func (e *Engine) checkNetworking(c *container.Container, primary container.Netwo
 			if err != nil || !n.Subnet.Contains(ip) {
 				return fmt.Errorf("--ip %q: not an address in %s (%s)", a.IP, n.Name, n.Subnet)
 			}
+		}
+		if _, err := parseLinkLocal(a.LinkLocalIPs); err != nil {
+			return err
 		}
 		a.Name = n.Name
 		h.Networks = append(h.Networks, a)
@@ -152,6 +155,9 @@ func (e *Engine) networkPlan(c *container.Container, linkHosts []string) (*monit
 				return nil, fmt.Errorf("--ip %q: %w", a.IP, err) // create checked it
 			}
 		}
+		if at.LinkLocalIPs, err = parseLinkLocal(a.LinkLocalIPs); err != nil {
+			return nil, err // create checked them
+		}
 		p.Request.Networks = append(p.Request.Networks, at)
 	}
 	p.Upstreams = dns.HostResolvers("/etc/resolv.conf")
@@ -162,6 +168,20 @@ func (e *Engine) networkPlan(c *container.Container, linkHosts []string) (*monit
 		}
 	}
 	return p, nil
+}
+
+// parseLinkLocal reads --link-local-ip addresses: any IPv4 or IPv6
+// address, as Docker takes them.
+func parseLinkLocal(ips []string) ([]netip.Addr, error) {
+	var out []netip.Addr
+	for _, s := range ips {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, invalid(fmt.Errorf("--link-local-ip %q: not an IP address", s))
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 // disconnectAll is the idempotent network teardown for a container
@@ -203,6 +223,9 @@ func (e *Engine) connectNetwork(c *container.Container, a network.Attachment, li
 		}
 		if a.IP.IsValid() {
 			at.IP = a.IP.String()
+		}
+		for _, ll := range a.LinkLocalIPs {
+			at.LinkLocalIPs = append(at.LinkLocalIPs, ll.String())
 		}
 		cur.Host.Networks = append(cur.Host.Networks, at)
 		return nil

@@ -218,6 +218,8 @@ type EndpointOptions struct {
 	Aliases []string
 	MAC     string   // "" derives it from the IP
 	Links   []string // TARGET:ALIAS, named in the container's /etc/hosts from its next start
+	// LinkLocalIPs are more addresses on the interface, from no pool.
+	LinkLocalIPs []string
 }
 
 // NetworkConnect puts a container on one more network, now if it runs,
@@ -241,6 +243,9 @@ func (e *Engine) NetworkConnect(netRef, ctrRef string, o EndpointOptions) error 
 		if a.IP, err = netip.ParseAddr(o.IP); err != nil {
 			return invalid(fmt.Errorf("--ip %q: not an IP address", o.IP))
 		}
+	}
+	if a.LinkLocalIPs, err = parseLinkLocal(o.LinkLocalIPs); err != nil {
+		return err
 	}
 	if err := e.connectNetwork(c, a, links); err != nil {
 		return classify(err)

@@ -24,6 +24,7 @@ type admission struct {
 	fetch func(v1.Descriptor) (func() (io.ReadCloser, error), error)
 	// names and repoDigests are registered with the image.
 	names, repoDigests []string
+	parent             string // the image it was made from (commit)
 	rep                progress.Reporter
 	jobs               int // layers at once
 }
@@ -78,7 +79,7 @@ func (s *Service) admit(ctx context.Context, a admission) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	rec := Record{ID: cfgDigest, Manifest: md, MediaType: a.mediaType, Names: a.names, RepoDigests: a.repoDigests}
+	rec := Record{ID: cfgDigest, Manifest: md, MediaType: a.mediaType, Names: a.names, RepoDigests: a.repoDigests, Parent: a.parent}
 	if err := s.register(rec); err != nil {
 		return Record{}, err
 	}

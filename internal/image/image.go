@@ -42,6 +42,9 @@ type Record struct {
 	// (or index) digest it was pulled or pushed by.
 	RepoDigests []string  `json:"repoDigests,omitempty"`
 	Added       time.Time `json:"added"`
+	// Parent is the image a commit (or a classic build's step) made
+	// this one from: local history, as Docker keeps it, never pushed.
+	Parent string `json:"parent,omitempty"`
 }
 
 type indexFile struct {
@@ -160,6 +163,9 @@ func (s *Service) register(rec Record) error {
 				old.Manifest, old.MediaType = rec.Manifest, rec.MediaType
 				old.Names = union(old.Names, rec.Names)
 				old.RepoDigests = union(old.RepoDigests, rec.RepoDigests)
+				if old.Parent == "" {
+					old.Parent = rec.Parent
+				}
 				return nil
 			}
 		}

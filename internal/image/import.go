@@ -172,8 +172,12 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Im
 	if name != "" {
 		names = []string{name}
 	}
+	var parent string
+	if o.Base != nil {
+		parent = o.Base.ID.String()
+	}
 	// The base's layers are stored and unpacked already: admit finds them.
-	if _, err := s.admit(ctx, admission{rawManifest: rawManifest, mediaType: types.OCIManifestSchema1, rawConfig: rawCfg, names: names}); err != nil {
+	if _, err := s.admit(ctx, admission{rawManifest: rawManifest, mediaType: types.OCIManifestSchema1, rawConfig: rawCfg, names: names, parent: parent}); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	return s.Get(cfgDigest.String())

@@ -51,6 +51,7 @@ func (s *Service) Inspect(img *Image) Inspect {
 		ID:            img.ID.String(),
 		RepoTags:      familiar(img.Names),
 		RepoDigests:   familiar(img.RepoDigests),
+		Parent:        img.Record.Parent,
 		Comment:       comment(img.Config),
 		Created:       img.Config.Created.UTC().Format(time.RFC3339Nano),
 		DockerVersion: img.Config.DockerVersion,

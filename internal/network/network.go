@@ -73,6 +73,9 @@ type Endpoint struct {
 	// Links are the container's links on this network, TARGET:ALIAS:
 	// its name server answers ALIAS with TARGET's address.
 	Links []string `json:"links,omitempty"`
+	// LinkLocalIPs are the interface's addresses beyond Addr, taken
+	// from no pool.
+	LinkLocalIPs []netip.Addr `json:"linkLocalIPs,omitempty"`
 }
 
 // Manager is the networks of one storage root.
@@ -374,6 +377,8 @@ type Attachment struct {
 	Aliases []string
 	MAC     net.HardwareAddr // nil: derived from the IP
 	Links   []string         // TARGET:ALIAS, for this container's name server
+	// LinkLocalIPs are more addresses on the interface, from no pool.
+	LinkLocalIPs []netip.Addr
 }
 
 // Request is a container's networking, as its monitor asks for it.
@@ -459,7 +464,7 @@ func (m *Manager) connectOne(req Request, a Attachment, index int, defaultRoute 
 	}
 	ep := Endpoint{Container: req.Container, Name: req.Name, Aliases: a.Aliases, Addr: netip.PrefixFrom(ip, n.Subnet.Bits()),
 		Gateway: n.Gateway, MAC: macFor(ip), IfName: fmt.Sprintf("eth%d", index), HostVeth: hostVeth(req.Container, n.ID),
-		NetworkID: n.ID, Network: n.Name, Links: a.Links}
+		NetworkID: n.ID, Network: n.Name, Links: a.Links, LinkLocalIPs: a.LinkLocalIPs}
 	if a.MAC != nil {
 		ep.MAC = a.MAC.String()
 	}
@@ -479,10 +484,28 @@ func (m *Manager) connectOne(req Request, a Attachment, index int, defaultRoute 
 	}
 	mac, _ := net.ParseMAC(ep.MAC)
 	if err := link.Plumb(req.NsPath, link.Endpoint{HostVeth: ep.HostVeth, Bridge: n.Bridge, IfName: ep.IfName, Addr: ep.Addr,
-		Gateway: n.Gateway, MAC: mac, DefaultRoute: defaultRoute}); err != nil {
+		Gateway: n.Gateway, MAC: mac, DefaultRoute: defaultRoute, LinkLocal: linkLocalPrefixes(a.LinkLocalIPs)}); err != nil {
 		return Endpoint{}, err
 	}
 	return ep, nil
+}
+
+// linkLocalPrefixes give link-local addresses their link's length, so
+// that peers on the link are reached without a route (169.254.0.0/16,
+// fe80::/64); any other address is a host address.
+func linkLocalPrefixes(addrs []netip.Addr) []netip.Prefix {
+	var out []netip.Prefix
+	for _, a := range addrs {
+		bits := a.BitLen()
+		switch {
+		case a.Is4() && a.IsLinkLocalUnicast():
+			bits = 16
+		case a.Is6() && a.IsLinkLocalUnicast():
+			bits = 64
+		}
+		out = append(out, netip.PrefixFrom(a, bits))
+	}
+	return out
 }
 
 // getLocked is Get for a caller holding the lock.

@@ -229,6 +229,16 @@ func TestEngineDiffCommitRestart(t *testing.T) {
 	if r := mustEngine(t, root, "run", "--rm", "busybox:committed"); r != "new\n" {
 		t.Fatalf("committed image CMD: %q", r)
 	}
+	// The commit's parent is the container's image, in inspect and in
+	// the list, as Docker keeps it; a tag does not change it.
+	base := mustEngine(t, root, "image", "inspect", "-f", "{{.Id}}", "busybox:it")
+	mustEngine(t, root, "tag", "busybox:committed", "busybox:committed2")
+	if got := mustEngine(t, root, "image", "inspect", "-f", "{{.Parent}}", "busybox:committed2"); got != base {
+		t.Fatalf("the commit's parent: %q, want %q", got, base)
+	}
+	if got := mustEngine(t, root, "image", "inspect", "-f", "{{.Parent}}", "busybox:it"); got != "\n" {
+		t.Fatalf("an imported image's parent: %q", got)
+	}
 	if r := engine(t, root, "run", "--rm", "busybox:committed", "sh", "-c", "ls /bin/ls; ls /usr"); !strings.Contains(r.stderr, "No such file") || r.stdout != "only\n" {
 		t.Fatalf("committed deletions: %d %q %q", r.code, r.stdout, r.stderr)
 	}

@@ -146,10 +146,13 @@ func TestNetworkUserDefinedNames(t *testing.T) {
 	if strings.Contains(r2.stdout, "resolved") || strings.Contains(r2.stdout, "reached") || !strings.Contains(r2.stdout, "10.213.0.") {
 		t.Fatalf("from another network: %q %q", r2.stdout, r2.stderr)
 	}
-	// --ip, connect and disconnect.
-	mustEngine(t, root, "run", "-d", "--name", "fixed", "--network", "other", "--ip", "10.213.0.77", "busybox:it", "sleep", "100")
-	if got := mustEngine(t, root, "exec", "fixed", "sh", "-c", "ip -o -4 addr show eth0 | grep -o '10.213.0.77/24'"); got != "10.213.0.77/24\n" {
-		t.Fatalf("--ip: %q", got)
+	// --ip, --link-local-ip, connect and disconnect.
+	mustEngine(t, root, "run", "-d", "--name", "fixed", "--network", "other", "--ip", "10.213.0.77", "--link-local-ip", "169.254.8.8", "busybox:it", "sleep", "100")
+	if got := mustEngine(t, root, "exec", "fixed", "sh", "-c", "ip -o -4 addr show eth0 | grep -o '10.213.0.77/24\\|169.254.8.8/16'"); got != "10.213.0.77/24\n169.254.8.8/16\n" {
+		t.Fatalf("--ip and --link-local-ip: %q", got)
+	}
+	if got := mustEngine(t, root, "inspect", "-f", "{{.NetworkSettings.Networks.other.IPAMConfig.LinkLocalIPs}}", "fixed"); got != "[169.254.8.8]\n" {
+		t.Fatalf("inspect's LinkLocalIPs: %q", got)
 	}
 	mustEngine(t, root, "network", "connect", "front", "fixed")
 	if got := mustEngine(t, root, "exec", "fixed", "wget", "-qO-", "http://"+ip+"/"); got != "served-by-web\n" {
@@ -267,6 +270,8 @@ func TestNetworkBadInput(t *testing.T) {
 		{"run", "--rm", "--network", "a", "--network-alias", "bad alias!", "busybox:it", "true"},
 		{"run", "--rm", "--network", "a", "--ip", "10.99.0.5", "busybox:it", "true"},
 		{"run", "--rm", "--ip", "172.17.0.9", "busybox:it", "true"},
+		{"run", "--rm", "--link-local-ip", "169.254.1", "busybox:it", "true"},
+		{"run", "--rm", "--network", "none", "--link-local-ip", "169.254.1.1", "busybox:it", "true"},
 		{"run", "--rm", "-p", "80/sctp", "busybox:it", "true"},
 		{"run", "--rm", "-p", "70000:80", "busybox:it", "true"},
 		{"run", "--rm", "--network", "none", "-p", "80", "busybox:it", "true"},

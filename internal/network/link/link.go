@@ -95,6 +95,8 @@ type Endpoint struct {
 	MAC      net.HardwareAddr
 	// DefaultRoute: the first network of a container routes its traffic.
 	DefaultRoute bool
+	// LinkLocal are more addresses on the interface (--link-local-ip).
+	LinkLocal []netip.Prefix
 }
 
 // Plumb connects the network namespace at nsPath to a bridge: a veth
@@ -151,6 +153,11 @@ func Plumb(nsPath string, ep Endpoint) (err error) {
 	}
 	if err := h.AddrAdd(peer, &netlink.Addr{IPNet: ipNet(ep.Addr)}); err != nil {
 		return fmt.Errorf("address %s on %s: %w", ep.Addr, ep.IfName, err)
+	}
+	for _, ll := range ep.LinkLocal {
+		if err := h.AddrAdd(peer, &netlink.Addr{IPNet: ipNet(ll)}); err != nil {
+			return fmt.Errorf("link-local address %s on %s: %w", ll, ep.IfName, err)
+		}
 	}
 	if err := h.LinkSetUp(peer); err != nil {
 		return fmt.Errorf("bring %s up: %w", ep.IfName, err)
