@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berth-project/berth/internal/trace"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -120,7 +121,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r2.URL.RawPath = ""
 		r = r2
 	}
+	trace.Phase("api", r.Method+" "+r.URL.Path)
 	s.mux.ServeHTTP(w, r)
+	trace.Phase("api", "done "+r.Method+" "+r.URL.Path)
 }
 
 type versionKey struct{}

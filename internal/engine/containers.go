@@ -14,7 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/container"
-	"github.com/berth-project/berth/internal/events"
 	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/runtime"
 )
@@ -341,19 +340,25 @@ func (e *Engine) ContainerWait(ctx context.Context, ref string, cond WaitConditi
 	return resp, nil
 }
 
-// poll calls check until it reports done: every 20 ms, and at once
-// when the monitor m follows exits (its clean-up, --rm's removal
-// included, is done then).
-func poll(ctx context.Context, m *monitorWatch, check func() (done bool, err error)) error {
+// poll calls check until it reports done: every 20 ms, at once when
+// the monitor m follows exits (its clean-up, --rm's removal included,
+// is done then), and when this process starts the container id.
+func (e *Engine) poll(ctx context.Context, id string, m *monitorWatch, check func() (done bool, err error)) error {
 	for {
+		// Taken before the check, so that a start between the check and
+		// the wait is not missed.
+		started, release := e.started.next(id)
 		done, err := check()
 		if done || err != nil {
+			release()
 			return err
 		}
 		if ctx.Err() != nil {
+			release()
 			return ctx.Err()
 		}
-		m.wait(20 * time.Millisecond)
+		m.wait(20*time.Millisecond, started)
+		release()
 	}
 }
 
@@ -381,10 +386,16 @@ func (m *monitorWatch) follow(pid int, start uint64) {
 	}
 }
 
-// wait returns when the monitor exits, or after d.
-func (m *monitorWatch) wait(d time.Duration) {
+// wait returns when the monitor exits, or after d; when there is no
+// monitor to watch, also when started closes.
+func (m *monitorWatch) wait(d time.Duration, started <-chan struct{}) {
 	if m.fd < 0 {
-		time.Sleep(d)
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-started:
+		}
 		return
 	}
 	n, err := unix.Poll([]unix.PollFd{{Fd: int32(m.fd), Events: unix.POLLIN}}, int(d.Milliseconds()))
@@ -407,12 +418,12 @@ func (e *Engine) waitUntil(ctx context.Context, c *container.Container, done fun
 	code := c.State.ExitCode
 	m := &monitorWatch{fd: -1}
 	defer m.close()
-	err := poll(ctx, m, func() (bool, error) {
+	err := e.poll(ctx, c.ID, m, func() (bool, error) {
 		cur, err := e.containers.Load(c.ID)
 		if errors.Is(err, container.ErrNotFound) {
 			// Removed (--rm), maybe before this poll saw it exit: its
 			// die event has the code.
-			if dc, ok := e.lastExitCode(ctx, c); ok {
+			if dc, ok := e.lastExitCode(c); ok {
 				code = dc
 			}
 			return true, nil
@@ -429,18 +440,15 @@ func (e *Engine) waitUntil(ctx context.Context, c *container.Container, done fun
 }
 
 // lastExitCode is the exit code of the container's last die event.
-func (e *Engine) lastExitCode(ctx context.Context, c *container.Container) (int, bool) {
-	code, found := 0, false
-	// A journal that cannot be read leaves the code the polls saw.
-	_ = e.journal().Read(ctx, events.ReadOptions{Since: c.Created.Add(-time.Second)}, func(m mobyevents.Message) error {
-		if m.Type == mobyevents.ContainerEventType && m.Action == mobyevents.ActionDie && m.Actor.ID == c.ID {
-			if n, err := strconv.Atoi(m.Actor.Attributes["exitCode"]); err == nil {
-				code, found = n, true
-			}
-		}
-		return nil
+func (e *Engine) lastExitCode(c *container.Container) (int, bool) {
+	m, found, err := e.journal().Last(c.Created.Add(-time.Second), c.ID, func(m mobyevents.Message) bool {
+		return m.Type == mobyevents.ContainerEventType && m.Action == mobyevents.ActionDie && m.Actor.ID == c.ID
 	})
-	return code, found
+	if err != nil || !found {
+		return 0, false // a journal that cannot be read leaves the code the polls saw
+	}
+	code, err := strconv.Atoi(m.Actor.Attributes["exitCode"])
+	return code, err == nil
 }
 
 // waitNotRunning waits until the container has exited and its monitor

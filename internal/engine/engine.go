@@ -44,6 +44,8 @@ type Engine struct {
 	self string
 	// oneShot: see Options.OneShot.
 	oneShot bool
+	// started wakes this process's waits when it starts a container.
+	started wakeups
 }
 
 // Options tune an engine.

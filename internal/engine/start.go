@@ -144,10 +144,12 @@ func (e *Engine) ContainerStartAttached(ctx context.Context, ref string, s Strea
 	if err != nil {
 		return RunResult{}, err
 	}
+	trace.Phase("cli", "launch")
 	l, ours, err := e.launchAttached(c.ID)
 	if err != nil {
 		return RunResult{}, &StatusError{StatusFailed, err}
 	}
+	trace.Phase("cli", "launched")
 	res, err := e.runAttached(c, l, ours, s)
 	if err != nil && !errors.Is(err, ErrConflict) { // a running container is left as it runs
 		return res, e.startFailed(c, err)
@@ -320,6 +322,7 @@ func (e *Engine) goAhead(l *launch.Launch) (running bool, err error) {
 		l.Abort()
 		return running, err
 	}
+	e.started.wake(l.ID()) // its record names the monitor now
 	if err := l.Go(); err != nil {
 		l.Release()
 		var f *launch.Failure

@@ -15,6 +15,7 @@ package events
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -162,6 +163,76 @@ func (j Journal) Read(ctx context.Context, o ReadOptions, fn func(mobyevents.Mes
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// Last is the newest event for which match is true, read from the
+// journal's end backwards so that the cost does not grow with the
+// journal: it stops at the first match, or at an event older than
+// since. contains, when not "", is a string the event's line must hold
+// to be parsed at all (a container's ID).
+func (j Journal) Last(since time.Time, contains string, match func(mobyevents.Message) bool) (mobyevents.Message, bool, error) {
+	for _, p := range []string{j.path(), j.previous()} {
+		m, found, older, err := lastIn(p, since, []byte(contains), match)
+		if found || older || err != nil {
+			return m, found, err
+		}
+	}
+	return mobyevents.Message{}, false, nil
+}
+
+// lastIn is Last over one file; older reports that it reached events
+// before since.
+func lastIn(path string, since time.Time, contains []byte, match func(mobyevents.Message) bool) (m mobyevents.Message, found, older bool, err error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return m, false, false, nil
+	}
+	if err != nil {
+		return m, false, false, fmt.Errorf("events journal: %w", err)
+	}
+	defer f.Close() // read only
+	fi, err := f.Stat()
+	if err != nil {
+		return m, false, false, fmt.Errorf("events journal: %w", err)
+	}
+	pos := fi.Size()
+	buf := make([]byte, 32<<10)
+	var tail []byte // a line whose start is in the part not read yet
+	for pos > 0 {
+		n := min(int64(len(buf)), pos)
+		pos -= n
+		if _, err := f.ReadAt(buf[:n], pos); err != nil {
+			return m, false, false, fmt.Errorf("events journal: %w", err)
+		}
+		chunk := append(append([]byte(nil), buf[:n]...), tail...)
+		tail = nil
+		if pos > 0 {
+			i := bytes.IndexByte(chunk, '\n')
+			if i < 0 {
+				tail = chunk
+				continue
+			}
+			tail, chunk = chunk[:i], chunk[i+1:]
+		}
+		lines := bytes.Split(chunk, []byte{'\n'})
+		for k := len(lines) - 1; k >= 0; k-- {
+			l := lines[k]
+			if len(l) == 0 || len(contains) > 0 && !bytes.Contains(l, contains) {
+				continue
+			}
+			var ev mobyevents.Message
+			if json.Unmarshal(l, &ev) != nil {
+				continue // a line being written, or cut by a crash
+			}
+			if !since.IsZero() && time.Unix(0, ev.TimeNano).Before(since) {
+				return m, false, true, nil
+			}
+			if match(ev) {
+				return ev, true, false, nil
+			}
+		}
+	}
+	return m, false, false, nil
 }
 
 // rotated reports whether the journal's path names another file than f.

@@ -93,3 +93,53 @@ func TestJournalUntilStops(t *testing.T) {
 		t.Fatalf("until: %d events, %v", n, err)
 	}
 }
+
+func TestJournalLastReadsBackwardsAcrossChunksAndRotation(t *testing.T) {
+	j := Journal{Dir: t.TempDir()}
+	die := func(id, code string) mobyevents.Message {
+		return mobyevents.Message{Type: mobyevents.ContainerEventType, Action: mobyevents.ActionDie,
+			Actor: mobyevents.Actor{ID: id, Attributes: map[string]string{"exitCode": code}}}
+	}
+	isDie := func(id string) func(mobyevents.Message) bool {
+		return func(m mobyevents.Message) bool { return m.Action == mobyevents.ActionDie && m.Actor.ID == id }
+	}
+	start := time.Now()
+	if err := j.Append(die("old", "1")); err != nil {
+		t.Fatal(err)
+	}
+	// The old container's event is in the rotated file; enough others
+	// follow that the reads cross several 32 KiB chunks.
+	if err := os.Rename(j.path(), j.previous()); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2000; i++ {
+		if err := j.Append(ev("start")); err != nil {
+			t.Fatal(err)
+		}
+		if i == 1000 {
+			if err := j.Append(die("c2", "3")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := j.Append(die("c2", "7")); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 500; i++ {
+		if err := j.Append(ev("start")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m, ok, err := j.Last(start, "c2", isDie("c2")); err != nil || !ok || m.Actor.Attributes["exitCode"] != "7" {
+		t.Fatalf("the newest die of c2: %+v %v %v", m, ok, err)
+	}
+	if m, ok, err := j.Last(start, "old", isDie("old")); err != nil || !ok || m.Actor.Attributes["exitCode"] != "1" {
+		t.Fatalf("a die in the rotated file: %+v %v %v", m, ok, err)
+	}
+	if _, ok, err := j.Last(time.Now().Add(time.Hour), "c1", func(mobyevents.Message) bool { return true }); ok || err != nil {
+		t.Fatalf("an event older than since was returned: %v %v", ok, err)
+	}
+	if _, ok, err := j.Last(start, "nosuch", isDie("nosuch")); ok || err != nil {
+		t.Fatalf("a container with no events: %v %v", ok, err)
+	}
+}
