@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -80,9 +81,11 @@ func (a *app) updateCmd(args []string) (int, error) {
 	str := map[string]*string{}
 	for _, n := range []string{"memory", "memory-reservation", "memory-swap", "kernel-memory", "kernel-memory-tcp",
 		"cpu-shares", "cpu-quota", "cpu-period", "cpu-burst", "cpu-rt-period", "cpu-rt-runtime", "cpu-idle",
-		"cpuset-cpus", "cpuset-mems", "pids-limit", "blkio-weight"} {
+		"cpuset-cpus", "cpuset-mems", "pids-limit", "blkio-weight", "l3-cache-schema", "mem-bw-schema"} {
 		str[n] = fs.String(n, "", "")
 	}
+	// runc's own name for it.
+	fs.StringVar(str["cpu-shares"], "cpu-share", "", "")
 	id, _, err := idArgs(fs, args, 1)
 	if err != nil {
 		return 2, err
@@ -160,6 +163,8 @@ func resourcesFromFlags(u *specs.LinuxResources, f map[string]*string) error {
 			cpu().Cpus = v
 		case "cpuset-mems":
 			cpu().Mems = v
+		case "l3-cache-schema", "mem-bw-schema":
+			err = errors.New("Intel RDT (resctrl) is not supported")
 		case "blkio-weight":
 			var n uint64
 			if n, err = strconv.ParseUint(v, 10, 16); err == nil {

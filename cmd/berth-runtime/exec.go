@@ -23,7 +23,7 @@ func (l *list) Set(v string) error { *l = append(*l, v); return nil }
 // after the id, on top of the container's own process spec.
 func (a *app) execCmd(args []string) (int, error) {
 	fs := flags("exec")
-	var env, caps, gids list
+	var env, caps, gids, cgroupPaths list
 	processFile := fs.String("process", "", "")
 	fs.StringVar(processFile, "p", "", "")
 	tty := fs.Bool("tty", false, "")
@@ -39,6 +39,8 @@ func (a *app) execCmd(args []string) (int, error) {
 	fs.BoolVar(detach, "d", false, "")
 	pidFile := fs.String("pid-file", "", "")
 	preserve := fs.Int("preserve-fds", 0, "")
+	ignorePaused := fs.Bool("ignore-paused", false, "")
+	fs.Var(&cgroupPaths, "cgroup", "")
 	fs.Var(&env, "env", "")
 	fs.Var(&env, "e", "")
 	fs.Var(&caps, "cap", "")
@@ -60,6 +62,10 @@ func (a *app) execCmd(args []string) (int, error) {
 	if *label != "" {
 		return 2, errors.New("exec: --process-label is not supported: berth does not apply SELinux labels")
 	}
+	sub, err := runtime.ParseSubCgroups(cgroupPaths)
+	if err != nil {
+		return 255, fmt.Errorf("exec failed: %w", err)
+	}
 	r := a.runtime()
 	var p *specs.Process
 	if *processFile != "" {
@@ -77,7 +83,7 @@ func (a *app) execCmd(args []string) (int, error) {
 		}
 		base, err := r.ContainerProcess(id)
 		if err != nil {
-			return 1, err
+			return 255, fmt.Errorf("exec failed: %w", err)
 		}
 		p = base
 		p.Args = command
@@ -115,9 +121,11 @@ func (a *app) execCmd(args []string) (int, error) {
 		}
 	}
 	code, err := r.Exec(id, runtime.ExecOptions{Process: p, Detach: *detach, PidFile: *pidFile,
-		ConsoleSocket: *consoleSocket, PreserveFDs: *preserve})
+		ConsoleSocket: *consoleSocket, PreserveFDs: *preserve, IgnorePaused: *ignorePaused, SubCgroups: sub})
 	if err != nil {
-		return runtime.ExitCodeOf(err), err
+		// runc's status for an exec that did not run, whatever stopped
+		// it: callers tell it from the process's own codes by it.
+		return 255, fmt.Errorf("exec failed: %w", err)
 	}
 	return code, nil
 }

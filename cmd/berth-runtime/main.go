@@ -11,6 +11,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,33 +22,6 @@ import (
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/runtime/initproc"
 )
-
-const usage = `usage: berth-runtime [global options] COMMAND [options] [args]
-
-Commands:
-  create    create a container from a bundle (waits for start)
-  start     start a created container
-  run       create and start a container, then wait for it
-  state     print a container's state as JSON
-  kill      send a signal to a container's init (--all: to every process)
-  delete    delete a container (--force: kill it first)
-  exec      run a process in a created or running container
-  pause     freeze every process of a container
-  resume    thaw a paused container
-  ps        the container's processes (--format table|json, then ps(1) options)
-  update    change a container's resources (flags as runc's, or -r resources.json)
-  events    resource statistics (--stats: once; else every --interval) and OOM kills, as JSON lines
-  list      list containers
-  spec      write an example config.json
-  features  print the runtime's features as JSON
-  version   print the version
-
-Global options:
-  --root DIR          state directory (default $BERTH_ROOT, else /run/berth)
-  --log FILE          also write errors and warnings to FILE
-  --log-format text|json
-  --debug             log more
-`
 
 // app holds the global options.
 type app struct {
@@ -86,15 +62,15 @@ func runMain(args []string) int {
 	version := fs.Bool("version", false, "")
 	fs.BoolVar(version, "v", false, "")
 	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(os.Stderr, "berth-runtime: %v\n%s", err, usage)
+		fmt.Fprintf(os.Stderr, "berth-runtime: %v (see %s --help)\n", err, progName())
 		return 2
 	}
 	if *help {
-		fmt.Print(usage)
+		printHelp(os.Stdout)
 		return 0
 	}
 	if *version {
-		fmt.Printf("berth-runtime version %s\nspec: %s\n", runtime.Version, specVersion())
+		printVersion(os.Stdout)
 		return 0
 	}
 	if a.logFormat != "text" && a.logFormat != "json" {
@@ -112,10 +88,17 @@ func runMain(args []string) int {
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
-		fmt.Fprint(os.Stderr, usage)
+		printHelp(os.Stderr)
 		return 2
 	}
 	cmd, cargs := rest[0], rest[1:]
+	if wantsHelp(cargs) {
+		if !commandHelp(os.Stdout, cmd) {
+			fmt.Fprintf(os.Stderr, "No help topic for '%s'\n", cmd)
+			return 3
+		}
+		return 0
+	}
 	code, err := a.dispatch(cmd, cargs)
 	if err != nil {
 		a.logf("error", "%v", err)
@@ -126,28 +109,44 @@ func runMain(args []string) int {
 	return code
 }
 
-// logf writes one line to stderr and, with --log, to the log file in the
-// chosen format (containerd reads the last error from a json log).
+// logf logs one line as runc does. With --log, every line goes to the
+// log file in the chosen format (containerd reads the last error from a
+// json log) and an error to stderr too; without it, to stderr: errors
+// and warnings as "berth-runtime: …", debug lines (--debug) as logrus's
+// text records, which tools written for runc look for.
 func (a *app) logf(level, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if level == "debug" && !a.debug {
 		return
 	}
-	fmt.Fprintf(os.Stderr, "berth-runtime: %s\n", msg)
 	if a.log == nil {
+		if level == "debug" {
+			fmt.Fprint(os.Stderr, a.record(level, msg))
+			return
+		}
+		fmt.Fprintf(os.Stderr, "berth-runtime: %s\n", msg)
 		return
 	}
-	if a.logFormat == "json" {
-		b, _ := json.Marshal(map[string]string{"level": level, "msg": msg, "time": time.Now().UTC().Format(time.RFC3339Nano)})
-		_, _ = fmt.Fprintf(a.log, "%s\n", b) // the log is best effort: a runtime does not fail on it
-	} else {
-		_, _ = fmt.Fprintf(a.log, "time=%q level=%s msg=%q\n", time.Now().UTC().Format(time.RFC3339Nano), level, msg) // as above
+	if level == "error" {
+		fmt.Fprintf(os.Stderr, "berth-runtime: %s\n", msg)
 	}
+	_, _ = io.WriteString(a.log, a.record(level, msg)) // the log is best effort: a runtime does not fail on it
+}
+
+// record is one log line in the --log-format.
+func (a *app) record(level, msg string) string {
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	if a.logFormat == "json" {
+		b, _ := json.Marshal(map[string]string{"level": level, "msg": msg, "time": now}) // strings: always encodable
+		return string(b) + "\n"
+	}
+	return fmt.Sprintf("time=%q level=%s msg=%q\n", now, level, msg)
 }
 
 func (a *app) runtime() *runtime.Runtime {
 	r := runtime.New(a.root)
 	r.Warnf = func(f string, args ...any) { a.logf("warning", f, args...) }
+	r.Debugf = func(f string, args ...any) { a.logf("debug", f, args...) }
 	return r
 }
 
@@ -280,13 +279,48 @@ func (a *app) dispatch(cmd string, args []string) (int, error) {
 	case "features":
 		return 0, printJSON(runtime.Features())
 	case "version":
-		fmt.Printf("berth-runtime version %s\nspec: %s\n", runtime.Version, specVersion())
+		printVersion(os.Stdout)
 		return 0, nil
 	case "help":
-		fmt.Print(usage)
+		if len(args) > 0 {
+			if !commandHelp(os.Stdout, args[0]) {
+				return 3, fmt.Errorf("No help topic for '%s'", args[0])
+			}
+			return 0, nil
+		}
+		printHelp(os.Stdout)
 		return 0, nil
+	case "checkpoint", "restore":
+		return checkpointCmd(cmd, args)
 	}
 	return 2, fmt.Errorf("unknown command %q (see berth-runtime --help)", cmd)
+}
+
+// checkpointCmd takes runc's checkpoint and restore options, checks
+// what can be checked without CRIU, and then says that there is none.
+func checkpointCmd(cmd string, args []string) (int, error) {
+	fs := flags(cmd)
+	imagePath := fs.String("image-path", "", "")
+	fs.String("work-path", "", "")
+	parentPath := fs.String("parent-path", "", "")
+	for _, b := range []string{"leave-running", "tcp-established", "ext-unix-sk", "shell-job", "lazy-pages", "file-locks", "pre-dump", "auto-dedup", "detach", "d", "no-subreaper", "no-pivot"} {
+		fs.Bool(b, false, "")
+	}
+	for _, s := range []string{"page-server", "status-fd", "manage-cgroups-mode", "empty-ns", "bundle", "b", "console-socket", "pid-file", "lsm-profile", "lsm-mount-context"} {
+		fs.String(s, "", "")
+	}
+	if _, err := parse(fs, args); err != nil {
+		return 2, err
+	}
+	if p := *parentPath; p != "" {
+		if filepath.IsAbs(p) {
+			return 1, fmt.Errorf("%s: --parent-path %s must be relative to --image-path", cmd, p)
+		}
+		if _, err := os.Stat(filepath.Join(*imagePath, p)); err != nil {
+			return 1, fmt.Errorf("%s: invalid --parent-path %s: %w", cmd, p, err)
+		}
+	}
+	return 1, fmt.Errorf("%s is not supported: berth-runtime has no CRIU integration", cmd)
 }
 
 func (a *app) createOrRun(cmd string, args []string) (int, error) {
@@ -302,6 +336,7 @@ func (a *app) createOrRun(cmd string, args []string) (int, error) {
 	if cmd == "run" {
 		fs.BoolVar(&o.Detach, "detach", false, "")
 		fs.BoolVar(&o.Detach, "d", false, "")
+		fs.BoolVar(&o.Keep, "keep", false, "")
 	}
 	id, _, err := idArgs(fs, args, 1)
 	if err != nil {
@@ -350,12 +385,24 @@ func (a *app) list(args []string) (int, error) {
 			Rootfs      string            `json:"rootfs"`
 			Created     time.Time         `json:"created"`
 			Annotations map[string]string `json:"annotations,omitempty"`
+			Owner       string            `json:"owner"`
+		}
+		// The owner is the caller's: state lives under the caller's root.
+		owner := strconv.Itoa(os.Getuid())
+		if u, err := user.LookupId(owner); err == nil {
+			owner = u.Username
 		}
 		rows := []row{}
 		for _, s := range all {
-			rows = append(rows, row{s.State.Version, s.State.ID, s.State.Pid, string(s.State.Status), s.State.Bundle, s.Rootfs, s.Created, s.State.Annotations})
+			rows = append(rows, row{s.State.Version, s.State.ID, s.State.Pid, string(s.State.Status), s.State.Bundle, s.Rootfs, s.Created, s.State.Annotations, owner})
 		}
-		return 0, printJSON(rows)
+		// One line, as runc writes it: callers read it line by line.
+		b, err := json.Marshal(rows)
+		if err != nil {
+			return 1, err
+		}
+		_, err = fmt.Printf("%s\n", b)
+		return 0, err
 	case *format == "table":
 		w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
 		_, _ = fmt.Fprintln(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER") // a tabwriter: its Flush reports

@@ -168,8 +168,10 @@ func DropBounding(keep uint64) error {
 }
 
 // Apply sets the effective, permitted and inheritable sets of the calling
-// thread, then raises the ambient ones (which must be permitted and
-// inheritable, as the kernel requires).
+// thread, then raises the ambient ones. The kernel raises only what is
+// both permitted and inheritable; the others are left out, as runc
+// leaves them: its own `runc spec` lists ambient capabilities with no
+// inheritable set (CVE-2022-29162), and that config must run.
 func Apply(s Sets) error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
@@ -184,8 +186,9 @@ func Apply(s Sets) error {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
 	}
+	raisable := s.Ambient & s.Permitted & s.Inheritable
 	for i := 0; i < 64; i++ {
-		if s.Ambient&(1<<uint(i)) == 0 {
+		if raisable&(1<<uint(i)) == 0 {
 			continue
 		}
 		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(i), 0, 0); err != nil {

@@ -25,6 +25,10 @@ type Manager interface {
 	Create() error
 	// Join moves pid into the container's cgroups.
 	Join(pid int) error
+	// JoinSub moves pid into cgroups below the container's (runc's exec
+	// --cgroup): sub maps a controller to a relative path, "" to the
+	// path for the others. The paths are checked by the caller.
+	JoinSub(pid int, sub map[string]string) error
 	// CloneFD returns a directory fd for clone3's CLONE_INTO_CGROUP into
 	// the cgroup2 hierarchy (v2, or the unified one of a hybrid host), so
 	// the child is born there; ok is false on a v1-only host. The caller

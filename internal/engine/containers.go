@@ -96,9 +96,13 @@ func (e *Engine) refreshLocked(c *container.Container) {
 }
 
 // ParseSignal reads a signal as Docker's kill does: a name with or
-// without SIG (KILL, SIGTERM) or a number.
+// without SIG (KILL, SIGTERM) or a number; 0, which only the runtime's
+// kill takes, is refused as Docker refuses it.
 func ParseSignal(s string) (unix.Signal, error) {
 	sig, err := runtime.ParseSignal(s)
+	if err == nil && sig == 0 {
+		err = fmt.Errorf("invalid signal %q", s)
+	}
 	if err != nil {
 		return 0, invalid(err)
 	}

@@ -20,7 +20,7 @@ import (
 func Run(kind string, hs []specs.Hook, state []byte) error {
 	for i, h := range hs {
 		if err := runOne(h, state); err != nil {
-			return fmt.Errorf("%s hook #%d (%s): %w", kind, i, h.Path, err)
+			return fmt.Errorf("error running hook #%d (%s, %s): %w", i, kind, h.Path, err)
 		}
 	}
 	return nil

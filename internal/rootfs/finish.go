@@ -33,6 +33,14 @@ func Finish(s sys.Syscalls, spec *specs.Spec) error {
 			return err
 		}
 	}
+	for _, m := range spec.Mounts {
+		if readOnlyDev(m) {
+			o := parseOptions(m.Options)
+			if err := s.Mount("", "/dev", "", o.flags|unix.MS_REMOUNT, joinData(o.data)); err != nil {
+				return fmt.Errorf("make /dev read-only: %w", err)
+			}
+		}
+	}
 	if spec.Root != nil && spec.Root.Readonly {
 		f := unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY | lockedFlags("/")
 		if err := s.Mount("", "/", "", uintptr(f), ""); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -41,6 +42,13 @@ type Setup struct {
 	// opened before it still names the covered directory, so remounts
 	// and propagation changes need a fresh one.
 	reopen func(dest string) (target string, done func(), err error)
+}
+
+// HasMountNamespace reports whether the container gets a mount
+// namespace, new or joined. Without one it shares the host's: it is
+// only chrooted into its rootfs, and nothing is mounted for it.
+func HasMountNamespace(spec *specs.Spec) bool {
+	return spec.Linux != nil && slices.ContainsFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.MountNamespace })
 }
 
 // Prepare makes the mount tree private to the container, turns the rootfs
@@ -96,6 +104,14 @@ func Prepare(s sys.Syscalls, cfg Config) error {
 	return st.devLinks()
 }
 
+// readOnlyDev reports a read-only /dev that is mounted, not bound: it
+// is mounted writable, filled (devices, /dev/pts, /dev/shm), and made
+// read-only at the end, as runc does.
+func readOnlyDev(m specs.Mount) bool {
+	o := parseOptions(m.Options)
+	return filepath.Clean(m.Destination) == "/dev" && !o.bind && m.Type != "bind" && o.flags&unix.MS_RDONLY != 0
+}
+
 // makeParentPrivate makes the mount that holds the rootfs private:
 // pivot_root refuses a new root whose parent mount is shared.
 func makeParentPrivate(s sys.Syscalls, rootfs string) error {
@@ -119,13 +135,26 @@ func (st *Setup) mount(m specs.Mount) error {
 	case typ == "cgroup" || typ == "cgroup2":
 		return st.cgroupMount(m, o)
 	}
+	if typ == "proc" || typ == "sysfs" {
+		// A symlink there would be followed inside the rootfs, and the
+		// masks and read-only paths under it would miss their targets.
+		var stt unix.Stat_t
+		rel := strings.TrimLeft(filepath.Clean("/"+m.Destination), "/")
+		if err := unix.Fstatat(st.rootFd, rel, &stt, unix.AT_SYMLINK_NOFOLLOW); err == nil && stt.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return fmt.Errorf("mount %s: %s must be mounted on ordinary directory", m.Destination, typ)
+		}
+	}
 	fd, err := mkdirAllInRoot(st.rootFd, m.Destination, false)
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", m.Destination, err)
 	}
 	defer unix.Close(fd) // a descriptor of ours: close fails only on a bad one
 	target := fdPath(fd)
-	err = st.Sys.Mount(m.Source, target, typ, o.flags, joinData(o.data))
+	flags := o.flags
+	if readOnlyDev(m) {
+		flags &^= unix.MS_RDONLY // its nodes and mounts are made first; Finish makes it read-only
+	}
+	err = st.Sys.Mount(m.Source, target, typ, flags, joinData(o.data))
 	if err != nil && typ == "sysfs" && st.cfg.InUserNS && errors.Is(err, unix.EPERM) {
 		// A user namespace that does not own the network namespace may
 		// not mount sysfs; show the host's read-only instead, as runc does.
@@ -188,8 +217,10 @@ func (st *Setup) bindOnto(src, dest, target string, flags uintptr, recursive boo
 	return err
 }
 
+// propagate applies what is set on a mount once it is there: the
+// recursive attributes (rro, ...), then the propagation options.
 func (st *Setup) propagate(dest string, o mountOpts) error {
-	if len(o.propagation) == 0 {
+	if len(o.propagation) == 0 && o.recSet == 0 && o.recClr == 0 {
 		return nil
 	}
 	target, done, err := st.reopen(dest)
@@ -197,6 +228,12 @@ func (st *Setup) propagate(dest string, o mountOpts) error {
 		return err
 	}
 	defer done()
+	if o.recSet != 0 || o.recClr != 0 {
+		attr := unix.MountAttr{Attr_set: o.recSet, Attr_clr: o.recClr}
+		if err := unix.MountSetattr(unix.AT_FDCWD, target, unix.AT_RECURSIVE, &attr); err != nil {
+			return fmt.Errorf("set recursive mount options on %s: %w", dest, err)
+		}
+	}
 	for _, p := range o.propagation {
 		if err := st.Sys.Mount("", target, "", p, ""); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -31,6 +32,35 @@ func mountPointOf(path string) (string, error) {
 		}
 	}
 	return best, sc.Err()
+}
+
+// revealingMounts lists the proc and sysfs mounts outside rootfs,
+// deepest first. With --no-pivot they stay in the container's mount
+// namespace beneath its root; while one is fully visible the kernel
+// lets a nested user namespace mount a fresh proc or sysfs, unmasked.
+func revealingMounts(rootfs string) ([]string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("read mountinfo: %w", err)
+	}
+	defer f.Close() // read only
+	rootfs = filepath.Clean(rootfs)
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		sep := slices.Index(fields, "-")
+		if sep < 0 || sep+1 >= len(fields) || len(fields) < 5 {
+			continue
+		}
+		mp, typ := unescapeOctal(fields[4]), fields[sep+1]
+		if (typ == "proc" || typ == "sysfs") && mp != rootfs && !strings.HasPrefix(mp, rootfs+"/") {
+			out = append(out, mp)
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return strings.Count(b, "/") - strings.Count(a, "/") })
+	return out, sc.Err()
 }
 
 // unescapeOctal undoes mountinfo's \040-style escapes.

@@ -19,6 +19,24 @@ type mountOpts struct {
 	data        []string  // options the filesystem interprets
 	bind        bool
 	recursive   bool
+	// recSet and recClr are mount_setattr(2) attributes for the mount and
+	// every mount below it (rro, rnosuid, ...).
+	recSet, recClr uint64
+}
+
+// recursiveOptions are the options that apply to a mount and all its
+// submounts (mount_setattr with AT_RECURSIVE), as runc and crun take
+// them: rro makes an rbind read-only all the way down.
+var recursiveOptions = map[string]struct {
+	clear bool
+	attr  uint64
+}{
+	"rro": {false, unix.MOUNT_ATTR_RDONLY}, "rrw": {true, unix.MOUNT_ATTR_RDONLY},
+	"rnosuid": {false, unix.MOUNT_ATTR_NOSUID}, "rsuid": {true, unix.MOUNT_ATTR_NOSUID},
+	"rnodev": {false, unix.MOUNT_ATTR_NODEV}, "rdev": {true, unix.MOUNT_ATTR_NODEV},
+	"rnoexec": {false, unix.MOUNT_ATTR_NOEXEC}, "rexec": {true, unix.MOUNT_ATTR_NOEXEC},
+	"rnodiratime": {false, unix.MOUNT_ATTR_NODIRATIME}, "rdiratime": {true, unix.MOUNT_ATTR_NODIRATIME},
+	"rnosymfollow": {false, unix.MOUNT_ATTR_NOSYMFOLLOW}, "rsymfollow": {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
 }
 
 var flagOptions = map[string]struct {
@@ -60,6 +78,15 @@ func parseOptions(options []string) mountOpts {
 		case opt == "rbind":
 			o.bind, o.recursive = true, true
 		case ignoredOptions[opt]:
+		case recursiveOptions[opt].attr != 0:
+			r := recursiveOptions[opt]
+			if r.clear {
+				o.recSet &^= r.attr
+				o.recClr |= r.attr
+			} else {
+				o.recSet |= r.attr
+				o.recClr &^= r.attr
+			}
 		default:
 			if f, ok := flagOptions[opt]; ok {
 				if f.clear {
@@ -96,6 +123,9 @@ func OptionNames() map[string]bool {
 		n[o] = true
 	}
 	for o := range propagationOptions {
+		n[o] = true
+	}
+	for o := range recursiveOptions {
 		n[o] = true
 	}
 	return n

@@ -47,7 +47,21 @@ func PivotRoot(rootfs string) error {
 // MoveRoot is --no-pivot: move the rootfs mount over / and chroot into it.
 // The host's mounts stay underneath, reachable to a process that can
 // chroot again; this exists for ramdisk roots where pivot_root fails.
+// The host's proc and sysfs mounts there are detached first, or covered
+// where they cannot be, as runc does: else a nested user namespace
+// could mount a proc without the container's masks.
 func MoveRoot(rootfs string) error {
+	revealing, err := revealingMounts(rootfs)
+	if err != nil {
+		return err
+	}
+	for _, mp := range revealing {
+		if err := unix.Unmount(mp, unix.MNT_DETACH); err != nil {
+			if err := unix.Mount("tmpfs", mp, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0"); err != nil {
+				return fmt.Errorf("hide %s before --no-pivot: %w", mp, err)
+			}
+		}
+	}
 	if err := unix.Chdir(rootfs); err != nil {
 		return fmt.Errorf("chdir %s: %w", rootfs, err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/berth-project/berth/internal/console"
 	"github.com/berth-project/berth/internal/hooks"
 	"github.com/berth-project/berth/internal/nsenter"
+	"github.com/berth-project/berth/internal/rootfs"
 	"github.com/berth-project/berth/internal/runtime/syncproto"
 	"github.com/berth-project/berth/internal/state"
 )
@@ -81,6 +82,9 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 	}
 	if err := Validate(spec); err != nil {
 		return nil, false, err
+	}
+	if !rootfs.HasMountNamespace(spec) && (len(spec.Mounts) > 0 || len(spec.Linux.MaskedPaths) > 0 || len(spec.Linux.ReadonlyPaths) > 0) {
+		r.warnf("no mount namespace: the container is chrooted into its rootfs, and the config's mounts, masked and read-only paths are not applied (they would be the host's)")
 	}
 	plan, err := planNamespaces(spec.Linux)
 	if err != nil {
@@ -153,11 +157,21 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 	}
 	cgCreated := false
 	createCgroups := func() error {
+		// A cgroup made by someone else may be frozen, which would hang
+		// init as soon as it joins (runc refuses it; it stays as it is),
+		// or hold processes, which then share the container's limits
+		// (runc warns).
+		if frozen, err := cg.Frozen(); err == nil && frozen {
+			return fmt.Errorf("container's cgroup unexpectedly frozen: %s", c.Cgroup)
+		}
 		cgCreated = true
 		err := cg.Create()
 		c.CgroupCreated = cg.Created()
 		if err != nil {
 			return err
+		}
+		if pids, err := cg.Pids(); err == nil && len(pids) > 0 {
+			r.warnf("container's cgroup is not empty: %d process(es) found", len(pids))
 		}
 		warnings, err := cg.Set(withoutDevices(spec.Linux.Resources))
 		for _, w := range warnings {
@@ -268,6 +282,9 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		}
 	}
 
+	// The debug lines name the steps as runc's do: tools written for
+	// runc look for them.
+	r.debugf("nsexec container setup")
 	if err := startInit(cmd, plan.parentJoins); err != nil {
 		return nil, false, err
 	}
@@ -317,6 +334,7 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 	}
 	c.Pid, c.StartTime = pid, st.StartTime
 	trace("init in cgroups")
+	r.debugf("child process in init()")
 
 	stateJSON, _ := json.Marshal(specState(c, Creating))
 	filter, err := r.seccompProgram(spec)
@@ -359,10 +377,11 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 			}
 		case syncproto.MsgReady:
 			trace("init ready")
+			r.debugf("init: closing the pipe to signal completion")
 			// Device rules last: with them init could not make /dev's
 			// nodes. The user's process is still waiting for start.
-			if res := spec.Linux.Resources; res != nil && len(res.Devices) > 0 {
-				if _, err := cg.Set(&specs.LinuxResources{Devices: res.Devices}); err != nil {
+			if rules := deviceRules(spec.Linux); len(rules) > 0 {
+				if _, err := cg.Set(&specs.LinuxResources{Devices: rules}); err != nil {
 					return nil, false, err
 				}
 			}

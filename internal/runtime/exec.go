@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -32,6 +34,37 @@ type ExecOptions struct {
 	// Started, if set, is called with the process's pid once it runs
 	// (an exec session records it before waiting).
 	Started func(pid int)
+	// IgnorePaused lets the process join a paused container: it runs
+	// once the container is resumed (runc's --ignore-paused).
+	IgnorePaused bool
+	// SubCgroups puts the process in cgroups below the container's
+	// (runc's --cgroup): see ParseSubCgroups.
+	SubCgroups map[string]string
+}
+
+// ParseSubCgroups reads runc's exec --cgroup values, PATH or
+// CONTROLLER[,CONTROLLER]:PATH, into controller -> path below the
+// container's cgroup ("" for every controller not named). A path that
+// leaves the container's cgroup is refused.
+func ParseSubCgroups(values []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range values {
+		ctrls, path, ok := strings.Cut(v, ":")
+		if !ok {
+			ctrls, path = "", v
+		}
+		rel := filepath.Clean(strings.TrimPrefix(path, "/"))
+		if rel == ".." || strings.HasPrefix(rel, "../") {
+			return nil, fmt.Errorf("--cgroup: %s is not a sub cgroup path", path)
+		}
+		if rel == "." {
+			rel = ""
+		}
+		for _, c := range strings.Split(ctrls, ",") {
+			out[c] = rel
+		}
+	}
+	return out, nil
 }
 
 // Exec runs a new process in a created or running container: it joins
@@ -44,7 +77,10 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if st := r.status(c); st != Running && st != Created {
+	switch st := r.status(c); {
+	case st == Paused && !o.IgnorePaused:
+		return 0, fmt.Errorf("cannot exec in a paused container %s (use --ignore-paused to override)", id)
+	case st != Running && st != Created && st != Paused:
 		return 0, fmt.Errorf("cannot exec in container %s: it is %s", id, st)
 	}
 	if !nsenter.Supported() {
@@ -60,8 +96,16 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if p.Cwd == "" {
 		p.Cwd = "/"
 	}
+	var relay *os.File // our own console socket's end: the pty goes to our stdio
 	if p.Terminal && o.ConsoleSocket == "" && o.Console == nil {
-		return 0, errors.New("exec: a terminal needs --console-socket")
+		if o.Detach {
+			return 0, errors.New("exec: a detached process with a terminal needs --console-socket")
+		}
+		if o.Console, relay, err = consolePair(); err != nil {
+			return 0, err
+		}
+		defer o.Console.Close() // ours; the process has its copy
+		defer relay.Close()     // ours, used for one message
 	}
 	// Joined through /proc of the live init, which was checked above.
 	var joins []nsenter.Join
@@ -120,6 +164,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		signal.Notify(sigc, forwardedSignals...)
 		defer signal.Stop(sigc)
 	}
+	r.debugf("nsexec container setup")
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start exec process: %w", err)
 	}
@@ -140,9 +185,14 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		}
 		pid = m.Pid
 	}
-	if err := cg.Join(pid); err != nil {
+	join := cg.Join
+	if len(o.SubCgroups) > 0 {
+		join = func(pid int) error { return cg.JoinSub(pid, o.SubCgroups) }
+	}
+	if err := join(pid); err != nil {
 		return fail(err)
 	}
+	r.debugf("child process in init()")
 	spec := *c.Config
 	spec.Process = p
 	filter, err := r.seccompProgram(&spec)
@@ -168,6 +218,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	case m.Type != syncproto.MsgReady:
 		return fail(fmt.Errorf("sync: unexpected %q message from exec", m.Type))
 	}
+	r.debugf("setns_init: about to exec")
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, pid); err != nil {
 			return fail(err)
@@ -175,6 +226,13 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	}
 	if o.Started != nil {
 		o.Started(pid)
+	}
+	if relay != nil {
+		done, err := relayTerminal(relay)
+		if err != nil {
+			return fail(err)
+		}
+		defer done()
 	}
 	if o.Detach {
 		if !fork {

@@ -13,10 +13,11 @@ import (
 	"github.com/berth-project/berth/internal/state"
 )
 
-// ParseSignal accepts "TERM", "SIGTERM", "term" or "15".
+// ParseSignal accepts "TERM", "SIGTERM", "term" or "15"; 0 checks that
+// the process is there and sends nothing, as kill(2) does.
 func ParseSignal(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
+		if n < 0 || n > 64 {
 			return 0, fmt.Errorf("invalid signal %q", s)
 		}
 		return unix.Signal(n), nil

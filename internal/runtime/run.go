@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -16,6 +17,9 @@ import (
 type RunOptions struct {
 	CreateOptions
 	Detach bool
+	// Keep leaves the stopped container for the caller to delete (its
+	// state and cgroups readable after the run), as runc's --keep.
+	Keep bool
 }
 
 // Run creates and starts a container. Unless detached it then relays
@@ -41,12 +45,9 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 	}
 	o.spec = spec
 	if spec.Process != nil && spec.Process.Terminal && o.ConsoleSocket == "" {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return 0, fmt.Errorf("create console socket: %w", err)
+		if o.Console, relay, err = consolePair(); err != nil {
+			return 0, err
 		}
-		o.Console = os.NewFile(uintptr(fds[0]), "console")
-		relay = os.NewFile(uintptr(fds[1]), "console-relay")
 		defer o.Console.Close() // ours; the child has its copy
 		defer relay.Close()     // ours, used for one message
 	}
@@ -60,16 +61,12 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 		return 0, err
 	}
 	if relay != nil {
-		master, err := console.RecvFd(relay)
+		done, err := relayTerminal(relay)
 		if err != nil {
 			_ = r.Delete(id, true) // undoes the create; the error above is returned
 			return 0, err
 		}
-		defer master.Close() // ours; the container has the terminal
-		restore := console.MakeRaw(os.Stdin)
-		defer restore()
-		go func() { _, _ = io.Copy(master, os.Stdin) }()  // ends with the terminal
-		go func() { _, _ = io.Copy(os.Stdout, master) }() // ends with EIO once the terminal is gone
+		defer done()
 	}
 	if err := r.startOrDelete(id); err != nil {
 		return 0, err
@@ -80,11 +77,52 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 		return 0, fmt.Errorf("wait for container %s: %w", id, err)
 	}
 	trace("exited")
+	if o.Keep {
+		return code, nil
+	}
 	if err := r.Delete(id, true); err != nil {
 		return code, err
 	}
 	trace("deleted")
 	return code, nil
+}
+
+// consolePair is a console socket of the runtime's own, for a process
+// with a terminal and no --console-socket: console goes to the process,
+// the pty's master comes back on relay.
+func consolePair() (consoleEnd, relay *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create console socket: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console-relay"), nil
+}
+
+// relayTerminal receives the pty master sent over relay and relays it
+// to this process's stdio, its terminal in raw mode, as runc does for a
+// process with a terminal and no --console-socket. done, called once
+// the process has exited, waits for its last output (a process it left
+// holding the terminal gets a second) and gives the terminal back.
+func relayTerminal(relay *os.File) (done func(), err error) {
+	master, err := console.RecvFd(relay)
+	if err != nil {
+		return nil, err
+	}
+	restore := console.MakeRaw(os.Stdin)
+	drained := make(chan struct{})
+	go func() { _, _ = io.Copy(master, os.Stdin) }() // ends with the terminal
+	go func() {
+		defer close(drained)
+		_, _ = io.Copy(os.Stdout, master) // ends with EIO once the terminal is gone
+	}()
+	return func() {
+		select {
+		case <-drained:
+		case <-time.After(time.Second):
+		}
+		restore()
+		_ = master.Close() // ours; the container has the terminal
+	}, nil
 }
 
 // waitAndForward reaps children until pid exits, forwarding the signals

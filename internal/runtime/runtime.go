@@ -47,6 +47,8 @@ type Runtime struct {
 	// Warnf reports a problem that does not fail the operation (a
 	// failed poststart hook, an unsupported field); nil discards them.
 	Warnf func(format string, args ...any)
+	// Debugf reports the steps of a create (--debug); nil discards them.
+	Debugf func(format string, args ...any)
 }
 
 // New returns a runtime that keeps its state under root.
@@ -62,6 +64,12 @@ func (r *Runtime) store() state.Store { return state.Store{Root: r.Root} }
 func (r *Runtime) warnf(format string, args ...any) {
 	if r.Warnf != nil {
 		r.Warnf(format, args...)
+	}
+}
+
+func (r *Runtime) debugf(format string, args ...any) {
+	if r.Debugf != nil {
+		r.Debugf(format, args...)
 	}
 }
 

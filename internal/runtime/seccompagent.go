@@ -29,7 +29,7 @@ func relaySeccompFd(sock *os.File, sc *specs.LinuxSeccomp, pid int, st specs.Sta
 	}
 	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: sc.ListenerPath, Net: "unix"})
 	if err != nil {
-		return fmt.Errorf("seccomp listener %s: %w", sc.ListenerPath, err)
+		return fmt.Errorf("failed to connect with seccomp agent at %s: %w", sc.ListenerPath, err)
 	}
 	defer conn.Close() // the listener fd was sent over it
 	msg, err := json.Marshal(specs.ContainerProcessState{

@@ -6,19 +6,19 @@ import (
 	"github.com/berth-project/berth/internal/rootfs"
 )
 
-// DefaultCapabilities is the set Docker gives a container.
-var DefaultCapabilities = []string{
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-}
+// exampleCapabilities are the capabilities of runc's template: few, and
+// ambient too, with no inheritable set (CVE-2022-29162), so that only
+// what both sets allow is raised.
+var exampleCapabilities = []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
 
-// ExampleSpec is what `spec` writes: a shell in a busybox-like rootfs
-// with the namespaces, mounts and masks a container normally has. With
-// rootless, it maps the caller's ids to root and drops what an
-// unprivileged user cannot do.
+// ExampleSpec is what `spec` writes: runc's template (scripts and test
+// suites written for runc edit it and expect its shape), a shell in a
+// busybox-like rootfs with the namespaces, mounts and masks a container
+// normally has, and every device denied but the ones a process always
+// gets. With rootless, it maps the caller's ids to root and drops what
+// an unprivileged user cannot do.
 func ExampleSpec(rootless bool, uid, gid uint32) *specs.Spec {
-	caps := append([]string(nil), DefaultCapabilities...)
+	caps := append([]string(nil), exampleCapabilities...)
 	s := &specs.Spec{
 		Version:  specs.Version,
 		Root:     &specs.Root{Path: "rootfs", Readonly: true},
@@ -29,7 +29,7 @@ func ExampleSpec(rootless bool, uid, gid uint32) *specs.Spec {
 			Env:      []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"},
 			Cwd:      "/",
 			Capabilities: &specs.LinuxCapabilities{
-				Bounding: caps, Effective: caps, Permitted: caps,
+				Bounding: caps, Effective: caps, Permitted: caps, Ambient: caps,
 			},
 			Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}},
 			NoNewPrivileges: true,
@@ -46,8 +46,9 @@ func ExampleSpec(rootless bool, uid, gid uint32) *specs.Spec {
 		Linux: &specs.Linux{
 			Namespaces: []specs.LinuxNamespace{
 				{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
-				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace}, {Type: specs.CgroupNamespace},
+				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
 			},
+			Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}},
 			MaskedPaths: []string{
 				"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
 				"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
@@ -65,6 +66,7 @@ func ExampleSpec(rootless bool, uid, gid uint32) *specs.Spec {
 				s.Mounts[i] = specs.Mount{Destination: "/sys", Type: "none", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
 			}
 		}
+		s.Linux.Resources = nil // an unprivileged user has no cgroups of its own to set
 		// gid=5 does not exist in a single-id user namespace.
 		s.Mounts[2].Options = []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}
 	}

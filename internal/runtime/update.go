@@ -22,6 +22,15 @@ func (r *Runtime) Update(id string, u *specs.LinuxResources) error {
 	if cur == nil {
 		cur = &specs.LinuxResources{}
 	}
+	// Unlimited memory with swap left as it was is unlimited swap too,
+	// as runc reads it: the kernel refuses a memory limit above the
+	// swap limit set before.
+	if u != nil && u.Memory != nil && u.Memory.Limit != nil && *u.Memory.Limit == -1 && u.Memory.Swap == nil && cur.Memory != nil && cur.Memory.Swap != nil {
+		cp, m, unlimited := *u, *u.Memory, int64(-1)
+		m.Swap = &unlimited
+		cp.Memory = &m
+		u = &cp
+	}
 	merged := MergeResources(*cur, u)
 	cg, err := r.cgroupOf(c)
 	if err != nil {

@@ -95,9 +95,6 @@ func Validate(s *specs.Spec) error {
 			return fmt.Errorf("config.json: %s namespace path %q must be absolute", ns.Type, ns.Path)
 		}
 	}
-	if !seen[specs.MountNamespace] {
-		return errors.New("config.json: a mount namespace is required")
-	}
 	if (len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0) && !seen[specs.UserNamespace] {
 		return errors.New("config.json: uidMappings/gidMappings need a user namespace")
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 // cacheFormat changes when the compiled form or its inputs change.
-const cacheFormat = "berth-seccomp-1"
+const cacheFormat = "berth-seccomp-2" // 2: the ENOSYS stub
 
 // maxCached bounds the cache: past it, the cache starts over.
 const maxCached = 256

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
@@ -60,6 +61,7 @@ func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 			return nil, fmt.Errorf("seccomp flag %s: unknown flag", flag)
 		}
 	}
+	maxNr := -1 // the highest native syscall the rules name
 	for _, rule := range s.Syscalls {
 		act, err := action(rule.Action, rule.ErrnoRet)
 		if err != nil {
@@ -72,6 +74,12 @@ func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 			if s.ListenerPath == "" {
 				return nil, fmt.Errorf("seccomp rule for %v: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath", rule.Names)
 			}
+			// init writes to its sync socket after the filter is in:
+			// a notified write would wait on the agent that the runtime
+			// only connects once init is past that point.
+			if slices.Contains(rule.Names, "write") {
+				return nil, errors.New("seccomp: SCMP_ACT_NOTIFY cannot be used for the write syscall")
+			}
 			p.Notify = true
 		}
 		conds, err := conditions(rule.Args)
@@ -83,6 +91,7 @@ func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 			if err != nil {
 				continue // not a syscall of this architecture
 			}
+			maxNr = max(maxNr, int(sc))
 			switch {
 			case len(conds) == 0:
 				err = f.AddRule(sc, act)
@@ -117,6 +126,11 @@ func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 	}
 	if len(p.Code) == 0 || len(p.Code)%8 != 0 {
 		return nil, fmt.Errorf("compile seccomp filter: program of %d bytes", len(p.Code))
+	}
+	// A default that allows has no reason for the stub: an unknown
+	// syscall runs.
+	if arch := nativeArch(); arch != 0 && maxNr >= 0 && s.DefaultAction != specs.ActAllow && s.DefaultAction != specs.ActLog {
+		p.Code = withENOSYSStub(p.Code, arch, uint32(maxNr))
 	}
 	return p, nil
 }

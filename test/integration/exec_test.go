@@ -42,8 +42,9 @@ func TestExecExitCodesPassThrough(t *testing.T) {
 	if r := berth(t, "exec", b.id, "sh", "-c", "exit 42"); r.code != 42 {
 		t.Fatalf("exit code %d (%s)", r.code, r.stderr)
 	}
+	// An exec that did not run is runc's 255, whatever stopped it.
 	r := berth(t, "exec", b.id, "nosuch")
-	if r.code != 127 || strings.TrimSpace(r.stderr) != `berth-runtime: exec: "nosuch": executable file not found in $PATH` {
+	if r.code != 255 || strings.TrimSpace(r.stderr) != `berth-runtime: exec failed: exec: "nosuch": executable file not found in $PATH` {
 		t.Fatalf("missing program: %d %q", r.code, r.stderr)
 	}
 }

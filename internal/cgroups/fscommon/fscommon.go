@@ -18,9 +18,8 @@ import (
 )
 
 // MkdirChain creates root/rel and its missing parents, and returns the
-// relative paths it created, parents first. init, if set, runs on each new
-// directory (v1 cpuset needs its cpus and mems filled in).
-func MkdirChain(root, rel string, init func(dir string) error) ([]string, error) {
+// relative paths it created, parents first.
+func MkdirChain(root, rel string) ([]string, error) {
 	var created []string
 	parts := strings.Split(strings.Trim(rel, "/"), "/")
 	cur := "/"
@@ -37,18 +36,13 @@ func MkdirChain(root, rel string, init func(dir string) error) ([]string, error)
 		if errors.Is(err, os.ErrNotExist) {
 			// Another container's delete removed a shared parent just
 			// after we saw it: make the rest of the chain again.
-			more, err := MkdirChain(root, rel, init)
+			more, err := MkdirChain(root, rel)
 			return append(created, more...), err
 		}
 		if err != nil {
 			return created, fmt.Errorf("create cgroup %s: %w", dir, err)
 		}
 		created = append(created, cur)
-		if init != nil {
-			if err := init(dir); err != nil {
-				return created, err
-			}
-		}
 	}
 	return created, nil
 }
@@ -100,10 +94,33 @@ func Rmdir(dir string) error {
 	}
 }
 
-// RemoveChain removes root/rel and then the parents in created (deepest
-// first), stopping quietly at the first parent still in use by others.
+// RemoveTree removes dir and the cgroups made below it (by the
+// container's own processes, say: a cgroup namespace lets them),
+// deepest first.
+func RemoveTree(dir string) error {
+	// The common case first: nothing below, one rmdir.
+	if err := unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove cgroup %s: %w", dir, err)
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			if err := RemoveTree(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return Rmdir(dir)
+}
+
+// RemoveChain removes root/rel with what is below it, and then the
+// parents in created (deepest first), stopping quietly at the first
+// parent still in use by others.
 func RemoveChain(root, rel string, created []string) error {
-	if err := Rmdir(filepath.Join(root, rel)); err != nil {
+	if err := RemoveTree(filepath.Join(root, rel)); err != nil {
 		return err
 	}
 	for i := len(created) - 1; i >= 0; i-- {

@@ -1,12 +1,14 @@
 package v1
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/cgroups/fscommon"
 )
@@ -177,14 +179,24 @@ func (m *Manager) setCPU(r *specs.LinuxResources, w *fscommon.Warnings) error {
 	if c.Idle != nil {
 		writes = append(writes, kv{"cpu.idle", strconv.FormatInt(*c.Idle, 10), "cpu.idle"})
 	}
+	retryPeriod := false
 	for _, x := range writes {
 		err := fscommon.WriteFile(d, x.file, x.val)
 		if x.soft != "" {
 			err = w.Soft(err, x.soft)
 		}
+		// A shorter period can be refused while the old quota over it
+		// exceeds the parent's limit: it goes again after the new quota.
+		if err != nil && x.file == "cpu.cfs_period_us" && c.Quota != nil && errors.Is(err, unix.EINVAL) {
+			retryPeriod = true
+			continue
+		}
 		if err != nil {
 			return err
 		}
+	}
+	if retryPeriod {
+		return fscommon.WriteFile(d, "cpu.cfs_period_us", strconv.FormatUint(*c.Period, 10))
 	}
 	return nil
 }
@@ -220,12 +232,14 @@ func (m *Manager) setBlkio(r *specs.LinuxResources, w *fscommon.Warnings) error 
 		}
 		return strings.Replace(plain, "blkio.", "blkio.bfq.", 1)
 	}
-	if b.Weight != nil {
+	// A zero weight is unset, as runc reads it: Docker sends one for
+	// every container.
+	if b.Weight != nil && *b.Weight != 0 {
 		if err := w.Soft(fscommon.WriteFile(d, weightFile("blkio.weight"), strconv.Itoa(int(*b.Weight))), "blockIO.weight (no proportional IO scheduler)"); err != nil {
 			return err
 		}
 	}
-	if b.LeafWeight != nil {
+	if b.LeafWeight != nil && *b.LeafWeight != 0 {
 		if err := w.Soft(fscommon.WriteFile(d, "blkio.leaf_weight", strconv.Itoa(int(*b.LeafWeight))), "blockIO.leafWeight (removed with CFQ)"); err != nil {
 			return err
 		}
@@ -370,9 +384,15 @@ func (m *Manager) setUnified(r *specs.LinuxResources, _ *fscommon.Warnings) erro
 	if len(r.Unified) == 0 {
 		return nil
 	}
+	// A hybrid host's cgroup2 hierarchy takes what its files offer;
+	// anything else is the configuration error runc reports for unified
+	// resources on cgroup v1.
 	root, ok := m.roots[unified]
 	if !ok {
-		return fmt.Errorf("unified: this host has no cgroup2 hierarchy")
+		return fmt.Errorf("invalid configuration: unified resources on cgroup v1: this host has no cgroup2 hierarchy")
 	}
-	return fscommon.WriteUnified(filepath.Join(root, m.path), r.Unified)
+	if err := fscommon.WriteUnified(filepath.Join(root, m.path), r.Unified); err != nil {
+		return fmt.Errorf("invalid configuration: %w", err)
+	}
+	return nil
 }

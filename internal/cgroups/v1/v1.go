@@ -42,31 +42,49 @@ func (m *Manager) names() []string {
 func (m *Manager) Create() error {
 	for _, n := range m.names() {
 		root := m.roots[n]
-		var init func(string) error
-		if strings.Contains(n, "cpuset") {
-			init = inheritCpuset
-		}
-		created, err := fscommon.MkdirChain(root, m.path, init)
+		created, err := fscommon.MkdirChain(root, m.path)
 		if len(created) > len(m.created) {
 			m.created = created
 		}
 		if err != nil {
 			return err
 		}
+		if strings.Contains(n, "cpuset") {
+			if err := fillCpusets(root, m.path); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
-// inheritCpuset fills a new v1 cpuset cgroup's cpus and mems from its
-// parent: v1 leaves them empty, and an empty cpuset refuses tasks.
-func inheritCpuset(dir string) error {
-	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-		data, err := os.ReadFile(filepath.Join(filepath.Dir(dir), f))
-		if err != nil {
-			return fmt.Errorf("read parent %s of %s: %w", f, dir, err)
+// fillCpusets gives every cpuset cgroup on the way to path, the ones
+// made by others included (a pod's), its parent's cpus and mems where
+// it has none: v1 leaves a new cpuset empty, and an empty one refuses
+// tasks ("no space left on device").
+func fillCpusets(root, path string) error {
+	dir := root
+	for _, part := range strings.Split(strings.Trim(filepath.Clean("/"+path), "/"), "/") {
+		if part == "" {
+			continue
 		}
-		if err := os.WriteFile(filepath.Join(dir, f), data, 0); err != nil {
-			return fmt.Errorf("write %s of %s: %w", f, dir, err)
+		parent := dir
+		dir = filepath.Join(dir, part)
+		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+			cur, err := os.ReadFile(filepath.Join(dir, f))
+			if err != nil {
+				return fmt.Errorf("read %s of %s: %w", f, dir, err)
+			}
+			if strings.TrimSpace(string(cur)) != "" {
+				continue
+			}
+			data, err := os.ReadFile(filepath.Join(parent, f))
+			if err != nil {
+				return fmt.Errorf("read parent %s of %s: %w", f, dir, err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, f), data, 0); err != nil {
+				return fmt.Errorf("write %s of %s: %w", f, dir, err)
+			}
 		}
 	}
 	return nil
@@ -77,6 +95,35 @@ func (m *Manager) Join(pid int) error {
 	for _, n := range m.names() {
 		if err := fscommon.WritePid(filepath.Join(m.roots[n], m.path), pid); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// JoinSub moves pid into sub-cgroups: each hierarchy takes the path of
+// one of its controllers ("cpu,cpuacct" takes cpu's or cpuacct's), else
+// the "" one. The unified hierarchy of a hybrid host takes the "" one.
+func (m *Manager) JoinSub(pid int, sub map[string]string) error {
+	known := map[string]bool{}
+	for _, n := range m.names() {
+		for _, c := range strings.Split(n, ",") {
+			known[c] = true
+		}
+	}
+	for c := range sub {
+		if c != "" && !known[c] {
+			return fmt.Errorf("unknown controller %q", c)
+		}
+	}
+	for _, n := range m.names() {
+		rel := sub[""]
+		for _, c := range strings.Split(n, ",") {
+			if p, ok := sub[c]; ok {
+				rel = p
+			}
+		}
+		if err := fscommon.WritePid(filepath.Join(m.roots[n], m.path, rel), pid); err != nil {
+			return fmt.Errorf("adding pid %d to the sub-cgroup: %w", pid, err)
 		}
 	}
 	return nil

@@ -159,7 +159,7 @@ func (m *Manager) enable(r *specs.LinuxResources) error {
 }
 
 func setIO(d string, b *specs.LinuxBlockIO, w *fscommon.Warnings) error {
-	if b.Weight != nil {
+	if b.Weight != nil && *b.Weight != 0 { // zero is unset, as runc reads it
 		// io.weight is 1..10000; blkio.weight was 10..1000.
 		v := "default " + strconv.FormatUint(BlkioToIOWeight(uint64(*b.Weight)), 10)
 		if err := fscommon.WriteFile(d, "io.weight", v); err != nil {
@@ -168,7 +168,7 @@ func setIO(d string, b *specs.LinuxBlockIO, w *fscommon.Warnings) error {
 			}
 		}
 	}
-	if b.LeafWeight != nil {
+	if b.LeafWeight != nil && *b.LeafWeight != 0 {
 		*w = append(*w, "blockIO.leafWeight not applied: cgroup v2 has no leaf weights")
 	}
 	for _, wd := range b.WeightDevice {

@@ -26,13 +26,27 @@ func (m *Manager) dir() string { return filepath.Join(m.root, m.path) }
 
 // Create makes the directory and its parents.
 func (m *Manager) Create() error {
-	created, err := fscommon.MkdirChain(m.root, m.path, nil)
+	created, err := fscommon.MkdirChain(m.root, m.path)
 	m.created = created
 	return err
 }
 
 // Join writes pid into cgroup.procs.
 func (m *Manager) Join(pid int) error { return fscommon.WritePid(m.dir(), pid) }
+
+// JoinSub moves pid into a cgroup below the container's: one hierarchy,
+// so one path, the "" one; a controller name has no hierarchy here.
+func (m *Manager) JoinSub(pid int, sub map[string]string) error {
+	for c := range sub {
+		if c != "" {
+			return fmt.Errorf("unknown controller %q: cgroup v2 has one hierarchy, give the path alone", c)
+		}
+	}
+	if err := fscommon.WritePid(filepath.Join(m.dir(), sub[""]), pid); err != nil {
+		return fmt.Errorf("adding pid %d to the sub-cgroup: %w", pid, err)
+	}
+	return nil
+}
 
 // CloneFD opens the directory for CLONE_INTO_CGROUP.
 func (m *Manager) CloneFD() (int, bool, error) {

@@ -28,6 +28,22 @@ type setup struct {
 	// filter is the compiled seccomp program, nil once installed (or
 	// when there is none).
 	filter *seccomp.Program
+	// hostProc is the host's /proc, opened before a chroot in the host's
+	// mount namespace (whose rootfs has no /proc of its own); else 0,
+	// and init reads the /proc mounted in its rootfs.
+	hostProc int
+}
+
+// openProc opens /proc/REL of this process.
+func (s *setup) openProc(rel string, flags int) (*os.File, error) {
+	if s.hostProc <= 0 {
+		return os.OpenFile("/proc/"+rel, flags|unix.O_CLOEXEC, 0)
+	}
+	fd, err := unix.Openat(s.hostProc, rel, flags|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: "/proc/" + rel, Err: err}
+	}
+	return os.NewFile(uintptr(fd), "/proc/"+rel), nil
 }
 
 // installSeccomp installs the compiled filter once. A filter that
@@ -104,12 +120,18 @@ func (s *setup) prepare() (string, error) {
 		}
 	}
 	trace.Phase("init", "bootstrap read")
-	err := rootfs.Prepare(sys.Linux{}, rootfs.Config{
-		Spec: spec, Rootfs: b.Rootfs, CgroupPaths: b.CgroupPaths,
-		NewCgroupNS: b.NewCgroupNS, InUserNS: b.InUserNS, Bundle: b.Bundle,
-	})
-	if err != nil {
-		return "", err
+	// Without a mount namespace every mount would be the host's: the
+	// rootfs is only chrooted into (the runtime warned about the rest).
+	ownMounts := rootfs.HasMountNamespace(spec)
+	var err error
+	if ownMounts {
+		err = rootfs.Prepare(sys.Linux{}, rootfs.Config{
+			Spec: spec, Rootfs: b.Rootfs, CgroupPaths: b.CgroupPaths,
+			NewCgroupNS: b.NewCgroupNS, InUserNS: b.InUserNS, Bundle: b.Bundle,
+		})
+		if err != nil {
+			return "", err
+		}
 	}
 	if h := spec.Hooks; h != nil && (len(h.Prestart) > 0 || len(h.CreateRuntime) > 0) {
 		if err := syncproto.Write(s.sock, syncproto.Message{Type: syncproto.MsgRuntimeHooks}); err != nil {
@@ -120,22 +142,32 @@ func (s *setup) prepare() (string, error) {
 		}
 	}
 	if h := spec.Hooks; h != nil && len(h.CreateContainer) > 0 {
+		// In the rootfs, as runc runs them: hooks written for it use
+		// paths relative to it.
+		if err := unix.Chdir(b.Rootfs); err != nil {
+			return "", fmt.Errorf("chdir to the rootfs: %w", err)
+		}
 		if err := hooks.Run("createContainer", h.CreateContainer, b.State); err != nil {
 			return "", err
 		}
 	}
 	trace.Phase("init", "mounts done")
-	if b.NoPivot {
+	switch {
+	case !ownMounts:
+		s.hostProc, err = chrootInto(b.Rootfs)
+	case b.NoPivot:
 		err = rootfs.MoveRoot(b.Rootfs)
-	} else {
+	default:
 		err = rootfs.PivotRoot(b.Rootfs)
 	}
 	if err != nil {
 		return "", err
 	}
 	trace.Phase("init", "pivoted")
-	if err := rootfs.Finish(sys.Linux{}, spec); err != nil {
-		return "", err
+	if ownMounts {
+		if err := rootfs.Finish(sys.Linux{}, spec); err != nil {
+			return "", err
+		}
 	}
 	trace.Phase("init", "masked")
 	if proc.Terminal {
@@ -180,7 +212,12 @@ func (s *setup) processSetup(proc *specs.Process) (string, error) {
 	}
 	if proc.OOMScoreAdj != nil {
 		v := strconv.Itoa(*proc.OOMScoreAdj)
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(v), 0); err != nil {
+		f, err := s.openProc("self/oom_score_adj", os.O_WRONLY)
+		if err == nil {
+			_, err = f.Write([]byte(v))
+			_ = f.Close() // written, or the write's error is returned
+		}
+		if err != nil {
 			return "", fmt.Errorf("set oom_score_adj %s: %w", v, err)
 		}
 	}
@@ -195,6 +232,17 @@ func (s *setup) processSetup(proc *specs.Process) (string, error) {
 			return "", err
 		}
 	}
+	// The cwd is entered first with our own rights, as runc does: a
+	// directory the user cannot search is still the cwd. One that only
+	// the user may enter (a volume chowned to it) is tried again after
+	// the switch.
+	chdirErr := unix.Chdir(proc.Cwd)
+	if chdirErr != nil && !errors.Is(chdirErr, unix.EACCES) && !errors.Is(chdirErr, unix.EPERM) {
+		return "", fmt.Errorf("chdir to cwd %q set in config.json: %w", proc.Cwd, chdirErr)
+	}
+	if err := fixStdioOwner(int(proc.User.UID)); err != nil {
+		return "", err
+	}
 	if err := applyUserAndCaps(proc); err != nil {
 		return "", err
 	}
@@ -202,8 +250,10 @@ func (s *setup) processSetup(proc *specs.Process) (string, error) {
 	if proc.User.Umask != nil {
 		unix.Umask(int(*proc.User.Umask))
 	}
-	if err := unix.Chdir(proc.Cwd); err != nil {
-		return "", fmt.Errorf("chdir to cwd %q set in config.json: %w", proc.Cwd, err)
+	if chdirErr != nil {
+		if err := unix.Chdir(proc.Cwd); err != nil {
+			return "", fmt.Errorf("chdir to cwd %q set in config.json: %w", proc.Cwd, err)
+		}
 	}
 	if proc.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
@@ -214,7 +264,7 @@ func (s *setup) processSetup(proc *specs.Process) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := closeInheritedFds(3 + s.b.PreserveFDs); err != nil {
+	if err := s.closeInheritedFds(3 + s.b.PreserveFDs); err != nil {
 		return "", err
 	}
 	trace.Phase("init", "ready")
@@ -258,7 +308,7 @@ func (s *setup) execute(path string) error {
 	// Reopening the O_PATH fd through /proc blocks until start opens the
 	// fifo for reading. /proc/self/fd of our own process is always ours
 	// to open, whatever user we have become.
-	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(s.b.FifoFD), os.O_WRONLY|unix.O_CLOEXEC, 0)
+	f, err := s.openProc("self/fd/"+strconv.Itoa(s.b.FifoFD), os.O_WRONLY)
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
@@ -268,13 +318,15 @@ func (s *setup) execute(path string) error {
 	// f stays open: it is close-on-exec, so start sees EOF exactly when
 	// execve has replaced us, and runs poststart hooks only after that.
 	_ = unix.Close(s.b.FifoFD) // the exec fifo, written
+	// startContainer hooks run in the container as its process would,
+	// under its seccomp filter too (as with runc).
+	if err := s.installSeccomp(); err != nil {
+		return err
+	}
 	if h := spec.Hooks; h != nil && len(h.StartContainer) > 0 {
 		if err := hooks.Run("startContainer", h.StartContainer, s.b.State); err != nil {
 			return err
 		}
-	}
-	if err := s.installSeccomp(); err != nil {
-		return err
 	}
 	trace.Phase("init", "execve")
 	err = syscall.Exec(path, spec.Process.Args, spec.Process.Env)
@@ -356,6 +408,49 @@ func setRlimit(rl specs.POSIXRlimit) error {
 	}
 	if err := syscall.Setrlimit(t, &syscall.Rlimit{Cur: rl.Soft, Max: rl.Hard}); err != nil {
 		return fmt.Errorf("set %s to %d/%d: %w", rl.Type, rl.Soft, rl.Hard, err)
+	}
+	return nil
+}
+
+// chrootInto makes dir the root of a process that shares the host's
+// mount namespace, and returns the host's /proc, opened before, for
+// init's own use until it execs (close-on-exec).
+func chrootInto(dir string) (int, error) {
+	proc, err := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("open /proc: %w", err)
+	}
+	if err := unix.Chroot(dir); err != nil {
+		_ = unix.Close(proc) // ours, unused
+		return 0, fmt.Errorf("chroot to %s: %w", dir, err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		_ = unix.Close(proc) // ours, unused
+		return 0, fmt.Errorf("chdir to the new root: %w", err)
+	}
+	return proc, nil
+}
+
+// fixStdioOwner gives the process's stdio to its user, as runc does, so
+// that a process that is not root can reopen its terminal
+// (/proc/self/fd/0, tty(1) and ssh-like programs do). /dev/null and
+// files the user owns already are left; an owner the user namespace
+// cannot map, or a file we may not change, stays as it is.
+func fixStdioOwner(uid int) error {
+	for fd := 0; fd < 3; fd++ {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			if errors.Is(err, unix.EBADF) {
+				continue // closed: nothing to own
+			}
+			return fmt.Errorf("stat fd %d: %w", fd, err)
+		}
+		if int(st.Uid) == uid || st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == unix.Mkdev(1, 3) {
+			continue
+		}
+		if err := unix.Fchown(fd, uid, -1); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EROFS) {
+			return fmt.Errorf("give fd %d to uid %d: %w", fd, uid, err)
+		}
 	}
 	return nil
 }
@@ -464,8 +559,13 @@ func executable(p string) error {
 // nothing of the runtime's (a host directory, say: CVE-2024-21626)
 // reaches the container's process. The fds we still need are O_CLOEXEC
 // already and are closed explicitly.
-func closeInheritedFds(first int) error {
-	ents, err := os.ReadDir("/proc/self/fd")
+func (s *setup) closeInheritedFds(first int) error {
+	d, err := s.openProc("self/fd", os.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return fmt.Errorf("list open fds: %w", err)
+	}
+	ents, err := d.ReadDir(-1)
+	_ = d.Close() // read
 	if err != nil {
 		return fmt.Errorf("list open fds: %w", err)
 	}

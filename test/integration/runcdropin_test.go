@@ -1,0 +1,253 @@
+package integration
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/cgroups"
+)
+
+// What callers written for runc rely on (issue 19): the config `spec`
+// writes, which is runc's template, runs as it is but for its rootfs
+// and command; under its deny-all device rule the devices every process
+// needs work; its ambient capabilities, with no inheritable set, are
+// left out as runc leaves them.
+func TestRuntimeRunsTheConfigItsSpecWrites(t *testing.T) {
+	b := newBundle(t)
+	if r := berthIn(t, b.dir, "spec"); r.code != 0 {
+		t.Fatalf("spec: %d %s", r.code, r.stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(b.dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Linux.Resources == nil || len(s.Linux.Resources.Devices) != 1 || s.Linux.Resources.Devices[0].Allow {
+		t.Fatalf("spec's device rules: %+v", s.Linux.Resources)
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.CgroupNamespace {
+			t.Fatal("spec lists a cgroup namespace; runc's template has none")
+		}
+	}
+	s.Root.Path = *busybox
+	s.Process.Terminal = false
+	s.Process.Args = []string{"sh", "-c", "cat /dev/null && head -c 4 /dev/urandom | wc -c && echo x > /dev/full; grep -E 'CapEff|CapAmb' /proc/self/status"}
+	s.Linux.CgroupsPath = b.spec.Linux.CgroupsPath
+	b.spec = &s
+	r := b.run()
+	want := "4\nCapEff:\t0000000020000420\nCapAmb:\t0000000000000000\n"
+	if r.code != 0 || r.stdout != want || !strings.Contains(r.stderr, "No space left on device") {
+		t.Fatalf("runc's template: %d %q %q, want %q", r.code, r.stdout, r.stderr, want)
+	}
+}
+
+// The cwd is entered before the user switch, as runc enters it: a
+// directory only root may search is still the process's cwd. The
+// process's stdio is its user's (a terminal it can reopen).
+func TestRuntimeEntersTheCwdBeforeTheUserSwitch(t *testing.T) {
+	b := newBundle(t, "sh", "-c", "pwd; stat -c %u /proc/self/fd/1")
+	b.spec.Mounts = append(b.spec.Mounts, specs.Mount{Destination: "/private", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=700"}})
+	b.spec.Process.Cwd = "/private"
+	b.spec.Process.User = specs.User{UID: 1000, GID: 1000}
+	r := b.run()
+	if r.code != 0 || r.stdout != "/private\n1000\n" {
+		t.Fatalf("cwd only root can reach: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	b2 := newBundle(t, "true")
+	b2.spec.Process.Cwd = "/no/such/dir"
+	if r := b2.run(); r.code == 0 || !strings.Contains(r.stderr, "/no/such/dir") {
+		t.Fatalf("a missing cwd: %d %q", r.code, r.stderr)
+	}
+}
+
+// Docker sends a zero block-IO weight for every container, which runc
+// reads as unset; kill with signal 0 checks the container is there.
+func TestRuntimeTakesDockersZeroWeightAndSignalZero(t *testing.T) {
+	b := newBundle(t, "sleep", "100")
+	zero := uint16(0)
+	b.spec.Linux.Resources = &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: &zero}}
+	b.write()
+	if r := berth(t, "run", "-d", "--bundle", b.dir, b.id); r.code != 0 {
+		t.Fatalf("run with a zero blkio weight: %d %s", r.code, r.stderr)
+	}
+	if r := berth(t, "kill", b.id, "0"); r.code != 0 {
+		t.Fatalf("kill 0 of a running container: %d %s", r.code, r.stderr)
+	}
+	berth(t, "kill", b.id, "KILL")
+	waitFor(t, func() bool { return strings.Contains(berth(t, "state", b.id).stdout, `"stopped"`) })
+	if r := berth(t, "kill", b.id, "0"); r.code == 0 {
+		t.Fatal("kill 0 of a stopped container succeeded")
+	}
+}
+
+// A config without a mount namespace shares the host's: the container
+// is chrooted into its rootfs, nothing is mounted (it would be the
+// host's mount), and the runtime says so.
+func TestRuntimeWithoutAMountNamespaceChrootsAndMountsNothing(t *testing.T) {
+	b := newBundle(t, "sh", "-c", "ls /proc | wc -l; readlink /proc/self/ns/mnt 2>/dev/null; echo in-rootfs")
+	var keep []specs.LinuxNamespace
+	for _, ns := range b.spec.Linux.Namespaces {
+		if ns.Type != specs.MountNamespace && ns.Type != specs.CgroupNamespace {
+			keep = append(keep, ns)
+		}
+	}
+	b.spec.Linux.Namespaces = keep
+	before, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := b.run()
+	if r.code != 0 || r.stdout != "0\nin-rootfs\n" || !strings.Contains(r.stderr, "no mount namespace") {
+		t.Fatalf("no mount namespace: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	after, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(after), "\n") != strings.Count(string(before), "\n") {
+		t.Fatalf("the host's mounts changed:\nbefore\n%s\nafter\n%s", before, after)
+	}
+}
+
+// startDaemon starts a daemon of a peer (containerd, dockerd) with its
+// output kept, waits for its socket, and stops it by its PID at the end.
+func startDaemon(t *testing.T, sock string, name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			t.Errorf("%s did not stop on SIGTERM: %s", name, logs.String())
+		}
+	})
+	for i := 0; ; i++ {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			return
+		}
+		if i == 400 || cmd.ProcessState != nil {
+			t.Fatalf("%s did not listen on %s: %s", name, sock, logs.String())
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// containerd's runc shim drives berth-runtime as it drives runc
+// (BinaryName): create, start, its log file in json, delete.
+func TestContainerdRunsContainersWithBerthRuntime(t *testing.T) {
+	if _, err := exec.LookPath("containerd"); err != nil {
+		t.Fatal("containerd is not installed (Debian's containerd; make deps installs it)")
+	}
+	dir, err := os.MkdirTemp(suiteDir, "containerd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "containerd.sock")
+	cfg := fmt.Sprintf("version = 2\nroot = %q\nstate = %q\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n[grpc]\n  address = %q\n[ttrpc]\n  address = %q\n",
+		filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock, sock+".ttrpc")
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startDaemon(t, sock, "containerd", "--config", filepath.Join(dir, "config.toml"))
+	rootfs := filepath.Join(dir, "rootfs")
+	if out, err := exec.Command("cp", "-a", *busybox, rootfs).CombinedOutput(); err != nil {
+		t.Fatalf("copy the rootfs: %v %s", err, out)
+	}
+	ctr := func(args ...string) (string, error) {
+		out, err := exec.Command("ctr", append([]string{"-a", sock, "-n", "berth-it"}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	id := "ctr-" + strconv.Itoa(os.Getpid())
+	out, err := ctr("run", "--rm", "--rootfs", "--runc-binary", *runtimeBin, "--runc-root", filepath.Join(dir, "runc"),
+		"--cgroup", filepath.Join(cgPrefix, id), rootfs, id, "sh", "-c", "echo pid=$$; exit 3")
+	if !strings.Contains(out, "pid=1") {
+		t.Fatalf("ctr run: %v %q", err, out)
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+		t.Fatalf("ctr run's exit: %v %q", err, out)
+	}
+	if out, err := ctr("containers", "ls", "-q"); err != nil || strings.TrimSpace(out) != "" {
+		t.Fatalf("containers after run --rm: %v %q", err, out)
+	}
+}
+
+// Debian's dockerd 20.10 runs containers on berth-runtime as an added
+// runtime, with the zero block-IO weight it sends for every container.
+func TestDockerdRunsContainersWithBerthRuntime(t *testing.T) {
+	requireDockerCLI(t)
+	if _, err := exec.LookPath("dockerd"); err != nil {
+		t.Fatal("dockerd is not installed (Debian's docker.io; make deps installs it)")
+	}
+	dir, err := os.MkdirTemp(suiteDir, "dockerd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "docker.sock")
+	parent := filepath.Join(cgPrefix, "dockerd")
+	if err := os.WriteFile(filepath.Join(dir, "daemon.json"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startDaemon(t, sock, "dockerd", "--config-file", filepath.Join(dir, "daemon.json"),
+		"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"), "--pidfile", filepath.Join(dir, "docker.pid"),
+		"-H", "unix://"+sock, "--bridge", "none", "--iptables=false", "--ip6tables=false", "--ip-masq=false", "--userland-proxy=false",
+		"--storage-driver", "vfs", "--exec-opt", "native.cgroupdriver=cgroupfs", "--cgroup-parent", parent,
+		"--add-runtime", "berth="+*runtimeBin)
+	t.Cleanup(func() {
+		// The per-container cgroups go with the containers; the parent
+		// dockerd made stays.
+		if h, err := cgroups.DetectHost(); err == nil {
+			for _, mp := range h.V1 {
+				_ = unix.Rmdir(filepath.Join(mp, parent))
+			}
+			if h.Unified != "" {
+				_ = unix.Rmdir(filepath.Join(h.Unified, parent))
+			}
+		}
+	})
+	root := engineWithBusybox(t)
+	tar := filepath.Join(dir, "busybox.tar")
+	mustEngine(t, root, "save", "-o", tar, "busybox:it")
+	mustDocker(t, sock, "load", "-i", tar)
+	r := docker(t, sock, nil, "run", "--rm", "--runtime", "berth", "--network", "none", "busybox:it", "sh", "-c", "echo pid=$$; exit 4")
+	if r.code != 4 || r.stdout != "pid=1\n" {
+		t.Fatalf("docker run --runtime berth: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	id := strings.TrimSpace(mustDocker(t, sock, "run", "-d", "--runtime", "berth", "--network", "none", "busybox:it", "sleep", "100"))
+	if got := mustDocker(t, sock, "exec", id, "echo", "in"); got != "in\n" {
+		t.Fatalf("docker exec: %q", got)
+	}
+	if got := mustDocker(t, sock, "inspect", "-f", "{{.HostConfig.Runtime}} {{.State.Running}}", id); got != "berth true\n" {
+		t.Fatalf("inspect: %q", got)
+	}
+	mustDocker(t, sock, "rm", "-f", id)
+}
