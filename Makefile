@@ -3,7 +3,7 @@ GO        ?= go
 PREFIX    ?= /usr/local
 BIN       := bin
 FIXTURE   := test/fixtures/busybox
-APT_PKGS  := busybox-static gcc libc6-dev pkg-config libseccomp-dev podman skopeo iproute2 git
+APT_PKGS  := busybox-static gcc libc6-dev pkg-config libseccomp-dev podman skopeo iproute2 git docker.io containerd runc
 BENCH_PKGS := runc hyperfine
 export GOFLAGS := -buildvcs=false
 # encoding/json on the v2 engine halves the cold decode of config.json,
@@ -94,6 +94,7 @@ test-cgroup2-remote: build fixture
 # The OCI runtime-tools validation suite against berth-runtime (needs root).
 conformance: build fixture
 	../shared/conformance/oci-validation.sh $(BIN)/berth-runtime
+	scripts/runc-bats.sh $(BIN)/berth-runtime
 	scripts/docker-py-conformance.sh $(BIN)/berth $(FIXTURE)/rootfs
 
 # Fuzz targets, FUZZTIME each. The fuzzer's cache and temp files go to

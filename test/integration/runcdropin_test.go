@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -126,6 +127,24 @@ func TestRuntimeWithoutAMountNamespaceChrootsAndMountsNothing(t *testing.T) {
 	}
 }
 
+// removeIfMade removes, at the test's end, each of paths that is not
+// there now: what a peer daemon makes in fixed places (containerd's
+// /run/containerd for its shims' sockets, dockerd's /etc/docker key).
+func removeIfMade(t *testing.T, paths ...string) {
+	t.Helper()
+	var made []string
+	for _, p := range paths {
+		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+			made = append(made, p)
+		}
+	}
+	t.Cleanup(func() {
+		for _, p := range made {
+			_ = os.RemoveAll(p) // the peer's, made during the test
+		}
+	})
+}
+
 // startDaemon starts a daemon of a peer (containerd, dockerd) with its
 // output kept, waits for its socket, and stops it by its PID at the end.
 func startDaemon(t *testing.T, sock string, name string, args ...string) {
@@ -171,6 +190,7 @@ func TestContainerdRunsContainersWithBerthRuntime(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
+	removeIfMade(t, "/run/containerd")
 	sock := filepath.Join(dir, "containerd.sock")
 	cfg := fmt.Sprintf("version = 2\nroot = %q\nstate = %q\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n[grpc]\n  address = %q\n[ttrpc]\n  address = %q\n",
 		filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock, sock+".ttrpc")
@@ -212,6 +232,7 @@ func TestDockerdRunsContainersWithBerthRuntime(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
+	removeIfMade(t, "/etc/docker", "/run/docker", "/run/containerd")
 	sock := filepath.Join(dir, "docker.sock")
 	parent := filepath.Join(cgPrefix, "dockerd")
 	if err := os.WriteFile(filepath.Join(dir, "daemon.json"), []byte("{}"), 0o600); err != nil {
