@@ -24,7 +24,7 @@ func TestHookGetsStateOnStdinAndItsArgs(t *testing.T) {
 func TestHookFailureNamesTheHookAndItsStderr(t *testing.T) {
 	h := specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "echo broken >&2; exit 3"}}
 	err := Run("createRuntime", []specs.Hook{h}, nil)
-	if err == nil || !strings.Contains(err.Error(), "createRuntime hook #0") || !strings.Contains(err.Error(), "broken") {
+	if err == nil || !strings.Contains(err.Error(), "error running hook #0 (createRuntime") || !strings.Contains(err.Error(), "broken") {
 		t.Fatalf("err = %v", err)
 	}
 }

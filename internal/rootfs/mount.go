@@ -29,6 +29,10 @@ type Config struct {
 	// InUserNS: mknod is not allowed, devices are bind-mounted from the
 	// host; sysfs may need to be bind-mounted.
 	InUserNS bool
+	// Sources replace the source paths of some mounts (by index in
+	// Spec.Mounts): bind sources the runtime opened for init, as
+	// /proc/self/fd paths.
+	Sources map[int]string
 	// Bundle is where relative bind sources are found.
 	Bundle string
 }
@@ -88,7 +92,10 @@ func Prepare(s sys.Syscalls, cfg Config) error {
 	}
 
 	devIsBind := false
-	for _, m := range cfg.Spec.Mounts {
+	for i, m := range cfg.Spec.Mounts {
+		if src, ok := cfg.Sources[i]; ok {
+			m.Source = src
+		}
 		if err := st.mount(m); err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -341,14 +342,36 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 	if err != nil {
 		return nil, false, err
 	}
+	// Bind sources are opened by us, from inside init's mount namespace,
+	// before init mounts anything: in its user namespace init's root may
+	// not search a directory on the way to a source (a bundle only the
+	// host's root can enter), and an fd of its own namespace is one it
+	// may bind.
+	var sourceIdx []int
+	var sourceFDs []int
+	if plan.inUserNS {
+		if sourceIdx, sourceFDs, err = openBindSources(pid, spec, bundle); err != nil {
+			return nil, false, err
+		}
+		defer func() {
+			for _, fd := range sourceFDs {
+				_ = unix.Close(fd) // ours; init has its copy once sent
+			}
+		}()
+	}
 	boot := &syncproto.Bootstrap{
 		ID: id, Seccomp: filter, Bundle: bundle, Rootfs: rootPath, Spec: withoutSeccomp(spec), State: stateJSON,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, NewCgroupNS: plan.newCgroupNS, NewTimeNS: plan.newTimeNS,
 		CgroupPaths: cg.Paths(), CgroupTasks: selfJoinFiles, CgroupTasksLast: selfJoinLast, PreserveFDs: o.PreserveFDs, FifoFD: syncFD + 1, ConsoleFD: consoleFD,
-		InUserNS: plan.inUserNS,
+		InUserNS: plan.inUserNS, MountSources: sourceIdx,
 	}
 	if err := syncproto.Write(parentSock, syncproto.Message{Type: syncproto.MsgBootstrap, Bootstrap: boot}); err != nil {
 		return nil, false, r.initFailure(parentSock, err)
+	}
+	for _, fd := range sourceFDs {
+		if err := syncproto.SendFd(parentSock, fd); err != nil {
+			return nil, false, r.initFailure(parentSock, err)
+		}
 	}
 	for done := false; !done; {
 		m, err := syncproto.Read(parentSock)
@@ -402,6 +425,70 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		}
 	}
 	return c, ourChild, nil
+}
+
+// openBindSources opens (O_PATH) the source of each bind mount from
+// inside the mount namespace of init (pid), with the runtime's own
+// credentials, and returns the mounts' indexes in spec.Mounts with the
+// fds, in the same order. The opening thread joins that namespace and is
+// then thrown away.
+func openBindSources(pid int, spec *specs.Spec, bundle string) ([]int, []int, error) {
+	var idx []int
+	var paths []string
+	for i, m := range spec.Mounts {
+		if m.Type != "bind" && !slices.Contains(m.Options, "bind") && !slices.Contains(m.Options, "rbind") {
+			continue
+		}
+		src := m.Source
+		if !filepath.IsAbs(src) {
+			src = filepath.Join(bundle, src)
+		}
+		idx, paths = append(idx, i), append(paths, src)
+	}
+	if len(paths) == 0 {
+		return nil, nil, nil
+	}
+	type result struct {
+		fds []int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// Never unlocked: Go ends the thread with the goroutine, so no
+		// other goroutine runs in the container's mount namespace.
+		goruntime.LockOSThread()
+		var fds []int
+		err := func() error {
+			if err := unix.Unshare(unix.CLONE_FS); err != nil {
+				return fmt.Errorf("open bind sources: unshare fs: %w", err)
+			}
+			ns, err := unix.Open(fmt.Sprintf("/proc/%d/ns/mnt", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fmt.Errorf("open bind sources: %w", err)
+			}
+			defer unix.Close(ns) // joined below, or not
+			if err := unix.Setns(ns, unix.CLONE_NEWNS); err != nil {
+				return fmt.Errorf("open bind sources: join the mount namespace: %w", err)
+			}
+			for i, p := range paths {
+				fd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
+				if err != nil {
+					return fmt.Errorf("bind mount source %s: %w", spec.Mounts[idx[i]].Source, err)
+				}
+				fds = append(fds, fd)
+			}
+			return nil
+		}()
+		if err != nil {
+			for _, fd := range fds {
+				_ = unix.Close(fd) // ours, unused
+			}
+			fds = nil
+		}
+		done <- result{fds, err}
+	}()
+	r := <-done
+	return idx, r.fds, r.err
 }
 
 // childFiles makes the sync socketpair and lays out the fds a re-executed

@@ -32,6 +32,38 @@ type setup struct {
 	// mount namespace (whose rootfs has no /proc of its own); else 0,
 	// and init reads the /proc mounted in its rootfs.
 	hostProc int
+	// sources are the bind sources the parent opened for us (see
+	// Bootstrap.MountSources), by index in the spec's mounts; kept here
+	// so that no finalizer closes them before they are mounted.
+	sources map[int]*os.File
+}
+
+// sourcePaths names each received source by its fd, for the mount.
+func (s *setup) sourcePaths() map[int]string {
+	if len(s.sources) == 0 {
+		return nil
+	}
+	out := map[int]string{}
+	for i, f := range s.sources {
+		out[i] = "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+	}
+	return out
+}
+
+// receiveMountSources takes the bind sources the parent sends after the
+// bootstrap.
+func (s *setup) receiveMountSources() error {
+	for _, i := range s.b.MountSources {
+		f, err := syncproto.RecvFd(s.sock)
+		if err != nil {
+			return fmt.Errorf("receive the source of mount %d: %w", i, err)
+		}
+		if s.sources == nil {
+			s.sources = map[int]*os.File{}
+		}
+		s.sources[i] = f
+	}
+	return nil
 }
 
 // openProc opens /proc/REL of this process.
@@ -68,6 +100,9 @@ func (s *setup) installSeccomp() error {
 func (s *setup) prepare() (string, error) {
 	b, spec := s.b, s.b.Spec
 	proc := spec.Process
+	if err := s.receiveMountSources(); err != nil {
+		return "", err
+	}
 	// Join the v1 cgroups first, from this thread: it is the one that
 	// execs, and then it is the whole process.
 	if err := joinSelf(b.CgroupTasks); err != nil {
@@ -128,6 +163,7 @@ func (s *setup) prepare() (string, error) {
 		err = rootfs.Prepare(sys.Linux{}, rootfs.Config{
 			Spec: spec, Rootfs: b.Rootfs, CgroupPaths: b.CgroupPaths,
 			NewCgroupNS: b.NewCgroupNS, InUserNS: b.InUserNS, Bundle: b.Bundle,
+			Sources: s.sourcePaths(),
 		})
 		if err != nil {
 			return "", err

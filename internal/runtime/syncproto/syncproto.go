@@ -101,6 +101,10 @@ type Bootstrap struct {
 	CgroupPaths map[string]string `json:"cgroup_paths,omitempty"`
 	// InUserNS: devices are bind-mounted, not made with mknod.
 	InUserNS bool `json:"in_userns,omitempty"`
+	// MountSources are the bind mounts (by index in the spec's mounts)
+	// whose source the parent opened inside init's mount namespace and
+	// sends, one SendFd each in this order, right after the bootstrap.
+	MountSources []int `json:"mount_sources,omitempty"`
 	// Fds passed to init besides stdio: the preserved ones come first.
 	PreserveFDs int `json:"preserve_fds,omitempty"`
 	FifoFD      int `json:"fifo_fd"`
