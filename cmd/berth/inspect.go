@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -74,15 +75,41 @@ func printTemplate[T any](tmpl string, objs []T) error {
 		if err != nil {
 			return err
 		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
 		var v any
-		if err := json.Unmarshal(b, &v); err != nil {
+		if err := dec.Decode(&v); err != nil {
 			return err
 		}
-		if err := p.Row(v); err != nil {
+		if err := p.Row(withNumbers(v)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// withNumbers turns the JSON numbers of v into int64 where they are
+// whole and float64 otherwise, so that a template prints 100663296 (not
+// 1.00663296e+08) and compares numbers with numbers, as on Docker's
+// typed values.
+func withNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		f, _ := x.Float64() // a JSON number that is not an int64 is a float
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = withNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = withNumbers(e)
+		}
+	}
+	return v
 }
 
 // eachName runs fn for each name, as Docker's rm verbs do: the name on

@@ -29,7 +29,12 @@ type createFlags struct {
 	groupAdd, deviceRules, volumesFrom, links                                       []string
 	env, envFile, labels, capAdd, capDrop, securityOpt, volumes, tmpfs, mounts      []string
 	devices, ulimits, logOpts, publish, aliases, dns, dnsSearch, dnsOpts, addHosts  []string
-	linkLocalIPs                                                                    []string
+	linkLocalIPs, sysctls, annotations, expose, labelFiles                          []string
+	shmSize, cgroupns, cpusetMems, memoryReservation, cidfile, pull                 string
+	cpuPeriod, cpuQuota                                                             int64
+	oomScoreAdj                                                                     int
+	blkioWeight                                                                     uint16
+	oomKillDisable                                                                  bool
 	rm, readOnly, privileged, tty, interactive, noPull, init, detach, publishAll    bool
 	pidsLimit, cpuShares                                                            int64
 	stopTimeout                                                                     int
@@ -149,8 +154,46 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.StringVar(&f.mac, "mac-address", "", "container MAC address (e.g., 92:d0:c6:0a:29:33)")
 	fl.StringArrayVar(&f.links, "link", nil, "add a legacy link to another container: NAME[:ALIAS]")
 	fl.StringVar(&f.runtime, "runtime", "", "runtime to use for this container (berth's own: runc and berth name it)")
+	fl.StringVar(&f.shmSize, "shm-size", "", "size of /dev/shm (e.g. 128m; default 64m)")
+	fl.StringArrayVar(&f.sysctls, "sysctl", nil, "namespaced kernel parameter: NAME=VALUE")
+	fl.StringVar(&f.cgroupns, "cgroupns", "", "cgroup namespace: private (the default) or host")
+	fl.IntVar(&f.oomScoreAdj, "oom-score-adj", 0, "tune the container's OOM preferences (-1000 to 1000)")
+	fl.BoolVar(&f.oomKillDisable, "oom-kill-disable", false, "disable the OOM killer")
+	fl.Int64Var(&f.cpuPeriod, "cpu-period", 0, "limit the CPU CFS period (µs)")
+	fl.Int64Var(&f.cpuQuota, "cpu-quota", 0, "limit the CPU CFS quota (µs)")
+	fl.StringVar(&f.cpusetMems, "cpuset-mems", "", "memory nodes in which to allow execution (0-3, 0,1)")
+	fl.StringVar(&f.memoryReservation, "memory-reservation", "", "memory soft limit")
+	fl.Uint16Var(&f.blkioWeight, "blkio-weight", 0, "block IO relative weight, 10 to 1000, 0 to disable")
+	fl.StringArrayVar(&f.annotations, "annotation", nil, "an annotation for the runtime: KEY=VALUE")
+	fl.StringArrayVar(&f.expose, "expose", nil, "expose a port or a range of ports")
+	fl.StringArrayVar(&f.labelFiles, "label-file", nil, "read labels from a file of lines")
+	fl.StringVar(&f.cidfile, "cidfile", "", "write the container ID to the file")
+	fl.StringVar(&f.pull, "pull", "missing", `pull the image before running ("always", "missing", "never")`)
 	f.health.add(fl)
 	f.rf.add(c)
+}
+
+// dropCidfile removes the --cidfile of a container that was not made.
+func (f *createFlags) dropCidfile() {
+	if f.cidfile != "" {
+		_ = os.Remove(f.cidfile) // written by us moments ago; gone is fine
+	}
+}
+
+// keyValues reads NAME=VALUE flags into a map, named by flag for errors.
+func keyValues(flag string, kvs []string) (map[string]string, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--%s %q: want NAME=VALUE", flag, kv)
+		}
+		out[k] = v
+	}
+	return out, nil
 }
 
 // options turns the flags into the engine's create options: Docker's
@@ -190,9 +233,18 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 	if err != nil {
 		return fail(err)
 	}
+	var labels []string
+	for _, file := range f.labelFiles {
+		lines, err := readEnvFile(file) // the same format: lines, # comments
+		if err != nil {
+			return fail(fmt.Errorf("--label-file: %w", err))
+		}
+		labels = append(labels, lines...)
+	}
+	labels = append(labels, f.labels...)
 	o.Name = f.name
 	o.Config = mobycontainer.Config{Image: args[0], Cmd: args[1:], Env: env, User: f.user, WorkingDir: f.workdir,
-		Hostname: f.hostname, Domainname: f.domainname, Labels: labelMap(f.labels), StopSignal: f.stopSignal,
+		Hostname: f.hostname, Domainname: f.domainname, Labels: labelMap(labels), StopSignal: f.stopSignal,
 		Tty: f.tty, OpenStdin: f.interactive, StdinOnce: f.interactive && !f.detach && cmd.Name() == "run"}
 	if len(o.Config.Cmd) == 0 {
 		o.Config.Cmd = nil
@@ -215,6 +267,39 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 		Resources: mobycontainer.Resources{Memory: mem, MemorySwap: swap, NanoCPUs: int64(f.cpus * 1e9),
 			CPUShares: f.cpuShares, CpusetCpus: f.cpusetCpus}}
 	hc.GroupAdd, hc.DeviceCgroupRules, hc.VolumesFrom, hc.Runtime, hc.Links = f.groupAdd, f.deviceRules, f.volumesFrom, f.runtime, f.links
+	hc.CgroupnsMode, hc.OomScoreAdj, hc.CPUPeriod, hc.CPUQuota = mobycontainer.CgroupnsMode(f.cgroupns), f.oomScoreAdj, f.cpuPeriod, f.cpuQuota
+	hc.CpusetMems, hc.BlkioWeight = f.cpusetMems, f.blkioWeight
+	if cmd.Flags().Changed("oom-kill-disable") {
+		hc.OomKillDisable = &f.oomKillDisable
+	}
+	if f.shmSize != "" {
+		if hc.ShmSize, err = engine.ParseBytes(f.shmSize); err != nil {
+			return fail(fmt.Errorf("--shm-size: %w", err))
+		}
+	}
+	if f.memoryReservation != "" {
+		if hc.MemoryReservation, err = engine.ParseBytes(f.memoryReservation); err != nil {
+			return fail(fmt.Errorf("--memory-reservation: %w", err))
+		}
+	}
+	if hc.Sysctls, err = keyValues("sysctl", f.sysctls); err != nil {
+		return fail(err)
+	}
+	if hc.Annotations, err = keyValues("annotation", f.annotations); err != nil {
+		return fail(err)
+	}
+	for _, e := range f.expose {
+		ps, err := engine.ParseExpose(e)
+		if err != nil {
+			return fail(err)
+		}
+		if o.Config.ExposedPorts == nil {
+			o.Config.ExposedPorts = mobynetwork.PortSet{}
+		}
+		for _, p := range ps {
+			o.Config.ExposedPorts[p] = struct{}{}
+		}
+	}
 	if f.init {
 		hc.Init = &f.init
 	}
@@ -298,7 +383,13 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 		}
 		o.IDMap = &r
 	}
-	o.Pull = &engine.PullOptions{RegistryOptions: f.rf.options(), Progress: os.Stderr}
+	switch f.pull {
+	case "missing", "always":
+		o.Pull = &engine.PullOptions{RegistryOptions: f.rf.options(), Progress: os.Stderr}
+	case "never":
+	default:
+		return fail(fmt.Errorf(`--pull %q: want "always", "missing" or "never"`, f.pull))
+	}
 	return o, nil
 }
 
@@ -310,7 +401,29 @@ func (f *createFlags) prelude(g *globals, cmd *cobra.Command, args []string) (*e
 		return nil, engine.CreateOptions{}, &engine.StatusError{Status: engine.StatusFailed, Err: err}
 	}
 	o, err := f.options(cmd, args)
-	return e, o, err
+	if err != nil {
+		return e, o, err
+	}
+	if f.cidfile != "" {
+		// Docker's CLI refuses a file that is there: it may be another
+		// container's, still running.
+		if _, err := os.Stat(f.cidfile); err == nil {
+			return e, o, &engine.StatusError{Status: engine.StatusFailed, Err: fmt.Errorf("container ID file found, make sure the other container isn't running or delete %s", f.cidfile)}
+		}
+		o.ID = engine.NewContainerID()
+		if err := os.WriteFile(f.cidfile, []byte(o.ID), 0o644); err != nil {
+			return e, o, &engine.StatusError{Status: engine.StatusFailed, Err: fmt.Errorf("--cidfile: %w", err)}
+		}
+	}
+	if f.pull == "always" {
+		ctx, cancel := interruptible()
+		defer cancel()
+		named, _ := engine.WithDefaultTag(o.Config.Image)
+		if _, err := e.ImagePull(ctx, named, *o.Pull); err != nil {
+			return e, o, &engine.StatusError{Status: engine.StatusFailed, Err: err}
+		}
+	}
+	return e, o, nil
 }
 
 func createCommand(g *globals) *cobra.Command {
@@ -328,6 +441,7 @@ func createCommand(g *globals) *cobra.Command {
 			defer cancel()
 			res, err := e.ContainerCreate(ctx, o)
 			if err != nil {
+				f.dropCidfile()
 				return &engine.StatusError{Status: engine.StatusFailed, Err: err}
 			}
 			fmt.Println(res.ID)
@@ -367,6 +481,7 @@ func runCommand(g *globals) *cobra.Command {
 			if f.detach {
 				res, err := e.ContainerRun(ctx, o, nil)
 				if err != nil {
+					f.dropCidfile()
 					return err
 				}
 				fmt.Println(res.ID)

@@ -90,21 +90,40 @@ type Host struct {
 	AutoRemove bool `json:"autoRemove,omitempty"`
 	// EndWithClient kills the container when the client that started it
 	// attached goes away before it ends (a build step's builder).
-	EndWithClient  bool          `json:"endWithClient,omitempty"`
-	ReadonlyRootfs bool          `json:"readonlyRootfs,omitempty"`
-	Privileged     bool          `json:"privileged,omitempty"`
-	CapAdd         []string      `json:"capAdd,omitempty"`
-	CapDrop        []string      `json:"capDrop,omitempty"`
-	SecurityOpt    []string      `json:"securityOpt,omitempty"`
-	NetworkMode    string        `json:"networkMode"`
-	Memory         int64         `json:"memory,omitempty"`
-	PidsLimit      int64         `json:"pidsLimit,omitempty"`
-	MemorySwap     int64         `json:"memorySwap,omitempty"`
-	CPUShares      uint64        `json:"cpuShares,omitempty"`
-	CpusetCpus     string        `json:"cpusetCpus,omitempty"`
-	NanoCPUs       int64         `json:"nanoCpus,omitempty"`
-	Init           bool          `json:"init,omitempty"`
-	Restart        RestartPolicy `json:"restart"`
+	EndWithClient  bool     `json:"endWithClient,omitempty"`
+	ReadonlyRootfs bool     `json:"readonlyRootfs,omitempty"`
+	Privileged     bool     `json:"privileged,omitempty"`
+	CapAdd         []string `json:"capAdd,omitempty"`
+	CapDrop        []string `json:"capDrop,omitempty"`
+	SecurityOpt    []string `json:"securityOpt,omitempty"`
+	NetworkMode    string   `json:"networkMode"`
+	Memory         int64    `json:"memory,omitempty"`
+	PidsLimit      int64    `json:"pidsLimit,omitempty"`
+	MemorySwap     int64    `json:"memorySwap,omitempty"`
+	CPUShares      uint64   `json:"cpuShares,omitempty"`
+	CpusetCpus     string   `json:"cpusetCpus,omitempty"`
+	NanoCPUs       int64    `json:"nanoCpus,omitempty"`
+	// CPUPeriod and CPUQuota are the CFS bandwidth (--cpu-period,
+	// --cpu-quota), an alternative to NanoCPUs.
+	CPUPeriod         int64  `json:"cpuPeriod,omitempty"`
+	CPUQuota          int64  `json:"cpuQuota,omitempty"`
+	CpusetMems        string `json:"cpusetMems,omitempty"`
+	MemoryReservation int64  `json:"memoryReservation,omitempty"`
+	OomKillDisable    bool   `json:"oomKillDisable,omitempty"`
+	BlkioWeight       uint16 `json:"blkioWeight,omitempty"`
+	// OomScoreAdj is the process's oom_score_adj (--oom-score-adj).
+	OomScoreAdj int `json:"oomScoreAdj,omitempty"`
+	// ShmSize is /dev/shm's size in bytes (--shm-size; 0: 64 MiB).
+	ShmSize int64 `json:"shmSize,omitempty"`
+	// Sysctls are namespaced kernel parameters (--sysctl).
+	Sysctls map[string]string `json:"sysctls,omitempty"`
+	// CgroupnsMode is --cgroupns: "" or "private" (a cgroup namespace of
+	// its own), or "host".
+	CgroupnsMode string `json:"cgroupnsMode,omitempty"`
+	// Annotations go to the runtime spec (--annotation).
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Init        bool              `json:"init,omitempty"`
+	Restart     RestartPolicy     `json:"restart"`
 	// Binds and Tmpfs are -v and --tmpfs as given, for inspect; Mounts
 	// are all user mounts, parsed: -v, --mount, --tmpfs, image VOLUMEs.
 	Binds   []string          `json:"binds,omitempty"`

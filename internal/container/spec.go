@@ -3,6 +3,7 @@ package container
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,6 +47,7 @@ func namespacesFor(h Host, joins map[specs.LinuxNamespaceType]string) ([]specs.L
 	modes := map[specs.LinuxNamespaceType]string{
 		specs.PIDNamespace: h.PidMode, specs.IPCNamespace: h.IpcMode, specs.UTSNamespace: h.UTSMode, specs.NetworkNamespace: h.NetworkMode,
 	}
+	modes[specs.CgroupNamespace] = h.CgroupnsMode
 	var out []specs.LinuxNamespace
 	for _, t := range []specs.LinuxNamespaceType{specs.PIDNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.MountNamespace, specs.CgroupNamespace, specs.NetworkNamespace} {
 		mode := modes[t]
@@ -133,12 +135,22 @@ func Spec(c *Container, in SpecInput) (*specs.Spec, error) {
 			Capabilities: &specs.LinuxCapabilities{Bounding: capList, Effective: capList, Permitted: capList},
 			Rlimits:      rl,
 		},
-		Mounts: defaultMounts(in.EtcDir),
+		Mounts: defaultMounts(in.EtcDir, c.Host.ShmSize),
 		Linux: &specs.Linux{
 			CgroupsPath: "/berth/" + c.ID,
 			Namespaces:  namespaces,
 			Resources:   Resources(c.Host),
 		},
+	}
+	if c.Host.OomScoreAdj != 0 {
+		adj := c.Host.OomScoreAdj
+		s.Process.OOMScoreAdj = &adj
+	}
+	if len(c.Host.Sysctls) > 0 {
+		s.Linux.Sysctl = maps.Clone(c.Host.Sysctls)
+	}
+	if len(c.Host.Annotations) > 0 {
+		s.Annotations = maps.Clone(c.Host.Annotations)
 	}
 	if m := c.Host.IDMap; m != nil {
 		s.Linux.Namespaces = append([]specs.LinuxNamespace{{Type: specs.UserNamespace}}, s.Linux.Namespaces...)
@@ -177,7 +189,10 @@ func Spec(c *Container, in SpecInput) (*specs.Spec, error) {
 	return s, nil
 }
 
-func defaultMounts(etc string) []specs.Mount {
+func defaultMounts(etc string, shmSize int64) []specs.Mount {
+	if shmSize <= 0 {
+		shmSize = 64 << 20
+	}
 	m := []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
@@ -185,7 +200,7 @@ func defaultMounts(etc string) []specs.Mount {
 		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
 		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
-		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=" + strconv.FormatInt(shmSize, 10)}},
 	}
 	if etc != "" {
 		for _, f := range []string{"hostname", "hosts", "resolv.conf"} {
@@ -269,11 +284,37 @@ func Resources(h Host) *specs.LinuxResources {
 			r.Memory.Swap = &h.MemorySwap
 		}
 	}
-	if h.CPUShares > 0 || h.CpusetCpus != "" {
-		r.CPU = &specs.LinuxCPU{Cpus: h.CpusetCpus}
+	if h.MemoryReservation > 0 || h.OomKillDisable {
+		if r.Memory == nil {
+			r.Memory = &specs.LinuxMemory{}
+		}
+		if h.MemoryReservation > 0 {
+			r.Memory.Reservation = &h.MemoryReservation
+		}
+		if h.OomKillDisable {
+			r.Memory.DisableOOMKiller = &h.OomKillDisable
+		}
+	}
+	if h.CPUShares > 0 || h.CpusetCpus != "" || h.CpusetMems != "" {
+		r.CPU = &specs.LinuxCPU{Cpus: h.CpusetCpus, Mems: h.CpusetMems}
 		if h.CPUShares > 0 {
 			r.CPU.Shares = &h.CPUShares
 		}
+	}
+	if h.CPUPeriod > 0 || h.CPUQuota != 0 {
+		if r.CPU == nil {
+			r.CPU = &specs.LinuxCPU{}
+		}
+		if h.CPUPeriod > 0 {
+			period := uint64(h.CPUPeriod)
+			r.CPU.Period = &period
+		}
+		if h.CPUQuota != 0 {
+			r.CPU.Quota = &h.CPUQuota
+		}
+	}
+	if h.BlkioWeight > 0 {
+		r.BlockIO = &specs.LinuxBlockIO{Weight: &h.BlkioWeight}
 	}
 	if h.PidsLimit != 0 { // below zero: no limit
 		r.Pids = &specs.LinuxPids{Limit: &h.PidsLimit}

@@ -204,6 +204,11 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 	return c, nil
 }
 
+// NewContainerID is a fresh container ID, for a caller that names the
+// container before it exists (CreateOptions.ID: a --cidfile written
+// before the start).
+func NewContainerID() string { return container.NewID() }
+
 // WithDefaultTag is ref as Docker names what it pulls: with :latest
 // when it has no tag or digest (added then reports so: "Using default
 // tag: latest").

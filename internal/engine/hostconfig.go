@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -53,6 +54,24 @@ type IDRange = idmap.Range
 
 // ParsePortBindings reads -p flags ([IP:][HOST-PORT:]CONTAINER-PORT
 // [/PROTO], with ranges) into Docker's port map.
+// ParseExpose reads --expose: a port or a range, with /tcp (the
+// default) or /udp.
+func ParseExpose(s string) ([]mobynetwork.Port, error) {
+	pr, err := mobynetwork.ParsePortRange(s)
+	if err != nil {
+		return nil, invalid(fmt.Errorf("--expose %q: %w", s, err))
+	}
+	var out []mobynetwork.Port
+	for n := int(pr.Start()); n <= int(pr.End()); n++ {
+		p, ok := mobynetwork.PortFrom(uint16(n), pr.Proto())
+		if !ok {
+			return nil, invalid(fmt.Errorf("--expose %q: invalid port", s))
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
 func ParsePortBindings(flags []string) (mobynetwork.PortMap, error) {
 	out := mobynetwork.PortMap{}
 	for _, f := range flags {
@@ -169,6 +188,55 @@ func mountOf(m mount.Mount) (container.Mount, error) {
 	return out, nil
 }
 
+// checkResources refuses what Docker refuses of the options the model
+// keeps as given.
+func checkResources(hc mobycontainer.HostConfig) error {
+	switch {
+	case hc.NanoCPUs > 0 && hc.CPUPeriod > 0:
+		return invalid(errors.New("conflicting options: Nano CPUs and CPU Period cannot both be set"))
+	case hc.NanoCPUs > 0 && hc.CPUQuota > 0:
+		return invalid(errors.New("conflicting options: Nano CPUs and CPU Quota cannot both be set"))
+	case hc.CPUPeriod != 0 && (hc.CPUPeriod < 1000 || hc.CPUPeriod > 1000000):
+		return invalid(errors.New("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"))
+	case hc.CPUQuota > 0 && hc.CPUQuota < 1000:
+		return invalid(errors.New("CPU cfs quota can not be less than 1ms (i.e. 1000)"))
+	case hc.OomScoreAdj < -1000 || hc.OomScoreAdj > 1000:
+		return invalid(fmt.Errorf("invalid value %d, range for oom score adj is [-1000, 1000]", hc.OomScoreAdj))
+	case hc.BlkioWeight != 0 && (hc.BlkioWeight < 10 || hc.BlkioWeight > 1000):
+		return invalid(errors.New("range of blkio weight is from 10 to 1000"))
+	case hc.ShmSize < 0:
+		return invalid(errors.New("SHM size can not be less than 0"))
+	case hc.MemoryReservation < 0 || hc.Memory > 0 && hc.MemoryReservation > hc.Memory:
+		return invalid(errors.New("minimum memory limit can not be less than memory reservation limit, see usage"))
+	}
+	switch hc.CgroupnsMode {
+	case "", mobycontainer.CgroupnsModePrivate, mobycontainer.CgroupnsModeHost:
+	default:
+		return invalid(fmt.Errorf("invalid cgroup namespace mode: %s", hc.CgroupnsMode))
+	}
+	for k := range hc.Sysctls {
+		if !namespacedSysctl(k) {
+			return invalid(fmt.Errorf("sysctl '%s' is not allowed: only namespaced ones (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)", k))
+		}
+		if strings.HasPrefix(k, "net.") && hc.NetworkMode == "host" {
+			return invalid(fmt.Errorf("sysctl '%s' is not allowed in the host network namespace", k))
+		}
+	}
+	return nil
+}
+
+// namespacedSysctl reports a kernel parameter that belongs to one of
+// the container's namespaces, the ones Docker lets a container set.
+func namespacedSysctl(k string) bool {
+	switch {
+	case k == "kernel.sem", k == "kernel.domainname", k == "kernel.hostname":
+		return true
+	case strings.HasPrefix(k, "kernel.shm"), strings.HasPrefix(k, "kernel.msg"), strings.HasPrefix(k, "fs.mqueue."), strings.HasPrefix(k, "net."):
+		return true
+	}
+	return false
+}
+
 // hostOf is the container model's host options from Docker's
 // HostConfig (the networks' endpoint settings are endpointsOf's). The
 // forms the model keeps as Docker's command line
@@ -195,6 +263,15 @@ func hostOf(hc mobycontainer.HostConfig) (h container.Host, mounts []container.M
 		Restart:  container.RestartPolicy{Name: string(hc.RestartPolicy.Name), MaxRetries: hc.RestartPolicy.MaximumRetryCount},
 		GroupAdd: hc.GroupAdd, DeviceCgroupRules: hc.DeviceCgroupRules, VolumesFrom: hc.VolumesFrom,
 		Runtime: hc.Runtime, Isolation: string(hc.Isolation), VolumeDriver: hc.VolumeDriver,
+		CPUPeriod: hc.CPUPeriod, CPUQuota: hc.CPUQuota, CpusetMems: hc.CpusetMems, MemoryReservation: hc.MemoryReservation,
+		BlkioWeight: hc.BlkioWeight, OomScoreAdj: hc.OomScoreAdj, ShmSize: hc.ShmSize, Sysctls: hc.Sysctls,
+		CgroupnsMode: string(hc.CgroupnsMode), Annotations: hc.Annotations,
+	}
+	if hc.OomKillDisable != nil {
+		h.OomKillDisable = *hc.OomKillDisable
+	}
+	if err := checkResources(hc); err != nil {
+		return h, nil, err
 	}
 	if h.Restart.Name == "no" {
 		h.Restart.Name = ""

@@ -157,6 +157,13 @@ func configOf(c *container.Container) *mobycontainer.Config {
 	return out
 }
 
+func orDefaultInt(v, def int64) int64 {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
 func orEmpty(s []string) []string {
 	if s == nil {
 		return []string{}
@@ -175,13 +182,17 @@ func hostConfigOf(c *container.Container) *mobycontainer.HostConfig {
 		ExtraHosts: h.ExtraHosts, IpcMode: mobycontainer.IpcMode(orDefault(h.IpcMode, "private")),
 		PidMode: mobycontainer.PidMode(h.PidMode), UTSMode: mobycontainer.UTSMode(h.UTSMode), UsernsMode: mobycontainer.UsernsMode(h.UsernsMode),
 		Privileged: h.Privileged, PublishAllPorts: h.PublishAll, ReadonlyRootfs: h.ReadonlyRootfs, SecurityOpt: h.SecurityOpt,
-		Tmpfs: h.Tmpfs, CgroupnsMode: mobycontainer.CgroupnsModePrivate, Isolation: mobycontainer.Isolation(h.Isolation), ShmSize: 64 << 20,
+		Tmpfs: h.Tmpfs, CgroupnsMode: mobycontainer.CgroupnsMode(orDefault(h.CgroupnsMode, string(mobycontainer.CgroupnsModePrivate))),
+		Isolation: mobycontainer.Isolation(h.Isolation), ShmSize: orDefaultInt(h.ShmSize, 64<<20), Sysctls: h.Sysctls, OomScoreAdj: h.OomScoreAdj,
+		Annotations: h.Annotations,
 		GroupAdd: h.GroupAdd, VolumesFrom: h.VolumesFrom, Runtime: orDefault(h.Runtime, "runc"), VolumeDriver: h.VolumeDriver,
 		Links:       inspectLinks(c.Name, h.Links),
 		ConsoleSize: [2]uint{0, 0}, PortBindings: mobynetwork.PortMap{},
 		MaskedPaths: container.MaskedPaths(h.Privileged), ReadonlyPaths: container.ReadonlyPaths(h.Privileged),
 		Resources: mobycontainer.Resources{
 			Memory: h.Memory, MemorySwap: h.MemorySwap, NanoCPUs: h.NanoCPUs, CPUShares: int64(h.CPUShares), CpusetCpus: h.CpusetCpus,
+			CPUPeriod: h.CPUPeriod, CPUQuota: h.CPUQuota, CpusetMems: h.CpusetMems, MemoryReservation: h.MemoryReservation,
+			BlkioWeight: h.BlkioWeight, OomKillDisable: &h.OomKillDisable,
 			BlkioWeightDevice: []*blkiodev.WeightDevice{}, BlkioDeviceReadBps: []*blkiodev.ThrottleDevice{}, BlkioDeviceWriteBps: []*blkiodev.ThrottleDevice{},
 			BlkioDeviceReadIOps: []*blkiodev.ThrottleDevice{}, BlkioDeviceWriteIOps: []*blkiodev.ThrottleDevice{}, Devices: []mobycontainer.DeviceMapping{},
 			DeviceCgroupRules: h.DeviceCgroupRules, Ulimits: []*units.Ulimit{},

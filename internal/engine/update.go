@@ -65,6 +65,25 @@ func updated(h container.Host, u mobycontainer.UpdateConfig) (container.Host, er
 	if r.PidsLimit != nil {
 		h.PidsLimit = *r.PidsLimit
 	}
+	if r.CPUPeriod != 0 {
+		h.CPUPeriod = r.CPUPeriod
+	}
+	if r.CPUQuota != 0 {
+		h.CPUQuota = r.CPUQuota
+	}
+	if r.CpusetMems != "" {
+		h.CpusetMems = r.CpusetMems
+	}
+	if r.MemoryReservation != 0 {
+		h.MemoryReservation = r.MemoryReservation
+	}
+	if r.BlkioWeight != 0 {
+		h.BlkioWeight = r.BlkioWeight
+	}
+	if err := checkResources(mobycontainer.HostConfig{Resources: mobycontainer.Resources{NanoCPUs: h.NanoCPUs, CPUPeriod: h.CPUPeriod,
+		CPUQuota: h.CPUQuota, BlkioWeight: h.BlkioWeight, Memory: h.Memory, MemoryReservation: h.MemoryReservation}}); err != nil {
+		return h, err
+	}
 	if p := u.RestartPolicy; p.Name != "" {
 		if h.AutoRemove && p.Name != "no" {
 			return h, invalid(errors.New("Restart policy cannot be updated because AutoRemove is enabled for the container"))

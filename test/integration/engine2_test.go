@@ -749,3 +749,65 @@ func TestEngineNsToolsFindEngineContainers(t *testing.T) {
 	}
 	mustEngine(t, root, "rm", "-f", "web")
 }
+
+// The resource, kernel and metadata flags of run (issue 18) reach the
+// container: /dev/shm's size, sysctls, oom_score_adj, CFS period and
+// quota, a memory reservation, the host's cgroup namespace; inspect
+// shows them with annotations, --expose and --label-file; --cidfile
+// names the container; bad values fail before anything is made.
+func TestEngineRunResourceAndNamespaceFlags(t *testing.T) {
+	root := engineWithBusybox(t)
+	cid := filepath.Join(root, "cid")
+	labels := filepath.Join(root, "labels")
+	if err := os.WriteFile(labels, []byte("# a comment\nteam=storage\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hostCgroupNS, err := os.Readlink("/proc/self/ns/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := mustEngine(t, root, "run", "--name", "res", "--network", "none", "--cidfile", cid, "--shm-size", "96m",
+		"--sysctl", "net.ipv4.ip_forward=1", "--oom-score-adj", "321", "--cpu-period", "50000", "--cpu-quota", "25000",
+		"--memory-reservation", "32m", "--cgroupns", "host", "--annotation", "org.example/k=v", "--expose", "7000-7001/udp",
+		"--label-file", labels, "busybox:it", "sh", "-c",
+		"df -k /dev/shm | tail -1 | awk '{print $2}'; cat /proc/sys/net/ipv4/ip_forward /proc/self/oom_score_adj; readlink /proc/self/ns/cgroup; "+
+			"cd /sys/fs/cgroup; cat cpu/cpu.cfs_period_us cpu/cpu.cfs_quota_us memory/memory.soft_limit_in_bytes")
+	want := "98304\n1\n321\n" + hostCgroupNS + "\n50000\n25000\n33554432\n"
+	if out != want {
+		t.Fatalf("inside:\n%q\nwant\n%q", out, want)
+	}
+	id, err := os.ReadFile(cid)
+	if err != nil || !strings.HasPrefix(mustEngine(t, root, "inspect", "-f", "{{.Id}}", "res"), string(id)) || len(id) != 64 {
+		t.Fatalf("--cidfile: %q %v", id, err)
+	}
+	got := mustEngine(t, root, "inspect", "-f", "{{.HostConfig.ShmSize}} {{.HostConfig.CgroupnsMode}} {{.HostConfig.OomScoreAdj}} {{.HostConfig.CpuQuota}} {{index .HostConfig.Annotations \"org.example/k\"}} {{index .Config.Labels \"team\"}} {{len .Config.ExposedPorts}}", "res")
+	if got != "100663296 host 321 25000 v storage 2\n" {
+		t.Fatalf("inspect: %q", got)
+	}
+	if r := engine(t, root, "run", "--cidfile", cid, "busybox:it", "true"); r.code != 125 || !strings.Contains(r.stderr, "container ID file found") {
+		t.Fatalf("a --cidfile that is there: %d %q", r.code, r.stderr)
+	}
+	before := len(containerDirs(root))
+	for _, bad := range [][]string{
+		{"--sysctl", "kernel.panic=1"},
+		{"--network", "host", "--sysctl", "net.ipv4.ip_forward=1"},
+		{"--cgroupns", "bogus"},
+		{"--oom-score-adj", "2000"},
+		{"--cpus", "1", "--cpu-period", "50000"},
+		{"--blkio-weight", "5"},
+		{"--shm-size", "lots"},
+		{"--pull", "sometimes"},
+		{"--expose", "70000"},
+	} {
+		args := append(append([]string{"run", "--rm"}, bad...), "busybox:it", "true")
+		if r := engine(t, root, args...); r.code != 125 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("%v: %d %q", bad, r.code, r.stderr)
+		}
+	}
+	if r := engine(t, root, "run", "--rm", "--pull", "never", "busybox:nosuch", "true"); r.code != 125 || strings.Contains(r.stderr, "Unable to find image") && strings.Contains(r.stderr, "Pulling") {
+		t.Fatalf("--pull never of a missing image: %d %q", r.code, r.stderr)
+	}
+	if n := len(containerDirs(root)); n != before {
+		t.Fatalf("refused runs left %d containers", n-before)
+	}
+}

@@ -249,7 +249,7 @@ func TestFailingCreateRuntimeHookLeavesNothing(t *testing.T) {
 	b.spec.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/false", Args: []string{"false"}}}}
 	b.write()
 	r := berth(t, "create", "--bundle", b.dir, b.id)
-	if r.code == 0 || !strings.Contains(r.stderr, "createRuntime hook") {
+	if r.code == 0 || !strings.Contains(r.stderr, "error running hook #0 (createRuntime") {
 		t.Fatalf("create = %d %q", r.code, r.stderr)
 	}
 	assertGone(t, b.id)
