@@ -185,7 +185,7 @@ func hostConfigOf(c *container.Container) *mobycontainer.HostConfig {
 		Tmpfs: h.Tmpfs, CgroupnsMode: mobycontainer.CgroupnsMode(orDefault(h.CgroupnsMode, string(mobycontainer.CgroupnsModePrivate))),
 		Isolation: mobycontainer.Isolation(h.Isolation), ShmSize: orDefaultInt(h.ShmSize, 64<<20), Sysctls: h.Sysctls, OomScoreAdj: h.OomScoreAdj,
 		Annotations: h.Annotations,
-		GroupAdd: h.GroupAdd, VolumesFrom: h.VolumesFrom, Runtime: orDefault(h.Runtime, "runc"), VolumeDriver: h.VolumeDriver,
+		GroupAdd:    h.GroupAdd, VolumesFrom: h.VolumesFrom, Runtime: orDefault(h.Runtime, "runc"), VolumeDriver: h.VolumeDriver,
 		Links:       inspectLinks(c.Name, h.Links),
 		ConsoleSize: [2]uint{0, 0}, PortBindings: mobynetwork.PortMap{},
 		MaskedPaths: container.MaskedPaths(h.Privileged), ReadonlyPaths: container.ReadonlyPaths(h.Privileged),
