@@ -56,6 +56,7 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	o.ClassicCacheFrom = true // the classic builder's endpoint
 	js := newJSONStream(w, "stream")
 	if !boolValue(r, "q") {
 		o.Out = js

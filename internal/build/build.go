@@ -60,6 +60,11 @@ type Options struct {
 	// CacheFrom are images whose inline cache may serve steps
 	// (--cache-from), pulled when not here.
 	CacheFrom []string
+	// ClassicCacheFrom reads CacheFrom as Docker's classic builder
+	// does (the Engine API's /build): only steps whose cached image is
+	// one of those images or of their parents are reused, and an image
+	// that is not here is ignored.
+	ClassicCacheFrom bool
 	// InlineCache writes the build's cache into the result, for another
 	// build's --cache-from (--cache-to type=inline, or the build arg
 	// BUILDKIT_INLINE_CACHE=1).
@@ -179,7 +184,10 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (Result, error) {
 	if o.BuildArgs["BUILDKIT_INLINE_CACHE"] == "1" {
 		b.o.InlineCache = true
 	}
-	if len(o.CacheFrom) > 0 {
+	switch {
+	case len(o.CacheFrom) > 0 && o.ClassicCacheFrom:
+		b.cache.allowed = classicCacheImages(e, o.CacheFrom)
+	case len(o.CacheFrom) > 0:
 		v := p.step("[internal] importing cache from "+strings.Join(o.CacheFrom, ", "), "", false)
 		b.loadCacheFrom(ctx, v)
 		v.finish(nil)

@@ -27,6 +27,26 @@ import (
 type cache struct {
 	dir string
 	off bool // --no-cache: nothing is reused, results still recorded
+	// allowed, when set, are the only images a hit may name (the
+	// classic builder's cache_from: those images and their parents).
+	allowed map[string]bool
+}
+
+// classicCacheImages are the images given to the classic builder's
+// cache_from that are here, with their parents.
+func classicCacheImages(e *engine.Engine, refs []string) map[string]bool {
+	out := map[string]bool{}
+	for _, ref := range refs {
+		in, err := e.ImageInspect(ref)
+		for err == nil && !out[in.ID] {
+			out[in.ID] = true
+			if in.Parent == "" {
+				break
+			}
+			in, err = e.ImageInspect(in.Parent)
+		}
+	}
+	return out
 }
 
 // cacheVersion starts every key: a builder that makes other images of
@@ -54,6 +74,9 @@ func (c cache) get(e *engine.Engine, k string) (string, bool) {
 		return "", false // no entry
 	}
 	id := strings.TrimSpace(string(b))
+	if c.allowed != nil && !c.allowed[id] {
+		return "", false // not of the images the build may reuse
+	}
 	if _, err := e.ImageInspect(id); err != nil {
 		return "", false // the image was removed: built again
 	}

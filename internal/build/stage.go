@@ -78,6 +78,11 @@ func (b *builder) stage(ctx context.Context, index int, s instructions.Stage, la
 			st.v.finish(err)
 			return "", err
 		}
+		if silent && b.p.mode == ProgressClassic {
+			if err := b.metadataStep(st); err != nil {
+				return "", err
+			}
+		}
 		st.v.finish(nil)
 		st.v.classic(" ---> %s\n", short(st.image))
 	}
@@ -127,6 +132,18 @@ func (b *builder) stage(ctx context.Context, index int, s instructions.Stage, la
 		b.built[strings.ToLower(s.Name)] = st.image
 	}
 	return st.image, nil
+}
+
+// metadataStep is what the classic form shows of a step that changes
+// only the config: the classic builder made an image of each and
+// reused it from its cache ("Using cache"). Here the step's state is
+// recorded under its key, and a build that finds it there says so.
+func (b *builder) metadataStep(st *stageState) error {
+	if id, ok := b.cache.get(b.e, st.key); ok && id == st.image {
+		st.v.cached()
+		return nil
+	}
+	return b.cache.put(st.key, st.image)
 }
 
 // makesLayer tells the instructions that change the filesystem, the

@@ -170,6 +170,19 @@ func TestDockerCLIBuildsPullsAndPushesThroughTheAPI(t *testing.T) {
 	if imgs := mustDocker(t, sock, "images", "--format", "{{.Repository}}:{{.Tag}}", reg+"/app"); imgs != reg+"/app:v1\n" {
 		t.Fatalf("images: %q", imgs)
 	}
+	// The classic builder's --cache-from: only the given images (and
+	// their parents) serve steps, metadata steps included; an image
+	// that is not here serves none.
+	cctx := buildContext(t, map[string]string{"Dockerfile": "FROM busybox:it\nENV FOO=bar\nRUN touch baz\nRUN touch bax\n"})
+	classic := []string{"DOCKER_BUILDKIT=0"}
+	mustDocker(t, sock, "build", "-t", "cache1", cctx)
+	if r := docker(t, sock, classic, "build", "--cache-from", "cache1", "-t", "cache2", cctx); r.code != 0 || strings.Count(r.stdout, "Using cache") != 3 {
+		t.Fatalf("--cache-from cache1: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := docker(t, sock, classic, "build", "--cache-from", "nosuchtag", "-t", "cache3", cctx); r.code != 0 || strings.Count(r.stdout, "Using cache") != 0 {
+		t.Fatalf("--cache-from nosuchtag: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	mustDocker(t, sock, "rmi", "cache1", "cache2", "cache3")
 	mustDocker(t, sock, "push", reg+"/app:v1")
 	mustDocker(t, sock, "rmi", reg+"/app:v1")
 	if r := docker(t, sock, nil, "image", "inspect", reg+"/app:v1"); r.code == 0 {
