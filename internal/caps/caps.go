@@ -6,6 +6,7 @@ package caps
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -57,6 +58,28 @@ func Parse(list []string, last int) (uint64, error) {
 		}
 	}
 	return set, nil
+}
+
+// WithoutUnknown removes from c the names this build knows no
+// capability for, and returns them: runc runs such a config (one written
+// for a newer kernel) without them, with a warning.
+func WithoutUnknown(c *specs.LinuxCapabilities) []string {
+	if c == nil {
+		return nil
+	}
+	var unknown []string
+	for _, set := range []*[]string{&c.Bounding, &c.Effective, &c.Permitted, &c.Inheritable, &c.Ambient} {
+		*set = slices.DeleteFunc(slices.Clone(*set), func(n string) bool {
+			if index(n) >= 0 {
+				return false
+			}
+			if !slices.Contains(unknown, n) {
+				unknown = append(unknown, n)
+			}
+			return true
+		})
+	}
+	return unknown
 }
 
 func index(name string) int {

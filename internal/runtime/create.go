@@ -81,6 +81,11 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 			return nil, false, err
 		}
 	}
+	if spec.Process != nil {
+		if unknown := caps.WithoutUnknown(spec.Process.Capabilities); len(unknown) > 0 {
+			r.warnf("ignoring unknown capabilities: %s", strings.Join(unknown, ", "))
+		}
+	}
 	if err := Validate(spec); err != nil {
 		return nil, false, err
 	}

@@ -288,3 +288,15 @@ func TestDockerdRunsContainersWithBerthRuntime(t *testing.T) {
 	}
 	mustDocker(t, sock, "rm", "-f", id)
 }
+
+// A capability name this build does not know (a newer kernel's) is left
+// out with a warning, as runc leaves it: the config still runs.
+func TestRuntimeIgnoresUnknownCapabilities(t *testing.T) {
+	b := newBundle(t, "true")
+	c := b.spec.Process.Capabilities
+	c.Bounding, c.Permitted = append(c.Bounding, "CAP_FROM_THE_FUTURE"), append(c.Permitted, "CAP_FROM_THE_FUTURE")
+	r := b.run()
+	if r.code != 0 || !strings.Contains(r.stderr, "ignoring unknown capabilities: CAP_FROM_THE_FUTURE") {
+		t.Fatalf("unknown capability: %d %q", r.code, r.stderr)
+	}
+}
