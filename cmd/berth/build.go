@@ -142,6 +142,11 @@ func buildCommand(g *globals) *cobra.Command {
 	f.StringArrayVar(&cacheFrom, "cache-from", nil, "an image whose inline cache may serve the build's steps (pulled if not here)")
 	f.StringArrayVar(&cacheTo, "cache-to", nil, "type=inline: write the build's cache into the image, for --cache-from")
 	f.BoolVar(&pull, "pull", false, "always pull the images the build names, even those already here")
+	f.Bool("disable-content-trust", true, "skip image verification (berth verifies no content trust)")
+	// The classic builder's container options: berth's steps keep their
+	// container only while they run, and build with the engine's defaults.
+	f.Bool("rm", true, "remove intermediate containers after a successful build (berth always does)")
+	f.Bool("force-rm", false, "always remove intermediate containers (berth always does)")
 	f.StringArrayVarP(&outputs, "output", "o", nil, "also write the result: type=local|tar|oci|docker,dest=PATH (a bare PATH is a local directory, - a tar on standard output)")
 	f.StringVar(&progress, "progress", "auto", "the output's form: auto, plain, tty, quiet, or classic (Docker's classic builder)")
 	f.StringVar(&network, "network", "default", "the networking mode of RUN: default, host, none or a network's name")
@@ -173,7 +178,7 @@ func builderCommand(g *globals) *cobra.Command {
 	}
 	prune.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
 	prune.Flags().BoolVarP(&all, "all", "a", false, "remove all of it (berth's cache is one kind)")
-	bc.AddCommand(prune)
+	bc.AddCommand(prune, buildCommand(g))
 	return bc
 }
 

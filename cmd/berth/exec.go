@@ -12,6 +12,7 @@ import (
 
 func execCommand(g *globals) *cobra.Command {
 	var detach, interactive, tty bool
+	var envFiles []string
 	var o engine.ExecOptions
 	c := &cobra.Command{
 		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
@@ -25,6 +26,15 @@ func execCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return &engine.StatusError{Status: engine.StatusFailed, Err: err}
 			}
+			var env []string
+			for _, f := range envFiles {
+				kvs, err := readEnvFile(f)
+				if err != nil {
+					return &engine.StatusError{Status: engine.StatusFailed, Err: err}
+				}
+				env = append(env, kvs...)
+			}
+			o.Env = append(env, o.Env...)
 			o.Cmd, o.Tty, o.Detach = args[1:], tty, detach
 			o.Stdout, o.Stderr = os.Stdout, os.Stderr
 			fd := int(os.Stdin.Fd())
@@ -56,5 +66,7 @@ func execCommand(g *globals) *cobra.Command {
 	c.Flags().StringVarP(&o.User, "user", "u", "", "user[:group]")
 	c.Flags().StringVarP(&o.WorkingDir, "workdir", "w", "", "working directory")
 	c.Flags().StringArrayVarP(&o.Env, "env", "e", nil, "environment variables")
+	c.Flags().StringArrayVar(&envFiles, "env-file", nil, "read environment variables from a file")
+	c.Flags().BoolVar(&o.Privileged, "privileged", false, "give the command every capability the host grants")
 	return c
 }

@@ -48,7 +48,7 @@ func addImageCommands(root *cobra.Command, g *globals) {
 	imageCmd.AddCommand(
 		imagesCommand(g, "ls"), pullCommand(g), pushCommand(g), inspectCommand(g, "inspect", "image"),
 		historyCommand(g), tagCommand(g), rmiCommand(g, "rm"), pruneCommand(g),
-		saveCommand(g), loadCommand(g), importCommand(g), mountCommand(g), unmountCommand(g),
+		saveCommand(g), loadCommand(g), importCommand(g), mountCommand(g), unmountCommand(g), buildCommand(g),
 	)
 	root.AddCommand(imageCmd,
 		imagesCommand(g, "images"), pullCommand(g), pushCommand(g), loginCommand(g), logoutCommand(g),
@@ -92,6 +92,7 @@ func pullCommand(g *globals) *cobra.Command {
 	rf.add(c)
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the image's name")
 	c.Flags().StringVar(&platform, "platform", "", "pull for this platform (os/arch[/variant])")
+	c.Flags().Bool("disable-content-trust", true, "skip image verification (berth verifies no content trust)")
 	return c
 }
 
@@ -121,6 +122,7 @@ func pushCommand(g *globals) *cobra.Command {
 	}
 	rf.add(c)
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing")
+	c.Flags().Bool("disable-content-trust", true, "skip image signing (berth signs no content trust)")
 	return c
 }
 
@@ -388,6 +390,9 @@ func rmiCommand(g *globals, use string) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "remove even if in use or named more than once")
+	// berth removes no untagged parents with an image, so there is
+	// nothing to keep.
+	c.Flags().Bool("no-prune", false, "do not delete untagged parents (berth never does)")
 	if use == "rm" {
 		c.Aliases = []string{"remove"} // image remove, as Docker's
 	}

@@ -25,9 +25,10 @@ func eachContainer(g *globals, args []string, fn func(e *engine.Engine, ref stri
 	return eachName(args, func(a string) error { return fn(e, a) })
 }
 
-// stopFlag is -t/--time of stop and restart: nil when not given.
+// stopFlag is -t/--timeout (or the older --time) of stop and restart:
+// nil when not given.
 func stopFlag(cmd *cobra.Command, secs int) *int {
-	if cmd.Flags().Changed("time") {
+	if cmd.Flags().Changed("time") || cmd.Flags().Changed("timeout") {
 		return &secs
 	}
 	return nil
@@ -56,7 +57,9 @@ func stopLike(g *globals, use, short string, op func(*engine.Engine, context.Con
 			})
 		},
 	}
-	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before killing the container")
+	c.Flags().IntVarP(&timeout, "timeout", "t", 10, "seconds to wait before killing the container")
+	c.Flags().IntVar(&timeout, "time", 10, "seconds to wait before killing the container (an older name of --timeout)")
+	_ = c.Flags().MarkHidden("time") // defined just above
 	c.Flags().StringVarP(&sig, "signal", "s", "", "signal to send (default: the container's stop signal)")
 	return c
 }
@@ -244,9 +247,10 @@ func pruneCommandOf(g *globals, short, filterHelp string, what func(all bool) st
 // updateCommand changes running or stopped containers' limits and
 // restart policy.
 func updateCommand(g *globals) *cobra.Command {
-	var memory, swap, cpuset, restart string
+	var memory, swap, cpuset, cpusetMems, reservation, restart string
 	var cpus float64
-	var shares, pids int64
+	var shares, pids, period, quota int64
+	var blkio uint16
 	c := &cobra.Command{
 		Use:   "update [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Update configuration of one or more containers",
@@ -262,7 +266,11 @@ func updateCommand(g *globals) *cobra.Command {
 			} else if u.MemorySwap, err = engine.ParseBytes(swap); err != nil {
 				return usageError{fmt.Errorf("--memory-swap: %w", err)}
 			}
+			if u.MemoryReservation, err = engine.ParseBytes(reservation); err != nil {
+				return usageError{fmt.Errorf("--memory-reservation: %w", err)}
+			}
 			u.NanoCPUs, u.CPUShares, u.CpusetCpus = int64(cpus*1e9), shares, cpuset
+			u.CpusetMems, u.CPUPeriod, u.CPUQuota, u.BlkioWeight = cpusetMems, period, quota, blkio
 			if cmd.Flags().Changed("pids-limit") {
 				u.PidsLimit = &pids
 			}
@@ -293,6 +301,11 @@ func updateCommand(g *globals) *cobra.Command {
 	fl.Float64Var(&cpus, "cpus", 0, "number of CPUs")
 	fl.Int64VarP(&shares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
 	fl.StringVar(&cpuset, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
+	fl.StringVar(&cpusetMems, "cpuset-mems", "", "memory nodes in which to allow execution (0-3, 0,1)")
+	fl.Int64Var(&period, "cpu-period", 0, "limit the CPU CFS period (µs)")
+	fl.Int64Var(&quota, "cpu-quota", 0, "limit the CPU CFS quota (µs)")
+	fl.StringVar(&reservation, "memory-reservation", "", "memory soft limit")
+	fl.Uint16Var(&blkio, "blkio-weight", 0, "block IO relative weight, 10 to 1000, 0 to disable")
 	fl.Int64Var(&pids, "pids-limit", 0, "tune container pids limit (-1 for unlimited)")
 	fl.StringVar(&restart, "restart", "", "restart policy to apply when a container exits")
 	return c

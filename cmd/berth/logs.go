@@ -39,5 +39,8 @@ func logsCommand(g *globals) *cobra.Command {
 	c.Flags().StringVarP(&o.Tail, "tail", "n", "all", "lines from the end")
 	c.Flags().StringVar(&since, "since", "", "show logs since a timestamp (RFC 3339, Unix seconds) or a duration ago (10m)")
 	c.Flags().StringVar(&until, "until", "", "show logs before a timestamp or a duration ago")
+	// berth's log drivers take no attributes (labels=, env= log options),
+	// so there is nothing more to show: the output is the same.
+	c.Flags().Bool("details", false, "show extra details provided to logs (none: berth's log drivers take no attributes)")
 	return c
 }

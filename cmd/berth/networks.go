@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -54,7 +55,7 @@ func networkCommand(g *globals) *cobra.Command {
 	cf.StringArrayVar(&labels, "label", nil, "set metadata")
 	cf.StringVarP(&o.Driver, "driver", "d", "bridge", "driver (bridge only)")
 
-	var quiet bool
+	var quiet, noTrunc, forceRm bool
 	var tmpl string
 	var filters []string
 	ls := &cobra.Command{
@@ -81,7 +82,11 @@ func networkCommand(g *globals) *cobra.Command {
 			}
 			rows := make([]networkRow, len(nets))
 			for i, n := range nets {
-				rows[i] = networkRow{ID: n.ID[:12], Name: n.Name, Driver: n.Driver, Scope: n.Scope,
+				id := n.ID
+				if !noTrunc {
+					id = id[:12]
+				}
+				rows[i] = networkRow{ID: id, Name: n.Name, Driver: n.Driver, Scope: n.Scope,
 					Internal: strconv.FormatBool(n.Internal), CreatedAt: n.Created.String()}
 				if len(n.IPAM.Config) > 0 {
 					rows[i].Subnet = n.IPAM.Config[0].Subnet.String()
@@ -91,6 +96,7 @@ func networkCommand(g *globals) *cobra.Command {
 		},
 	}
 	ls.Flags().BoolVarP(&quiet, "quiet", "q", false, "only display network IDs")
+	ls.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not truncate the IDs")
 	ls.Flags().StringVar(&tmpl, "format", "", "Go template, or 'table TEMPLATE'")
 	ls.Flags().StringArrayVarP(&filters, "filter", "f", nil, "filter: name=, id=, driver=, label=, scope=, type=, dangling=")
 
@@ -123,9 +129,18 @@ func networkCommand(g *globals) *cobra.Command {
 		Short:   "Remove networks",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			return g.with(func(e *engine.Engine) error { return eachName(args, e.NetworkRemove) })
+			return g.with(func(e *engine.Engine) error {
+				return eachName(args, func(ref string) error {
+					err := e.NetworkRemove(ref)
+					if forceRm && errors.Is(err, engine.ErrNotFound) {
+						return nil // -f: a network that is not there is no error, as Docker's
+					}
+					return err
+				})
+			})
 		},
 	}
+	rm.Flags().BoolVarP(&forceRm, "force", "f", false, "do not error if the network does not exist")
 	prune := pruneCommandOf(g, "Remove networks no container is on", "filter: until=, label=, label!=",
 		func(bool) string { return "all custom networks not used by at least one container" },
 		func(e *engine.Engine, f engine.Filters, _ bool) (prunedList, error) {

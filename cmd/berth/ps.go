@@ -25,7 +25,8 @@ type psRow struct {
 func (r psRow) Label(k string) string { return r.c.Labels[k] }
 
 func psCommand(g *globals) *cobra.Command {
-	var all, quiet, noTrunc bool
+	var all, quiet, noTrunc, latest bool
+	var last int
 	var tmpl string
 	var filters []string
 	c := &cobra.Command{
@@ -42,7 +43,10 @@ func psCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			list, err := e.ContainerList(engine.ListOptions{All: all, Filters: f})
+			if latest {
+				last = 1
+			}
+			list, err := e.ContainerList(engine.ListOptions{All: all, Filters: f, Limit: last})
 			if err != nil {
 				return err
 			}
@@ -68,6 +72,8 @@ func psCommand(g *globals) *cobra.Command {
 	c.Flags().BoolVarP(&all, "all", "a", false, "show all containers (default shows just running)")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "only display container IDs")
 	c.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not truncate output")
+	c.Flags().IntVarP(&last, "last", "n", -1, "show n last created containers (includes all states)")
+	c.Flags().BoolVarP(&latest, "latest", "l", false, "show the latest created container (includes all states)")
 	c.Flags().StringVar(&tmpl, "format", "", "Go template, or 'table TEMPLATE'")
 	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "filter: id, name, label, label!, status, exited, ancestor, before, since, network, volume, publish, expose")
 	return c

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	goruntime "runtime"
 	"strings"
 	"time"
 
@@ -31,7 +32,9 @@ type createFlags struct {
 	devices, ulimits, logOpts, publish, aliases, dns, dnsSearch, dnsOpts, addHosts  []string
 	linkLocalIPs, sysctls, annotations, expose, labelFiles                          []string
 	shmSize, cgroupns, cpusetMems, memoryReservation, cidfile, pull                 string
-	cpuPeriod, cpuQuota                                                             int64
+	platform, isolation, volumeDriver, kernelMemory                                 string
+	cpuPeriod, cpuQuota, swappiness, rtPeriod, rtRuntime                            int64
+	quiet, noContentTrust                                                           bool
 	oomScoreAdj                                                                     int
 	blkioWeight                                                                     uint16
 	oomKillDisable                                                                  bool
@@ -169,6 +172,15 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.StringArrayVar(&f.labelFiles, "label-file", nil, "read labels from a file of lines")
 	fl.StringVar(&f.cidfile, "cidfile", "", "write the container ID to the file")
 	fl.StringVar(&f.pull, "pull", "missing", `pull the image before running ("always", "missing", "never")`)
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "suppress the pull output")
+	fl.StringVar(&f.platform, "platform", "", "platform of the image (os/arch[/variant]); only this host's")
+	fl.StringVar(&f.isolation, "isolation", "", "container isolation technology (on Linux: default only)")
+	fl.StringVar(&f.volumeDriver, "volume-driver", "", "volume driver for the container (local only)")
+	fl.StringVar(&f.kernelMemory, "kernel-memory", "", "kernel memory limit (ignored: recent kernels have none)")
+	fl.Int64Var(&f.swappiness, "memory-swappiness", -1, "tune the container's memory swappiness (0 to 100)")
+	fl.Int64Var(&f.rtPeriod, "cpu-rt-period", 0, "limit the CPU real-time period (µs)")
+	fl.Int64Var(&f.rtRuntime, "cpu-rt-runtime", 0, "limit the CPU real-time runtime (µs)")
+	fl.BoolVar(&f.noContentTrust, "disable-content-trust", true, "skip image verification (berth verifies no content trust)")
 	f.health.add(fl)
 	f.rf.add(c)
 }
@@ -269,6 +281,19 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 	hc.GroupAdd, hc.DeviceCgroupRules, hc.VolumesFrom, hc.Runtime, hc.Links = f.groupAdd, f.deviceRules, f.volumesFrom, f.runtime, f.links
 	hc.CgroupnsMode, hc.OomScoreAdj, hc.CPUPeriod, hc.CPUQuota = mobycontainer.CgroupnsMode(f.cgroupns), f.oomScoreAdj, f.cpuPeriod, f.cpuQuota
 	hc.CpusetMems, hc.BlkioWeight = f.cpusetMems, f.blkioWeight
+	hc.Isolation, hc.VolumeDriver = mobycontainer.Isolation(f.isolation), f.volumeDriver
+	hc.CPURealtimePeriod, hc.CPURealtimeRuntime = f.rtPeriod, f.rtRuntime
+	if f.swappiness != -1 {
+		hc.MemorySwappiness = &f.swappiness
+	}
+	if f.kernelMemory != "" {
+		fmt.Fprintln(os.Stderr, "WARNING: --kernel-memory is ignored: kernel memory limits are deprecated, and this kernel has none")
+	}
+	if f.platform != "" {
+		if host := goruntime.GOOS + "/" + goruntime.GOARCH; f.platform != host && f.platform != goruntime.GOARCH {
+			return fail(fmt.Errorf("--platform %s: berth runs images of this host's platform only (%s)", f.platform, host))
+		}
+	}
 	if cmd.Flags().Changed("oom-kill-disable") {
 		hc.OomKillDisable = &f.oomKillDisable
 	}
@@ -386,6 +411,9 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 	switch f.pull {
 	case "missing", "always":
 		o.Pull = &engine.PullOptions{RegistryOptions: f.rf.options(), Progress: os.Stderr}
+		if f.quiet {
+			o.Pull.Progress = nil
+		}
 	case "never":
 	default:
 		return fail(fmt.Errorf(`--pull %q: want "always", "missing" or "never"`, f.pull))

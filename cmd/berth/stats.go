@@ -43,11 +43,30 @@ func topCommand(g *globals) *cobra.Command {
 }
 
 type statsRow struct {
-	ID, Container, Name, CPUPerc, MemUsage, MemPerc, PIDs string
+	ID, Container, Name, CPUPerc, MemUsage, MemPerc, NetIO, BlockIO, PIDs string
+}
+
+// ioColumns are the NET I/O and BLOCK I/O cells of a sample: received
+// and sent bytes over the container's interfaces, read and written
+// bytes of its block devices.
+func ioColumns(s mobycontainer.StatsResponse) (netIO, blockIO string) {
+	var rx, tx, rd, wr uint64
+	for _, n := range s.Networks {
+		rx, tx = rx+n.RxBytes, tx+n.TxBytes
+	}
+	for _, b := range s.BlkioStats.IoServiceBytesRecursive {
+		switch strings.ToLower(b.Op) {
+		case "read":
+			rd += b.Value
+		case "write":
+			wr += b.Value
+		}
+	}
+	return format.Size(int64(rx)) + " / " + format.Size(int64(tx)), format.Size(int64(rd)) + " / " + format.Size(int64(wr))
 }
 
 func statsCommand(g *globals) *cobra.Command {
-	var noStream, all bool
+	var noStream, all, noTrunc bool
 	var tmpl string
 	c := &cobra.Command{
 		Use:   "stats [OPTIONS] [CONTAINER...]",
@@ -62,8 +81,8 @@ func statsCommand(g *globals) *cobra.Command {
 			if tmpl == "" {
 				tmpl = configFormat("statsFormat")
 			}
-			p, err := format.NewPrinter(os.Stdout, tmpl, "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.PIDs}}",
-				map[string]string{"ID": "CONTAINER ID", "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %"})
+			p, err := format.NewPrinter(os.Stdout, tmpl, "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
+				map[string]string{"ID": "CONTAINER ID", "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O"})
 			if err != nil {
 				return usageError{err}
 			}
@@ -105,9 +124,14 @@ func statsCommand(g *globals) *cobra.Command {
 						perc = float64(s.MemoryStats.Usage) * 100 / float64(limit)
 					}
 					name := strings.TrimPrefix(s.Name, "/")
-					if err := p.Row(statsRow{ID: s.ID[:12], Container: r, Name: name, CPUPerc: fmt.Sprintf("%.2f%%", engine.CPUPercent(before[r], s)),
+					id := s.ID
+					if !noTrunc {
+						id = id[:12]
+					}
+					netIO, blockIO := ioColumns(s)
+					if err := p.Row(statsRow{ID: id, Container: r, Name: name, CPUPerc: fmt.Sprintf("%.2f%%", engine.CPUPercent(before[r], s)),
 						MemUsage: format.Size(int64(s.MemoryStats.Usage)) + " / " + format.Size(int64(limit)),
-						MemPerc:  fmt.Sprintf("%.2f%%", perc), PIDs: strconv.FormatUint(s.PidsStats.Current, 10)}); err != nil {
+						MemPerc:  fmt.Sprintf("%.2f%%", perc), NetIO: netIO, BlockIO: blockIO, PIDs: strconv.FormatUint(s.PidsStats.Current, 10)}); err != nil {
 						return err
 					}
 				}
@@ -123,5 +147,6 @@ func statsCommand(g *globals) *cobra.Command {
 	c.Flags().BoolVar(&noStream, "no-stream", false, "print one sample and exit")
 	c.Flags().BoolVarP(&all, "all", "a", false, "show all containers (default shows just running)")
 	c.Flags().StringVar(&tmpl, "format", "", "Go template")
+	c.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not truncate output")
 	return c
 }

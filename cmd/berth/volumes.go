@@ -126,6 +126,15 @@ func volumeCommand(g *globals) *cobra.Command {
 			rep, err := e.VolumesPrune(f)
 			return prunedList{"Deleted Volumes:", rep.VolumesDeleted, nil}, err
 		}, true)
-	v.AddCommand(create, ls, inspect, rm, prune)
+	update := &cobra.Command{
+		Use:   "update [OPTIONS] [VOLUME]",
+		Short: "Update a volume (cluster volumes only)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(*cobra.Command, []string) error {
+			return errors.New("volume update is for cluster volumes; berth's are local volumes, which have nothing to update")
+		},
+	}
+	update.Flags().String("availability", "active", "cluster volume availability (active, pause, drain)")
+	v.AddCommand(create, ls, inspect, rm, prune, update)
 	return v
 }

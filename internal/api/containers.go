@@ -79,11 +79,8 @@ func legacyMAC(o *engine.CreateOptions, mac string) error {
 
 func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 	listed(w, r, func(f engine.Filters) ([]mobycontainer.Summary, error) {
-		cs, err := s.e.ContainerList(engine.ListOptions{All: boolValue(r, "all"), Filters: f})
-		if n, perr := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && perr == nil && n > 0 && n < len(cs) {
-			cs = cs[:n]
-		}
-		return cs, err
+		limit, _ := strconv.Atoi(r.URL.Query().Get("limit")) // none or garbage: no limit, as moby reads it
+		return s.e.ContainerList(engine.ListOptions{All: boolValue(r, "all"), Filters: f, Limit: limit})
 	})
 }
 

@@ -36,7 +36,7 @@ func (s *Server) execCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest(err))
 		return
 	}
-	id, err := s.e.ExecCreate(r.PathValue("id"), engine.ExecConfig{Cmd: req.Cmd, Env: req.Env, User: req.User, WorkingDir: req.WorkingDir, Tty: req.Tty})
+	id, err := s.e.ExecCreate(r.PathValue("id"), engine.ExecConfig{Cmd: req.Cmd, Env: req.Env, User: req.User, WorkingDir: req.WorkingDir, Tty: req.Tty, Privileged: req.Privileged})
 	if err != nil {
 		writeError(w, err)
 		return

@@ -110,7 +110,14 @@ type Host struct {
 	CpusetMems        string `json:"cpusetMems,omitempty"`
 	MemoryReservation int64  `json:"memoryReservation,omitempty"`
 	OomKillDisable    bool   `json:"oomKillDisable,omitempty"`
-	BlkioWeight       uint16 `json:"blkioWeight,omitempty"`
+	// MemorySwappiness is --memory-swappiness (0 to 100); nil keeps the
+	// kernel's.
+	MemorySwappiness *uint64 `json:"memorySwappiness,omitempty"`
+	// CPURealtimePeriod and CPURealtimeRuntime are the realtime
+	// scheduler's (--cpu-rt-period, --cpu-rt-runtime).
+	CPURealtimePeriod  uint64 `json:"cpuRealtimePeriod,omitempty"`
+	CPURealtimeRuntime int64  `json:"cpuRealtimeRuntime,omitempty"`
+	BlkioWeight        uint16 `json:"blkioWeight,omitempty"`
 	// OomScoreAdj is the process's oom_score_adj (--oom-score-adj).
 	OomScoreAdj int `json:"oomScoreAdj,omitempty"`
 	// ShmSize is /dev/shm's size in bytes (--shm-size; 0: 64 MiB).

@@ -284,7 +284,7 @@ func Resources(h Host) *specs.LinuxResources {
 			r.Memory.Swap = &h.MemorySwap
 		}
 	}
-	if h.MemoryReservation > 0 || h.OomKillDisable {
+	if h.MemoryReservation > 0 || h.OomKillDisable || h.MemorySwappiness != nil {
 		if r.Memory == nil {
 			r.Memory = &specs.LinuxMemory{}
 		}
@@ -294,11 +294,23 @@ func Resources(h Host) *specs.LinuxResources {
 		if h.OomKillDisable {
 			r.Memory.DisableOOMKiller = &h.OomKillDisable
 		}
+		r.Memory.Swappiness = h.MemorySwappiness
 	}
 	if h.CPUShares > 0 || h.CpusetCpus != "" || h.CpusetMems != "" {
 		r.CPU = &specs.LinuxCPU{Cpus: h.CpusetCpus, Mems: h.CpusetMems}
 		if h.CPUShares > 0 {
 			r.CPU.Shares = &h.CPUShares
+		}
+	}
+	if h.CPURealtimePeriod > 0 || h.CPURealtimeRuntime != 0 {
+		if r.CPU == nil {
+			r.CPU = &specs.LinuxCPU{}
+		}
+		if h.CPURealtimePeriod > 0 {
+			r.CPU.RealtimePeriod = &h.CPURealtimePeriod
+		}
+		if h.CPURealtimeRuntime != 0 {
+			r.CPU.RealtimeRuntime = &h.CPURealtimeRuntime
 		}
 	}
 	if h.CPUPeriod > 0 || h.CPUQuota != 0 {

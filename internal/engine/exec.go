@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/internal/caps"
 	"github.com/berth-project/berth/internal/console"
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/monitor"
@@ -35,6 +37,9 @@ type ExecConfig struct {
 	User       string // user[:group], resolved in the container's /etc
 	WorkingDir string // "" is the container's
 	Tty        bool
+	// Privileged gives the process every capability the host grants
+	// (the container's seccomp filter still applies, as with Docker).
+	Privileged bool
 }
 
 // ExecStartOptions are how an exec session runs.
@@ -486,6 +491,12 @@ func (e *Engine) execProcess(r *execRecord) (*specs.Process, error) {
 			return nil, err
 		}
 		p.User = u
+	}
+	if r.Config.Privileged {
+		all := caps.Known()
+		missing := caps.Unavailable(&specs.LinuxCapabilities{Bounding: all})
+		all = slices.DeleteFunc(all, func(c string) bool { return slices.Contains(missing, c) })
+		p.Capabilities = &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all}
 	}
 	return &p, nil
 }

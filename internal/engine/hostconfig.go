@@ -270,6 +270,30 @@ func hostOf(hc mobycontainer.HostConfig) (h container.Host, mounts []container.M
 	if hc.OomKillDisable != nil {
 		h.OomKillDisable = *hc.OomKillDisable
 	}
+	if s := hc.MemorySwappiness; s != nil && *s != -1 {
+		if *s < 0 || *s > 100 {
+			return h, nil, invalid(fmt.Errorf("invalid value: %d, valid memory swappiness range is 0-100", *s))
+		}
+		v := uint64(*s)
+		h.MemorySwappiness = &v
+	}
+	if hc.CPURealtimePeriod < 0 || hc.CPURealtimeRuntime < 0 && hc.CPURealtimeRuntime != -1 {
+		return h, nil, invalid(errors.New("the realtime period and runtime cannot be negative"))
+	}
+	if hc.CPURealtimePeriod > 0 && hc.CPURealtimeRuntime > hc.CPURealtimePeriod {
+		return h, nil, invalid(errors.New("cpu real-time runtime cannot be higher than cpu real-time period"))
+	}
+	h.CPURealtimePeriod, h.CPURealtimeRuntime = uint64(hc.CPURealtimePeriod), hc.CPURealtimeRuntime
+	switch hc.Isolation {
+	case "", "default":
+	default:
+		return h, nil, invalid(fmt.Errorf("invalid isolation: %s (on Linux, default is the only one)", hc.Isolation))
+	}
+	switch hc.VolumeDriver {
+	case "", "local":
+	default:
+		return h, nil, invalid(fmt.Errorf("volume driver %q: berth has the local driver only", hc.VolumeDriver))
+	}
 	if err := checkResources(hc); err != nil {
 		return h, nil, err
 	}

@@ -193,6 +193,7 @@ func hostConfigOf(c *container.Container) *mobycontainer.HostConfig {
 			Memory: h.Memory, MemorySwap: h.MemorySwap, NanoCPUs: h.NanoCPUs, CPUShares: int64(h.CPUShares), CpusetCpus: h.CpusetCpus,
 			CPUPeriod: h.CPUPeriod, CPUQuota: h.CPUQuota, CpusetMems: h.CpusetMems, MemoryReservation: h.MemoryReservation,
 			BlkioWeight: h.BlkioWeight, OomKillDisable: &h.OomKillDisable,
+			CPURealtimePeriod: int64(h.CPURealtimePeriod), CPURealtimeRuntime: h.CPURealtimeRuntime,
 			BlkioWeightDevice: []*blkiodev.WeightDevice{}, BlkioDeviceReadBps: []*blkiodev.ThrottleDevice{}, BlkioDeviceWriteBps: []*blkiodev.ThrottleDevice{},
 			BlkioDeviceReadIOps: []*blkiodev.ThrottleDevice{}, BlkioDeviceWriteIOps: []*blkiodev.ThrottleDevice{}, Devices: []mobycontainer.DeviceMapping{},
 			DeviceCgroupRules: h.DeviceCgroupRules, Ulimits: []*units.Ulimit{},
@@ -201,6 +202,10 @@ func hostConfigOf(c *container.Container) *mobycontainer.HostConfig {
 	if h.Init {
 		t := true
 		hc.Init = &t
+	}
+	if s := h.MemorySwappiness; s != nil {
+		v := int64(*s)
+		hc.MemorySwappiness = &v
 	}
 	if h.PidsLimit != 0 {
 		n := h.PidsLimit

@@ -23,6 +23,9 @@ type ListOptions struct {
 	// exited filter implies All).
 	All     bool
 	Filters Filters
+	// Limit, above 0, lists only that many containers, the newest, of
+	// any status (ps -n, -l).
+	Limit int
 }
 
 // The ps filters Docker knows.
@@ -80,7 +83,7 @@ func (e *Engine) ContainerList(o ListOptions) ([]mobycontainer.Summary, error) {
 		}
 		ancestors = append(ancestors, a)
 	}
-	showAll := o.All || len(f["status"]) > 0 || len(exited) > 0
+	showAll := o.All || o.Limit > 0 || len(f["status"]) > 0 || len(exited) > 0
 	now := time.Now()
 	out := []mobycontainer.Summary{}
 	for _, c := range all {
@@ -106,6 +109,9 @@ func (e *Engine) ContainerList(o ListOptions) ([]mobycontainer.Summary, error) {
 			f.any("is-task", func(v string) bool { return v == "false" })
 		if ok {
 			out = append(out, s)
+		}
+		if o.Limit > 0 && len(out) == o.Limit {
+			break // newest first: these are the newest
 		}
 	}
 	return out, nil

@@ -131,6 +131,10 @@ func (e *Engine) ContainerStats(ref string) (mobycontainer.StatsResponse, error)
 	if c.Host.OwnNetworkNamespace() {
 		out.Networks = netStats(c.State.Pid)
 	}
+	for _, b := range s.Blkio.IoServiceBytesRecursive {
+		out.BlkioStats.IoServiceBytesRecursive = append(out.BlkioStats.IoServiceBytesRecursive,
+			mobycontainer.BlkioStatEntry{Major: b.Major, Minor: b.Minor, Op: b.Op, Value: b.Value})
+	}
 	return out, nil
 }
 

@@ -811,3 +811,48 @@ func TestEngineRunResourceAndNamespaceFlags(t *testing.T) {
 		t.Fatalf("refused runs left %d containers", n-before)
 	}
 }
+
+// More of Docker's flags (issue 18): exec --env-file and --privileged,
+// ps -n and -l, stats' NET I/O and BLOCK I/O, update's CFS quota, stop
+// --timeout, network rm -f of a missing network, volume update's clear
+// refusal, and the flags that change nothing here (logs --details, rmi
+// --no-prune) being taken.
+func TestEngineMoreDockerFlags(t *testing.T) {
+	root := engineWithBusybox(t)
+	envFile := filepath.Join(root, "env")
+	if err := os.WriteFile(envFile, []byte("FROM_FILE=yes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustEngine(t, root, "run", "-d", "--name", "first", "--network", "none", "busybox:it", "sleep", "100")
+	mustEngine(t, root, "run", "--name", "second", "--network", "none", "busybox:it", "true")
+	if got := mustEngine(t, root, "exec", "--env-file", envFile, "first", "sh", "-c", "echo $FROM_FILE; grep CapEff /proc/self/status"); !strings.HasPrefix(got, "yes\nCapEff:\t00000000a80425fb\n") {
+		t.Fatalf("exec --env-file: %q", got)
+	}
+	if got := mustEngine(t, root, "exec", "--privileged", "first", "grep", "CapEff", "/proc/self/status"); got == "CapEff:\t00000000a80425fb\n" || !strings.HasPrefix(got, "CapEff:\t000001") {
+		t.Fatalf("exec --privileged: %q", got)
+	}
+	if got := mustEngine(t, root, "ps", "-l", "--format", "{{.Names}}"); got != "second\n" {
+		t.Fatalf("ps -l: %q", got)
+	}
+	if got := mustEngine(t, root, "ps", "-n", "2", "--format", "{{.Names}}"); got != "second\nfirst\n" {
+		t.Fatalf("ps -n 2: %q", got)
+	}
+	if st := mustEngine(t, root, "stats", "--no-stream", "first"); !strings.Contains(st, "NET I/O") || !strings.Contains(st, "BLOCK I/O") {
+		t.Fatalf("stats columns: %q", st)
+	}
+	mustEngine(t, root, "update", "--cpu-period", "100000", "--cpu-quota", "50000", "first")
+	if got := mustEngine(t, root, "exec", "first", "cat", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"); got != "50000\n" {
+		t.Fatalf("update --cpu-quota: %q", got)
+	}
+	mustEngine(t, root, "logs", "--details", "second")
+	mustEngine(t, root, "stop", "--timeout", "1", "first")
+	if r := engine(t, root, "network", "rm", "-f", "no-such-network"); r.code != 0 {
+		t.Fatalf("network rm -f of a missing network: %d %q", r.code, r.stderr)
+	}
+	if r := engine(t, root, "volume", "update", "v"); r.code == 0 || !strings.Contains(r.stderr, "cluster volumes") {
+		t.Fatalf("volume update: %d %q", r.code, r.stderr)
+	}
+	mustEngine(t, root, "tag", "busybox:it", "busybox:extra")
+	mustEngine(t, root, "rmi", "--no-prune", "busybox:extra")
+	mustEngine(t, root, "rm", "-f", "first", "second")
+}
