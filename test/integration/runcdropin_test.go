@@ -300,3 +300,33 @@ func TestRuntimeIgnoresUnknownCapabilities(t *testing.T) {
 		t.Fatalf("unknown capability: %d %q", r.code, r.stderr)
 	}
 }
+
+// An update that sets the device rules again changes only what differs
+// (cgroup v1): a process writing to /dev/null all along never finds it
+// denied, as it would between a replayed "deny all" and the allows.
+func TestRuntimeDeviceUpdateHasNoDeniedWindow(t *testing.T) {
+	b := newBundle(t, "sh", "-c", "while :; do echo x > /dev/null || exit 7; done")
+	one, three := int64(1), int64(3)
+	rules := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}, {Allow: true, Type: "c", Major: &one, Minor: &three, Access: "rwm"}}
+	b.spec.Linux.Resources = &specs.LinuxResources{Devices: rules}
+	b.write()
+	if r := berth(t, "run", "-d", "--bundle", b.dir, b.id); r.code != 0 {
+		t.Fatalf("run: %d %s", r.code, r.stderr)
+	}
+	data, err := json.Marshal(specs.LinuxResources{Devices: rules})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := filepath.Join(b.dir, "resources.json")
+	if err := os.WriteFile(res, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 30; i++ {
+		if r := berth(t, "update", "-r", res, b.id); r.code != 0 {
+			t.Fatalf("update: %d %s", r.code, r.stderr)
+		}
+	}
+	if st := b.state().Status; st != "running" {
+		t.Fatalf("the writer to /dev/null stopped (%s): it was denied during an update", st)
+	}
+}

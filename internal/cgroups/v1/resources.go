@@ -277,8 +277,11 @@ func (m *Manager) setBlkio(r *specs.LinuxResources, w *fscommon.Warnings) error 
 	return nil
 }
 
-// setDevices replays the rules in order: the devices controller starts
-// from its parent's list, so a config normally begins with "deny all".
+// setDevices applies the rules: only the difference when the cgroup's
+// list of allowed devices is to become another such list (see
+// devices.go), else by replaying them in order (a new cgroup starts from
+// its parent's list, often "allow all", so a config normally begins
+// with "deny all").
 func (m *Manager) setDevices(r *specs.LinuxResources, _ *fscommon.Warnings) error {
 	if len(r.Devices) == 0 {
 		return nil
@@ -286,6 +289,24 @@ func (m *Manager) setDevices(r *specs.LinuxResources, _ *fscommon.Warnings) erro
 	d, err := m.need("devices", "device rules")
 	if err != nil {
 		return err
+	}
+	if list, err := fscommon.ReadFile(d, "devices.list"); err == nil {
+		if cur, ok := parseDeviceList(list); ok {
+			if want, ok := cur.apply(r.Devices); ok {
+				allow, deny := deviceWrites(cur, want)
+				for _, a := range allow {
+					if err := fscommon.WriteFile(d, "devices.allow", a); err != nil {
+						return err
+					}
+				}
+				for _, x := range deny {
+					if err := fscommon.WriteFile(d, "devices.deny", x); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+		}
 	}
 	for _, rule := range r.Devices {
 		file := "devices.deny"
