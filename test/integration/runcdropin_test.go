@@ -161,6 +161,23 @@ func removeIfMade(t *testing.T, paths ...string) {
 	})
 }
 
+// peerDir checks that the peer daemon is installed (from pkg) and
+// returns a directory of the test's for its state; what the daemon
+// makes in its fixed places goes at the end.
+func peerDir(t *testing.T, daemon, pkg string, fixed ...string) string {
+	t.Helper()
+	if _, err := exec.LookPath(daemon); err != nil {
+		t.Fatalf("%s is not installed (%s; make deps installs it)", daemon, pkg)
+	}
+	dir, err := os.MkdirTemp(suiteDir, daemon+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	removeIfMade(t, fixed...)
+	return dir
+}
+
 // startDaemon starts a daemon of a peer (containerd, dockerd) with its
 // output kept, waits for its socket, and stops it by its PID at the end.
 func startDaemon(t *testing.T, sock string, name string, args ...string) {
@@ -198,15 +215,7 @@ func startDaemon(t *testing.T, sock string, name string, args ...string) {
 // containerd's runc shim drives berth-runtime as it drives runc
 // (BinaryName): create, start, its log file in json, delete.
 func TestContainerdRunsContainersWithBerthRuntime(t *testing.T) {
-	if _, err := exec.LookPath("containerd"); err != nil {
-		t.Fatal("containerd is not installed (Debian's containerd; make deps installs it)")
-	}
-	dir, err := os.MkdirTemp(suiteDir, "containerd-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	removeIfMade(t, "/run/containerd")
+	dir := peerDir(t, "containerd", "Debian's containerd", "/run/containerd")
 	sock := filepath.Join(dir, "containerd.sock")
 	cfg := fmt.Sprintf("version = 2\nroot = %q\nstate = %q\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n[grpc]\n  address = %q\n[ttrpc]\n  address = %q\n",
 		filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock, sock+".ttrpc")
@@ -240,15 +249,7 @@ func TestContainerdRunsContainersWithBerthRuntime(t *testing.T) {
 // runtime, with the zero block-IO weight it sends for every container.
 func TestDockerdRunsContainersWithBerthRuntime(t *testing.T) {
 	requireDockerCLI(t)
-	if _, err := exec.LookPath("dockerd"); err != nil {
-		t.Fatal("dockerd is not installed (Debian's docker.io; make deps installs it)")
-	}
-	dir, err := os.MkdirTemp(suiteDir, "dockerd-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	removeIfMade(t, "/etc/docker", "/run/docker", "/run/containerd")
+	dir := peerDir(t, "dockerd", "Debian's docker.io", "/etc/docker", "/run/docker", "/run/containerd")
 	sock := filepath.Join(dir, "docker.sock")
 	parent := filepath.Join(cgPrefix, "dockerd")
 	if err := os.WriteFile(filepath.Join(dir, "daemon.json"), []byte("{}"), 0o600); err != nil {
