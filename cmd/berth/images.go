@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	mobyimage "github.com/moby/moby/api/types/image"
+	mobyregistry "github.com/moby/moby/api/types/registry"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -51,7 +53,7 @@ func addImageCommands(root *cobra.Command, g *globals) {
 		saveCommand(g), loadCommand(g), importCommand(g), mountCommand(g), unmountCommand(g), buildCommand(g),
 	)
 	root.AddCommand(imageCmd,
-		imagesCommand(g, "images"), pullCommand(g), pushCommand(g), loginCommand(g), logoutCommand(g),
+		imagesCommand(g, "images"), pullCommand(g), pushCommand(g), loginCommand(g), logoutCommand(g), searchCommand(g),
 		inspectCommand(g, "inspect", ""), historyCommand(g), tagCommand(g), rmiCommand(g, "rmi"),
 		saveCommand(g), loadCommand(g), importCommand(g),
 	)
@@ -577,4 +579,84 @@ func unmountCommand(g *globals) *cobra.Command {
 			return g.with(func(e *engine.Engine) error { return e.ImageUnmount(args[0]) })
 		},
 	}
+}
+
+// searchRow is one line of search.
+type searchRow struct {
+	Name, Description, StarCount, IsOfficial, IsAutomated string
+}
+
+// searchCommand is search: a registry's catalog (REGISTRY/TERM), as the
+// engine searches; Docker Hub's index is not a catalog.
+func searchCommand(g *globals) *cobra.Command {
+	var rf registryFlags
+	var limit int
+	var tmpl string
+	var filters []string
+	c := &cobra.Command{
+		Use:   "search [OPTIONS] REGISTRY/TERM",
+		Short: "Search a registry for images",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			keep := func(r mobyregistry.SearchResult) bool { return true }
+			for _, f := range filters {
+				k, v, _ := strings.Cut(f, "=")
+				prev := keep
+				switch k {
+				case "stars":
+					n, err := strconv.Atoi(v)
+					if err != nil {
+						return usageError{fmt.Errorf("invalid filter 'stars=%s'", v)}
+					}
+					keep = func(r mobyregistry.SearchResult) bool { return prev(r) && r.StarCount >= n }
+				case "is-official", "is-automated":
+					want, err := strconv.ParseBool(v)
+					if err != nil {
+						return usageError{fmt.Errorf("invalid filter '%s=%s'", k, v)}
+					}
+					keep = func(r mobyregistry.SearchResult) bool {
+						got := r.IsOfficial
+						if k == "is-automated" {
+							got = r.IsAutomated // deprecated by Docker, still a filter of its CLI
+						}
+						return prev(r) && got == want
+					}
+				default:
+					return usageError{fmt.Errorf("invalid filter %q: want stars=, is-official= or is-automated=", f)}
+				}
+			}
+			e, err := g.engine()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := interruptible()
+			defer cancel()
+			res, err := e.ImageSearch(ctx, args[0], limit, rf.options())
+			if err != nil {
+				return err
+			}
+			var rows []searchRow
+			for _, r := range res {
+				if !keep(r) {
+					continue
+				}
+				rows = append(rows, searchRow{Name: r.Name, Description: r.Description, StarCount: strconv.Itoa(r.StarCount),
+					IsOfficial: boolMark(r.IsOfficial), IsAutomated: boolMark(r.IsAutomated)})
+			}
+			return printRows(tmpl, "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}", map[string]string{"StarCount": "STARS", "IsOfficial": "OFFICIAL"}, rows)
+		},
+	}
+	c.Flags().IntVar(&limit, "limit", 25, "max number of search results")
+	c.Flags().StringVar(&tmpl, "format", "", "Go template, or 'table TEMPLATE'")
+	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "filter: stars=, is-official=, is-automated=")
+	c.Flags().Bool("no-trunc", false, "do not truncate output")
+	rf.add(c)
+	return c
+}
+
+func boolMark(b bool) string {
+	if b {
+		return "[OK]"
+	}
+	return ""
 }

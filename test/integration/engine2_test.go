@@ -854,5 +854,11 @@ func TestEngineMoreDockerFlags(t *testing.T) {
 	}
 	mustEngine(t, root, "tag", "busybox:it", "busybox:extra")
 	mustEngine(t, root, "rmi", "--no-prune", "busybox:extra")
+	if r := engine(t, root, "search", "busybox"); r.code == 0 || !strings.Contains(r.stderr, "name the registry to search") {
+		t.Fatalf("search without a registry: %d %q", r.code, r.stderr)
+	}
+	if r := engine(t, root, "search", "--filter", "color=red", "localhost:1/x"); r.code == 0 || !strings.Contains(r.stderr, "invalid filter") {
+		t.Fatalf("search with a bad filter: %d %q", r.code, r.stderr)
+	}
 	mustEngine(t, root, "rm", "-f", "first", "second")
 }
