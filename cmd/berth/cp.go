@@ -49,7 +49,8 @@ func exportCommand(g *globals) *cobra.Command {
 
 // cpCommand copies between a container and the host.
 func cpCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var archive bool
+	c := &cobra.Command{
 		Use:   "cp CONTAINER:SRC_PATH DEST_PATH | SRC_PATH CONTAINER:DEST_PATH",
 		Short: "Copy files between a container and the host",
 		Args:  cobra.ExactArgs(2),
@@ -75,7 +76,11 @@ func cpCommand(g *globals) *cobra.Command {
 			case args[0] == "-":
 				return e.ContainerExtract(dstC, dstP, os.Stdin, engine.ExtractOptions{})
 			}
-			return e.ContainerCopyTo(dstC, args[0], dstP)
+			return e.ContainerCopyToWith(dstC, args[0], dstP, engine.CopyOptions{KeepOwner: archive})
 		},
 	}
+	c.Flags().BoolVarP(&archive, "archive", "a", false, "archive mode: keep the owners (uid/gid) of what is copied in")
+	// berth prints no progress, so there is nothing to suppress.
+	c.Flags().BoolP("quiet", "q", false, "suppress progress output (berth prints none)")
+	return c
 }

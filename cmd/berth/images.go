@@ -47,15 +47,16 @@ func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 func addImageCommands(root *cobra.Command, g *globals) {
 	imageCmd := &cobra.Command{Use: "image", Short: "Manage images"}
+	p := hostPlatformFlag
 	imageCmd.AddCommand(
-		imagesCommand(g, "ls"), pullCommand(g), pushCommand(g), inspectCommand(g, "inspect", "image"),
-		historyCommand(g), tagCommand(g), rmiCommand(g, "rm"), pruneCommand(g),
-		saveCommand(g), loadCommand(g), importCommand(g), mountCommand(g), unmountCommand(g), buildCommand(g),
+		imagesCommand(g, "ls"), pullCommand(g), p(pushCommand(g)), p(inspectCommand(g, "inspect", "image")),
+		p(historyCommand(g)), tagCommand(g), p(rmiCommand(g, "rm")), pruneCommand(g),
+		p(saveCommand(g)), p(loadCommand(g)), importCommand(g), mountCommand(g), unmountCommand(g), buildCommand(g),
 	)
 	root.AddCommand(imageCmd,
-		imagesCommand(g, "images"), pullCommand(g), pushCommand(g), loginCommand(g), logoutCommand(g), searchCommand(g),
-		inspectCommand(g, "inspect", ""), historyCommand(g), tagCommand(g), rmiCommand(g, "rmi"),
-		saveCommand(g), loadCommand(g), importCommand(g),
+		imagesCommand(g, "images"), pullCommand(g), p(pushCommand(g)), loginCommand(g), logoutCommand(g), searchCommand(g),
+		inspectCommand(g, "inspect", ""), p(historyCommand(g)), tagCommand(g), p(rmiCommand(g, "rmi")),
+		p(saveCommand(g)), p(loadCommand(g)), importCommand(g),
 	)
 }
 

@@ -8,11 +8,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/format"
 )
 
 func inspectCommand(g *globals, use, only string) *cobra.Command {
 	var tmpl, kind string
+	var size bool
 	c := &cobra.Command{
 		Use:   use + " [OPTIONS] NAME|ID [NAME|ID...]",
 		Short: "Show containers or images in detail (JSON)",
@@ -32,6 +34,13 @@ func inspectCommand(g *globals, use, only string) *cobra.Command {
 					}
 					continue
 				}
+				if cj, ok := v.(*engine.ContainerJSON); ok && size {
+					rw, rootfs, err := e.ContainerSize(cj.ID)
+					if err != nil {
+						return err
+					}
+					cj.SizeRw, cj.SizeRootFs = &rw, &rootfs
+				}
 				out = append(out, v)
 			}
 			if err := printObjects(tmpl, out); err != nil {
@@ -42,6 +51,7 @@ func inspectCommand(g *globals, use, only string) *cobra.Command {
 	}
 	c.Flags().StringVarP(&tmpl, "format", "f", "", "Go template")
 	c.Flags().StringVar(&kind, "type", only, "container, image, network or volume")
+	c.Flags().BoolVarP(&size, "size", "s", false, "display total file sizes if the type is container")
 	return c
 }
 

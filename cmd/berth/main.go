@@ -12,11 +12,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	goruntime "runtime"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-project/berth/internal/api"
 	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/nstool"
 )
@@ -145,6 +147,35 @@ func versionLine() string {
 	return fmt.Sprintf("%s (OCI runtime spec %s)", engine.Version, engine.SpecVersion())
 }
 
+// versionInfo is version's template data, in the shape of Docker's
+// (berth has no daemon: the engine the CLI runs is the server).
+type versionInfo struct {
+	Client, Server versionPart
+}
+
+type versionPart struct {
+	Version, APIVersion, GoVersion, Os, Arch string
+}
+
+func versionCommand() *cobra.Command {
+	var tmpl string
+	c := &cobra.Command{
+		Use:   "version",
+		Short: "Show the version",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if tmpl == "" {
+				fmt.Println("berth version " + versionLine())
+				return nil
+			}
+			part := versionPart{Version: engine.Version, APIVersion: api.APIVersion, GoVersion: goruntime.Version(), Os: goruntime.GOOS, Arch: goruntime.GOARCH}
+			return printTemplate(tmpl, []versionInfo{{Client: part, Server: part}})
+		},
+	}
+	c.Flags().StringVarP(&tmpl, "format", "f", "", "Go template ({{.Client.Version}}, {{.Server.APIVersion}}, ...)")
+	return c
+}
+
 func newRoot(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "berth",
@@ -158,15 +189,7 @@ func newRoot(g *globals) *cobra.Command {
 	pf.StringVar(&g.root, "root", defaultRoot(), "storage root: images, containers ($BERTH_STORAGE)")
 	pf.StringVar(&g.runRoot, "runroot", defaultRunRoot(), "runtime state root ($BERTH_ROOT)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level (debug, info, warn, error)")
-	root.AddCommand(
-		&cobra.Command{
-			Use:   "version",
-			Short: "Show the version",
-			Args:  cobra.NoArgs,
-			Run:   func(*cobra.Command, []string) { fmt.Println("berth version " + versionLine()) },
-		},
-		nsCommand(g),
-	)
+	root.AddCommand(versionCommand(), nsCommand(g))
 	addImageCommands(root, g)
 	addSystemCommands(root, g)
 	containerCmd := &cobra.Command{Use: "container", Short: "Manage containers"}

@@ -122,6 +122,9 @@ func networkCommand(g *globals) *cobra.Command {
 		},
 	}
 	inspect.Flags().StringVarP(&itmpl, "format", "f", "", "Go template")
+	// Docker's --verbose adds a swarm network's services and peers; a
+	// local network has none, so the output is the same.
+	inspect.Flags().BoolP("verbose", "v", false, "verbose output (the same for local networks)")
 
 	rm := &cobra.Command{
 		Use:     "rm NETWORK [NETWORK...]",
@@ -158,6 +161,7 @@ func networkCommand(g *globals) *cobra.Command {
 		},
 	}
 	connect.Flags().StringVar(&eo.IP, "ip", "", "IPv4 address")
+	connect.Flags().StringArrayVar(&eo.Links, "link", nil, "add a link to another container: NAME[:ALIAS]")
 	connect.Flags().StringArrayVar(&eo.Aliases, "alias", nil, "network-scoped alias")
 	connect.Flags().StringArrayVar(&eo.LinkLocalIPs, "link-local-ip", nil, "a link-local address (repeatable)")
 	disconnect := &cobra.Command{

@@ -16,7 +16,7 @@ import (
 
 // psRow is one row of ps, with the fields Docker's --format offers.
 type psRow struct {
-	ID, Image, Command, CreatedAt, RunningFor, Status, Ports, Names, State, Networks, Mounts string
+	ID, Image, Command, CreatedAt, RunningFor, Status, Ports, Names, State, Networks, Mounts, Size string
 	Labels                                                                                   string
 	c                                                                                        mobycontainer.Summary
 }
@@ -25,7 +25,7 @@ type psRow struct {
 func (r psRow) Label(k string) string { return r.c.Labels[k] }
 
 func psCommand(g *globals) *cobra.Command {
-	var all, quiet, noTrunc, latest bool
+	var all, quiet, noTrunc, latest, size bool
 	var last int
 	var tmpl string
 	var filters []string
@@ -46,11 +46,14 @@ func psCommand(g *globals) *cobra.Command {
 			if latest {
 				last = 1
 			}
-			list, err := e.ContainerList(engine.ListOptions{All: all, Filters: f, Limit: last})
+			list, err := e.ContainerList(engine.ListOptions{All: all, Filters: f, Limit: last, Size: size})
 			if err != nil {
 				return err
 			}
 			def := "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+			if size {
+				def += "\t{{.Size}}"
+			}
 			if quiet {
 				def = "{{.ID}}"
 			} else if tmpl == "" {
@@ -74,6 +77,7 @@ func psCommand(g *globals) *cobra.Command {
 	c.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not truncate output")
 	c.Flags().IntVarP(&last, "last", "n", -1, "show n last created containers (includes all states)")
 	c.Flags().BoolVarP(&latest, "latest", "l", false, "show the latest created container (includes all states)")
+	c.Flags().BoolVarP(&size, "size", "s", false, "display total file sizes")
 	c.Flags().StringVar(&tmpl, "format", "", "Go template, or 'table TEMPLATE'")
 	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "filter: id, name, label, label!, status, exited, ancestor, before, since, network, volume, publish, expose")
 	return c
@@ -89,7 +93,8 @@ func psRowOf(s mobycontainer.Summary, now time.Time, noTrunc bool) psRow {
 	}
 	created := time.Unix(s.Created, 0)
 	row := psRow{ID: id, Image: s.Image, Command: strconv.Quote(cmd), State: string(s.State), Status: s.Status,
-		CreatedAt: created.Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: format.Ago(created, now), c: s}
+		CreatedAt: created.Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: format.Ago(created, now), c: s,
+		Size: format.Size(s.SizeRw) + " (virtual " + format.Size(s.SizeRootFs) + ")"}
 	var names []string
 	for _, n := range s.Names {
 		names = append(names, strings.TrimPrefix(n, "/"))

@@ -185,6 +185,28 @@ func (f *createFlags) add(c *cobra.Command) {
 	f.rf.add(c)
 }
 
+// checkHostPlatform takes a --platform that is this host's (or none):
+// berth's store keeps images of this host's platform only.
+func checkHostPlatform(p string) error {
+	if host := goruntime.GOOS + "/" + goruntime.GOARCH; p != "" && p != host && p != goruntime.GOARCH {
+		return fmt.Errorf("--platform %s: berth keeps and runs images of this host's platform only (%s)", p, host)
+	}
+	return nil
+}
+
+// hostPlatformFlag gives c Docker's --platform, checked before c runs.
+func hostPlatformFlag(c *cobra.Command) *cobra.Command {
+	var p string
+	c.Flags().StringVar(&p, "platform", "", "the image's platform (os/arch): this host's only")
+	c.PreRunE = func(*cobra.Command, []string) error {
+		if err := checkHostPlatform(p); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+	return c
+}
+
 // dropCidfile removes the --cidfile of a container that was not made.
 func (f *createFlags) dropCidfile() {
 	if f.cidfile != "" {
@@ -289,10 +311,8 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 	if f.kernelMemory != "" {
 		fmt.Fprintln(os.Stderr, "WARNING: --kernel-memory is ignored: kernel memory limits are deprecated, and this kernel has none")
 	}
-	if f.platform != "" {
-		if host := goruntime.GOOS + "/" + goruntime.GOARCH; f.platform != host && f.platform != goruntime.GOARCH {
-			return fail(fmt.Errorf("--platform %s: berth runs images of this host's platform only (%s)", f.platform, host))
-		}
+	if err := checkHostPlatform(f.platform); err != nil {
+		return fail(err)
 	}
 	if cmd.Flags().Changed("oom-kill-disable") {
 		hc.OomKillDisable = &f.oomKillDisable

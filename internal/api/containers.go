@@ -80,12 +80,18 @@ func legacyMAC(o *engine.CreateOptions, mac string) error {
 func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 	listed(w, r, func(f engine.Filters) ([]mobycontainer.Summary, error) {
 		limit, _ := strconv.Atoi(r.URL.Query().Get("limit")) // none or garbage: no limit, as moby reads it
-		return s.e.ContainerList(engine.ListOptions{All: boolValue(r, "all"), Filters: f, Limit: limit})
+		return s.e.ContainerList(engine.ListOptions{All: boolValue(r, "all"), Filters: f, Limit: limit, Size: boolValue(r, "size")})
 	})
 }
 
 func (s *Server) containerInspect(w http.ResponseWriter, r *http.Request) {
 	c, err := s.e.ContainerInspect(r.PathValue("id"))
+	if err == nil && boolValue(r, "size") {
+		var rw, rootfs int64
+		if rw, rootfs, err = s.e.ContainerSize(c.ID); err == nil {
+			c.SizeRw, c.SizeRootFs = &rw, &rootfs
+		}
+	}
 	reply(w, http.StatusOK, c, err)
 }
 

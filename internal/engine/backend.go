@@ -34,6 +34,7 @@ type ContainerBackend interface {
 	ContainerWait(ctx context.Context, ref string, cond WaitCondition) (mobycontainer.WaitResponse, error)
 	ContainerList(o ListOptions) ([]mobycontainer.Summary, error)
 	ContainerInspect(ref string) (*ContainerJSON, error)
+	ContainerSize(ref string) (rw, rootfs int64, err error)
 	ContainerLogs(ctx context.Context, ref string, o LogsOptions, stdout, stderr io.Writer) error
 	ContainerTop(ref, psArgs string) (mobycontainer.TopResponse, error)
 	ContainerStats(ref string) (mobycontainer.StatsResponse, error)

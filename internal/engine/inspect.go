@@ -65,6 +65,28 @@ func (e *Engine) ContainerInspect(ref string) (*ContainerJSON, error) {
 	return e.inspect(c), nil
 }
 
+// ContainerSize is the size of a container's writable layer, and with
+// its image's (inspect -s, the API's size=1).
+func (e *Engine) ContainerSize(ref string) (rw, rootfs int64, err error) {
+	c, err := e.get(ref)
+	if err != nil {
+		return 0, 0, err
+	}
+	rw, rootfs = e.sizes(c)
+	return rw, rootfs, nil
+}
+
+// sizes are a container's writable layer's size and, with its image's,
+// its root filesystem's.
+func (e *Engine) sizes(c *container.Container) (rw, rootfs int64) {
+	rw = dirSize(e.upperDir(c))
+	rootfs = rw
+	if img, err := e.images.Get(c.Image); err == nil {
+		rootfs += e.images.Size(img)
+	}
+	return rw, rootfs
+}
+
 func (e *Engine) inspect(c *container.Container) *ContainerJSON {
 	dir := e.containers.Dir(c.ID)
 	out := &ContainerJSON{InspectResponse: mobycontainer.InspectResponse{

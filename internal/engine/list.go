@@ -26,6 +26,9 @@ type ListOptions struct {
 	// Limit, above 0, lists only that many containers, the newest, of
 	// any status (ps -n, -l).
 	Limit int
+	// Size fills SizeRw and SizeRootFs (ps -s): it reads every file of
+	// each container's writable layer.
+	Size bool
 }
 
 // The ps filters Docker knows.
@@ -108,6 +111,9 @@ func (e *Engine) ContainerList(o ListOptions) ([]mobycontainer.Summary, error) {
 			f.any("health", func(v string) bool { return v == healthOf(c) }) &&
 			f.any("is-task", func(v string) bool { return v == "false" })
 		if ok {
+			if o.Size {
+				s.SizeRw, s.SizeRootFs = e.sizes(c)
+			}
 			out = append(out, s)
 		}
 		if o.Limit > 0 && len(out) == o.Limit {

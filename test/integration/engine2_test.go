@@ -845,6 +845,24 @@ func TestEngineMoreDockerFlags(t *testing.T) {
 		t.Fatalf("update --cpu-quota: %q", got)
 	}
 	mustEngine(t, root, "logs", "--details", "second")
+	owned := filepath.Join(root, "owned")
+	if err := os.WriteFile(owned, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(owned, 1234, 1234); err != nil {
+		t.Fatal(err)
+	}
+	mustEngine(t, root, "cp", owned, "first:/tmp/plain")
+	mustEngine(t, root, "cp", "-a", owned, "first:/tmp/kept")
+	if got := mustEngine(t, root, "exec", "first", "stat", "-c", "%u", "/tmp/plain", "/tmp/kept"); got != "0\n1234\n" {
+		t.Fatalf("cp and cp -a owners: %q", got)
+	}
+	if got := mustEngine(t, root, "ps", "-s", "--filter", "name=first", "--format", "{{.Size}}"); !strings.HasPrefix(got, "2B (virtual ") {
+		t.Fatalf("ps -s: %q", got)
+	}
+	if got := mustEngine(t, root, "inspect", "-s", "-f", "{{.SizeRw}} {{gt .SizeRootFs .SizeRw}}", "first"); got != "2 true\n" {
+		t.Fatalf("inspect -s: %q", got)
+	}
 	mustEngine(t, root, "stop", "--timeout", "1", "first")
 	if r := engine(t, root, "network", "rm", "-f", "no-such-network"); r.code != 0 {
 		t.Fatalf("network rm -f of a missing network: %d %q", r.code, r.stderr)
