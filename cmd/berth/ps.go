@@ -17,8 +17,8 @@ import (
 // psRow is one row of ps, with the fields Docker's --format offers.
 type psRow struct {
 	ID, Image, Command, CreatedAt, RunningFor, Status, Ports, Names, State, Networks, Mounts, Size string
-	Labels                                                                                   string
-	c                                                                                        mobycontainer.Summary
+	Labels                                                                                         string
+	c                                                                                              mobycontainer.Summary
 }
 
 // Label is {{.Label "key"}}, as in Docker.
