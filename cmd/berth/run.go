@@ -8,9 +8,11 @@ import (
 	"os"
 	"os/signal"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/moby/moby/api/types/blkiodev"
 	mobycontainer "github.com/moby/moby/api/types/container"
 	mobynetwork "github.com/moby/moby/api/types/network"
 	"github.com/spf13/cobra"
@@ -31,8 +33,9 @@ type createFlags struct {
 	env, envFile, labels, capAdd, capDrop, securityOpt, volumes, tmpfs, mounts      []string
 	devices, ulimits, logOpts, publish, aliases, dns, dnsSearch, dnsOpts, addHosts  []string
 	linkLocalIPs, sysctls, annotations, expose, labelFiles                          []string
+	weightDevices, readBps, writeBps, readIops, writeIops                           []string
 	shmSize, cgroupns, cpusetMems, memoryReservation, cidfile, pull                 string
-	platform, isolation, volumeDriver, kernelMemory                                 string
+	platform, isolation, volumeDriver, kernelMemory, cgroupParent                   string
 	cpuPeriod, cpuQuota, swappiness, rtPeriod, rtRuntime                            int64
 	quiet, noContentTrust                                                           bool
 	oomScoreAdj                                                                     int
@@ -181,8 +184,64 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.Int64Var(&f.rtPeriod, "cpu-rt-period", 0, "limit the CPU real-time period (µs)")
 	fl.Int64Var(&f.rtRuntime, "cpu-rt-runtime", 0, "limit the CPU real-time runtime (µs)")
 	fl.BoolVar(&f.noContentTrust, "disable-content-trust", true, "skip image verification (berth verifies no content trust)")
+	fl.StringVar(&f.cgroupParent, "cgroup-parent", "", "parent cgroup of the container's (default /berth)")
+	fl.StringArrayVar(&f.weightDevices, "blkio-weight-device", nil, "block IO weight of a device: DEVICE:WEIGHT")
+	fl.StringArrayVar(&f.readBps, "device-read-bps", nil, "limit the read rate from a device: DEVICE:RATE (e.g. /dev/sda:1mb)")
+	fl.StringArrayVar(&f.writeBps, "device-write-bps", nil, "limit the write rate to a device: DEVICE:RATE")
+	fl.StringArrayVar(&f.readIops, "device-read-iops", nil, "limit the read IO per second from a device: DEVICE:N")
+	fl.StringArrayVar(&f.writeIops, "device-write-iops", nil, "limit the write IO per second to a device: DEVICE:N")
 	f.health.add(fl)
 	f.rf.add(c)
+}
+
+// blkioDevices reads the per-device block IO flags into r.
+func (f *createFlags) blkioDevices(r *mobycontainer.Resources) error {
+	split := func(flag, s string) (string, string, error) {
+		i := strings.LastIndexByte(s, ':')
+		if i <= 0 || i == len(s)-1 {
+			return "", "", fmt.Errorf("--%s %q: want DEVICE:VALUE", flag, s)
+		}
+		return s[:i], s[i+1:], nil
+	}
+	for _, s := range f.weightDevices {
+		dev, v, err := split("blkio-weight-device", s)
+		if err != nil {
+			return err
+		}
+		w, err := strconv.ParseUint(v, 10, 16)
+		if err != nil {
+			return fmt.Errorf("--blkio-weight-device %q: the weight is a number", s)
+		}
+		r.BlkioWeightDevice = append(r.BlkioWeightDevice, &blkiodev.WeightDevice{Path: dev, Weight: uint16(w)})
+	}
+	for _, t := range []struct {
+		flag  string
+		vals  []string
+		bytes bool
+		dst   *[]*blkiodev.ThrottleDevice
+	}{
+		{"device-read-bps", f.readBps, true, &r.BlkioDeviceReadBps}, {"device-write-bps", f.writeBps, true, &r.BlkioDeviceWriteBps},
+		{"device-read-iops", f.readIops, false, &r.BlkioDeviceReadIOps}, {"device-write-iops", f.writeIops, false, &r.BlkioDeviceWriteIOps},
+	} {
+		for _, s := range t.vals {
+			dev, v, err := split(t.flag, s)
+			if err != nil {
+				return err
+			}
+			var n uint64
+			if t.bytes {
+				b, err := engine.ParseBytes(v)
+				if err != nil || b < 0 {
+					return fmt.Errorf("--%s %q: invalid rate", t.flag, s)
+				}
+				n = uint64(b)
+			} else if n, err = strconv.ParseUint(v, 10, 64); err != nil {
+				return fmt.Errorf("--%s %q: invalid count", t.flag, s)
+			}
+			*t.dst = append(*t.dst, &blkiodev.ThrottleDevice{Path: dev, Rate: n})
+		}
+	}
+	return nil
 }
 
 // checkHostPlatform takes a --platform that is this host's (or none):
@@ -303,7 +362,7 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 	hc.GroupAdd, hc.DeviceCgroupRules, hc.VolumesFrom, hc.Runtime, hc.Links = f.groupAdd, f.deviceRules, f.volumesFrom, f.runtime, f.links
 	hc.CgroupnsMode, hc.OomScoreAdj, hc.CPUPeriod, hc.CPUQuota = mobycontainer.CgroupnsMode(f.cgroupns), f.oomScoreAdj, f.cpuPeriod, f.cpuQuota
 	hc.CpusetMems, hc.BlkioWeight = f.cpusetMems, f.blkioWeight
-	hc.Isolation, hc.VolumeDriver = mobycontainer.Isolation(f.isolation), f.volumeDriver
+	hc.Isolation, hc.VolumeDriver, hc.CgroupParent = mobycontainer.Isolation(f.isolation), f.volumeDriver, f.cgroupParent
 	hc.CPURealtimePeriod, hc.CPURealtimeRuntime = f.rtPeriod, f.rtRuntime
 	if f.swappiness != -1 {
 		hc.MemorySwappiness = &f.swappiness
@@ -312,6 +371,9 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 		fmt.Fprintln(os.Stderr, "WARNING: --kernel-memory is ignored: kernel memory limits are deprecated, and this kernel has none")
 	}
 	if err := checkHostPlatform(f.platform); err != nil {
+		return fail(err)
+	}
+	if err := f.blkioDevices(&hc.Resources); err != nil {
 		return fail(err)
 	}
 	if cmd.Flags().Changed("oom-kill-disable") {

@@ -118,6 +118,11 @@ type Host struct {
 	CPURealtimePeriod  uint64 `json:"cpuRealtimePeriod,omitempty"`
 	CPURealtimeRuntime int64  `json:"cpuRealtimeRuntime,omitempty"`
 	BlkioWeight        uint16 `json:"blkioWeight,omitempty"`
+	// BlkioDevices are per-device weights and throttles, as PATH:VALUE
+	// by kind (weight, read-bps, write-bps, read-iops, write-iops); the
+	// path is a host device, resolved to its numbers when the spec is
+	// made.
+	BlkioDevices map[string][]string `json:"blkioDevices,omitempty"`
 	// OomScoreAdj is the process's oom_score_adj (--oom-score-adj).
 	OomScoreAdj int `json:"oomScoreAdj,omitempty"`
 	// ShmSize is /dev/shm's size in bytes (--shm-size; 0: 64 MiB).
@@ -127,6 +132,9 @@ type Host struct {
 	// CgroupnsMode is --cgroupns: "" or "private" (a cgroup namespace of
 	// its own), or "host".
 	CgroupnsMode string `json:"cgroupnsMode,omitempty"`
+	// CgroupParent is the cgroup the container's goes under
+	// (--cgroup-parent); "" is /berth.
+	CgroupParent string `json:"cgroupParent,omitempty"`
 	// Annotations go to the runtime spec (--annotation).
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Init        bool              `json:"init,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -137,7 +138,7 @@ func Spec(c *Container, in SpecInput) (*specs.Spec, error) {
 		},
 		Mounts: defaultMounts(in.EtcDir, c.Host.ShmSize),
 		Linux: &specs.Linux{
-			CgroupsPath: "/berth/" + c.ID,
+			CgroupsPath: cgroupPath(c),
 			Namespaces:  namespaces,
 			Resources:   Resources(c.Host),
 		},
@@ -328,6 +329,12 @@ func Resources(h Host) *specs.LinuxResources {
 	if h.BlkioWeight > 0 {
 		r.BlockIO = &specs.LinuxBlockIO{Weight: &h.BlkioWeight}
 	}
+	if len(h.BlkioDevices) > 0 {
+		if r.BlockIO == nil {
+			r.BlockIO = &specs.LinuxBlockIO{}
+		}
+		blkioDevices(r.BlockIO, h.BlkioDevices)
+	}
 	if h.PidsLimit != 0 { // below zero: no limit
 		r.Pids = &specs.LinuxPids{Limit: &h.PidsLimit}
 	}
@@ -340,6 +347,66 @@ func Resources(h Host) *specs.LinuxResources {
 		r.CPU.Period, r.CPU.Quota = &period, &quota
 	}
 	return r
+}
+
+// cgroupPath is where the container's cgroup goes: under /berth, or
+// under --cgroup-parent (taken from the root of each hierarchy, as
+// Docker's cgroupfs driver takes it).
+func cgroupPath(c *Container) string {
+	parent := "/berth"
+	if p := c.Host.CgroupParent; p != "" {
+		parent = path.Join("/", p)
+	}
+	return path.Join(parent, c.ID)
+}
+
+// blkioDevices puts per-device weights and throttles into b: each
+// PATH:VALUE's device numbers are the host device's now (one that is
+// gone is left out; create checked that it was a device).
+func blkioDevices(b *specs.LinuxBlockIO, byKind map[string][]string) {
+	for kind, entries := range byKind {
+		for _, e := range entries {
+			i := strings.LastIndexByte(e, ':')
+			if i < 0 {
+				continue // create wrote PATH:VALUE
+			}
+			major, minor, err := DeviceNumbers(e[:i])
+			if err != nil {
+				continue
+			}
+			n, err := strconv.ParseUint(e[i+1:], 10, 64)
+			if err != nil {
+				continue // create wrote it from a number
+			}
+			dev := specs.LinuxBlockIODevice{Major: major, Minor: minor}
+			switch kind {
+			case "weight":
+				w := uint16(n)
+				b.WeightDevice = append(b.WeightDevice, specs.LinuxWeightDevice{LinuxBlockIODevice: dev, Weight: &w})
+			case "read-bps":
+				b.ThrottleReadBpsDevice = append(b.ThrottleReadBpsDevice, specs.LinuxThrottleDevice{LinuxBlockIODevice: dev, Rate: n})
+			case "write-bps":
+				b.ThrottleWriteBpsDevice = append(b.ThrottleWriteBpsDevice, specs.LinuxThrottleDevice{LinuxBlockIODevice: dev, Rate: n})
+			case "read-iops":
+				b.ThrottleReadIOPSDevice = append(b.ThrottleReadIOPSDevice, specs.LinuxThrottleDevice{LinuxBlockIODevice: dev, Rate: n})
+			case "write-iops":
+				b.ThrottleWriteIOPSDevice = append(b.ThrottleWriteIOPSDevice, specs.LinuxThrottleDevice{LinuxBlockIODevice: dev, Rate: n})
+			}
+		}
+	}
+}
+
+// DeviceNumbers are the major and minor numbers of the block or
+// character device at path.
+func DeviceNumbers(path string) (major, minor int64, err error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, 0, fmt.Errorf("device %s: %w", path, err)
+	}
+	if m := st.Mode & unix.S_IFMT; m != unix.S_IFBLK && m != unix.S_IFCHR {
+		return 0, 0, fmt.Errorf("%s is not a device", path)
+	}
+	return int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev)), nil
 }
 
 // applySecurityOpts applies --security-opt: no-new-privileges,

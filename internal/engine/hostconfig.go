@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/docker/go-units"
+	"github.com/moby/moby/api/types/blkiodev"
 	mobycontainer "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	mobynetwork "github.com/moby/moby/api/types/network"
@@ -188,6 +189,50 @@ func mountOf(m mount.Mount) (container.Mount, error) {
 	return out, nil
 }
 
+// blkioDevicesOf are the per-device block IO settings of r, as the
+// container model keeps them, each path checked to be a device.
+func blkioDevicesOf(r mobycontainer.Resources) (map[string][]string, error) {
+	out := map[string][]string{}
+	add := func(kind, flag, path string, v uint64) error {
+		if _, _, err := container.DeviceNumbers(path); err != nil {
+			return invalid(fmt.Errorf("--%s %s: %w", flag, path, err))
+		}
+		out[kind] = append(out[kind], path+":"+strconv.FormatUint(v, 10))
+		return nil
+	}
+	for _, w := range r.BlkioWeightDevice {
+		if w == nil {
+			continue
+		}
+		if w.Weight != 0 && (w.Weight < 10 || w.Weight > 1000) {
+			return nil, invalid(fmt.Errorf("--blkio-weight-device %s: the weight is from 10 to 1000", w.Path))
+		}
+		if err := add("weight", "blkio-weight-device", w.Path, uint64(w.Weight)); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range []struct {
+		kind, flag string
+		devs       []*blkiodev.ThrottleDevice
+	}{
+		{"read-bps", "device-read-bps", r.BlkioDeviceReadBps}, {"write-bps", "device-write-bps", r.BlkioDeviceWriteBps},
+		{"read-iops", "device-read-iops", r.BlkioDeviceReadIOps}, {"write-iops", "device-write-iops", r.BlkioDeviceWriteIOps},
+	} {
+		for _, d := range t.devs {
+			if d == nil {
+				continue
+			}
+			if err := add(t.kind, t.flag, d.Path, d.Rate); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
 // checkResources refuses what Docker refuses of the options the model
 // keeps as given.
 func checkResources(hc mobycontainer.HostConfig) error {
@@ -265,7 +310,7 @@ func hostOf(hc mobycontainer.HostConfig) (h container.Host, mounts []container.M
 		Runtime: hc.Runtime, Isolation: string(hc.Isolation), VolumeDriver: hc.VolumeDriver,
 		CPUPeriod: hc.CPUPeriod, CPUQuota: hc.CPUQuota, CpusetMems: hc.CpusetMems, MemoryReservation: hc.MemoryReservation,
 		BlkioWeight: hc.BlkioWeight, OomScoreAdj: hc.OomScoreAdj, ShmSize: hc.ShmSize, Sysctls: hc.Sysctls,
-		CgroupnsMode: string(hc.CgroupnsMode), Annotations: hc.Annotations,
+		CgroupnsMode: string(hc.CgroupnsMode), Annotations: hc.Annotations, CgroupParent: hc.CgroupParent,
 	}
 	if hc.OomKillDisable != nil {
 		h.OomKillDisable = *hc.OomKillDisable
@@ -284,6 +329,9 @@ func hostOf(hc mobycontainer.HostConfig) (h container.Host, mounts []container.M
 		return h, nil, invalid(errors.New("cpu real-time runtime cannot be higher than cpu real-time period"))
 	}
 	h.CPURealtimePeriod, h.CPURealtimeRuntime = uint64(hc.CPURealtimePeriod), hc.CPURealtimeRuntime
+	if strings.Contains(hc.CgroupParent, "..") || strings.HasSuffix(hc.CgroupParent, ".slice") {
+		return h, nil, invalid(fmt.Errorf("--cgroup-parent %q: a cgroupfs path (no .., no systemd slice: berth drives cgroupfs)", hc.CgroupParent))
+	}
 	switch hc.Isolation {
 	case "", "default":
 	default:
@@ -295,6 +343,9 @@ func hostOf(hc mobycontainer.HostConfig) (h container.Host, mounts []container.M
 		return h, nil, invalid(fmt.Errorf("volume driver %q: berth has the local driver only", hc.VolumeDriver))
 	}
 	if err := checkResources(hc); err != nil {
+		return h, nil, err
+	}
+	if h.BlkioDevices, err = blkioDevicesOf(hc.Resources); err != nil {
 		return h, nil, err
 	}
 	if h.Restart.Name == "no" {

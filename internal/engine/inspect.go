@@ -215,7 +215,7 @@ func hostConfigOf(c *container.Container) *mobycontainer.HostConfig {
 			Memory: h.Memory, MemorySwap: h.MemorySwap, NanoCPUs: h.NanoCPUs, CPUShares: int64(h.CPUShares), CpusetCpus: h.CpusetCpus,
 			CPUPeriod: h.CPUPeriod, CPUQuota: h.CPUQuota, CpusetMems: h.CpusetMems, MemoryReservation: h.MemoryReservation,
 			BlkioWeight: h.BlkioWeight, OomKillDisable: &h.OomKillDisable,
-			CPURealtimePeriod: int64(h.CPURealtimePeriod), CPURealtimeRuntime: h.CPURealtimeRuntime,
+			CPURealtimePeriod: int64(h.CPURealtimePeriod), CPURealtimeRuntime: h.CPURealtimeRuntime, CgroupParent: h.CgroupParent,
 			BlkioWeightDevice: []*blkiodev.WeightDevice{}, BlkioDeviceReadBps: []*blkiodev.ThrottleDevice{}, BlkioDeviceWriteBps: []*blkiodev.ThrottleDevice{},
 			BlkioDeviceReadIOps: []*blkiodev.ThrottleDevice{}, BlkioDeviceWriteIOps: []*blkiodev.ThrottleDevice{}, Devices: []mobycontainer.DeviceMapping{},
 			DeviceCgroupRules: h.DeviceCgroupRules, Ulimits: []*units.Ulimit{},
@@ -224,6 +224,28 @@ func hostConfigOf(c *container.Container) *mobycontainer.HostConfig {
 	if h.Init {
 		t := true
 		hc.Init = &t
+	}
+	for kind, entries := range h.BlkioDevices {
+		for _, e := range entries {
+			i := strings.LastIndexByte(e, ':')
+			n, err := strconv.ParseUint(e[i+1:], 10, 64)
+			if i < 0 || err != nil {
+				continue // create wrote PATH:NUMBER
+			}
+			t := &blkiodev.ThrottleDevice{Path: e[:i], Rate: n}
+			switch kind {
+			case "weight":
+				hc.BlkioWeightDevice = append(hc.BlkioWeightDevice, &blkiodev.WeightDevice{Path: e[:i], Weight: uint16(n)})
+			case "read-bps":
+				hc.BlkioDeviceReadBps = append(hc.BlkioDeviceReadBps, t)
+			case "write-bps":
+				hc.BlkioDeviceWriteBps = append(hc.BlkioDeviceWriteBps, t)
+			case "read-iops":
+				hc.BlkioDeviceReadIOps = append(hc.BlkioDeviceReadIOps, t)
+			case "write-iops":
+				hc.BlkioDeviceWriteIOps = append(hc.BlkioDeviceWriteIOps, t)
+			}
+		}
 	}
 	if s := h.MemorySwappiness; s != nil {
 		v := int64(*s)

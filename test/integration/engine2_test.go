@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // run -it detaches with ctrl-p ctrl-q and the container keeps running;
@@ -872,6 +874,41 @@ func TestEngineMoreDockerFlags(t *testing.T) {
 	}
 	mustEngine(t, root, "tag", "busybox:it", "busybox:extra")
 	mustEngine(t, root, "rmi", "--no-prune", "busybox:extra")
+	// Per-device block IO: a host block device's numbers reach the
+	// container's blkio cgroup, and a file that is no device is refused.
+	var blockDev string
+	ents, _ := os.ReadDir("/dev")
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && fi.Mode()&os.ModeDevice != 0 && fi.Mode()&os.ModeCharDevice == 0 {
+			blockDev = "/dev/" + e.Name()
+			break
+		}
+	}
+	if blockDev == "" {
+		t.Fatal("this machine has no block device in /dev")
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(blockDev, &st); err != nil {
+		t.Fatal(err)
+	}
+	num := fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	got := mustEngine(t, root, "run", "--rm", "--network", "none", "--device-read-bps", blockDev+":1mb", "--device-write-iops", blockDev+":300",
+		"busybox:it", "cat", "/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device", "/sys/fs/cgroup/blkio/blkio.throttle.write_iops_device")
+	if got != num+" 1048576\n"+num+" 300\n" {
+		t.Fatalf("per-device block IO: %q, want %s's", got, num)
+	}
+	// --cgroup-parent: the container's cgroup under it, and the parent
+	// berth made gone with the container.
+	parent := cgPrefix + "/parent"
+	if got := mustEngine(t, root, "run", "--rm", "--network", "none", "--cgroupns", "host", "--cgroup-parent", parent, "busybox:it", "grep", ":memory:", "/proc/self/cgroup"); !strings.Contains(got, ":memory:"+parent+"/") {
+		t.Fatalf("--cgroup-parent: %q", got)
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/memory" + parent); !os.IsNotExist(err) {
+		t.Fatalf("the parent cgroup stayed: %v", err)
+	}
+	if r := engine(t, root, "run", "--rm", "--device-read-bps", "/etc/passwd:1mb", "busybox:it", "true"); r.code != 125 || !strings.Contains(r.stderr, "not a device") {
+		t.Fatalf("a throttle on a file: %d %q", r.code, r.stderr)
+	}
 	if r := engine(t, root, "search", "busybox"); r.code == 0 || !strings.Contains(r.stderr, "name the registry to search") {
 		t.Fatalf("search without a registry: %d %q", r.code, r.stderr)
 	}
