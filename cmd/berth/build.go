@@ -7,7 +7,9 @@ import (
 	"os"
 	"strings"
 
+	mobycontainer "github.com/moby/moby/api/types/container"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/berth-project/berth/internal/build"
 	"github.com/berth-project/berth/internal/engine"
@@ -20,6 +22,7 @@ func buildCommand(g *globals) *cobra.Command {
 	var rf registryFlags
 	var network string
 	var addHosts []string
+	var step buildStepFlags
 	c := &cobra.Command{
 		Use:   "build [OPTIONS] PATH",
 		Short: "Build an image from a Dockerfile",
@@ -45,6 +48,9 @@ func buildCommand(g *globals) *cobra.Command {
 			}
 			if quiet {
 				o.Out, o.Progress = io.Discard, build.ProgressQuiet
+			}
+			if o.StepHost, err = step.hostConfig(); err != nil {
+				return usageError{err}
 			}
 			if args[0] == "-" {
 				o.ContextDir, o.ContextArchive = "", os.Stdin
@@ -147,12 +153,64 @@ func buildCommand(g *globals) *cobra.Command {
 	// container only while they run, and build with the engine's defaults.
 	f.Bool("rm", true, "remove intermediate containers after a successful build (berth always does)")
 	f.Bool("force-rm", false, "always remove intermediate containers (berth always does)")
+	step.add(f)
 	f.StringArrayVarP(&outputs, "output", "o", nil, "also write the result: type=local|tar|oci|docker,dest=PATH (a bare PATH is a local directory, - a tar on standard output)")
 	f.StringVar(&progress, "progress", "auto", "the output's form: auto, plain, tty, quiet, or classic (Docker's classic builder)")
 	f.StringVar(&network, "network", "default", "the networking mode of RUN: default, host, none or a network's name")
 	f.StringArrayVar(&addHosts, "add-host", nil, "add a custom host-to-IP mapping for RUN (host:ip)")
 	rf.add(c)
 	return c
+}
+
+// buildStepFlags are the classic builder's options for its RUN steps'
+// containers.
+type buildStepFlags struct {
+	memory, swap, cpusetCpus, cpusetMems, shmSize, cgroupParent, isolation string
+	cpuShares, cpuPeriod, cpuQuota                                         int64
+	ulimits, securityOpt                                                   []string
+}
+
+func (s *buildStepFlags) add(f *pflag.FlagSet) {
+	f.StringVarP(&s.memory, "memory", "m", "", "memory limit of each RUN step")
+	f.StringVar(&s.swap, "memory-swap", "", "memory plus swap limit of each RUN step (-1: unlimited swap)")
+	f.Int64VarP(&s.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight) of each RUN step")
+	f.Int64Var(&s.cpuPeriod, "cpu-period", 0, "CPU CFS period of each RUN step (µs)")
+	f.Int64Var(&s.cpuQuota, "cpu-quota", 0, "CPU CFS quota of each RUN step (µs)")
+	f.StringVar(&s.cpusetCpus, "cpuset-cpus", "", "CPUs the RUN steps may use (0-3, 0,1)")
+	f.StringVar(&s.cpusetMems, "cpuset-mems", "", "memory nodes the RUN steps may use")
+	f.StringVar(&s.shmSize, "shm-size", "", "size of /dev/shm in each RUN step")
+	f.StringVar(&s.cgroupParent, "cgroup-parent", "", "parent cgroup of the RUN steps' containers")
+	f.StringVar(&s.isolation, "isolation", "", "container isolation technology (on Linux: default only)")
+	f.StringArrayVar(&s.ulimits, "ulimit", nil, "ulimit of each RUN step: NAME=SOFT[:HARD]")
+	f.StringArrayVar(&s.securityOpt, "security-opt", nil, "security options of each RUN step (seccomp=..., no-new-privileges)")
+	// The context is on this machine: there is nothing to compress.
+	f.Bool("compress", false, "compress the build context (nothing to do: it is local)")
+}
+
+func (s *buildStepFlags) hostConfig() (mobycontainer.HostConfig, error) {
+	var hc mobycontainer.HostConfig
+	var err error
+	if hc.Memory, err = engine.ParseBytes(s.memory); err != nil {
+		return hc, fmt.Errorf("--memory: %w", err)
+	}
+	if s.swap == "-1" {
+		hc.MemorySwap = -1
+	} else if hc.MemorySwap, err = engine.ParseBytes(s.swap); err != nil {
+		return hc, fmt.Errorf("--memory-swap: %w", err)
+	}
+	if hc.ShmSize, err = engine.ParseBytes(s.shmSize); err != nil {
+		return hc, fmt.Errorf("--shm-size: %w", err)
+	}
+	hc.CPUShares, hc.CPUPeriod, hc.CPUQuota, hc.CpusetCpus, hc.CpusetMems = s.cpuShares, s.cpuPeriod, s.cpuQuota, s.cpusetCpus, s.cpusetMems
+	hc.CgroupParent, hc.Isolation, hc.SecurityOpt = s.cgroupParent, mobycontainer.Isolation(s.isolation), s.securityOpt
+	for _, u := range s.ulimits {
+		ul, err := engine.ParseUlimit(u)
+		if err != nil {
+			return hc, err
+		}
+		hc.Ulimits = append(hc.Ulimits, ul)
+	}
+	return hc, nil
 }
 
 func builderCommand(g *globals) *cobra.Command {

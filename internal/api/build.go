@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
+
+	mobycontainer "github.com/moby/moby/api/types/container"
 
 	"github.com/berth-project/berth/internal/build"
 )
@@ -31,6 +35,10 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) {
 	}
 	if o.Dockerfile == "" {
 		o.Dockerfile = "Dockerfile"
+	}
+	if o.StepHost, err = stepHost(q); err != nil {
+		writeError(w, badRequest(err))
+		return
 	}
 	if v := q.Get("buildargs"); v != "" {
 		var args map[string]*string
@@ -82,4 +90,40 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) {
 	for _, t := range o.Tags {
 		js.message(map[string]string{"stream": "Successfully tagged " + t + "\n"})
 	}
+}
+
+// stepHost is the classic builder's options for its RUN steps'
+// containers, from the query (docker-py's container_limits, the CLI's
+// --memory, --cpu-shares, --ulimit, ...).
+func stepHost(q url.Values) (mobycontainer.HostConfig, error) {
+	var hc mobycontainer.HostConfig
+	ints := []struct {
+		key string
+		dst *int64
+	}{
+		{"memory", &hc.Memory}, {"memswap", &hc.MemorySwap}, {"cpushares", &hc.CPUShares},
+		{"cpuperiod", &hc.CPUPeriod}, {"cpuquota", &hc.CPUQuota}, {"shmsize", &hc.ShmSize},
+	}
+	for _, i := range ints {
+		if v := q.Get(i.key); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return hc, fmt.Errorf("invalid %s: %q", i.key, v)
+			}
+			*i.dst = n
+		}
+	}
+	hc.CpusetCpus, hc.CpusetMems, hc.CgroupParent = q.Get("cpusetcpus"), q.Get("cpusetmems"), q.Get("cgroupparent")
+	hc.Isolation = mobycontainer.Isolation(q.Get("isolation"))
+	if v := q.Get("ulimits"); v != "" {
+		if err := json.Unmarshal([]byte(v), &hc.Ulimits); err != nil {
+			return hc, fmt.Errorf("invalid ulimits: %w", err)
+		}
+	}
+	if v := q.Get("securityopt"); v != "" {
+		if err := json.Unmarshal([]byte(v), &hc.SecurityOpt); err != nil {
+			return hc, fmt.Errorf("invalid securityopt: %w", err)
+		}
+	}
+	return hc, nil
 }

@@ -25,6 +25,8 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
+	mobycontainer "github.com/moby/moby/api/types/container"
+
 	"github.com/berth-project/berth/internal/engine"
 )
 
@@ -60,6 +62,10 @@ type Options struct {
 	// CacheFrom are images whose inline cache may serve steps
 	// (--cache-from), pulled when not here.
 	CacheFrom []string
+	// StepHost are the host options of every RUN step's container
+	// (--memory, --cpu-shares, --ulimit, --security-opt, ... of the
+	// classic builder): limits, security options and /dev/shm's size.
+	StepHost mobycontainer.HostConfig
 	// ClassicCacheFrom reads CacheFrom as Docker's classic builder
 	// does (the Engine API's /build): only steps whose cached image is
 	// one of those images or of their parents are reused, and an image

@@ -594,8 +594,12 @@ func (b *builder) layer(ctx context.Context, st *stageState, s step) (err error)
 			network = mobycontainer.NetworkMode(b.o.Network)
 		}
 	}
-	cr, err := b.e.ContainerCreate(ctx, engine.CreateOptions{Config: cfg, EndWithClient: true,
-		HostConfig: mobycontainer.HostConfig{NetworkMode: network, Mounts: s.mounts, Tmpfs: s.tmpfs, ExtraHosts: hosts}})
+	hc := mobycontainer.HostConfig{NetworkMode: network, Mounts: s.mounts, Tmpfs: s.tmpfs, ExtraHosts: hosts}
+	if s.proc != nil { // a copy runs nothing of the user's: the defaults do
+		sh := b.o.StepHost
+		hc.Resources, hc.SecurityOpt, hc.ShmSize, hc.Isolation = sh.Resources, sh.SecurityOpt, sh.ShmSize, sh.Isolation
+	}
+	cr, err := b.e.ContainerCreate(ctx, engine.CreateOptions{Config: cfg, EndWithClient: true, HostConfig: hc})
 	if err != nil {
 		return err
 	}

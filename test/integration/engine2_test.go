@@ -917,3 +917,17 @@ func TestEngineMoreDockerFlags(t *testing.T) {
 	}
 	mustEngine(t, root, "rm", "-f", "first", "second")
 }
+
+// The classic builder's options for its RUN steps' containers reach
+// them: a memory limit, a ulimit, /dev/shm's size.
+func TestEngineBuildStepContainerOptions(t *testing.T) {
+	root := engineWithBusybox(t)
+	ctx := buildContext(t, map[string]string{"Dockerfile": "FROM busybox:it\nRUN cat /sys/fs/cgroup/memory/memory.limit_in_bytes > /limit; ulimit -n > /nofile; df -k /dev/shm | tail -1 | awk '{print $2}' > /shm\nCMD cat /limit /nofile /shm\n"})
+	mustEngine(t, root, "build", "-q", "--memory", "64m", "--ulimit", "nofile=512:512", "--shm-size", "32m", "-t", "steps:1", ctx)
+	if got := mustEngine(t, root, "run", "--rm", "--network", "none", "steps:1"); got != "67108864\n512\n32768\n" {
+		t.Fatalf("the step's limits: %q", got)
+	}
+	if r := engine(t, root, "build", "--memory", "lots", ctx); r.code == 0 || !strings.Contains(r.stderr, "--memory") {
+		t.Fatalf("a bad --memory: %d %q", r.code, r.stderr)
+	}
+}
