@@ -37,7 +37,8 @@ type createFlags struct {
 	shmSize, cgroupns, cpusetMems, memoryReservation, cidfile, pull                 string
 	platform, isolation, volumeDriver, kernelMemory, cgroupParent                   string
 	cpuPeriod, cpuQuota, swappiness, rtPeriod, rtRuntime                            int64
-	quiet, noContentTrust                                                           bool
+	quiet, noContentTrust, sigProxy                                                 bool
+	attach                                                                          []string
 	oomScoreAdj                                                                     int
 	blkioWeight                                                                     uint16
 	oomKillDisable                                                                  bool
@@ -185,6 +186,7 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.Int64Var(&f.rtRuntime, "cpu-rt-runtime", 0, "limit the CPU real-time runtime (µs)")
 	fl.BoolVar(&f.noContentTrust, "disable-content-trust", true, "skip image verification (berth verifies no content trust)")
 	fl.StringVar(&f.cgroupParent, "cgroup-parent", "", "parent cgroup of the container's (default /berth)")
+	fl.StringArrayVarP(&f.attach, "attach", "a", nil, "attach to STDIN, STDOUT or STDERR (default: stdout and stderr, and stdin with -i)")
 	fl.StringArrayVar(&f.weightDevices, "blkio-weight-device", nil, "block IO weight of a device: DEVICE:WEIGHT")
 	fl.StringArrayVar(&f.readBps, "device-read-bps", nil, "limit the read rate from a device: DEVICE:RATE (e.g. /dev/sda:1mb)")
 	fl.StringArrayVar(&f.writeBps, "device-write-bps", nil, "limit the write rate to a device: DEVICE:RATE")
@@ -375,6 +377,13 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 	}
 	if err := f.blkioDevices(&hc.Resources); err != nil {
 		return fail(err)
+	}
+	attach, err := attachedStreams(f.attach)
+	if err != nil {
+		return fail(err)
+	}
+	if len(attach) > 0 {
+		o.Config.AttachStdin, o.Config.AttachStdout, o.Config.AttachStderr = attach["stdin"], attach["stdout"], attach["stderr"]
 	}
 	if cmd.Flags().Changed("oom-kill-disable") {
 		hc.OomKillDisable = &f.oomKillDisable
@@ -588,6 +597,13 @@ func runCommand(g *globals) *cobra.Command {
 			if err := needTerminal(f.interactive, f.tty, f.detach); err != nil {
 				return err
 			}
+			attach, err := attachedStreams(f.attach)
+			if err != nil {
+				return usageError{err}
+			}
+			if f.detach && len(f.attach) > 0 {
+				return usageError{errors.New("conflicting options: cannot specify both --attach and --detach")}
+			}
 			if f.detach {
 				res, err := e.ContainerRun(ctx, o, nil)
 				if err != nil {
@@ -597,8 +613,19 @@ func runCommand(g *globals) *cobra.Command {
 				fmt.Println(res.ID)
 				return nil
 			}
-			s, done := clientStreams(f.interactive, f.tty, f.detachKeys, true)
+			s, done := clientStreams(f.interactive || attach["stdin"], f.tty, f.detachKeys, f.sigProxy)
 			defer done()
+			if len(attach) > 0 {
+				if !attach["stdout"] {
+					s.Stdout = nil
+				}
+				if !attach["stderr"] {
+					s.Stderr = nil
+				}
+				if !attach["stdin"] {
+					s.Stdin = nil
+				}
+			}
 			res, err := e.ContainerRun(ctx, o, &s)
 			if err != nil || res.Detached {
 				return err
@@ -609,7 +636,21 @@ func runCommand(g *globals) *cobra.Command {
 	f.add(c)
 	c.Flags().BoolVarP(&f.detach, "detach", "d", false, "run in the background and print the container ID")
 	c.Flags().StringVar(&f.detachKeys, "detach-keys", "", "key sequence for detaching (default ctrl-p,ctrl-q)")
+	c.Flags().BoolVar(&f.sigProxy, "sig-proxy", true, "proxy received signals to the process")
 	return c
+}
+
+// attachedStreams reads -a values: stdin, stdout, stderr, any case.
+func attachedStreams(values []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, v := range values {
+		s := strings.ToLower(v)
+		if s != "stdin" && s != "stdout" && s != "stderr" {
+			return nil, fmt.Errorf("--attach %q: want stdin, stdout or stderr", v)
+		}
+		out[s] = true
+	}
+	return out, nil
 }
 
 func startCommand(g *globals) *cobra.Command {

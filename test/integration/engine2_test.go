@@ -909,6 +909,12 @@ func TestEngineMoreDockerFlags(t *testing.T) {
 	if r := engine(t, root, "run", "--rm", "--device-read-bps", "/etc/passwd:1mb", "busybox:it", "true"); r.code != 125 || !strings.Contains(r.stderr, "not a device") {
 		t.Fatalf("a throttle on a file: %d %q", r.code, r.stderr)
 	}
+	if r := engine(t, root, "run", "--rm", "--network", "none", "-a", "stderr", "busybox:it", "sh", "-c", "echo out; echo err >&2"); r.code != 0 || r.stdout != "" || r.stderr != "err\n" {
+		t.Fatalf("run -a stderr: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := engine(t, root, "run", "-d", "-a", "stdout", "busybox:it", "true"); r.code != 125 || !strings.Contains(r.stderr, "conflicting options") {
+		t.Fatalf("run -d -a: %d %q", r.code, r.stderr)
+	}
 	if r := engine(t, root, "search", "busybox"); r.code == 0 || !strings.Contains(r.stderr, "name the registry to search") {
 		t.Fatalf("search without a registry: %d %q", r.code, r.stderr)
 	}
