@@ -168,6 +168,7 @@ type buildStepFlags struct {
 	memory, swap, cpusetCpus, cpusetMems, shmSize, cgroupParent, isolation string
 	cpuShares, cpuPeriod, cpuQuota                                         int64
 	ulimits, securityOpt                                                   []string
+	squash                                                                 bool
 }
 
 func (s *buildStepFlags) add(f *pflag.FlagSet) {
@@ -185,11 +186,16 @@ func (s *buildStepFlags) add(f *pflag.FlagSet) {
 	f.StringArrayVar(&s.securityOpt, "security-opt", nil, "security options of each RUN step (seccomp=..., no-new-privileges)")
 	// The context is on this machine: there is nothing to compress.
 	f.Bool("compress", false, "compress the build context (nothing to do: it is local)")
+	f.BoolVar(&s.squash, "squash", false, "squash the new layers into one (experimental in Docker; refused)")
 }
 
 func (s *buildStepFlags) hostConfig() (mobycontainer.HostConfig, error) {
 	var hc mobycontainer.HostConfig
 	var err error
+	if s.squash {
+		// As a Docker daemon without experimental features answers it.
+		return hc, errors.New("--squash is an experimental feature, which berth does not have")
+	}
 	if hc.Memory, err = engine.ParseBytes(s.memory); err != nil {
 		return hc, fmt.Errorf("--memory: %w", err)
 	}

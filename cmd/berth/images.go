@@ -404,6 +404,7 @@ func rmiCommand(g *globals, use string) *cobra.Command {
 
 func pruneCommand(g *globals) *cobra.Command {
 	var all, force bool
+	var filters []string
 	c := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove unused images",
@@ -420,7 +421,10 @@ func pruneCommand(g *globals) *cobra.Command {
 			if !confirm(force, what) {
 				return nil
 			}
-			f := engine.Filters{}
+			f, err := engine.ParseFilters(filters)
+			if err != nil {
+				return err
+			}
 			if all {
 				f["dangling"] = []string{"false"}
 			}
@@ -436,6 +440,7 @@ func pruneCommand(g *globals) *cobra.Command {
 	}
 	c.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
 	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	c.Flags().StringArrayVar(&filters, "filter", nil, "filter: until=, label=, label!=")
 	return c
 }
 

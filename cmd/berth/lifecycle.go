@@ -249,7 +249,7 @@ func pruneCommandOf(g *globals, short, filterHelp string, what func(all bool) st
 func updateCommand(g *globals) *cobra.Command {
 	var memory, swap, cpuset, cpusetMems, reservation, restart string
 	var cpus float64
-	var shares, pids, period, quota int64
+	var shares, pids, period, quota, rtPeriod, rtRuntime int64
 	var blkio uint16
 	c := &cobra.Command{
 		Use:   "update [OPTIONS] CONTAINER [CONTAINER...]",
@@ -271,6 +271,7 @@ func updateCommand(g *globals) *cobra.Command {
 			}
 			u.NanoCPUs, u.CPUShares, u.CpusetCpus = int64(cpus*1e9), shares, cpuset
 			u.CpusetMems, u.CPUPeriod, u.CPUQuota, u.BlkioWeight = cpusetMems, period, quota, blkio
+			u.CPURealtimePeriod, u.CPURealtimeRuntime = rtPeriod, rtRuntime
 			if cmd.Flags().Changed("pids-limit") {
 				u.PidsLimit = &pids
 			}
@@ -306,6 +307,8 @@ func updateCommand(g *globals) *cobra.Command {
 	fl.Int64Var(&quota, "cpu-quota", 0, "limit the CPU CFS quota (µs)")
 	fl.StringVar(&reservation, "memory-reservation", "", "memory soft limit")
 	fl.Uint16Var(&blkio, "blkio-weight", 0, "block IO relative weight, 10 to 1000, 0 to disable")
+	fl.Int64Var(&rtPeriod, "cpu-rt-period", 0, "limit the CPU real-time period (µs)")
+	fl.Int64Var(&rtRuntime, "cpu-rt-runtime", 0, "limit the CPU real-time runtime (µs)")
 	fl.Int64Var(&pids, "pids-limit", 0, "tune container pids limit (-1 for unlimited)")
 	fl.StringVar(&restart, "restart", "", "restart policy to apply when a container exits")
 	return c

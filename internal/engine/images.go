@@ -372,14 +372,38 @@ func deleteResponses(r image.Removal) []mobyimage.DeleteResponse {
 // ImagesPrune removes dangling images, or every image no container uses
 // with dangling=false, as Docker's image prune (-a).
 func (e *Engine) ImagesPrune(f Filters) (mobyimage.PruneReport, error) {
-	if err := f.check("dangling"); err != nil {
+	if err := f.check("dangling", "until", "label", "label!"); err != nil {
 		return mobyimage.PruneReport{}, err
 	}
 	dangling, set, err := f.boolean("dangling")
 	if err != nil {
 		return mobyimage.PruneReport{}, err
 	}
-	r, err := e.images.Prune(set && !dangling)
+	until, err := f.until(time.Now())
+	if err != nil {
+		return mobyimage.PruneReport{}, err
+	}
+	// The images the label and until filters keep, by ID.
+	var spare func(string) bool
+	if len(f["label"]) > 0 || len(f["label!"]) > 0 || !until.IsZero() {
+		imgs, err := e.images.List()
+		if err != nil {
+			return mobyimage.PruneReport{}, classify(err)
+		}
+		kept := map[string]bool{}
+		for _, img := range imgs {
+			var labels map[string]string
+			var created time.Time
+			if img.Config != nil {
+				labels, created = img.Config.Config.Labels, img.Config.Created.Time
+			}
+			if !f.labels(labels) || !until.IsZero() && !created.Before(until) {
+				kept[img.ID.String()] = true
+			}
+		}
+		spare = func(id string) bool { return kept[id] }
+	}
+	r, err := e.images.Prune(set && !dangling, spare)
 	e.removalEvents(r)
 	return mobyimage.PruneReport{ImagesDeleted: deleteResponses(r), SpaceReclaimed: uint64(r.Freed)}, classify(err)
 }

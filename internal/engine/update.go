@@ -80,6 +80,15 @@ func updated(h container.Host, u mobycontainer.UpdateConfig) (container.Host, er
 	if r.BlkioWeight != 0 {
 		h.BlkioWeight = r.BlkioWeight
 	}
+	if r.CPURealtimePeriod > 0 {
+		h.CPURealtimePeriod = uint64(r.CPURealtimePeriod)
+	}
+	if r.CPURealtimeRuntime != 0 {
+		h.CPURealtimeRuntime = r.CPURealtimeRuntime
+	}
+	if h.CPURealtimePeriod > 0 && h.CPURealtimeRuntime > int64(h.CPURealtimePeriod) {
+		return h, invalid(errors.New("cpu real-time runtime cannot be higher than cpu real-time period"))
+	}
 	if err := checkResources(mobycontainer.HostConfig{Resources: mobycontainer.Resources{NanoCPUs: h.NanoCPUs, CPUPeriod: h.CPUPeriod,
 		CPUQuota: h.CPUQuota, BlkioWeight: h.BlkioWeight, Memory: h.Memory, MemoryReservation: h.MemoryReservation}}); err != nil {
 		return h, err

@@ -107,12 +107,12 @@ func familiar(names []string) []string {
 
 // Prune removes dangling images (no name), or with all every image,
 // that no container uses.
-func (s *Service) Prune(all bool) (Removal, error) {
+func (s *Service) Prune(all bool, spare func(id string) bool) (Removal, error) {
 	var res Removal
 	err := s.update(func(f *indexFile) error {
 		var listErr error
 		f.Images = slices.DeleteFunc(f.Images, func(r Record) bool {
-			if listErr != nil || (len(r.Names) > 0 && !all) {
+			if listErr != nil || (len(r.Names) > 0 && !all) || spare != nil && spare(r.ID.String()) {
 				return false
 			}
 			users, err := s.inUse(r.ID)

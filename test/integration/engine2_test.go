@@ -921,6 +921,20 @@ func TestEngineMoreDockerFlags(t *testing.T) {
 	if r := engine(t, root, "search", "--filter", "color=red", "localhost:1/x"); r.code == 0 || !strings.Contains(r.stderr, "invalid filter") {
 		t.Fatalf("search with a bad filter: %d %q", r.code, r.stderr)
 	}
+	// image prune's filters: label= and label!= choose among the
+	// dangling images, an unknown key is refused.
+	id := strings.TrimSpace(mustEngine(t, root, "commit", "-c", "LABEL keep=yes", "second"))
+	mustEngine(t, root, "image", "prune", "-f", "--filter", "label!=keep=yes")
+	if r := engine(t, root, "image", "inspect", id); r.code != 0 {
+		t.Fatalf("prune --filter label!= removed the labelled image: %s", r.stderr)
+	}
+	mustEngine(t, root, "image", "prune", "-f", "--filter", "label=keep=yes")
+	if r := engine(t, root, "image", "inspect", id); r.code == 0 {
+		t.Fatal("prune --filter label= left the labelled image")
+	}
+	if r := engine(t, root, "image", "prune", "-f", "--filter", "colour=red"); r.code == 0 {
+		t.Fatal("prune took an unknown filter")
+	}
 	mustEngine(t, root, "rm", "-f", "first", "second")
 }
 
@@ -935,5 +949,8 @@ func TestEngineBuildStepContainerOptions(t *testing.T) {
 	}
 	if r := engine(t, root, "build", "--memory", "lots", ctx); r.code == 0 || !strings.Contains(r.stderr, "--memory") {
 		t.Fatalf("a bad --memory: %d %q", r.code, r.stderr)
+	}
+	if r := engine(t, root, "build", "--squash", ctx); r.code == 0 || !strings.Contains(r.stderr, "experimental") {
+		t.Fatalf("--squash: %d %q", r.code, r.stderr)
 	}
 }
