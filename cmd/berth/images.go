@@ -62,7 +62,7 @@ func addImageCommands(root *cobra.Command, g *globals) {
 
 func pullCommand(g *globals) *cobra.Command {
 	var rf registryFlags
-	var quiet bool
+	var quiet, allTags bool
 	var platform string
 	c := &cobra.Command{
 		Use:   "pull [OPTIONS] NAME[:TAG|@DIGEST]",
@@ -78,22 +78,38 @@ func pullCommand(g *globals) *cobra.Command {
 			// As Docker's: the words on the way (here with the progress, on
 			// stderr), the reference pulled last, on stdout.
 			progress := progressTo(quiet)
-			if _, added := engine.WithDefaultTag(args[0]); added && !quiet {
+			refs := args
+			if allTags {
+				if strings.ContainsAny(args[0][strings.LastIndexByte(args[0], '/')+1:], ":@") {
+					return usageError{errors.New("tag can't be used with --all-tags/-a")}
+				}
+				tags, err := e.ImageTags(ctx, args[0], rf.options())
+				if err != nil {
+					return err
+				}
+				refs = nil
+				for _, t := range tags {
+					refs = append(refs, args[0]+":"+t)
+				}
+			} else if _, added := engine.WithDefaultTag(args[0]); added && !quiet {
 				fmt.Fprintln(progress, "Using default tag: latest")
 			}
-			res, err := e.ImagePull(ctx, args[0], engine.PullOptions{RegistryOptions: rf.options(), Platform: platform, Progress: progress})
-			if err != nil {
-				return err
+			for _, ref := range refs {
+				res, err := e.ImagePull(ctx, ref, engine.PullOptions{RegistryOptions: rf.options(), Platform: platform, Progress: progress})
+				if err != nil {
+					return err
+				}
+				if !quiet {
+					fmt.Fprintf(progress, "Digest: %s\nStatus: Downloaded image for %s\n", res.Digest, res.Name)
+				}
+				fmt.Println(res.Name)
 			}
-			if !quiet {
-				fmt.Fprintf(progress, "Digest: %s\nStatus: Downloaded image for %s\n", res.Digest, res.Name)
-			}
-			fmt.Println(res.Name)
 			return nil
 		},
 	}
 	rf.add(c)
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the image's name")
+	c.Flags().BoolVarP(&allTags, "all-tags", "a", false, "download every tagged image in the repository")
 	c.Flags().StringVar(&platform, "platform", "", "pull for this platform (os/arch[/variant])")
 	c.Flags().Bool("disable-content-trust", true, "skip image verification (berth verifies no content trust)")
 	return c
@@ -101,7 +117,7 @@ func pullCommand(g *globals) *cobra.Command {
 
 func pushCommand(g *globals) *cobra.Command {
 	var rf registryFlags
-	var quiet bool
+	var quiet, allTags bool
 	c := &cobra.Command{
 		Use:   "push [OPTIONS] NAME[:TAG]",
 		Short: "Upload an image to a registry",
@@ -113,18 +129,30 @@ func pushCommand(g *globals) *cobra.Command {
 			}
 			ctx, cancel := interruptible()
 			defer cancel()
-			d, err := e.ImagePush(ctx, args[0], engine.PushOptions{RegistryOptions: rf.options(), Progress: progressTo(quiet)})
-			if err != nil {
-				return err
+			refs := args
+			if allTags {
+				if refs, err = e.LocalTags(args[0]); err != nil {
+					return err
+				}
+				if len(refs) == 0 {
+					return fmt.Errorf("no tag of %s is here", args[0])
+				}
 			}
-			if !quiet {
-				fmt.Printf("%s: digest: %s\n", args[0], d)
+			for _, ref := range refs {
+				d, err := e.ImagePush(ctx, ref, engine.PushOptions{RegistryOptions: rf.options(), Progress: progressTo(quiet)})
+				if err != nil {
+					return err
+				}
+				if !quiet {
+					fmt.Printf("%s: digest: %s\n", ref, d)
+				}
 			}
 			return nil
 		},
 	}
 	rf.add(c)
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing")
+	c.Flags().BoolVarP(&allTags, "all-tags", "a", false, "push every tag of the repository that is here")
 	c.Flags().Bool("disable-content-trust", true, "skip image signing (berth signs no content trust)")
 	return c
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -127,6 +128,36 @@ func (e *Engine) ImagePull(ctx context.Context, ref string, o PullOptions) (Pull
 type PushOptions struct {
 	RegistryOptions
 	Progress io.Writer // as PullOptions'
+}
+
+// ImageTags lists a repository's tags in its registry (pull -a).
+func (e *Engine) ImageTags(ctx context.Context, repository string, o RegistryOptions) ([]string, error) {
+	tags, err := image.Tags(ctx, repository, o.image())
+	return tags, classify(err)
+}
+
+// LocalTags lists the names this store has of a repository
+// (repository:tag, as Docker's CLI shows them; push -a).
+func (e *Engine) LocalTags(repository string) ([]string, error) {
+	imgs, err := e.images.List()
+	if err != nil {
+		return nil, classify(err)
+	}
+	want, err := reference.Parse(repository)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	var out []string
+	for _, img := range imgs {
+		for _, n := range img.Names {
+			r, err := reference.Parse(n)
+			if err == nil && r.Name() == want.Name() && r.Tag != "" {
+				out = append(out, reference.FamiliarName(r.Name())+":"+r.Tag)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // ImagePush uploads an image to the registry its name points at, and

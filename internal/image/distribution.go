@@ -92,3 +92,25 @@ func Search(ctx context.Context, registry, term string, limit int, o RegistryOpt
 	}
 	return out, nil
 }
+
+// Tags lists the tags of a repository in its registry (pull -a).
+func Tags(ctx context.Context, repository string, o RegistryOptions) ([]string, error) {
+	var nopts []name.Option
+	if o.Insecure {
+		nopts = append(nopts, name.Insecure)
+	}
+	repo, err := name.NewRepository(repository, nopts...)
+	if err != nil {
+		return nil, fmt.Errorf("tags of %s: %w", repository, err)
+	}
+	kc := o.Keychain
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	tags, err := remote.List(repo, remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithTransport(o.transport()))
+	if err != nil {
+		return nil, fmt.Errorf("tags of %s: %w", repository, err)
+	}
+	sort.Strings(tags)
+	return tags, nil
+}

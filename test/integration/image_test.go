@@ -265,6 +265,19 @@ func TestImagePullInspectMountAndRun(t *testing.T) {
 	if r.code != 0 || r.stdout != reg+"/test/busybox:1\n" || !strings.Contains(r.stderr, "Status: Downloaded image for "+reg+"/test/busybox:1") {
 		t.Fatalf("pull printed %q %q, want the reference on stdout, as Docker's", r.stdout, r.stderr)
 	}
+	// push -a pushes every tag of the repository here; pull -a pulls
+	// every tag the registry has.
+	mustEngine(t, root, "tag", reg+"/test/busybox:1", reg+"/test/multi:a")
+	mustEngine(t, root, "tag", reg+"/test/busybox:1", reg+"/test/multi:b")
+	if out := mustEngine(t, root, "push", "-a", reg+"/test/multi"); strings.Count(out, ": digest: ") != 2 {
+		t.Fatalf("push -a: %q", out)
+	}
+	if out := mustEngine(t, storage(t), "pull", "-a", "-q", reg+"/test/multi"); out != reg+"/test/multi:a\n"+reg+"/test/multi:b\n" {
+		t.Fatalf("pull -a: %q", out)
+	}
+	if r := engine(t, root, "pull", "-a", reg+"/test/multi:a"); r.code == 0 || !strings.Contains(r.stderr, "all-tags") {
+		t.Fatalf("pull -a of a tag: %d %q", r.code, r.stderr)
+	}
 	// run of an image not here says so, and pulls it.
 	if r := engine(t, storage(t), "run", "--rm", "--network", "none", reg+"/test/busybox:1", "true"); r.code != 0 || !strings.Contains(r.stderr, "Unable to find image '"+reg+"/test/busybox:1' locally") {
 		t.Fatalf("run of an image not here: %d %q", r.code, r.stderr)
