@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	mobycontainer "github.com/moby/moby/api/types/container"
 	"github.com/spf13/cobra"
@@ -222,16 +223,34 @@ func (s *buildStepFlags) hostConfig() (mobycontainer.HostConfig, error) {
 func builderCommand(g *globals) *cobra.Command {
 	bc := &cobra.Command{Use: "builder", Short: "Manage the build cache"}
 	var force, all bool
+	var filters []string
+	var keep string
 	prune := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove the build cache",
 		Args:  cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
+			var o build.PruneOptions
+			for _, f := range filters {
+				k, v, _ := strings.Cut(f, "=")
+				if k != "until" {
+					return usageError{fmt.Errorf("invalid filter %q: berth's build cache takes until=", f)}
+				}
+				t, err := engine.ParseTime(v, time.Now())
+				if err != nil {
+					return usageError{fmt.Errorf("until filter: %w", err)}
+				}
+				o.Until = t
+			}
+			var err error
+			if o.KeepStorage, err = engine.ParseBytes(keep); err != nil {
+				return usageError{fmt.Errorf("--keep-storage: %w", err)}
+			}
 			return g.with(func(e *engine.Engine) error {
 				if !confirm(force, "all build cache") {
 					return nil
 				}
-				rep, err := build.Prune(e)
+				rep, err := build.Prune(e, o)
 				for _, id := range rep.Images {
 					fmt.Println("Deleted:", id)
 				}
@@ -242,6 +261,8 @@ func builderCommand(g *globals) *cobra.Command {
 	}
 	prune.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
 	prune.Flags().BoolVarP(&all, "all", "a", false, "remove all of it (berth's cache is one kind)")
+	prune.Flags().StringArrayVar(&filters, "filter", nil, "filter: until= (a time or a duration ago)")
+	prune.Flags().StringVar(&keep, "keep-storage", "", "keep the newest cache whose images take at most this much (e.g. 1gb)")
 	bc.AddCommand(prune, buildCommand(g))
 	return bc
 }

@@ -322,7 +322,7 @@ func systemPrune(e *engine.Engine, f engine.Filters, all, volumes bool) error {
 	}
 	list("Deleted Images:", images)
 	freed += ir.SpaceReclaimed
-	br, err := build.Prune(e)
+	br, err := build.Prune(e, build.PruneOptions{})
 	if err != nil {
 		return err
 	}

@@ -8,10 +8,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
+	mobybuild "github.com/moby/moby/api/types/build"
 	mobycontainer "github.com/moby/moby/api/types/container"
 
 	"github.com/berth-project/berth/internal/build"
+	"github.com/berth-project/berth/internal/engine"
 )
 
 // build is POST /build: the body is the context as a tar (plain or
@@ -126,4 +129,37 @@ func stepHost(q url.Values) (mobycontainer.HostConfig, error) {
 		}
 	}
 	return hc, nil
+}
+
+// buildPrune is POST /build/prune: the build cache, but for what its
+// until filter and keep-storage keep.
+func (s *Server) buildPrune(w http.ResponseWriter, r *http.Request) {
+	f, err := filtersOf(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var o build.PruneOptions
+	for k, vals := range f {
+		if k != "until" || len(vals) != 1 {
+			writeError(w, badRequest(fmt.Errorf("invalid filter %q: berth's build cache takes one until=", k)))
+			return
+		}
+		if o.Until, err = engine.ParseTime(vals[0], time.Now()); err != nil {
+			writeError(w, badRequest(fmt.Errorf("until filter: %w", err)))
+			return
+		}
+	}
+	if v := r.URL.Query().Get("keep-storage"); v != "" {
+		if o.KeepStorage, err = strconv.ParseInt(v, 10, 64); err != nil {
+			writeError(w, badRequest(fmt.Errorf("invalid keep-storage %q", v)))
+			return
+		}
+	}
+	rep, err := build.Prune(s.e, o)
+	out := mobybuild.CachePruneReport{CachesDeleted: rep.Images, SpaceReclaimed: uint64(rep.Freed)}
+	if out.CachesDeleted == nil {
+		out.CachesDeleted = []string{}
+	}
+	reply(w, http.StatusOK, out, err)
 }

@@ -93,6 +93,7 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE /images/", s.imageRemove)
 
 	m.HandleFunc("POST /build", s.build)
+	m.HandleFunc("POST /build/prune", s.buildPrune)
 	s.objectRoutes()
 	s.archiveRoutes()
 	s.registryRoutes()

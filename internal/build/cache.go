@@ -152,11 +152,23 @@ func treeDigest(root string, owners bool) (string, error) {
 type PruneReport struct {
 	Entries int
 	Images  []string
+	// Freed are the bytes of the images removed.
+	Freed int64
 }
 
-// Prune empties the build cache of the engine's storage root and removes
-// the images only it referred to (untagged ones); a tagged image stays.
-func Prune(e *engine.Engine) (PruneReport, error) {
+// PruneOptions bound what Prune removes; zero removes all of it.
+type PruneOptions struct {
+	// Until keeps the entries recorded at or after it (until=).
+	Until time.Time
+	// KeepStorage keeps the newest entries whose images together take
+	// at most this many bytes (--keep-storage); 0 keeps none.
+	KeepStorage int64
+}
+
+// Prune empties the build cache of the engine's storage root, but for
+// what o keeps, and removes the images only the removed entries referred
+// to (untagged ones); a tagged image stays.
+func Prune(e *engine.Engine, o PruneOptions) (PruneReport, error) {
 	var rep PruneReport
 	pruneScratch(e.BuildScratchDir())
 	dir := e.BuildCacheDir()
@@ -167,15 +179,43 @@ func Prune(e *engine.Engine) (PruneReport, error) {
 	if err != nil {
 		return rep, fmt.Errorf("build cache: %w", err)
 	}
-	var errs []error
+	type entry struct {
+		name string
+		mod  time.Time
+	}
+	var all []entry
 	for _, ent := range ents {
-		p := filepath.Join(dir, ent.Name())
+		if fi, err := ent.Info(); err == nil {
+			all = append(all, entry{ent.Name(), fi.ModTime()})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].mod.After(all[j].mod) }) // newest first
+	var kept int64
+	var errs []error
+	for _, en := range all {
+		p := filepath.Join(dir, en.name)
+		if !o.Until.IsZero() && !en.mod.Before(o.Until) {
+			continue // recorded at or after until: kept
+		}
+		if o.KeepStorage > 0 {
+			var size int64
+			if b, err := os.ReadFile(p); err == nil {
+				if in, err := e.ImageInspect(strings.TrimSpace(string(b))); err == nil {
+					size = in.Size
+				}
+			}
+			if kept+size <= o.KeepStorage {
+				kept += size
+				continue // among the newest that fit
+			}
+		}
 		b, err := os.ReadFile(p)
 		if err == nil {
 			id := strings.TrimSpace(string(b))
 			if in, err := e.ImageInspect(id); err == nil && len(in.RepoTags) == 0 {
 				if _, err := e.ImageRemove(id, false); err == nil {
 					rep.Images = append(rep.Images, id)
+					rep.Freed += in.Size
 				} else if !errors.Is(err, engine.ErrConflict) { // in use by a container: it stays
 					errs = append(errs, err)
 				}

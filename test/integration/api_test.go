@@ -183,6 +183,10 @@ func TestDockerCLIBuildsPullsAndPushesThroughTheAPI(t *testing.T) {
 		t.Fatalf("--cache-from nosuchtag: exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}
 	mustDocker(t, sock, "rmi", "cache1", "cache2", "cache3")
+	if out := mustDocker(t, sock, "builder", "prune", "-f", "--filter", "until=1h"); !strings.Contains(out, "Total reclaimed space: 0B") {
+		t.Fatalf("builder prune --filter until=1h: %q", out)
+	}
+	mustDocker(t, sock, "builder", "prune", "-f")
 	mustDocker(t, sock, "push", reg+"/app:v1")
 	mustDocker(t, sock, "rmi", reg+"/app:v1")
 	if r := docker(t, sock, nil, "image", "inspect", reg+"/app:v1"); r.code == 0 {

@@ -953,4 +953,14 @@ func TestEngineBuildStepContainerOptions(t *testing.T) {
 	if r := engine(t, root, "build", "--squash", ctx); r.code == 0 || !strings.Contains(r.stderr, "experimental") {
 		t.Fatalf("--squash: %d %q", r.code, r.stderr)
 	}
+	// builder prune keeps what until= and --keep-storage keep.
+	if got := mustEngine(t, root, "builder", "prune", "-f", "--filter", "until=1h"); !strings.Contains(got, "Total: 0 cache entries") {
+		t.Fatalf("builder prune --filter until=1h: %q", got)
+	}
+	if got := mustEngine(t, root, "builder", "prune", "-f", "--keep-storage", "1tb"); !strings.Contains(got, "Total: 0 cache entries") {
+		t.Fatalf("builder prune --keep-storage 1tb: %q", got)
+	}
+	if got := mustEngine(t, root, "builder", "prune", "-f"); strings.Contains(got, "Total: 0 cache entries") {
+		t.Fatalf("builder prune: %q", got)
+	}
 }
