@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	mobyevents "github.com/moby/moby/api/types/events"
+	mobysystem "github.com/moby/moby/api/types/system"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/internal/build"
@@ -24,6 +27,7 @@ func addSystemCommands(root *cobra.Command, g *globals) {
 
 func dfCommand(g *globals) *cobra.Command {
 	var tmpl string
+	var verbose bool
 	c := &cobra.Command{
 		Use:   "df",
 		Short: "Show berth's disk usage",
@@ -36,6 +40,9 @@ func dfCommand(g *globals) *cobra.Command {
 			du, err := e.SystemDiskUsage()
 			if err != nil {
 				return err
+			}
+			if verbose {
+				return printDiskUsage(du)
 			}
 			p, err := format.NewPrinter(os.Stdout, tmpl, "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
 				map[string]string{"TotalCount": "TOTAL"})
@@ -54,6 +61,7 @@ func dfCommand(g *globals) *cobra.Command {
 				{"Images", du.ImageUsage.TotalCount, du.ImageUsage.ActiveCount, du.ImageUsage.TotalSize, du.ImageUsage.Reclaimable},
 				{"Containers", du.ContainerUsage.TotalCount, du.ContainerUsage.ActiveCount, du.ContainerUsage.TotalSize, du.ContainerUsage.Reclaimable},
 				{"Local Volumes", du.VolumeUsage.TotalCount, du.VolumeUsage.ActiveCount, du.VolumeUsage.TotalSize, du.VolumeUsage.Reclaimable},
+				{"Build Cache", du.BuildCacheUsage.TotalCount, du.BuildCacheUsage.ActiveCount, du.BuildCacheUsage.TotalSize, du.BuildCacheUsage.Reclaimable},
 			} {
 				pct := int64(0)
 				if r.size > 0 {
@@ -67,7 +75,70 @@ func dfCommand(g *globals) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&tmpl, "format", "", "Go template")
+	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "show detailed information on space usage")
 	return c
+}
+
+// printDiskUsage is df -v: each kind's items, as Docker's tables.
+func printDiskUsage(du mobysystem.DiskUsage) error {
+	now := time.Now()
+	w := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
+	line := func(cells ...string) { _, _ = fmt.Fprintln(w, strings.Join(cells, "\t")) } // a tabwriter: its Flush reports
+	fmt.Println("Images space usage:")
+	fmt.Println()
+	line("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS")
+	for _, img := range du.ImageUsage.Items {
+		repo, tag := "<none>", "<none>"
+		if len(img.RepoTags) > 0 {
+			if i := strings.LastIndexByte(img.RepoTags[0], ':'); i > 0 {
+				repo, tag = img.RepoTags[0][:i], img.RepoTags[0][i+1:]
+			}
+		}
+		line(repo, tag, strings.TrimPrefix(img.ID, "sha256:")[:12], format.Ago(time.Unix(img.Created, 0), now), format.Size(img.Size),
+			format.Size(max(img.SharedSize, 0)), format.Size(img.Size-max(img.SharedSize, 0)), strconv.FormatInt(img.Containers, 10))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Println("\nContainers space usage:")
+	fmt.Println()
+	line("CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES")
+	for _, c := range du.ContainerUsage.Items {
+		vols := 0
+		for _, m := range c.Mounts {
+			if m.Type == "volume" {
+				vols++
+			}
+		}
+		name := ""
+		if len(c.Names) > 0 {
+			name = strings.TrimPrefix(c.Names[0], "/")
+		}
+		line(c.ID[:12], c.Image, strconv.Quote(c.Command), strconv.Itoa(vols), format.Size(c.SizeRw), format.Ago(time.Unix(c.Created, 0), now), c.Status, name)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Println("\nLocal Volumes space usage:")
+	fmt.Println()
+	line("VOLUME NAME", "LINKS", "SIZE")
+	for _, v := range du.VolumeUsage.Items {
+		var links, size int64
+		if v.UsageData != nil {
+			links, size = v.UsageData.RefCount, v.UsageData.Size
+		}
+		line(v.Name, strconv.FormatInt(links, 10), format.Size(size))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Println("\nBuild cache usage:", format.Size(du.BuildCacheUsage.TotalSize))
+	fmt.Println()
+	line("CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED")
+	for _, r := range du.BuildCacheUsage.Items {
+		line(r.ID, r.Type, format.Size(r.Size), format.Ago(r.CreatedAt, now), "", strconv.Itoa(r.UsageCount), strconv.FormatBool(r.Shared))
+	}
+	return w.Flush()
 }
 
 // eventRow is one event for --format, with Docker's field names.

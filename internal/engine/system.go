@@ -5,8 +5,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	mobybuild "github.com/moby/moby/api/types/build"
 	mobycontainer "github.com/moby/moby/api/types/container"
 	mobyimage "github.com/moby/moby/api/types/image"
 	mobysystem "github.com/moby/moby/api/types/system"
@@ -116,7 +118,42 @@ func (e *Engine) SystemDiskUsage() (mobysystem.DiskUsage, error) {
 		out.UsageData = &mobyvolume.UsageData{Size: size, RefCount: int64(len(users))}
 		vu.Items = append(vu.Items, out)
 	}
+	du.BuildCacheUsage = e.buildCacheUsage()
 	return du, nil
+}
+
+// buildCacheUsage is the build cache's part of df: its entries (files
+// under BuildCacheDir naming the image a step made), each as large as
+// its image when no tag keeps that image (pruning frees it then). No
+// entry is in use between builds.
+func (e *Engine) buildCacheUsage() *mobybuild.DiskUsage {
+	u := &mobybuild.DiskUsage{Items: []mobybuild.CacheRecord{}}
+	ents, err := os.ReadDir(e.BuildCacheDir())
+	if err != nil {
+		return u // none yet: no build has run
+	}
+	counted := map[string]bool{}
+	for _, ent := range ents {
+		fi, err := ent.Info()
+		if err != nil || strings.HasPrefix(ent.Name(), ".tmp-") {
+			continue // gone meanwhile, or a write in flight
+		}
+		b, err := os.ReadFile(filepath.Join(e.BuildCacheDir(), ent.Name()))
+		if err != nil {
+			continue // gone meanwhile
+		}
+		rec := mobybuild.CacheRecord{ID: ent.Name()[:12], Type: "regular", CreatedAt: fi.ModTime(), Description: "berth build step"}
+		id := strings.TrimSpace(string(b))
+		if img, err := e.images.Get(id); err == nil && len(img.Names) == 0 && !counted[id] {
+			counted[id] = true
+			rec.Size = e.images.Size(img)
+		}
+		u.TotalCount++
+		u.TotalSize += rec.Size
+		u.Reclaimable += rec.Size
+		u.Items = append(u.Items, rec)
+	}
+	return u
 }
 
 // dirSize is the bytes of the regular files under dir: a figure for a

@@ -953,6 +953,14 @@ func TestEngineBuildStepContainerOptions(t *testing.T) {
 	if r := engine(t, root, "build", "--squash", ctx); r.code == 0 || !strings.Contains(r.stderr, "experimental") {
 		t.Fatalf("--squash: %d %q", r.code, r.stderr)
 	}
+	// df counts the build cache, and -v lists each kind's items.
+	if df := mustEngine(t, root, "system", "df", "--format", "{{.Type}} {{.TotalCount}}"); !strings.Contains(df, "Build Cache ") || strings.Contains(df, "Build Cache 0\n") {
+		t.Fatalf("df: %q", df)
+	}
+	if df := mustEngine(t, root, "system", "df", "-v"); !strings.Contains(df, "Images space usage:") || !strings.Contains(df, "steps") ||
+		!strings.Contains(df, "Local Volumes space usage:") || !strings.Contains(df, "Build cache usage:") {
+		t.Fatalf("df -v:\n%s", df)
+	}
 	// builder prune keeps what until= and --keep-storage keep.
 	if got := mustEngine(t, root, "builder", "prune", "-f", "--filter", "until=1h"); !strings.Contains(got, "Total: 0 cache entries") {
 		t.Fatalf("builder prune --filter until=1h: %q", got)
