@@ -179,7 +179,7 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "suppress the pull output")
 	fl.StringVar(&f.platform, "platform", "", "platform of the image (os/arch[/variant]); only this host's")
 	fl.StringVar(&f.isolation, "isolation", "", "container isolation technology (on Linux: default only)")
-	fl.StringVar(&f.volumeDriver, "volume-driver", "", "volume driver for the container (local only)")
+	fl.StringVar(&f.volumeDriver, "volume-driver", "", "volume driver for the volumes the container makes (local only)")
 	fl.StringVar(&f.kernelMemory, "kernel-memory", "", "kernel memory limit (ignored: recent kernels have none)")
 	fl.Int64Var(&f.swappiness, "memory-swappiness", -1, "tune the container's memory swappiness (0 to 100)")
 	fl.Int64Var(&f.rtPeriod, "cpu-rt-period", 0, "limit the CPU real-time period (µs)")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -86,6 +87,16 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) containerInspect(w http.ResponseWriter, r *http.Request) {
 	c, err := s.e.ContainerInspect(r.PathValue("id"))
+	if err == nil && before(r, "1.45") && c.NetworkSettings != nil {
+		// Older APIs list the container's short ID among the aliases of
+		// its user-defined networks, as moby did.
+		short := c.ID[:12]
+		for name, ep := range c.NetworkSettings.Networks {
+			if ep != nil && name != "bridge" && name != "host" && name != "none" && !slices.Contains(ep.Aliases, short) {
+				ep.Aliases = append(ep.Aliases, short)
+			}
+		}
+	}
 	if err == nil && boolValue(r, "size") {
 		var rw, rootfs int64
 		if rw, rootfs, err = s.e.ContainerSize(c.ID); err == nil {

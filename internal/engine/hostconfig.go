@@ -337,10 +337,19 @@ func hostOf(hc mobycontainer.HostConfig) (h container.Host, mounts []container.M
 	default:
 		return h, nil, invalid(fmt.Errorf("invalid isolation: %s (on Linux, default is the only one)", hc.Isolation))
 	}
-	switch hc.VolumeDriver {
-	case "", "local":
-	default:
-		return h, nil, invalid(fmt.Errorf("volume driver %q: berth has the local driver only", hc.VolumeDriver))
+	// A volume driver matters only to the volumes the container makes:
+	// as with Docker, one that is not there fails only then.
+	if d := hc.VolumeDriver; d != "" && d != "local" && (len(hc.Binds) > 0 || len(hc.Mounts) > 0) {
+		for _, b := range hc.Binds {
+			if src, _, ok := strings.Cut(b, ":"); !ok || !strings.HasPrefix(src, "/") {
+				return h, nil, invalid(fmt.Errorf("volume driver %q: no such plugin (berth has the local driver only)", d))
+			}
+		}
+		for _, m := range hc.Mounts {
+			if m.Type == mount.TypeVolume {
+				return h, nil, invalid(fmt.Errorf("volume driver %q: no such plugin (berth has the local driver only)", d))
+			}
+		}
 	}
 	if err := checkResources(hc); err != nil {
 		return h, nil, err

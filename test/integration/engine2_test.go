@@ -912,6 +912,10 @@ func TestEngineMoreDockerFlags(t *testing.T) {
 	if r := engine(t, root, "run", "--rm", "--network", "none", "-a", "stderr", "busybox:it", "sh", "-c", "echo out; echo err >&2"); r.code != 0 || r.stdout != "" || r.stderr != "err\n" {
 		t.Fatalf("run -a stderr: %d %q %q", r.code, r.stdout, r.stderr)
 	}
+	mustEngine(t, root, "run", "--rm", "--network", "none", "--volume-driver", "foo", "busybox:it", "true") // no volume: no driver needed, as with Docker
+	if r := engine(t, root, "run", "--rm", "--volume-driver", "foo", "-v", "drvvol:/x", "busybox:it", "true"); r.code != 125 || !strings.Contains(r.stderr, "no such plugin") {
+		t.Fatalf("a volume of a driver that is not there: %d %q", r.code, r.stderr)
+	}
 	if r := engine(t, root, "run", "-d", "-a", "stdout", "busybox:it", "true"); r.code != 125 || !strings.Contains(r.stderr, "conflicting options") {
 		t.Fatalf("run -d -a: %d %q", r.code, r.stderr)
 	}
