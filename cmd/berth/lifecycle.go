@@ -83,6 +83,7 @@ func killCommand(g *globals) *cobra.Command {
 
 func rmCommand(g *globals) *cobra.Command {
 	var o engine.RemoveOptions
+	var link bool
 	c := &cobra.Command{
 		Use:     "rm [OPTIONS] CONTAINER [CONTAINER...]",
 		Aliases: []string{"remove"},
@@ -90,6 +91,9 @@ func rmCommand(g *globals) *cobra.Command {
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			return eachContainer(g, args, func(e *engine.Engine, ref string) error {
+				if link {
+					return e.ContainerRemoveLink(ref) // CONTAINER/ALIAS; the container stays
+				}
 				err := e.ContainerRemove(context.Background(), ref, o)
 				if o.Force && errors.Is(err, engine.ErrNotFound) {
 					return nil // -f: what is not there is removed, as Docker's
@@ -100,6 +104,7 @@ func rmCommand(g *globals) *cobra.Command {
 	}
 	c.Flags().BoolVarP(&o.Force, "force", "f", false, "kill a running container first")
 	c.Flags().BoolVarP(&o.Volumes, "volumes", "v", false, "remove the container's anonymous volumes")
+	c.Flags().BoolVarP(&link, "link", "l", false, "remove the legacy link CONTAINER/ALIAS, not a container")
 	return c
 }
 

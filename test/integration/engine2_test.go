@@ -574,7 +574,8 @@ func TestEngineHealthcheck(t *testing.T) {
 // A legacy link names its target in /etc/hosts and passes its
 // environment as Docker's ALIAS_ variables; a missing target is
 // refused at create and leaves nothing; on a user-defined network the
-// link's alias is answered by the container's name server.
+// link's alias is answered by the container's name server; rm --link
+// takes a link off.
 func TestEngineLegacyLinks(t *testing.T) {
 	root := engineWithBusybox(t)
 	mustEngine(t, root, "run", "-d", "--name", "db", "-e", "SECRET=s3", "busybox:it", "sleep", "60")
@@ -587,6 +588,14 @@ func TestEngineLegacyLinks(t *testing.T) {
 	}
 	if r := engine(t, root, "create", "--link", "nosuch:x", "busybox:it"); r.code != 125 || !strings.Contains(r.stderr, "could not get container for nosuch") {
 		t.Fatalf("a link to nothing: %d %q", r.code, r.stderr)
+	}
+	// rm --link takes the link off and leaves both containers.
+	if r := engine(t, root, "rm", "--link", "app/nosuch"); r.code == 0 || !strings.Contains(r.stderr, "could not find link nosuch") {
+		t.Fatalf("rm --link of no link: %d %q", r.code, r.stderr)
+	}
+	mustEngine(t, root, "rm", "--link", "/app/data")
+	if got := mustEngine(t, root, "inspect", "-f", "{{json .HostConfig.Links}} {{.State.Status}}", "app"); got != "null exited\n" {
+		t.Fatalf("after rm --link: %q", got)
 	}
 	mustEngine(t, root, "rm", "-f", "app", "db")
 	// On a user-defined network the alias is the name server's, for a
