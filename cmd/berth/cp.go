@@ -49,7 +49,7 @@ func exportCommand(g *globals) *cobra.Command {
 
 // cpCommand copies between a container and the host.
 func cpCommand(g *globals) *cobra.Command {
-	var archive bool
+	var archive, follow bool
 	c := &cobra.Command{
 		Use:   "cp CONTAINER:SRC_PATH DEST_PATH | SRC_PATH CONTAINER:DEST_PATH",
 		Short: "Copy files between a container and the host",
@@ -72,14 +72,15 @@ func cpCommand(g *globals) *cobra.Command {
 				}
 				return e.ContainerArchive(srcC, srcP, os.Stdout)
 			case srcIn:
-				return e.ContainerCopyFrom(srcC, srcP, args[1])
+				return e.ContainerCopyFrom(srcC, srcP, args[1], engine.CopyOptions{FollowLink: follow})
 			case args[0] == "-":
 				return e.ContainerExtract(dstC, dstP, os.Stdin, engine.ExtractOptions{})
 			}
-			return e.ContainerCopyToWith(dstC, args[0], dstP, engine.CopyOptions{KeepOwner: archive})
+			return e.ContainerCopyToWith(dstC, args[0], dstP, engine.CopyOptions{KeepOwner: archive, FollowLink: follow})
 		},
 	}
 	c.Flags().BoolVarP(&archive, "archive", "a", false, "archive mode: keep the owners (uid/gid) of what is copied in")
+	c.Flags().BoolVarP(&follow, "follow-link", "L", false, "always follow a symbolic link in SRC_PATH")
 	// berth prints no progress, so there is nothing to suppress.
 	c.Flags().BoolP("quiet", "q", false, "suppress progress output (berth prints none)")
 	return c

@@ -537,7 +537,7 @@ func (b *builder) extract(ctx context.Context, from string, sources []string, pr
 			done()
 			return "", nil, err
 		}
-		if err := b.e.ContainerCopyFrom(cr, "/"+rel, target); err != nil {
+		if err := b.e.ContainerCopyFrom(cr, "/"+rel, target, engine.CopyOptions{}); err != nil {
 			done()
 			return "", nil, fmt.Errorf("--from=%s: %s: %w", from, src, err)
 		}

@@ -42,7 +42,7 @@ type ContainerBackend interface {
 	ContainerChanges(ref string) ([]mobycontainer.FilesystemChange, error)
 	ContainerCommit(ctx context.Context, ref string, o CommitOptions) (string, error)
 	ContainerExport(ref string, w io.Writer) error
-	ContainerCopyFrom(ref, src, dst string) error
+	ContainerCopyFrom(ref, src, dst string, o CopyOptions) error
 	ContainerCopyTo(ref, src, dst string) error
 	ContainersPrune(ctx context.Context, f Filters) (mobycontainer.PruneReport, error)
 }

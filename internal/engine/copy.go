@@ -40,14 +40,28 @@ func (e *Engine) ContainerExport(ref string, w io.Writer) error {
 // os.Root on its root filesystem: a symlink there cannot lead the copy
 // out to the host (CVE-2018-15664 class), and no program of the
 // container runs on the host (CVE-2019-14271 class).
-func (e *Engine) ContainerCopyFrom(ref, src, dst string) error {
+// With o.FollowLink a symlink src is copied as what it names, under
+// the link's name (docker cp -L).
+func (e *Engine) ContainerCopyFrom(ref, src, dst string, o CopyOptions) error {
 	c, err := e.get(ref)
 	if err != nil {
 		return err
 	}
-	return e.withPath(c, src, false, func(root *os.Root, from string) error {
-		return wrapCp(copytree.Copy(root, from, copytree.Host{}, dst, copytree.Options{}))
+	return e.withPath(c, src, o.FollowLink, func(root *os.Root, from string) error {
+		return wrapCp(copytree.Copy(root, from, copytree.Host{}, linkNamed(copytree.Host{}, dst, src, o.FollowLink), copytree.Options{}))
 	})
+}
+
+// linkNamed is dst for a copy of what the link src names: a directory
+// dst takes the link's name, not its target's, as Docker renames it.
+func linkNamed(to copytree.Tree, dst, src string, followed bool) string {
+	if !followed {
+		return dst
+	}
+	if st, err := to.Stat(dst); err == nil && st.IsDir() {
+		return path.Join(dst, path.Base("/"+filepath.ToSlash(src)))
+	}
+	return dst // a new name, or a file to replace
 }
 
 // ContainerCopyTo copies src on the host to dst, a path in the
@@ -65,6 +79,9 @@ type CopyOptions struct {
 	// missing, as a build's COPY dir/ does; Parents makes dst's missing
 	// parents. Directories made are 0755, the container root's.
 	Contents, Parents bool
+	// FollowLink copies what a symlink src names rather than the link
+	// (docker cp -L), under the link's name.
+	FollowLink bool
 }
 
 // ContainerCopyToWith is ContainerCopyTo with options.
@@ -86,7 +103,14 @@ func (e *Engine) ContainerCopyToWith(ref, src, dst string, o CopyOptions) error 
 				return wrapCp(err)
 			}
 		}
-		return wrapCp(copytree.Copy(copytree.Host{}, src, root, d, opts))
+		from := src
+		if o.FollowLink {
+			var err error
+			if from, err = filepath.EvalSymlinks(src); err != nil {
+				return wrapCp(err)
+			}
+		}
+		return wrapCp(copytree.Copy(copytree.Host{}, from, root, linkNamed(root, d, src, o.FollowLink), opts))
 	})
 }
 

@@ -874,6 +874,25 @@ func TestEngineMoreDockerFlags(t *testing.T) {
 	if got := mustEngine(t, root, "inspect", "-s", "-f", "{{.SizeRw}} {{gt .SizeRootFs .SizeRw}}", "first"); got != "2 true\n" {
 		t.Fatalf("inspect -s: %q", got)
 	}
+	// cp -L copies what a link names, under the link's name, both ways.
+	hostLink := filepath.Join(root, "hostlink")
+	if err := os.Symlink(owned, hostLink); err != nil {
+		t.Fatal(err)
+	}
+	mustEngine(t, root, "cp", "-L", hostLink, "first:/tmp/")
+	mustEngine(t, root, "exec", "first", "ln", "-s", "/tmp/plain", "/tmp/ln")
+	back := t.TempDir()
+	mustEngine(t, root, "cp", "-L", "first:/tmp/ln", back)
+	mustEngine(t, root, "cp", "first:/tmp/ln", filepath.Join(back, "asis"))
+	if got := mustEngine(t, root, "exec", "first", "stat", "-c", "%F %s", "/tmp/hostlink"); got != "regular file 1\n" {
+		t.Fatalf("cp -L in: %q", got)
+	}
+	if fi, err := os.Lstat(filepath.Join(back, "ln")); err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("cp -L out: %v %v", fi, err)
+	}
+	if dest, err := os.Readlink(filepath.Join(back, "asis")); err != nil || dest != "/tmp/plain" {
+		t.Fatalf("cp without -L: %q %v", dest, err)
+	}
 	mustEngine(t, root, "stop", "--timeout", "1", "first")
 	if r := engine(t, root, "network", "rm", "-f", "no-such-network"); r.code != 0 {
 		t.Fatalf("network rm -f of a missing network: %d %q", r.code, r.stderr)
