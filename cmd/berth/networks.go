@@ -25,10 +25,24 @@ func labelMap(labels []string) map[string]string {
 	return m
 }
 
+// pairs reads NAME=VALUE flags into a map; a value without its name
+// is refused.
+func pairs(flag string, in []string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, kv := range in {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || v == "" {
+			return nil, usageError{fmt.Errorf("%s %q: want NAME=VALUE", flag, kv)}
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
 func networkCommand(g *globals) *cobra.Command {
 	nc := &cobra.Command{Use: "network", Short: "Manage networks"}
 	var o engine.NetworkCreateOptions
-	var labels []string
+	var labels, opts, aux, ipamOpts []string
 	create := &cobra.Command{
 		Use:   "create [OPTIONS] NETWORK",
 		Short: "Create a network",
@@ -39,6 +53,10 @@ func networkCommand(g *globals) *cobra.Command {
 				return err
 			}
 			o.Name, o.Labels = args[0], labelMap(labels)
+			o.Options, o.IPAMOptions = labelMap(opts), labelMap(ipamOpts)
+			if o.AuxAddresses, err = pairs("--aux-address", aux); err != nil {
+				return err
+			}
 			id, err := e.NetworkCreate(o)
 			if err != nil {
 				return err
@@ -54,6 +72,10 @@ func networkCommand(g *globals) *cobra.Command {
 	cf.BoolVar(&o.Internal, "internal", false, "no traffic leaves the network")
 	cf.StringArrayVar(&labels, "label", nil, "set metadata")
 	cf.StringVarP(&o.Driver, "driver", "d", "bridge", "driver (bridge only)")
+	cf.StringArrayVarP(&opts, "opt", "o", nil, "set a driver option (com.docker.network.bridge.name, com.docker.network.driver.mtu)")
+	cf.StringArrayVar(&aux, "aux-address", nil, "an address (NAME=IP) that is never given to a container")
+	cf.StringVar(&o.IPAMDriver, "ipam-driver", "default", "IP address management driver (default only)")
+	cf.StringArrayVar(&ipamOpts, "ipam-opt", nil, "set an IPAM driver option")
 
 	var quiet, noTrunc, forceRm bool
 	var tmpl string

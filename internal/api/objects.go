@@ -74,9 +74,18 @@ func (s *Server) networkCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	o := engine.NetworkCreateOptions{Name: req.Name, Driver: req.Driver, Internal: req.Internal, Labels: req.Labels}
+	o := engine.NetworkCreateOptions{Name: req.Name, Driver: req.Driver, Internal: req.Internal, Labels: req.Labels, Options: req.Options}
+	if req.IPAM != nil {
+		o.IPAMDriver, o.IPAMOptions = req.IPAM.Driver, req.IPAM.Options
+	}
 	if req.IPAM != nil && len(req.IPAM.Config) > 0 {
 		c := req.IPAM.Config[0]
+		for name, a := range c.AuxAddress {
+			if o.AuxAddresses == nil {
+				o.AuxAddresses = map[string]string{}
+			}
+			o.AuxAddresses[name] = a.String()
+		}
 		if c.Subnet.IsValid() {
 			o.Subnet = c.Subnet.String()
 		}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"strings"
@@ -23,6 +24,16 @@ type NetworkCreateOptions struct {
 	// Internal: no traffic leaves the network.
 	Internal bool
 	Labels   map[string]string
+	// Options are the bridge driver's (-o): com.docker.network.bridge.name
+	// and com.docker.network.driver.mtu act; Docker's others are refused
+	// unless they ask for its default; any other key is kept.
+	Options map[string]string
+	// AuxAddresses (name -> address) are never handed to containers.
+	AuxAddresses map[string]string
+	// IPAMDriver is "default" (or ""), the only one; IPAMOptions are
+	// kept and shown, as Docker's default IPAM keeps them.
+	IPAMDriver  string
+	IPAMOptions map[string]string
 }
 
 // NetworkCreate makes a user-defined bridge network and returns its ID.
@@ -31,8 +42,11 @@ func (e *Engine) NetworkCreate(o NetworkCreateOptions) (string, error) {
 	if o.Driver != "" && o.Driver != "bridge" {
 		return "", invalid(fmt.Errorf("network driver %q: only bridge is supported", o.Driver))
 	}
+	if o.IPAMDriver != "" && o.IPAMDriver != "default" {
+		return "", invalid(fmt.Errorf("IPAM driver %q: only default is supported", o.IPAMDriver))
+	}
 	n, err := e.networks.Create(network.CreateOptions{Name: o.Name, Subnet: o.Subnet, Gateway: o.Gateway, IPRange: o.IPRange,
-		Internal: o.Internal, Labels: o.Labels})
+		Internal: o.Internal, Labels: o.Labels, Options: o.Options, AuxAddresses: o.AuxAddresses, IPAMOptions: o.IPAMOptions})
 	if err != nil {
 		return "", classify(err)
 	}
@@ -121,15 +135,20 @@ func (e *Engine) networkInspect(n *network.Network) (mobynetwork.Inspect, error)
 	if err != nil {
 		return mobynetwork.Inspect{}, err
 	}
-	cfg := mobynetwork.IPAMConfig{Subnet: n.Subnet, Gateway: n.Gateway, IPRange: n.IPRange}
+	cfg := mobynetwork.IPAMConfig{Subnet: n.Subnet, Gateway: n.Gateway, IPRange: n.IPRange, AuxAddress: n.AuxAddresses}
 	labels := n.Labels
 	if labels == nil {
 		labels = map[string]string{}
 	}
+	opts := maps.Clone(n.Options)
+	if opts == nil {
+		opts = map[string]string{}
+	}
+	opts[network.OptBridgeName] = n.Bridge
 	in := mobynetwork.Inspect{
 		Network: mobynetwork.Network{Name: n.Name, ID: n.ID, Created: n.Created, Scope: "local", Driver: n.Driver, EnableIPv4: true,
-			IPAM:     mobynetwork.IPAM{Driver: "default", Config: []mobynetwork.IPAMConfig{cfg}},
-			Internal: n.Internal, Options: map[string]string{"com.docker.network.bridge.name": n.Bridge}, Labels: labels},
+			IPAM:     mobynetwork.IPAM{Driver: "default", Options: n.IPAMOptions, Config: []mobynetwork.IPAMConfig{cfg}},
+			Internal: n.Internal, Options: opts, Labels: labels},
 		Containers: map[string]mobynetwork.EndpointResource{},
 	}
 	for _, ep := range eps {

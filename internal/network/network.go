@@ -51,6 +51,15 @@ type Network struct {
 	Internal bool              `json:"Internal"`
 	Bridge   string            `json:"Bridge"`
 	Labels   map[string]string `json:"Labels"`
+	// MTU is the bridge's and its ports' (0: the uplink's).
+	MTU int `json:"MTU,omitempty"`
+	// Options are the driver's, as given (-o).
+	Options map[string]string `json:"Options,omitempty"`
+	// AuxAddresses are never handed out to containers (--aux-address).
+	AuxAddresses map[string]netip.Addr `json:"AuxAddresses,omitempty"`
+	// IPAMOptions are the address manager's, as given (--ipam-opt); the
+	// default one has none of its own.
+	IPAMOptions map[string]string `json:"IPAMOptions,omitempty"`
 }
 
 // UserDefined reports whether containers on n resolve each other by
@@ -143,6 +152,12 @@ type CreateOptions struct {
 	IPRange  string
 	Internal bool
 	Labels   map[string]string
+	// Options are the bridge driver's (-o): its device's name and MTU;
+	// see applyOptions.
+	Options map[string]string
+	// AuxAddresses are name=address pairs the IPAM keeps for others.
+	AuxAddresses map[string]string
+	IPAMOptions  map[string]string
 }
 
 // Create makes a user-defined network; nothing is made in the kernel
@@ -208,6 +223,15 @@ func (m *Manager) create(o CreateOptions) (*Network, error) {
 			return nil, fmt.Errorf("--ip-range %q: not a prefix inside %s", o.IPRange, n.Subnet)
 		}
 		n.IPRange = r.Masked()
+	}
+	if err := n.applyOptions(o.Options, all); err != nil {
+		return nil, err
+	}
+	if err := n.setAuxAddresses(o.AuxAddresses); err != nil {
+		return nil, err
+	}
+	if len(o.IPAMOptions) > 0 {
+		n.IPAMOptions = o.IPAMOptions
 	}
 	if err := os.MkdirAll(m.netDir(n.ID), 0o700); err != nil {
 		return nil, err
@@ -473,7 +497,7 @@ func (m *Manager) connectOne(req Request, a Attachment, index int, defaultRoute 
 		_ = pool.Release(req.Container) // undoes the lease; the save's error is returned
 		return Endpoint{}, err
 	}
-	created, err := link.EnsureBridge(n.Bridge, netip.PrefixFrom(n.Gateway, n.Subnet.Bits()), !n.Internal)
+	created, err := link.EnsureBridge(n.Bridge, netip.PrefixFrom(n.Gateway, n.Subnet.Bits()), !n.Internal, n.MTU)
 	if err != nil {
 		return Endpoint{}, err
 	}
@@ -518,7 +542,11 @@ func (m *Manager) getLocked(ref string) (*Network, error) {
 }
 
 func (m *Manager) pool(n *Network) ipam.Pool {
-	return ipam.Pool{Dir: m.netDir(n.ID), Subnet: n.Subnet, Range: n.IPRange, Gateway: n.Gateway}
+	p := ipam.Pool{Dir: m.netDir(n.ID), Subnet: n.Subnet, Range: n.IPRange, Gateway: n.Gateway}
+	for _, a := range n.AuxAddresses {
+		p.Reserved = append(p.Reserved, a)
+	}
+	return p
 }
 
 func (m *Manager) saveEndpoint(ep Endpoint) error {

@@ -225,7 +225,14 @@ func TestDockerCLIExecNetworksVolumesAndEventsThroughTheAPI(t *testing.T) {
 	requireDockerCLI(t)
 	root := engineWithBusybox(t)
 	sock, _ := apiServer(t, root)
-	mustDocker(t, sock, "network", "create", "--label", "it=1", "apinet")
+	mustDocker(t, sock, "network", "create", "--label", "it=1", "--subnet", "10.219.0.0/24", "--aux-address", "r=10.219.0.9",
+		"-o", "com.docker.network.driver.mtu=1450", "--ipam-opt", "o=1", "apinet")
+	if got := mustDocker(t, sock, "network", "inspect", "-f", `{{index .Options "com.docker.network.driver.mtu"}} {{json (index .IPAM.Config 0).AuxiliaryAddresses}} {{json .IPAM.Options}}`, "apinet"); got != `1450 {"r":"10.219.0.9"} {"o":"1"}`+"\n" {
+		t.Fatalf("network inspect: %q", got)
+	}
+	if r := docker(t, sock, nil, "network", "create", "--ipam-driver", "dhcp", "nodhcp"); r.code == 0 || !strings.Contains(r.stderr, "only default is supported") {
+		t.Fatalf("--ipam-driver dhcp: %d %q", r.code, r.stderr)
+	}
 	mustDocker(t, sock, "volume", "create", "apivol")
 	// From a time before the container: the journal has every event, so
 	// when the stream's request arrives does not matter.

@@ -276,6 +276,13 @@ func TestNetworkBadInput(t *testing.T) {
 		{"run", "--rm", "-p", "70000:80", "busybox:it", "true"},
 		{"run", "--rm", "--network", "none", "-p", "80", "busybox:it", "true"},
 		{"run", "--rm", "--add-host", "x:notanip", "busybox:it", "true"},
+		{"network", "create", "-o", "com.docker.network.bridge.enable_icc=false", "e"},
+		{"network", "create", "-o", "com.docker.network.driver.mtu=10", "e"},
+		{"network", "create", "-o", "com.docker.network.bridge.name=lo", "e"},
+		{"network", "create", "-o", "com.docker.network.bridge.name=far-too-long-a-name", "e"},
+		{"network", "create", "--subnet", "10.217.0.0/24", "--aux-address", "h=10.1.1.1", "e"},
+		{"network", "create", "--aux-address", "no-address", "e"},
+		{"network", "create", "--ipam-driver", "dhcp", "e"},
 	} {
 		r := engine(t, root, bad...)
 		if r.code == 0 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
@@ -396,5 +403,37 @@ func TestNetworkPublishedPortFromAnotherHost(t *testing.T) {
 	})
 	if s, err := get("http://" + ctrIP + "/"); err == nil {
 		t.Fatalf("the container's address answered another host directly: %q", s)
+	}
+}
+
+// TestNetworkDriverOptions: -o names the bridge and sets its MTU (the
+// container's interface takes it), --aux-address keeps an address from
+// containers, and inspect shows what was asked for; the named bridge
+// goes with the network.
+func TestNetworkDriverOptions(t *testing.T) {
+	root := engineWithBusybox(t)
+	mustEngine(t, root, "network", "create", "--subnet", "10.218.0.0/24", "-o", "com.docker.network.bridge.name=bt-opts0",
+		"-o", "com.docker.network.driver.mtu=1400", "-o", "com.docker.network.bridge.enable_icc=true", "-o", "my.own=kept",
+		"--aux-address", "router=10.218.0.2", "--ipam-opt", "foo=bar", "opts")
+	out := mustEngine(t, root, "run", "--rm", "--network", "opts", "busybox:it", "sh", "-c", "cat /sys/class/net/eth0/mtu; ip -4 -o addr show eth0")
+	if !strings.HasPrefix(out, "1400\n") || !strings.Contains(out, "inet 10.218.0.3/24") {
+		t.Fatalf("inside the container: %q", out)
+	}
+	got := mustEngine(t, root, "network", "inspect", "-f", `{{index .Options "com.docker.network.bridge.name"}} {{index .Options "com.docker.network.driver.mtu"}} {{index .Options "my.own"}} {{json (index .IPAM.Config 0).AuxiliaryAddresses}} {{json .IPAM.Options}}`, "opts")
+	if got != `bt-opts0 1400 kept {"router":"10.218.0.2"} {"foo":"bar"}`+"\n" {
+		t.Fatalf("inspect: %q", got)
+	}
+	if _, err := os.Stat("/sys/class/net/bt-opts0"); err != nil {
+		t.Fatalf("the named bridge: %v", err)
+	}
+	if r := engine(t, root, "network", "create", "-o", "com.docker.network.bridge.name=bt-opts0", "again"); r.code == 0 || !strings.Contains(r.stderr, "network opts has that bridge") {
+		t.Fatalf("a second network on the bridge: %d %q", r.code, r.stderr)
+	}
+	if r := engine(t, root, "run", "--rm", "--network", "opts", "--ip", "10.218.0.2", "busybox:it", "true"); r.code == 0 {
+		t.Fatalf("--ip of an aux address: %d %q", r.code, r.stderr)
+	}
+	mustEngine(t, root, "network", "rm", "opts")
+	if _, err := os.Stat("/sys/class/net/bt-opts0"); err == nil {
+		t.Fatal("the named bridge outlived its network")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/berth-project/berth/internal/state"
 )
@@ -21,6 +22,9 @@ type Pool struct {
 	Subnet  netip.Prefix // the network
 	Range   netip.Prefix // where addresses are drawn (zero: the subnet)
 	Gateway netip.Addr   // never handed out
+	// Reserved are never handed out either: others' addresses on the
+	// subnet (a network's --aux-address).
+	Reserved []netip.Addr
 }
 
 type leases struct {
@@ -73,7 +77,7 @@ func (p Pool) usable(a netip.Addr) bool {
 	if !r.IsValid() {
 		r = p.Subnet
 	}
-	if !r.Contains(a) || !p.Subnet.Contains(a) || a == p.Gateway || a == p.Subnet.Masked().Addr() {
+	if !r.Contains(a) || !p.Subnet.Contains(a) || a == p.Gateway || a == p.Subnet.Masked().Addr() || slices.Contains(p.Reserved, a) {
 		return false
 	}
 	return a != lastAddr(p.Subnet)

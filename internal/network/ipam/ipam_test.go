@@ -1,6 +1,7 @@
 package ipam
 
 import (
+	"fmt"
 	"net/netip"
 	"sync"
 	"testing"
@@ -64,5 +65,24 @@ func TestAllocateReleaseAndExhaustion(t *testing.T) {
 	r := Pool{Dir: t.TempDir(), Subnet: netip.MustParsePrefix("10.8.0.0/16"), Range: netip.MustParsePrefix("10.8.5.0/30"), Gateway: netip.MustParseAddr("10.8.0.1")}
 	if a, err := r.Allocate("x", netip.Addr{}); err != nil || a.String() != "10.8.5.1" {
 		t.Fatalf("--ip-range: %s %v", a, err)
+	}
+}
+
+func TestReservedAddressesAreNeverHandedOut(t *testing.T) {
+	p := Pool{Dir: t.TempDir(), Subnet: netip.MustParsePrefix("10.9.0.0/29"), Gateway: netip.MustParseAddr("10.9.0.1"),
+		Reserved: []netip.Addr{netip.MustParseAddr("10.9.0.2"), netip.MustParseAddr("10.9.0.4")}}
+	var got []string
+	for _, owner := range []string{"a", "b", "c"} {
+		a, err := p.Allocate(owner, netip.Addr{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, a.String())
+	}
+	if want := "[10.9.0.3 10.9.0.5 10.9.0.6]"; fmt.Sprint(got) != want {
+		t.Fatalf("handed out %v, want %s", got, want)
+	}
+	if _, err := p.Allocate("d", netip.MustParseAddr("10.9.0.4")); err == nil {
+		t.Fatal("a reserved address asked for by name was handed out")
 	}
 }

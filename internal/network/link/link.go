@@ -20,11 +20,11 @@ import (
 // EnsureBridge creates bridge name with gateway gw (a prefix: the
 // gateway and the subnet's length) and brings it up; one that is up is
 // left as it is, and created says whether this call made it. A new
-// bridge takes the MTU of the host's uplink; its ports take the
-// bridge's. It also lets the bridge route 127.0.0.1 DNAT (ports
+// bridge takes mtu, or with 0 the MTU of the host's uplink; its ports
+// take the bridge's. It also lets the bridge route 127.0.0.1 DNAT (ports
 // published on the host's loopback) and turns IPv4 forwarding on, as
 // Docker does.
-func EnsureBridge(name string, gw netip.Prefix, forward bool) (created bool, err error) {
+func EnsureBridge(name string, gw netip.Prefix, forward bool, mtu int) (created bool, err error) {
 	br, err := netlink.LinkByName(name)
 	if err == nil && br.Attrs().Flags&net.FlagUp != 0 {
 		return false, nil // set up by an earlier container
@@ -32,7 +32,10 @@ func EnsureBridge(name string, gw netip.Prefix, forward bool) (created bool, err
 	if err != nil {
 		created = true
 		attrs := netlink.NewLinkAttrs()
-		attrs.Name, attrs.MTU = name, UplinkMTU()
+		if mtu == 0 {
+			mtu = UplinkMTU()
+		}
+		attrs.Name, attrs.MTU = name, mtu
 		if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: attrs}); err != nil && !errors.Is(err, unix.EEXIST) {
 			return created, fmt.Errorf("create bridge %s: %w", name, err)
 		}
