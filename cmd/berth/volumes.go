@@ -13,6 +13,7 @@ func volumeCommand(g *globals) *cobra.Command {
 	v := &cobra.Command{Use: "volume", Short: "Manage volumes"}
 	var labels []string
 	var driver string
+	var volOpts []string
 	create := &cobra.Command{
 		Use:   "create [OPTIONS] [VOLUME]",
 		Short: "Create a volume",
@@ -23,6 +24,9 @@ func volumeCommand(g *globals) *cobra.Command {
 				return err
 			}
 			o := engine.VolumeCreateOptions{Driver: driver, Labels: labelMap(labels)}
+			if o.DriverOpts, err = pairs("--opt", volOpts); err != nil {
+				return err
+			}
 			if len(args) == 1 {
 				o.Name = args[0]
 			}
@@ -36,6 +40,7 @@ func volumeCommand(g *globals) *cobra.Command {
 	}
 	create.Flags().StringArrayVarP(&labels, "label", "l", nil, "set metadata")
 	create.Flags().StringVarP(&driver, "driver", "d", "local", "volume driver (local only)")
+	create.Flags().StringArrayVarP(&volOpts, "opt", "o", nil, "set a driver option: type, device, o (a mount made when a container first uses the volume)")
 
 	var quiet bool
 	var tmpl string

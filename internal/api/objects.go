@@ -166,7 +166,7 @@ func (s *Server) volumeCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	v, err := s.e.VolumeCreate(engine.VolumeCreateOptions{Name: req.Name, Driver: req.Driver, Labels: req.Labels})
+	v, err := s.e.VolumeCreate(engine.VolumeCreateOptions{Name: req.Name, Driver: req.Driver, Labels: req.Labels, DriverOpts: req.DriverOpts})
 	reply(w, http.StatusCreated, v, err)
 }
 

@@ -111,7 +111,7 @@ func (e *Engine) userMounts(h *container.Host, mounts []container.Mount, imageVo
 			continue
 		}
 		_, getErr := e.volumes.Get(m.Source)
-		v, err := e.volumes.Create(m.Source, nil)
+		v, err := e.volumes.Create(m.Source, nil, nil)
 		if err != nil {
 			undo()
 			return func() {}, err
@@ -144,8 +144,11 @@ func (e *Engine) prepareVolumes(c *container.Container, rootfs string) (containe
 		if m.Type != "volume" {
 			continue
 		}
-		v, err := e.volumes.Create(m.Source, nil)
+		v, err := e.volumes.Create(m.Source, nil, nil)
 		if err != nil {
+			return nil, err
+		}
+		if err := e.volumes.Mount(v); err != nil {
 			return nil, err
 		}
 		dir := v.Mountpoint
@@ -231,15 +234,22 @@ type VolumeCreateOptions struct {
 	// Driver is "local" (or ""), the only one.
 	Driver string
 	Labels map[string]string
+	// DriverOpts are the local driver's: type, device and o, a mount
+	// made when a container first uses the volume.
+	DriverOpts map[string]string
 }
 
 func volumeOut(v *volume.Volume) mobyvolume.Volume {
+	opts := v.Options
+	if opts == nil {
+		opts = map[string]string{}
+	}
 	labels := v.Labels
 	if labels == nil {
 		labels = map[string]string{}
 	}
 	return mobyvolume.Volume{Name: v.Name, Driver: v.Driver, Mountpoint: v.Mountpoint, CreatedAt: v.CreatedAt.Format(time.RFC3339),
-		Labels: labels, Scope: v.Scope, Options: map[string]string{}}
+		Labels: labels, Scope: v.Scope, Options: opts}
 }
 
 // VolumeCreate makes a volume.
@@ -247,7 +257,7 @@ func (e *Engine) VolumeCreate(o VolumeCreateOptions) (mobyvolume.Volume, error) 
 	if o.Driver != "" && o.Driver != "local" {
 		return mobyvolume.Volume{}, withKind(ErrNotFound, fmt.Errorf("volume driver %q not found: only local is here", o.Driver))
 	}
-	v, err := e.volumes.Create(o.Name, o.Labels)
+	v, err := e.volumes.Create(o.Name, o.Labels, o.DriverOpts)
 	if err != nil {
 		return mobyvolume.Volume{}, classify(err)
 	}

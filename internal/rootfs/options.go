@@ -130,3 +130,23 @@ func OptionNames() map[string]bool {
 	}
 	return n
 }
+
+// HostMountArgs reads a comma-separated options string as mount(2)
+// takes it, for a mount that berth makes on the host (a volume's
+// device): the flags, bind or rbind, and the data the file system
+// interprets.
+func HostMountArgs(options string) (flags uintptr, data string) {
+	var opts []string
+	if options != "" {
+		opts = strings.Split(options, ",")
+	}
+	o := parseOptions(opts)
+	flags = o.flags
+	if o.bind {
+		flags |= unix.MS_BIND
+	}
+	if o.recursive {
+		flags |= unix.MS_REC
+	}
+	return flags, joinData(o.data)
+}

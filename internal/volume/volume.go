@@ -16,8 +16,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/berth-project/berth/internal/state"
 )
 
 // Volume is one volume, as volume.json keeps it.
@@ -31,6 +29,9 @@ type Volume struct {
 	// Anonymous volumes come from an image's VOLUME or `-v /path`;
 	// `rm -v` and `--rm` remove them with their container.
 	Anonymous bool `json:"Anonymous,omitempty"`
+	// Options are the local driver's (type, device, o): a device
+	// mounted on Mountpoint while the volume is in use (see Mount).
+	Options map[string]string `json:"Options,omitempty"`
 }
 
 // Store keeps volumes under Root/volumes.
@@ -55,8 +56,8 @@ func (s Store) dir(name string) string { return filepath.Join(s.Root, "volumes",
 
 // Create makes a volume, or returns the one of that name: creating an
 // existing name is not an error, as in Docker. An empty name makes an
-// anonymous volume.
-func (s Store) Create(name string, labels map[string]string) (*Volume, error) {
+// anonymous volume. opts are the local driver's (see checkOptions).
+func (s Store) Create(name string, labels, opts map[string]string) (*Volume, error) {
 	anon := name == ""
 	if anon {
 		b := make([]byte, 32)
@@ -68,6 +69,9 @@ func (s Store) Create(name string, labels map[string]string) (*Volume, error) {
 	}
 	if v, err := s.Get(name); err == nil {
 		return v, nil
+	}
+	if err := checkOptions(opts); err != nil {
+		return nil, fmt.Errorf("create volume %s: %w", name, err)
 	}
 	if err := os.MkdirAll(filepath.Join(s.Root, "volumes"), 0o700); err != nil {
 		return nil, fmt.Errorf("create volume %s: %w", name, err)
@@ -83,6 +87,9 @@ func (s Store) Create(name string, labels map[string]string) (*Volume, error) {
 		labels = map[string]string{}
 	}
 	v := &Volume{Name: name, Driver: "local", Mountpoint: filepath.Join(s.dir(name), "_data"), CreatedAt: time.Now().UTC().Truncate(time.Second), Labels: labels, Scope: "local", Anonymous: anon}
+	if len(opts) > 0 {
+		v.Options = opts
+	}
 	if err := os.Mkdir(filepath.Join(tmp, "_data"), 0o755); err != nil {
 		return nil, fmt.Errorf("create volume %s: %w", name, err)
 	}
@@ -142,7 +149,8 @@ func (s Store) List() ([]*Volume, error) {
 // The volume is first renamed aside, so a half-removed volume is never
 // found by name.
 func (s Store) Remove(name string, force bool) error {
-	if _, err := s.Get(name); err != nil {
+	v, err := s.Get(name)
+	if err != nil {
 		return err
 	}
 	users, err := s.users(name)
@@ -152,11 +160,14 @@ func (s Store) Remove(name string, force bool) error {
 	if len(users) > 0 && !force {
 		return fmt.Errorf("remove %s: %w: used by container(s) %s", name, ErrInUse, strings.Join(users, ", "))
 	}
-	unlock, err := state.Flock(filepath.Join(s.Root, "volumes", ".lock"))
+	unlock, err := s.lock()
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	if err := s.unmount(v); err != nil {
+		return err // the device stays; nothing under it was touched
+	}
 	gone := filepath.Join(s.Root, "volumes", ".rm-"+name)
 	if err := os.Rename(s.dir(name), gone); err != nil {
 		return fmt.Errorf("remove volume %s: %w", name, err)

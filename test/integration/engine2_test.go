@@ -85,6 +85,51 @@ func TestEngineInteractiveAndTty(t *testing.T) {
 // Named volumes outlive containers and start with the image's content;
 // an image VOLUME gets an anonymous volume that rm -v removes; --mount
 // makes binds, volumes and tmpfs; a volume in use cannot be removed.
+// TestEngineVolumeDriverOptions: the local driver's -o mounts a tmpfs
+// or binds a host directory on the volume when a container uses it;
+// removing the volume unmounts it and leaves a bound host directory's
+// files alone; bad options are refused and make nothing.
+func TestEngineVolumeDriverOptions(t *testing.T) {
+	root := engineWithBusybox(t)
+	mustEngine(t, root, "volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=1m,uid=1000", "tv")
+	if got := mustEngine(t, root, "volume", "inspect", "-f", "{{json .Options}}", "tv"); got != `{"device":"tmpfs","o":"size=1m,uid=1000","type":"tmpfs"}`+"\n" {
+		t.Fatalf("inspect: %q", got)
+	}
+	if got := mustEngine(t, root, "run", "--rm", "-v", "tv:/data", "busybox:it", "sh", "-c", "stat -f -c %T /data; stat -c %u /data; echo x > /data/f"); got != "tmpfs\n1000\n" {
+		t.Fatalf("a tmpfs volume: %q", got)
+	}
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, "f"), []byte("host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustEngine(t, root, "volume", "create", "-o", "type=none", "-o", "o=bind", "-o", "device="+host, "bv")
+	if got := mustEngine(t, root, "run", "--rm", "-v", "bv:/data", "busybox:it", "sh", "-c", "cat /data/f; echo c > /data/g"); got != "host\n" {
+		t.Fatalf("a bound volume: %q", got)
+	}
+	mustEngine(t, root, "volume", "rm", "tv", "bv")
+	for _, f := range []string{"f", "g"} {
+		if _, err := os.Stat(filepath.Join(host, f)); err != nil {
+			t.Fatalf("volume rm of a bound volume: the host's %s: %v", f, err)
+		}
+	}
+	if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), root) {
+		t.Fatalf("a volume's mount outlived it: %s", mi)
+	}
+	for _, bad := range [][]string{
+		{"volume", "create", "-o", "size=1m", "b1"},
+		{"volume", "create", "-o", "type=tmpfs", "b2"},
+		{"volume", "create", "-o", "type=none", "-o", "o=bind", "-o", "device=" + filepath.Join(host, "missing"), "b3"},
+		{"volume", "create", "-o", "novalue", "b4"},
+	} {
+		if r := engine(t, root, bad...); r.code == 0 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("%v: %d %q", bad, r.code, r.stderr)
+		}
+	}
+	if ls := mustEngine(t, root, "volume", "ls", "-q"); ls != "" {
+		t.Fatalf("volumes after refused creates: %q", ls)
+	}
+}
+
 func TestEngineVolumes(t *testing.T) {
 	root := engineWithBusybox(t)
 	mustEngine(t, root, "import", "-c", `CMD ["sh"]`, "-c", "VOLUME /data", filepath.Join(suiteDir, "busybox-layer.tar"), "busybox:vol")
