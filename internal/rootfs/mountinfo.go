@@ -80,3 +80,11 @@ func unescapeOctal(s string) string {
 	}
 	return b.String()
 }
+
+// IsMountPoint reports whether path is a mount point in this mount
+// namespace, by mountinfo: a bind of a directory on the same file
+// system has the same device, so stat cannot tell.
+func IsMountPoint(path string) (bool, error) {
+	mp, err := mountPointOf(path)
+	return err == nil && mp == filepath.Clean(path), err
+}

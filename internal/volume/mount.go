@@ -1,13 +1,11 @@
 package volume
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -58,7 +56,7 @@ func (s Store) Mount(v *Volume) error {
 		return err
 	}
 	defer unlock()
-	if mounted, err := isMountpoint(v.Mountpoint); err != nil || mounted {
+	if mounted, err := rootfs.IsMountPoint(v.Mountpoint); err != nil || mounted {
 		return err
 	}
 	flags, data := rootfs.HostMountArgs(v.Options["o"])
@@ -80,7 +78,7 @@ func (s Store) lock() (func(), error) {
 // reach into a device (a bind's host directory least of all).
 func (s Store) unmount(v *Volume) error {
 	for range 8 { // one mount per use that raced another; more is a fault
-		mounted, err := isMountpoint(v.Mountpoint)
+		mounted, err := rootfs.IsMountPoint(v.Mountpoint)
 		if err != nil {
 			return err
 		}
@@ -92,52 +90,4 @@ func (s Store) unmount(v *Volume) error {
 		}
 	}
 	return fmt.Errorf("unmount volume %s: still mounted", v.Name)
-}
-
-// isMountpoint reports whether p is a mount point in this mount
-// namespace, by mountinfo: a bind of a directory on the same file
-// system has the same device, so stat cannot tell.
-func isMountpoint(p string) (bool, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return false, fmt.Errorf("read mountinfo: %w", err)
-	}
-	defer f.Close() // read only
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 && unescapeMountinfo(fields[4]) == p {
-			return true, nil
-		}
-	}
-	return false, sc.Err()
-}
-
-// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			var v byte
-			ok := true
-			for _, c := range []byte(s[i+1 : i+4]) {
-				if c < '0' || c > '7' {
-					ok = false
-					break
-				}
-				v = v*8 + c - '0'
-			}
-			if ok {
-				b.WriteByte(v)
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

@@ -25,11 +25,3 @@ func TestCheckOptions(t *testing.T) {
 		}
 	}
 }
-
-func TestUnescapeMountinfo(t *testing.T) {
-	for in, want := range map[string]string{`/a\040b`: "/a b", `/plain`: "/plain", `/tail\04`: `/tail\04`, `/x\134y`: `/x\y`} {
-		if got := unescapeMountinfo(in); got != want {
-			t.Errorf("%q: %q, want %q", in, got, want)
-		}
-	}
-}

@@ -234,6 +234,14 @@ func TestDockerCLIExecNetworksVolumesAndEventsThroughTheAPI(t *testing.T) {
 		t.Fatalf("--ipam-driver dhcp: %d %q", r.code, r.stderr)
 	}
 	mustDocker(t, sock, "volume", "create", "apivol")
+	mustDocker(t, sock, "volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=1m", "apitmp")
+	if got := mustDocker(t, sock, "run", "--rm", "-v", "apitmp:/t", "busybox:it", "stat", "-f", "-c", "%T", "/t"); got != "tmpfs\n" {
+		t.Fatalf("a tmpfs volume: %q", got)
+	}
+	if got := mustDocker(t, sock, "volume", "inspect", "-f", "{{.Options.type}} {{.Options.o}}", "apitmp"); got != "tmpfs size=1m\n" {
+		t.Fatalf("volume inspect: %q", got)
+	}
+	mustDocker(t, sock, "volume", "rm", "apitmp")
 	// From a time before the container: the journal has every event, so
 	// when the stream's request arrives does not matter.
 	since := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
