@@ -174,14 +174,20 @@ func networkCommand(g *globals) *cobra.Command {
 		}, false)
 
 	var eo engine.EndpointOptions
+	var driverOpts []string
 	connect := &cobra.Command{
 		Use:   "connect [OPTIONS] NETWORK CONTAINER",
 		Short: "Connect a container to a network",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
+			var err error
+			if eo.DriverOpts, err = pairs("--driver-opt", driverOpts); err != nil {
+				return err
+			}
 			return g.with(func(e *engine.Engine) error { return e.NetworkConnect(args[0], args[1], eo) })
 		},
 	}
+	connect.Flags().StringArrayVar(&driverOpts, "driver-opt", nil, "an endpoint driver option (NAME=VALUE), kept and shown in inspect")
 	connect.Flags().StringVar(&eo.IP, "ip", "", "IPv4 address")
 	connect.Flags().StringArrayVar(&eo.Links, "link", nil, "add a link to another container: NAME[:ALIAS]")
 	connect.Flags().StringArrayVar(&eo.Aliases, "alias", nil, "network-scoped alias")

@@ -198,8 +198,8 @@ func (e *Engine) disconnectAll(c *container.Container) error {
 }
 
 // connectNetwork puts a running container on one more network and
-// records it for its next starts.
-func (e *Engine) connectNetwork(c *container.Container, a network.Attachment, links []string) error {
+// records it for its next starts, with the endpoint's driver options.
+func (e *Engine) connectNetwork(c *container.Container, a network.Attachment, links []string, driverOpts map[string]string) error {
 	if !c.Host.OwnNetworkNamespace() {
 		return fmt.Errorf("container %s uses --network %s: it cannot join networks", c.Name, c.Host.NetworkMode)
 	}
@@ -217,7 +217,7 @@ func (e *Engine) connectNetwork(c *container.Container, a network.Attachment, li
 		}
 	}
 	_, err = e.containers.Update(c.ID, func(cur *container.Container) error {
-		at := container.NetworkAttachment{Name: n.Name, Aliases: a.Aliases, Links: links}
+		at := container.NetworkAttachment{Name: n.Name, Aliases: a.Aliases, Links: links, DriverOpts: driverOpts}
 		if a.MAC != nil {
 			at.MAC = a.MAC.String()
 		}

@@ -239,6 +239,8 @@ type EndpointOptions struct {
 	Links   []string // TARGET:ALIAS, named in the container's /etc/hosts from its next start
 	// LinkLocalIPs are more addresses on the interface, from no pool.
 	LinkLocalIPs []string
+	// DriverOpts are the endpoint's driver options, kept and shown.
+	DriverOpts map[string]string
 }
 
 // NetworkConnect puts a container on one more network, now if it runs,
@@ -266,7 +268,7 @@ func (e *Engine) NetworkConnect(netRef, ctrRef string, o EndpointOptions) error 
 	if a.LinkLocalIPs, err = parseLinkLocal(o.LinkLocalIPs); err != nil {
 		return err
 	}
-	if err := e.connectNetwork(c, a, links); err != nil {
+	if err := e.connectNetwork(c, a, links, o.DriverOpts); err != nil {
 		return classify(err)
 	}
 	if n, err := e.networks.Get(netRef); err == nil {

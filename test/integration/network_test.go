@@ -154,9 +154,12 @@ func TestNetworkUserDefinedNames(t *testing.T) {
 	if got := mustEngine(t, root, "inspect", "-f", "{{.NetworkSettings.Networks.other.IPAMConfig.LinkLocalIPs}}", "fixed"); got != "[169.254.8.8]\n" {
 		t.Fatalf("inspect's LinkLocalIPs: %q", got)
 	}
-	mustEngine(t, root, "network", "connect", "front", "fixed")
+	mustEngine(t, root, "network", "connect", "--driver-opt", "my.opt=1", "front", "fixed")
 	if got := mustEngine(t, root, "exec", "fixed", "wget", "-qO-", "http://"+ip+"/"); got != "served-by-web\n" {
 		t.Fatalf("after connect: %q", got)
+	}
+	if got := mustEngine(t, root, "inspect", "-f", "{{json .NetworkSettings.Networks.front.DriverOpts}}", "fixed"); got != `{"my.opt":"1"}`+"\n" {
+		t.Fatalf("connect --driver-opt: %q", got)
 	}
 	if r := engine(t, root, "network", "rm", "front"); r.code == 0 || !strings.Contains(r.stderr, "active endpoints") {
 		t.Fatalf("network rm in use: %d %q", r.code, r.stderr)
