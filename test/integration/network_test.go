@@ -440,3 +440,21 @@ func TestNetworkDriverOptions(t *testing.T) {
 		t.Fatal("the named bridge outlived its network")
 	}
 }
+
+// TestNetworkKillThenStartAtOnce: a start right after a kill finds the
+// last run's host veth, which the kernel deletes with the old network
+// namespace only later, and takes its name (docker-py's test_reload).
+func TestNetworkKillThenStartAtOnce(t *testing.T) {
+	root := engineWithBusybox(t)
+	mustEngine(t, root, "run", "-d", "--name", "again", "busybox:it", "sleep", "60")
+	for i := 0; i < 20; i++ {
+		mustEngine(t, root, "kill", "again")
+		if r := engine(t, root, "start", "again"); r.code != 0 {
+			t.Fatalf("start %d after a kill: %d %q", i, r.code, r.stderr)
+		}
+	}
+	if got := mustEngine(t, root, "exec", "again", "ls", "/sys/class/net"); got != "eth0\nlo\n" {
+		t.Fatalf("the last run's interfaces: %q", got)
+	}
+	mustEngine(t, root, "rm", "-f", "again")
+}

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -124,7 +125,18 @@ func Plumb(nsPath string, ep Endpoint) (err error) {
 	attrs := netlink.NewLinkAttrs()
 	attrs.Name, attrs.MTU, attrs.MasterIndex = ep.HostVeth, br.Attrs().MTU, br.Attrs().Index
 	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: tmpPeer, PeerNamespace: netlink.NsFd(ns), PeerHardwareAddr: ep.MAC}
-	if err := netlink.LinkAdd(veth); err != nil {
+	err = netlink.LinkAdd(veth)
+	for try := 0; errors.Is(err, unix.EEXIST) && try < 50; try++ {
+		// The host end's name is the endpoint's own (its container and
+		// network): one that exists is the previous run's, which the
+		// kernel deletes with that run's namespace, later. A start right
+		// after an exit (kill, then start) meets it.
+		if Delete(ep.HostVeth) != nil || try > 0 {
+			time.Sleep(10 * time.Millisecond) // the kernel's cleanup of the old namespace is under way
+		}
+		err = netlink.LinkAdd(veth)
+	}
+	if err != nil {
 		return fmt.Errorf("create veth %s: %w", ep.HostVeth, err)
 	}
 	defer func() {
