@@ -25,20 +25,6 @@ func labelMap(labels []string) map[string]string {
 	return m
 }
 
-// pairs reads NAME=VALUE flags into a map; a value without its name
-// is refused.
-func pairs(flag string, in []string) (map[string]string, error) {
-	m := map[string]string{}
-	for _, kv := range in {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" || v == "" {
-			return nil, usageError{fmt.Errorf("%s %q: want NAME=VALUE", flag, kv)}
-		}
-		m[k] = v
-	}
-	return m, nil
-}
-
 func networkCommand(g *globals) *cobra.Command {
 	nc := &cobra.Command{Use: "network", Short: "Manage networks"}
 	var o engine.NetworkCreateOptions
@@ -54,7 +40,7 @@ func networkCommand(g *globals) *cobra.Command {
 			}
 			o.Name, o.Labels = args[0], labelMap(labels)
 			o.Options, o.IPAMOptions = labelMap(opts), labelMap(ipamOpts)
-			if o.AuxAddresses, err = pairs("--aux-address", aux); err != nil {
+			if o.AuxAddresses, err = keyValues("aux-address", aux); err != nil {
 				return err
 			}
 			id, err := e.NetworkCreate(o)
@@ -181,7 +167,7 @@ func networkCommand(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
 			var err error
-			if eo.DriverOpts, err = pairs("--driver-opt", driverOpts); err != nil {
+			if eo.DriverOpts, err = keyValues("driver-opt", driverOpts); err != nil {
 				return err
 			}
 			return g.with(func(e *engine.Engine) error { return e.NetworkConnect(args[0], args[1], eo) })

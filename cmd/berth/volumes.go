@@ -24,7 +24,7 @@ func volumeCommand(g *globals) *cobra.Command {
 				return err
 			}
 			o := engine.VolumeCreateOptions{Driver: driver, Labels: labelMap(labels)}
-			if o.DriverOpts, err = pairs("--opt", volOpts); err != nil {
+			if o.DriverOpts, err = keyValues("opt", volOpts); err != nil {
 				return err
 			}
 			if len(args) == 1 {

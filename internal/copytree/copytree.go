@@ -52,17 +52,25 @@ func (Host) RemoveAll(n string) error                                  { return 
 type Options struct {
 	// KeepOwner copies owners and exact modes (setuid, sticky).
 	KeepOwner bool
+	// Name is what a copy into a directory is called; "" is src's
+	// base name (a followed link's copy takes the link's: cp -L).
+	Name string
 }
 
 // Copy copies src from one tree to dst in the other: into dst when dst
-// is a directory; symlinks are copied as links, never followed.
+// is a directory (under o.Name, else src's name); symlinks are copied
+// as links, never followed.
 func Copy(from Tree, src string, to Tree, dst string, o Options) error {
 	fi, err := from.Lstat(src)
 	if err != nil {
 		return err
 	}
 	if st, err := to.Stat(dst); err == nil && st.IsDir() {
-		dst = path.Join(dst, path.Base("/"+filepath.ToSlash(src)))
+		name := o.Name
+		if name == "" {
+			name = path.Base("/" + filepath.ToSlash(src))
+		}
+		dst = path.Join(dst, name)
 	}
 	return o.entry(from, src, to, dst, fi)
 }

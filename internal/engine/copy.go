@@ -48,20 +48,18 @@ func (e *Engine) ContainerCopyFrom(ref, src, dst string, o CopyOptions) error {
 		return err
 	}
 	return e.withPath(c, src, o.FollowLink, func(root *os.Root, from string) error {
-		return wrapCp(copytree.Copy(root, from, copytree.Host{}, linkNamed(copytree.Host{}, dst, src, o.FollowLink), copytree.Options{}))
+		return wrapCp(copytree.Copy(root, from, copytree.Host{}, dst, copytree.Options{Name: o.copyName(src)}))
 	})
 }
 
-// linkNamed is dst for a copy of what the link src names: a directory
-// dst takes the link's name, not its target's, as Docker renames it.
-func linkNamed(to copytree.Tree, dst, src string, followed bool) string {
-	if !followed {
-		return dst
+// copyName is what a copy of src into a directory is called: with
+// FollowLink, the link's name rather than its target's, as Docker
+// renames it; else src's own (copytree's default).
+func (o CopyOptions) copyName(src string) string {
+	if !o.FollowLink {
+		return ""
 	}
-	if st, err := to.Stat(dst); err == nil && st.IsDir() {
-		return path.Join(dst, path.Base("/"+filepath.ToSlash(src)))
-	}
-	return dst // a new name, or a file to replace
+	return path.Base("/" + filepath.ToSlash(src))
 }
 
 // ContainerCopyTo copies src on the host to dst, a path in the
@@ -109,8 +107,9 @@ func (e *Engine) ContainerCopyToWith(ref, src, dst string, o CopyOptions) error 
 			if from, err = filepath.EvalSymlinks(src); err != nil {
 				return wrapCp(err)
 			}
+			opts.Name = o.copyName(src)
 		}
-		return wrapCp(copytree.Copy(copytree.Host{}, from, root, linkNamed(root, d, src, o.FollowLink), opts))
+		return wrapCp(copytree.Copy(copytree.Host{}, from, root, d, opts))
 	})
 }
 

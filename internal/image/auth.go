@@ -96,11 +96,7 @@ func CheckLogin(ctx context.Context, server, user, password string, o RegistryOp
 	if host == "" || host == "index.docker.io" {
 		host = reference.DefaultDomain
 	}
-	var nopts []name.Option
-	if o.Insecure {
-		nopts = append(nopts, name.Insecure)
-	}
-	reg, err := name.NewRegistry(host, nopts...)
+	reg, err := name.NewRegistry(host, o.nameOptions()...)
 	if err != nil {
 		return fmt.Errorf("login %s: %w", server, err)
 	}

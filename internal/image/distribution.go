@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -64,19 +63,11 @@ func InspectRemote(ctx context.Context, ref string, o RegistryOptions) (Distribu
 // its catalog (/v2/_catalog): a registry of one's own answers docker
 // search so; Docker Hub's search index is not a registry's API.
 func Search(ctx context.Context, registry, term string, limit int, o RegistryOptions) ([]string, error) {
-	var nopts []name.Option
-	if o.Insecure {
-		nopts = append(nopts, name.Insecure)
-	}
-	reg, err := name.NewRegistry(registry, nopts...)
+	reg, err := name.NewRegistry(registry, o.nameOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("search %s: %w", registry, err)
 	}
-	kc := o.Keychain
-	if kc == nil {
-		kc = authn.DefaultKeychain
-	}
-	repos, err := remote.Catalog(ctx, reg, remote.WithAuthFromKeychain(kc), remote.WithTransport(o.transport()))
+	repos, err := remote.Catalog(ctx, reg, o.remoteOptions(ctx)...)
 	if err != nil {
 		return nil, fmt.Errorf("search %s: %w", registry, err)
 	}
@@ -95,19 +86,11 @@ func Search(ctx context.Context, registry, term string, limit int, o RegistryOpt
 
 // Tags lists the tags of a repository in its registry (pull -a).
 func Tags(ctx context.Context, repository string, o RegistryOptions) ([]string, error) {
-	var nopts []name.Option
-	if o.Insecure {
-		nopts = append(nopts, name.Insecure)
-	}
-	repo, err := name.NewRepository(repository, nopts...)
+	repo, err := name.NewRepository(repository, o.nameOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("tags of %s: %w", repository, err)
 	}
-	kc := o.Keychain
-	if kc == nil {
-		kc = authn.DefaultKeychain
-	}
-	tags, err := remote.List(repo, remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithTransport(o.transport()))
+	tags, err := remote.List(repo, o.remoteOptions(ctx)...)
 	if err != nil {
 		return nil, fmt.Errorf("tags of %s: %w", repository, err)
 	}

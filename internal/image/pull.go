@@ -52,14 +52,24 @@ func HostPlatform() v1.Platform {
 }
 
 func (o RegistryOptions) remote(ctx context.Context, r reference.Reference) (name.Reference, []remote.Option, error) {
-	var nopts []name.Option
-	if o.Insecure {
-		nopts = append(nopts, name.Insecure)
-	}
-	ref, err := name.ParseReference(r.String(), nopts...)
+	ref, err := name.ParseReference(r.String(), o.nameOptions()...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", r, err)
 	}
+	return ref, o.remoteOptions(ctx), nil
+}
+
+// nameOptions parse a registry's names as o reaches it.
+func (o RegistryOptions) nameOptions() []name.Option {
+	if o.Insecure {
+		return []name.Option{name.Insecure}
+	}
+	return nil
+}
+
+// remoteOptions are every registry call's: o's credentials, transport
+// and user agent.
+func (o RegistryOptions) remoteOptions(ctx context.Context) []remote.Option {
 	kc := o.Keychain
 	if kc == nil {
 		kc = authn.DefaultKeychain
@@ -68,12 +78,12 @@ func (o RegistryOptions) remote(ctx context.Context, r reference.Reference) (nam
 	if ua == "" {
 		ua = "berth"
 	}
-	return ref, []remote.Option{
+	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(kc),
 		remote.WithTransport(o.transport()),
 		remote.WithUserAgent(ua),
-	}, nil
+	}
 }
 
 // get fetches ref's descriptor (its manifest or index) from its

@@ -75,19 +75,18 @@ func (s Store) lock() (func(), error) {
 
 // unmount takes v's device off its _data; after it, nothing under the
 // volume's directory is another file system, so removing it cannot
-// reach into a device (a bind's host directory least of all).
+// reach into a device (a bound host directory least of all). Mount
+// mounts once, under the lock, so one unmount takes it.
 func (s Store) unmount(v *Volume) error {
-	for range 8 { // one mount per use that raced another; more is a fault
-		mounted, err := rootfs.IsMountPoint(v.Mountpoint)
-		if err != nil {
-			return err
-		}
-		if !mounted {
-			return nil
-		}
-		if err := unix.Unmount(v.Mountpoint, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
-			return fmt.Errorf("unmount volume %s: %w", v.Name, err)
-		}
+	mounted, err := rootfs.IsMountPoint(v.Mountpoint)
+	if err != nil || !mounted {
+		return err
 	}
-	return fmt.Errorf("unmount volume %s: still mounted", v.Name)
+	if err := unix.Unmount(v.Mountpoint, unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("unmount volume %s: %w", v.Name, err)
+	}
+	if mounted, err = rootfs.IsMountPoint(v.Mountpoint); err == nil && mounted {
+		err = fmt.Errorf("unmount volume %s: still mounted", v.Name)
+	}
+	return err
 }
