@@ -151,6 +151,9 @@ func (st *Setup) mount(m specs.Mount) error {
 			return fmt.Errorf("mount %s: %s must be mounted on ordinary directory", m.Destination, typ)
 		}
 	}
+	if typ == "tmpfs" {
+		o.data = st.tmpfsMode(m.Destination, o.data)
+	}
 	fd, err := mkdirAllInRoot(st.rootFd, m.Destination, false)
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", m.Destination, err)
@@ -171,6 +174,27 @@ func (st *Setup) mount(m specs.Mount) error {
 		return fmt.Errorf("mount %s: %w", m.Destination, err)
 	}
 	return st.propagate(m.Destination, o)
+}
+
+// tmpfsMode gives a tmpfs that names no mode the mode of the directory
+// it covers, as runc does: an image's 0710 /run stays 0710, not the
+// tmpfs's 1777. A directory made for the mount leaves the default.
+func (st *Setup) tmpfsMode(dest string, data []string) []string {
+	for _, d := range data {
+		if strings.HasPrefix(d, "mode=") {
+			return data
+		}
+	}
+	fd, err := inRoot(st.rootFd, filepath.Clean("/"+dest), unix.O_PATH)
+	if err != nil {
+		return data // not there yet: mkdirAllInRoot makes it, or says why not
+	}
+	defer unix.Close(fd) // a descriptor of ours: close fails only on a bad one
+	var stt unix.Stat_t
+	if err := unix.Fstat(fd, &stt); err != nil || stt.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return data // not a directory: the mount itself fails with the reason
+	}
+	return append(data, fmt.Sprintf("mode=%o", stt.Mode&0o7777))
 }
 
 func (st *Setup) bindMount(m specs.Mount, o mountOpts) error {

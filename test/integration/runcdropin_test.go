@@ -331,3 +331,50 @@ func TestRuntimeDeviceUpdateHasNoDeniedWindow(t *testing.T) {
 		t.Fatalf("the writer to /dev/null stopped (%s): it was denied during an update", st)
 	}
 }
+
+// A user with CAP_DAC_OVERRIDE runs a binary that only its owner may
+// execute, as execve allows it (runc's issue 3715); without the
+// capability the run fails.
+func TestRuntimeRunsAnOwnerOnlyBinaryWithDACOverride(t *testing.T) {
+	prog := filepath.Join(t.TempDir(), "echo")
+	data, err := os.ReadFile(filepath.Join(*busybox, "bin", "busybox"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(prog, data, 0o744); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Dir(prog), 0o755)
+	for _, withCap := range []bool{false, true} {
+		b := newBundle(t, "/tmp/echo", "hi")
+		b.spec.Mounts = append(b.spec.Mounts, specs.Mount{Destination: "/tmp/echo", Type: "bind", Source: prog, Options: []string{"bind", "ro"}})
+		b.spec.Process.User = specs.User{UID: 1000, GID: 100}
+		c := b.spec.Process.Capabilities
+		c.Bounding, c.Effective, c.Permitted = []string{"CAP_KILL"}, []string{"CAP_KILL"}, []string{"CAP_KILL"}
+		if withCap {
+			dac := []string{"CAP_DAC_OVERRIDE"}
+			c.Bounding, c.Effective, c.Permitted, c.Inheritable, c.Ambient = dac, dac, dac, dac, dac
+		}
+		r := b.run()
+		if withCap && (r.code != 0 || r.stdout != "hi\n") {
+			t.Fatalf("owner-only binary with CAP_DAC_OVERRIDE: %d %q %q", r.code, r.stdout, r.stderr)
+		}
+		if !withCap && (r.code != 126 || !strings.Contains(r.stderr, "permission denied")) {
+			t.Fatalf("owner-only binary without CAP_DAC_OVERRIDE: %d %q %q", r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
+// A tmpfs that names no mode takes the mode of the directory it covers,
+// as with runc; one made for the mount is the tmpfs's 1777, and a mode
+// in the options wins.
+func TestRuntimeTmpfsKeepsTheModeOfItsDirectory(t *testing.T) {
+	b := newBundle(t, "stat", "-c", "%a", "/run", "/tmp/made", "/home")
+	b.spec.Mounts = append(b.spec.Mounts,
+		specs.Mount{Destination: "/run", Type: "tmpfs", Source: "tmpfs"},
+		specs.Mount{Destination: "/tmp/made", Type: "tmpfs", Source: "tmpfs", Options: []string{"ro"}},
+		specs.Mount{Destination: "/home", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=0410", "ro"}})
+	if r := b.run(); r.code != 0 || r.stdout != "755\n1777\n410\n" {
+		t.Fatalf("tmpfs modes: %d %q %q, want 755 1777 410", r.code, r.stdout, r.stderr)
+	}
+}

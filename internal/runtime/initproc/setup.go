@@ -585,7 +585,11 @@ func executable(p string) error {
 	if fi.IsDir() {
 		return fmt.Errorf("is a directory: %w", os.ErrPermission)
 	}
-	if err := unix.Access(p, unix.X_OK); err != nil {
+	// With our effective rights, capabilities included, as execve
+	// checks them: access(2) would judge by the real uid and drop
+	// CAP_DAC_OVERRIDE, which lets a user run a binary only its owner
+	// may execute.
+	if err := unix.Faccessat(unix.AT_FDCWD, p, unix.X_OK, unix.AT_EACCESS); err != nil {
 		return fmt.Errorf("permission denied: %w", os.ErrPermission)
 	}
 	return nil
