@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -15,7 +16,8 @@ import (
 // clientStreams are our stdio as an attached client's: stdin when
 // asked, our terminal raw and its size followed when the container has
 // one, our signals forwarded when sigProxy. The returned function
-// restores the terminal and stops the forwarding.
+// restores the terminal and stops the forwarding; it may be called
+// more than once.
 func clientStreams(stdin, tty bool, detachKeys string, sigProxy bool) (engine.Streams, func()) {
 	s := engine.Streams{Stdout: os.Stdout, Stderr: os.Stderr, DetachKeys: detachKeys}
 	var undo []func()
@@ -56,11 +58,11 @@ func clientStreams(stdin, tty bool, detachKeys string, sigProxy bool) (engine.St
 		s.Signals = sigs
 		undo = append(undo, stop)
 	}
-	return s, func() {
+	return s, sync.OnceFunc(func() {
 		for i := len(undo) - 1; i >= 0; i-- {
 			undo[i]()
 		}
-	}
+	})
 }
 
 func attachCommand(g *globals) *cobra.Command {
@@ -82,8 +84,12 @@ func attachCommand(g *globals) *cobra.Command {
 			s, done := clientStreams(!noStdin, in.Config.Tty, keys, sigProxy)
 			defer done()
 			res, err := e.ContainerAttach(context.Background(), in.ID, s)
-			if err != nil || res.Detached {
+			if err != nil {
 				return err
+			}
+			if res.Detached {
+				done() // the terminal as it was, for the message
+				return detached()
 			}
 			return exitError{res.ExitCode}
 		},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -38,6 +39,7 @@ func execCommand(g *globals) *cobra.Command {
 			o.Cmd, o.Tty, o.Detach = args[1:], tty, detach
 			o.Stdout, o.Stderr = os.Stdout, os.Stderr
 			fd := int(os.Stdin.Fd())
+			restore := func() {}
 			if interactive && !detach {
 				o.Stdin = os.Stdin
 			}
@@ -48,11 +50,16 @@ func execCommand(g *globals) *cobra.Command {
 				if o.Stdin != nil && term.IsTerminal(fd) {
 					if old, err := term.MakeRaw(fd); err == nil {
 						// Fails only if stdin is gone: nothing to restore.
-						defer func() { _ = term.Restore(fd, old) }()
+						restore = func() { _ = term.Restore(fd, old) }
+						defer restore()
 					}
 				}
 			}
 			code, err := e.ContainerExec(context.Background(), args[0], o)
+			if errors.Is(err, engine.ErrDetached) {
+				restore() // the terminal as it was, for the message
+				return detached()
+			}
 			if err != nil {
 				return err
 			}
@@ -68,5 +75,6 @@ func execCommand(g *globals) *cobra.Command {
 	c.Flags().StringArrayVarP(&o.Env, "env", "e", nil, "environment variables")
 	c.Flags().StringArrayVar(&envFiles, "env-file", nil, "read environment variables from a file")
 	c.Flags().BoolVar(&o.Privileged, "privileged", false, "give the command every capability the host grants")
+	c.Flags().StringVar(&o.DetachKeys, "detach-keys", "", "key sequence for detaching (default ctrl-p,ctrl-q)")
 	return c
 }

@@ -51,6 +51,14 @@ func (g *globals) with(fn func(*engine.Engine) error) error {
 // exitError carries a status without printing anything more.
 type exitError struct{ code int }
 
+// detached is how attach and exec end when the user types the detach
+// keys, in the docker CLI's words: a message and 1 (a detached run or
+// start -a ends quietly with 0).
+func detached() error {
+	fmt.Fprintln(os.Stderr, "read escape sequence")
+	return exitError{1}
+}
+
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func main() {

@@ -18,7 +18,7 @@ import (
 // terminal and takes input, as created.
 type execAttach struct {
 	tty, stdin, stdout, stderr bool
-	detachKeys                 []byte
+	detachKeys                 string
 }
 
 func (s *Server) execCreate(w http.ResponseWriter, r *http.Request) {
@@ -27,14 +27,12 @@ func (s *Server) execCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	spec := req.DetachKeys
-	if spec == "" {
-		spec = attach.DefaultDetachKeys
-	}
-	keys, err := attach.ParseDetachKeys(spec)
-	if err != nil {
-		writeError(w, badRequest(err))
-		return
+	if req.DetachKeys != "" {
+		// Refused here, as moby refuses them, rather than at the start.
+		if _, err := attach.ParseDetachKeys(req.DetachKeys); err != nil {
+			writeError(w, badRequest(err))
+			return
+		}
 	}
 	id, err := s.e.ExecCreate(r.PathValue("id"), engine.ExecConfig{Cmd: req.Cmd, Env: req.Env, User: req.User, WorkingDir: req.WorkingDir, Tty: req.Tty, Privileged: req.Privileged})
 	if err != nil {
@@ -42,7 +40,7 @@ func (s *Server) execCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.execs[id] = execAttach{tty: req.Tty, stdin: req.AttachStdin, stdout: req.AttachStdout, stderr: req.AttachStderr, detachKeys: keys}
+	s.execs[id] = execAttach{tty: req.Tty, stdin: req.AttachStdin, stdout: req.AttachStdout, stderr: req.AttachStderr, detachKeys: req.DetachKeys}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, mobycontainer.ExecCreateResponse{ID: id})
 }
@@ -70,7 +68,7 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 	a := s.execs[id]
 	delete(s.execs, id)
 	s.mu.Unlock()
-	o := engine.ExecStartOptions{Detach: req.Detach}
+	o := engine.ExecStartOptions{Detach: req.Detach, DetachKeys: a.detachKeys}
 	if req.ConsoleSize != nil {
 		o.ConsoleSize = [2]uint16{uint16(req.ConsoleSize[0]), uint16(req.ConsoleSize[1])}
 	}
@@ -136,18 +134,18 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 		defer pr.Close() // the session's monitor holds its copy
 		defer pw.Close() // a detached client's: the input ends with the session
 		go func() {
-			// Until the client closes its side, or types the detach keys:
-			// then it goes and the process runs on, its input open.
-			_, err := io.Copy(pw, attach.NewDetachReader(rw.Reader, a.detachKeys))
-			if errors.Is(err, attach.ErrDetached) {
-				_ = conn.Close() // the client's end: it has detached
-				return
-			}
-			_ = pw.Close() // EOF for the session's input
+			// Until the client closes its side. The detach keys of a
+			// session with a terminal are the engine's to watch for: it
+			// returns, and the connection closes.
+			_, _ = io.Copy(pw, rw.Reader) // a client gone ends the input as EOF does
+			_ = pw.Close()                // EOF for the session's input
 		}()
 		o.Stdin = pr
 	}
 	_, err = s.e.ExecStart(r.Context(), id, o)
+	if errors.Is(err, engine.ErrDetached) {
+		err = nil // the client's choice: the connection closes, the session runs on
+	}
 	for _, f := range ours {
 		_ = f.Close() // the session's own copies keep the pipes open until it ends
 	}

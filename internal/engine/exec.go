@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,11 +21,13 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/internal/attach"
 	"github.com/berth-project/berth/internal/caps"
 	"github.com/berth-project/berth/internal/console"
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/monitor/launch"
+	"github.com/berth-project/berth/internal/monitor/stdio"
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/state"
 )
@@ -56,6 +59,9 @@ type ExecStartOptions struct {
 	// Resizes carry the client's later sizes (rows, cols) to the
 	// terminal, while the session runs.
 	Resizes <-chan [2]uint16
+	// DetachKeys, typed on Stdin of a session with a terminal, end the
+	// start but not the session ("" is ctrl-p,ctrl-q).
+	DetachKeys string
 }
 
 // ExecOptions are ContainerExec's: a session's process and how it runs.
@@ -196,43 +202,90 @@ func (e *Engine) execStart(r *execRecord, o ExecStartOptions) (int, error) {
 	if r.MonitorPid != 0 {
 		return 0, &StatusError{StatusFailed, conflict(fmt.Errorf("exec session %s has been started already", r.ID[:12]))}
 	}
-	if r.Config.Tty && !o.Detach {
-		r.ConsoleSize = o.ConsoleSize
+	if r.Config.Tty {
+		return e.execStartTerminal(r, o)
 	}
 	stdio := [3]*os.File{o.Stdin, o.Stdout, o.Stderr}
 	if o.Detach {
 		stdio = [3]*os.File{}
 	}
-	var consoleEnd, relay *os.File
-	if r.Config.Tty {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return 0, &StatusError{StatusFailed, fmt.Errorf("console socket: %w", err)}
-		}
-		consoleEnd, relay = os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console-relay")
-		defer relay.Close() // our end, used for one message
-	}
 	if e.oneShot && !o.Detach {
 		// This process ends with the session: it is the session's
 		// monitor itself, and saves a process start.
-		drained := relayIfTerminal(relay, o)
-		code, err := e.runExec(r, stdio, consoleEnd, nopReporter{})
-		_ = closeIf(consoleEnd) // ours; the process has its copy
-		if drained != nil {
-			<-drained
-		}
-		return code, err
+		return e.runExec(r, stdio, nil, nopReporter{})
 	}
-	if err := e.saveExec(r); err != nil { // the console size, for the monitor
-		return 0, &StatusError{StatusFailed, err}
-	}
-	l, err := launch.StartExec(e.self, r.ContainerID, r.ID, [2]string{e.paths.Root, e.paths.RunRoot}, stdio, consoleEnd)
-	_ = closeIf(consoleEnd) // the monitor holds its copy
+	l, err := launch.StartExec(e.self, r.ContainerID, r.ID, [2]string{e.paths.Root, e.paths.RunRoot}, stdio, nil)
 	if err != nil {
 		return 0, &StatusError{StatusFailed, err}
 	}
 	defer l.Close()
-	drained := relayIfTerminal(relay, o)
+	return followExec(l, r, o.Detach, nil)
+}
+
+// execStartTerminal runs a session with a terminal. Its monitor keeps
+// the pty, so that the session outlives a detached start or a client
+// that types the detach keys, and streams it to us in attach frames.
+func (e *Engine) execStartTerminal(r *execRecord, o ExecStartOptions) (int, error) {
+	var keys []byte
+	if !o.Detach {
+		r.ConsoleSize = o.ConsoleSize
+		spec := o.DetachKeys
+		if spec == "" {
+			spec = attach.DefaultDetachKeys
+		}
+		var err error
+		if keys, err = attach.ParseDetachKeys(spec); err != nil {
+			return 0, &StatusError{StatusFailed, invalid(err)}
+		}
+	}
+	if err := e.saveExec(r); err != nil { // the console size, for the monitor
+		return 0, &StatusError{StatusFailed, err}
+	}
+	var ours, theirs *os.File
+	if !o.Detach {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return 0, &StatusError{StatusFailed, fmt.Errorf("exec session %s: %w", r.ID[:12], err)}
+		}
+		ours, theirs = os.NewFile(uintptr(fds[0]), "exec-attach"), os.NewFile(uintptr(fds[1]), "exec-client")
+		defer ours.Close() // the stream has ended, or we detached
+	}
+	l, err := launch.StartExec(e.self, r.ContainerID, r.ID, [2]string{e.paths.Root, e.paths.RunRoot}, [3]*os.File{}, theirs)
+	_ = closeIf(theirs) // the monitor holds its copy
+	if err != nil {
+		return 0, &StatusError{StatusFailed, err}
+	}
+	defer l.Close()
+	return followExec(l, r, o.Detach, func() (bool, error) {
+		conn, err := net.FileConn(ours)
+		if err != nil {
+			return false, err
+		}
+		defer conn.Close() // a dup of ours
+		cl := &attach.Client{Conn: conn, Stdout: io.Discard, DetachKeys: keys, Resizes: o.Resizes}
+		if o.Stdout != nil {
+			cl.Stdout = o.Stdout
+		}
+		if o.Stdin != nil {
+			cl.Stdin = o.Stdin
+		}
+		err = cl.Run()
+		if errors.Is(err, attach.ErrDetached) {
+			return true, nil
+		}
+		return false, err
+	})
+}
+
+// ErrDetached is what ContainerExec and ExecStart return when the
+// client typed the detach keys: the session runs on.
+var ErrDetached = attach.ErrDetached
+
+// followExec reads a launched session's reports: that it runs, then,
+// unless detached, its exit code. stream, when set, relays the session
+// until it ends or the client detaches, which returns at once
+// (ErrDetached) and leaves the session running.
+func followExec(l *launch.Launch, r *execRecord, detach bool, stream func() (detached bool, err error)) (int, error) {
 	first, err := l.Next()
 	if err == nil {
 		err = first.Err()
@@ -241,14 +294,22 @@ func (e *Engine) execStart(r *execRecord, o ExecStartOptions) (int, error) {
 		l.Release()
 		return 0, statusOf125(err)
 	}
-	if o.Detach {
+	if detach {
 		l.Release()
 		return 0, nil
 	}
-	last, err := l.Next()
-	if drained != nil {
-		<-drained
+	if stream != nil {
+		detached, err := stream()
+		if detached {
+			l.Release()
+			return 0, ErrDetached
+		}
+		if err != nil {
+			l.Release()
+			return 0, fmt.Errorf("exec session %s: %w", r.ID[:12], err)
+		}
 	}
+	last, err := l.Next()
 	l.WaitExit()
 	if err != nil {
 		return 0, fmt.Errorf("exec session %s: %w", r.ID[:12], err)
@@ -273,50 +334,6 @@ func statusOf125(err error) error {
 	return &StatusError{StatusFailed, err}
 }
 
-func relayIfTerminal(relay *os.File, o ExecStartOptions) chan struct{} {
-	if relay == nil {
-		return nil
-	}
-	return relayTerminal(relay, o)
-}
-
-// relayTerminal receives the session's pty master and relays it: its
-// output to Stdout, Stdin to its input. The channel closes when the
-// output has drained (EIO once every user of the pty is gone).
-func relayTerminal(relay *os.File, o ExecStartOptions) chan struct{} {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		master, err := console.RecvFd(relay)
-		if err != nil {
-			return // the exec failed before it made a terminal; ExecStart says why
-		}
-		defer master.Close() // our copy; the process has the terminal
-		if o.Detach {
-			return // the process keeps its terminal; our copy goes
-		}
-		if o.Stdin != nil {
-			go func() { _, _ = io.Copy(master, o.Stdin) }()
-		}
-		if o.Resizes != nil {
-			go func() {
-				for {
-					select {
-					case sz := <-o.Resizes:
-						_ = console.SetSize(master, uint(sz[1]), uint(sz[0])) // a size the terminal refuses changes nothing
-					case <-done:
-						return
-					}
-				}
-			}()
-		}
-		if o.Stdout != nil {
-			_, _ = io.Copy(o.Stdout, master)
-		}
-	}()
-	return done
-}
-
 // ExecInspect describes an exec session as Docker does: running, or its
 // exit code once it has ended (nil if its monitor died without one).
 func (e *Engine) ExecInspect(id string) (mobycontainer.ExecInspectResponse, error) {
@@ -338,6 +355,11 @@ func (e *Engine) ExecInspect(id string) (mobycontainer.ExecInspectResponse, erro
 func (e *Engine) ContainerExec(ctx context.Context, ref string, o ExecOptions) (int, error) {
 	// A container that is not there or not running is the daemon's
 	// refusal (1 at Docker's CLI), not a failure to run the process.
+	if o.DetachKeys != "" {
+		if _, err := attach.ParseDetachKeys(o.DetachKeys); err != nil {
+			return 0, invalid(err)
+		}
+	}
 	r, err := e.execCreate(ref, o.ExecConfig)
 	if err != nil {
 		return 0, err
@@ -366,7 +388,7 @@ func execMonitorMain() {
 	}
 	// The process's code and any failure went to the starter in the
 	// report; the monitor's own status says only whether it ran it.
-	if _, err := e.runExec(r, [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, child.Console(), child); err != nil {
+	if _, err := e.runExec(r, [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, child.ExecClient(), child); err != nil {
 		os.Exit(1)
 	}
 	os.Exit(0)
@@ -401,8 +423,9 @@ func (nopReporter) Failed(error, int) {}
 
 // runExec runs session r in this process, which becomes its monitor:
 // it records the pid and the exit code, and returns the code, or a
-// StatusError when the process could not start.
-func (e *Engine) runExec(r *execRecord, stdio [3]*os.File, console *os.File, rep execReporter) (int, error) {
+// StatusError when the process could not start. A session with a
+// terminal is streamed to client (nil: none) in attach frames.
+func (e *Engine) runExec(r *execRecord, stdio [3]*os.File, client *os.File, rep execReporter) (int, error) {
 	r.MonitorPid = os.Getpid()
 	r.MonitorStart = monitor.StartTime(r.MonitorPid)
 	c, err := e.containers.Load(r.ContainerID)
@@ -419,11 +442,13 @@ func (e *Engine) runExec(r *execRecord, stdio [3]*os.File, console *os.File, rep
 	}
 	defer devNull.Close() // read only; the process has its own copy
 	ro := runtime.ExecOptions{Process: p, Stdin: orFile(stdio[0], devNull), Stdout: orFile(stdio[1], devNull), Stderr: orFile(stdio[2], devNull)}
+	var term *execTerminal
 	if r.Config.Tty {
-		if console == nil {
-			return 0, e.execFailed(rep, r, errors.New("exec: a terminal, but no console socket"))
+		if term, err = newExecTerminal(client); err != nil {
+			return 0, e.execFailed(rep, r, err)
 		}
-		ro.Console = console
+		defer term.close()
+		ro.Console = term.socket
 	}
 	ro.Started = func(pid int) {
 		e.containerEvent(c, mobyevents.Action("exec_start: "+strings.Join(r.Config.Cmd, " ")), "execID", r.ID)
@@ -437,12 +462,71 @@ func (e *Engine) runExec(r *execRecord, stdio [3]*os.File, console *os.File, rep
 	if err != nil {
 		return 0, e.execFailed(rep, r, err)
 	}
+	if term != nil {
+		term.exited(code)
+	}
 	r.Running, r.ExitCode, r.Finished = false, &code, time.Now().UTC()
 	// Unsaved, inspect does not know the code; the starter still gets it.
 	_ = e.saveExec(r)
 	e.containerEvent(c, mobyevents.ActionExecDie, "execID", r.ID, "exitCode", strconv.Itoa(code))
 	rep.ExitedWith(code)
 	return code, nil
+}
+
+// execTerminal is a session's pty as its monitor holds it: the master,
+// received over the runtime's console socket, is pumped to the attached
+// client (or nowhere) and takes the client's input and sizes.
+type execTerminal struct {
+	socket  *os.File // the runtime's end of the console socket
+	hub     *stdio.Hub
+	drained chan struct{}
+}
+
+func newExecTerminal(client *os.File) (*execTerminal, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("exec: console socket: %w", err)
+	}
+	t := &execTerminal{socket: os.NewFile(uintptr(fds[0]), "console"), hub: stdio.NewHub(false), drained: make(chan struct{})}
+	relay := os.NewFile(uintptr(fds[1]), "console-relay")
+	if client != nil {
+		conn, err := net.FileConn(client)
+		_ = client.Close() // conn holds a dup
+		if err != nil {
+			_ = t.socket.Close()
+			_ = relay.Close()
+			return nil, fmt.Errorf("exec: attach connection: %w", err)
+		}
+		t.hub.Add(conn)
+	}
+	go func() {
+		defer close(t.drained)
+		defer relay.Close() // used for the one message
+		master, err := console.RecvFd(relay)
+		if err != nil {
+			return // the process failed before it made a terminal; runExec says why
+		}
+		defer master.Close() // after the last output: the process has the terminal
+		t.hub.SetInput(master, master)
+		t.hub.Pump(attach.Stdout, "stdout", master, stdio.Discard)
+	}()
+	return t, nil
+}
+
+// exited sends the session's last output and then its exit code to the
+// client. Output is waited for only briefly: a background process that
+// keeps the terminal open must not hold the session's end.
+func (t *execTerminal) exited(code int) {
+	select {
+	case <-t.drained:
+	case <-time.After(2 * time.Second):
+	}
+	t.hub.Exited(code)
+}
+
+func (t *execTerminal) close() {
+	_ = t.socket.Close() // the runtime is done with it
+	t.hub.CloseAll()
 }
 
 func orFile(f, def *os.File) *os.File {

@@ -1,6 +1,7 @@
 package enginetest
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -181,6 +182,74 @@ func TestExecSessionOutlivesItsStarter(t *testing.T) {
 	_, err = b.ContainerExec(t.Context(), id, engine.ExecOptions{ExecConfig: engine.ExecConfig{Cmd: []string{"nosuch"}}})
 	if !errors.As(err, &se) || se.Status != 126 {
 		t.Errorf("exec of a missing command: %v, want status 126, as Docker's exec", err)
+	}
+}
+
+// TestTerminalExecSessionDetaches: a session with a terminal streams
+// through its monitor, which keeps the pty: the starter's detach keys
+// end the start (ErrDetached) and the session runs on; its exit code is
+// recorded once it ends.
+func TestTerminalExecSessionDetaches(t *testing.T) {
+	b := engine.Backend(newEngine(t))
+	id := run(t, b, "target", "sleep", "300")
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inR.Close()
+	defer inW.Close()
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outR.Close()
+	eid, err := b.ExecCreate(id, engine.ExecConfig{Cmd: []string{"sh", "-c", "read line; echo got-$line; sleep 1; exit 4"}, Tty: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.ExecStart(t.Context(), eid, engine.ExecStartOptions{Stdin: inR, Stdout: outW, DetachKeys: "ctrl-x"})
+		_ = outW.Close()
+		done <- err
+	}()
+	if _, err := inW.WriteString("one\n"); err != nil {
+		t.Fatal(err)
+	}
+	out := bufio.NewReader(outR)
+	for {
+		l, err := out.ReadString('\n')
+		if err != nil {
+			t.Fatalf("the session's output: %q %v", l, err)
+		}
+		if strings.Contains(l, "got-one") {
+			break
+		}
+	}
+	if _, err := inW.WriteString("\x18"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, engine.ErrDetached) {
+			t.Fatalf("a start that detached: %v, want ErrDetached", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the detach keys did not end the start")
+	}
+	in, err := b.ExecInspect(eid)
+	if err != nil || !in.Running {
+		t.Fatalf("a detached session: %+v %v, want it running", in, err)
+	}
+	// Its terminal stayed: without it the shell would end on SIGHUP
+	// (129), not with its own code.
+	deadline := time.Now().Add(10 * time.Second)
+	for in.Running && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		in, _ = b.ExecInspect(eid)
+	}
+	if in.Running || in.ExitCode == nil || *in.ExitCode != 4 {
+		t.Fatalf("a detached session's end: %+v", in)
 	}
 }
 

@@ -316,11 +316,12 @@ func TestDockerCLITerminalsThroughTheAPI(t *testing.T) {
 	// own pty: what is checked is what the client received, not what
 	// script relayed before it saw its child exit. (The client takes the
 	// terminal's size from its stdout: the size checks keep it the pty.)
-	inPty := func(command string) (string, int) {
+	inPtyFrom := func(stdin io.Reader, command string) (string, int) {
 		t.Helper()
 		outFile := filepath.Join(root, "pty-out")
 		_ = os.Remove(outFile) // the previous command's, if any
 		cmd := exec.Command("script", "-qec", command, "/dev/null")
+		cmd.Stdin = stdin
 		cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+sock, "DOCKER_CONFIG="+filepath.Join(root, "docker-config"), "OUT="+outFile)
 		_, err := cmd.Output()
 		code := 0
@@ -335,6 +336,7 @@ func TestDockerCLITerminalsThroughTheAPI(t *testing.T) {
 		}
 		return string(out), code
 	}
+	inPty := func(command string) (string, int) { t.Helper(); return inPtyFrom(nil, command) }
 	out, code := inPty(`docker run -t --rm busybox:it sh -c 'tty; exit 5' >"$OUT"; exit $?`)
 	if code != 5 || !strings.Contains(out, "/dev/pts/0") {
 		t.Fatalf("run -t: exit %d, %q", code, out)
@@ -355,6 +357,22 @@ func TestDockerCLITerminalsThroughTheAPI(t *testing.T) {
 	inPty(`stty rows 33 cols 111; docker exec -t term sh -c 'sleep 3; stty size >/tmp/size' </dev/tty & sleep 1; stty rows 40 cols 120; kill -WINCH $!; wait; : >"$OUT"`)
 	if out := mustDocker(t, sock, "exec", "term", "cat", "/tmp/size"); !strings.Contains(out, "40 120") {
 		t.Fatalf("exec -t resize: %q", out)
+	}
+	// exec -dt keeps its terminal; exec -it detaches on its keys, and
+	// its process runs on.
+	mustDocker(t, sock, "exec", "-dt", "term", "sh", "-c", "tty >/tmp/dtty; exec sleep 300")
+	waitFor(t, func() bool {
+		return strings.Contains(docker(t, sock, nil, "exec", "term", "cat", "/tmp/dtty").stdout, "/dev/pts/")
+	})
+	// The docker CLI watches for the keys itself, and ends as it does
+	// with any daemon: "read escape sequence", 1.
+	in := &slowReader{parts: []string{"yo\n", "\x18x"}, pause: 700 * time.Millisecond}
+	out, _ = inPtyFrom(in, `docker exec -it --detach-keys ctrl-x,x term cat >"$OUT" 2>"$OUT.err"; echo "exit $?" >>"$OUT.err"`)
+	if e, _ := os.ReadFile(filepath.Join(root, "pty-out.err")); !strings.Contains(out, "yo") || string(e) != "read escape sequence\nexit 1\n" {
+		t.Fatalf("exec -it, then its detach keys: %q %q", out, e)
+	}
+	if ps := mustDocker(t, sock, "exec", "term", "ps", "-o", "args"); !strings.Contains(ps, "sleep 300") || !strings.Contains(ps, "\ncat\n") {
+		t.Fatalf("a detached session's process is gone:\n%s", ps)
 	}
 	mustDocker(t, sock, "rm", "-f", "term")
 }

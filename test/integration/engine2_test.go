@@ -82,6 +82,42 @@ func TestEngineInteractiveAndTty(t *testing.T) {
 	}
 }
 
+// An exec session with a terminal outlives its start: exec -dt keeps
+// its terminal, and exec -it detaches on ctrl-p ctrl-q (or
+// --detach-keys) with its process still running. attach ends a detach
+// as exec does, and as the docker CLI does.
+func TestEngineExecDetach(t *testing.T) {
+	root := engineWithBusybox(t)
+	mustEngine(t, root, "run", "-d", "--name", "box", "busybox:it", "sleep", "100")
+	mustEngine(t, root, "exec", "-dt", "box", "sh", "-c", "tty > /tmp/tty; exec sleep 300")
+	waitFor(t, func() bool {
+		return strings.Contains(engine(t, root, "exec", "box", "cat", "/tmp/tty").stdout, "/dev/pts/")
+	})
+	r := engineInPty(t, root, &slowReader{parts: []string{"echo hi-$((1+1))\n", "\x10\x11"}, pause: 500 * time.Millisecond}, "exec", "-it", "box", "sh")
+	// Ended as the docker CLI ends it: a message and 1.
+	if r.code != 1 || !strings.Contains(r.stdout, "hi-2") || !strings.HasSuffix(r.stdout, "read escape sequence\r\n") {
+		t.Fatalf("exec -it then detach: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	r = engineInPty(t, root, &slowReader{parts: []string{"echo yo\n", "\x18x"}, pause: 500 * time.Millisecond}, "exec", "-it", "--detach-keys", "ctrl-x,x", "box", "cat")
+	if r.code != 1 || !strings.Contains(r.stdout, "yo") {
+		t.Fatalf("exec -it --detach-keys: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	ps := mustEngine(t, root, "exec", "box", "ps", "-o", "args")
+	for _, want := range []string{"sleep 300", "\nsh\n", "\ncat\n"} {
+		if !strings.Contains(ps, want) {
+			t.Fatalf("a detached session's process is gone (%q):\n%s", want, ps)
+		}
+	}
+	mustEngine(t, root, "run", "-dit", "--name", "sh", "busybox:it", "sh")
+	r = engineInPty(t, root, &slowReader{parts: []string{"echo there\n", "\x10\x11"}, pause: 500 * time.Millisecond}, "attach", "sh")
+	if r.code != 1 || !strings.Contains(r.stdout, "there") || !strings.HasSuffix(r.stdout, "read escape sequence\r\n") {
+		t.Fatalf("attach then detach: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := engineInPty(t, root, strings.NewReader(""), "exec", "-it", "--detach-keys", "ctrl-", "box", "true"); r.code != 1 || !strings.Contains(r.stdout, "invalid detach keys") {
+		t.Fatalf("bad detach keys: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+}
+
 // Named volumes outlive containers and start with the image's content;
 // an image VOLUME gets an anonymous volume that rm -v removes; --mount
 // makes binds, volumes and tmpfs; a volume in use cannot be removed.

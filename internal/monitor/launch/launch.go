@@ -56,8 +56,8 @@ const (
 	rootsEnv         = "_BERTH_MONITOR_ROOTS"
 	clientEnv        = "_BERTH_MONITOR_CLIENT"
 	execContainerEnv = "_BERTH_EXEC_CONTAINER"
-	consoleEnv       = "_BERTH_EXEC_CONSOLE"
-	consoleFD        = 4 // an exec session's, after the report
+	execClientEnv    = "_BERTH_EXEC_CLIENT"
+	execClientFD     = 4 // an exec session's, after the report
 	goWord           = "go"
 	reportFD         = 3
 	goAheadFD        = 4
@@ -117,16 +117,18 @@ const ExecArg0Prefix = "berth:[exec-monitor] "
 
 // StartExec starts the monitor of exec session execID of container
 // containerID: it runs the session's process with stdio as its own
-// (nil: /dev/null) and, for a terminal, sends the pty's master over
-// console. It reports twice: once the process runs (Report.Running,
-// Report.Pid) and once it has exited (Report.Exited, Report.ExitCode);
-// read them with Next. The session runs at once: no go-ahead.
-func StartExec(self, containerID, execID string, roots [2]string, stdio [3]*os.File, console *os.File) (*Launch, error) {
+// (nil: /dev/null). A session with a terminal keeps the pty's master in
+// its monitor, which streams it to client in attach frames (nil: a
+// detached session), so that the client may go and the session run on.
+// It reports twice: once the process runs (Report.Running, Report.Pid)
+// and once it has exited (Report.Exited, Report.ExitCode); read them
+// with Next. The session runs at once: no go-ahead.
+func StartExec(self, containerID, execID string, roots [2]string, stdio [3]*os.File, client *os.File) (*Launch, error) {
 	sp := spec{arg0: ExecArg0Prefix + execID, id: execID, roots: roots, stdio: stdio,
 		env: []string{execContainerEnv + "=" + containerID}}
-	if console != nil {
-		sp.extra = append(sp.extra, console)
-		sp.env = append(sp.env, consoleEnv+"=1")
+	if client != nil {
+		sp.extra = append(sp.extra, client)
+		sp.env = append(sp.env, execClientEnv+"=1")
 	}
 	return start(self, sp)
 }
@@ -356,12 +358,12 @@ func FromEnv() (*Child, error) {
 	return &Child{ID: id, ContainerID: os.Getenv(execContainerEnv), Roots: roots, rep: os.NewFile(reportFD, "report")}, nil
 }
 
-// Console is an exec session's console socket, or nil.
-func (c *Child) Console() *os.File {
-	if os.Getenv(consoleEnv) == "" {
+// ExecClient is an exec session's attached client, or nil.
+func (c *Child) ExecClient() *os.File {
+	if os.Getenv(execClientEnv) == "" {
 		return nil
 	}
-	return os.NewFile(consoleFD, "console")
+	return os.NewFile(execClientFD, "exec-client")
 }
 
 // Started reports an exec session's process running, as pid.

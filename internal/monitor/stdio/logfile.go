@@ -58,12 +58,14 @@ func OpenDriver(path string, o LogOptions) (LogDriver, error) {
 	case "", JSONFile:
 		return OpenLog(path, o)
 	case NoLog:
-		return discard{}, nil
+		return Discard, nil
 	}
 	return nil, fmt.Errorf("log driver %q: want json-file or none", o.Driver)
 }
 
-// discard is the none driver.
+// Discard is the none driver: it keeps nothing.
+var Discard LogDriver = discard{}
+
 type discard struct{}
 
 func (discard) Lines(string) LineWriter { return discardLines{} }
