@@ -229,7 +229,7 @@ type imageRow struct {
 }
 
 func imagesCommand(g *globals, use string) *cobra.Command {
-	var quiet, digests, noTrunc, all bool
+	var quiet, digests, noTrunc, all, tree bool
 	var tmpl string
 	var filters []string
 	c := &cobra.Command{
@@ -248,9 +248,23 @@ func imagesCommand(g *globals, use string) *cobra.Command {
 			if len(args) == 1 {
 				f["reference"] = append(f["reference"], args[0])
 			}
-			imgs, err := e.ImageList(engine.ImageListOptions{All: all, Filters: f})
+			if tree {
+				for _, no := range []struct {
+					set  bool
+					flag string
+				}{{quiet, "--quiet"}, {tmpl != "", "--format"}, {digests, "--show-digest"}, {noTrunc, "--no-trunc"}} {
+					if no.set {
+						return fmt.Errorf("%s is not yet supported with --tree", no.flag)
+					}
+				}
+			}
+			imgs, err := e.ImageList(engine.ImageListOptions{All: all, Filters: f, Manifests: tree})
 			if err != nil {
 				return err
+			}
+			if tree {
+				printImageTree(os.Stdout, imgs, all)
+				return nil
 			}
 			def := "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 			if digests {
@@ -306,6 +320,7 @@ func imagesCommand(g *globals, use string) *cobra.Command {
 	c.Flags().BoolVarP(&all, "all", "a", false, "show all images (berth keeps no intermediate images)")
 	c.Flags().BoolVar(&digests, "digests", false, "show digests")
 	c.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not truncate IDs")
+	c.Flags().BoolVar(&tree, "tree", false, "list each image with its platform variants, as a tree (experimental, as Docker's)")
 	c.Flags().StringVar(&tmpl, "format", "", "Go template for each row, or 'table TEMPLATE'")
 	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "filter: dangling=true|false, reference=PATTERN, label=, before=, since=")
 	if use == "ls" {

@@ -22,7 +22,7 @@ func (s *Server) imageList(w http.ResponseWriter, r *http.Request) {
 			}
 			f["reference"] = append(f["reference"], v)
 		}
-		return s.e.ImageList(engine.ImageListOptions{All: boolValue(r, "all"), Filters: f})
+		return s.e.ImageList(engine.ImageListOptions{All: boolValue(r, "all"), Filters: f, Manifests: boolValue(r, "manifests")})
 	})
 }
 

@@ -198,6 +198,9 @@ type ImageListOptions struct {
 	// Filters: dangling=true|false, reference=PATTERN, label=, before=,
 	// since=.
 	Filters Filters
+	// Manifests fills each image's Manifests (images --tree, the API's
+	// manifests=1): an image here has one, this host's platform.
+	Manifests bool
 }
 
 // ImageList lists images, newest first, as Docker's images does: one
@@ -232,10 +235,10 @@ func (e *Engine) ImageList(o ImageListOptions) ([]mobyimage.Summary, error) {
 	if !o.All {
 		hidden = e.buildCacheImages()
 	}
-	users := map[string]int64{}
+	users := map[string][]string{}
 	if cs, err := e.containers.List(); err == nil {
 		for _, c := range cs {
-			users[c.Image]++
+			users[c.Image] = append(users[c.Image], c.ID)
 		}
 	}
 	out := []mobyimage.Summary{}
@@ -253,7 +256,10 @@ func (e *Engine) ImageList(o ImageListOptions) ([]mobyimage.Summary, error) {
 			continue
 		}
 		s := mobyimage.Summary{ID: img.ID.String(), RepoTags: []string{}, RepoDigests: []string{}, Created: created.Unix(),
-			Size: e.images.Size(img), Labels: labels, Containers: users[img.ID.String()], ParentID: img.Record.Parent}
+			Size: e.images.Size(img), Labels: labels, Containers: int64(len(users[img.ID.String()])), ParentID: img.Record.Parent}
+		if o.Manifests {
+			s.Manifests = []mobyimage.ManifestSummary{e.manifestSummary(img, s.Size, users[img.ID.String()])}
+		}
 		if s.Labels == nil {
 			s.Labels = map[string]string{}
 		}
@@ -278,6 +284,36 @@ func (e *Engine) ImageList(o ImageListOptions) ([]mobyimage.Summary, error) {
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// manifestSummary is an image's one manifest as the API's list shows a
+// platform variant: its blobs (Content), those and the unpacked layers
+// (Total), and the containers that use it.
+func (e *Engine) manifestSummary(img *image.Image, unpacked int64, containers []string) mobyimage.ManifestSummary {
+	ms := mobyimage.ManifestSummary{ID: img.Record.Manifest.String(), Available: true, Kind: mobyimage.ManifestKindImage}
+	ms.Descriptor = ocispec.Descriptor{MediaType: string(img.Record.MediaType), Digest: digest.Digest(img.Record.Manifest.String())}
+	if n, ok := e.images.Content.Size(img.Record.Manifest); ok {
+		ms.Descriptor.Size = n
+	}
+	ms.Size.Content = ms.Descriptor.Size
+	if img.Manifest != nil {
+		ms.Size.Content += img.Manifest.Config.Size
+		for _, l := range img.Manifest.Layers {
+			ms.Size.Content += l.Size
+		}
+	}
+	ms.Size.Total = ms.Size.Content + unpacked
+	props := &mobyimage.ImageProperties{Containers: containers}
+	if props.Containers == nil {
+		props.Containers = []string{}
+	}
+	if img.Config != nil {
+		props.Platform = ocispec.Platform{OS: img.Config.OS, Architecture: img.Config.Architecture, Variant: img.Config.Variant, OSVersion: img.Config.OSVersion}
+	}
+	ms.Descriptor.Platform = &props.Platform
+	props.Size.Unpacked = unpacked
+	ms.ImageData = props
+	return ms
 }
 
 // globMatch matches "repo" or "repo:tag" patterns with * wildcards.

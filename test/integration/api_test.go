@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -616,4 +618,41 @@ func TestDockerCLIPublishesAndFollowsThroughTheAPI(t *testing.T) {
 		t.Fatalf("logs -f: %q", out)
 	}
 	mustDocker(t, sock, "rm", "-f", "web", "ticker")
+}
+
+// TestImageTreeReadsAsDockers: images --tree lists each image with its
+// platform below it, marks the ones in use, shows untagged images only
+// with -a, and reads as the docker CLI's tree over the same engine
+// (whose colours are a terminal's only).
+func TestImageTreeReadsAsDockers(t *testing.T) {
+	requireDockerCLI(t)
+	root := engineWithBusybox(t)
+	sock, _ := apiServer(t, root)
+	mustEngine(t, root, "tag", "busybox:it", "localhost:5000/second/name:v2")
+	mustEngine(t, root, "create", "--name", "user", "busybox:it", "true")
+	mustEngine(t, root, "commit", "user")
+	ansi := regexp.MustCompile("\x1b\\[[0-9;]*m")
+	for _, args := range [][]string{{}, {"-a"}, {"busybox"}, {"--filter", "dangling=true"}} {
+		want := ansi.ReplaceAllString(mustDocker(t, sock, append([]string{"images", "--tree"}, args...)...), "")
+		got := mustEngine(t, root, append([]string{"images", "--tree"}, args...)...)
+		if got != want {
+			t.Fatalf("images --tree %v:\n%s\nthe docker CLI's:\n%s", args, got, want)
+		}
+	}
+	tree := mustEngine(t, root, "images", "--tree", "-a")
+	arch := goruntime.GOARCH
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^localhost:5000/second/name:v2\nbusybox:it +[0-9a-f]{12} +\S+ +\S+   U    \n└─ linux/` + arch + ` +[0-9a-f]{12} +\S+ +\S+   U    \n`),
+		regexp.MustCompile(`(?m)^<untagged> +[0-9a-f]{12} +\S+ +\S+        \n└─ linux/` + arch + ` `),
+	} {
+		if !want.MatchString(tree) {
+			t.Fatalf("images --tree -a: no match for %s in\n%s", want, tree)
+		}
+	}
+	if strings.Contains(mustEngine(t, root, "images", "--tree"), "<untagged>") {
+		t.Fatal("images --tree shows an untagged image without -a")
+	}
+	if r := engine(t, root, "images", "--tree", "-q"); r.code != 1 || !strings.Contains(r.stderr, "--quiet is not yet supported with --tree") {
+		t.Fatalf("images --tree -q: %d %q", r.code, r.stderr)
+	}
 }
