@@ -32,11 +32,12 @@ type globals struct {
 	root     string // images, containers: /var/lib/berth
 	runRoot  string // runtime state: /run/berth
 	logLevel string
+	cdiDirs  []string // where CDI specs are (nil: /etc/cdi, /var/run/cdi)
 }
 
 // engine opens the engine for one command: this process ends with it.
 func (g *globals) engine() (*engine.Engine, error) {
-	return engine.OpenWith(g.root, g.runRoot, engine.Options{OneShot: true})
+	return engine.OpenWith(g.root, g.runRoot, engine.Options{OneShot: true, CDISpecDirs: g.cdiDirs})
 }
 
 // with opens the engine and runs fn on it.
@@ -197,6 +198,7 @@ func newRoot(g *globals) *cobra.Command {
 	pf.StringVar(&g.root, "root", defaultRoot(), "storage root: images, containers ($BERTH_STORAGE)")
 	pf.StringVar(&g.runRoot, "runroot", defaultRunRoot(), "runtime state root ($BERTH_ROOT)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level (debug, info, warn, error)")
+	pf.StringArrayVar(&g.cdiDirs, "cdi-spec-dir", nil, "a directory of CDI specs, instead of /etc/cdi and /var/run/cdi (repeatable)")
 	root.AddCommand(versionCommand(), nsCommand(g))
 	addImageCommands(root, g)
 	addSystemCommands(root, g)

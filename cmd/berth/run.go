@@ -27,7 +27,7 @@ import (
 type createFlags struct {
 	name, user, workdir, hostname, entrypoint, network, stopSignal, memory, restart string
 	memorySwap, cpusetCpus, logDriver                                               string
-	pid, ipc, uts, userns, detachKeys, ip, domainname, uidmap                       string
+	pid, ipc, uts, userns, detachKeys, ip, domainname, uidmap, gpus                 string
 	mac, runtime                                                                    string
 	groupAdd, deviceRules, volumesFrom, links                                       []string
 	env, envFile, labels, capAdd, capDrop, securityOpt, volumes, tmpfs, mounts      []string
@@ -140,7 +140,8 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.BoolVar(&f.init, "init", false, "run a tiny init as PID 1 that forwards signals and reaps zombies")
 	fl.StringArrayVar(&f.envFile, "env-file", nil, "read environment variables from a file")
 	fl.StringArrayVar(&f.mounts, "mount", nil, "attach a mount: type=bind|volume|tmpfs,source=…,target=…[,readonly]")
-	fl.StringArrayVar(&f.devices, "device", nil, "add a host device: HOST[:CONTAINER][:rwm]")
+	fl.StringArrayVar(&f.devices, "device", nil, "add a host device: HOST[:CONTAINER][:rwm], or a CDI device: VENDOR/CLASS=NAME")
+	fl.StringVar(&f.gpus, "gpus", "", "GPUs to add, through CDI: all, a count, or device=INDEX|UUID[,…]")
 	fl.StringArrayVar(&f.ulimits, "ulimit", nil, "ulimit: NAME=SOFT[:HARD]")
 	fl.StringArrayVar(&f.logOpts, "log-opt", nil, "log options: max-size=SIZE, max-file=N")
 	fl.StringVar(&f.logDriver, "log-driver", "json-file", "logging driver: json-file or none")
@@ -429,12 +430,27 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 		}
 		hc.DNS = append(hc.DNS, a)
 	}
+	var cdiNames []string
 	for _, d := range f.devices {
+		if engine.IsCDIDevice(d) {
+			cdiNames = append(cdiNames, d)
+			continue
+		}
 		dm, err := engine.ParseDevice(d)
 		if err != nil {
 			return fail(err)
 		}
 		hc.Devices = append(hc.Devices, dm)
+	}
+	if len(cdiNames) > 0 {
+		hc.DeviceRequests = append(hc.DeviceRequests, mobycontainer.DeviceRequest{Driver: "cdi", DeviceIDs: cdiNames})
+	}
+	if f.gpus != "" {
+		r, err := engine.ParseGPUs(f.gpus)
+		if err != nil {
+			return fail(err)
+		}
+		hc.DeviceRequests = append(hc.DeviceRequests, r)
 	}
 	for _, u := range f.ulimits {
 		ul, err := engine.ParseUlimit(u)

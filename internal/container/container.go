@@ -145,7 +145,16 @@ type Host struct {
 	Tmpfs   map[string]string `json:"tmpfs,omitempty"`
 	Mounts  []Mount           `json:"mounts,omitempty"`
 	Devices []string          `json:"devices,omitempty"`
-	Ulimits []string          `json:"ulimits,omitempty"`
+	// CDIDevices are devices named through the Container Device
+	// Interface (--device vendor.com/class=name, --gpus), resolved when
+	// the container starts against the specs in CDISpecDirs (none: the
+	// default directories).
+	CDIDevices  []string `json:"cdiDevices,omitempty"`
+	CDISpecDirs []string `json:"cdiSpecDirs,omitempty"`
+	// DeviceRequests are the requests the CDI devices came from, as
+	// given (Docker's HostConfig.DeviceRequests), for inspect.
+	DeviceRequests []DeviceRequest `json:"deviceRequests,omitempty"`
+	Ulimits        []string        `json:"ulimits,omitempty"`
 	// PidMode, IpcMode, UTSMode: "" (private), "host" or
 	// "container:NAME"; NetworkMode takes those and network names.
 	PidMode    string `json:"pidMode,omitempty"`
@@ -525,4 +534,14 @@ var (
 func randomName(id string) string {
 	b, _ := hex.DecodeString(id[:4])
 	return adjectives[int(b[0])%len(adjectives)] + "_" + nouns[int(b[1])%len(nouns)] + "_" + id[4:8]
+}
+
+// DeviceRequest is a request for devices of a driver, as Docker's
+// (--gpus, or CDI names through driver "cdi").
+type DeviceRequest struct {
+	Driver       string            `json:"driver,omitempty"`
+	Count        int               `json:"count,omitempty"`
+	DeviceIDs    []string          `json:"deviceIDs,omitempty"`
+	Capabilities [][]string        `json:"capabilities,omitempty"`
+	Options      map[string]string `json:"options,omitempty"`
 }

@@ -2,6 +2,7 @@ package container
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/caps"
+	"github.com/berth-project/berth/internal/cdi"
 	"github.com/berth-project/berth/internal/seccomp/profile"
 )
 
@@ -36,6 +38,8 @@ type SpecInput struct {
 	// LinkEnv are the variables of the container's legacy links
 	// (ALIAS_NAME, ALIAS_PORT_…, ALIAS_ENV_…): its own Env wins.
 	LinkEnv []string
+	// CDI resolves the container's CDI devices (nil: it has none).
+	CDI *cdi.Registry
 }
 
 // InitPath is where --init's init is mounted: /dev is the container's
@@ -181,6 +185,14 @@ func Spec(c *Container, in SpecInput) (*specs.Spec, error) {
 				return nil, err
 			}
 			s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, dr)
+		}
+	}
+	if len(c.Host.CDIDevices) > 0 {
+		if in.CDI == nil {
+			return nil, errors.New("CDI devices, but no CDI registry")
+		}
+		if err := in.CDI.Inject(s, c.Host.CDIDevices); err != nil {
+			return nil, err
 		}
 	}
 	s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = MaskedPaths(c.Host.Privileged), ReadonlyPaths(c.Host.Privileged)

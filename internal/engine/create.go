@@ -69,6 +69,14 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 	if err != nil {
 		return nil, err
 	}
+	if len(host.CDIDevices) > 0 {
+		// Resolved now, so that a device no spec names fails the create
+		// and leaves nothing; injected again at each start.
+		host.CDISpecDirs = e.cdiDirs
+		if err := e.cdiRegistry(host.CDISpecDirs).Check(host.CDIDevices); err != nil {
+			return nil, invalid(err)
+		}
+	}
 	mode, primary, extras, err := endpointsOf(host.NetworkMode, o.Networking)
 	if err != nil {
 		return nil, err

@@ -44,6 +44,7 @@ type Engine struct {
 	self string
 	// oneShot: see Options.OneShot.
 	oneShot bool
+	cdiDirs []string // Options.CDISpecDirs
 	// started wakes this process's waits when it starts a container.
 	started wakeups
 }
@@ -60,6 +61,10 @@ type Options struct {
 	// server) leaves it false: every session has a monitor of its own,
 	// and the caller reaps nothing.
 	OneShot bool
+	// CDISpecDirs are where CDI specs are read from (nil: /etc/cdi and
+	// /var/run/cdi), as dockerd's cdi-spec-dirs; a container keeps the
+	// ones it was created with.
+	CDISpecDirs []string
 }
 
 // Open opens the engine over root (images, containers: /var/lib/berth)
@@ -74,7 +79,7 @@ func OpenWith(root, runRoot string, o Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{paths: monitor.Paths{Root: root, RunRoot: runRoot}, images: imgs, containers: container.Store{Root: root},
-		self: o.Binary, oneShot: o.OneShot}
+		self: o.Binary, oneShot: o.OneShot, cdiDirs: o.CDISpecDirs}
 	if e.self == "" {
 		e.self = "/proc/self/exe"
 	}

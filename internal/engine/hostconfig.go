@@ -404,8 +404,14 @@ func hostOf(hc mobycontainer.HostConfig) (h container.Host, mounts []container.M
 		h.DNS = append(h.DNS, a.String())
 	}
 	for _, d := range hc.Devices {
+		if IsCDIDevice(d.PathOnHost) {
+			continue // deviceRequestsOf takes it
+		}
 		s := d.PathOnHost + ":" + orDefault(d.PathInContainer, d.PathOnHost) + ":" + orDefault(d.CgroupPermissions, "rwm")
 		h.Devices = append(h.Devices, s)
+	}
+	if err := deviceRequestsOf(hc, &h); err != nil {
+		return h, nil, err
 	}
 	for _, u := range hc.Ulimits {
 		if u != nil {

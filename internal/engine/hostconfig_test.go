@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	mobycontainer "github.com/moby/moby/api/types/container"
@@ -102,5 +103,39 @@ func TestMergeEnvReplacesByName(t *testing.T) {
 	got := mergeEnv([]string{"PATH=/bin", "A=1"}, []string{"A=2", "PATH=/usr/bin:/bin", "B=3"})
 	if want := []string{"PATH=/usr/bin:/bin", "A=2", "B=3"}; !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+func TestParseGPUsAsDockers(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []string // the CDI names
+	}{
+		{"all", []string{"nvidia.com/gpu=all"}},
+		{"2", []string{"nvidia.com/gpu=0", "nvidia.com/gpu=1"}},
+		{`"device=1,GPU-3a"`, []string{"nvidia.com/gpu=1", "nvidia.com/gpu=GPU-3a"}},
+		{"count=all,capabilities=compute,driver=nvidia", []string{"nvidia.com/gpu=all"}},
+		{"driver=nvidia", []string{"nvidia.com/gpu=0"}},
+	} {
+		r, err := ParseGPUs(c.in)
+		if err != nil {
+			t.Errorf("--gpus %s: %v", c.in, err)
+			continue
+		}
+		names, err := cdiNamesOf(r)
+		if err != nil || !slices.Equal(names, c.want) {
+			t.Errorf("--gpus %s: %v %v, want %v", c.in, names, err, c.want)
+		}
+	}
+	for _, bad := range []string{"0", "count=x", `"count=1,device=0"`, "colour=red", "all,all"} {
+		if _, err := ParseGPUs(bad); err == nil {
+			t.Errorf("--gpus %s was taken", bad)
+		}
+	}
+	if _, err := cdiNamesOf(mobycontainer.DeviceRequest{Driver: "fpga", Count: 1, Capabilities: [][]string{{"fpga"}}}); err == nil || !strings.Contains(err.Error(), `could not select device driver "fpga"`) {
+		t.Errorf("a driver berth has not: %v", err)
+	}
+	if _, err := cdiNamesOf(mobycontainer.DeviceRequest{Driver: "cdi", DeviceIDs: []string{"/dev/null"}}); err == nil {
+		t.Error("a path as a CDI name was taken")
 	}
 }

@@ -274,6 +274,7 @@ func hostConfigOf(c *container.Container) *mobycontainer.HostConfig {
 			hc.Devices = append(hc.Devices, mobycontainer.DeviceMapping{PathOnHost: host, PathInContainer: ctr, CgroupPermissions: perms})
 		}
 	}
+	hc.DeviceRequests = deviceRequestsFor(h)
 	for _, u := range h.Ulimits {
 		if l, err := units.ParseUlimit(u); err == nil {
 			hc.Ulimits = append(hc.Ulimits, l)

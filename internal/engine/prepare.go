@@ -68,6 +68,9 @@ func (e *Engine) prepare(c *container.Container, linkEnv []string) (string, func
 		return "", func() {}, err
 	}
 	in := container.SpecInput{Rootfs: merged, EtcDir: etc, LinkEnv: linkEnv}
+	if len(c.Host.CDIDevices) > 0 {
+		in.CDI = e.cdiRegistry(c.Host.CDISpecDirs)
+	}
 	if in.Joins, err = e.joins(c); err == nil {
 		in.Volumes, err = e.prepareVolumes(c, merged)
 	}

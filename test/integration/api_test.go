@@ -23,11 +23,13 @@ import (
 )
 
 // apiServer runs `berth serve` on a socket of the test's, over root,
-// and stops it (by its PID) when the test ends. It returns the socket.
-func apiServer(t *testing.T, root string) (sock string, stop func()) {
+// with any more global flags, and stops it (by its PID) when the test
+// ends. It returns the socket.
+func apiServer(t *testing.T, root string, globals ...string) (sock string, stop func()) {
 	t.Helper()
 	sock = filepath.Join(root, "api.sock")
-	cmd := exec.Command(*berthBin, "--root", root, "--runroot", filepath.Join(root, "run"), "serve", "-H", "unix://"+sock)
+	args := append([]string{"--root", root, "--runroot", filepath.Join(root, "run")}, globals...)
+	cmd := exec.Command(*berthBin, append(args, "serve", "-H", "unix://"+sock)...)
 	// Credentials of its own, none: a client's reach it with each request.
 	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(root, "server-docker-config"))
 	var logs bytes.Buffer
