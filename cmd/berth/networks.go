@@ -178,6 +178,7 @@ func networkCommand(g *globals) *cobra.Command {
 	connect.Flags().StringArrayVar(&eo.Links, "link", nil, "add a link to another container: NAME[:ALIAS]")
 	connect.Flags().StringArrayVar(&eo.Aliases, "alias", nil, "network-scoped alias")
 	connect.Flags().StringArrayVar(&eo.LinkLocalIPs, "link-local-ip", nil, "a link-local address (repeatable)")
+	connect.Flags().IntVar(&eo.GwPriority, "gw-priority", 0, "of the container's networks, the one of the highest gw-priority gives the default gateway (negative too)")
 	disconnect := &cobra.Command{
 		Use:   "disconnect NETWORK CONTAINER",
 		Short: "Disconnect a container from a network",

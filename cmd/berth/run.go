@@ -25,29 +25,30 @@ import (
 
 // createFlags are the flags of create and run.
 type createFlags struct {
-	name, user, workdir, hostname, entrypoint, network, stopSignal, memory, restart string
-	memorySwap, cpusetCpus, logDriver                                               string
-	pid, ipc, uts, userns, detachKeys, ip, domainname, uidmap, gpus                 string
-	mac, runtime                                                                    string
-	groupAdd, deviceRules, volumesFrom, links                                       []string
-	env, envFile, labels, capAdd, capDrop, securityOpt, volumes, tmpfs, mounts      []string
-	devices, ulimits, logOpts, publish, aliases, dns, dnsSearch, dnsOpts, addHosts  []string
-	linkLocalIPs, sysctls, annotations, expose, labelFiles                          []string
-	weightDevices, readBps, writeBps, readIops, writeIops                           []string
-	shmSize, cgroupns, cpusetMems, memoryReservation, cidfile, pull                 string
-	platform, isolation, volumeDriver, kernelMemory, cgroupParent                   string
-	cpuPeriod, cpuQuota, swappiness, rtPeriod, rtRuntime                            int64
-	quiet, noContentTrust, sigProxy                                                 bool
-	attach                                                                          []string
-	oomScoreAdj                                                                     int
-	blkioWeight                                                                     uint16
-	oomKillDisable                                                                  bool
-	rm, readOnly, privileged, tty, interactive, noPull, init, detach, publishAll    bool
-	pidsLimit, cpuShares                                                            int64
-	stopTimeout                                                                     int
-	cpus                                                                            float64
-	rf                                                                              registryFlags
-	health                                                                          healthFlags
+	name, user, workdir, hostname, entrypoint, stopSignal, memory, restart         string
+	networks                                                                       []string
+	memorySwap, cpusetCpus, logDriver                                              string
+	pid, ipc, uts, userns, detachKeys, ip, domainname, uidmap, gpus                string
+	mac, runtime                                                                   string
+	groupAdd, deviceRules, volumesFrom, links                                      []string
+	env, envFile, labels, capAdd, capDrop, securityOpt, volumes, tmpfs, mounts     []string
+	devices, ulimits, logOpts, publish, aliases, dns, dnsSearch, dnsOpts, addHosts []string
+	linkLocalIPs, sysctls, annotations, expose, labelFiles                         []string
+	weightDevices, readBps, writeBps, readIops, writeIops                          []string
+	shmSize, cgroupns, cpusetMems, memoryReservation, cidfile, pull                string
+	platform, isolation, volumeDriver, kernelMemory, cgroupParent                  string
+	cpuPeriod, cpuQuota, swappiness, rtPeriod, rtRuntime                           int64
+	quiet, noContentTrust, sigProxy                                                bool
+	attach                                                                         []string
+	oomScoreAdj                                                                    int
+	blkioWeight                                                                    uint16
+	oomKillDisable                                                                 bool
+	rm, readOnly, privileged, tty, interactive, noPull, init, detach, publishAll   bool
+	pidsLimit, cpuShares                                                           int64
+	stopTimeout                                                                    int
+	cpus                                                                           float64
+	rf                                                                             registryFlags
+	health                                                                         healthFlags
 }
 
 // healthFlags are --health-* and --no-healthcheck.
@@ -109,8 +110,8 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.StringVarP(&f.workdir, "workdir", "w", "", "working directory inside the container")
 	fl.StringVarP(&f.hostname, "hostname", "h", "", "container host name")
 	fl.StringVar(&f.entrypoint, "entrypoint", "", "override the image's ENTRYPOINT")
-	fl.StringVar(&f.network, "network", "bridge", "network: bridge, a network's name, none, host or container:NAME")
-	fl.StringVar(&f.network, "net", "bridge", "network (alias of --network)")
+	fl.StringArrayVar(&f.networks, "network", nil, "network: bridge, a network's name, none, host or container:NAME, or name=NAME[,alias=A][,ip=IP][,gw-priority=N]…; repeatable")
+	fl.StringArrayVar(&f.networks, "net", nil, "network (alias of --network)")
 	_ = fl.MarkHidden("net") // fails only for a flag that does not exist: it is defined above
 	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a port: [IP:][HOST-PORT:]CONTAINER-PORT[/tcp|udp]")
 	fl.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish all exposed ports to random host ports")
@@ -354,8 +355,27 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 	if cmd.Flags().Changed("entrypoint") { // "--entrypoint ''" clears it
 		o.Config.Entrypoint = []string{f.entrypoint}
 	}
+	// The first --network is the mode; each in the long form brings its
+	// endpoint's settings, and the others join too (API 1.44).
+	mode, endpoints := "bridge", map[string]*mobynetwork.EndpointSettings{}
+	var first *mobynetwork.EndpointSettings
+	for i, spec := range f.networks {
+		name, es, err := engine.ParseNetworkFlag(spec)
+		if err != nil {
+			return fail(err)
+		}
+		if i == 0 {
+			mode, first = name, es
+		}
+		if es == nil {
+			es = &mobynetwork.EndpointSettings{}
+		}
+		if i > 0 || first != nil {
+			endpoints[name] = es
+		}
+	}
 	hc := mobycontainer.HostConfig{AutoRemove: f.rm, ReadonlyRootfs: f.readOnly, Privileged: f.privileged, CapAdd: f.capAdd,
-		CapDrop: f.capDrop, SecurityOpt: f.securityOpt, NetworkMode: mobycontainer.NetworkMode(f.network),
+		CapDrop: f.capDrop, SecurityOpt: f.securityOpt, NetworkMode: mobycontainer.NetworkMode(mode),
 		Binds: f.volumes, Tmpfs: tmpfsMap(f.tmpfs), RestartPolicy: restart, PortBindings: ports, PublishAllPorts: f.publishAll,
 		PidMode: mobycontainer.PidMode(f.pid), IpcMode: mobycontainer.IpcMode(f.ipc), UTSMode: mobycontainer.UTSMode(f.uts),
 		UsernsMode: mobycontainer.UsernsMode(f.userns), DNSSearch: f.dnsSearch, DNSOptions: f.dnsOpts, ExtraHosts: f.addHosts,
@@ -478,6 +498,9 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 	}
 	o.HostConfig = hc
 	if f.ip != "" || len(f.aliases) > 0 || f.mac != "" || len(f.linkLocalIPs) > 0 {
+		if first != nil {
+			return fail(errors.New("conflicting options: --ip, --network-alias, --mac-address and --link-local-ip with a --network of the long form"))
+		}
 		es := &mobynetwork.EndpointSettings{Aliases: f.aliases}
 		if f.mac != "" {
 			hw, err := net.ParseMAC(f.mac)
@@ -503,7 +526,10 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 			}
 			es.IPAMConfig.LinkLocalIPs = append(es.IPAMConfig.LinkLocalIPs, a)
 		}
-		o.Networking.EndpointsConfig = map[string]*mobynetwork.EndpointSettings{f.network: es}
+		endpoints[mode] = es
+	}
+	if len(endpoints) > 0 {
+		o.Networking.EndpointsConfig = endpoints
 	}
 	if f.uidmap != "" {
 		r, err := engine.ParseIDMap(f.uidmap)

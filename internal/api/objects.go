@@ -116,7 +116,7 @@ func (s *Server) networkConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	var o engine.EndpointOptions
 	if ep := req.EndpointConfig; ep != nil {
-		o.Aliases, o.Links, o.DriverOpts = ep.Aliases, ep.Links, ep.DriverOpts
+		o.Aliases, o.Links, o.DriverOpts, o.GwPriority = ep.Aliases, ep.Links, ep.DriverOpts, ep.GwPriority
 		if len(ep.MacAddress) > 0 {
 			o.MAC = net.HardwareAddr(ep.MacAddress).String()
 		}

@@ -216,6 +216,9 @@ type NetworkAttachment struct {
 	// DriverOpts are the endpoint's driver options, kept for inspect: the
 	// bridge driver takes none, as Docker's ignores what it does not know.
 	DriverOpts map[string]string `json:"driverOpts,omitempty"`
+	// GwPriority ranks the network for the default route (Docker's
+	// gw-priority): the highest gives it.
+	GwPriority int `json:"gwPriority,omitempty"`
 }
 
 // OwnNetworkNamespace reports whether the container gets a network

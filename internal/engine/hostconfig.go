@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"maps"
@@ -93,6 +94,75 @@ func ParsePortBindings(flags []string) (mobynetwork.PortMap, error) {
 		}
 	}
 	return out, nil
+}
+
+// ParseNetworkFlag reads run's --network: a name (or host, none,
+// container:NAME), or Docker's long form, a CSV of name=, alias=,
+// ip=, mac-address=, link-local-ip=, driver-opt=NAME=VALUE and
+// gw-priority=. The settings are nil for a bare name.
+func ParseNetworkFlag(s string) (string, *mobynetwork.EndpointSettings, error) {
+	if !strings.Contains(s, "=") {
+		return s, nil, nil
+	}
+	fields, err := csv.NewReader(strings.NewReader(s)).Read()
+	if err != nil {
+		return "", nil, invalid(fmt.Errorf("--network %q: %w", s, err))
+	}
+	name, es := "", &mobynetwork.EndpointSettings{}
+	ipam := func() *mobynetwork.EndpointIPAMConfig {
+		if es.IPAMConfig == nil {
+			es.IPAMConfig = &mobynetwork.EndpointIPAMConfig{}
+		}
+		return es.IPAMConfig
+	}
+	for _, f := range fields {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return "", nil, invalid(fmt.Errorf("--network %q: invalid field %q: want KEY=VALUE", s, f))
+		}
+		switch k {
+		case "name":
+			name = v
+		case "alias":
+			es.Aliases = append(es.Aliases, v)
+		case "ip":
+			a, err := netip.ParseAddr(v)
+			if err != nil || !a.Is4() {
+				return "", nil, invalid(fmt.Errorf("--network %q: ip %q: not an IPv4 address", s, v))
+			}
+			ipam().IPv4Address = a
+		case "link-local-ip":
+			a, err := netip.ParseAddr(v)
+			if err != nil {
+				return "", nil, invalid(fmt.Errorf("--network %q: link-local-ip %q: not an IP address", s, v))
+			}
+			ipam().LinkLocalIPs = append(ipam().LinkLocalIPs, a)
+		case "mac-address":
+			hw, err := net.ParseMAC(v)
+			if err != nil {
+				return "", nil, invalid(fmt.Errorf("--network %q: mac-address %q: not a MAC address", s, v))
+			}
+			es.MacAddress = mobynetwork.HardwareAddr(hw)
+		case "driver-opt":
+			ok, ov, _ := strings.Cut(v, "=")
+			if es.DriverOpts == nil {
+				es.DriverOpts = map[string]string{}
+			}
+			es.DriverOpts[ok] = ov
+		case "gw-priority":
+			if es.GwPriority, err = strconv.Atoi(v); err != nil {
+				return "", nil, invalid(fmt.Errorf("--network %q: gw-priority %q: not a number", s, v))
+			}
+		case "ip6":
+			return "", nil, invalid(fmt.Errorf("--network %q: berth networks are IPv4 only", s))
+		default:
+			return "", nil, invalid(fmt.Errorf("--network %q: invalid field key %q", s, k))
+		}
+	}
+	if name == "" {
+		return "", nil, invalid(fmt.Errorf("--network %q: no name= given", s))
+	}
+	return name, es, nil
 }
 
 // ParseDevice reads --device HOST[:CONTAINER][:PERMISSIONS].
@@ -447,7 +517,7 @@ func endpointsOf(mode string, nc mobynetwork.NetworkingConfig) (string, containe
 				a.LinkLocalIPs = append(a.LinkLocalIPs, ll.String())
 			}
 		}
-		a.Aliases, a.DriverOpts = es.Aliases, es.DriverOpts
+		a.Aliases, a.DriverOpts, a.GwPriority = es.Aliases, es.DriverOpts, es.GwPriority
 		var err error
 		if a.Links, err = parseLinks(es.Links); err != nil {
 			return a, err

@@ -381,7 +381,7 @@ func (e *Engine) networkSettings(c *container.Container) *NetworkSettings {
 		Ports: mobynetwork.PortMap{}, Networks: map[string]*mobynetwork.EndpointSettings{}}}
 	if c.State.Status != container.Running {
 		for _, a := range c.Host.Networks {
-			es := &mobynetwork.EndpointSettings{Aliases: a.Aliases, IPAMConfig: ipamConfigOf(a), Links: a.Links, DriverOpts: a.DriverOpts}
+			es := &mobynetwork.EndpointSettings{Aliases: a.Aliases, IPAMConfig: ipamConfigOf(a), Links: a.Links, DriverOpts: a.DriverOpts, GwPriority: a.GwPriority}
 			if hw, err := net.ParseMAC(a.MAC); err == nil {
 				es.MacAddress = mobynetwork.HardwareAddr(hw)
 			}
@@ -392,7 +392,8 @@ func (e *Engine) networkSettings(c *container.Container) *NetworkSettings {
 	ns.SandboxKey = "/proc/" + strconv.Itoa(c.State.Pid) + "/ns/net"
 	for i, ep := range e.networks.EndpointsOf(c.ID) {
 		es := &mobynetwork.EndpointSettings{NetworkID: ep.NetworkID, EndpointID: ep.HostVeth, Gateway: ep.Gateway,
-			IPAddress: ep.Addr.Addr(), IPPrefixLen: ep.Addr.Bits(), Aliases: ep.Aliases, DNSNames: append([]string{c.Name}, ep.Aliases...)}
+			IPAddress: ep.Addr.Addr(), IPPrefixLen: ep.Addr.Bits(), Aliases: ep.Aliases, DNSNames: append([]string{c.Name}, ep.Aliases...),
+			GwPriority: ep.GwPriority}
 		if hw, err := net.ParseMAC(ep.MAC); err == nil {
 			es.MacAddress = mobynetwork.HardwareAddr(hw)
 		}

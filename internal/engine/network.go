@@ -144,7 +144,7 @@ func (e *Engine) networkPlan(c *container.Container, linkHosts []string) (*monit
 		Etc:     etcConfig(c), EtcDir: filepath.Join(e.containers.Dir(c.ID), "etc")}
 	p.Etc.ExtraHosts = append(slices.Clip(p.Etc.ExtraHosts), linkHosts...)
 	for _, a := range c.Host.Networks {
-		at := network.Attachment{Network: a.Name, Aliases: a.Aliases, Links: a.Links}
+		at := network.Attachment{Network: a.Name, Aliases: a.Aliases, Links: a.Links, GwPriority: a.GwPriority}
 		if a.MAC != "" {
 			if at.MAC, err = net.ParseMAC(a.MAC); err != nil {
 				return nil, fmt.Errorf("--mac-address %q: %w", a.MAC, err) // create checked it
@@ -217,7 +217,7 @@ func (e *Engine) connectNetwork(c *container.Container, a network.Attachment, li
 		}
 	}
 	_, err = e.containers.Update(c.ID, func(cur *container.Container) error {
-		at := container.NetworkAttachment{Name: n.Name, Aliases: a.Aliases, Links: links, DriverOpts: driverOpts}
+		at := container.NetworkAttachment{Name: n.Name, Aliases: a.Aliases, Links: links, DriverOpts: driverOpts, GwPriority: a.GwPriority}
 		if a.MAC != nil {
 			at.MAC = a.MAC.String()
 		}
@@ -244,7 +244,7 @@ func (e *Engine) disconnectNetwork(c *container.Container, ref string) error {
 		return fmt.Errorf("container %s is not connected to network %s", c.Name, n.Name)
 	}
 	if c.State.Status == container.Running {
-		if err := e.networks.DisconnectOne(c.ID, n.Name); err != nil {
+		if err := e.networks.DisconnectOne(c.ID, n.Name, "/proc/"+strconv.Itoa(c.State.Pid)+"/ns/net"); err != nil {
 			return err
 		}
 	}

@@ -241,6 +241,9 @@ type EndpointOptions struct {
 	LinkLocalIPs []string
 	// DriverOpts are the endpoint's driver options, kept and shown.
 	DriverOpts map[string]string
+	// GwPriority: of the container's networks, the one of the highest
+	// gives the default route (Docker's --gw-priority).
+	GwPriority int
 }
 
 // NetworkConnect puts a container on one more network, now if it runs,
@@ -254,7 +257,7 @@ func (e *Engine) NetworkConnect(netRef, ctrRef string, o EndpointOptions) error 
 	if err != nil {
 		return err
 	}
-	a := network.Attachment{Network: netRef, Aliases: o.Aliases, Links: links}
+	a := network.Attachment{Network: netRef, Aliases: o.Aliases, Links: links, GwPriority: o.GwPriority}
 	if o.MAC != "" {
 		if a.MAC, err = net.ParseMAC(o.MAC); err != nil {
 			return invalid(fmt.Errorf("--mac-address %q: not a MAC address", o.MAC))

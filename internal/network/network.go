@@ -85,6 +85,10 @@ type Endpoint struct {
 	// LinkLocalIPs are the interface's addresses beyond Addr, taken
 	// from no pool.
 	LinkLocalIPs []netip.Addr `json:"linkLocalIPs,omitempty"`
+	// GwPriority ranks the container's networks for its default route
+	// (Docker's gw-priority); DefaultRoute says this one has it.
+	GwPriority   int  `json:"gwPriority,omitempty"`
+	DefaultRoute bool `json:"defaultRoute,omitempty"`
 }
 
 // Manager is the networks of one storage root.
@@ -403,6 +407,9 @@ type Attachment struct {
 	Links   []string         // TARGET:ALIAS, for this container's name server
 	// LinkLocalIPs are more addresses on the interface, from no pool.
 	LinkLocalIPs []netip.Addr
+	// GwPriority: of a container's networks, the one of the highest
+	// gives the default route (ties: the first); internal ones none.
+	GwPriority int
 }
 
 // Request is a container's networking, as its monitor asks for it.
@@ -432,8 +439,18 @@ func (m *Manager) Connect(req Request) (eps []Endpoint, err error) {
 	if err != nil {
 		return nil, err
 	}
+	gateway := -1
 	for i, a := range req.Networks {
-		ep, err := m.connectOne(req, a, i, i == 0)
+		n, err := m.getLocked(a.Network)
+		if err != nil {
+			return nil, err
+		}
+		if !n.Internal && (gateway < 0 || a.GwPriority > req.Networks[gateway].GwPriority) {
+			gateway = i
+		}
+	}
+	for i, a := range req.Networks {
+		ep, err := m.connectOne(req, a, i, i == gateway)
 		if err != nil {
 			return nil, err
 		}
@@ -456,13 +473,66 @@ func (m *Manager) Connect(req Request) (eps []Endpoint, err error) {
 }
 
 // ConnectOne adds one network to a running container (network connect).
+// A network of a higher gw-priority than the one that gives the default
+// route takes it over.
 func (m *Manager) ConnectOne(req Request, a Attachment, index int) (Endpoint, error) {
 	unlock, err := m.lock()
 	if err != nil {
 		return Endpoint{}, err
 	}
 	defer unlock()
-	return m.connectOne(req, a, index, false)
+	ep, err := m.connectOne(req, a, index, false)
+	if err != nil {
+		return ep, err
+	}
+	n, err := m.getLocked(a.Network)
+	if err != nil || n.Internal {
+		return ep, err
+	}
+	cur, ok := m.gatewayOf(req.Container)
+	if ok && a.GwPriority <= cur.GwPriority {
+		return ep, nil
+	}
+	if err := m.moveDefaultRoute(req.NsPath, cur, ok, &ep); err != nil {
+		_ = m.disconnectFrom(req.Container, n, true) // undoes the connect, whose error is the one to report
+		return Endpoint{}, err
+	}
+	return ep, nil
+}
+
+// gatewayOf is the endpoint that gives ctr its default route. A record
+// from before gw-priority has none marked: then it is eth0's.
+func (m *Manager) gatewayOf(ctr string) (Endpoint, bool) {
+	eps := m.EndpointsOf(ctr)
+	for _, ep := range eps {
+		if ep.DefaultRoute {
+			return ep, true
+		}
+	}
+	for _, ep := range eps {
+		if ep.IfName == "eth0" {
+			if n, err := m.getLocked(ep.NetworkID); err == nil && !n.Internal {
+				return ep, true
+			}
+		}
+	}
+	return Endpoint{}, false
+}
+
+// moveDefaultRoute points the default route of the namespace at nsPath
+// at to's gateway, and records that to, not from, gives it.
+func (m *Manager) moveDefaultRoute(nsPath string, from Endpoint, hadOne bool, to *Endpoint) error {
+	if err := link.ReplaceDefaultRoute(nsPath, to.IfName, to.Gateway); err != nil {
+		return err
+	}
+	if hadOne && from.NetworkID != to.NetworkID {
+		from.DefaultRoute = false
+		if err := m.saveEndpoint(from); err != nil {
+			return err
+		}
+	}
+	to.DefaultRoute = true
+	return m.saveEndpoint(*to)
 }
 
 func (m *Manager) connectOne(req Request, a Attachment, index int, defaultRoute bool) (Endpoint, error) {
@@ -488,7 +558,7 @@ func (m *Manager) connectOne(req Request, a Attachment, index int, defaultRoute 
 	}
 	ep := Endpoint{Container: req.Container, Name: req.Name, Aliases: a.Aliases, Addr: netip.PrefixFrom(ip, n.Subnet.Bits()),
 		Gateway: n.Gateway, MAC: macFor(ip), IfName: fmt.Sprintf("eth%d", index), HostVeth: hostVeth(req.Container, n.ID),
-		NetworkID: n.ID, Network: n.Name, Links: a.Links, LinkLocalIPs: a.LinkLocalIPs}
+		NetworkID: n.ID, Network: n.Name, Links: a.Links, LinkLocalIPs: a.LinkLocalIPs, GwPriority: a.GwPriority, DefaultRoute: defaultRoute}
 	if a.MAC != nil {
 		ep.MAC = a.MAC.String()
 	}
@@ -630,8 +700,11 @@ func (m *Manager) Disconnect(ctr string) error {
 	return m.disconnect(ctr)
 }
 
-// DisconnectOne takes a container off one network (network disconnect).
-func (m *Manager) DisconnectOne(ctr, network string) error {
+// DisconnectOne takes a container, whose network namespace is at
+// nsPath, off one network (network disconnect). When that network gave
+// the default route, the remaining one of the highest gw-priority
+// (ties: the first) gives it now.
+func (m *Manager) DisconnectOne(ctr, network, nsPath string) error {
 	unlock, err := m.lock()
 	if err != nil {
 		return err
@@ -644,7 +717,26 @@ func (m *Manager) DisconnectOne(ctr, network string) error {
 	if _, err := os.Stat(filepath.Join(m.endpoints(n.ID), ctr+".json")); err != nil {
 		return fmt.Errorf("container is not connected to network %s", n.Name)
 	}
-	return m.disconnectFrom(ctr, n, true)
+	cur, hadOne := m.gatewayOf(ctr)
+	if err := m.disconnectFrom(ctr, n, true); err != nil {
+		return err
+	}
+	if !hadOne || cur.NetworkID != n.ID {
+		return nil
+	}
+	var next *Endpoint
+	for _, ep := range m.EndpointsOf(ctr) { // in interface order: the first wins a tie
+		if nn, err := m.getLocked(ep.NetworkID); err != nil || nn.Internal {
+			continue
+		}
+		if next == nil || ep.GwPriority > next.GwPriority {
+			next = &ep
+		}
+	}
+	if next == nil {
+		return nil // the route went with the interface
+	}
+	return m.moveDefaultRoute(nsPath, Endpoint{}, false, next)
 }
 
 func (m *Manager) disconnect(ctr string) error {

@@ -458,3 +458,59 @@ func TestNetworkKillThenStartAtOnce(t *testing.T) {
 	}
 	mustEngine(t, root, "rm", "-f", "again")
 }
+
+// TestNetworkGatewayPriority: of a container's networks, the one of the
+// highest gw-priority gives the default route (ties: the first, and an
+// internal network never does); network connect with a higher one takes
+// it over, and disconnecting the network that gives it hands it to the
+// next; run --network takes Docker's long form, repeated.
+func TestNetworkGatewayPriority(t *testing.T) {
+	root := engineWithBusybox(t)
+	for i, n := range []string{"gwa", "gwb", "gwc", "gwd"} {
+		args := []string{"network", "create", "--subnet", fmt.Sprintf("10.%d.0.0/24", 221+i)}
+		if n == "gwc" {
+			args = append(args, "--internal")
+		}
+		mustEngine(t, root, append(args, n)...)
+	}
+	route := func(ctr string) string {
+		t.Helper()
+		return strings.Join(strings.Fields(mustEngine(t, root, "exec", ctr, "sh", "-c", "ip route | grep ^default")), " ")
+	}
+	mustEngine(t, root, "run", "-d", "--name", "g", "--network", "gwa", "--network", "name=gwb,gw-priority=1,alias=bee", "busybox:it", "sleep", "100")
+	if got := route("g"); got != "default via 10.222.0.1 dev eth1" {
+		t.Fatalf("gw-priority at run: %q", got)
+	}
+	if got := mustEngine(t, root, "inspect", "-f", "{{.NetworkSettings.Networks.gwb.GwPriority}} {{.NetworkSettings.Networks.gwb.Aliases}}", "g"); got != "1 [bee]\n" {
+		t.Fatalf("inspect: %q", got)
+	}
+	mustEngine(t, root, "network", "connect", "--gw-priority", "9", "gwc", "g") // internal: no gateway
+	mustEngine(t, root, "network", "connect", "--gw-priority", "1", "gwd", "g") // a tie: the route stays
+	if got := route("g"); got != "default via 10.222.0.1 dev eth1" {
+		t.Fatalf("after connecting an internal network and a tie: %q", got)
+	}
+	mustEngine(t, root, "network", "disconnect", "gwd", "g")
+	mustEngine(t, root, "network", "connect", "--gw-priority", "5", "gwd", "g")
+	if got := route("g"); got != "default via 10.224.0.1 dev eth3" {
+		t.Fatalf("after connecting a higher priority: %q", got)
+	}
+	mustEngine(t, root, "network", "disconnect", "gwd", "g")
+	if got := route("g"); got != "default via 10.222.0.1 dev eth1" {
+		t.Fatalf("after disconnecting the gateway's network: %q", got)
+	}
+	mustEngine(t, root, "network", "disconnect", "gwb", "g")
+	if got := route("g"); got != "default via 10.221.0.1 dev eth0" {
+		t.Fatalf("back to the first network: %q", got)
+	}
+	// Negative priorities lose to the default 0; bad forms are refused.
+	mustEngine(t, root, "run", "-d", "--name", "h", "--network", "name=gwb,gw-priority=-1", "--network", "gwa", "busybox:it", "sleep", "100")
+	if got := route("h"); got != "default via 10.221.0.1 dev eth1" {
+		t.Fatalf("a negative priority: %q", got)
+	}
+	for _, bad := range []string{"name=gwa,gw-priority=x", "gw-priority=1", "name=gwa,colour=red"} {
+		if r := engine(t, root, "run", "--rm", "--network", bad, "busybox:it", "true"); r.code != 125 {
+			t.Fatalf("--network %s: %d %q", bad, r.code, r.stderr)
+		}
+	}
+	mustEngine(t, root, "rm", "-f", "g", "h")
+}

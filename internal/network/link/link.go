@@ -186,6 +186,32 @@ func Plumb(nsPath string, ep Endpoint) (err error) {
 	return nil
 }
 
+// ReplaceDefaultRoute makes the default route of the namespace at
+// nsPath go through gw on its interface ifName, in place of any other:
+// a network of a higher gw-priority joined or one left.
+func ReplaceDefaultRoute(nsPath, ifName string, gw netip.Addr) error {
+	ns, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return fmt.Errorf("open network namespace %s: %w", nsPath, err)
+	}
+	defer ns.Close() // a namespace handle, done with
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return fmt.Errorf("netlink in %s: %w", nsPath, err)
+	}
+	defer h.Close()
+	l, err := h.LinkByName(ifName)
+	if err != nil {
+		return fmt.Errorf("find %s in the container: %w", ifName, err)
+	}
+	_, any4, _ := net.ParseCIDR("0.0.0.0/0") // a literal: cannot fail
+	r := &netlink.Route{LinkIndex: l.Attrs().Index, Gw: net.IP(gw.AsSlice()), Dst: any4}
+	if err := h.RouteReplace(r); err != nil {
+		return fmt.Errorf("default route via %s on %s: %w", gw, ifName, err)
+	}
+	return nil
+}
+
 // UplinkMTU is the MTU of the device of the host's default route, 1500
 // when there is none.
 func UplinkMTU() int {
