@@ -38,7 +38,7 @@ type createFlags struct {
 	shmSize, cgroupns, cpusetMems, memoryReservation, cidfile, pull                string
 	platform, isolation, volumeDriver, kernelMemory, cgroupParent                  string
 	cpuPeriod, cpuQuota, swappiness, rtPeriod, rtRuntime                           int64
-	quiet, noContentTrust, sigProxy                                                bool
+	quiet, noContentTrust, sigProxy, useAPISocket                                  bool
 	attach                                                                         []string
 	oomScoreAdj                                                                    int
 	blkioWeight                                                                    uint16
@@ -142,6 +142,7 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.StringArrayVar(&f.envFile, "env-file", nil, "read environment variables from a file")
 	fl.StringArrayVar(&f.mounts, "mount", nil, "attach a mount: type=bind|volume|tmpfs,source=…,target=…[,readonly]")
 	fl.StringArrayVar(&f.devices, "device", nil, "add a host device: HOST[:CONTAINER][:rwm], or a CDI device: VENDOR/CLASS=NAME")
+	fl.BoolVar(&f.useAPISocket, "use-api-socket", false, "mount berth serve's API socket at /var/run/docker.sock, with your registry logins")
 	fl.StringVar(&f.gpus, "gpus", "", "GPUs to add, through CDI: all, a count, or device=INDEX|UUID[,…]")
 	fl.StringArrayVar(&f.ulimits, "ulimit", nil, "ulimit: NAME=SOFT[:HARD]")
 	fl.StringArrayVar(&f.logOpts, "log-opt", nil, "log options: max-size=SIZE, max-file=N")
@@ -296,7 +297,7 @@ func keyValues(flag string, kvs []string) (map[string]string, error) {
 // options turns the flags into the engine's create options: Docker's
 // create request, as Docker's CLI builds it.
 func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateOptions, error) {
-	var o engine.CreateOptions
+	o := engine.CreateOptions{UseAPISocket: f.useAPISocket}
 	fail := func(err error) (engine.CreateOptions, error) { return engine.CreateOptions{}, usageError{err} }
 	mem, err := engine.ParseBytes(f.memory)
 	if err != nil {

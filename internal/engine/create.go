@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -46,6 +48,10 @@ type CreateOptions struct {
 	// it attached (ContainerStartAttached) goes before it ends: a build
 	// step, whose builder may be killed.
 	EndWithClient bool
+	// UseAPISocket mounts berth serve's socket at /var/run/docker.sock
+	// and the caller's registry logins at /run/secrets/docker (its
+	// DOCKER_CONFIG), as the docker CLI's --use-api-socket does.
+	UseAPISocket bool
 }
 
 // ContainerCreate records a container from an image and options, as
@@ -204,12 +210,62 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 		// Undone on a failed create, whose own error is the one to report.
 		undoVolumes = func() { undo(); _ = e.idRanges().Release(c.ID) }
 	}
+	if o.UseAPISocket {
+		if err := e.mountAPISocket(c); err != nil {
+			undoVolumes()
+			return nil, err
+		}
+	}
 	if err := e.containers.Create(c); err != nil {
 		undoVolumes()
 		return nil, classify(err)
 	}
+	if o.UseAPISocket {
+		if err := e.writeAPIAuth(c); err != nil {
+			_ = e.containers.Remove(c) // undoes the create, whose error is the one to report
+			undoVolumes()
+			return nil, err
+		}
+	}
 	e.containerEvent(c, mobyevents.ActionCreate)
 	return c, nil
+}
+
+// APISocket is where berth serve listens unless told otherwise.
+func (e *Engine) APISocket() string { return filepath.Join(e.paths.RunRoot, "docker.sock") }
+
+// mountAPISocket gives c the API socket and the logins' file, which
+// writeAPIAuth writes once c's directory exists.
+func (e *Engine) mountAPISocket(c *container.Container) error {
+	sock := e.APISocket()
+	if fi, err := os.Stat(sock); err != nil || fi.Mode()&os.ModeSocket == 0 {
+		return invalid(fmt.Errorf("--use-api-socket: no API socket at %s: start berth serve first", sock))
+	}
+	c.Host.Mounts = append(c.Host.Mounts,
+		container.Mount{Type: "bind", Source: sock, Target: "/var/run/docker.sock"},
+		container.Mount{Type: "bind", Source: e.apiAuthFile(c.ID), Target: "/run/secrets/docker/config.json", ReadOnly: true})
+	c.Config.Env = append(c.Config.Env, "DOCKER_CONFIG=/run/secrets/docker")
+	return nil
+}
+
+func (e *Engine) apiAuthFile(id string) string {
+	return filepath.Join(e.containers.Dir(id), "api-auth", "config.json")
+}
+
+// writeAPIAuth writes the caller's logins (those its config.json holds
+// itself: a credential helper's stay with the helper) for c.
+func (e *Engine) writeAPIAuth(c *container.Container) error {
+	b, err := image.InlineAuths(image.AuthFile())
+	if err == nil {
+		err = os.MkdirAll(filepath.Dir(e.apiAuthFile(c.ID)), 0o700)
+	}
+	if err == nil {
+		err = os.WriteFile(e.apiAuthFile(c.ID), b, 0o600)
+	}
+	if err != nil {
+		return fmt.Errorf("--use-api-socket: %w", err)
+	}
+	return nil
 }
 
 // NewContainerID is a fresh container ID, for a caller that names the

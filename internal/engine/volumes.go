@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -100,8 +101,9 @@ func (e *Engine) userMounts(h *container.Host, mounts []container.Mount, imageVo
 		}
 	}
 	for i, m := range ms {
-		if m.Type == "bind" && m.CreateSource {
+		if _, err := os.Stat(m.Source); m.Type == "bind" && m.CreateSource && errors.Is(err, os.ErrNotExist) {
 			// -v makes its missing host directory, as Docker's; it stays.
+			// A file that is there is bound as it is.
 			if err := os.MkdirAll(m.Source, 0o755); err != nil {
 				undo()
 				return func() {}, fmt.Errorf("-v %s: create the host directory: %w", m.Source, err)

@@ -38,6 +38,31 @@ func AuthFile() string {
 	return filepath.Join(dir, "config.json")
 }
 
+// InlineAuths is a config.json with only the logins file holds itself
+// ("auths" with an "auth"), for a container that has no credential
+// helper; a missing file gives none.
+func InlineAuths(file string) ([]byte, error) {
+	var doc struct {
+		Auths map[string]authEntry `json:"auths"`
+	}
+	b, err := os.ReadFile(file)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	if err == nil {
+		if err := json.Unmarshal(b, &doc); err != nil {
+			return nil, fmt.Errorf("auth file %s: %w", file, err)
+		}
+	}
+	out := map[string]authEntry{}
+	for k, v := range doc.Auths {
+		if v.Auth != "" {
+			out[k] = v
+		}
+	}
+	return json.MarshalIndent(map[string]any{"auths": out}, "", "\t")
+}
+
 // authKey is the key Docker uses for a registry in config.json.
 func authKey(server string) string {
 	s := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(server, "https://"), "http://"), "/")

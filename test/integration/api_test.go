@@ -27,7 +27,13 @@ import (
 // ends. It returns the socket.
 func apiServer(t *testing.T, root string, globals ...string) (sock string, stop func()) {
 	t.Helper()
-	sock = filepath.Join(root, "api.sock")
+	return apiServerAt(t, root, filepath.Join(root, "api.sock"), globals...)
+}
+
+// apiServerAt is apiServer on the socket sock.
+func apiServerAt(t *testing.T, root, sock string, globals ...string) (string, func()) {
+	t.Helper()
+	var stop func()
 	args := append([]string{"--root", root, "--runroot", filepath.Join(root, "run")}, globals...)
 	cmd := exec.Command(*berthBin, append(args, "serve", "-H", "unix://"+sock)...)
 	// Credentials of its own, none: a client's reach it with each request.
@@ -656,5 +662,36 @@ func TestImageTreeReadsAsDockers(t *testing.T) {
 	}
 	if r := engine(t, root, "images", "--tree", "-q"); r.code != 1 || !strings.Contains(r.stderr, "--quiet is not yet supported with --tree") {
 		t.Fatalf("images --tree -q: %d %q", r.code, r.stderr)
+	}
+}
+
+// TestRunUseAPISocket: run --use-api-socket mounts berth serve's socket
+// at /var/run/docker.sock and the user's logins (only those its
+// config.json holds) at DOCKER_CONFIG=/run/secrets/docker, so a docker
+// CLI inside drives the engine it runs on; without a server it is
+// refused and makes nothing.
+func TestRunUseAPISocket(t *testing.T) {
+	requireDockerCLI(t)
+	root := engineWithBusybox(t)
+	if r := engine(t, root, "run", "--name", "nosock", "--use-api-socket", "busybox:it", "true"); r.code != 125 || !strings.Contains(r.stderr, "no API socket at") {
+		t.Fatalf("without berth serve: %d %q", r.code, r.stderr)
+	}
+	if r := engine(t, root, "inspect", "nosock"); r.code == 0 {
+		t.Fatal("a refused --use-api-socket made its container")
+	}
+	cfg := filepath.Join(root, "docker-config")
+	if err := os.MkdirAll(cfg, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	logins := `{"auths": {"localhost:5999": {"auth": "dXNlcjpwYXNz"}, "helper.example": {}}, "credsStore": "none-here"}`
+	if err := os.WriteFile(filepath.Join(cfg, "config.json"), []byte(logins), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	apiServerAt(t, root, filepath.Join(root, "run", "docker.sock"))
+	got := mustEngine(t, root, "run", "--rm", "--name", "inside", "--use-api-socket", "-v", "/usr/local/bin/docker:/usr/bin/docker:ro", "busybox:it",
+		"sh", "-c", "echo $DOCKER_CONFIG; tr -d ' \\t\\n' < /run/secrets/docker/config.json; echo; docker ps --format '{{.Names}}'")
+	want := "/run/secrets/docker\n" + `{"auths":{"localhost:5999":{"auth":"dXNlcjpwYXNz"}}}` + "\ninside\n"
+	if got != want {
+		t.Fatalf("inside: %q, want %q", got, want)
 	}
 }
