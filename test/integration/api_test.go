@@ -695,3 +695,63 @@ func TestRunUseAPISocket(t *testing.T) {
 		t.Fatalf("inside: %q, want %q", got, want)
 	}
 }
+
+// TestContextsAreTheDockerCLIs: berth's context verbs keep the docker
+// CLI's own store, so a context berth makes for berth serve's socket is
+// one the docker CLI lists, uses and exports, and the other way round;
+// both CLIs print the same.
+func TestContextsAreTheDockerCLIs(t *testing.T) {
+	requireDockerCLI(t)
+	root := engineWithBusybox(t)
+	sock, _ := apiServer(t, root)
+	noHost := []string{"DOCKER_HOST="} // the context decides, not the environment
+	dockerCtx := func(args ...string) string {
+		t.Helper()
+		r := docker(t, sock, noHost, args...)
+		if r.code != 0 {
+			t.Fatalf("docker %v: %d %s", args, r.code, r.stderr)
+		}
+		return r.stdout
+	}
+	if got := mustEngine(t, root, "context", "create", "berthctx", "--description", "berth serve", "--docker", "host=unix://"+sock); got != "berthctx\n" {
+		t.Fatalf("context create: %q", got)
+	}
+	if got := dockerCtx("context", "ls", "--format", "{{.Name}} {{.DockerEndpoint}}"); !strings.Contains(got, "berthctx unix://"+sock+"\n") {
+		t.Fatalf("the docker CLI's contexts: %q", got)
+	}
+	mustEngine(t, root, "context", "use", "berthctx")
+	if got := dockerCtx("context", "show"); got != "berthctx\n" {
+		t.Fatalf("docker context show: %q", got)
+	}
+	if got := dockerCtx("run", "--rm", "busybox:it", "echo", "via-context"); got != "via-context\n" {
+		t.Fatalf("docker run through the context: %q", got)
+	}
+	for _, args := range [][]string{{"context", "ls"}, {"context", "ls", "--format", "json"}, {"context", "ls", "-q"}, {"context", "inspect", "berthctx"}, {"context", "show"}} {
+		if got, want := mustEngine(t, root, args...), dockerCtx(args...); got != want {
+			t.Fatalf("berth %v:\n%s\nthe docker CLI's:\n%s", args, got, want)
+		}
+	}
+	// Export and import, both ways.
+	mustEngine(t, root, "context", "export", "berthctx", filepath.Join(root, "b.ctx"))
+	dockerCtx("context", "import", "fromberth", filepath.Join(root, "b.ctx"))
+	dockerCtx("context", "create", "fromdocker", "--docker", "host=unix:///elsewhere.sock")
+	dockerCtx("context", "export", "fromdocker", filepath.Join(root, "d.ctx"))
+	mustEngine(t, root, "context", "import", "back", filepath.Join(root, "d.ctx"))
+	if got := mustEngine(t, root, "context", "inspect", "-f", "{{.Endpoints.docker.Host}}", "fromberth", "back"); got != "unix://"+sock+"\nunix:///elsewhere.sock\n" {
+		t.Fatalf("imported contexts: %q", got)
+	}
+	// Refusals: a context in use, a bad or taken name, an archive that
+	// is none.
+	if r := engine(t, root, "context", "rm", "berthctx"); r.code != 1 || !strings.Contains(r.stderr, `context "berthctx" is in use, set -f flag to force remove`) {
+		t.Fatalf("rm of the context in use: %d %q", r.code, r.stderr)
+	}
+	for _, bad := range [][]string{{"create", "default"}, {"create", "-bad"}, {"create", "back"}, {"use", "nosuch"}, {"import", "x", filepath.Join(root, "docker-config", "config.json")}} {
+		if r := engine(t, root, append([]string{"context"}, bad...)...); r.code == 0 {
+			t.Fatalf("context %v: taken", bad)
+		}
+	}
+	mustEngine(t, root, "context", "rm", "-f", "berthctx", "fromberth", "fromdocker", "back")
+	if got := dockerCtx("context", "show"); got != "default\n" {
+		t.Fatalf("after rm -f of the current context: %q", got)
+	}
+}
