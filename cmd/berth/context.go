@@ -303,8 +303,10 @@ func contextExport() *cobra.Command {
 				return err
 			}
 			if err := s.Export(name, f); err != nil {
+				// A half-written export is none; the export's error is the
+				// one to report.
 				_ = f.Close()
-				_ = os.Remove(file) // a half-written export is none; the export's error is the one to report
+				_ = os.Remove(file)
 				return err
 			}
 			if err := f.Close(); err != nil {

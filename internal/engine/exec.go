@@ -218,7 +218,7 @@ func (e *Engine) execStart(r *execRecord, o ExecStartOptions) (int, error) {
 	if err != nil {
 		return 0, &StatusError{StatusFailed, err}
 	}
-	defer l.Close()
+	defer l.Close() // the report pipe, read to its end or given up
 	return followExec(l, r, o.Detach, nil)
 }
 
@@ -255,7 +255,7 @@ func (e *Engine) execStartTerminal(r *execRecord, o ExecStartOptions) (int, erro
 	if err != nil {
 		return 0, &StatusError{StatusFailed, err}
 	}
-	defer l.Close()
+	defer l.Close() // the report pipe, read to its end or given up
 	return followExec(l, r, o.Detach, func() (bool, error) {
 		conn, err := net.FileConn(ours)
 		if err != nil {
@@ -493,6 +493,7 @@ func newExecTerminal(client *os.File) (*execTerminal, error) {
 		conn, err := net.FileConn(client)
 		_ = client.Close() // conn holds a dup
 		if err != nil {
+			// Ours, unused: the connection's error is the one to report.
 			_ = t.socket.Close()
 			_ = relay.Close()
 			return nil, fmt.Errorf("exec: attach connection: %w", err)

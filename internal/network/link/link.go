@@ -199,7 +199,7 @@ func ReplaceDefaultRoute(nsPath, ifName string, gw netip.Addr) error {
 	if err != nil {
 		return fmt.Errorf("netlink in %s: %w", nsPath, err)
 	}
-	defer h.Close()
+	defer h.Close() // a netlink handle, done with
 	l, err := h.LinkByName(ifName)
 	if err != nil {
 		return fmt.Errorf("find %s in the container: %w", ifName, err)
