@@ -30,6 +30,13 @@ for _ in $(seq 100); do [ -S "$work/api.sock" ] && break; sleep 0.05; done
 timeout "${DOCKER_PY_TIMEOUT:-900}" ../shared/conformance/docker-py-suite.sh "unix://$work/api.sock" "$@"
 kill "$server"; wait "$server" 2>/dev/null
 for id in $(b ps -aq); do b rm -f "$id" >/dev/null; done
+# A --rm container's monitor may still be tearing it down (the suite's
+# last tests): its endpoint would keep prune from removing the default
+# bridge. Wait for the endpoints to go first.
+for _ in $(seq 100); do
+	[ -z "$(b ps -aq)" ] && [ -z "$(find "$work/storage/networks" -path '*/endpoints/*.json' 2>/dev/null)" ] && break
+	sleep 0.1
+done
 b network prune -f >/dev/null; b volume prune -f >/dev/null
 grep " $work/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l
 rm -rf "$work"
