@@ -10,7 +10,7 @@ export GOFLAGS := -buildvcs=false
 # which every container start pays twice (runtime and init): ~0.4 ms of 4.
 export GOEXPERIMENT := jsonv2
 
-.PHONY: compose fuzz all build test unit integration install bench bench-hyperfine bench-device test-cgroup2-remote demo deps fixture vet fmt clean conformance
+.PHONY: compose crictl fuzz all build test unit integration install bench bench-hyperfine bench-device test-cgroup2-remote demo deps fixture vet fmt clean conformance
 
 all: build
 
@@ -28,6 +28,7 @@ STATIC := -tags netgo,osusergo -ldflags '-s -w -linkmode external -extldflags "-
 build:
 	$(GO) build $(STATIC) -o $(BIN)/berth-runtime ./cmd/berth-runtime
 	$(GO) build $(STATIC) -o $(BIN)/berth ./cmd/berth
+	$(GO) build $(STATIC) -o $(BIN)/berth-cri ./cmd/berth-cri
 	CGO_ENABLED=0 $(GO) build -ldflags '-s -w' -o $(BIN)/berth-monitor ./cmd/berth-monitor
 
 fixture: deps
@@ -41,8 +42,12 @@ vet:
 unit:
 	$(GO) test -race -count=1 ./internal/... ./cmd/...
 
-integration: build fixture compose
-	$(GO) test -count=1 -p 1 -timeout 15m ./test/integration/ ./test/engine/ -args -berth-runtime=$(CURDIR)/$(BIN)/berth-runtime -berth=$(CURDIR)/$(BIN)/berth -busybox=$(CURDIR)/$(FIXTURE)/rootfs -compose=$(CURDIR)/$(BIN)/docker-compose
+integration: build fixture compose crictl
+	$(GO) test -count=1 -p 1 -timeout 15m ./test/integration/ ./test/engine/ -args -berth-runtime=$(CURDIR)/$(BIN)/berth-runtime -berth=$(CURDIR)/$(BIN)/berth -busybox=$(CURDIR)/$(FIXTURE)/rootfs -compose=$(CURDIR)/$(BIN)/docker-compose -crictl=$(CURDIR)/$(BIN)/crictl
+
+# crictl (cri-tools), the client the CRI tests drive berth cri with.
+crictl:
+	@scripts/crictl.sh $(CURDIR)/$(BIN)/crictl
 
 # docker compose, a client the API tests drive berth serve with.
 compose:

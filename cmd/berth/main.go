@@ -206,7 +206,7 @@ func newRoot(g *globals) *cobra.Command {
 	containerCmd.AddCommand(containerCommands(g, true)...)
 	root.AddCommand(containerCmd)
 	root.AddCommand(containerCommands(g, false)...)
-	root.AddCommand(volumeCommand(g), networkCommand(g), buildCommand(g), builderCommand(g), contextCommand())
+	root.AddCommand(volumeCommand(g), networkCommand(g), buildCommand(g), builderCommand(g), contextCommand(), criCommand(g))
 	strictGroups(root)
 	addCompletions(root, g)
 	return root

@@ -173,8 +173,11 @@ type Host struct {
 	DNSSearch  []string            `json:"dnsSearch,omitempty"`
 	DNSOptions []string            `json:"dnsOptions,omitempty"`
 	ExtraHosts []string            `json:"extraHosts,omitempty"`
-	// LogDriver is --log-driver: json-file ("") or none.
+	// LogDriver is --log-driver: json-file (""), cri or none.
 	LogDriver string `json:"logDriver,omitempty"`
+	// LogPath is the cri driver's file (--log-opt path=, a pod's
+	// container's LogPath); "" is the container's own.
+	LogPath string `json:"logPath,omitempty"`
 	// LogMaxSize and LogMaxFiles are --log-opt max-size and max-file
 	// (0: the defaults, 10 MB x 3).
 	LogMaxSize  int64 `json:"logMaxSize,omitempty"`
@@ -517,6 +520,14 @@ func (s Store) Find(ref string) (*Container, error) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
 	}
 	return hit, nil
+}
+
+// LogPath is c's log file: the one its driver was given, or its own.
+func (s Store) LogPath(c *Container) string {
+	if c.Host.LogPath != "" {
+		return c.Host.LogPath
+	}
+	return filepath.Join(s.Dir(c.ID), "container.log")
 }
 
 // Remove deletes a container's record and releases its name.

@@ -129,7 +129,11 @@ func Spec(c *Container, in SpecInput) (*specs.Spec, error) {
 		if in.InitBinary == "" {
 			return nil, fmt.Errorf("--init: no init binary")
 		}
-		args = append([]string{InitPath, "--"}, args...)
+		// A command that is the init itself (a pod's pause: init
+		// --pause) runs as given.
+		if len(args) == 0 || args[0] != InitPath {
+			args = append([]string{InitPath, "--"}, args...)
+		}
 	}
 	s := &specs.Spec{
 		Version:  specs.Version,

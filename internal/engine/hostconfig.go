@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -359,7 +360,7 @@ func namespacedSysctl(k string) bool {
 func hostOf(hc mobycontainer.HostConfig) (h container.Host, mounts []container.Mount, err error) {
 	switch t := hc.LogConfig.Type; t {
 	case "", stdio.JSONFile:
-	case stdio.NoLog:
+	case stdio.NoLog, stdio.CRI:
 		h.LogDriver = t
 	default:
 		return h, nil, invalid(fmt.Errorf("logger: no log driver named '%s' is registered", t))
@@ -466,8 +467,13 @@ func hostOf(hc mobycontainer.HostConfig) (h container.Host, mounts []container.M
 				return h, nil, invalid(fmt.Errorf("log option max-file=%s: want a count of at least 1", v))
 			}
 			h.LogMaxFiles = n
+		case "path":
+			if h.LogDriver != stdio.CRI || !filepath.IsAbs(v) {
+				return h, nil, invalid(fmt.Errorf("log option path=%s: an absolute path, for the cri driver", v))
+			}
+			h.LogPath = v
 		default:
-			return h, nil, invalid(fmt.Errorf("log option %q: unknown (max-size, max-file)", k))
+			return h, nil, invalid(fmt.Errorf("log option %q: unknown (max-size, max-file, path)", k))
 		}
 	}
 	for _, a := range hc.DNS {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -30,9 +29,7 @@ type LogsOptions struct {
 }
 
 // logPath is a container's log file.
-func (e *Engine) logPath(c *container.Container) string {
-	return filepath.Join(e.containers.Dir(c.ID), "container.log")
-}
+func (e *Engine) logPath(c *container.Container) string { return e.containers.LogPath(c) }
 
 // ContainerLogs writes a container's log to stdout and stderr, each
 // entry to the stream it came from: the rotated files the container
@@ -140,7 +137,10 @@ func (l *logWriter) drain(f *os.File) error {
 func (l *logWriter) entry(line []byte) error {
 	var e stdio.LogEntry
 	if json.Unmarshal(line, &e) != nil {
-		return nil // a damaged entry (a crash mid-write) is skipped, as Docker does
+		var ok bool
+		if e, ok = stdio.ParseCRILine(line); !ok {
+			return nil // a damaged entry (a crash mid-write) is skipped, as Docker does
+		}
 	}
 	if !l.o.Since.IsZero() && e.Time.Before(l.o.Since) || !l.o.Until.IsZero() && !e.Time.Before(l.o.Until) {
 		return nil

@@ -59,9 +59,15 @@ func (e *Engine) prepare(c *container.Container, linkEnv []string) (string, func
 		return "", func() {}, err
 	}
 	etc := filepath.Join(dir, "etc")
-	err = os.WriteFile(filepath.Join(etc, "hostname"), []byte(c.Config.Hostname+"\n"), 0o644)
-	if err == nil {
-		err = e.prepareEtc(c, etc)
+	if other, ok := e.networkPeer(c); ok {
+		// --network container:X: X's hostname, hosts and resolv.conf, as
+		// Docker shares them (a pod's containers see the pod's).
+		etc = filepath.Join(e.containers.Dir(other), "etc")
+	} else {
+		err = os.WriteFile(filepath.Join(etc, "hostname"), []byte(c.Config.Hostname+"\n"), 0o644)
+		if err == nil {
+			err = e.prepareEtc(c, etc)
+		}
 	}
 	if err != nil {
 		unmount()
@@ -97,6 +103,20 @@ func (e *Engine) prepare(c *container.Container, linkEnv []string) (string, func
 		return "", func() {}, err
 	}
 	return bundle, unmount, nil
+}
+
+// networkPeer is the container whose network namespace c joins
+// (--network container:X), when X is there.
+func (e *Engine) networkPeer(c *container.Container) (string, bool) {
+	ref, ok := strings.CutPrefix(c.Host.NetworkMode, "container:")
+	if !ok {
+		return "", false
+	}
+	other, err := e.get(ref)
+	if err != nil {
+		return "", false // the start fails on the join itself, and says why
+	}
+	return other.ID, true
 }
 
 // makeWorkingDir makes the container's working directory when its image

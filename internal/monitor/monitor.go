@@ -269,7 +269,7 @@ type session struct {
 	health  *health.Runner // the healthcheck's schedule, while init runs
 }
 
-func (s *session) logPath() string { return filepath.Join(s.store.Dir(s.id), "container.log") }
+func (s *session) logPath() string { return s.store.LogPath(s.c) }
 
 func (s *session) logOptions() stdio.LogOptions {
 	return stdio.LogOptions{Driver: s.c.Host.LogDriver, MaxSize: s.c.Host.LogMaxSize, MaxFiles: s.c.Host.LogMaxFiles}

@@ -9,6 +9,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#define PAUSE_ARG "--pause"
+
 static int is_terminal(int fd) {
 	struct termios t;
 	return tcgetattr(fd, &t) == 0;
@@ -26,6 +28,16 @@ static void run_command(char **argv, const sigset_t *old) {
 	_exit(code);
 }
 
+// pause is a pod's PID 1 (init --pause): it holds the pod's namespaces,
+// reaps what is re-parented to it, and ends at SIGTERM or SIGINT.
+static void pause_forever(const sigset_t *all) {
+	for (;;) {
+		int sig = sigwaitinfo(all, NULL);
+		if (sig == SIGTERM || sig == SIGINT) _exit(0);
+		if (sig == SIGCHLD) while (waitpid(-1, NULL, WNOHANG) > 0) {}
+	}
+}
+
 void berth_tinyinit(int argc, char **argv) {
 	if (argc < 1 || strcmp(argv[0], "/dev/init") != 0) return;
 	// Every signal is blocked from the first instruction: one that comes
@@ -33,6 +45,7 @@ void berth_tinyinit(int argc, char **argv) {
 	sigset_t all, old;
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
+	if (argc == 2 && strcmp(argv[1], PAUSE_ARG) == 0) pause_forever(&all);
 	int first = 1;
 	if (first < argc && strcmp(argv[first], "--") == 0) first++;
 	if (first >= argc) {

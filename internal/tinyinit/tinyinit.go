@@ -18,6 +18,9 @@ import (
 // constructor (tinyinit.c) does this before Go starts, so Main is the
 // fallback of a build without cgo.
 func Main(args []string) {
+	if len(args) == 1 && args[0] == PauseArg {
+		pause()
+	}
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
 	}
@@ -65,6 +68,27 @@ func Main(args []string) {
 				os.Exit(128 + int(ws.Signal()))
 			}
 			os.Exit(ws.ExitStatus())
+		}
+	}
+}
+
+// PauseArg makes init a pod's pause process (init --pause): it runs no
+// command, holds the pod's namespaces, reaps what is re-parented to it,
+// and ends with 0 at SIGTERM or SIGINT.
+const PauseArg = "--pause"
+
+func pause() {
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGCHLD)
+	for s := range sigs {
+		if s != unix.SIGCHLD {
+			os.Exit(0)
+		}
+		for {
+			pid, err := unix.Wait4(-1, nil, unix.WNOHANG, nil)
+			if err != nil || pid <= 0 {
+				break
+			}
 		}
 	}
 }

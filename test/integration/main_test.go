@@ -30,6 +30,7 @@ var (
 	busybox    = flag.String("busybox", "", "busybox rootfs fixture (made when empty)")
 	berthBin   = flag.String("berth", "", "berth binary (built when empty)")
 	composeBin = flag.String("compose", "", "docker compose binary (built into bin/ when empty)")
+	crictlBin  = flag.String("crictl", "", "crictl binary (built into bin/ when empty)")
 	suiteDir   string
 	cgPrefix   string
 )
@@ -76,6 +77,11 @@ func setupAndRun(m *testing.M) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("build berth: %v\n%s", err, out)
 		}
+		// berth cri is berth-cri, beside berth.
+		out, err = exec.Command("go", "build", "-o", filepath.Join(suiteDir, "berth-cri"), "../../cmd/berth-cri").CombinedOutput()
+		if err != nil {
+			return 0, fmt.Errorf("build berth-cri: %v\n%s", err, out)
+		}
 	}
 	if *composeBin == "" {
 		abs, err := filepath.Abs("../../bin/docker-compose")
@@ -86,6 +92,16 @@ func setupAndRun(m *testing.M) (int, error) {
 			return 0, fmt.Errorf("build docker compose: %v\n%s", err, out)
 		}
 		*composeBin = abs
+	}
+	if *crictlBin == "" {
+		abs, err := filepath.Abs("../../bin/crictl")
+		if err != nil {
+			return 0, err
+		}
+		if out, err := exec.Command("../../scripts/crictl.sh", abs).CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("build crictl: %v\n%s", err, out)
+		}
+		*crictlBin = abs
 	}
 	if *busybox == "" {
 		if out, err := exec.Command("../../scripts/mkbusybox.sh", local).CombinedOutput(); err != nil {

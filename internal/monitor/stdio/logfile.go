@@ -22,7 +22,7 @@ type LogEntry struct {
 // default (Docker's json-file never rotates unless told, a common way
 // to fill a disk).
 type LogOptions struct {
-	// Driver is "json-file" (or "") or "none".
+	// Driver is "json-file" (or ""), "cri" or "none".
 	Driver   string
 	MaxSize  int64 // bytes per file (default 10 MB)
 	MaxFiles int   // files kept, the current one included (default 3)
@@ -35,8 +35,8 @@ const (
 )
 
 // A LogDriver keeps a container's output: JSONFile writes Docker's
-// json-file log with rotation (LogWriter), NoLog keeps nothing. The CRI
-// server's log format is the next driver.
+// json-file log with rotation (LogWriter), CRI the Kubernetes format
+// (CRILog), NoLog keeps nothing.
 type LogDriver interface {
 	// Lines is the writer of one stream ("stdout" or "stderr"), which
 	// cuts what it is given into entries.
@@ -59,8 +59,10 @@ func OpenDriver(path string, o LogOptions) (LogDriver, error) {
 		return OpenLog(path, o)
 	case NoLog:
 		return Discard, nil
+	case CRI:
+		return OpenCRILog(path)
 	}
-	return nil, fmt.Errorf("log driver %q: want json-file or none", o.Driver)
+	return nil, fmt.Errorf("log driver %q: want json-file, cri or none", o.Driver)
 }
 
 // Discard is the none driver: it keeps nothing.

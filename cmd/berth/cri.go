@@ -1,0 +1,40 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// criCommand is `berth cri`: the Kubernetes CRI server, which is the
+// berth-cri binary beside this one (gRPC stays out of berth's starts).
+func criCommand(g *globals) *cobra.Command {
+	var listen string
+	c := &cobra.Command{
+		Use:   "cri [OPTIONS]",
+		Short: "Serve the Kubernetes Container Runtime Interface (kubelet, crictl) on a socket",
+		Long: "Serve the Kubernetes CRI on a unix socket: pods and their containers run on the engine, with images in its store.\n" +
+			"The socket is root-equivalent. Containers belong to their monitors: stopping the server stops none of them.",
+		Args: cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			bin := filepath.Join(filepath.Dir(self), "berth-cri")
+			if _, err := os.Stat(bin); err != nil {
+				return fmt.Errorf("berth cri needs berth-cri beside berth: %w", err)
+			}
+			args := []string{bin, "-root", g.root, "-runroot", g.runRoot, "-berth", self}
+			if listen != "" {
+				args = append(args, "-listen", listen)
+			}
+			return syscall.Exec(bin, args, os.Environ())
+		},
+	}
+	c.Flags().StringVar(&listen, "listen", "", "the unix socket (default RUNROOT/cri.sock)")
+	return c
+}

@@ -1,0 +1,202 @@
+package integration
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// criServer runs `berth cri` over root and returns crictl, configured
+// for its socket, and the server's stop (it stops when the test ends
+// in any case).
+func criServer(t *testing.T, root string) (crictl func(args ...string) result, stop func()) {
+	t.Helper()
+	sock := filepath.Join(root, "cri.sock")
+	cmd := exec.Command(*berthBin, "--root", root, "--runroot", filepath.Join(root, "run"), "cri", "--listen", sock)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("berth cri: %v: %s", err, logs.String())
+		}
+	}
+	t.Cleanup(stop)
+	for i := 0; ; i++ {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			break
+		}
+		if i == 300 {
+			t.Fatalf("berth cri did not listen: %s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cfg := filepath.Join(root, "crictl.yaml")
+	if err := os.WriteFile(cfg, []byte("runtime-endpoint: unix://"+sock+"\nimage-endpoint: unix://"+sock+"\ntimeout: 60\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return func(args ...string) result {
+		t.Helper()
+		return runIn(t, root, nil, exec.Command(*crictlBin, append([]string{"--config", cfg}, args...)...))
+	}, stop
+}
+
+func mustCrictl(t *testing.T, crictl func(...string) result, args ...string) string {
+	t.Helper()
+	r := crictl(args...)
+	if r.code != 0 {
+		t.Fatalf("crictl %v: exit %d: %s%s", args, r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// writeJSON writes v as a file of root's and returns its path.
+func writeJSON(t *testing.T, root, name string, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(root, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestCRIPodLifecycleWithCrictl: crictl drives berth cri through a
+// pod's life. An image pulled from a loopback registry; a pod with a
+// hostname, DNS, labels and a published port; its containers share its
+// network (and PID) namespace, see its hosts and resolv.conf, log in
+// the CRI format, exec synchronously; their statuses say Completed or
+// Error with the exit code; the pod outlives a restart of the server;
+// removing it leaves nothing.
+func TestCRIPodLifecycleWithCrictl(t *testing.T) {
+	root := engineWithBusybox(t)
+	crictl, stop := criServer(t, root)
+	if out := mustCrictl(t, crictl, "version"); !strings.Contains(out, "RuntimeName:  berth") || !strings.Contains(out, "RuntimeApiVersion:  v1") {
+		t.Fatalf("crictl version: %q", out)
+	}
+	reg := startRegistry(t, nil)
+	img := reg + "/busybox:cri"
+	mustEngine(t, root, "tag", "busybox:it", img)
+	mustEngine(t, root, "push", img)
+	mustEngine(t, root, "rmi", img)
+	if out := mustCrictl(t, crictl, "pull", img); !strings.Contains(out, "Image is up to date for sha256:") {
+		t.Fatalf("crictl pull: %q", out)
+	}
+	if out := mustCrictl(t, crictl, "images", img); !strings.Contains(out, reg+"/busybox") || !strings.Contains(out, "cri") {
+		t.Fatalf("crictl images: %q", out)
+	}
+	port := freePort(t)
+	logDir := filepath.Join(root, "pod-logs")
+	pod := writeJSON(t, root, "pod.json", map[string]any{
+		"metadata": map[string]any{"name": "web", "namespace": "default", "uid": "uid-web", "attempt": 1},
+		"hostname": "webpod", "log_directory": logDir,
+		"dns_config":    map[string]any{"servers": []string{"10.9.9.9"}, "searches": []string{"svc.local"}},
+		"port_mappings": []any{map[string]any{"container_port": 80, "host_port": port}},
+		"labels":        map[string]string{"app": "web"}, "annotations": map[string]string{"note": "kept"}, "linux": map[string]any{},
+	})
+	podID := strings.TrimSpace(mustCrictl(t, crictl, "runp", pod))
+	if out := mustCrictl(t, crictl, "pods", "--label", "app=web", "-q"); strings.TrimSpace(out) != podID {
+		t.Fatalf("crictl pods --label: %q, want %s", out, podID)
+	}
+	server := writeJSON(t, root, "server.json", map[string]any{
+		"metadata": map[string]any{"name": "httpd"}, "image": map[string]any{"image": img}, "log_path": "httpd.log",
+		"command": []string{"sh", "-c", "echo started; echo to-stderr >&2; mkdir -p /www; echo hello-from-pod > /www/index.html; exec httpd -f -p 80 -h /www"},
+		"labels":  map[string]string{"tier": "front"}, "linux": map[string]any{},
+	})
+	ctr := strings.TrimSpace(mustCrictl(t, crictl, "create", podID, server, pod))
+	mustCrictl(t, crictl, "start", ctr)
+	body := getWhenUp(t, port)
+	if body != "hello-from-pod\n" {
+		t.Fatalf("the pod's published port: %q", body)
+	}
+	if out := mustCrictl(t, crictl, "exec", "-s", ctr, "sh", "-c", "hostname; cat /etc/resolv.conf; grep webpod /etc/hosts"); !regexp.MustCompile(`^webpod\nnameserver 10\.9\.9\.9\nsearch svc\.local\n\d+\.\d+\.\d+\.\d+\twebpod\s*$`).MatchString(out) {
+		t.Fatalf("the pod's hostname, DNS and hosts: %q", out)
+	}
+	if r := crictl("exec", "-s", ctr, "sh", "-c", "echo out; exit 3"); r.code == 0 || !strings.Contains(r.stderr, "exited with 3") {
+		t.Fatalf("exec -s of a failing command: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	// The CRI log: crictl logs reads the file, in the kubelet's format.
+	waitFor(t, func() bool { return strings.Contains(crictl("logs", ctr).stdout, "started") })
+	logFile, err := os.ReadFile(filepath.Join(logDir, "httpd.log"))
+	if err != nil || !regexp.MustCompile(`(?m)^\S+Z stdout F started\n`).Match(logFile) || !regexp.MustCompile(`(?m)^\S+Z stderr F to-stderr$`).Match(logFile) {
+		t.Fatalf("the CRI log: %q %v", logFile, err)
+	}
+	// A second container of the pod: its network and PID namespace.
+	peer := writeJSON(t, root, "peer.json", map[string]any{
+		"metadata": map[string]any{"name": "peer"}, "image": map[string]any{"image": img},
+		"command": []string{"sh", "-c", "wget -qO- http://127.0.0.1:80/; ps -o args | grep -c '^httpd'; exit 3"}, "linux": map[string]any{},
+	})
+	peerID := strings.TrimSpace(mustCrictl(t, crictl, "create", podID, peer, pod))
+	mustCrictl(t, crictl, "start", peerID)
+	waitFor(t, func() bool { return strings.Contains(mustCrictl(t, crictl, "inspect", peerID), `"CONTAINER_EXITED"`) })
+	var st struct {
+		Status struct {
+			State    string `json:"state"`
+			ExitCode int    `json:"exitCode"`
+			Reason   string `json:"reason"`
+			LogPath  string `json:"logPath"`
+			Labels   map[string]string
+		} `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(mustCrictl(t, crictl, "inspect", peerID)), &st); err != nil || st.Status.ExitCode != 3 || st.Status.Reason != "Error" {
+		t.Fatalf("a container that exited 3: %+v %v", st, err)
+	}
+	if out := mustEngine(t, root, "logs", peerID); out != "hello-from-pod\n1\n" {
+		t.Fatalf("the peer saw: %q", out)
+	}
+	// The pod outlives a restart of the server.
+	stop()
+	crictl, _ = criServer(t, root)
+	if out := mustCrictl(t, crictl, "ps", "-q", "--state", "running"); strings.TrimSpace(out) != ctr {
+		t.Fatalf("after a restart of berth cri: %q, want %s", out, ctr)
+	}
+	if getWhenUp(t, port) != "hello-from-pod\n" {
+		t.Fatal("the pod's port after a restart")
+	}
+	mustCrictl(t, crictl, "stop", ctr)
+	if err := json.Unmarshal([]byte(mustCrictl(t, crictl, "inspect", ctr)), &st); err != nil || st.Status.State != "CONTAINER_EXITED" || st.Status.LogPath != filepath.Join(logDir, "httpd.log") || st.Status.Labels["tier"] != "front" {
+		t.Fatalf("a stopped container: %+v %v", st, err)
+	}
+	// Bad input: refused, nothing made.
+	if r := crictl("runp", writeJSON(t, root, "bad.json", map[string]any{"metadata": map[string]any{"name": "x"}})); r.code == 0 {
+		t.Fatal("a pod without a namespace and uid was made")
+	}
+	if r := crictl("create", "nosuchpod", server, pod); r.code == 0 {
+		t.Fatal("a container in a pod that is not there was made")
+	}
+	mustCrictl(t, crictl, "rm", peerID)
+	mustCrictl(t, crictl, "stopp", podID)
+	mustCrictl(t, crictl, "rmp", podID)
+	mustCrictl(t, crictl, "rmi", img)
+	if out := mustCrictl(t, crictl, "pods", "-q") + mustCrictl(t, crictl, "ps", "-aq") + mustEngine(t, root, "ps", "-aq"); out != "" {
+		t.Fatalf("left after rmp: %q", out)
+	}
+	if resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/"); err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Fatalf("the pod's port still answers: %q", b)
+	}
+}
