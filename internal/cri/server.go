@@ -29,6 +29,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"k8s.io/cri-streaming/pkg/streaming"
 
 	"github.com/berth-project/berth/internal/engine"
 )
@@ -40,6 +41,7 @@ type Server struct {
 	e *engine.Engine
 	// version is berth's, for the Version RPC.
 	version string
+	streams streaming.Server
 }
 
 // New is a CRI server over e.
@@ -47,6 +49,9 @@ func New(e *engine.Engine, version string) *Server { return &Server{e: e, versio
 
 // Serve answers CRI calls on l until it is closed.
 func (s *Server) Serve(l net.Listener) error {
+	if err := s.startStreaming(); err != nil {
+		return err
+	}
 	g := grpc.NewServer()
 	runtimeapi.RegisterRuntimeServiceServer(g, s)
 	runtimeapi.RegisterImageServiceServer(g, s)

@@ -11,7 +11,10 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/monitor/stdio"
 )
 
@@ -156,4 +159,23 @@ func (l *logWriter) entry(line []byte) error {
 	}
 	_, err := io.WriteString(out, e.Log)
 	return err
+}
+
+// ContainerReopenLog has a running container's monitor reopen its log
+// at its path (the cri driver's, which the kubelet rotates by renaming).
+func (e *Engine) ContainerReopenLog(ref string) error {
+	c, err := e.get(ref)
+	if err != nil {
+		return err
+	}
+	if c.Host.LogDriver != stdio.CRI {
+		return invalid(fmt.Errorf("container %s: its log driver (%s) is not cri: nothing to reopen", c.Name, orDefault(c.Host.LogDriver, stdio.JSONFile)))
+	}
+	if c.State.Status != container.Running || !monitor.Alive(c.State.MonitorPid, c.State.MonitorStart) {
+		return conflict(fmt.Errorf("container %s is not running", c.Name))
+	}
+	if err := unix.Kill(c.State.MonitorPid, stdio.ReopenSignal); err != nil {
+		return fmt.Errorf("reopen the log of %s: %w", c.Name, err)
+	}
+	return nil
 }

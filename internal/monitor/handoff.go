@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/berth-project/berth/internal/monitor/health"
 	"github.com/berth-project/berth/internal/monitor/idle"
 	"github.com/berth-project/berth/internal/monitor/launch"
+	"github.com/berth-project/berth/internal/monitor/stdio"
 	"github.com/berth-project/berth/internal/trace"
 )
 
@@ -158,5 +160,8 @@ func (s *session) execIdle(bin string, r *run, listener *os.File, sch health.Sch
 	if err != nil {
 		return err
 	}
+	// Across the exec a reopen is ignored, not fatal (the next stage
+	// takes it again).
+	signal.Ignore(stdio.ReopenSignal)
 	return syscall.Exec(bin, []string{st.Arg0}, []string{idle.StateEnv + "=" + string(b)})
 }

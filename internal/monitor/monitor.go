@@ -283,6 +283,7 @@ func (s *session) openStdio(listener *os.File) error {
 	if err != nil {
 		return err
 	}
+	stdio.ReopenOnSignal(s.logs)
 	s.hub = stdio.NewHub(s.c.Config.StdinOnce)
 	s.sock = AttachSocket(s.store.Dir(s.id))
 	if listener != nil {

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -15,6 +16,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // criServer runs `berth cri` over root and returns crictl, configured
@@ -144,6 +151,43 @@ func TestCRIPodLifecycleWithCrictl(t *testing.T) {
 	if err != nil || !regexp.MustCompile(`(?m)^\S+Z stdout F started\n`).Match(logFile) || !regexp.MustCompile(`(?m)^\S+Z stderr F to-stderr$`).Match(logFile) {
 		t.Fatalf("the CRI log: %q %v", logFile, err)
 	}
+	// Streaming exec, port forwarding and stats.
+	if r := crictl("exec", ctr, "sh", "-c", "echo streamed; exit 4"); r.code == 0 || r.stdout != "streamed\n" || !strings.Contains(r.stderr, "exit code 4") {
+		t.Fatalf("crictl exec: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	local := freePort(t)
+	pf := exec.Command(*crictlBin, "--config", filepath.Join(root, "crictl.yaml"), "port-forward", podID, strconv.Itoa(local)+":80")
+	var pfOut bytes.Buffer
+	pf.Stdout, pf.Stderr = &pfOut, &pfOut
+	if err := pf.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if got := getWhenUp(t, local); got != "hello-from-pod\n" {
+		t.Fatalf("crictl port-forward: %q (%s)", got, pfOut.String())
+	}
+	_ = pf.Process.Kill() // ours, by PID
+	_ = pf.Wait()         // killed: its status says so
+	var stats struct {
+		Stats []struct {
+			CPU struct {
+				UsageCoreNanoSeconds struct{ Value string } `json:"usageCoreNanoSeconds"`
+			} `json:"cpu"`
+			Memory struct {
+				WorkingSetBytes struct{ Value string } `json:"workingSetBytes"`
+			} `json:"memory"`
+		} `json:"stats"`
+	}
+	if err := json.Unmarshal([]byte(mustCrictl(t, crictl, "stats", "-o", "json", ctr)), &stats); err != nil || len(stats.Stats) != 1 ||
+		stats.Stats[0].CPU.UsageCoreNanoSeconds.Value == "" || stats.Stats[0].Memory.WorkingSetBytes.Value == "" || stats.Stats[0].Memory.WorkingSetBytes.Value == "0" {
+		t.Fatalf("crictl stats: %+v %v", stats, err)
+	}
+	if out := mustCrictl(t, crictl, "statsp", "-o", "json", podID); !strings.Contains(out, ctr) {
+		t.Fatalf("crictl statsp: %s", out)
+	}
+	mustCrictl(t, crictl, "update", "--memory", "67108864", ctr)
+	if got := mustEngine(t, root, "inspect", "-f", "{{.HostConfig.Memory}}", ctr); got != "67108864\n" {
+		t.Fatalf("crictl update --memory: %q", got)
+	}
 	// A second container of the pod: its network and PID namespace.
 	peer := writeJSON(t, root, "peer.json", map[string]any{
 		"metadata": map[string]any{"name": "peer"}, "image": map[string]any{"image": img},
@@ -199,4 +243,90 @@ func TestCRIPodLifecycleWithCrictl(t *testing.T) {
 		resp.Body.Close()
 		t.Fatalf("the pod's port still answers: %q", b)
 	}
+}
+
+// TestCRIEventsAndLogReopen: GetContainerEvents streams a container's
+// created, started, stopped and deleted events with its status, and
+// ReopenContainerLog (the kubelet's log rotation: rename, then reopen)
+// has the output go on in a new file at the path. The calls go over
+// gRPC as the kubelet makes them.
+func TestCRIEventsAndLogReopen(t *testing.T) {
+	root := engineWithBusybox(t)
+	crictl, _ := criServer(t, root)
+	conn, err := grpc.NewClient("unix://"+filepath.Join(root, "cri.sock"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rt := runtimeapi.NewRuntimeServiceClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	events, err := rt.GetContainerEvents(ctx, &runtimeapi.GetEventsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logDir := filepath.Join(root, "logs")
+	podCfg := &runtimeapi.PodSandboxConfig{Metadata: &runtimeapi.PodSandboxMetadata{Name: "ev", Namespace: "default", Uid: "uid-ev"}, LogDirectory: logDir}
+	pod, err := rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podCfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: pod.PodSandboxId, SandboxConfig: podCfg, Config: &runtimeapi.ContainerConfig{
+		Metadata: &runtimeapi.ContainerMetadata{Name: "ticker"}, Image: &runtimeapi.ImageSpec{Image: "busybox:it"}, LogPath: "ticker.log",
+		Command: []string{"sh", "-c", "i=0; while :; do echo tick$i; i=$((i+1)); sleep 0.1; done"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.ContainerId}); err != nil {
+		t.Fatal(err)
+	}
+	logFile := filepath.Join(logDir, "ticker.log")
+	waitFor(t, func() bool { b, _ := os.ReadFile(logFile); return bytes.Contains(b, []byte("tick2")) })
+	// The reopen reaches the monitor in its idle stage too, which takes
+	// over a container that runs for more than a moment.
+	waitFor(t, func() bool { return idleMonitorOf(c.ContainerId) })
+	if err := os.Rename(logFile, logFile+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.ReopenContainerLog(ctx, &runtimeapi.ReopenContainerLogRequest{ContainerId: c.ContainerId}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { b, _ := os.ReadFile(logFile); return bytes.Contains(b, []byte(" stdout F tick")) })
+	mustCrictl(t, crictl, "stop", c.ContainerId)
+	mustCrictl(t, crictl, "rm", c.ContainerId)
+	want := []runtimeapi.ContainerEventType{runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT, runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT,
+		runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT, runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT}
+	for _, w := range want {
+		ev, err := events.Recv()
+		if err != nil {
+			t.Fatalf("events, waiting for %s: %v", w, err)
+		}
+		if ev.ContainerId != c.ContainerId || ev.ContainerEventType != w || ev.CreatedAt == 0 {
+			t.Fatalf("event %+v, want %s of %s", ev, w, c.ContainerId)
+		}
+		if w == runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT && (len(ev.ContainersStatuses) != 1 || ev.PodSandboxStatus.GetId() != pod.PodSandboxId) {
+			t.Fatalf("a started event's statuses: %+v", ev)
+		}
+	}
+	if _, err := rt.ReopenContainerLog(ctx, &runtimeapi.ReopenContainerLogRequest{ContainerId: "nosuch"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("reopen of no container: %v", err)
+	}
+	if _, err := rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod.PodSandboxId}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// idleMonitorOf says whether container id's monitor is in its idle
+// stage (berth-monitor).
+func idleMonitorOf(id string) bool {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !bytes.HasPrefix(b, []byte("berth:[monitor] "+id)) {
+			continue
+		}
+		exe, _ := os.Readlink(filepath.Join(filepath.Dir(p), "exe")) // the stage's program: berth, then berth-monitor
+		return filepath.Base(exe) == "berth-monitor"
+	}
+	return false
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"strconv"
 	"syscall"
@@ -77,6 +78,7 @@ func Main() {
 		fmt.Fprintln(os.Stderr, "berth-monitor:", err)
 		os.Exit(1)
 	}
+	stdio.ReopenOnSignal(logs)
 	hub := stdio.NewHub(st.StdinOnce)
 	master, in := file(st.Master), (*os.File)(nil)
 	if st.Stdin == st.Master {
@@ -124,6 +126,7 @@ func Main() {
 	}
 	if err == nil {
 		env := append(st.Env, ResumeEnv+"="+strconv.Itoa(code), ListenerEnv+"="+strconv.Itoa(int(lf.Fd())))
+		signal.Ignore(stdio.ReopenSignal) // across the exec a reopen is ignored, not fatal
 		err = syscall.Exec("/proc/self/fd/"+strconv.Itoa(st.Engine), []string{st.Arg0}, env)
 	}
 	fmt.Fprintln(os.Stderr, "berth-monitor: back to the engine:", err)

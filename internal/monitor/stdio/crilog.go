@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -102,6 +104,27 @@ func (w *criLines) Flush() {
 		w.l.write(w.stream, 'F', w.buf)
 		w.buf = nil
 	}
+}
+
+// ReopenSignal is what a monitor that writes a CRI log takes to reopen
+// it (ReopenContainerLog); only such a monitor may be sent it.
+const ReopenSignal = syscall.SIGUSR1
+
+// ReopenOnSignal reopens a CRI log at each ReopenSignal; other drivers
+// need no reopening.
+func ReopenOnSignal(d LogDriver) {
+	l, ok := d.(*CRILog)
+	if !ok {
+		return
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, ReopenSignal)
+	go func() {
+		for range sigs {
+			// A failed reopen keeps the old file: the output is not lost.
+			_ = l.Reopen()
+		}
+	}()
 }
 
 // ParseCRILine reads one line of a CRI log as an entry: its text gets
