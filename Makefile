@@ -101,6 +101,9 @@ conformance: build fixture
 	../shared/conformance/oci-validation.sh $(BIN)/berth-runtime
 	scripts/runc-bats.sh $(BIN)/berth-runtime
 	scripts/docker-py-conformance.sh $(BIN)/berth $(FIXTURE)/rootfs
+	scripts/critest.sh $(CURDIR)/$(BIN)/critest
+	-$(GO) test -v -count=1 -timeout 30m ./test/critest/ -args -berth=$(CURDIR)/$(BIN)/berth -critest=$(CURDIR)/$(BIN)/critest -busybox=$(CURDIR)/$(FIXTURE)/rootfs | grep -E '^(==|  )'
+
 
 # Fuzz targets, FUZZTIME each. The fuzzer's cache and temp files go to
 # /dev/shm: on this disk (ext4 with discard) they cut it to a few execs

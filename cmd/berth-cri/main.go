@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/berth-project/berth/internal/cri"
@@ -26,14 +27,27 @@ func main() {
 	runRoot := flag.String("runroot", "/run/berth", "runtime state root")
 	listen := flag.String("listen", "", "the unix socket to serve on (default RUNROOT/cri.sock)")
 	berth := flag.String("berth", "", "the berth binary containers' monitors run as (default: berth beside this binary)")
+	o := engine.Options{RegistryMirrors: map[string]string{}}
+	flag.Func("registry-mirror", "REGISTRY=MIRROR: pulls from REGISTRY try MIRROR first (repeatable)", func(s string) error {
+		host, m, ok := strings.Cut(s, "=")
+		if !ok || host == "" || m == "" {
+			return fmt.Errorf("want REGISTRY=MIRROR, not %q", s)
+		}
+		o.RegistryMirrors[host] = m
+		return nil
+	})
+	flag.Func("cdi-spec-dir", "a directory of CDI specs, instead of /etc/cdi and /var/run/cdi (repeatable)", func(s string) error {
+		o.CDISpecDirs = append(o.CDISpecDirs, s)
+		return nil
+	})
 	flag.Parse()
-	if err := run(*root, *runRoot, *listen, *berth); err != nil {
+	if err := run(*root, *runRoot, *listen, *berth, o); err != nil {
 		fmt.Fprintln(os.Stderr, "berth cri:", err)
 		os.Exit(1)
 	}
 }
 
-func run(root, runRoot, listen, berth string) error {
+func run(root, runRoot, listen, berth string, o engine.Options) error {
 	if berth == "" {
 		self, err := os.Executable()
 		if err != nil {
@@ -44,7 +58,8 @@ func run(root, runRoot, listen, berth string) error {
 	if _, err := os.Stat(berth); err != nil {
 		return fmt.Errorf("the berth binary monitors run as: %w", err)
 	}
-	e, err := engine.OpenWith(root, runRoot, engine.Options{Binary: berth})
+	o.Binary = berth
+	e, err := engine.OpenWith(root, runRoot, o)
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,12 @@ func criCommand(g *globals) *cobra.Command {
 				return fmt.Errorf("berth cri needs berth-cri beside berth: %w", err)
 			}
 			args := []string{bin, "-root", g.root, "-runroot", g.runRoot, "-berth", self}
+			for host, m := range g.mirrors {
+				args = append(args, "-registry-mirror", host+"="+m)
+			}
+			for _, d := range g.cdiDirs {
+				args = append(args, "-cdi-spec-dir", d)
+			}
 			if listen != "" {
 				args = append(args, "-listen", listen)
 			}

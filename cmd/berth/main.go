@@ -33,11 +33,12 @@ type globals struct {
 	runRoot  string // runtime state: /run/berth
 	logLevel string
 	cdiDirs  []string // where CDI specs are (nil: /etc/cdi, /var/run/cdi)
+	mirrors  map[string]string
 }
 
 // engine opens the engine for one command: this process ends with it.
 func (g *globals) engine() (*engine.Engine, error) {
-	return engine.OpenWith(g.root, g.runRoot, engine.Options{OneShot: true, CDISpecDirs: g.cdiDirs})
+	return engine.OpenWith(g.root, g.runRoot, engine.Options{OneShot: true, CDISpecDirs: g.cdiDirs, RegistryMirrors: g.mirrors})
 }
 
 // with opens the engine and runs fn on it.
@@ -199,6 +200,7 @@ func newRoot(g *globals) *cobra.Command {
 	pf.StringVar(&g.runRoot, "runroot", defaultRunRoot(), "runtime state root ($BERTH_ROOT)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level (debug, info, warn, error)")
 	pf.StringArrayVar(&g.cdiDirs, "cdi-spec-dir", nil, "a directory of CDI specs, instead of /etc/cdi and /var/run/cdi (repeatable)")
+	pf.StringToStringVar(&g.mirrors, "registry-mirror", nil, "REGISTRY=MIRROR: pulls from REGISTRY try MIRROR first (repeatable)")
 	root.AddCommand(versionCommand(), nsCommand(g))
 	addImageCommands(root, g)
 	addSystemCommands(root, g)

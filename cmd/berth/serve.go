@@ -34,7 +34,7 @@ func serveCommand(g *globals, use string) *cobra.Command {
 			"Containers belong to their monitors: stopping the server stops none of them.",
 		Args: cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
-			e, err := engine.OpenWith(g.root, g.runRoot, engine.Options{CDISpecDirs: g.cdiDirs})
+			e, err := engine.OpenWith(g.root, g.runRoot, engine.Options{CDISpecDirs: g.cdiDirs, RegistryMirrors: g.mirrors})
 			if err != nil {
 				return err
 			}

@@ -155,6 +155,10 @@ type Host struct {
 	// given (Docker's HostConfig.DeviceRequests), for inspect.
 	DeviceRequests []DeviceRequest `json:"deviceRequests,omitempty"`
 	Ulimits        []string        `json:"ulimits,omitempty"`
+	// MaskedPaths and ReadonlyPaths replace Docker's defaults when set
+	// (HostConfig's: a CRI container's security context sends them).
+	MaskedPaths   []string `json:"maskedPaths,omitempty"`
+	ReadonlyPaths []string `json:"readonlyPaths,omitempty"`
 	// PidMode, IpcMode, UTSMode: "" (private), "host" or
 	// "container:NAME"; NetworkMode takes those and network names.
 	PidMode    string `json:"pidMode,omitempty"`

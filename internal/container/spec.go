@@ -200,6 +200,12 @@ func Spec(c *Container, in SpecInput) (*specs.Spec, error) {
 		}
 	}
 	s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = MaskedPaths(c.Host.Privileged), ReadonlyPaths(c.Host.Privileged)
+	if c.Host.MaskedPaths != nil {
+		s.Linux.MaskedPaths = c.Host.MaskedPaths
+	}
+	if c.Host.ReadonlyPaths != nil {
+		s.Linux.ReadonlyPaths = c.Host.ReadonlyPaths
+	}
 	if err := applySecurityOpts(s, c.Host, capList); err != nil {
 		return nil, err
 	}

@@ -104,7 +104,7 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 	if dir := sb.Config.Labels[labelLogDir]; dir != "" && cfg.LogPath != "" {
 		hc.LogConfig = mobycontainer.LogConfig{Type: "cri", Config: map[string]string{"path": filepath.Join(dir, cfg.LogPath)}}
 	}
-	name := fmt.Sprintf("k8s_%s_%s_%s_%s_%d", md.Name, pod.Name, pod.Namespace, pod.Uid, md.Attempt)
+	name := engineName(fmt.Sprintf("k8s_%s_%s_%s_%s_%d", md.Name, pod.Name, pod.Namespace, pod.Uid, md.Attempt))
 	res, err := s.e.ContainerCreate(ctx, engine.CreateOptions{Name: name, Config: c, HostConfig: hc})
 	if err != nil {
 		return nil, grpcError(err)
@@ -121,6 +121,13 @@ func securityOf(sc *runtimeapi.LinuxContainerSecurityContext, c *mobycontainer.C
 		return nil
 	}
 	hc.Privileged, hc.ReadonlyRootfs = sc.Privileged, sc.ReadonlyRootfs
+	if !sc.Privileged {
+		// The kubelet's lists, which replace the defaults ([] unmasks).
+		hc.MaskedPaths, hc.ReadonlyPaths = sc.MaskedPaths, sc.ReadonlyPaths
+		if hc.MaskedPaths == nil && sc.MaskedPaths != nil {
+			hc.MaskedPaths = []string{}
+		}
+	}
 	if caps := sc.GetCapabilities(); caps != nil {
 		hc.CapAdd, hc.CapDrop = caps.AddCapabilities, caps.DropCapabilities
 	}
@@ -170,9 +177,11 @@ func (s *Server) StartContainer(ctx context.Context, req *runtimeapi.StartContai
 }
 
 // StopContainer stops a container, SIGKILL after timeout seconds; one
-// that is stopped already is no error.
+// that is stopped already, or gone, is no error.
 func (s *Server) StopContainer(ctx context.Context, req *runtimeapi.StopContainerRequest) (*runtimeapi.StopContainerResponse, error) {
-	if _, err := s.criContainer(req.ContainerId); err != nil {
+	if _, err := s.criContainer(req.ContainerId); errors.Is(err, engine.ErrNotFound) {
+		return &runtimeapi.StopContainerResponse{}, nil
+	} else if err != nil {
 		return nil, grpcError(err)
 	}
 	t := int(req.Timeout)

@@ -12,6 +12,8 @@ import (
 
 	mobyimage "github.com/moby/moby/api/types/image"
 	"golang.org/x/sys/unix"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-project/berth/internal/engine"
@@ -140,7 +142,29 @@ func (s *Server) RemoveImage(_ context.Context, req *runtimeapi.RemoveImageReque
 	if ref == "" {
 		return nil, invalid("RemoveImage: no image given")
 	}
-	if _, err := s.e.ImageRemove(ref, false); err != nil && !errors.Is(err, engine.ErrNotFound) {
+	in, err := s.e.ImageInspect(ref)
+	if errors.Is(err, engine.ErrNotFound) {
+		return &runtimeapi.RemoveImageResponse{}, nil
+	}
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	// By ID, every tag goes with it (as containerd's and CRI-O's); by
+	// name, that name. An image a container uses stays.
+	target := ref
+	if strings.HasPrefix(in.ID, ref) || strings.HasPrefix(strings.TrimPrefix(in.ID, "sha256:"), ref) {
+		target = in.ID
+	}
+	all, err := s.e.ImageList(engine.ImageListOptions{All: true})
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	for _, im := range all {
+		if im.ID == in.ID && im.Containers > 0 && (target == in.ID || len(im.RepoTags) <= 1) {
+			return nil, status.Errorf(codes.FailedPrecondition, "RemoveImage: image %s is in use by a container", ref)
+		}
+	}
+	if _, err := s.e.ImageRemove(target, target == in.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
 		return nil, grpcError(err)
 	}
 	return &runtimeapi.RemoveImageResponse{}, nil

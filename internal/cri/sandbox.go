@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,6 +63,17 @@ func (s *Server) pauseImage(ctx context.Context) error {
 	}
 	_, err := s.e.ImageImport(ctx, &b, engine.ImportOptions{Ref: PauseImage, Message: "berth's pod sandbox"})
 	return err
+}
+
+// engineName is a pod's or container's engine name: the kubelet's
+// parts, as dockershim joined them, cut with a hash of the whole when
+// that is longer than a file name may be (the engine's names are).
+func engineName(full string) string {
+	if len(full) <= 128 {
+		return full
+	}
+	h := sha256.Sum256([]byte(full))
+	return full[:100] + "_" + hex.EncodeToString(h[:8])
 }
 
 // userLabels are the labels the kubelet gave: berth's own left out.
@@ -165,7 +178,7 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandbo
 	if !hostNet {
 		c.Hostname = cfg.Hostname
 	}
-	name := fmt.Sprintf("k8s_POD_%s_%s_%s_%d", md.Name, md.Namespace, md.Uid, md.Attempt)
+	name := engineName(fmt.Sprintf("k8s_POD_%s_%s_%s_%d", md.Name, md.Namespace, md.Uid, md.Attempt))
 	res, err := s.e.ContainerCreate(ctx, engine.CreateOptions{Name: name, Config: c, HostConfig: hc})
 	if err != nil {
 		return nil, grpcError(err)

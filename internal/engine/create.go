@@ -104,7 +104,7 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 			fmt.Fprintf(o.Pull.Progress, "Unable to find image '%s' locally\n", named)
 		}
 		var po image.PullOptions
-		if po, err = pullOptions(*o.Pull); err != nil {
+		if po, err = e.pullOptions(*o.Pull); err != nil {
 			return nil, err
 		}
 		img, err = e.images.Pull(ctx, ref, po)

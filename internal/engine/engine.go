@@ -44,7 +44,8 @@ type Engine struct {
 	self string
 	// oneShot: see Options.OneShot.
 	oneShot bool
-	cdiDirs []string // Options.CDISpecDirs
+	cdiDirs []string          // Options.CDISpecDirs
+	mirrors map[string]string // Options.RegistryMirrors
 	// started wakes this process's waits when it starts a container.
 	started wakeups
 }
@@ -65,6 +66,9 @@ type Options struct {
 	// /var/run/cdi), as dockerd's cdi-spec-dirs; a container keeps the
 	// ones it was created with.
 	CDISpecDirs []string
+	// RegistryMirrors name, by registry host, a mirror that pulls try
+	// first (images keep their own names).
+	RegistryMirrors map[string]string
 }
 
 // Open opens the engine over root (images, containers: /var/lib/berth)
@@ -79,7 +83,7 @@ func OpenWith(root, runRoot string, o Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{paths: monitor.Paths{Root: root, RunRoot: runRoot}, images: imgs, containers: container.Store{Root: root},
-		self: o.Binary, oneShot: o.OneShot, cdiDirs: o.CDISpecDirs}
+		self: o.Binary, oneShot: o.OneShot, cdiDirs: o.CDISpecDirs, mirrors: o.RegistryMirrors}
 	if e.self == "" {
 		e.self = "/proc/self/exe"
 	}

@@ -489,6 +489,7 @@ func hostOf(hc mobycontainer.HostConfig) (h container.Host, mounts []container.M
 	if err := deviceRequestsOf(hc, &h); err != nil {
 		return h, nil, err
 	}
+	h.MaskedPaths, h.ReadonlyPaths = hc.MaskedPaths, hc.ReadonlyPaths
 	for _, u := range hc.Ulimits {
 		if u != nil {
 			h.Ulimits = append(h.Ulimits, fmt.Sprintf("%s=%d:%d", u.Name, u.Soft, u.Hard))

@@ -84,12 +84,14 @@ func parsePlatform(s string) (*v1.Platform, error) {
 	return p, nil
 }
 
-func pullOptions(o PullOptions) (image.PullOptions, error) {
+func (e *Engine) pullOptions(o PullOptions) (image.PullOptions, error) {
 	p, err := parsePlatform(o.Platform)
 	if err != nil {
 		return image.PullOptions{}, err
 	}
-	return image.PullOptions{RegistryOptions: o.RegistryOptions.image(), Platform: p, Progress: reporter(o.Progress)}, nil
+	ro := o.RegistryOptions.image()
+	ro.Mirrors = e.mirrors
+	return image.PullOptions{RegistryOptions: ro, Platform: p, Progress: reporter(o.Progress)}, nil
 }
 
 // PullResult names a pulled image.
@@ -105,7 +107,7 @@ type PullResult struct {
 // until every blob is complete and verified: an interrupted pull leaves
 // nothing.
 func (e *Engine) ImagePull(ctx context.Context, ref string, o PullOptions) (PullResult, error) {
-	po, err := pullOptions(o)
+	po, err := e.pullOptions(o)
 	if err != nil {
 		return PullResult{}, err
 	}

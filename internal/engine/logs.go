@@ -177,5 +177,13 @@ func (e *Engine) ContainerReopenLog(ref string) error {
 	if err := unix.Kill(c.State.MonitorPid, stdio.ReopenSignal); err != nil {
 		return fmt.Errorf("reopen the log of %s: %w", c.Name, err)
 	}
-	return nil
+	// The kubelet goes on as soon as the call returns: wait for the new
+	// file, briefly (a renamed log is reopened at once).
+	path := e.logPath(c)
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("reopen the log of %s: %s did not come back", c.Name, path)
 }

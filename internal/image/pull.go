@@ -29,6 +29,10 @@ type RegistryOptions struct {
 	Keychain authn.Keychain
 	// UserAgent names berth to the registry.
 	UserAgent string
+	// Mirrors name, by registry host, one that serves its repositories:
+	// a pull of HOST/PATH:TAG fetches MIRROR/PATH:TAG first and keeps the
+	// image under its own name (a cluster's offline mirror).
+	Mirrors map[string]string
 }
 
 // PullOptions tune a pull.
@@ -92,6 +96,16 @@ func (o RegistryOptions) get(ctx context.Context, op, ref string) (reference.Ref
 	r, err := reference.Parse(ref)
 	if err != nil {
 		return r, nil, err
+	}
+	if m := o.Mirrors[r.Domain]; m != "" {
+		mr := r
+		mr.Domain = m
+		if rref, ropts, err := o.remote(ctx, mr); err == nil {
+			if desc, err := remote.Get(rref, ropts...); err == nil {
+				return r, desc, nil
+			}
+		}
+		// The mirror lacks it: the registry itself, as Docker falls back.
 	}
 	rref, ropts, err := o.remote(ctx, r)
 	if err != nil {
