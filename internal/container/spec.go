@@ -433,7 +433,8 @@ func DeviceNumbers(path string) (major, minor int64, err error) {
 
 // applySecurityOpts applies --security-opt: no-new-privileges,
 // seccomp=unconfined|PROFILE.json. Without seccomp=, a container gets
-// Docker's default profile unless it is privileged.
+// Docker's default profile; a privileged one gets none, a profile it
+// names included (checked all the same), as with Docker.
 func applySecurityOpts(s *specs.Spec, h Host, capList []string) error {
 	prof := profile.Default()
 	unconfined := h.Privileged
@@ -467,7 +468,7 @@ func applySecurityOpts(s *specs.Spec, h Host, capList []string) error {
 			return fmt.Errorf("--security-opt %q: unknown option (no-new-privileges, seccomp=unconfined|PROFILE)", o)
 		}
 	}
-	if !unconfined {
+	if !unconfined && !h.Privileged {
 		s.Linux.Seccomp = prof.For(capList, profile.ThisHost())
 	}
 	return nil

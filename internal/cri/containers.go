@@ -258,7 +258,13 @@ func (s *Server) ContainerStatus(_ context.Context, req *runtimeapi.ContainerSta
 		}
 	}
 	for _, m := range in.Mounts {
-		st.Mounts = append(st.Mounts, &runtimeapi.Mount{ContainerPath: m.Destination, HostPath: m.Source, Readonly: !m.RW})
+		cm := &runtimeapi.Mount{ContainerPath: m.Destination, HostPath: m.Source, Readonly: !m.RW}
+		for p, opt := range propagations {
+			if string(m.Propagation) == opt {
+				cm.Propagation = p
+			}
+		}
+		st.Mounts = append(st.Mounts, cm)
 	}
 	resp := &runtimeapi.ContainerStatusResponse{Status: st}
 	if req.Verbose {

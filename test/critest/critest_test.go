@@ -60,6 +60,17 @@ while :; do sleep 3600 & wait $!; done
 trap 'exit 0' TERM INT
 while :; do sleep 3600 & wait $!; done
 `
+	pgrep = `#!/bin/sh
+found=1
+for p in /proc/[0-9]*; do
+	[ "$(cat "$p/comm" 2>/dev/null)" = "$1" ] && { echo "${p#/proc/}"; found=0; }
+done
+exit $found
+`
+	// ipcs -m lists the IPC namespace's shared memory segments.
+	ipcs = `#!/bin/sh
+cat /proc/sysvipc/shm
+`
 	// nnp prints the effective uid of a setuid-root program: root's
 	// unless no_new_privs holds.
 	nnpSource = `#include <stdio.h>
@@ -117,7 +128,11 @@ func TestCRIValidation(t *testing.T) {
 	// names, which critest checks (its --registry-prefix would pull
 	// PREFIX/PATH:latest and then look for the upstream name).
 	base := reg + "/e2e-test-images/busybox:1.29-2"
-	build(t, root, base, "FROM fixture:1\nRUN /bin/busybox --install -s && echo 'www-data:x:33:33:www-data:/var/www:/bin/false' >> /etc/passwd && echo 'www-data:x:33:' >> /etc/group\nCMD [\"sh\"]\n", map[string]string{})
+	// busybox's applets as the upstream image has them (hard links: a
+	// masked /bin/ls must not mask busybox), and pgrep and ipcs, which
+	// Debian's busybox lacks, as scripts.
+	build(t, root, base, "FROM fixture:1\nCOPY pgrep ipcs /usr/bin/\nRUN /bin/busybox --install && echo 'www-data:x:33:33:www-data:/var/www:/bin/false' >> /etc/passwd && echo 'www-data:x:33:' >> /etc/group\nCMD [\"sh\"]\n",
+		map[string]string{"pgrep": pgrep, "ipcs": ipcs})
 	build(t, root, reg+"/pause:3.9", "FROM "+base+"\nCMD [\"sleep\", \"infinity\"]\n", map[string]string{})
 	web := "FROM " + base + "\nCOPY [\"master\", \"/usr/sbin/nginx: master process\"]\nCOPY worker /usr/sbin/nginx\nEXPOSE 80\nCMD [\"/usr/sbin/nginx: master process\"]\n"
 	webFiles := func() map[string]string { return map[string]string{"master": nginxMaster, "worker": nginxWorker} }
