@@ -174,6 +174,17 @@ func Spec(c *Container, in SpecInput) (*specs.Spec, error) {
 		return nil, err
 	}
 	s.Mounts = append(s.Mounts, userMnts...)
+	// A shared bind propagates both ways only under a shared root, a
+	// slave one under a slave root at least, as Docker sets them.
+	for _, m := range c.Host.Mounts {
+		switch {
+		case m.Type != "bind":
+		case m.Propagation == "shared" || m.Propagation == "rshared":
+			s.Linux.RootfsPropagation = "rshared"
+		case (m.Propagation == "slave" || m.Propagation == "rslave") && s.Linux.RootfsPropagation == "":
+			s.Linux.RootfsPropagation = "rslave"
+		}
+	}
 	nodes, rules, err := devices(c.Host)
 	if err != nil {
 		return nil, err
