@@ -39,16 +39,25 @@ func (s *Server) ListImages(_ context.Context, req *runtimeapi.ListImagesRequest
 	if err != nil {
 		return nil, grpcError(err)
 	}
+	// A filter names one image, as the engine resolves names (tags,
+	// digests, IDs and their prefixes).
 	var want string
-	if f := req.GetFilter().GetImage(); f != nil {
-		want = f.Image
+	if f := req.GetFilter().GetImage(); f != nil && f.Image != "" {
+		in, err := s.e.ImageInspect(f.Image)
+		if errors.Is(err, engine.ErrNotFound) {
+			return &runtimeapi.ListImagesResponse{}, nil
+		}
+		if err != nil {
+			return nil, grpcError(err)
+		}
+		want = in.ID
 	}
 	resp := &runtimeapi.ListImagesResponse{}
 	for _, im := range all {
 		if im.ID == pauseImageID(all) {
 			continue // berth's own, for pods: not the kubelet's to collect
 		}
-		if want != "" && !matches(im, want) {
+		if want != "" && im.ID != want {
 			continue
 		}
 		in, err := s.e.ImageInspect(im.ID)
@@ -59,16 +68,6 @@ func (s *Server) ListImages(_ context.Context, req *runtimeapi.ListImagesRequest
 		resp.Images = append(resp.Images, criImage(im.ID, im.RepoTags, im.RepoDigests, im.Size, user))
 	}
 	return resp, nil
-}
-
-// matches says whether ref names im: its ID (or a prefix), a tag, or a
-// digest.
-func matches(im mobyimage.Summary, ref string) bool {
-	if strings.HasPrefix(im.ID, ref) || strings.HasPrefix(strings.TrimPrefix(im.ID, "sha256:"), ref) {
-		return true
-	}
-	named, _ := engine.WithDefaultTag(ref)
-	return slices.Contains(im.RepoTags, ref) || slices.Contains(im.RepoTags, named) || slices.Contains(im.RepoDigests, ref)
 }
 
 // pauseImageID is the ID of berth's pause image among all, if there.

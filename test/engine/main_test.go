@@ -28,6 +28,7 @@ var (
 	busybox  = flag.String("busybox", "", "busybox rootfs fixture (made when empty)")
 	_        = flag.String("berth-runtime", "", "unused here; accepted with the integration suite's flags")
 	_        = flag.String("compose", "", "unused here; accepted with the integration suite's flags")
+	_        = flag.String("crictl", "", "unused here; accepted with the integration suite's flags")
 	suiteDir string
 )
 
