@@ -3,10 +3,7 @@ package api
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
-	"os"
-	"sync"
 
 	mobycontainer "github.com/moby/moby/api/types/container"
 
@@ -92,66 +89,26 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 	}
 	defer conn.Close() // EOF for the client: the session has ended
 	out := newStreamWriter(rw, req.Tty)
-	var copies sync.WaitGroup
-	var ours []*os.File // our ends of the writers, closed once the session ends
-	pipeOut := func(dst io.Writer) (*os.File, error) {
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			return nil, err
-		}
-		copies.Add(1)
-		go func() {
-			defer copies.Done()
-			defer pr.Close()        // read to its end
-			_, _ = io.Copy(dst, pr) // the client gone: the rest is dropped
-		}()
-		ours = append(ours, pw)
-		return pw, nil
-	}
-	fail := func(err error) {
-		_, _ = out.stderr().Write([]byte(err.Error() + "\n")) // the stream is the answer now
-	}
 	// What the session did not attach goes nowhere (/dev/null); with a
-	// terminal there is only its one stream.
+	// terminal there is only its one stream. The detach keys of a
+	// session with a terminal are the engine's to watch for: it returns,
+	// and the connection closes.
+	var sio engine.ExecIO
 	if a.stdout || a.tty {
-		if o.Stdout, err = pipeOut(out.stdout()); err != nil {
-			fail(err)
-			return
-		}
+		sio.Stdout = out.stdout()
 	}
 	if a.stderr && !a.tty {
-		if o.Stderr, err = pipeOut(out.stderr()); err != nil {
-			fail(err)
-			return
-		}
+		sio.Stderr = out.stderr()
 	}
 	if a.stdin {
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			fail(err)
-			return
-		}
-		defer pr.Close() // the session's monitor holds its copy
-		defer pw.Close() // a detached client's: the input ends with the session
-		go func() {
-			// Until the client closes its side. The detach keys of a
-			// session with a terminal are the engine's to watch for: it
-			// returns, and the connection closes.
-			_, _ = io.Copy(pw, rw.Reader) // a client gone ends the input as EOF does
-			_ = pw.Close()                // EOF for the session's input
-		}()
-		o.Stdin = pr
+		sio.Stdin = rw.Reader
 	}
-	_, err = s.e.ExecStart(r.Context(), id, o)
+	_, err = s.e.ExecStartIO(r.Context(), id, sio, o)
 	if errors.Is(err, engine.ErrDetached) {
 		err = nil // the client's choice: the connection closes, the session runs on
 	}
-	for _, f := range ours {
-		_ = f.Close() // the session's own copies keep the pipes open until it ends
-	}
-	copies.Wait()
 	if err != nil {
-		fail(err)
+		_, _ = out.stderr().Write([]byte(err.Error() + "\n")) // the stream is the answer now
 	}
 }
 

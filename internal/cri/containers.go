@@ -6,12 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	mobycontainer "github.com/moby/moby/api/types/container"
@@ -312,35 +309,13 @@ func (s *Server) ExecSync(ctx context.Context, req *runtimeapi.ExecSyncRequest) 
 		return nil, grpcError(err)
 	}
 	var stdout, stderr bytes.Buffer
-	var copies sync.WaitGroup
-	pipe := func(dst io.Writer) (*os.File, error) {
-		r, w, err := os.Pipe()
-		if err != nil {
-			return nil, err
-		}
-		copies.Add(1)
-		go func() {
-			defer copies.Done()
-			defer r.Close()        // read to its end
-			_, _ = io.Copy(dst, r) // into memory: cannot fail
-		}()
-		return w, nil
-	}
-	o := engine.ExecStartOptions{}
-	if o.Stdout, err = pipe(&stdout); err != nil {
-		return nil, grpcError(err)
-	}
-	if o.Stderr, err = pipe(&stderr); err != nil {
-		_ = o.Stdout.Close() // ours, unused
-		return nil, grpcError(err)
-	}
 	type result struct {
 		code int
 		err  error
 	}
 	done := make(chan result, 1)
 	go func() {
-		code, err := s.e.ExecStart(ctx, id, o)
+		code, err := s.e.ExecStartIO(ctx, id, engine.ExecIO{Stdout: &stdout, Stderr: &stderr}, engine.ExecStartOptions{})
 		done <- result{code, err}
 	}()
 	var timeout <-chan time.Time
@@ -355,12 +330,8 @@ func (s *Server) ExecSync(ctx context.Context, req *runtimeapi.ExecSyncRequest) 
 			_ = unix.Kill(in.Pid, unix.SIGKILL) // it may have ended meanwhile
 		}
 		<-done
-		_, _ = o.Stdout.Close(), o.Stderr.Close() // ours; the session's copies are gone with it
-		copies.Wait()
 		return nil, status.Errorf(codes.DeadlineExceeded, "ExecSync: command %q timed out after %ds", req.Cmd, req.Timeout)
 	}
-	_, _ = o.Stdout.Close(), o.Stderr.Close() // ours; the session's copies are gone with it
-	copies.Wait()
 	var se *engine.StatusError
 	if errors.As(r.err, &se) {
 		// A command that cannot run: its code, as the kubelet's probes

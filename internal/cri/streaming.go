@@ -7,10 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	goruntime "runtime"
 	"strconv"
-	"sync"
 
 	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -101,50 +99,14 @@ func (r streamRuntime) Exec(ctx context.Context, id string, cmd []string, in io.
 	if err != nil {
 		return err
 	}
-	var copies sync.WaitGroup
-	var ours []*os.File // our ends of the session's pipes, closed once it ends
-	pipeOut := func(dst io.Writer) (*os.File, error) {
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			return nil, err
-		}
-		copies.Add(1)
-		go func() {
-			defer copies.Done()
-			defer pr.Close()        // read to its end
-			_, _ = io.Copy(dst, pr) // a client gone: the rest is dropped
-		}()
-		ours = append(ours, pw)
-		return pw, nil
-	}
-	o := engine.ExecStartOptions{Resizes: sizes(resize)}
+	sio := engine.ExecIO{Stdin: in}
 	if out != nil {
-		if o.Stdout, err = pipeOut(out); err != nil {
-			return err
-		}
+		sio.Stdout = out
 	}
 	if errw != nil && !tty {
-		if o.Stderr, err = pipeOut(errw); err != nil {
-			return err
-		}
+		sio.Stderr = errw
 	}
-	if in != nil {
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			return err
-		}
-		defer pr.Close() // the session's monitor holds its copy
-		go func() {
-			_, _ = io.Copy(pw, in) // until the client's input ends
-			_ = pw.Close()         // EOF for the session's input
-		}()
-		o.Stdin = pr
-	}
-	code, err := r.e.ExecStart(ctx, eid, o)
-	for _, f := range ours {
-		_ = f.Close() // the session's copies keep the pipes open until it ends
-	}
-	copies.Wait()
+	code, err := r.e.ExecStartIO(ctx, eid, sio, engine.ExecStartOptions{Resizes: sizes(resize)})
 	var se *engine.StatusError
 	if errors.As(err, &se) {
 		return utilexec.CodeExitError{Err: se.Err, Code: se.Status}

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	mobycontainer "github.com/moby/moby/api/types/container"
@@ -332,6 +333,66 @@ func statusOf125(err error) error {
 		return &StatusError{f.Status, errors.New(f.Msg)}
 	}
 	return &StatusError{StatusFailed, err}
+}
+
+// ExecIO are a session's streams as a front end holds them (a
+// connection, a buffer); nil is not attached.
+type ExecIO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// ExecStartIO is ExecStart with the streams of io, which the engine
+// pipes to the session's process: it returns once the session has ended
+// (or was detached from) and its output is copied. The input is copied
+// until io.Stdin ends, then closed.
+func (e *Engine) ExecStartIO(ctx context.Context, id string, sio ExecIO, o ExecStartOptions) (int, error) {
+	var copies sync.WaitGroup
+	var ours []*os.File // our ends of the output pipes, closed once the session ends
+	defer func() {
+		for _, f := range ours {
+			_ = f.Close() // the session's own copies kept the pipes open until it ended
+		}
+		copies.Wait()
+	}()
+	pipeOut := func(dst io.Writer) (*os.File, error) {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return nil, &StatusError{StatusFailed, fmt.Errorf("exec session %s: %w", id, err)}
+		}
+		copies.Add(1)
+		go func() {
+			defer copies.Done()
+			defer pr.Close()        // read to its end
+			_, _ = io.Copy(dst, pr) // a reader gone: the rest is dropped
+		}()
+		ours = append(ours, pw)
+		return pw, nil
+	}
+	var err error
+	if sio.Stdout != nil {
+		if o.Stdout, err = pipeOut(sio.Stdout); err != nil {
+			return 0, err
+		}
+	}
+	if sio.Stderr != nil {
+		if o.Stderr, err = pipeOut(sio.Stderr); err != nil {
+			return 0, err
+		}
+	}
+	if sio.Stdin != nil {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return 0, &StatusError{StatusFailed, fmt.Errorf("exec session %s: %w", id, err)}
+		}
+		defer pr.Close() // the session's monitor holds its copy
+		go func() {
+			_, _ = io.Copy(pw, sio.Stdin) // a client gone ends the input as EOF does
+			_ = pw.Close()                // EOF for the session's input
+		}()
+		o.Stdin = pr
+	}
+	return e.ExecStart(ctx, id, o)
 }
 
 // ExecInspect describes an exec session as Docker does: running, or its

@@ -33,11 +33,18 @@ func apiServer(t *testing.T, root string, globals ...string) (sock string, stop 
 // apiServerAt is apiServer on the socket sock.
 func apiServerAt(t *testing.T, root, sock string, globals ...string) (string, func()) {
 	t.Helper()
-	var stop func()
 	args := append([]string{"--root", root, "--runroot", filepath.Join(root, "run")}, globals...)
 	cmd := exec.Command(*berthBin, append(args, "serve", "-H", "unix://"+sock)...)
 	// Credentials of its own, none: a client's reach it with each request.
 	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(root, "server-docker-config"))
+	return sock, startServer(t, "berth serve", cmd, sock)
+}
+
+// startServer starts a server (berth serve, berth cri) and returns once
+// it answers on sock; the function it returns stops it by its PID, and
+// runs when the test ends in any case.
+func startServer(t *testing.T, name string, cmd *exec.Cmd, sock string) (stop func()) {
+	t.Helper()
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -51,17 +58,17 @@ func apiServerAt(t *testing.T, root, sock string, globals ...string) (string, fu
 		stopped = true
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		if err := cmd.Wait(); err != nil {
-			t.Errorf("berth serve: %v: %s", err, logs.String())
+			t.Errorf("%s: %v: %s", name, err, logs.String())
 		}
 	}
 	t.Cleanup(stop)
 	for i := 0; ; i++ {
 		if c, err := net.Dial("unix", sock); err == nil {
 			c.Close()
-			return sock, stop
+			return stop
 		}
-		if i == 200 {
-			t.Fatalf("berth serve did not listen: %s", logs.String())
+		if i == 300 {
+			t.Fatalf("%s did not listen: %s", name, logs.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

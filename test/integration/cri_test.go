@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,34 +28,7 @@ import (
 func criServer(t *testing.T, root string) (crictl func(args ...string) result, stop func()) {
 	t.Helper()
 	sock := filepath.Join(root, "cri.sock")
-	cmd := exec.Command(*berthBin, "--root", root, "--runroot", filepath.Join(root, "run"), "cri", "--listen", sock)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("berth cri: %v: %s", err, logs.String())
-		}
-	}
-	t.Cleanup(stop)
-	for i := 0; ; i++ {
-		if c, err := net.Dial("unix", sock); err == nil {
-			c.Close()
-			break
-		}
-		if i == 300 {
-			t.Fatalf("berth cri did not listen: %s", logs.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	stop = startServer(t, "berth cri", exec.Command(*berthBin, "--root", root, "--runroot", filepath.Join(root, "run"), "cri", "--listen", sock), sock)
 	cfg := filepath.Join(root, "crictl.yaml")
 	if err := os.WriteFile(cfg, []byte("runtime-endpoint: unix://"+sock+"\nimage-endpoint: unix://"+sock+"\ntimeout: 60\n"), 0o644); err != nil {
 		t.Fatal(err)
