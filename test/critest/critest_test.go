@@ -111,7 +111,22 @@ func TestCRIValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(root)
+	defer func() {
+		// What critest left (it removes its pods, but a failed spec may
+		// not), and the root's default bridge and NAT table, which
+		// outlive containers, go with the root.
+		for _, id := range strings.Fields(berth(t, root, "ps", "-aq")) {
+			berth(t, root, "rm", "-f", id)
+		}
+		for i := 0; i < 100; i++ {
+			if m, _ := filepath.Glob(filepath.Join(root, "networks", "*", "endpoints", "*.json")); len(m) == 0 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		berth(t, root, "network", "prune", "-f")
+		os.RemoveAll(root)
+	}()
 	os.Chmod(root, 0o755)
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer srv.Close()
