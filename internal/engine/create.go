@@ -145,7 +145,13 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 		cfg.WorkingDir = oc.WorkingDir
 	}
 	if oc.StopSignal != "" {
+		if _, err := ParseSignal(oc.StopSignal); err != nil {
+			return nil, invalid(fmt.Errorf("invalid signal: %s", oc.StopSignal))
+		}
 		cfg.StopSignal = oc.StopSignal
+	}
+	if err := checkNames(oc.Hostname, oc.Domainname); err != nil {
+		return nil, err
 	}
 	for k, v := range ic.Labels {
 		cfg.Labels[k] = v

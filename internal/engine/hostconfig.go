@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -304,6 +306,22 @@ func blkioDevicesOf(r mobycontainer.Resources) (map[string][]string, error) {
 	return out, nil
 }
 
+// hostnameRE is a host or domain name: labels of letters, digits and
+// hyphens (underscores too, as resolvers take them), dot-separated.
+var hostnameRE = regexp.MustCompile(`^[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,62})(\.[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,62}))*\.?$`)
+
+// checkNames refuses a hostname or domain name that is no name (Docker:
+// "invalid hostname format"), before it reaches a file or the kernel.
+func checkNames(hostname, domainname string) error {
+	if hostname != "" && (len(hostname) > 253 || !hostnameRE.MatchString(hostname)) {
+		return invalid(fmt.Errorf("invalid hostname format: %s", hostname))
+	}
+	if domainname != "" && (len(domainname) > 253 || !hostnameRE.MatchString(domainname)) {
+		return invalid(fmt.Errorf("invalid domainname format: %s", domainname))
+	}
+	return nil
+}
+
 // checkResources refuses what Docker refuses of the options the model
 // keeps as given.
 func checkResources(hc mobycontainer.HostConfig) error {
@@ -324,6 +342,28 @@ func checkResources(hc mobycontainer.HostConfig) error {
 		return invalid(errors.New("SHM size can not be less than 0"))
 	case hc.MemoryReservation < 0 || hc.Memory > 0 && hc.MemoryReservation > hc.Memory:
 		return invalid(errors.New("minimum memory limit can not be less than memory reservation limit, see usage"))
+	case hc.Memory > 0 && hc.Memory < 6<<20:
+		return invalid(errors.New("Minimum memory limit allowed is 6MB"))
+	case hc.NanoCPUs < 0 || hc.NanoCPUs > int64(goruntime.NumCPU())*1e9:
+		return invalid(fmt.Errorf("range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", goruntime.NumCPU(), goruntime.NumCPU()))
+	}
+	// What lands in /etc/hosts and resolv.conf is one token each: a
+	// newline would add a line of the caller's (a name server).
+	for _, s := range hc.DNSSearch {
+		if s != "." && !hostnameRE.MatchString(s) {
+			return invalid(fmt.Errorf("%s is not a valid domain", s))
+		}
+	}
+	for _, o := range hc.DNSOptions {
+		if o == "" || strings.ContainsAny(o, " \t\r\n#;") {
+			return invalid(fmt.Errorf("invalid DNS option %q", o))
+		}
+	}
+	for _, h := range hc.ExtraHosts {
+		name, _, _ := strings.Cut(h, ":")
+		if !hostnameRE.MatchString(name) {
+			return invalid(fmt.Errorf("invalid argument %q for \"--add-host\" flag: invalid hostname %q", h, name))
+		}
 	}
 	switch hc.CgroupnsMode {
 	case "", mobycontainer.CgroupnsModePrivate, mobycontainer.CgroupnsModeHost:

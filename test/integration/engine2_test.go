@@ -1085,3 +1085,36 @@ func TestEngineBuildStepContainerOptions(t *testing.T) {
 		t.Fatalf("builder prune: %q", got)
 	}
 }
+
+// TestEngineRefusesValuesThatWouldAddLines: what lands in /etc/hosts,
+// resolv.conf or the kernel is one token each (issue 22): a newline in
+// --hostname, --domainname, --add-host, --dns-search or --dns-option
+// would add a line of the caller's (a name server). Out-of-range limits
+// and a bogus stop signal are refused too, in Docker's words; nothing is
+// made.
+func TestEngineRefusesValuesThatWouldAddLines(t *testing.T) {
+	root := engineWithBusybox(t)
+	for _, c := range []struct{ flag, want string }{
+		{"--hostname=a\nb", "invalid hostname format"},
+		{"--domainname=ex.com\nnameserver 6.6.6.6", "invalid domainname format"},
+		{"--dns-search=ex.com\nnameserver 6.6.6.6", "is not a valid domain"},
+		{"--dns-option=ndots:1\nnameserver 6.6.6.6", "invalid DNS option"},
+		{"--add-host=h\n6.6.6.6 evil:1.2.3.4", "invalid hostname"},
+		{"--cpus=-1", "range of CPUs is from 0.01 to"},
+		{"--cpus=9999", "range of CPUs is from 0.01 to"},
+		{"--memory=1", "Minimum memory limit allowed is 6MB"},
+		{"--stop-signal=BOGUS", "invalid signal: BOGUS"},
+	} {
+		if r := engine(t, root, "run", "--name", "bad", "--network", "none", c.flag, "busybox:it", "true"); r.code != 125 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%q: %d %q, want 125 and %q", c.flag, r.code, r.stderr, c.want)
+		}
+	}
+	if out := mustEngine(t, root, "ps", "-aq"); out != "" {
+		t.Fatalf("refused runs made containers: %q", out)
+	}
+	got := mustEngine(t, root, "run", "--rm", "--dns", "10.1.1.1", "--dns-search", "svc.local", "--dns-option", "ndots:2", "--add-host", "db.local:10.0.0.9",
+		"--hostname", "web-1", "--domainname", "example.com", "busybox:it", "sh", "-c", "cat /etc/resolv.conf; grep db.local /etc/hosts; hostname")
+	if got != "nameserver 10.1.1.1\nsearch svc.local\noptions ndots:2\n10.0.0.9\tdb.local\nweb-1\n" {
+		t.Fatalf("good values: %q", got)
+	}
+}
