@@ -215,6 +215,7 @@ func (e *Engine) stop(ctx context.Context, c *container.Container, o StopOptions
 	if err := e.markStopped(c); err != nil {
 		return err
 	}
+	e.thaw(c)
 	// An error here is a container that ended meanwhile; the wait below
 	// tells.
 	_ = e.rt.Kill(c.ID, sig, false)
@@ -278,6 +279,7 @@ func (e *Engine) remove(ctx context.Context, c *container.Container, o RemoveOpt
 		if err := e.markStopped(c); err != nil {
 			return err
 		}
+		e.thaw(c)
 		_ = e.rt.Kill(c.ID, unix.SIGKILL, true) // ended meanwhile: the wait tells
 		if _, err := e.waitNotRunning(ctx, c); err != nil {
 			return err
@@ -513,6 +515,24 @@ func (e *Engine) ContainerPause(ref string) error { return e.setPaused(ref, true
 
 // ContainerUnpause thaws a paused container.
 func (e *Engine) ContainerUnpause(ref string) error { return e.setPaused(ref, false) }
+
+// thaw unfreezes a container before a stop or a forced removal: a
+// frozen process takes no signal, SIGKILL included (cgroup v1), so the
+// stop would wait for ever. Docker's stop and rm -f end a paused
+// container too. The runtime's freezer is asked even when the record
+// says running, as a pauser killed mid-way (a commit) leaves it frozen.
+func (e *Engine) thaw(c *container.Container) {
+	if err := e.rt.Resume(c.ID); err != nil {
+		return // not frozen, or gone: nothing to thaw
+	}
+	if c.State.Paused {
+		_, _ = e.containers.Update(c.ID, func(cur *container.Container) error { // the stop that follows rewrites the state in any case
+			cur.State.Paused = false
+			return nil
+		})
+		e.containerEvent(c, mobyevents.ActionUnPause)
+	}
+}
 
 func (e *Engine) setPaused(ref string, paused bool) error {
 	c, err := e.get(ref)

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -1116,5 +1117,41 @@ func TestEngineRefusesValuesThatWouldAddLines(t *testing.T) {
 		"--hostname", "web-1", "--domainname", "example.com", "busybox:it", "sh", "-c", "cat /etc/resolv.conf; grep db.local /etc/hosts; hostname")
 	if got != "nameserver 10.1.1.1\nsearch svc.local\noptions ndots:2\n10.0.0.9\tdb.local\nweb-1\n" {
 		t.Fatalf("good values: %q", got)
+	}
+}
+
+// TestEnginePausedContainerStopsAndIsRemoved: stop and rm -f of a paused
+// container end it (issue 22): a frozen process takes no signal, not
+// even SIGKILL, so the engine thaws it first, as Docker's do. Each
+// command runs under a deadline, so a hang fails the test instead of
+// the suite.
+func TestEnginePausedContainerStopsAndIsRemoved(t *testing.T) {
+	root := engineWithBusybox(t)
+	bounded := func(args ...string) result {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, *berthBin, append([]string{"--root", root, "--runroot", filepath.Join(root, "run")}, args...)...)
+		r := runIn(t, root, nil, cmd)
+		if ctx.Err() != nil {
+			t.Fatalf("berth %v hung on a paused container", args)
+		}
+		return r
+	}
+	mustEngine(t, root, "run", "-d", "--name", "frozen", "--network", "none", "busybox:it", "sleep", "100")
+	mustEngine(t, root, "pause", "frozen")
+	if r := bounded("stop", "-t", "1", "frozen"); r.code != 0 {
+		t.Fatalf("stop of a paused container: %d %q", r.code, r.stderr)
+	}
+	if got := mustEngine(t, root, "inspect", "-f", "{{.State.Status}} {{.State.Paused}} {{.State.ExitCode}}", "frozen"); got != "exited false 137\n" {
+		t.Fatalf("after the stop: %q", got)
+	}
+	mustEngine(t, root, "start", "frozen")
+	mustEngine(t, root, "pause", "frozen")
+	if r := bounded("rm", "-f", "frozen"); r.code != 0 {
+		t.Fatalf("rm -f of a paused container: %d %q", r.code, r.stderr)
+	}
+	if out := mustEngine(t, root, "ps", "-aq"); out != "" {
+		t.Fatalf("left: %q", out)
 	}
 }
