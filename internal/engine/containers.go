@@ -152,12 +152,17 @@ func (e *Engine) ContainerKill(ref, sig string) error {
 // either, so that its restart policy cannot bring it back after a stop
 // that seemed to work.
 func (e *Engine) markStopped(c *container.Container) error {
-	_, err := e.containers.Update(c.ID, func(c *container.Container) error {
+	cur, err := e.containers.Update(c.ID, func(c *container.Container) error {
 		c.State.StopRequested = true
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("stop container %s: record the stop: %w", c.Name, err)
+	}
+	// A monitor in its restart back-off reads the request now, not once
+	// the back-off is over (up to a minute).
+	if cur.State.Status != container.Running && monitor.Alive(cur.State.MonitorPid, cur.State.MonitorStart) {
+		_ = unix.Kill(cur.State.MonitorPid, monitor.WakeSignal) // it may have gone meanwhile: the wait tells
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
@@ -350,8 +351,9 @@ func (s *session) supervise(r *run, code, restarts int) int {
 		if err != nil || !again {
 			break
 		}
-		// Docker's back-off: 100 ms, doubling, at most a minute.
-		time.Sleep(min(100*time.Millisecond<<min(restarts, 10), time.Minute))
+		// Docker's back-off: 100 ms, doubling, at most a minute; a stop
+		// cuts it short (WakeSignal).
+		backOff(min(100*time.Millisecond<<min(restarts, 10), time.Minute))
 		if cur, err := s.store.Load(s.id); err != nil || cur.State.StopRequested {
 			break
 		}
@@ -549,6 +551,25 @@ func exitCodeFor(err error) int {
 		return ie.Code
 	}
 	return 125
+}
+
+// WakeSignal ends a monitor's restart back-off early: a stop or rm has
+// recorded its request, which the monitor then reads. SIGCONT, whose
+// default does nothing, so that a monitor not in its back-off (or one of
+// an older berth) takes no harm from it.
+const WakeSignal = unix.SIGCONT
+
+// backOff waits d, or until WakeSignal comes.
+func backOff(d time.Duration) {
+	wake := make(chan os.Signal, 1)
+	signal.Notify(wake, WakeSignal)
+	defer signal.Stop(wake)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-wake:
+	}
 }
 
 // StartTime identifies a process with its pid: a monitor is alive if a

@@ -1155,3 +1155,30 @@ func TestEnginePausedContainerStopsAndIsRemoved(t *testing.T) {
 		t.Fatalf("left: %q", out)
 	}
 }
+
+// TestEngineStopCancelsRestartBackOff: a stop or rm -f of a container in
+// its restart back-off (issue 22) ends it, as Docker's does: no restart
+// follows, and the monitor goes. That the stop returns at once rather
+// than when the back-off is over is a matter of time, which no test
+// asserts: the closing note gives the figures.
+func TestEngineStopCancelsRestartBackOff(t *testing.T) {
+	root := engineWithBusybox(t)
+	mustEngine(t, root, "run", "-d", "--name", "flaky", "--network", "none", "--restart", "always", "busybox:it", "sh", "-c", "exit 1")
+	count := func() int {
+		n, _ := strconv.Atoi(strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{.RestartCount}}", "flaky")))
+		return n
+	}
+	waitFor(t, func() bool { return count() >= 4 }) // the back-off is 1.6 s and growing now
+	mustEngine(t, root, "stop", "flaky")
+	n := count()
+	time.Sleep(2 * time.Second) // past the back-off that was pending
+	if got := mustEngine(t, root, "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "flaky"); got != "exited "+strconv.Itoa(n)+"\n" {
+		t.Fatalf("after a stop in the back-off: %q, want exited %d", got, n)
+	}
+	mustEngine(t, root, "start", "flaky")
+	waitFor(t, func() bool { return count() > n }) // restarting again
+	mustEngine(t, root, "rm", "-f", "flaky")
+	if out := mustEngine(t, root, "ps", "-aq"); out != "" {
+		t.Fatalf("left: %q", out)
+	}
+}
