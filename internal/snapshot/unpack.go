@@ -32,9 +32,24 @@ const (
 	opaqueMarker   = ".wh..wh..opq"
 )
 
+// errTooLarge is a layer past Options.MaxBytes; Unpack says which bound.
+var errTooLarge = errors.New("layer too large")
+
+// freeSpace is what dir's filesystem has free for unprivileged writes
+// (a variable: tests fake a full disk).
+var freeSpace = func(dir string) (int64, bool) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return 0, false
+	}
+	return int64(st.Bavail) * st.Bsize, true
+}
+
 // Options bound an unpack.
 type Options struct {
-	// MaxBytes is the most file content a layer may unpack to (0: 64 GiB).
+	// MaxBytes is the most file content a layer may unpack to (0: 64 GiB,
+	// or what the filesystem has free when that is less: a gzip bomb
+	// fails before it fills the disk).
 	MaxBytes int64
 	// AllowDevices lets character and block device entries through.
 	AllowDevices bool
@@ -50,8 +65,12 @@ type Options struct {
 // hold part of the layer; the caller removes it (a snapshot is
 // registered only once complete).
 func Unpack(r io.Reader, dir string, o Options) (int64, error) {
+	what := "allowed"
 	if o.MaxBytes == 0 {
 		o.MaxBytes = 64 << 30
+		if free, ok := freeSpace(dir); ok && free < o.MaxBytes {
+			o.MaxBytes, what = free, "free on the storage root's filesystem"
+		}
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -75,6 +94,9 @@ func Unpack(r io.Reader, dir string, o Options) (int64, error) {
 			continue // the layer's root itself ("./", "/")
 		}
 		if err := unpackEntry(c, tr, hdr, name, &total, o); err != nil {
+			if errors.Is(err, errTooLarge) {
+				return total, fmt.Errorf("layer entry %q: the layer is larger than the %d bytes %s", hdr.Name, o.MaxBytes, what)
+			}
 			return total, fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}
 	}
@@ -161,7 +183,7 @@ func unpackEntry(c *dirCache, tr *tar.Reader, hdr *tar.Header, name string, tota
 	case tar.TypeReg, tar.TypeRegA:
 		*total += hdr.Size
 		if hdr.Size < 0 || *total > o.MaxBytes {
-			return fmt.Errorf("layer is larger than the %d bytes allowed", o.MaxBytes)
+			return errTooLarge
 		}
 		f, err := d.OpenFile(base, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 		if err != nil {

@@ -146,6 +146,22 @@ func TestSizeLimitIsEnforced(t *testing.T) {
 	}
 }
 
+// Without a bound of its own, a layer may unpack to no more than its
+// filesystem has free: a gzip bomb fails before the disk is full.
+func TestSizeLimitIsTheFreeSpace(t *testing.T) {
+	saved := freeSpace
+	defer func() { freeSpace = saved }()
+	freeSpace = func(string) (int64, bool) { return 1000, true }
+	_, _, err := unpackTo(t, layer(t, entry{name: "big", typ: tar.TypeReg, body: strings.Repeat("x", 1500)}), Options{NoChown: true})
+	if err == nil || !strings.Contains(err.Error(), "1000 bytes free on the storage root's filesystem") {
+		t.Fatalf("err = %v", err)
+	}
+	freeSpace = func(string) (int64, bool) { return 1 << 40, true }
+	if _, _, err := unpackTo(t, layer(t, entry{name: "small", typ: tar.TypeReg, body: "x"}), Options{NoChown: true}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestWhiteoutsBecomeOverlayForm(t *testing.T) {
 	requireRoot(t)
 	dir, _, err := unpackTo(t, layer(t,
