@@ -25,7 +25,9 @@ func (e *Engine) get(ref string) (*container.Container, error) {
 	if err != nil {
 		return nil, classify(err)
 	}
-	e.refresh(c)
+	if e.refresh(c) {
+		return nil, classify(fmt.Errorf("%w: %s", container.ErrNotFound, ref))
+	}
 	return c, nil
 }
 
@@ -35,10 +37,13 @@ func (e *Engine) list() ([]*container.Container, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
+	out := all[:0]
 	for _, c := range all {
-		e.refresh(c)
+		if !e.refresh(c) {
+			out = append(out, c)
+		}
 	}
-	return all, nil
+	return out, nil
 }
 
 // monitorGone reports a container recorded as running whose monitor is
@@ -55,32 +60,34 @@ func monitorAlive(c *container.Container) bool {
 }
 
 // refresh marks a container whose monitor is gone as exited, and cleans
-// what it left. It changes the record only under the container's lock,
+// what it left; a --rm container goes (gone), as its monitor would have
+// removed it. It changes the record only under the container's lock,
 // after reading it again there: a start that won the lock meanwhile is
 // left alone.
-func (e *Engine) refresh(c *container.Container) {
+func (e *Engine) refresh(c *container.Container) (gone bool) {
 	if !monitorGone(c) {
-		return
+		return false
 	}
 	unlock, err := e.containers.Lock(c.ID)
 	if err != nil {
 		// Removed meanwhile, or the lock is unreadable: the caller sees
 		// the record as it was, and the next reader tries again.
-		return
+		return false
 	}
 	defer unlock()
 	cur, err := e.containers.Load(c.ID)
 	if err != nil {
-		return // removed meanwhile: the caller's copy is all there is
+		return false // removed meanwhile: the caller's copy is all there is
 	}
-	e.refreshLocked(cur)
+	gone = e.refreshLocked(cur)
 	*c = *cur
+	return gone
 }
 
 // refreshLocked is refresh for a caller holding the container's lock.
-func (e *Engine) refreshLocked(c *container.Container) {
+func (e *Engine) refreshLocked(c *container.Container) (gone bool) {
 	if !monitorGone(c) {
-		return
+		return false
 	}
 	// Best effort, each step: what is already gone is not an error, and
 	// a step that fails is tried again by the next start or rm.
@@ -90,9 +97,13 @@ func (e *Engine) refreshLocked(c *container.Container) {
 	_ = e.disconnectAll(c)
 	c.State.Status, c.State.ExitCode, c.State.Pid, c.State.MonitorPid, c.State.Paused = container.Exited, 255, 0, 0, false
 	c.State.FinishedAt = time.Now().UTC()
+	if c.Host.AutoRemove && e.forget(c, true) == nil {
+		return true // a failed removal leaves it exited, for rm
+	}
 	// A failed save leaves the record "running" with a dead monitor,
 	// which the next reader finds and refreshes again.
 	_ = e.containers.Save(c)
+	return false
 }
 
 // ParseSignal reads a signal as Docker's kill does: a name with or

@@ -66,14 +66,14 @@ func (e *Engine) mountRootfs(c *container.Container, img *image.Image, mapped bo
 // so neither the whole host filesystem at unmount: what a container
 // that is removed when it ends wrote never needs to reach the disk, and
 // blocks never written are freed without a discard. A crash leaves its
-// work dir marked (work/incompat/volatile); the container is removed in
+// work dir marked (WORKDIR/work/incompat/volatile); the container is removed in
 // any case, so a new volatile mount clears the mark. Kernels before
 // 5.10 lack the option, and get a plain mount.
 func mountOverlay(merged, work string, m specs.Mount, volatile bool) error {
 	if volatile {
 		// The mark of a crashed volatile mount; if it stays, the mount
 		// below fails and says why.
-		_ = os.RemoveAll(filepath.Join(work, "incompat"))
+		_ = os.RemoveAll(filepath.Join(work, "work", "incompat")) // overlayfs keeps it in its own work dir
 		v := m
 		v.Options = append(slices.Clip(m.Options), "volatile")
 		if err := rootfs.MountAt(sys.Linux{}, v, merged); err == nil || !errors.Is(err, unix.EINVAL) {

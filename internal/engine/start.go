@@ -347,7 +347,9 @@ func (e *Engine) handOver(l *launch.Launch) (running bool, err error) {
 	if err != nil {
 		return false, classify(err)
 	}
-	e.refreshLocked(c)
+	if e.refreshLocked(c) {
+		return false, classify(fmt.Errorf("%w: %s", container.ErrNotFound, c.Name)) // a --rm container whose monitor died: removed
+	}
 	if c.State.Status == container.Running || monitorAlive(c) {
 		// Running, or between a restart policy's attempts: its monitor
 		// holds the rootfs and starts it again.

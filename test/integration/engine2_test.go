@@ -1182,3 +1182,43 @@ func TestEngineStopCancelsRestartBackOff(t *testing.T) {
 		t.Fatalf("left: %q", out)
 	}
 }
+
+// monitorPid is the pid of container id's monitor, as its state says.
+func monitorPid(t *testing.T, root, id string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "containers", id, "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		MonitorPid int `json:"monitorPid"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil || st.MonitorPid == 0 {
+		t.Fatalf("state of %s: %s %v", id, b, err)
+	}
+	return st.MonitorPid
+}
+
+// TestEngineKilledMonitorOfARmContainer: a --rm container whose monitor
+// is killed goes, as its monitor would have removed it (issue 22: it
+// stayed Exited (255), and its start failed on the volatile overlay's
+// mark); another container is Exited (255) and starts again.
+func TestEngineKilledMonitorOfARmContainer(t *testing.T) {
+	root := engineWithBusybox(t)
+	rm := strings.TrimSpace(mustEngine(t, root, "run", "-d", "--rm", "--network", "none", "busybox:it", "sleep", "100"))
+	kept := strings.TrimSpace(mustEngine(t, root, "run", "-d", "--network", "none", "busybox:it", "sleep", "100"))
+	for _, id := range []string{rm, kept} {
+		if err := unix.Kill(monitorPid(t, root, id), unix.SIGKILL); err != nil { // a monitor this test started
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() bool { return !strings.Contains(engine(t, root, "ps", "-a", "--no-trunc", "-q").stdout, rm) })
+	if r := engine(t, root, "inspect", rm); r.code == 0 {
+		t.Fatal("the --rm container is still there")
+	}
+	if got := mustEngine(t, root, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", kept); got != "exited 255\n" {
+		t.Fatalf("the other container: %q", got)
+	}
+	mustEngine(t, root, "start", kept)
+	mustEngine(t, root, "rm", "-f", kept)
+}
