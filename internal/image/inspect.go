@@ -173,6 +173,10 @@ func (s *Service) DiskUsage() (DiskUsage, error) {
 			du.Reclaimable += info.Size
 		}
 	}
+	// Half-unpacked layers of killed pulls: prune frees them.
+	n := s.Snapshots.AbandonedSize()
+	du.Size += n
+	du.Reclaimable += n
 	blobs, err := s.Content.List()
 	if err != nil {
 		return du, err

@@ -191,5 +191,9 @@ func (s *Service) GC() (int64, error) {
 		}
 		freed += info.Size
 	}
+	// What killed pulls and commits left: half-unpacked layers and the
+	// lock files of layers that are gone.
+	freed += s.Snapshots.RemoveAbandoned()
+	s.Content.RemoveIdleLocks()
 	return freed, nil
 }

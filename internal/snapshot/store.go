@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/state"
 	"github.com/berth-project/berth/internal/sys"
@@ -56,7 +58,7 @@ func OpenStore(root string) (*Store, error) {
 		return nil, fmt.Errorf("snapshot store %s: %w", root, err)
 	}
 	s := &Store{root: root}
-	s.removeAbandoned()
+	s.RemoveAbandoned()
 	return s, nil
 }
 
@@ -102,10 +104,11 @@ func (s *Store) Create(chainID, diffID v1.Hash, fill func(dir string) (size, tar
 	if info, ok := s.Get(chainID); ok {
 		return info, nil
 	}
-	tmp, err := os.MkdirTemp(s.root, ".tmp-")
+	tmp, release, err := s.workDir()
 	if err != nil {
 		return Info{}, fmt.Errorf("snapshot %s: %w", chainID, err)
 	}
+	defer release()
 	defer os.RemoveAll(tmp) // the unpack dir of a failed unpack; gone after a rename
 	fs := filepath.Join(tmp, "fs")
 	if err := os.Mkdir(fs, 0o755); err != nil {
@@ -154,10 +157,11 @@ func (s *Store) Adopt(chainID, diffID v1.Hash, dir string, size, tarSize int64) 
 // its name.
 func (s *Store) Remove(chainID v1.Hash) error {
 	dir := filepath.Join(s.root, chainID.Hex)
-	tmp, err := os.MkdirTemp(s.root, ".tmp-")
+	tmp, release, err := s.workDir()
 	if err != nil {
 		return fmt.Errorf("remove snapshot %s: %w", chainID, err)
 	}
+	defer release()
 	trash := filepath.Join(tmp, "old")
 	if err := os.Rename(dir, trash); err != nil {
 		_ = os.Remove(tmp) // as above
@@ -246,20 +250,79 @@ func Overlay(lowers []string, upper, work string) specs.Mount {
 	return specs.Mount{Type: "overlay", Source: "overlay", Options: opts}
 }
 
-// removeAbandoned deletes unpack dirs left by crashed creators: those
-// older than an hour, which no live unpack of a sane layer reaches.
-func (s *Store) removeAbandoned() {
+// workDir is a .tmp- directory of the store's, held under an flock for
+// as long as its creator lives: the kernel lets go of a killed one's,
+// and RemoveAbandoned takes what nobody holds.
+func (s *Store) workDir() (string, func(), error) {
+	tmp, err := os.MkdirTemp(s.root, ".tmp-")
+	if err != nil {
+		return "", nil, err
+	}
+	fd, err := unix.Open(tmp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err == nil {
+		err = unix.Flock(fd, unix.LOCK_EX)
+	}
+	if err != nil {
+		_ = os.Remove(tmp) // empty, ours: the open's or lock's error is the one to report
+		return "", nil, err
+	}
+	return tmp, func() { _ = unix.Close(fd) }, nil // closing lets go of the lock
+}
+
+// abandonedGrace covers a work dir between its mkdir and its lock.
+const abandonedGrace = 10 * time.Second
+
+// RemoveAbandoned deletes the work dirs of creators that are gone (a
+// pull or commit killed mid-unpack) and returns the bytes it freed.
+func (s *Store) RemoveAbandoned() int64 {
+	return s.abandoned(func(dir string) {
+		_ = os.RemoveAll(dir) // an abandoned unpack; the next sweep retries what stays
+	})
+}
+
+// AbandonedSize is the bytes RemoveAbandoned would free now.
+func (s *Store) AbandonedSize() int64 { return s.abandoned(func(string) {}) }
+
+// abandoned calls do, under the dir's lock, for each work dir whose
+// lock nobody holds past a moment's grace, and sums their sizes.
+func (s *Store) abandoned(do func(dir string)) int64 {
 	ents, err := os.ReadDir(s.root)
 	if err != nil {
-		return
+		return 0
 	}
+	var total int64
 	for _, e := range ents {
 		if !strings.HasPrefix(e.Name(), ".tmp-") {
 			continue
 		}
+		p := filepath.Join(s.root, e.Name())
 		fi, err := e.Info()
-		if err == nil && time.Since(fi.ModTime()) > time.Hour {
-			_ = os.RemoveAll(filepath.Join(s.root, e.Name())) // an abandoned unpack; the next sweep retries
+		if err != nil || time.Since(fi.ModTime()) < abandonedGrace {
+			continue
 		}
+		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) == nil {
+			total += dirSize(p)
+			do(p)
+		}
+		_ = unix.Close(fd) // releases our probe's lock
 	}
+	return total
+}
+
+// dirSize is the bytes of the files under dir.
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil // what cannot be read counts as nothing
+	})
+	return n
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -95,5 +96,47 @@ func TestAnImageOfNoLayersMountsAnEmptyDir(t *testing.T) {
 	}
 	if ents, err := os.ReadDir(ro[0].Source); err != nil || len(ents) != 0 {
 		t.Fatalf("the empty dir: %v %v", ents, err)
+	}
+}
+
+// A killed pull's work dir is unlocked and goes at the next sweep; a live
+// creator's, locked, stays however old it is.
+func TestRemoveAbandonedTakesOnlyUnlockedWorkDirs(t *testing.T) {
+	s, err := OpenStore(filepath.Join(t.TempDir(), "snap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, release, err := s.workDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	dead, err := os.MkdirTemp(s.root, ".tmp-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dead, "layer"), make([]byte, 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.RemoveAbandoned(); n != 0 {
+		t.Fatalf("a work dir within its grace removed (%d bytes)", n)
+	}
+	old := time.Now().Add(-time.Minute)
+	for _, d := range []string{live, dead} {
+		if err := os.Chtimes(d, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.AbandonedSize(); n != 1000 {
+		t.Fatalf("AbandonedSize = %d, want 1000", n)
+	}
+	if n := s.RemoveAbandoned(); n != 1000 {
+		t.Fatalf("RemoveAbandoned freed %d, want 1000", n)
+	}
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Fatal("abandoned work dir kept")
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Fatalf("a live creator's work dir removed: %v", err)
 	}
 }

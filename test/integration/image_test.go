@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -505,6 +506,80 @@ func TestInterruptedPullLeavesNothing(t *testing.T) {
 	}
 	cut.Store(false)
 	mustEngine(t, root, "pull", reg+"/cut:1")
+}
+
+// stallBlobs sends half of each layer and then nothing until the test
+// ends, so a pull stays mid-unpack.
+func stallBlobs(t *testing.T, h http.Handler) http.Handler {
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/blobs/") || len(body) < 10000 {
+			w.Write(body)
+			return
+		}
+		w.Write(body[:len(body)/2])
+		w.(http.Flusher).Flush()
+		select {
+		case <-done:
+		case <-r.Context().Done():
+		}
+	})
+}
+
+// A pull killed mid-unpack leaves a half-unpacked layer, which the
+// next command removes; after a prune nothing of the pull (work dir,
+// ingest file, lock file) stays.
+func TestKilledPullLeavesNothingAfterPrune(t *testing.T) {
+	reg := startRegistry(t, func(h http.Handler) http.Handler { return stallBlobs(t, h) })
+	pushImage(t, reg+"/stall:1", imageOf(t, hostArch(), v1.Config{}, busyboxLayer(t)))
+	root := storage(t)
+	mustEngine(t, root, "images") // the stores exist before the pull
+	pull := exec.Command(*berthBin, "--root", root, "--runroot", filepath.Join(root, "run"), "pull", reg+"/stall:1")
+	if err := pull.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var work string
+	for i := 0; i < 400 && work == ""; i++ {
+		ents, _ := os.ReadDir(filepath.Join(root, "snapshots"))
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".tmp-") {
+				if fs, _ := os.ReadDir(filepath.Join(root, "snapshots", e.Name(), "fs")); len(fs) > 0 {
+					work = filepath.Join(root, "snapshots", e.Name())
+				}
+			}
+		}
+		unix.Nanosleep(&unix.Timespec{Nsec: 50e6}, nil)
+	}
+	pull.Process.Kill()
+	pull.Wait()
+	if work == "" {
+		t.Fatal("the stalled pull never began to unpack")
+	}
+	// Past the grace a work dir has between its creation and its lock.
+	old := time.Now().Add(-time.Minute)
+	os.Chtimes(work, old, old)
+	// The next command, whatever it is, collects the layer.
+	if df := mustEngine(t, root, "system", "df", "--format", "{{.Type}} {{.Size}}"); !strings.Contains(df, "Images 0B\n") {
+		t.Fatalf("system df after the killed pull:\n%s", df)
+	}
+	if _, err := os.Stat(work); !os.IsNotExist(err) {
+		t.Fatal("the half-unpacked layer outlived the next command")
+	}
+	mustEngine(t, root, "image", "prune", "-f")
+	if blobs, snaps, temps := storeContents(t, root); blobs+snaps+temps != 0 {
+		t.Fatalf("left %d blobs, %d snapshots, %d temp files", blobs, snaps, temps)
+	}
+	if locks, _ := os.ReadDir(filepath.Join(root, "image", "locks")); len(locks) != 0 {
+		t.Fatalf("lock files left: %d", len(locks))
+	}
 }
 
 // slowBlobs delays layer downloads so two pulls overlap.

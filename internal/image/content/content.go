@@ -21,8 +21,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
-
-	"github.com/berth-project/berth/internal/state"
 )
 
 // Store is a blob store rooted at a directory:
@@ -134,8 +132,54 @@ func (s *Store) List() ([]v1.Hash, error) {
 
 // Lock serialises work on key (a digest, say) across processes: a second
 // pull of the same layer waits for the first, then finds it stored.
+// RemoveIdleLocks may unlink a lock file meanwhile, so a lock counts
+// only while its path still names the file that was locked.
 func (s *Store) Lock(key string) (func(), error) {
-	return state.Flock(filepath.Join(s.root, "locks", strings.ReplaceAll(key, ":", "-")))
+	path := filepath.Join(s.root, "locks", strings.ReplaceAll(key, ":", "-"))
+	for {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("open lock %s: %w", path, err)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+			_ = f.Close() // this error is the one to report
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if sameFile(f, path) {
+			return func() { _ = f.Close() }, nil // closing releases the lock
+		}
+		_ = f.Close() // a removed lock file: lock the path's new one
+	}
+}
+
+// RemoveIdleLocks unlinks the lock files nobody holds, which would
+// otherwise pile up one per layer ever pulled.
+func (s *Store) RemoveIdleLocks() {
+	dir := filepath.Join(s.root, "locks")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		path := filepath.Join(dir, e.Name())
+		f, err := os.OpenFile(path, os.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil && sameFile(f, path) {
+			_ = os.Remove(path) // under our lock: a waiter finds it gone and locks a new one
+		}
+		_ = f.Close() // releases the probe's lock
+	}
+}
+
+// sameFile reports whether path still names the open file f.
+func sameFile(f *os.File, path string) bool {
+	var a, b unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &a) != nil || unix.Stat(path, &b) != nil {
+		return false
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino
 }
 
 // Writer writes one blob. Close without Commit discards it.

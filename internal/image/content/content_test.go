@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 )
 
 func TestPutReadAndVerify(t *testing.T) {
@@ -61,5 +62,48 @@ func TestAbandonedIngestRemovedOnOpen(t *testing.T) {
 	}
 	if _, err := os.Stat(junk); !os.IsNotExist(err) {
 		t.Fatal("abandoned ingest file kept")
+	}
+}
+
+// Idle lock files are removed; a held one stays, and a lock taken while
+// its file is being removed still excludes the next taker.
+func TestRemoveIdleLocks(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, err := s.Lock("sha256:aa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle, err := s.Lock("sha256:bb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle()
+	s.RemoveIdleLocks()
+	ents, _ := os.ReadDir(filepath.Join(s.Dir(), "locks"))
+	if len(ents) != 1 || ents[0].Name() != "sha256-aa" {
+		t.Fatalf("locks after sweep: %v", ents)
+	}
+	got := make(chan func())
+	go func() {
+		r, err := s.Lock("sha256:aa")
+		if err != nil {
+			t.Error(err)
+		}
+		got <- r
+	}()
+	release()
+	s.RemoveIdleLocks() // may unlink the file the waiter is about to hold
+	r := <-got
+	defer r()
+	held, err := os.OpenFile(filepath.Join(s.Dir(), "locks", "sha256-aa"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatalf("the waiter holds no lock file: %v", err)
+	}
+	defer held.Close()
+	if err := unix.Flock(int(held.Fd()), unix.LOCK_EX|unix.LOCK_NB); err == nil {
+		t.Fatal("the path's lock file is not the one the waiter holds")
 	}
 }
