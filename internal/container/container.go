@@ -20,6 +20,7 @@ import (
 
 	"github.com/berth-project/berth/internal/idmap"
 	"github.com/berth-project/berth/internal/state"
+	"github.com/berth-project/berth/internal/trace"
 )
 
 // Container is one engine container. container.json keeps what create
@@ -260,6 +261,11 @@ type State struct {
 	StopRequested bool `json:"stopRequested,omitempty"`
 	// Paused is set while the engine has the container frozen.
 	Paused bool `json:"paused,omitempty"`
+	// PausedBy is the process that froze the container for a moment (a
+	// commit), with its start time; none for a user's pause. A frozen
+	// container whose pauser is gone is thawed by the next reader.
+	PausedBy      int    `json:"pausedBy,omitempty"`
+	PausedByStart uint64 `json:"pausedByStart,omitempty"`
 	// Health is the probes' verdict, for a container with a
 	// healthcheck.
 	Health *Health `json:"health,omitempty"`
@@ -347,23 +353,37 @@ var (
 )
 
 // Create records a new container, claiming its name: of two concurrent
-// creators of one name exactly one wins.
+// creators of one name exactly one wins. The creator holds the
+// container's lock from the directory's making to container.json's
+// writing, so that what a killed creator leaves (a directory without
+// container.json, a name that points at it) is told from a creation
+// under way, and collected (see collect).
 func (s Store) Create(c *Container) error {
 	if c.Name == "" {
 		c.Name = randomName(c.ID)
 	}
-	if err := s.ClaimName(c); err != nil {
-		return err
+	c.Name = strings.TrimPrefix(c.Name, "/")
+	if !nameRE.MatchString(c.Name) {
+		return fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", c.Name)
 	}
-	names := filepath.Join(s.Root, "containers", "names")
 	if err := os.MkdirAll(s.Dir(c.ID), 0o700); err != nil {
-		_ = os.Remove(filepath.Join(names, c.Name)) // a name link that is not there is already released
 		return fmt.Errorf("create container: %w", err)
 	}
+	unlock, err := s.Lock(c.ID)
+	if err != nil {
+		_ = os.RemoveAll(s.Dir(c.ID)) // empty: the lock's error is returned
+		return err
+	}
+	defer unlock()
+	if err := s.ClaimName(c); err != nil {
+		_ = os.RemoveAll(s.Dir(c.ID)) // as above
+		return err
+	}
+	trace.Phase("cli", "name claimed")
 	c.State.Status = Created
 	if err := s.save(c, true); err != nil {
-		_ = os.Remove(filepath.Join(names, c.Name)) // a name link that is not there is already released
-		_ = os.RemoveAll(s.Dir(c.ID))               // the half-made record of a create that failed; its error is returned
+		_ = os.Remove(filepath.Join(s.Root, "containers", "names", c.Name)) // a name link that is not there is already released
+		_ = os.RemoveAll(s.Dir(c.ID))                                       // the half-made record of a create that failed; its error is returned
 		return err
 	}
 	return nil
@@ -371,6 +391,7 @@ func (s Store) Create(c *Container) error {
 
 // ClaimName claims c.Name for c. The claim is a symlink: its creation
 // is atomic and exclusive, so of concurrent claimers exactly one wins.
+// A name held by a dead creator's leftovers is taken over.
 func (s Store) ClaimName(c *Container) error {
 	c.Name = strings.TrimPrefix(c.Name, "/")
 	if !nameRE.MatchString(c.Name) {
@@ -380,14 +401,76 @@ func (s Store) ClaimName(c *Container) error {
 	if err := os.MkdirAll(names, 0o700); err != nil {
 		return fmt.Errorf("claim name %s: %w", c.Name, err)
 	}
-	if err := os.Symlink(c.ID, filepath.Join(names, c.Name)); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			owner, _ := os.Readlink(filepath.Join(names, c.Name))
-			return fmt.Errorf("conflict: the container name %q is already in use by container %s: %w", c.Name, short(owner), ErrNameUsed)
+	link := filepath.Join(names, c.Name)
+	for try := 0; ; try++ {
+		err := os.Symlink(c.ID, link)
+		if err == nil {
+			return nil
 		}
-		return fmt.Errorf("claim name %s: %w", c.Name, err)
+		if !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("claim name %s: %w", c.Name, err)
+		}
+		owner, _ := os.Readlink(link)
+		if try == 0 && owner != "" && owner != c.ID && s.collect(owner) {
+			_ = os.Remove(link) // the dead owner's; a racing claimer may win the retry
+			continue
+		}
+		return fmt.Errorf("conflict: the container name %q is already in use by container %s: %w", c.Name, short(owner), ErrNameUsed)
 	}
-	return nil
+}
+
+// collectGrace covers a creator between its mkdir and its lock file.
+const collectGrace = 2 * time.Second
+
+// collect removes what a dead creator left of container id (a
+// directory without container.json) and reports whether id is gone:
+// no directory at all, or one whose lock nobody holds. A creation under
+// way holds the container's lock, and a recorded container is never
+// taken. (A creator between opening its lock file and locking it, a
+// window of a system call, would see its create fail, with nothing
+// left: the save into the removed directory fails.)
+func (s Store) collect(id string) bool {
+	dir := s.Dir(id)
+	fi, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return true
+	}
+	if err != nil {
+		return false
+	}
+	if _, err := os.Stat(s.path(id)); !errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	lock := filepath.Join(dir, ".lock")
+	if _, err := os.Stat(lock); err != nil && time.Since(fi.ModTime()) < collectGrace {
+		return false // made a moment ago, and not yet locked
+	}
+	release, ok, err := state.TryFlock(lock)
+	if err != nil || !ok {
+		return false
+	}
+	defer release()
+	if _, err := os.Stat(s.path(id)); !errors.Is(err, os.ErrNotExist) {
+		return false // recorded between the look and the lock
+	}
+	return os.RemoveAll(dir) == nil
+}
+
+// collectNames removes the names whose container is gone.
+func (s Store) collectNames() {
+	names := filepath.Join(s.Root, "containers", "names")
+	ents, err := os.ReadDir(names)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		link := filepath.Join(names, e.Name())
+		if id, err := os.Readlink(link); err == nil {
+			if _, err := os.Stat(s.Dir(id)); errors.Is(err, os.ErrNotExist) {
+				_ = os.Remove(link) // a dead creator's name; another sweep retries
+			}
+		}
+	}
 }
 
 // ReleaseName gives a name up.
@@ -490,13 +573,21 @@ func (s Store) List() ([]*Container, error) {
 		return nil, err
 	}
 	var out []*Container
+	collected := false
 	for _, e := range ents {
 		if e.Name() == "names" || !e.IsDir() {
 			continue
 		}
-		if c, err := s.Load(e.Name()); err == nil {
+		c, err := s.Load(e.Name())
+		switch {
+		case err == nil:
 			out = append(out, c)
+		case errors.Is(err, ErrNotFound):
+			collected = s.collect(e.Name()) || collected
 		}
+	}
+	if collected {
+		s.collectNames()
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
 	return out, nil
@@ -504,8 +595,13 @@ func (s Store) List() ([]*Container, error) {
 
 // Find resolves a name, a full ID or an unambiguous ID prefix.
 func (s Store) Find(ref string) (*Container, error) {
-	if target, err := os.Readlink(filepath.Join(s.Root, "containers", "names", strings.TrimPrefix(ref, "/"))); err == nil {
-		return s.Load(target)
+	link := filepath.Join(s.Root, "containers", "names", strings.TrimPrefix(ref, "/"))
+	if target, err := os.Readlink(link); err == nil {
+		c, err := s.Load(target)
+		if errors.Is(err, ErrNotFound) && s.collect(target) {
+			_ = os.Remove(link) // a dead creator's name, free now; another sweep retries
+		}
+		return c, err
 	}
 	all, err := s.List()
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/berth-project/berth/internal/caps"
 )
@@ -132,5 +133,51 @@ func TestStoreKeepsRunStateApart(t *testing.T) {
 	os.WriteFile(s.statePath(c.ID), nil, 0o600)
 	if got, err := s.Load(c.ID); err != nil || got.State.Status != Exited || got.State.ExitCode != 255 {
 		t.Fatalf("lost state: %+v %v", got, err)
+	}
+}
+
+// What a creator killed mid-create leaves — a directory without
+// container.json and the name that points at it, or a name alone (an
+// older berth claimed the name first) — is collected: List drops it,
+// and the name is free for the next create. A creation under way, which
+// holds the lock, is left alone.
+func TestDeadCreatorsLeftoversAreCollected(t *testing.T) {
+	s := Store{Root: t.TempDir()}
+	names := filepath.Join(s.Root, "containers", "names")
+	dead, live, old := NewID(), NewID(), NewID()
+	for _, id := range []string{dead, live} {
+		if err := os.MkdirAll(s.Dir(id), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.MkdirAll(names, 0o700)
+	os.Symlink(dead, filepath.Join(names, "web"))
+	os.Symlink(old, filepath.Join(names, "db"))
+	os.Symlink(live, filepath.Join(names, "cache"))
+	release, err := s.Lock(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	past := time.Now().Add(-time.Minute)
+	for _, id := range []string{dead, live} {
+		os.Chtimes(s.Dir(id), past, past)
+	}
+	if l, err := s.List(); err != nil || len(l) != 0 {
+		t.Fatalf("List = %v, %v", l, err)
+	}
+	if _, err := os.Stat(s.Dir(dead)); !os.IsNotExist(err) {
+		t.Fatal("the dead creator's directory is kept")
+	}
+	if _, err := os.Stat(s.Dir(live)); err != nil {
+		t.Fatalf("a creation under way lost its directory: %v", err)
+	}
+	for _, name := range []string{"web", "db"} {
+		if err := s.Create(&Container{ID: NewID(), Name: name}); err != nil {
+			t.Fatalf("create %s after a dead creator: %v", name, err)
+		}
+	}
+	if err := s.Create(&Container{ID: NewID(), Name: "cache"}); !errors.Is(err, ErrNameUsed) {
+		t.Fatalf("the name of a creation under way was taken: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -16,7 +17,9 @@ import (
 
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/image"
+	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/snapshot"
+	"github.com/berth-project/berth/internal/trace"
 )
 
 // upperDir is where the container's own changes live: overlay's upper
@@ -200,16 +203,13 @@ func (e *Engine) ContainerCommit(ctx context.Context, ref string, o CommitOption
 		return "", classify(err)
 	}
 	if o.Pause && c.State.Status == container.Running && !c.State.Paused {
-		if err := e.rt.Pause(c.ID); err != nil {
-			// The runtime cannot pause a container whose process has
-			// ended while its record still says running (its monitor has
-			// not written the end yet): its changes stand still anyway.
-			if st, serr := e.rt.State(c.ID); serr == nil && st.Status == "running" {
-				return "", fmt.Errorf("commit %s: pause: %w", c.Name, err)
-			}
-		} else {
+		frozen, err := e.pauseForCommit(c)
+		if err != nil {
+			return "", err
+		}
+		if frozen {
 			defer func() {
-				if rerr := e.rt.Resume(c.ID); rerr != nil {
+				if rerr := e.resumeAfterCommit(c); rerr != nil {
 					// The container would stay frozen with nobody told.
 					err = errors.Join(err, fmt.Errorf("commit %s: resume: %w", c.Name, rerr))
 				}
@@ -277,4 +277,48 @@ func withoutEmpty(c image.RuntimeConfig) *image.RuntimeConfig {
 		c.Labels = nil
 	}
 	return &c
+}
+
+// pauseForCommit freezes a running container while its changes are
+// read, and records the pause with this process as its pauser, so that
+// ps shows it paused, as Docker's does, and a commit killed mid-way
+// leaves a container that the next reader thaws (refresh). frozen is
+// false when there was nothing to freeze.
+func (e *Engine) pauseForCommit(c *container.Container) (frozen bool, err error) {
+	_, err = e.containers.Update(c.ID, func(cur *container.Container) error {
+		if cur.State.Status != container.Running || cur.State.Paused {
+			return nil // ended meanwhile, or a user paused it: as it is
+		}
+		if err := e.rt.Pause(c.ID); err != nil {
+			// The runtime cannot pause a container whose process has
+			// ended while its record still says running (its monitor has
+			// not written the end yet): its changes stand still anyway.
+			if st, serr := e.rt.State(c.ID); serr == nil && st.Status == "running" {
+				return fmt.Errorf("commit %s: pause: %w", c.Name, err)
+			}
+			return nil
+		}
+		frozen = true
+		cur.State.Paused, cur.State.PausedBy, cur.State.PausedByStart = true, os.Getpid(), monitor.StartTime(os.Getpid())
+		return nil
+	})
+	if frozen {
+		trace.Phase("cli", "commit paused")
+	}
+	return frozen, err
+}
+
+// resumeAfterCommit thaws what pauseForCommit froze.
+func (e *Engine) resumeAfterCommit(c *container.Container) error {
+	_, err := e.containers.Update(c.ID, func(cur *container.Container) error {
+		if err := e.rt.Resume(c.ID); err != nil {
+			if st, serr := e.rt.State(c.ID); serr == nil && st.Status == "paused" {
+				return err
+			}
+			// Ended meanwhile: nothing is frozen.
+		}
+		cur.State.Paused, cur.State.PausedBy, cur.State.PausedByStart = false, 0, 0
+		return nil
+	})
+	return err
 }

@@ -65,7 +65,7 @@ func monitorAlive(c *container.Container) bool {
 // after reading it again there: a start that won the lock meanwhile is
 // left alone.
 func (e *Engine) refresh(c *container.Container) (gone bool) {
-	if !monitorGone(c) {
+	if !monitorGone(c) && !pauserGone(c) {
 		return false
 	}
 	unlock, err := e.containers.Lock(c.ID)
@@ -84,8 +84,19 @@ func (e *Engine) refresh(c *container.Container) (gone bool) {
 	return gone
 }
 
+// pauserGone reports a container frozen for a moment (a commit) by a
+// process that is gone.
+func pauserGone(c *container.Container) bool {
+	return c.State.Paused && c.State.PausedBy != 0 && !monitor.Alive(c.State.PausedBy, c.State.PausedByStart)
+}
+
 // refreshLocked is refresh for a caller holding the container's lock.
 func (e *Engine) refreshLocked(c *container.Container) (gone bool) {
+	if pauserGone(c) {
+		_ = e.rt.Resume(c.ID) // an error: not frozen, or gone; nothing to thaw
+		c.State.Paused, c.State.PausedBy, c.State.PausedByStart = false, 0, 0
+		_ = e.containers.Save(c) // a failed save leaves the record for the next reader
+	}
 	if !monitorGone(c) {
 		return false
 	}
@@ -95,7 +106,7 @@ func (e *Engine) refreshLocked(c *container.Container) (gone bool) {
 	_ = e.rt.Delete(c.ID, true)
 	_ = unix.Unmount(filepath.Join(e.containers.Dir(c.ID), "merged"), unix.MNT_DETACH)
 	_ = e.disconnectAll(c)
-	c.State.Status, c.State.ExitCode, c.State.Pid, c.State.MonitorPid, c.State.Paused = container.Exited, 255, 0, 0, false
+	c.State.Status, c.State.ExitCode, c.State.Pid, c.State.MonitorPid, c.State.Paused, c.State.PausedBy = container.Exited, 255, 0, 0, false, 0
 	c.State.FinishedAt = time.Now().UTC()
 	if c.Host.AutoRemove && e.forget(c, true) == nil {
 		return true // a failed removal leaves it exited, for rm
@@ -543,7 +554,7 @@ func (e *Engine) thaw(c *container.Container) {
 	}
 	if c.State.Paused {
 		_, _ = e.containers.Update(c.ID, func(cur *container.Container) error { // the stop that follows rewrites the state in any case
-			cur.State.Paused = false
+			cur.State.Paused, cur.State.PausedBy, cur.State.PausedByStart = false, 0, 0
 			return nil
 		})
 		e.containerEvent(c, mobyevents.ActionUnPause)
@@ -572,7 +583,7 @@ func (e *Engine) setPaused(ref string, paused bool) error {
 		if err := op(cur.ID); err != nil {
 			return err
 		}
-		cur.State.Paused = paused
+		cur.State.Paused, cur.State.PausedBy, cur.State.PausedByStart = paused, 0, 0
 		return nil
 	})
 	if err == nil {

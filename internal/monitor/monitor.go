@@ -335,7 +335,7 @@ func (s *session) supervise(r *run, code, restarts int) int {
 		r.disconnect()
 		trace.Phase("monitor", "deleted")
 		c, err = s.store.Update(s.id, func(c *container.Container) error {
-			c.State.Status, c.State.ExitCode, c.State.OOMKilled, c.State.Paused = container.Exited, code, oom, false
+			c.State.Status, c.State.ExitCode, c.State.OOMKilled, c.State.Paused, c.State.PausedBy = container.Exited, code, oom, false, 0
 			c.State.Pid, c.State.FinishedAt = 0, time.Now().UTC()
 			if again = c.Host.Restart.ShouldRestart(code, restarts, c.State.StopRequested); !again {
 				c.State.MonitorPid, c.State.MonitorStart = 0, 0

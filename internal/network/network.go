@@ -34,6 +34,7 @@ import (
 	"github.com/berth-project/berth/internal/network/ipam"
 	"github.com/berth-project/berth/internal/network/link"
 	"github.com/berth-project/berth/internal/state"
+	"github.com/berth-project/berth/internal/trace"
 )
 
 // DefaultName is the network containers join unless told otherwise.
@@ -455,6 +456,14 @@ func (m *Manager) Connect(req Request) (eps []Endpoint, err error) {
 			return nil, err
 		}
 		if i == 0 && len(ports) > 0 {
+			// The ports are recorded before their rules exist: a
+			// teardown after a crash in between removes what the
+			// record names, and a rule it did not name would outlive
+			// the container and serve its address to the next lessee.
+			ep.Ports = ports
+			if err := m.saveEndpoint(ep); err != nil {
+				return nil, err
+			}
 			fw := make([]firewall.Port, len(ports))
 			for j, p := range ports {
 				fw[j] = firewall.Port{HostIP: p.HostIP, HostPort: p.HostPort, ContainerIP: ep.Addr.Addr(), ContainerPort: p.ContainerPort, Proto: p.Proto}
@@ -462,10 +471,7 @@ func (m *Manager) Connect(req Request) (eps []Endpoint, err error) {
 			if err := m.Firewall().AddPorts(req.Container, fw); err != nil {
 				return nil, err
 			}
-			ep.Ports = ports
-			if err := m.saveEndpoint(ep); err != nil {
-				return nil, err
-			}
+			trace.Phase("network", "ports published")
 		}
 		eps = append(eps, ep)
 	}
@@ -655,13 +661,18 @@ func (m *Manager) reservePorts(req Request) ([]PortSpec, error) {
 		proto string
 	}
 	used := map[key]string{}
+	publishers := map[string]bool{}
 	for _, n := range all {
 		eps, _ := m.Endpoints(n)
 		for _, ep := range eps {
 			for _, p := range ep.Ports {
 				used[key{p.HostIP, p.HostPort, p.Proto}] = ep.Name
+				publishers[ep.Container] = true
 			}
 		}
+	}
+	if err := m.removeStalePorts(publishers); err != nil {
+		return nil, err
 	}
 	out := make([]PortSpec, len(req.Ports))
 	for i, p := range req.Ports {
@@ -679,6 +690,25 @@ func (m *Manager) reservePorts(req Request) ([]PortSpec, error) {
 		out[i] = p
 	}
 	return out, nil
+}
+
+// removeStalePorts removes port rules that no endpoint record names
+// (an older berth's crash between rule and record left them): such a
+// rule would take the port from its next owner, and forward to whoever
+// leases the address next.
+func (m *Manager) removeStalePorts(publishers map[string]bool) error {
+	rules, err := m.Firewall().Rules()
+	if err != nil {
+		return err
+	}
+	for tag := range rules {
+		if ctr, ok := strings.CutPrefix(tag, "ctr:"); ok && !publishers[ctr] {
+			if err := m.Firewall().RemovePorts(ctr); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func hostOf(a netip.Addr) string {

@@ -4,6 +4,10 @@
 // processes line up; BERTH_TRACE=/some/file appends them there instead,
 // for processes whose stderr goes nowhere (the monitor). Off, a phase
 // costs one branch.
+//
+// BERTH_TRACE_HALT=FILE:WHO:PHASE stops the process that reaches that
+// phase (SIGSTOP), after writing its PID to FILE: fault-injection tests
+// kill it there, at a known point rather than after a guessed sleep.
 package trace
 
 import (
@@ -14,18 +18,27 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var setting = os.Getenv("BERTH_TRACE")
+var (
+	setting = os.Getenv("BERTH_TRACE")
+	halt    = os.Getenv("BERTH_TRACE_HALT")
+)
 
-// Env passes the setting on to a child process's environment.
+// Env passes the settings on to a child process's environment.
 func Env(env []string) []string {
-	if setting == "" {
-		return env
+	if setting != "" {
+		env = append(env, "BERTH_TRACE="+setting)
 	}
-	return append(env, "BERTH_TRACE="+setting)
+	if halt != "" {
+		env = append(env, "BERTH_TRACE_HALT="+halt)
+	}
+	return env
 }
 
 // Phase records that phase was reached, by who.
 func Phase(who, phase string) {
+	if halt != "" {
+		haltAt(who, phase)
+	}
 	if setting == "" {
 		return
 	}
@@ -40,4 +53,16 @@ func Phase(who, phase string) {
 		}
 	}
 	_, _ = os.Stderr.WriteString(line) // as above
+}
+
+// haltAt stops the process if who's phase is the halt point.
+func haltAt(who, phase string) {
+	file, point, _ := strings.Cut(halt, ":")
+	if point != who+":"+phase {
+		return
+	}
+	if err := os.WriteFile(file, []byte(fmt.Sprint(os.Getpid())), 0o600); err != nil {
+		return // a test that cannot learn the PID does not halt it
+	}
+	_ = unix.Kill(os.Getpid(), unix.SIGSTOP) // signalling oneself does not fail
 }
