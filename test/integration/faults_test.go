@@ -187,3 +187,45 @@ func TestEngineCommitKilledMidWayLeavesARunningContainer(t *testing.T) {
 	}
 	mustEngine(t, root, "rm", "-f", "c")
 }
+
+// cp sees the container's mounts as the container does: into and out of
+// a volume, a bind mount and a tmpfs while it runs (the data lands where
+// the container reads it, not in the rootfs hidden under the mount);
+// once stopped, the volume's and bind's contents and the engine's
+// /etc/hostname rather than the image's.
+func TestEngineCpThroughTheContainersMounts(t *testing.T) {
+	root := engineWithBusybox(t)
+	host, bind := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(host, "in"), []byte("copied\n"), 0o644)
+	mustEngine(t, root, "run", "-d", "--name", "m", "--hostname", "mounted", "--network", "none", "-v", "cpvol:/vol", "-v", bind+":/bind",
+		"--tmpfs", "/scratch", "busybox:it", "sleep", "100")
+	for _, dir := range []string{"/vol", "/bind", "/scratch"} {
+		mustEngine(t, root, "cp", filepath.Join(host, "in"), "m:"+dir+"/f")
+		if got := mustEngine(t, root, "exec", "m", "cat", dir+"/f"); got != "copied\n" {
+			t.Fatalf("cp into %s: the container reads %q", dir, got)
+		}
+		mustEngine(t, root, "exec", "m", "sh", "-c", "echo from-"+dir[1:]+" > "+dir+"/g")
+		out := filepath.Join(host, "out"+dir[1:])
+		mustEngine(t, root, "cp", "m:"+dir+"/g", out)
+		if b, _ := os.ReadFile(out); string(b) != "from-"+dir[1:]+"\n" {
+			t.Fatalf("cp out of %s: %q", dir, b)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(bind, "f")); string(b) != "copied\n" {
+		t.Fatalf("the bind mount's source holds %q", b)
+	}
+	mustEngine(t, root, "stop", "-t", "0", "m")
+	for _, dir := range []string{"/vol", "/bind"} {
+		out := filepath.Join(host, "stopped"+dir[1:])
+		mustEngine(t, root, "cp", "m:"+dir+"/f", out)
+		if b, _ := os.ReadFile(out); string(b) != "copied\n" {
+			t.Fatalf("cp out of %s of a stopped container: %q", dir, b)
+		}
+	}
+	mustEngine(t, root, "cp", "m:/etc/hostname", filepath.Join(host, "hostname"))
+	if b, _ := os.ReadFile(filepath.Join(host, "hostname")); string(b) != "mounted\n" {
+		t.Fatalf("/etc/hostname of a stopped container: %q", b)
+	}
+	mustEngine(t, root, "rm", "-v", "m")
+	mustEngine(t, root, "volume", "rm", "cpvol")
+}
