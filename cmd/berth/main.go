@@ -66,6 +66,13 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 func main() {
 	engine.HelperMain()
 	nstool.ReexecMain()
+	// An unprivileged user's command runs in the user's namespaces,
+	// where the engine is root over the user's ids; Enter returns only
+	// for root or with the reason it could not.
+	if err := engine.EnterRootless(func(w string) { fmt.Fprintln(os.Stderr, "berth: warning: "+w) }); err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", oneLine(err))
+		os.Exit(1)
+	}
 	code := run(os.Args[1:])
 	engine.Trace("cli", "exit")
 	os.Exit(code)

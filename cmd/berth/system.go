@@ -260,10 +260,7 @@ Server:
  Cgroup Version: %s
  Runtimes: %s
  Default Runtime: %s
- Security Options:
-  seccomp
-   Profile: builtin
-  cgroupns
+ Security Options:%s
  Kernel Version: %s
  Operating System: %s
  OSType: %s
@@ -275,7 +272,10 @@ Server:
  Docker Root Dir: %s
 `, engine.Version, in.Containers, in.ContainersRunning, in.ContainersPaused, in.ContainersStopped, in.Images, in.ServerVersion,
 				in.Driver, in.LoggingDriver, in.CgroupDriver, in.CgroupVersion, strings.Join(sortedKeys(in.Runtimes), " "), in.DefaultRuntime,
-				in.KernelVersion, in.OperatingSystem, in.OSType, in.Architecture, in.NCPU, format.BinarySize(in.MemTotal), in.Name, in.ID, in.DockerRootDir)
+				securityOptions(in.SecurityOptions), in.KernelVersion, in.OperatingSystem, in.OSType, in.Architecture, in.NCPU, format.BinarySize(in.MemTotal), in.Name, in.ID, in.DockerRootDir)
+			for _, w := range in.Warnings {
+				fmt.Fprintln(os.Stderr, "WARNING: "+w)
+			}
 			return nil
 		},
 	}
@@ -402,4 +402,22 @@ func systemPrune(e *engine.Engine, f engine.Filters, all, volumes bool) error {
 	}
 	fmt.Println("Total reclaimed space:", format.Size(int64(freed)))
 	return nil
+}
+
+// securityOptions lays out info's options as Docker's CLI does:
+// "name=seccomp,profile=builtin" is "seccomp" with "Profile: builtin".
+func securityOptions(opts []string) string {
+	var b strings.Builder
+	for _, o := range opts {
+		for i, kv := range strings.Split(o, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			switch {
+			case i == 0 && k == "name":
+				b.WriteString("\n  " + v)
+			case len(k) > 0:
+				b.WriteString("\n   " + strings.ToUpper(k[:1]) + k[1:] + ": " + v)
+			}
+		}
+	}
+	return b.String()
 }

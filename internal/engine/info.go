@@ -9,6 +9,9 @@ import (
 	"github.com/moby/moby/api/types/swarm"
 	mobysystem "github.com/moby/moby/api/types/system"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/cgroups"
+	"github.com/berth-project/berth/internal/rootless"
 )
 
 // SystemInfo describes the engine and its host as Docker's info does:
@@ -33,6 +36,9 @@ func (e *Engine) SystemInfo() (mobysystem.Info, error) {
 		SecurityOptions: []string{"name=seccomp,profile=builtin", "name=cgroupns"},
 		Runtimes:        map[string]mobysystem.RuntimeWithStatus{"berth-runtime": {Runtime: mobysystem.Runtime{Path: "berth-runtime"}}},
 		Swarm:           swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive}}
+	if rootless.Active() {
+		e.rootlessInfo(&in)
+	}
 	for _, c := range cs {
 		switch c.State {
 		case "running":
@@ -76,4 +82,19 @@ func cgroupVersion() string {
 		return "2"
 	}
 	return "1"
+}
+
+// rootlessInfo says how a rootless engine runs, and why, as Docker's
+// rootless info does: a rootless security option, the cgroup driver
+// (none without delegation, and then no limit), the storage and the
+// networks it has.
+func (e *Engine) rootlessInfo(in *mobysystem.Info) {
+	in.SecurityOptions = append(in.SecurityOptions, "name=rootless")
+	if host, err := cgroups.DetectHost(); err != nil || !cgroups.Writable(host, "berth") {
+		in.CgroupDriver = "none"
+		in.MemoryLimit, in.SwapLimit, in.CPUCfsPeriod, in.CPUCfsQuota, in.CPUShares, in.CPUSet, in.PidsLimit = false, false, false, false, false, false, false
+		in.Warnings = append(in.Warnings, "rootless: no cgroup is delegated to this user: containers run without one, and resource limits are refused")
+	}
+	in.Warnings = append(in.Warnings, "rootless: storage is native overlayfs in the user namespace (its ids mapped by newuidmap from /etc/subuid)",
+		"rootless: networks are none and host; the default bridge needs root")
 }

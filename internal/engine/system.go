@@ -20,6 +20,7 @@ import (
 	"github.com/berth-project/berth/internal/monitor/health"
 	"github.com/berth-project/berth/internal/monitor/launch"
 	_ "github.com/berth-project/berth/internal/nsenter" // joins namespaces before Go starts
+	"github.com/berth-project/berth/internal/rootless"
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/runtime/initproc"
 	"github.com/berth-project/berth/internal/tinyinit"
@@ -55,6 +56,11 @@ func HelperMain() {
 	}
 	trace.Phase("cli", "main")
 }
+
+// EnterRootless moves an unprivileged user's command into the user's
+// namespaces (internal/rootless), where the engine opens the user's
+// stores; for root it does nothing.
+func EnterRootless(warn func(string)) error { return rootless.Enter(warn) }
 
 // Trace records a phase of a front end's work for BERTH_TRACE.
 func Trace(who, phase string) { trace.Phase(who, phase) }

@@ -170,6 +170,14 @@ func (st *Setup) mount(m specs.Mount) error {
 		// not mount sysfs; show the host's read-only instead, as runc does.
 		err = st.bindOnto("/sys", m.Destination, target, o.flags|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, true)
 	}
+	if err != nil && typ == "devpts" && st.cfg.InUserNS && errors.Is(err, unix.EINVAL) {
+		// A user namespace that maps one gid has no tty group (gid=5):
+		// the terminals then belong to the caller's group, as in runc.
+		data := slices.DeleteFunc(slices.Clone(o.data), func(d string) bool { return strings.HasPrefix(d, "gid=") })
+		if len(data) != len(o.data) {
+			err = st.Sys.Mount(m.Source, target, typ, flags, joinData(data))
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", m.Destination, err)
 	}

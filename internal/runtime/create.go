@@ -152,12 +152,23 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		return nil, false, err
 	}
 	c.Cgroup = cgroups.CleanPath(spec.Linux.CgroupsPath, id)
-	cg := cgroups.New(host, cgroups.State{Path: c.Cgroup})
+	// A rootless runtime with no cgroup delegated runs the container in
+	// its own cgroup, as runc's rootless mode does, unless it was asked
+	// for limits it could not enforce.
+	if state.InUserNamespace() && !cgroups.Writable(host, c.Cgroup) {
+		if cgroups.HasLimits(spec.Linux.Resources) {
+			return nil, false, errors.New("resource limits cannot be applied: no cgroup is delegated to this user")
+		}
+		c.NoCgroup = true
+	}
+	cg := r.cgroupOf(host, c)
 	// Saved once, before any cgroup exists, with the directories about to
 	// be made: a crash from here on leaves delete all it needs. (Saving
 	// again later would replace the file, which costs a millisecond on a
 	// disk-backed /run.)
-	c.CgroupCreated = cgroups.Missing(host, c.Cgroup)
+	if !c.NoCgroup {
+		c.CgroupCreated = cgroups.Missing(host, c.Cgroup)
+	}
 	if err := store.Save(c); err != nil {
 		return nil, false, err
 	}

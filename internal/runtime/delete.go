@@ -32,7 +32,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 		}
 	}
 	trace("delete: killed")
-	cg, err := r.cgroupOf(c)
+	cg, err := r.cgroupOfContainer(c)
 	if err != nil {
 		return err
 	}

@@ -69,16 +69,32 @@ func signalInit(c *state.Container, sig unix.Signal) error {
 	return nil
 }
 
-func (r *Runtime) cgroupOf(c *state.Container) (cgroups.Manager, error) {
+func (r *Runtime) cgroupOfContainer(c *state.Container) (cgroups.Manager, error) {
+	if c.NoCgroup {
+		return cgroups.None{}, nil
+	}
 	host, err := cgroups.DetectHost()
 	if err != nil {
 		return nil, err
 	}
-	return cgroups.New(host, cgroups.State{Path: c.Cgroup, Created: c.CgroupCreated}), nil
+	return r.cgroupOf(host, c), nil
+}
+
+// cgroupOf is the manager of c's cgroup on host (None without one).
+func (r *Runtime) cgroupOf(host *cgroups.Host, c *state.Container) cgroups.Manager {
+	if c.NoCgroup {
+		return cgroups.None{}
+	}
+	return cgroups.New(host, cgroups.State{Path: c.Cgroup, Created: c.CgroupCreated})
 }
 
 func (r *Runtime) signalAll(c *state.Container, sig unix.Signal) error {
-	cg, err := r.cgroupOf(c)
+	if c.NoCgroup {
+		// Nothing lists the container's processes: init gets the
+		// signal, and a SIGKILL of the PID namespace's init ends them all.
+		return signalInit(c, sig)
+	}
+	cg, err := r.cgroupOfContainer(c)
 	if err != nil {
 		return err
 	}
@@ -104,7 +120,7 @@ func (r *Runtime) killAndWait(c *state.Container) error {
 		r.warnf("%v", err)
 	}
 	// Frozen processes die only once thawed.
-	if cg, err := r.cgroupOf(c); err == nil {
+	if cg, err := r.cgroupOfContainer(c); err == nil {
 		if frozen, _ := cg.Frozen(); frozen {
 			if err := cg.Freeze(false); err != nil {
 				r.warnf("thaw container %s to kill it: %v", c.ID, err)

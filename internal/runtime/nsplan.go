@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/nsenter"
+	"github.com/berth-project/berth/internal/state"
 )
 
 // nsPlan says who makes or joins each namespace of a container:
@@ -52,7 +53,8 @@ func planNamespaces(l *specs.Linux) (*nsPlan, error) {
 			joins[t] = ns.Path
 		}
 	}
-	p.inUserNS = newNS["user"] || joins["user"] != ""
+	// A runtime in a user namespace (rootless) cannot mknod either.
+	p.inUserNS = newNS["user"] || joins["user"] != "" || state.InUserNamespace()
 	p.newUserNS = newNS["user"]
 	p.newCgroupNS = newNS["cgroup"]
 	p.newTimeNS = newNS["time"]

@@ -20,7 +20,7 @@ func (r *Runtime) withCgroup(id string) (*state.Container, cgroups.Manager, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	cg, err := r.cgroupOf(c)
+	cg, err := r.cgroupOfContainer(c)
 	if err != nil {
 		return nil, nil, err
 	}

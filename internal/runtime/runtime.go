@@ -117,7 +117,7 @@ func (r *Runtime) status(c *state.Container) Status {
 	if _, err := os.Lstat(filepath.Join(r.store().Dir(c.ID), state.FifoFile)); err == nil {
 		return Created
 	}
-	if cg, err := r.cgroupOf(c); err == nil {
+	if cg, err := r.cgroupOfContainer(c); err == nil {
 		if frozen, _ := cg.Frozen(); frozen {
 			return Paused
 		}

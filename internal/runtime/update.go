@@ -32,7 +32,7 @@ func (r *Runtime) Update(id string, u *specs.LinuxResources) error {
 		u = &cp
 	}
 	merged := MergeResources(*cur, u)
-	cg, err := r.cgroupOf(c)
+	cg, err := r.cgroupOfContainer(c)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 )
 
 // ProcStat is the part of /proc/PID/stat the runtime needs.
@@ -47,4 +48,15 @@ func Alive(pid int, startTime uint64) bool {
 		return false
 	}
 	return st.StartTime == startTime && st.State != 'Z' && st.State != 'X'
+}
+
+// InUserNamespace reports whether the caller runs in a user namespace
+// other than the host's (rootless): the host's maps every id to itself.
+func InUserNamespace() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b))
+	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
 }

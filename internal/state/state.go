@@ -44,6 +44,8 @@ type Container struct {
 	// CgroupCreated the directories create made for it (parents first).
 	Cgroup        string   `json:"cgroup"`
 	CgroupCreated []string `json:"cgroup_created,omitempty"`
+	// NoCgroup: the container has none (rootless, none delegated).
+	NoCgroup bool `json:"no_cgroup,omitempty"`
 	// Config is the bundle's config as it was at create time: later
 	// operations (hooks, delete) must not see edits made to the bundle.
 	Config *specs.Spec `json:"config"`

@@ -1,0 +1,235 @@
+package integration
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// rootlessUser is an unprivileged test user with a home of its own,
+// and the berth binary and busybox tar where it can read them.
+type rootlessUser struct {
+	name, home, runDir, bin, tar string
+	uid, gid                     int
+}
+
+// newRootlessUser makes a user (removed at the end, with everything it
+// made: its pause process, its files) with, when subStart is not 0, a
+// subordinate range of 65536 ids from subStart.
+func newRootlessUser(t *testing.T, subStart int) *rootlessUser {
+	t.Helper()
+	for _, tool := range []string{"useradd", "userdel", "usermod", "setpriv", "newuidmap"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is needed (make deps installs it): %v", tool, err)
+		}
+	}
+	b := make([]byte, 3)
+	rand.Read(b)
+	u := &rootlessUser{name: "berthrl" + hex.EncodeToString(b)}
+	// A world-traversable base: the suite's temp dirs are private.
+	base, err := os.MkdirTemp("/tmp", "berth-rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(base, 0o755)
+	u.home = filepath.Join(base, "home")
+	if out, err := exec.Command("useradd", "--no-user-group", "-g", "nogroup", "-M", "-d", u.home, "-s", "/bin/sh", u.name).CombinedOutput(); err != nil {
+		os.RemoveAll(base)
+		t.Fatalf("useradd: %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		// What a failed test left running goes first: without a cgroup,
+		// only the runtime knows the container's processes.
+		if ids := strings.Fields(u.berth(t, "ps", "-aq").stdout); len(ids) > 0 {
+			u.berth(t, append([]string{"rm", "-f"}, ids...)...)
+		}
+		u.stopPause(t)
+		exec.Command("userdel", u.name).Run()
+		os.RemoveAll(base) // the user's files, whatever their owners
+		for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
+			if b, _ := os.ReadFile(f); strings.Contains(string(b), u.name+":") {
+				t.Errorf("%s keeps %s's range", f, u.name)
+			}
+		}
+	})
+	// useradd may have given a range of its own (SUB_UID_MIN): the test
+	// decides.
+	exec.Command("usermod", "--del-subuids", "1-4294967294", "--del-subgids", "1-4294967294", u.name).Run()
+	if subStart != 0 {
+		r := strconv.Itoa(subStart) + "-" + strconv.Itoa(subStart+65535)
+		if out, err := exec.Command("usermod", "--add-subuids", r, "--add-subgids", r, u.name).CombinedOutput(); err != nil {
+			t.Fatalf("usermod: %v %s", err, out)
+		}
+	}
+	pw, err := user.Lookup(u.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.uid, _ = strconv.Atoi(pw.Uid)
+	u.gid, _ = strconv.Atoi(pw.Gid)
+	u.runDir = filepath.Join(base, "run")
+	for _, d := range []string{u.home, u.runDir} {
+		os.Mkdir(d, 0o700)
+		os.Chown(d, u.uid, u.gid)
+	}
+	u.bin = filepath.Join(base, "berth")
+	if out, err := exec.Command("cp", *berthBin, u.bin).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	u.tar = filepath.Join(base, "busybox.tar")
+	if out, err := exec.Command("tar", "-C", *busybox, "-cf", u.tar, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	os.Chmod(u.tar, 0o644)
+	return u
+}
+
+// berth runs the user's berth with a login's environment.
+func (u *rootlessUser) berth(t *testing.T, args ...string) result {
+	t.Helper()
+	cmd := exec.Command("setpriv", append([]string{"--reuid", strconv.Itoa(u.uid), "--regid", strconv.Itoa(u.gid), "--clear-groups",
+		"env", "-i", "HOME=" + u.home, "XDG_RUNTIME_DIR=" + u.runDir, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", u.bin}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run berth as %s: %v", u.name, err)
+	}
+	return r
+}
+
+func (u *rootlessUser) must(t *testing.T, args ...string) string {
+	t.Helper()
+	r := u.berth(t, args...)
+	if r.code != 0 {
+		t.Fatalf("berth %v as %s: exit %d: %s", args, u.name, r.code, r.stderr)
+	}
+	return r.stdout
+}
+
+// stopPause ends the user's namespace holder, which berth started for
+// the user's commands (and every monitor with it is gone by now).
+func (u *rootlessUser) stopPause(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(u.runDir, "berth", "rootless", "pause.pid"))
+	if err != nil {
+		return
+	}
+	pid, _ := strconv.Atoi(strings.Fields(string(b) + " 0")[0])
+	if pid <= 0 {
+		return
+	}
+	if st, err := os.Stat("/proc/" + strconv.Itoa(pid)); err != nil || st.Sys().(*syscall.Stat_t).Uid != uint32(u.uid) {
+		return // gone, or not the user's any more
+	}
+	unix.Kill(pid, unix.SIGKILL) // the holder berth started for this test's user
+	for i := 0; i < 200; i++ {
+		if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err != nil || strings.Contains(string(b), ") Z ") {
+			return // gone, or a zombie that init reaps
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Errorf("the pause process %d stays", pid)
+}
+
+// An unprivileged user with a subordinate range runs containers: root
+// inside is the user's uid outside, the range maps the others, layers
+// keep their owners (as the range maps them), and run -d, exec, logs,
+// cp, stop, rm and rmi work; a limit that cannot be enforced is refused;
+// nothing is left in the user's stores after rm and rmi.
+func TestRootlessRun(t *testing.T) {
+	u := newRootlessUser(t, 400000)
+	if r := u.berth(t, "import", u.tar, "bb"); r.code != 0 || strings.Contains(r.stderr, "warning") {
+		t.Fatalf("import: %d %s", r.code, r.stderr)
+	}
+	out := u.must(t, "run", "--rm", "--network", "none", "bb", "sh", "-c", "id -u; cat /proc/self/uid_map; echo x > /tmp/f; stat -c %u /tmp/f")
+	want := "0\n0 " + strconv.Itoa(u.uid) + " 1\n1 400000 65536\n0\n"
+	if got := strings.Join(strings.Fields(strings.ReplaceAll(out, "\n", " \n ")), " "); got != strings.Join(strings.Fields(strings.ReplaceAll(want, "\n", " \n ")), " ") {
+		t.Fatalf("inside: %q, want %q", out, want)
+	}
+	// Unpacked as the namespace's root: the image's root-owned files
+	// belong to the user on the host.
+	snaps, _ := filepath.Glob(filepath.Join(u.home, ".local", "share", "berth", "snapshots", "*", "fs", "bin", "busybox"))
+	if len(snaps) != 1 {
+		t.Fatalf("the layer's busybox: %v", snaps)
+	}
+	if st, err := os.Stat(snaps[0]); err != nil || st.Sys().(*syscall.Stat_t).Uid != uint32(u.uid) {
+		t.Fatalf("a root-owned file of the layer on the host: %v %+v", err, st)
+	}
+	u.must(t, "run", "-d", "--name", "s", "--network", "none", "bb", "sh", "-c", "echo started; exec sleep 100")
+	if got := u.must(t, "exec", "s", "sh", "-c", "id -u; touch /tmp/app; chown 1000:1000 /tmp/app; stat -c %u /tmp/app"); got != "0\n1000\n" {
+		t.Fatalf("exec: %q", got)
+	}
+	// uid 1000 inside is the range's 999th id outside.
+	if got := u.must(t, "inspect", "-f", "{{.State.Pid}}", "s"); got != "" {
+		pid := strings.TrimSpace(got)
+		st, err := os.Stat("/proc/" + pid + "/root/tmp/app")
+		if err != nil || st.Sys().(*syscall.Stat_t).Uid != 400000+999 {
+			t.Fatalf("uid 1000's file on the host: %v %+v", err, st)
+		}
+	}
+	if got := u.must(t, "logs", "s"); got != "started\n" {
+		t.Fatalf("logs: %q", got)
+	}
+	in := filepath.Join(u.home, "in")
+	os.WriteFile(in, []byte("copied\n"), 0o644)
+	u.must(t, "cp", in, "s:/tmp/in")
+	u.must(t, "cp", "s:/tmp/in", filepath.Join(u.home, "back"))
+	if b, _ := os.ReadFile(filepath.Join(u.home, "back")); string(b) != "copied\n" {
+		t.Fatalf("cp back: %q", b)
+	}
+	if r := u.berth(t, "run", "--rm", "--network", "none", "-m", "64m", "bb", "true"); r.code == 0 || !strings.Contains(r.stderr, "no cgroup is delegated") {
+		t.Fatalf("--memory without a cgroup: %d %q", r.code, r.stderr)
+	}
+	if got := u.must(t, "info", "--format", "{{.SecurityOptions}} {{.CgroupDriver}} {{.DockerRootDir}}"); !strings.Contains(got, "name=rootless") ||
+		!strings.Contains(got, " none "+filepath.Join(u.home, ".local", "share", "berth")) {
+		t.Fatalf("info: %q", got)
+	}
+	u.must(t, "stop", "-t", "0", "s")
+	u.must(t, "rm", "s")
+	u.must(t, "rmi", "bb")
+	store := filepath.Join(u.home, ".local", "share", "berth")
+	for _, d := range []string{"containers", "snapshots"} {
+		ents, _ := os.ReadDir(filepath.Join(store, d))
+		for _, e := range ents {
+			if e.Name() != "names" {
+				t.Errorf("left in %s: %s", d, e.Name())
+			}
+		}
+	}
+	if blobs, _ := os.ReadDir(filepath.Join(store, "image", "blobs", "sha256")); len(blobs) != 0 {
+		t.Errorf("%d blobs left", len(blobs))
+	}
+}
+
+// A user without a subordinate range gets the single mapping (root
+// inside is the user), with a one-line warning when berth starts its
+// namespaces.
+func TestRootlessWithoutASubordinateRange(t *testing.T) {
+	u := newRootlessUser(t, 0)
+	r := u.berth(t, "import", u.tar, "bb")
+	if r.code != 0 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "warning: no subordinate ids for "+u.name) {
+		t.Fatalf("first command: %d %q", r.code, r.stderr)
+	}
+	if r := u.berth(t, "images", "-q"); r.stderr != "" {
+		t.Fatalf("the warning comes again: %q", r.stderr)
+	}
+	out := u.must(t, "run", "--rm", "--network", "none", "bb", "cat", "/proc/self/uid_map")
+	if got := strings.Fields(out); strings.Join(got, " ") != "0 "+strconv.Itoa(u.uid)+" 1" {
+		t.Fatalf("uid_map: %q", out)
+	}
+	u.must(t, "rmi", "bb")
+}
