@@ -14,6 +14,8 @@ import (
 	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/network"
 	"github.com/berth-project/berth/internal/network/dns"
+	"github.com/berth-project/berth/internal/network/usermode"
+	"github.com/berth-project/berth/internal/rootless"
 )
 
 // DefaultRoot is the storage root whose kernel objects get the plain
@@ -142,6 +144,9 @@ func (e *Engine) networkPlan(c *container.Container, linkHosts []string) (*monit
 	p := &monitor.NetworkPlan{Root: e.networks.Root, Isolated: e.networks.Isolated,
 		Request: network.Request{Container: c.ID, Name: c.Name, Ports: ports},
 		Etc:     etcConfig(c), EtcDir: filepath.Join(e.containers.Dir(c.ID), "etc")}
+	if rootless.Active() {
+		return userModePlan(c, p)
+	}
 	p.Etc.ExtraHosts = append(slices.Clip(p.Etc.ExtraHosts), linkHosts...)
 	for _, a := range c.Host.Networks {
 		at := network.Attachment{Network: a.Name, Aliases: a.Aliases, Links: a.Links, GwPriority: a.GwPriority}
@@ -258,4 +263,29 @@ func (e *Engine) disconnectNetwork(c *container.Container, ref string) error {
 		return nil
 	})
 	return err
+}
+
+// userModePlan is a rootless container's network: the user-mode one
+// (internal/network/usermode) for the default network, which needs root
+// as a bridge, with its ports forwarded from the host's namespace.
+// User-defined networks need root.
+func userModePlan(c *container.Container, p *monitor.NetworkPlan) (*monitor.NetworkPlan, error) {
+	for _, a := range c.Host.Networks {
+		if a.Name != network.DefaultName {
+			return nil, invalid(fmt.Errorf("network %s: rootless berth has the default network (user-mode), none and host; user-defined networks need root", a.Name))
+		}
+	}
+	um := &monitor.UserModePlan{}
+	for _, ps := range p.Request.Ports {
+		um.Ports = append(um.Ports, usermode.Port{HostIP: ps.HostIP, HostPort: ps.HostPort, ContainerPort: ps.ContainerPort, Proto: ps.Proto})
+	}
+	if err := usermode.Check(); err != nil {
+		return nil, invalid(err)
+	}
+	if err := usermode.CheckPorts(um.Ports); err != nil {
+		return nil, invalid(err)
+	}
+	p.Request = network.Request{Container: c.ID, Name: c.Name}
+	p.UserMode = um
+	return p, nil
 }

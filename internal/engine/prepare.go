@@ -12,6 +12,7 @@ import (
 
 	"github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/network"
+	"github.com/berth-project/berth/internal/rootless"
 )
 
 // unmounter undoes the mount of a container's rootfs at merged.
@@ -21,10 +22,14 @@ func unmounter(merged string) func() {
 }
 
 // canIdle: a container on a user-defined network has its name server
-// in its monitor, which the idle stage does not carry.
+// in its monitor, which the idle stage does not carry; so does a
+// rootless one its user-mode network.
 func canIdle(c *container.Container) bool {
 	if !c.Host.OwnNetworkNamespace() {
 		return true
+	}
+	if rootless.Active() {
+		return false // its user-mode network and port forwarder live in the monitor
 	}
 	return !slices.ContainsFunc(c.Host.Networks, func(a container.NetworkAttachment) bool { return a.Name != network.DefaultName })
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/berth-project/berth/internal/network"
 	"github.com/berth-project/berth/internal/network/dns"
+	"github.com/berth-project/berth/internal/network/usermode"
 )
 
 // NetworkPlan is how the monitor puts a created container on its
@@ -23,6 +24,15 @@ type NetworkPlan struct {
 	EtcDir string `json:"etcDir"`
 	// Upstreams are the name server's, for names it does not know.
 	Upstreams []string `json:"upstreams,omitempty"`
+	// UserMode, for a rootless container on the default network, is its
+	// user-mode network instead of a bridge: the ports it publishes.
+	UserMode *UserModePlan `json:"userMode,omitempty"`
+}
+
+// UserModePlan is a rootless container's user-mode network.
+type UserModePlan struct {
+	Ports []usermode.Port `json:"ports,omitempty"`
+	MTU   int             `json:"mtu,omitempty"`
 }
 
 func (p *NetworkPlan) manager() *network.Manager {
@@ -34,6 +44,9 @@ func (p *NetworkPlan) manager() *network.Manager {
 // its names at 127.0.0.11 from this process. The function it returns
 // undoes it all once the container has exited.
 func (p *NetworkPlan) connect(pid int) (func(), error) {
+	if p.UserMode != nil {
+		return p.connectUserMode(pid)
+	}
 	m := p.manager()
 	req := p.Request
 	req.NsPath = "/proc/" + strconv.Itoa(pid) + "/ns/net"
@@ -70,4 +83,25 @@ func (p *NetworkPlan) disconnect() {
 	m := p.manager()
 	_ = m.Disconnect(p.Request.Container)
 	_ = m.DeleteVeths(p.Request.Container)
+}
+
+// connectUserMode starts the container's user-mode network and writes
+// its /etc files with slirp4netns's addresses: its own for its name, the
+// gateway for host-gateway, and slirp4netns's name server unless --dns
+// names others.
+func (p *NetworkPlan) connectUserMode(pid int) (func(), error) {
+	n, err := usermode.Start(pid, "/proc/"+strconv.Itoa(pid)+"/ns/net", p.UserMode.MTU, p.UserMode.Ports)
+	if err != nil {
+		return nil, err
+	}
+	cfg := p.Etc
+	cfg.Endpoints = []network.Endpoint{{Addr: usermode.Addr, Gateway: usermode.Gateway, IfName: "eth0", Network: network.DefaultName}}
+	if len(cfg.DNS) == 0 {
+		cfg.DNS = []string{usermode.NameServer.String()}
+	}
+	if err := network.WriteEtc(p.EtcDir, cfg); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n.Close, nil
 }

@@ -179,14 +179,20 @@ func findLeaks() []string {
 	procs, _ := os.ReadDir("/proc")
 	for _, p := range procs {
 		root, err := os.Readlink(filepath.Join("/proc", p.Name(), "root"))
-		if err == nil && (strings.HasPrefix(root, suiteDir) || strings.HasPrefix(root, *busybox)) {
+		if err == nil && (strings.HasPrefix(root, suiteDir) || strings.HasPrefix(root, *busybox) || strings.HasPrefix(root, "/tmp/berth-rootless-")) {
 			leaks = append(leaks, "process "+p.Name()+" rooted at "+root)
 		}
 	}
 	for _, p := range procs {
 		cmdline, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
-		if strings.HasPrefix(string(cmdline), "berth:[monitor]") {
+		exe, _ := os.Readlink(filepath.Join("/proc", p.Name(), "exe"))
+		switch {
+		case strings.HasPrefix(string(cmdline), "berth:[monitor]"):
 			leaks = append(leaks, "monitor process "+p.Name())
+		case strings.HasPrefix(string(cmdline), "slirp4netns\x00"):
+			leaks = append(leaks, "slirp4netns process "+p.Name())
+		case strings.HasPrefix(exe, "/tmp/berth-rootless-"):
+			leaks = append(leaks, "rootless test user's process "+p.Name()+": "+strings.ReplaceAll(string(cmdline), "\x00", " "))
 		}
 	}
 	if dirs, _ := filepath.Glob("/sys/fs/cgroup/*/berth/[0-9a-f]*"); len(dirs) > 0 {

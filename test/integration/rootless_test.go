@@ -233,3 +233,52 @@ func TestRootlessWithoutASubordinateRange(t *testing.T) {
 	}
 	u.must(t, "rmi", "bb")
 }
+
+// A rootless container on the default network gets a user-mode network
+// (slirp4netns: eth0 10.0.2.100, MTU 65520, slirp4netns's name server),
+// and a published port is served from the host by berth's forwarder; a
+// port below the unprivileged start is refused in one line, and
+// user-defined networks say they need root.
+func TestRootlessNetwork(t *testing.T) {
+	tun, err := os.Stat("/dev/net/tun")
+	if err != nil {
+		t.Fatalf("/dev/net/tun: %v", err)
+	}
+	if tun.Mode().Perm() != 0o666 {
+		// As Debian has it; this machine's is 0600.
+		os.Chmod("/dev/net/tun", 0o666)
+		t.Cleanup(func() { os.Chmod("/dev/net/tun", tun.Mode().Perm()) })
+	}
+	u := newRootlessUser(t, 470000)
+	u.must(t, "import", u.tar, "bb")
+	out := u.must(t, "run", "--rm", "bb", "sh", "-c", "ip -o -4 addr show eth0 | grep -o 'inet [0-9./]*'; cat /sys/class/net/eth0/mtu; grep nameserver /etc/resolv.conf; ip route | grep default")
+	if !strings.Contains(out, "inet 10.0.2.100/24\n65520\nnameserver 10.0.2.3\ndefault via 10.0.2.2") {
+		t.Fatalf("the user-mode network: %q", out)
+	}
+	port := freePort(t)
+	u.must(t, "run", "-d", "--name", "web", "-p", "127.0.0.1:"+strconv.Itoa(port)+":80", "bb", "sh", "-c",
+		"mkdir /www && echo rootless-web > /www/index.html && exec httpd -f -p 80 -h /www")
+	var got string
+	waitFor(t, func() bool { got, _ = httpGet("http://127.0.0.1:" + strconv.Itoa(port) + "/"); return got != "" })
+	if got != "rootless-web\n" {
+		t.Fatalf("the published port serves %q", got)
+	}
+	if r := u.berth(t, "run", "--rm", "-p", "80:80", "bb", "true"); r.code == 0 || !strings.Contains(r.stderr, "ip_unprivileged_port_start") {
+		t.Fatalf("a privileged port: %d %q", r.code, r.stderr)
+	}
+	if r := u.berth(t, "run", "--rm", "-p", strconv.Itoa(port)+":80", "bb", "true"); r.code == 0 || !strings.Contains(r.stderr, "already allocated") {
+		t.Fatalf("a port in use: %d %q", r.code, r.stderr)
+	}
+	if r := u.berth(t, "network", "create", "front"); r.code == 0 {
+		r := u.berth(t, "run", "--rm", "--network", "front", "bb", "true")
+		u.berth(t, "network", "rm", "front")
+		if r.code == 0 || !strings.Contains(r.stderr, "need root") {
+			t.Fatalf("a user-defined network: %d %q", r.code, r.stderr)
+		}
+	}
+	u.must(t, "rm", "-f", "web")
+	if _, err := httpGet("http://127.0.0.1:" + strconv.Itoa(port) + "/"); err == nil {
+		t.Fatal("the port is still served after rm")
+	}
+	u.must(t, "rmi", "bb")
+}
