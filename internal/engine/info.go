@@ -96,5 +96,5 @@ func (e *Engine) rootlessInfo(in *mobysystem.Info) {
 		in.Warnings = append(in.Warnings, "rootless: no cgroup is delegated to this user: containers run without one, and resource limits are refused")
 	}
 	in.Warnings = append(in.Warnings, "rootless: storage is native overlayfs in the user namespace (its ids mapped by newuidmap from /etc/subuid)",
-		"rootless: networks are none and host; the default bridge needs root")
+		"rootless: the default network is user-mode (slirp4netns, ports forwarded by berth); none and host work; user-defined networks need root")
 }

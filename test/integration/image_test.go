@@ -124,6 +124,7 @@ type tarEntry struct {
 	name, body, link string
 	typ              byte
 	mode             int64
+	uid              int
 }
 
 // layerOf makes a gzip layer of tar entries.
@@ -132,7 +133,7 @@ func layerOf(t *testing.T, entries ...tarEntry) v1.Layer {
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
 	for _, e := range entries {
-		h := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.link, Mode: e.mode, Size: int64(len(e.body))}
+		h := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.link, Mode: e.mode, Size: int64(len(e.body)), Uid: e.uid, Gid: e.uid}
 		if h.Mode == 0 {
 			h.Mode = 0o644
 			if e.typ == tar.TypeDir {

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"archive/tar"
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 )
 
@@ -169,6 +171,18 @@ func TestRootlessRun(t *testing.T) {
 	if st, err := os.Stat(snaps[0]); err != nil || st.Sys().(*syscall.Stat_t).Uid != uint32(u.uid) {
 		t.Fatalf("a root-owned file of the layer on the host: %v %+v", err, st)
 	}
+	// A pull from the loopback registry, unpacked with the image's owners.
+	reg := startRegistry(t, nil)
+	pushImage(t, reg+"/owned:1", imageOf(t, hostArch(), v1.Config{}, layerOf(t, tarEntry{name: "owned", typ: tar.TypeReg, body: "x", uid: 1234})))
+	u.must(t, "pull", reg+"/owned:1")
+	owned, _ := filepath.Glob(filepath.Join(u.home, ".local", "share", "berth", "snapshots", "*", "fs", "owned"))
+	if len(owned) != 1 {
+		t.Fatalf("the pulled layer: %v", owned)
+	}
+	if st, err := os.Stat(owned[0]); err != nil || st.Sys().(*syscall.Stat_t).Uid != 400000+1233 {
+		t.Fatalf("uid 1234 of the layer on the host: %v %+v", err, st)
+	}
+	u.must(t, "rmi", reg+"/owned:1")
 	u.must(t, "run", "-d", "--name", "s", "--network", "none", "bb", "sh", "-c", "echo started; exec sleep 100")
 	if got := u.must(t, "exec", "s", "sh", "-c", "id -u; touch /tmp/app; chown 1000:1000 /tmp/app; stat -c %u /tmp/app"); got != "0\n1000\n" {
 		t.Fatalf("exec: %q", got)
@@ -240,15 +254,7 @@ func TestRootlessWithoutASubordinateRange(t *testing.T) {
 // port below the unprivileged start is refused in one line, and
 // user-defined networks say they need root.
 func TestRootlessNetwork(t *testing.T) {
-	tun, err := os.Stat("/dev/net/tun")
-	if err != nil {
-		t.Fatalf("/dev/net/tun: %v", err)
-	}
-	if tun.Mode().Perm() != 0o666 {
-		// As Debian has it; this machine's is 0600.
-		os.Chmod("/dev/net/tun", 0o666)
-		t.Cleanup(func() { os.Chmod("/dev/net/tun", tun.Mode().Perm()) })
-	}
+	usersTun(t)
 	u := newRootlessUser(t, 470000)
 	u.must(t, "import", u.tar, "bb")
 	out := u.must(t, "run", "--rm", "bb", "sh", "-c", "ip -o -4 addr show eth0 | grep -o 'inet [0-9./]*'; cat /sys/class/net/eth0/mtu; grep nameserver /etc/resolv.conf; ip route | grep default")
@@ -281,4 +287,60 @@ func TestRootlessNetwork(t *testing.T) {
 		t.Fatal("the port is still served after rm")
 	}
 	u.must(t, "rmi", "bb")
+}
+
+// usersTun makes /dev/net/tun usable by users for the test, as Debian
+// has it (0666); this machine's is 0600.
+func usersTun(t *testing.T) {
+	tun, err := os.Stat("/dev/net/tun")
+	if err != nil {
+		t.Fatalf("/dev/net/tun: %v", err)
+	}
+	if tun.Mode().Perm() != 0o666 {
+		os.Chmod("/dev/net/tun", 0o666)
+		t.Cleanup(func() { os.Chmod("/dev/net/tun", tun.Mode().Perm()) })
+	}
+}
+
+// Rootless, berth build runs RUN steps in the user namespace (as its
+// root, on the user-mode network), and berth serve listens on
+// $XDG_RUNTIME_DIR/berth/docker.sock for the docker CLI.
+func TestRootlessBuildAndServe(t *testing.T) {
+	requireDockerCLI(t)
+	usersTun(t)
+	u := newRootlessUser(t, 540000)
+	u.must(t, "import", u.tar, "bb")
+	ctx := filepath.Join(u.home, "ctx")
+	os.Mkdir(ctx, 0o755)
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM bb\nRUN echo built > /built && id -u > /who && chown 1000 /who\nCMD [\"cat\", \"/built\"]\n"), 0o644)
+	u.must(t, "build", "-t", "app", ctx)
+	if got := u.must(t, "run", "--rm", "--network", "none", "app", "sh", "-c", "cat /built /who; stat -c %u /who"); got != "built\n0\n1000\n" {
+		t.Fatalf("the built image: %q", got)
+	}
+	sock := filepath.Join(u.runDir, "berth", "docker.sock")
+	serve := exec.Command("setpriv", "--reuid", strconv.Itoa(u.uid), "--regid", strconv.Itoa(u.gid), "--clear-groups",
+		"env", "-i", "HOME="+u.home, "XDG_RUNTIME_DIR="+u.runDir, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", u.bin, "serve")
+	var logs bytes.Buffer
+	serve.Stdout, serve.Stderr = &logs, &logs
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			serve.Process.Signal(unix.SIGTERM) // the server this test started
+			serve.Wait()
+		}
+	}
+	defer stop()
+	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil })
+	if got := mustDocker(t, sock, "run", "--rm", "--network", "none", "app"); got != "built\n" {
+		t.Fatalf("docker run through the rootless server: %q (server: %s)", got, logs.String())
+	}
+	if got := mustDocker(t, sock, "info", "--format", "{{.SecurityOptions}}"); !strings.Contains(got, "name=rootless") {
+		t.Fatalf("docker info: %q", got)
+	}
+	stop()
+	u.must(t, "rmi", "app", "bb")
 }
