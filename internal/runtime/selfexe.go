@@ -41,6 +41,9 @@ func selfExe() (string, *os.File, error) {
 func readOnlyClone() (*os.File, error) {
 	fd, err := unix.OpenTree(unix.AT_FDCWD, "/proc/self/exe", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {
+		fd, err = cloneByPath()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("open_tree self exe: %w", err)
 	}
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOSUID}
@@ -49,6 +52,27 @@ func readOnlyClone() (*os.File, error) {
 		return nil, fmt.Errorf("make self exe read-only: %w", err)
 	}
 	return os.NewFile(uintptr(fd), "self-exe"), nil
+}
+
+// cloneByPath clones the binary's mount through its path: rootless, the
+// binary was started before berth joined its mount namespace, so
+// /proc/self/exe names a mount of the host's namespace, which may not
+// be cloned from this one; its path names this namespace's copy (locked
+// to its submounts there, so only a recursive clone may be taken). The
+// path counts only while it still names the running binary.
+func cloneByPath() (int, error) {
+	path, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return -1, err
+	}
+	var self, named unix.Stat_t
+	if err := unix.Stat("/proc/self/exe", &self); err != nil {
+		return -1, err
+	}
+	if err := unix.Stat(path, &named); err != nil || named.Dev != self.Dev || named.Ino != self.Ino {
+		return -1, unix.ESTALE // replaced since it started: only the copy is the running binary
+	}
+	return unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
 }
 
 func sealedCopy() (*os.File, error) {
