@@ -67,7 +67,7 @@ install: build
 demo: deps build fixture
 	@scripts/demo.sh $(BIN)/berth $(FIXTURE)/rootfs
 
-BENCH_PEERS := runc crun podman hyperfine skopeo docker.io
+BENCH_PEERS := runc crun podman hyperfine skopeo docker.io iperf3
 
 # Installs the peers, then runs every scenario for berth and each peer,
 # interleaved, and prints one table (bench/README.md). Never fails the build.

@@ -41,8 +41,10 @@ type env struct {
 	// parent cgroups and /run/containerd that were there before it.
 	preexisting map[string]bool
 	errFiles    []*os.File
-	pull        *pullImage // the pull scenario's registry, once started
-	api         apiServers // the API rows' servers, once started
+	pull        *pullImage   // the pull scenario's registry, once started
+	api         apiServers   // the API rows' servers, once started
+	rl          *rootlessEnv // the rootless rows' user, once made
+	rlUser      string       // its name, as soon as it exists
 }
 
 func setup() (*env, error) {
@@ -357,6 +359,7 @@ func lastLine(path string) string {
 }
 
 func (e *env) teardown() {
+	e.teardownRootless()
 	if e.engine != nil {
 		out, _ := execOutput(append(append([]string(nil), e.engine...), "ps", "-a", "-q")...)
 		for _, id := range strings.Fields(out) {

@@ -69,6 +69,7 @@ func main() {
 		}
 		results = append(results, res)
 	}
+	env.rootlessRatios(results)
 	report(results, env)
 }
 

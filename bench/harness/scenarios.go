@@ -144,6 +144,12 @@ func scenarios(e *env) []scenario {
 				}
 				return e.netSetupOp()
 			}},
+		{id: "rootless-run", title: "engine, rootless: run --rm --network none IMAGE /bin/true", unit: "ms",
+			op: func(p string) (*op, string) { return e.rootlessRunOp(p) }},
+		{id: "port-tcp", title: "TCP host → container through a published port, rootful (iperf3)", unit: "Gbit/s",
+			values: func(p string) (string, string) { return e.rootfulThroughput(p) }},
+		{id: "rootless-port-tcp", title: "TCP host → container through a published port, rootless (iperf3; podman: slirp4netns)", unit: "Gbit/s",
+			values: func(p string) (string, string) { return e.rootlessThroughput(p) }},
 		{id: "create", title: "create (until the container waits for start)", unit: "ms",
 			op: func(p string) (*op, string) { return e.createStartOp(p, false) }},
 		{id: "start", title: "start of a created container", unit: "ms",
