@@ -23,7 +23,9 @@ import (
 type rootlessEnv struct {
 	name, base, home, run string
 	uid, gid              int
-	berth, podman         []string // argv prefixes run as the user
+	berth, podman         []string // argv prefixes run as the user (setpriv, for the untimed steps)
+	berthBin              string
+	env                   []string // the user's environment, for the timed runs
 	podmanErr             error
 	tunMode               os.FileMode // /dev/net/tun's mode before the harness changed it
 }
@@ -97,6 +99,7 @@ func (e *env) setupRootless() (*rootlessEnv, error) {
 	as := []string{"setpriv", "--reuid", u.Uid, "--regid", u.Gid, "--clear-groups", "env", "-i", "HOME=" + r.home,
 		"XDG_RUNTIME_DIR=" + r.run, "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	r.berth = append(append([]string(nil), as...), bin)
+	r.berthBin, r.env = bin, as[len(as)-3:]
 	if out, err := exec.Command(r.berth[0], append(r.berth[1:], "import", userTar, image)...).CombinedOutput(); err != nil {
 		return r, fmt.Errorf("rootless berth import: %v: %s", err, out)
 	}
@@ -164,16 +167,37 @@ func (e *env) rootlessRunOp(p string) (*op, string) {
 	if err != nil {
 		return nil, oneLine(err)
 	}
-	a := append([]string(nil), r.berth...)
+	// Timed as the user's own processes (the credentials set at fork),
+	// with no setpriv or env in between: what a user's shell starts.
+	a := []string{r.berthBin, "run", "--rm", "--network", "none", image, "/bin/true"}
 	if p == "podman" {
 		if r.podmanErr != nil {
 			return nil, oneLine(r.podmanErr)
 		}
-		a = append(append([]string(nil), r.podman...), "run", "--rm", "--network", "none", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096", image, "/bin/true")
-	} else {
-		a = append(a, "run", "--rm", "--network", "none", image, "/bin/true")
+		a = append(append([]string{findBin("podman")}, r.podman[len(r.podman)-6:]...), "run", "--rm", "--network", "none",
+			"--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096", image, "/bin/true")
 	}
-	return &op{once: func(int) (time.Duration, error) { return e.timed("", a...) }}, ""
+	return &op{once: func(int) (time.Duration, error) { return e.timedAs(r, a...) }}, ""
+}
+
+// timedAs is timed for a command of the rootless user.
+func (e *env) timedAs(r *rootlessEnv, argv ...string) (time.Duration, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = r.env
+	cmd.Dir = r.home
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(r.uid), Gid: uint32(r.gid), Groups: []uint32{}}}
+	out := e.errFile()
+	defer e.returnErrFile(out)
+	_ = out.Chmod(0o666) // the user writes its output there
+	cmd.Stdout, cmd.Stderr = out, out
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		msg, _ := os.ReadFile(out.Name())
+		return d, fmt.Errorf("%s: %v: %s", filepath.Base(argv[0]), err, strings.TrimSpace(string(msg)))
+	}
+	return d, nil
 }
 
 // iperfMounts give a busybox container Debian's iperf3 and its
