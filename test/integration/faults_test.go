@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -228,4 +229,41 @@ func TestEngineCpThroughTheContainersMounts(t *testing.T) {
 	}
 	mustEngine(t, root, "rm", "-v", "m")
 	mustEngine(t, root, "volume", "rm", "cpvol")
+}
+
+// A container with Docker's default CAP_NET_RAW that sends a SYN from
+// its own address to 127.0.0.1:PORT through the gateway's MAC gets no
+// answer from a host service bound to 127.0.0.1 (CVE-2020-8558), while a
+// port published on 127.0.0.1 still serves the host.
+func TestContainerCannotReachHostLoopback(t *testing.T) {
+	root := engineWithBusybox(t)
+	probe := probeBinary(t)
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("secret\n"))
+			c.Close()
+		}
+	}()
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	if got := mustEngine(t, root, "run", "--rm", "-v", probe+":/probe:ro", "busybox:it", "/probe", "localnet", port); got != "no answer\n" {
+		t.Fatalf("the raw SYN to the host's 127.0.0.1:%s: %q", port, got)
+	}
+	pub := freePort(t)
+	mustEngine(t, root, "run", "-d", "--name", "pub", "-p", fmt.Sprintf("127.0.0.1:%d:80", pub), "busybox:it", "sh", "-c",
+		"mkdir /www && echo published > /www/index.html && exec httpd -f -p 80 -h /www")
+	var got string
+	waitFor(t, func() bool { got, _ = httpGet(fmt.Sprintf("http://127.0.0.1:%d/", pub)); return got != "" })
+	if got != "published\n" {
+		t.Fatalf("a port published on 127.0.0.1 serves %q", got)
+	}
+	mustEngine(t, root, "rm", "-f", "pub")
 }

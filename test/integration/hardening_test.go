@@ -18,6 +18,17 @@ import (
 // program at /probe.
 func probeRootfs(t *testing.T) string {
 	t.Helper()
+	bin := probeBinary(t)
+	rootfs := writableRootfs(t)
+	if out, err := exec.Command("cp", bin, filepath.Join(rootfs, "probe")).CombinedOutput(); err != nil {
+		t.Fatalf("copy probe: %v: %s", err, out)
+	}
+	return rootfs
+}
+
+// probeBinary builds the static probe program once per suite.
+func probeBinary(t *testing.T) string {
+	t.Helper()
 	bin := filepath.Join(suiteDir, "probe")
 	if _, err := os.Stat(bin); err != nil {
 		cmd := exec.Command("go", "build", "-o", bin, "./testdata/probe")
@@ -26,11 +37,7 @@ func probeRootfs(t *testing.T) string {
 			t.Fatalf("build probe: %v: %s", err, out)
 		}
 	}
-	rootfs := writableRootfs(t)
-	if out, err := exec.Command("cp", bin, filepath.Join(rootfs, "probe")).CombinedOutput(); err != nil {
-		t.Fatalf("copy probe: %v: %s", err, out)
-	}
-	return rootfs
+	return bin
 }
 
 // withDefaults gives a bundle the engine's defaults: Docker's

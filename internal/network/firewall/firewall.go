@@ -42,7 +42,7 @@ type Port struct {
 }
 
 const (
-	chainPre, chainOut, chainPorts, chainPost, chainFwd = "prerouting", "output", "ports", "postrouting", "forward"
+	chainPre, chainOut, chainPorts, chainPost, chainFwd, chainIn = "prerouting", "output", "ports", "postrouting", "forward", "input"
 )
 
 // Available reports, in one line, why nftables cannot be used here.
@@ -82,6 +82,7 @@ func (f Firewall) ensure(c *nftables.Conn) map[string]*nftables.Chain {
 		chainPorts: c.AddChain(&nftables.Chain{Name: chainPorts, Table: t}),
 		chainPost:  c.AddChain(&nftables.Chain{Name: chainPost, Table: t, Type: nftables.ChainTypeNAT, Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource}),
 		chainFwd:   c.AddChain(&nftables.Chain{Name: chainFwd, Table: t, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &accept}),
+		chainIn:    c.AddChain(&nftables.Chain{Name: chainIn, Table: t, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Policy: &accept}),
 	}
 	return chains
 }
@@ -143,6 +144,14 @@ func (f Firewall) AddNetwork(n Network) error {
 			ctBits(expr.CtKeySTATE, expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED, false), ctBits(expr.CtKeySTATUS, ipsDstNAT, false), verdict(expr.VerdictDrop))...)
 		add(chainFwd, cat(ifname(unix.NFT_META_IIFNAME, expr.CmpOpEq, n.Bridge), verdict(expr.VerdictAccept))...)
 	}
+	// The bridges have route_localnet (for ports published on
+	// 127.0.0.1), which also lets a container with CAP_NET_RAW send a
+	// packet to the host's 127.0.0.1 through the gateway's MAC and reach
+	// services bound there (CVE-2020-8558). Only replies (of connections
+	// the host's loopback made to a published port) may come that way,
+	// as kube-proxy's rule has it.
+	add(chainIn, cat(ifname(unix.NFT_META_IIFNAME, expr.CmpOpEq, n.Bridge), daddrIn(netip.MustParsePrefix("127.0.0.0/8")),
+		ctBits(expr.CtKeySTATE, expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED, false), verdict(expr.VerdictDrop))...)
 	// Back onto the bridge after DNAT, from a container of the network
 	// (hairpin) or from the host's loopback: the reply must come back
 	// through us, so the source becomes the gateway. Other clients keep
@@ -295,13 +304,18 @@ func ifname(key expr.MetaKey, op expr.CmpOp, name string) []expr.Any {
 	return []expr.Any{&expr.Meta{Key: key, Register: 1}, &expr.Cmp{Op: op, Register: 1, Data: b}}
 }
 
-func saddrIn(p netip.Prefix) []expr.Any {
+func saddrIn(p netip.Prefix) []expr.Any { return addrIn(12, p) }
+
+func daddrIn(p netip.Prefix) []expr.Any { return addrIn(16, p) }
+
+// addrIn matches the IPv4 address at offset in the header against p.
+func addrIn(offset uint32, p netip.Prefix) []expr.Any {
 	mask := make([]byte, 4)
 	for i := 0; i < p.Bits(); i++ {
 		mask[i/8] |= 0x80 >> (i % 8)
 	}
 	return []expr.Any{
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: make([]byte, 4)},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: p.Masked().Addr().AsSlice()},
 	}
