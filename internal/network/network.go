@@ -577,8 +577,15 @@ func (m *Manager) connectOne(req Request, a Attachment, index int, defaultRoute 
 	if err != nil {
 		return Endpoint{}, err
 	}
-	if created || !m.Firewall().Exists() {
+	// The marker says the network's rules are this berth's: a network an
+	// older berth made lacks the loopback rule (CVE-2020-8558) until its
+	// rules are made again.
+	marker := filepath.Join(m.netDir(n.ID), "rules-v2")
+	if _, err := os.Stat(marker); created || err != nil || !m.Firewall().Exists() {
 		if err := m.Firewall().AddNetwork(firewall.Network{ID: n.ID, Bridge: n.Bridge, Subnet: n.Subnet, Internal: n.Internal}); err != nil {
+			return Endpoint{}, err
+		}
+		if err := os.WriteFile(marker, nil, 0o600); err != nil {
 			return Endpoint{}, err
 		}
 	}
