@@ -632,6 +632,13 @@ func (s Store) LogPath(c *Container) string {
 
 // Remove deletes a container's record and releases its name.
 func (s Store) Remove(c *Container) error {
+	// The record goes first: a remover killed after it leaves a
+	// directory without container.json, which the next List or Find
+	// collects with its name (see collect).
+	if err := os.Remove(s.path(c.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove container %s: %w", short(c.ID), err)
+	}
+	trace.Phase("cli", "record removed")
 	_ = os.Remove(filepath.Join(s.Root, "containers", "names", c.Name)) // a name link that is not there is already released
 	if err := os.RemoveAll(s.Dir(c.ID)); err != nil {
 		return fmt.Errorf("remove container %s: %w", short(c.ID), err)

@@ -267,3 +267,22 @@ func TestContainerCannotReachHostLoopback(t *testing.T) {
 	}
 	mustEngine(t, root, "rm", "-f", "pub")
 }
+
+// An rm killed once the record is gone leaves a directory that nobody
+// lists and a name: the next command collects both, so ps -a, rm -f
+// and a run of the same name work.
+func TestEngineRmKilledMidWayLeavesNothing(t *testing.T) {
+	root := engineWithBusybox(t)
+	mustEngine(t, root, "run", "-d", "--name", "gone", "--network", "none", "busybox:it", "sleep", "100")
+	killedAt(t, root, "cli", "record removed", nil, "rm", "-f", "gone")
+	if ids := mustEngine(t, root, "ps", "-aq"); ids != "" {
+		t.Fatalf("ps -a after the killed rm: %q", ids)
+	}
+	if r := engine(t, root, "rm", "-f", "gone"); r.code != 0 && !strings.Contains(r.stderr, "No such container") {
+		t.Fatalf("rm -f again: %d %s", r.code, r.stderr)
+	}
+	mustEngine(t, root, "run", "--rm", "--name", "gone", "--network", "none", "busybox:it", "true")
+	if ents, _ := os.ReadDir(filepath.Join(root, "containers")); len(ents) > 1 {
+		t.Fatalf("container records left: %v", ents)
+	}
+}
