@@ -43,6 +43,7 @@ type env struct {
 	errFiles    []*os.File
 	pull        *pullImage   // the pull scenario's registry, once started
 	api         apiServers   // the API rows' servers, once started
+	crunAgent   *agent       // runs crun's commands in its mount namespace (hybrid host)
 	rl          *rootlessEnv // the rootless rows' user, once made
 	rlUser      string       // its name, as soon as it exists
 }
@@ -114,11 +115,19 @@ func (e *env) preparePeer(p string) string {
 			// in a private mount namespace it runs as on a v1 host. A
 			// private tmpfs covers the mount point: crun still writes its
 			// cgroup there, which would otherwise land on the host's
-			// /sys/fs/cgroup tmpfs under the real cgroup2 mount.
-			e.crun = []string{"unshare", "-m", "--propagation", "private", "sh", "-c",
-				`umount /sys/fs/cgroup/unified && mount -t tmpfs -o size=1m none /sys/fs/cgroup/unified && exec "$0" "$@"`, c}
-			cost := e.wrapperCost()
-			e.notes = append(e.notes, fmt.Sprintf("crun refuses this hybrid cgroup host: it runs behind `unshare -m` with the cgroup2 mount hidden; that wrapper alone costs %s (median), included in crun's figures.", fmtMs(cost)))
+			// /sys/fs/cgroup tmpfs under the real cgroup2 mount. One
+			// agent behind the wrapper runs all of crun's commands
+			// (agent.go), so the wrapper is paid once, not per command.
+			wrapper := []string{"unshare", "-m", "--propagation", "private", "sh", "-c",
+				`umount /sys/fs/cgroup/unified && mount -t tmpfs -o size=1m none /sys/fs/cgroup/unified && exec "$0" "$@"`}
+			cost := e.wrapperCost(wrapper)
+			a, err := startAgent(wrapper)
+			if err != nil {
+				return "its agent did not start: " + oneLine(err)
+			}
+			e.crunAgent = a
+			e.crun = []string{agentArg0, c}
+			e.notes = append(e.notes, fmt.Sprintf("crun refuses this hybrid cgroup host: it runs in a private mount namespace with the cgroup2 mount hidden, all its commands through one agent started there once, which times them itself; crun's figures are its own. The `unshare -m` wrapper alone would cost %s (median) per command.", fmtMs(cost)))
 		}
 	case "podman":
 		if findBin("podman") == "" {
@@ -159,10 +168,10 @@ func hybridCgroups() bool {
 		strings.Contains(s, "/sys/fs/cgroup/unified ")
 }
 
-func (e *env) wrapperCost() float64 {
+func (e *env) wrapperCost(wrapper []string) float64 {
 	var samples []float64
 	for i := 0; i < 30; i++ {
-		d, err := e.timed("", append(e.crun[:len(e.crun)-1], "true")...)
+		d, err := e.timed("", append(append([]string(nil), wrapper...), "true")...)
 		if err == nil {
 			samples = append(samples, float64(d)/float64(time.Millisecond))
 		}
@@ -207,9 +216,24 @@ func (e *env) returnErrFile(f *os.File) {
 // process's peak RSS. Output goes to a file, never a pipe: a created
 // container's init inherits it and would hold a pipe open.
 func (e *env) timed(peer string, argv ...string) (time.Duration, error) {
-	cmd := exec.Command(argv[0], argv[1:]...)
 	out := e.errFile()
 	defer e.returnErrFile(out)
+	if argv[0] == agentArg0 {
+		d, rss, err := e.crunAgent.run(argv[1:], out)
+		if err != nil {
+			msg, _ := os.ReadFile(out.Name())
+			return d, fmt.Errorf("%s: %v: %s", filepath.Base(argv[1]), err, strings.TrimSpace(string(msg)))
+		}
+		if peer != "" {
+			e.parMu.Lock()
+			if rss > e.rss[peer] {
+				e.rss[peer] = rss
+			}
+			e.parMu.Unlock()
+		}
+		return d, nil
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = out, out
 	start := time.Now()
 	err := cmd.Run()
@@ -232,9 +256,13 @@ func (e *env) timed(peer string, argv ...string) (time.Duration, error) {
 
 // quiet runs argv untimed and ignores its result (cleanup).
 func (e *env) quiet(argv ...string) {
-	cmd := exec.Command(argv[0], argv[1:]...)
 	out := e.errFile()
 	defer e.returnErrFile(out)
+	if argv[0] == agentArg0 {
+		_, _, _ = e.crunAgent.run(argv[1:], out) // as below: its result does not matter
+		return
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Run()
 }

@@ -34,6 +34,10 @@ var (
 
 func main() {
 	flag.Parse()
+	if *agentFlag {
+		agentMain()
+		return
+	}
 	if *cmpFlag {
 		if flag.NArg() != 2 {
 			fmt.Fprintln(os.Stderr, "usage: harness -compare OLD.json NEW.json")
