@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -250,7 +251,8 @@ func TestRootlessWithoutASubordinateRange(t *testing.T) {
 
 // A rootless container on the default network gets a user-mode network
 // (slirp4netns: eth0 10.0.2.100, MTU 65520, slirp4netns's name server),
-// and a published port is served from the host by berth's forwarder; a
+// and published tcp and udp ports are served from the host by berth's
+// forwarder; a
 // port below the unprivileged start is refused in one line, and
 // user-defined networks say they need root.
 func TestRootlessNetwork(t *testing.T) {
@@ -269,6 +271,39 @@ func TestRootlessNetwork(t *testing.T) {
 	if got != "rootless-web\n" {
 		t.Fatalf("the published port serves %q", got)
 	}
+	// udp: each client's datagrams come back to it.
+	probe := filepath.Join(u.home, "probe")
+	if out, err := exec.Command("cp", probeBinary(t), probe).CombinedOutput(); err != nil {
+		t.Fatalf("cp probe: %v %s", err, out)
+	}
+	os.Chmod(probe, 0o755)
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uport := strconv.Itoa(pc.LocalAddr().(*net.UDPAddr).Port)
+	pc.Close()
+	u.must(t, "run", "-d", "--name", "echo", "-p", "127.0.0.1:"+uport+":7/udp", "-v", probe+":/probe:ro", "bb", "/probe", "udpecho", "7")
+	for _, msg := range []string{"one", "two"} {
+		c, err := net.Dial("udp4", "127.0.0.1:"+uport)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		waitFor(t, func() bool {
+			c.Write([]byte(msg))
+			c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			b := make([]byte, 64)
+			n, _ := c.Read(b)
+			got = string(b[:n])
+			return got != ""
+		})
+		c.Close()
+		if got != msg {
+			t.Fatalf("udp through the published port: sent %q, got %q", msg, got)
+		}
+	}
+	u.must(t, "rm", "-f", "echo")
 	if r := u.berth(t, "run", "--rm", "-p", "80:80", "bb", "true"); r.code == 0 || !strings.Contains(r.stderr, "ip_unprivileged_port_start") {
 		t.Fatalf("a privileged port: %d %q", r.code, r.stderr)
 	}

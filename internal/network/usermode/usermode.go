@@ -3,8 +3,9 @@
 // server 10.0.2.3) and the outside through the user's own sockets, and a
 // port forwarder of berth's own, in the host's namespace, serves the
 // published ports by dialling the container's loopback from a thread in
-// its namespace and splicing the two connections, which is several
-// times faster than slirp4netns's own forwarding.
+// its namespace: tcp connections are spliced, which is several times
+// faster than slirp4netns's own forwarding; udp datagrams go through a
+// socket per client, so that replies reach the client that asked.
 package usermode
 
 import (
@@ -19,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -39,7 +41,7 @@ type Port struct {
 	HostIP        netip.Addr // unspecified: every local address
 	HostPort      uint16
 	ContainerPort uint16
-	Proto         string // tcp
+	Proto         string // tcp or udp
 }
 
 // Net is a container's running user-mode network.
@@ -47,6 +49,7 @@ type Net struct {
 	slirp     *exec.Cmd
 	exit      *os.File // closing it ends slirp4netns
 	listeners []net.Listener
+	packets   []*net.UDPConn
 	dial      chan dialReq
 	done      chan struct{} // closed by Close: the dialer and forwarders stop
 	wg        sync.WaitGroup
@@ -63,8 +66,8 @@ func Check() error {
 	return nil
 }
 
-// CheckPorts refuses what the forwarder cannot publish: UDP, and ports
-// below the host's unprivileged port start.
+// CheckPorts refuses what the forwarder cannot publish: ports below the
+// host's unprivileged port start.
 func CheckPorts(ports []Port) error {
 	start := 1024
 	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start"); err == nil {
@@ -73,8 +76,8 @@ func CheckPorts(ports []Port) error {
 		}
 	}
 	for _, p := range ports {
-		if p.Proto != "tcp" {
-			return fmt.Errorf("publish %d/%s: rootless berth forwards tcp ports only", p.ContainerPort, p.Proto)
+		if p.Proto != "tcp" && p.Proto != "udp" {
+			return fmt.Errorf("publish %d/%s: rootless berth forwards tcp and udp ports", p.ContainerPort, p.Proto)
 		}
 		if int(p.HostPort) < start && p.HostPort != 0 {
 			return fmt.Errorf("publish port %d: below net.ipv4.ip_unprivileged_port_start (%d), which a rootless user may not bind", p.HostPort, start)
@@ -140,6 +143,19 @@ func Start(pid int, nsPath string, mtu int, ports []Port) (n *Net, err error) {
 		if p.HostIP.IsValid() {
 			addr = netip.AddrPortFrom(p.HostIP, p.HostPort)
 		}
+		if p.Proto == "udp" {
+			pc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
+			if err != nil {
+				if errors.Is(err, unix.EADDRINUSE) {
+					return n, fmt.Errorf("bind for %s/udp failed: port is already allocated", addr)
+				}
+				return n, fmt.Errorf("publish port %d/udp: %w", p.HostPort, err)
+			}
+			n.packets = append(n.packets, pc)
+			n.wg.Add(1)
+			go n.relay(pc, p.ContainerPort)
+			continue
+		}
 		l, err := net.Listen("tcp", addr.String())
 		if err != nil {
 			if errors.Is(err, unix.EADDRINUSE) {
@@ -176,36 +192,98 @@ func (n *Net) serve(l net.Listener, port uint16) {
 // one side closes, the other sees closed for writing.
 func (n *Net) forward(c *net.TCPConn, port uint16) {
 	defer c.Close() // both directions are done
-	reply := make(chan dialRes, 1)
-	select {
-	case n.dial <- dialReq{port: port, reply: reply}:
-	case <-n.done:
-		return
-	}
-	r := <-reply
-	if r.err != nil {
+	conn, err := n.dialIn(false, port)
+	if err != nil {
 		return // refused inside: the client sees the connection end
 	}
-	defer r.conn.Close() // as above
+	in := conn.(*net.TCPConn)
+	defer in.Close() // as above
 	done := make(chan struct{})
 	go func() {
-		_, _ = io.Copy(r.conn, c) // splice(2) between TCP sockets; an error ends it as EOF does
-		_ = r.conn.CloseWrite()   // the container sees EOF
+		_, _ = io.Copy(in, c) // splice(2) between TCP sockets; an error ends it as EOF does
+		_ = in.CloseWrite()   // the container sees EOF
 		close(done)
 	}()
-	_, _ = io.Copy(c, r.conn) // as above
-	_ = c.CloseWrite()        // the client sees EOF
+	_, _ = io.Copy(c, in) // as above
+	_ = c.CloseWrite()    // the client sees EOF
 	<-done
 }
 
 type dialReq struct {
+	udp   bool
 	port  uint16
 	reply chan dialRes
 }
 
 type dialRes struct {
-	conn *net.TCPConn
+	conn net.Conn // *net.TCPConn or *net.UDPConn
 	err  error
+}
+
+// dialIn dials the container's port from its namespace.
+func (n *Net) dialIn(udp bool, port uint16) (net.Conn, error) {
+	reply := make(chan dialRes, 1)
+	select {
+	case n.dial <- dialReq{udp: udp, port: port, reply: reply}:
+	case <-n.done:
+		return nil, net.ErrClosed
+	}
+	r := <-reply
+	return r.conn, r.err
+}
+
+// udpIdle ends a client's session after this long without a datagram,
+// as conntrack forgets an unreplied UDP flow.
+const udpIdle = 60 * time.Second
+
+// relay forwards the datagrams of each client of pc to the container's
+// port through a socket of the client's own in the container's
+// namespace, so that replies find their way back to that client.
+func (n *Net) relay(pc *net.UDPConn, port uint16) {
+	defer n.wg.Done()
+	var mu sync.Mutex
+	sessions := map[netip.AddrPort]net.Conn{}
+	defer func() {
+		mu.Lock()
+		for _, c := range sessions {
+			_ = c.Close() // a datagram socket: nothing to flush
+		}
+		mu.Unlock()
+	}()
+	buf := make([]byte, 65536)
+	for {
+		m, from, err := pc.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return // closed
+		}
+		mu.Lock()
+		c := sessions[from]
+		mu.Unlock()
+		if c == nil {
+			if c, err = n.dialIn(true, port); err != nil {
+				continue // the datagram is lost, as on a network
+			}
+			mu.Lock()
+			sessions[from] = c
+			mu.Unlock()
+			go func() {
+				back := make([]byte, 65536)
+				for {
+					_ = c.SetReadDeadline(time.Now().Add(udpIdle))
+					k, err := c.Read(back)
+					if err != nil {
+						break // idle, or closed
+					}
+					_, _ = pc.WriteToUDPAddrPort(back[:k], from) // lost like any datagram
+				}
+				mu.Lock()
+				delete(sessions, from)
+				mu.Unlock()
+				_ = c.Close() // as above
+			}()
+		}
+		_, _ = c.Write(buf[:m]) // lost like any datagram
+	}
 }
 
 // dialer serves dials from a thread that lives in the namespace at
@@ -231,8 +309,21 @@ func dialer(nsPath string, done chan struct{}) (chan dialReq, error) {
 		for {
 			select {
 			case req := <-reqs:
-				c, err := net.DialTCP("tcp", nil, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(req.port)})
-				req.reply <- dialRes{c, err}
+				var r dialRes
+				if req.udp {
+					c, err := net.DialUDP("udp", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(req.port)})
+					r = dialRes{c, err}
+					if err != nil {
+						r.conn = nil // a typed nil would not compare equal to nil
+					}
+				} else {
+					c, err := net.DialTCP("tcp", nil, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(req.port)})
+					r = dialRes{c, err}
+					if err != nil {
+						r.conn = nil // as above
+					}
+				}
+				req.reply <- r
 			case <-done:
 				return
 			}
@@ -246,6 +337,9 @@ func dialer(nsPath string, done chan struct{}) (chan dialReq, error) {
 func (n *Net) Close() {
 	for _, l := range n.listeners {
 		_ = l.Close() // a listener: nothing to flush
+	}
+	for _, pc := range n.packets {
+		_ = pc.Close() // as above
 	}
 	n.wg.Wait()
 	close(n.done)

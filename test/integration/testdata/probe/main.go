@@ -4,7 +4,8 @@
 // "name=errno" for each ("name=ok" if it worked); `probe localnet PORT`
 // sends, with CAP_NET_RAW, a TCP SYN from the container's address to
 // 127.0.0.1:PORT through the gateway's MAC (CVE-2020-8558) and prints
-// "answered" if the host replied, else "no answer".
+// "answered" if the host replied, else "no answer"; `probe udpecho
+// PORT` sends every datagram it gets on PORT back to its sender.
 package main
 
 import (
@@ -64,6 +65,20 @@ func main() {
 			fmt.Println("answered")
 		default:
 			fmt.Println("no answer")
+		}
+	case "udpecho":
+		pc, err := net.ListenPacket("udp4", ":"+os.Args[len(os.Args)-1])
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				os.Exit(1)
+			}
+			pc.WriteTo(buf[:n], from)
 		}
 	default:
 		fmt.Fprintln(os.Stderr, "probe: unknown command", os.Args[1])
