@@ -15,6 +15,7 @@ import (
 	"github.com/berth-project/berth/internal/idmap"
 	"github.com/berth-project/berth/internal/image"
 	"github.com/berth-project/berth/internal/rootfs"
+	"github.com/berth-project/berth/internal/rootless"
 	"github.com/berth-project/berth/internal/snapshot"
 	"github.com/berth-project/berth/internal/sys"
 )
@@ -77,10 +78,20 @@ func mountOverlay(merged, work string, m specs.Mount, volatile bool) error {
 		v := m
 		v.Options = append(slices.Clip(m.Options), "volatile")
 		if err := rootfs.MountAt(sys.Linux{}, v, merged); err == nil || !errors.Is(err, unix.EINVAL) {
-			return err
+			return rootlessOverlayHint(err)
 		}
 	}
-	return rootfs.MountAt(sys.Linux{}, m, merged)
+	return rootlessOverlayHint(rootfs.MountAt(sys.Linux{}, m, merged))
+}
+
+// rootlessOverlayHint says why overlayfs was refused to a rootless
+// berth: a kernel before 5.11 takes no overlay mount in a user
+// namespace, and berth has no copying driver to fall back on silently.
+func rootlessOverlayHint(err error) error {
+	if err == nil || !rootless.Active() || !(errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL)) {
+		return err
+	}
+	return fmt.Errorf("%w (rootless berth needs overlayfs in a user namespace: Linux 5.11 or later)", err)
 }
 
 // searchable makes sure the container's root, in its user namespace,
