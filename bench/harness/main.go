@@ -128,6 +128,16 @@ func runScenario(sc scenario, peers []string) scenarioResult {
 		}
 		return res
 	}
+	if sc.loaded {
+		stop, err := hog()
+		if err != nil {
+			for _, p := range peers {
+				res.Peers = append(res.Peers, stats{Peer: p, Skipped: "the CPU hog did not start: " + oneLine(err)})
+			}
+			return res
+		}
+		defer stop()
+	}
 	type state struct {
 		op      *op
 		skip    string

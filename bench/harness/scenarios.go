@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,7 +20,8 @@ type op struct {
 
 type scenario struct {
 	id, title, unit string
-	runs            int // upper bound on iterations (for long ones)
+	runs            int  // upper bound on iterations (for long ones)
+	loaded          bool // a CPU hog runs beside every iteration
 	// op returns a peer's op, or nil and the reason it cannot run.
 	op func(peer string) (*op, string)
 	// values, instead of op, gives a non-timing row (RSS).
@@ -89,7 +91,7 @@ func scenarios(e *env) []scenario {
 		}}, ""
 	}
 
-	return []scenario{
+	all := []scenario{
 		{id: "run", title: "run /bin/true (pid, net, ipc, uts, mnt, cgroup ns)", unit: "ms",
 			op: func(p string) (*op, string) { return runOp(p, "net", []string{"--network", "none"}, floorNS) }},
 		{id: "run-nonet", title: "run /bin/true, no network namespace", unit: "ms",
@@ -194,6 +196,30 @@ func scenarios(e *env) []scenario {
 		{id: "build-copy-3700", title: "build: COPY . of 3,700 small files, --no-cache", unit: "ms", runs: 5,
 			op: func(p string) (*op, string) { return e.buildOp(p, "copy") }},
 	}
+	// The start path under load: the same rows with a CPU hog beside,
+	// where berth's lead over runc and Podman shrank.
+	for _, id := range []string{"run", "exec", "engine-run", "engine-exec"} {
+		for _, sc := range all {
+			if sc.id == id {
+				sc.id, sc.title, sc.loaded = id+"-loaded", sc.title+", a CPU hog beside", true
+				all = append(all, sc)
+				break
+			}
+		}
+	}
+	return all
+}
+
+// hog keeps one CPU busy (a shell's empty loop) until stopped.
+func hog() (stop func(), err error) {
+	cmd := exec.Command("sh", "-c", "while :; do :; done")
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return func() {
+		_ = cmd.Process.Kill() // the hog this harness started
+		_ = cmd.Wait()         // reaped; killed is its status
+	}, nil
 }
 
 // createStartOp times create (start=false) or start (start=true).
