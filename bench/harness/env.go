@@ -234,13 +234,9 @@ func (e *env) timed(peer string, argv ...string) (time.Duration, error) {
 		return d, nil
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdout, cmd.Stderr = out, out
-	start := time.Now()
-	err := cmd.Run()
-	d := time.Since(start)
+	d, err := runTimed(cmd, out)
 	if err != nil {
-		msg, _ := os.ReadFile(out.Name())
-		return d, fmt.Errorf("%s: %v: %s", filepath.Base(argv[0]), err, strings.TrimSpace(string(msg)))
+		return d, err
 	}
 	if peer != "" {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
@@ -250,6 +246,20 @@ func (e *env) timed(peer string, argv ...string) (time.Duration, error) {
 			}
 			e.parMu.Unlock()
 		}
+	}
+	return d, nil
+}
+
+// runTimed runs cmd with its output to out, and returns its wall time,
+// or its error with what it printed.
+func runTimed(cmd *exec.Cmd, out *os.File) (time.Duration, error) {
+	cmd.Stdout, cmd.Stderr = out, out
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		msg, _ := os.ReadFile(out.Name())
+		return d, fmt.Errorf("%s: %v: %s", filepath.Base(cmd.Path), err, strings.TrimSpace(string(msg)))
 	}
 	return d, nil
 }

@@ -188,16 +188,7 @@ func (e *env) timedAs(r *rootlessEnv, argv ...string) (time.Duration, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(r.uid), Gid: uint32(r.gid), Groups: []uint32{}}}
 	out := e.errFile()
 	defer e.returnErrFile(out)
-	_ = out.Chmod(0o666) // the user writes its output there
-	cmd.Stdout, cmd.Stderr = out, out
-	start := time.Now()
-	err := cmd.Run()
-	d := time.Since(start)
-	if err != nil {
-		msg, _ := os.ReadFile(out.Name())
-		return d, fmt.Errorf("%s: %v: %s", filepath.Base(argv[0]), err, strings.TrimSpace(string(msg)))
-	}
-	return d, nil
+	return runTimed(cmd, out)
 }
 
 // iperfMounts give a busybox container Debian's iperf3 and its

@@ -146,10 +146,7 @@ func Start(pid int, nsPath string, mtu int, ports []Port) (n *Net, err error) {
 		if p.Proto == "udp" {
 			pc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
 			if err != nil {
-				if errors.Is(err, unix.EADDRINUSE) {
-					return n, fmt.Errorf("bind for %s/udp failed: port is already allocated", addr)
-				}
-				return n, fmt.Errorf("publish port %d/udp: %w", p.HostPort, err)
+				return n, bindError(err, addr, p)
 			}
 			n.packets = append(n.packets, pc)
 			n.wg.Add(1)
@@ -158,16 +155,22 @@ func Start(pid int, nsPath string, mtu int, ports []Port) (n *Net, err error) {
 		}
 		l, err := net.Listen("tcp", addr.String())
 		if err != nil {
-			if errors.Is(err, unix.EADDRINUSE) {
-				return n, fmt.Errorf("bind for %s failed: port is already allocated", addr)
-			}
-			return n, fmt.Errorf("publish port %d: %w", p.HostPort, err)
+			return n, bindError(err, addr, p)
 		}
 		n.listeners = append(n.listeners, l)
 		n.wg.Add(1)
 		go n.serve(l, p.ContainerPort)
 	}
 	return n, nil
+}
+
+// bindError says why p's host port could not be bound, in Docker's
+// words when another holds it.
+func bindError(err error, addr netip.AddrPort, p Port) error {
+	if errors.Is(err, unix.EADDRINUSE) {
+		return fmt.Errorf("bind for %s/%s failed: port is already allocated", addr, p.Proto)
+	}
+	return fmt.Errorf("publish port %d/%s: %w", p.HostPort, p.Proto, err)
 }
 
 func lastLine(s string) string {
