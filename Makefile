@@ -10,7 +10,7 @@ export GOFLAGS := -buildvcs=false
 # which every container start pays twice (runtime and init): ~0.4 ms of 4.
 export GOEXPERIMENT := jsonv2
 
-.PHONY: compose crictl fuzz all build test unit integration install bench bench-hyperfine bench-device test-cgroup2-remote demo deps fixture vet fmt clean conformance
+.PHONY: compose crictl cni-plugins fuzz all build test unit integration install bench bench-hyperfine bench-device test-cgroup2-remote demo deps fixture vet fmt clean conformance
 
 all: build
 
@@ -42,8 +42,13 @@ vet:
 unit:
 	$(GO) test -race -count=1 ./internal/... ./cmd/...
 
-integration: build fixture compose crictl
-	$(GO) test -count=1 -p 1 -timeout 15m ./test/integration/ ./test/engine/ -args -berth-runtime=$(CURDIR)/$(BIN)/berth-runtime -berth=$(CURDIR)/$(BIN)/berth -busybox=$(CURDIR)/$(FIXTURE)/rootfs -compose=$(CURDIR)/$(BIN)/docker-compose -crictl=$(CURDIR)/$(BIN)/crictl
+integration: build fixture compose crictl cni-plugins
+	$(GO) test -count=1 -p 1 -timeout 15m ./test/integration/ ./test/engine/ -args -berth-runtime=$(CURDIR)/$(BIN)/berth-runtime -berth=$(CURDIR)/$(BIN)/berth -busybox=$(CURDIR)/$(FIXTURE)/rootfs -compose=$(CURDIR)/$(BIN)/docker-compose -crictl=$(CURDIR)/$(BIN)/crictl -cni-plugins=$(CURDIR)/$(BIN)/cni
+
+# The CNI plugins (bridge, host-local, loopback, portmap) the CRI tests
+# put pods on, as a kubelet's node has them.
+cni-plugins:
+	@scripts/cni-plugins.sh $(CURDIR)/$(BIN)/cni
 
 # crictl (cri-tools), the client the CRI tests drive berth cri with.
 crictl:

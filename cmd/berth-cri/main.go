@@ -40,14 +40,16 @@ func main() {
 		o.CDISpecDirs = append(o.CDISpecDirs, s)
 		return nil
 	})
+	cniConf := flag.String("cni-conf-dir", "", "put pods on the first CNI network configured in this directory, as a kubelet's node has it (/etc/cni/net.d); without it, on berth's bridge")
+	cniBin := flag.String("cni-bin-dir", "/opt/cni/bin:/usr/lib/cni", "where CNI plugins are, a colon-separated list")
 	flag.Parse()
-	if err := run(*root, *runRoot, *listen, *berth, o); err != nil {
+	if err := run(*root, *runRoot, *listen, *berth, o, *cniConf, *cniBin); err != nil {
 		fmt.Fprintln(os.Stderr, "berth cri:", err)
 		os.Exit(1)
 	}
 }
 
-func run(root, runRoot, listen, berth string, o engine.Options) error {
+func run(root, runRoot, listen, berth string, o engine.Options, cniConf, cniBin string) error {
 	if berth == "" {
 		self, err := os.Executable()
 		if err != nil {
@@ -62,6 +64,17 @@ func run(root, runRoot, listen, berth string, o engine.Options) error {
 	e, err := engine.OpenWith(root, runRoot, o)
 	if err != nil {
 		return err
+	}
+	srv := cri.New(e, engine.Version)
+	if cniConf != "" {
+		n, err := cri.LoadCNI(cniConf, filepath.SplitList(cniBin), filepath.Join(runRoot, "cri", "cni"))
+		if err != nil {
+			return err
+		}
+		if n == nil {
+			return fmt.Errorf("--cni-conf-dir %s: no network configuration there (*.conflist, *.conf, *.json)", cniConf)
+		}
+		srv.UseCNI(n)
 	}
 	if listen == "" {
 		listen = filepath.Join(runRoot, "cri.sock")
@@ -91,7 +104,7 @@ func run(root, runRoot, listen, berth string, o engine.Options) error {
 		<-ctx.Done()
 		_ = l.Close() // ends Serve; containers run on under their monitors
 	}()
-	err = cri.New(e, engine.Version).Serve(l)
+	err = srv.Serve(l)
 	if ctx.Err() != nil {
 		return nil // stopped by a signal
 	}

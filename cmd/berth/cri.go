@@ -12,7 +12,7 @@ import (
 // criCommand is `berth cri`: the Kubernetes CRI server, which is the
 // berth-cri binary beside this one (gRPC stays out of berth's starts).
 func criCommand(g *globals) *cobra.Command {
-	var listen string
+	var listen, cniConf, cniBin string
 	c := &cobra.Command{
 		Use:   "cri [OPTIONS]",
 		Short: "Serve the Kubernetes Container Runtime Interface (kubelet, crictl) on a socket",
@@ -38,9 +38,17 @@ func criCommand(g *globals) *cobra.Command {
 			if listen != "" {
 				args = append(args, "-listen", listen)
 			}
+			if cniConf != "" {
+				args = append(args, "-cni-conf-dir", cniConf)
+			}
+			if cniBin != "" {
+				args = append(args, "-cni-bin-dir", cniBin)
+			}
 			return syscall.Exec(bin, args, os.Environ())
 		},
 	}
 	c.Flags().StringVar(&listen, "listen", "", "the unix socket (default RUNROOT/cri.sock)")
+	c.Flags().StringVar(&cniConf, "cni-conf-dir", "", "put pods on the first CNI network configured here (a kubelet node's /etc/cni/net.d); without it, berth's bridge")
+	c.Flags().StringVar(&cniBin, "cni-bin-dir", "", "where the CNI plugins are, colon-separated (default /opt/cni/bin:/usr/lib/cni)")
 	return c
 }

@@ -38,6 +38,7 @@ const (
 	labelNamespaces  = labelPrefix + "namespaces"  // a sandbox's namespace options, JSON
 	labelLogDir      = labelPrefix + "log-directory"
 	labelHandler     = labelPrefix + "runtime-handler"
+	labelCNI         = labelPrefix + "cni-network" // the CNI network a sandbox is on
 )
 
 var pauseMu sync.Mutex
@@ -149,8 +150,14 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandbo
 		Sysctls: cfg.GetLinux().GetSysctls(), ReadonlyRootfs: true}
 	hc.CgroupParent = cfg.GetLinux().GetCgroupParent()
 	hostNet := ns.Network == runtimeapi.NamespaceMode_NODE
-	if hostNet {
+	// On a CNI network the engine makes an empty network namespace and
+	// the plugins furnish it once the pause process holds it.
+	onCNI := s.cni != nil && !hostNet
+	switch {
+	case hostNet:
 		hc.NetworkMode = "host"
+	case onCNI:
+		hc.NetworkMode, labels[labelCNI] = "none", s.cni.Name()
 	}
 	if ns.Ipc == runtimeapi.NamespaceMode_NODE {
 		hc.IpcMode = "host"
@@ -168,7 +175,7 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandbo
 		}
 		hc.DNSSearch, hc.DNSOptions = dns.Searches, dns.Options
 	}
-	if !hostNet {
+	if !hostNet && !onCNI {
 		var err error
 		if hc.PortBindings, err = portBindings(cfg.PortMappings); err != nil {
 			return nil, err
@@ -183,12 +190,49 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandbo
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	if err := s.e.ContainerStart(ctx, res.ID); err != nil {
+	err = s.e.ContainerStart(ctx, res.ID)
+	if err == nil && onCNI {
+		err = s.cniAdd(ctx, res.ID, md, cfg.PortMappings)
+	}
+	if err != nil {
 		// Undoes the half-made sandbox; the start's error is the one to report.
 		_ = s.e.ContainerRemove(ctx, res.ID, engine.RemoveOptions{Force: true})
 		return nil, grpcError(err)
 	}
 	return &runtimeapi.RunPodSandboxResponse{PodSandboxId: res.ID}, nil
+}
+
+// cniAdd puts the started sandbox id on the CNI network, through the
+// network namespace its pause process holds; a failed add is undone,
+// so that the plugins' address and interfaces go with the sandbox.
+func (s *Server) cniAdd(ctx context.Context, id string, md *runtimeapi.PodSandboxMetadata, pms []*runtimeapi.PortMapping) error {
+	in, err := s.e.ContainerInspect(id)
+	if err != nil {
+		return err
+	}
+	netns := fmt.Sprintf("/proc/%d/ns/net", in.State.Pid)
+	if _, err = s.cni.add(ctx, id, netns, md, pms); err != nil {
+		if derr := s.cni.del(ctx, id, netns, md); derr != nil {
+			err = errors.Join(err, derr)
+		}
+	}
+	return err
+}
+
+// cniDel takes a sandbox off its CNI network: through its namespace
+// while the pause process holds one, else by what the plugins recorded.
+func (s *Server) cniDel(ctx context.Context, sb *engine.ContainerJSON) error {
+	if sb.Config.Labels[labelCNI] == "" {
+		return nil
+	}
+	if s.cni == nil {
+		return fmt.Errorf("pod sandbox %s is on CNI network %s, and this server has no CNI configuration", sb.ID, sb.Config.Labels[labelCNI])
+	}
+	netns := ""
+	if sb.State.Running && sb.State.Pid > 0 {
+		netns = fmt.Sprintf("/proc/%d/ns/net", sb.State.Pid)
+	}
+	return s.cni.del(ctx, sb.ID, netns, sandboxMetadata(sb.Config.Labels))
 }
 
 // portBindings are a pod's port mappings as the engine publishes them;
@@ -257,6 +301,9 @@ func (s *Server) StopPodSandbox(ctx context.Context, req *runtimeapi.StopPodSand
 	if err != nil {
 		return nil, grpcError(err)
 	}
+	if err := s.cniDel(ctx, sb); err != nil {
+		return nil, grpcError(err)
+	}
 	zero := 0
 	for _, id := range append(ids, sb.ID) {
 		if err := s.e.ContainerStop(ctx, id, engine.StopOptions{Timeout: &zero}); err != nil && !errors.Is(err, engine.ErrNotFound) {
@@ -274,6 +321,11 @@ func (s *Server) RemovePodSandbox(ctx context.Context, req *runtimeapi.RemovePod
 		return &runtimeapi.RemovePodSandboxResponse{}, nil
 	}
 	if err != nil {
+		return nil, grpcError(err)
+	}
+	// A second DEL after the stop's is harmless to the plugins, and
+	// releases the address of a sandbox removed without a stop.
+	if err := s.cniDel(ctx, sb); err != nil {
 		return nil, grpcError(err)
 	}
 	ids, err := s.podContainers(sb.ID)
@@ -306,7 +358,9 @@ func (s *Server) PodSandboxStatus(_ context.Context, req *runtimeapi.PodSandboxS
 		CreatedAt: stamp(sb.Created), Network: &runtimeapi.PodSandboxNetworkStatus{},
 		Linux:  &runtimeapi.LinuxPodSandboxStatus{Namespaces: &runtimeapi.Namespace{Options: sandboxNamespaces(labels)}},
 		Labels: userLabels(labels), Annotations: annotationsOf(labels), RuntimeHandler: labels[labelHandler]}
-	if sb.NetworkSettings != nil {
+	if labels[labelCNI] != "" && s.cni != nil {
+		st.Network.Ip = s.cni.ip(sb.ID, sandboxMetadata(labels))
+	} else if sb.NetworkSettings != nil {
 		for _, ep := range sb.NetworkSettings.Networks {
 			if ep != nil && ep.IPAddress.IsValid() {
 				st.Network.Ip = ep.IPAddress.String()

@@ -42,10 +42,17 @@ type Server struct {
 	// version is berth's, for the Version RPC.
 	version string
 	streams streaming.Server
+	// cni, when the node has a CNI configuration, makes pods' networks
+	// instead of berth's bridge.
+	cni *CNI
 }
 
 // New is a CRI server over e.
 func New(e *engine.Engine, version string) *Server { return &Server{e: e, version: version} }
+
+// UseCNI puts the pods made from now on on n's network; nil keeps them
+// on berth's bridge.
+func (s *Server) UseCNI(n *CNI) { s.cni = n }
 
 // Serve answers CRI calls on l until it is closed.
 func (s *Server) Serve(l net.Listener) error {

@@ -61,11 +61,12 @@ func Hosts(c EtcConfig) ([]byte, error) {
 }
 
 // ResolvConf is the container's /etc/resolv.conf: empty without a
-// network; the monitor's name server on a user-defined network; else
+// network unless --dns names servers (a pod whose network CNI plugins
+// make is "none" to the engine); the monitor's name server on a user-defined network; else
 // --dns or the host's resolvers, less the loopback ones a container
 // cannot reach (Docker's public fallback when none is left).
 func ResolvConf(c EtcConfig) []byte {
-	if c.NetworkMode == "none" {
+	if c.NetworkMode == "none" && len(c.DNS) == 0 {
 		return nil
 	}
 	path := c.HostResolvConf

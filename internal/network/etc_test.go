@@ -44,6 +44,7 @@ func TestResolvConf(t *testing.T) {
 		"--dns and --dns-search":        {EtcConfig{NetworkMode: DefaultName, DNS: []string{"9.9.9.9"}, DNSSearch: []string{"a", "b"}}, "nameserver 9.9.9.9\nsearch a b\noptions ndots:2\n"},
 		"host keeps the host's":         {EtcConfig{NetworkMode: "host"}, "nameserver 127.0.0.53\nnameserver 192.0.2.1\nsearch corp\noptions ndots:2\n"},
 		"none is empty":                 {EtcConfig{NetworkMode: "none"}, ""},
+		"none with --dns has it":        {EtcConfig{NetworkMode: "none", DNS: []string{"10.96.0.10"}, DNSSearch: []string{"svc"}}, "nameserver 10.96.0.10\nsearch svc\noptions ndots:2\n"},
 	} {
 		c.cfg.HostResolvConf = host
 		if got := string(ResolvConf(c.cfg)); got != c.want {

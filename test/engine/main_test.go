@@ -29,6 +29,7 @@ var (
 	_        = flag.String("berth-runtime", "", "unused here; accepted with the integration suite's flags")
 	_        = flag.String("compose", "", "unused here; accepted with the integration suite's flags")
 	_        = flag.String("crictl", "", "unused here; accepted with the integration suite's flags")
+	_        = flag.String("cni-plugins", "", "unused here; accepted with the integration suite's flags")
 	suiteDir string
 )
 

@@ -25,10 +25,11 @@ import (
 // criServer runs `berth cri` over root and returns crictl, configured
 // for its socket, and the server's stop (it stops when the test ends
 // in any case).
-func criServer(t *testing.T, root string) (crictl func(args ...string) result, stop func()) {
+func criServer(t *testing.T, root string, flags ...string) (crictl func(args ...string) result, stop func()) {
 	t.Helper()
 	sock := filepath.Join(root, "cri.sock")
-	stop = startServer(t, "berth cri", exec.Command(*berthBin, "--root", root, "--runroot", filepath.Join(root, "run"), "cri", "--listen", sock), sock)
+	args := append([]string{"--root", root, "--runroot", filepath.Join(root, "run"), "cri", "--listen", sock}, flags...)
+	stop = startServer(t, "berth cri", exec.Command(*berthBin, args...), sock)
 	cfg := filepath.Join(root, "crictl.yaml")
 	if err := os.WriteFile(cfg, []byte("runtime-endpoint: unix://"+sock+"\nimage-endpoint: unix://"+sock+"\ntimeout: 60\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -213,6 +214,90 @@ func TestCRIPodLifecycleWithCrictl(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		t.Fatalf("the pod's port still answers: %q", b)
+	}
+}
+
+// TestCRIPodOnCNIPlugins: with a CNI configuration (as a kubelet's
+// node has one), berth cri puts pods on the network the plugins make:
+// the bridge plugin's interface and host-local's address are the pod's,
+// PodSandboxStatus reports that address, the pod answers on it and on
+// its host port (the portmap plugin), and stopping the pod gives the
+// address back.
+func TestCRIPodOnCNIPlugins(t *testing.T) {
+	root := engineWithBusybox(t)
+	const bridge = "berthcni0"                                                // berth's prefix: the leak check sees it
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", bridge).Run() }) // the bridge plugin leaves its bridge, by design
+	portmapTable := func() bool { return exec.Command("nft", "list", "table", "ip", "cni_hostport").Run() == nil }
+	if !portmapTable() {
+		t.Cleanup(func() { _ = exec.Command("nft", "delete", "table", "ip", "cni_hostport").Run() }) // portmap leaves its empty table
+	}
+	confDir, ipamDir := filepath.Join(root, "net.d"), filepath.Join(root, "ipam")
+	if err := os.Mkdir(confDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeJSON(t, confDir, "10-pods.conflist", map[string]any{"cniVersion": "1.0.0", "name": "pods", "plugins": []any{
+		map[string]any{"type": "bridge", "bridge": bridge, "isGateway": true, "ipMasq": false, "ipam": map[string]any{
+			"type": "host-local", "dataDir": ipamDir, "ranges": [][]map[string]string{{{"subnet": "10.233.7.0/24"}}}}},
+		map[string]any{"type": "portmap", "backend": "nftables", "capabilities": map[string]bool{"portMappings": true}},
+	}})
+	crictl, _ := criServer(t, root, "--cni-conf-dir", confDir, "--cni-bin-dir", *cniPlugins)
+	port := freePort(t)
+	pod := writeJSON(t, root, "pod.json", map[string]any{
+		"metadata": map[string]any{"name": "cnipod", "namespace": "default", "uid": "uid-cni"}, "hostname": "cnipod",
+		"dns_config":    map[string]any{"servers": []string{"10.96.0.10"}},
+		"port_mappings": []any{map[string]any{"container_port": 80, "host_port": port}}, "linux": map[string]any{},
+	})
+	podID := strings.TrimSpace(mustCrictl(t, crictl, "runp", pod))
+	var ps struct {
+		Status struct {
+			Network struct{ IP string } `json:"network"`
+		} `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(mustCrictl(t, crictl, "inspectp", podID)), &ps); err != nil || !strings.HasPrefix(ps.Status.Network.IP, "10.233.7.") {
+		t.Fatalf("the pod's IP from the CNI plugins: %+v %v", ps, err)
+	}
+	ip := ps.Status.Network.IP
+	if _, err := os.Stat(filepath.Join(ipamDir, "pods", ip)); err != nil {
+		t.Fatalf("host-local holds no lease for %s: %v", ip, err)
+	}
+	ctr := strings.TrimSpace(mustCrictl(t, crictl, "create", podID, writeJSON(t, root, "web.json", map[string]any{
+		"metadata": map[string]any{"name": "web"}, "image": map[string]any{"image": "busybox:it"}, "linux": map[string]any{},
+		"command": []string{"sh", "-c", "mkdir -p /www; echo on-cni > /www/index.html; exec httpd -f -p 80 -h /www"},
+	}), pod))
+	mustCrictl(t, crictl, "start", ctr)
+	if out := mustCrictl(t, crictl, "exec", "-s", ctr, "sh", "-c", "ip -4 -o addr show eth0; cat /etc/resolv.conf"); !strings.Contains(out, "inet "+ip+"/24") || !strings.Contains(out, "nameserver 10.96.0.10") {
+		t.Fatalf("the pod's eth0 and DNS: %q", out)
+	}
+	get := func(addr string) string {
+		var body string
+		waitFor(t, func() bool {
+			resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + addr + "/")
+			if err != nil {
+				return false
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			return true
+		})
+		return body
+	}
+	if got := get(ip + ":80"); got != "on-cni\n" {
+		t.Fatalf("the pod on its CNI address: %q", got)
+	}
+	if got := get("10.233.7.1:" + strconv.Itoa(port)); got != "on-cni\n" {
+		t.Fatalf("the pod on its host port (portmap): %q", got)
+	}
+	mustCrictl(t, crictl, "stopp", podID)
+	if _, err := os.Stat(filepath.Join(ipamDir, "pods", ip)); err == nil {
+		t.Fatalf("the pod stopped, and host-local still holds %s", ip)
+	}
+	mustCrictl(t, crictl, "rmp", podID)
+	if out := mustEngine(t, root, "ps", "-aq"); out != "" {
+		t.Fatalf("left after rmp: %q", out)
+	}
+	if out, _ := exec.Command("ip", "-o", "link", "show", "master", bridge).CombinedOutput(); len(bytes.TrimSpace(out)) != 0 {
+		t.Fatalf("a veth is left on the CNI bridge: %s", out)
 	}
 }
 

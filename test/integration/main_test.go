@@ -31,6 +31,7 @@ var (
 	berthBin   = flag.String("berth", "", "berth binary (built when empty)")
 	composeBin = flag.String("compose", "", "docker compose binary (built into bin/ when empty)")
 	crictlBin  = flag.String("crictl", "", "crictl binary (built into bin/ when empty)")
+	cniPlugins = flag.String("cni-plugins", "", "directory of CNI plugins (built into bin/cni when empty)")
 	suiteDir   string
 	cgPrefix   string
 )
@@ -102,6 +103,16 @@ func setupAndRun(m *testing.M) (int, error) {
 			return 0, fmt.Errorf("build crictl: %v\n%s", err, out)
 		}
 		*crictlBin = abs
+	}
+	if *cniPlugins == "" {
+		abs, err := filepath.Abs("../../bin/cni")
+		if err != nil {
+			return 0, err
+		}
+		if out, err := exec.Command("../../scripts/cni-plugins.sh", abs).CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("build the CNI plugins: %v\n%s", err, out)
+		}
+		*cniPlugins = abs
 	}
 	if *busybox == "" {
 		if out, err := exec.Command("../../scripts/mkbusybox.sh", local).CombinedOutput(); err != nil {
