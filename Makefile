@@ -107,7 +107,8 @@ conformance: build fixture
 	scripts/runc-bats.sh $(BIN)/berth-runtime
 	scripts/docker-py-conformance.sh $(BIN)/berth $(FIXTURE)/rootfs
 	scripts/critest.sh $(CURDIR)/$(BIN)/critest
-	-$(GO) test -v -count=1 -timeout 30m ./test/critest/ -args -berth=$(CURDIR)/$(BIN)/berth -critest=$(CURDIR)/$(BIN)/critest -busybox=$(CURDIR)/$(FIXTURE)/rootfs | grep -E '^(==|  )'
+	scripts/busybox-shell.sh $(CURDIR)/$(BIN)/critest-sh
+	-$(GO) test -v -count=1 -timeout 30m ./test/critest/ -args -berth=$(CURDIR)/$(BIN)/berth -critest=$(CURDIR)/$(BIN)/critest -busybox=$(CURDIR)/$(FIXTURE)/rootfs -shell=$(CURDIR)/$(BIN)/critest-sh | grep -E '^(==|  )'
 
 
 # Fuzz targets, FUZZTIME each. The fuzzer's cache and temp files go to

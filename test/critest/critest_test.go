@@ -30,6 +30,7 @@ var (
 	critestBin = flag.String("critest", "", "critest binary")
 	busybox    = flag.String("busybox", "", "busybox rootfs fixture")
 	focus      = flag.String("focus", "", "run only the specs this regexp names")
+	shell      = flag.String("shell", "", "a root with a busybox sh that looks commands up on PATH, and its libraries (scripts/busybox-shell.sh)")
 )
 
 // skipped are the specs left out, each with why.
@@ -104,8 +105,8 @@ func build(t *testing.T, root, ref, dockerfile string, files map[string]string) 
 }
 
 func TestCRIValidation(t *testing.T) {
-	if *berthBin == "" || *critestBin == "" || *busybox == "" {
-		t.Fatal("run with -berth, -critest and -busybox (make conformance does)")
+	if *berthBin == "" || *critestBin == "" || *busybox == "" || *shell == "" {
+		t.Fatal("run with -berth, -critest, -busybox and -shell (make conformance does)")
 	}
 	root, err := os.MkdirTemp("", "berth-critest-")
 	if err != nil {
@@ -145,9 +146,26 @@ func TestCRIValidation(t *testing.T) {
 	base := reg + "/e2e-test-images/busybox:1.29-2"
 	// busybox's applets as the upstream image has them (hard links: a
 	// masked /bin/ls must not mask busybox), and pgrep and ipcs, which
-	// Debian's busybox lacks, as scripts.
-	build(t, root, base, "FROM fixture:1\nCOPY pgrep ipcs /usr/bin/\nRUN cd /bin && for f in *; do [ -L $f ] && [ $(readlink $f) = busybox ] && ln -f busybox $f; done; /bin/busybox --install && echo 'www-data:x:33:33:www-data:/var/www:/bin/false' >> /etc/passwd && echo 'www-data:x:33:' >> /etc/group\nCMD [\"sh\"]\n",
-		map[string]string{"pgrep": pgrep, "ipcs": ipcs})
+	// Debian's busybox lacks, as scripts. Its sh, as the upstream's,
+	// executes what it finds on PATH (busybox-static's runs its own ls
+	// without looking, so a masked /bin/ls would go unnoticed).
+	baseFiles := map[string]string{"pgrep": pgrep, "ipcs": ipcs}
+	shellCopies := ""
+	if err := filepath.WalkDir(*shell, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(*shell, p) // p is under the walked root
+		name := fmt.Sprintf("shell%d", len(baseFiles))
+		baseFiles[name] = string(b)
+		shellCopies += "COPY " + name + " /" + rel + "\n"
+		return err
+	}); err != nil || !strings.Contains(shellCopies, " /bin/sh\n") {
+		t.Fatalf("the shell at %s: %v", *shell, err)
+	}
+	build(t, root, base, "FROM fixture:1\nCOPY pgrep ipcs /usr/bin/\nRUN cd /bin && for f in *; do [ -L $f ] && [ $(readlink $f) = busybox ] && ln -f busybox $f; done; /bin/busybox --install && echo 'www-data:x:33:33:www-data:/var/www:/bin/false' >> /etc/passwd && echo 'www-data:x:33:' >> /etc/group\n"+shellCopies+"CMD [\"sh\"]\n",
+		baseFiles)
 	build(t, root, reg+"/pause:3.9", "FROM "+base+"\nCMD [\"sleep\", \"infinity\"]\n", map[string]string{})
 	web := "FROM " + base + "\nCOPY [\"master\", \"/usr/sbin/nginx: master process\"]\nCOPY worker /usr/sbin/nginx\nEXPOSE 80\nCMD [\"/usr/sbin/nginx: master process\"]\n"
 	webFiles := func() map[string]string { return map[string]string{"master": nginxMaster, "worker": nginxWorker} }
