@@ -23,6 +23,10 @@ import (
 )
 
 func main() {
+	// The engine re-executes this binary for some of its roles (the ID
+	// map's namespace holder, health probes): those never reach the
+	// server.
+	engine.HelperMain()
 	root := flag.String("root", "/var/lib/berth", "storage root: images, containers")
 	runRoot := flag.String("runroot", "/run/berth", "runtime state root")
 	listen := flag.String("listen", "", "the unix socket to serve on (default RUNROOT/cri.sock)")

@@ -161,7 +161,10 @@ func Spec(c *Container, in SpecInput) (*specs.Spec, error) {
 	if len(c.Host.Annotations) > 0 {
 		s.Annotations = maps.Clone(c.Host.Annotations)
 	}
-	if m := c.Host.IDMap; m != nil {
+	if m := c.Host.IDMap; m != nil && in.Joins[specs.UserNamespace] != "" {
+		// Joined: the namespace's maps are the ones it has.
+		s.Linux.Namespaces = append([]specs.LinuxNamespace{{Type: specs.UserNamespace, Path: in.Joins[specs.UserNamespace]}}, s.Linux.Namespaces...)
+	} else if m != nil {
 		s.Linux.Namespaces = append([]specs.LinuxNamespace{{Type: specs.UserNamespace}}, s.Linux.Namespaces...)
 		ids := []specs.LinuxIDMapping{{ContainerID: 0, HostID: m.Start, Size: m.Size}}
 		s.Linux.UIDMappings, s.Linux.GIDMappings = ids, ids

@@ -75,6 +75,21 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 	if err := securityOf(sc, &c, &hc); err != nil {
 		return nil, err
 	}
+	// A pod's containers are in its user namespace: the same map, which
+	// the kubelet repeats and berth takes from the sandbox otherwise.
+	idMap, err := idMapOf(sandboxNamespaces(sb.Config.Labels).UsernsOptions)
+	if err != nil {
+		return nil, err
+	}
+	if u := sc.GetNamespaceOptions().GetUsernsOptions(); u != nil {
+		own, err := idMapOf(u)
+		if err != nil {
+			return nil, err
+		}
+		if (own == nil) != (idMap == nil) || own != nil && *own != *idMap {
+			return nil, invalid("CreateContainer: a container's user namespace is its pod's")
+		}
+	}
 	if r := lx.GetResources(); r != nil {
 		hc.CPUPeriod, hc.CPUQuota, hc.CPUShares, hc.Memory = r.CpuPeriod, r.CpuQuota, r.CpuShares, r.MemoryLimitInBytes
 		hc.CpusetCpus, hc.CpusetMems, hc.OomScoreAdj = r.CpusetCpus, r.CpusetMems, int(r.OomScoreAdj)
@@ -102,7 +117,7 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 		hc.LogConfig = mobycontainer.LogConfig{Type: "cri", Config: map[string]string{"path": filepath.Join(dir, cfg.LogPath)}}
 	}
 	name := engineName(fmt.Sprintf("k8s_%s_%s_%s_%s_%d", md.Name, pod.Name, pod.Namespace, pod.Uid, md.Attempt))
-	res, err := s.e.ContainerCreate(ctx, engine.CreateOptions{Name: name, Config: c, HostConfig: hc})
+	res, err := s.e.ContainerCreate(ctx, engine.CreateOptions{Name: name, Config: c, HostConfig: hc, IDMap: idMap})
 	if err != nil {
 		return nil, grpcError(err)
 	}

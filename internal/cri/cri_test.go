@@ -98,3 +98,32 @@ func TestStatesTimesLabelsAndImages(t *testing.T) {
 		t.Errorf("labels %v, annotations %v", userLabels(l), annotationsOf(l))
 	}
 }
+
+func TestPodUserNamespaceMaps(t *testing.T) {
+	m := func(c, h, l uint32) []*runtimeapi.IDMapping {
+		return []*runtimeapi.IDMapping{{ContainerId: c, HostId: h, Length: l}}
+	}
+	if r, err := idMapOf(nil); r != nil || err != nil {
+		t.Errorf("no user namespace: %v %v", r, err)
+	}
+	if r, err := idMapOf(&runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_NODE}); r != nil || err != nil {
+		t.Errorf("NODE: %v %v", r, err)
+	}
+	r, err := idMapOf(&runtimeapi.UserNamespace{Uids: m(0, 65536, 65536), Gids: m(0, 65536, 65536)})
+	if err != nil || r == nil || r.Start != 65536 || r.Size != 65536 {
+		t.Errorf("POD: %v %v", r, err)
+	}
+	for name, u := range map[string]*runtimeapi.UserNamespace{
+		"CONTAINER":        {Mode: runtimeapi.NamespaceMode_CONTAINER, Uids: m(0, 1, 1), Gids: m(0, 1, 1)},
+		"POD without maps": {},
+		"from ID 1":        {Uids: m(1, 65536, 65536), Gids: m(1, 65536, 65536)},
+		"groups elsewhere": {Uids: m(0, 65536, 65536), Gids: m(0, 131072, 65536)},
+		"two ranges":       {Uids: append(m(0, 65536, 10), m(10, 70000, 10)...), Gids: m(0, 65536, 20)},
+		"past the last ID": {Uids: m(0, 1<<32-10, 65536), Gids: m(0, 1<<32-10, 65536)},
+		"an empty range":   {Uids: m(0, 65536, 0), Gids: m(0, 65536, 0)},
+	} {
+		if r, err := idMapOf(u); err == nil {
+			t.Errorf("%s: accepted as %v", name, r)
+		}
+	}
+}

@@ -181,12 +181,16 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandbo
 			return nil, err
 		}
 	}
+	idMap, err := idMapOf(ns.UsernsOptions)
+	if err != nil {
+		return nil, err
+	}
 	c := mobycontainer.Config{Image: PauseImage, Cmd: []string{"/dev/init", "--pause"}, Labels: labels}
 	if !hostNet {
 		c.Hostname = cfg.Hostname
 	}
 	name := engineName(fmt.Sprintf("k8s_POD_%s_%s_%s_%d", md.Name, md.Namespace, md.Uid, md.Attempt))
-	res, err := s.e.ContainerCreate(ctx, engine.CreateOptions{Name: name, Config: c, HostConfig: hc})
+	res, err := s.e.ContainerCreate(ctx, engine.CreateOptions{Name: name, Config: c, HostConfig: hc, IDMap: idMap})
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -233,6 +237,31 @@ func (s *Server) cniDel(ctx context.Context, sb *engine.ContainerJSON) error {
 		netns = fmt.Sprintf("/proc/%d/ns/net", sb.State.Pid)
 	}
 	return s.cni.del(ctx, sb.ID, netns, sandboxMetadata(sb.Config.Labels))
+}
+
+// idMapOf reads a pod's user namespace: none (or NODE) is the host's;
+// POD maps the pod's users and groups to the host range the kubelet
+// chose, as berth maps a container's (one range from ID 0, the same for
+// both), which the pod's containers share.
+func idMapOf(u *runtimeapi.UserNamespace) (*engine.IDRange, error) {
+	if u == nil || u.Mode == runtimeapi.NamespaceMode_NODE {
+		return nil, nil
+	}
+	if u.Mode != runtimeapi.NamespaceMode_POD {
+		return nil, invalid("user namespace mode %s: a pod's is POD or NODE", u.Mode)
+	}
+	if len(u.Uids) != 1 || len(u.Gids) != 1 {
+		return nil, invalid("user namespace: berth maps a pod's users and groups in one range each, not %d and %d", len(u.Uids), len(u.Gids))
+	}
+	uid, gid := u.Uids[0], u.Gids[0]
+	if uid.ContainerId != 0 || uid.Length == 0 || uid.HostId != gid.HostId || uid.ContainerId != gid.ContainerId || uid.Length != gid.Length {
+		return nil, invalid("user namespace: berth maps users and groups alike from container ID 0 (uid %d:%d:%d, gid %d:%d:%d)",
+			uid.ContainerId, uid.HostId, uid.Length, gid.ContainerId, gid.HostId, gid.Length)
+	}
+	if uint64(uid.HostId)+uint64(uid.Length) > 1<<32-1 {
+		return nil, invalid("user namespace: host IDs %d+%d pass the largest ID", uid.HostId, uid.Length)
+	}
+	return &engine.IDRange{Start: uid.HostId, Size: uid.Length}, nil
 }
 
 // portBindings are a pod's port mappings as the engine publishes them;

@@ -220,6 +220,13 @@ func (e *Engine) joins(c *container.Container) (map[specs.LinuxNamespaceType]str
 			return nil, fmt.Errorf("join the %s namespace of %s: container is not running", t, ref)
 		}
 		out[t] = fmt.Sprintf("/proc/%d/ns/%s", other.State.Pid, nsFile[t])
+		// With the same ID map the joiner is in the other's user
+		// namespace too (a pod's containers in its sandbox's): a user
+		// namespace of its own would hold no capability over the
+		// namespaces it joined, which that one owns.
+		if m := other.Host.IDMap; m != nil && c.Host.IDMap != nil && *m == *c.Host.IDMap {
+			out[specs.UserNamespace] = fmt.Sprintf("/proc/%d/ns/user", other.State.Pid)
+		}
 	}
 	return out, nil
 }

@@ -301,6 +301,69 @@ func TestCRIPodOnCNIPlugins(t *testing.T) {
 	}
 }
 
+// TestCRIPodInAUserNamespace: a pod with the kubelet's user namespace
+// (mode POD and its host range) runs as that range: its containers are
+// root inside and the range's first ID outside, they share the
+// sandbox's user namespace (so a container's root may bind port 80 in
+// the pod's network namespace, which that one owns), the image's files
+// are root's through the idmapped rootfs, and a map berth cannot make
+// is refused with nothing made.
+func TestCRIPodInAUserNamespace(t *testing.T) {
+	root := engineWithBusybox(t)
+	crictl, _ := criServer(t, root)
+	const host = 3 << 20
+	userns := func(containerID int) map[string]any {
+		m := []any{map[string]any{"container_id": containerID, "host_id": host, "length": 65536}}
+		return map[string]any{"security_context": map[string]any{"namespace_options": map[string]any{"userns_options": map[string]any{"uids": m, "gids": m}}}}
+	}
+	pod := writeJSON(t, root, "pod.json", map[string]any{
+		"metadata": map[string]any{"name": "mapped", "namespace": "default", "uid": "uid-mapped"}, "linux": userns(0),
+	})
+	podID := strings.TrimSpace(mustCrictl(t, crictl, "runp", pod))
+	ctr := strings.TrimSpace(mustCrictl(t, crictl, "create", podID, writeJSON(t, root, "web.json", map[string]any{
+		"metadata": map[string]any{"name": "web"}, "image": map[string]any{"image": "busybox:it"}, "linux": userns(0),
+		"command": []string{"sh", "-c", "mkdir -p /tmp/www; echo mapped > /tmp/www/index.html; exec httpd -f -p 80 -h /tmp/www"},
+	}), pod))
+	mustCrictl(t, crictl, "start", ctr)
+	out := mustCrictl(t, crictl, "exec", "-s", ctr, "sh", "-c", "id -u; cat /proc/self/uid_map /proc/self/gid_map; stat -c %u:%g /bin/busybox")
+	if !regexp.MustCompile(`^0\n\s*0\s+3145728\s+65536\n\s*0\s+3145728\s+65536\n0:0\s*$`).MatchString(out) {
+		t.Fatalf("inside the pod's user namespace: %q", out)
+	}
+	var body string
+	waitFor(t, func() bool {
+		r := crictl("exec", "-s", ctr, "wget", "-qO-", "http://127.0.0.1:80/")
+		body = r.stdout
+		return r.code == 0
+	})
+	if strings.TrimSpace(body) != "mapped" {
+		t.Fatalf("httpd on port 80 in the pod: %q", body)
+	}
+	pid := func(id string) string {
+		return strings.TrimSpace(mustEngine(t, root, "inspect", "-f", "{{.State.Pid}}", id))
+	}
+	ctrNS, err1 := os.Readlink("/proc/" + pid(ctr) + "/ns/user")
+	podNS, err2 := os.Readlink("/proc/" + pid(podID) + "/ns/user")
+	self, _ := os.Readlink("/proc/self/ns/user")
+	if err1 != nil || err2 != nil || ctrNS != podNS || ctrNS == self {
+		t.Fatalf("the container's user namespace %s (%v), the pod's %s (%v), the host's %s", ctrNS, err1, podNS, err2, self)
+	}
+	status, err := os.ReadFile("/proc/" + pid(ctr) + "/status")
+	if err != nil || !regexp.MustCompile(`(?m)^Uid:\s+3145728\s`).Match(status) {
+		t.Fatalf("the container's host uid: %v\n%s", err, status)
+	}
+	// One the kubelet could send but berth cannot make: refused.
+	if r := crictl("runp", writeJSON(t, root, "bad.json", map[string]any{
+		"metadata": map[string]any{"name": "bad", "namespace": "default", "uid": "uid-bad"}, "linux": userns(1),
+	})); r.code == 0 || !strings.Contains(r.stderr, "from container ID 0") {
+		t.Fatalf("a map from container ID 1: %d %s", r.code, r.stderr)
+	}
+	mustCrictl(t, crictl, "stopp", podID)
+	mustCrictl(t, crictl, "rmp", podID)
+	if out := mustEngine(t, root, "ps", "-aq"); out != "" {
+		t.Fatalf("left after rmp: %q", out)
+	}
+}
+
 // TestCRIEventsAndLogReopen: GetContainerEvents streams a container's
 // created, started, stopped and deleted events with its status, and
 // ReopenContainerLog (the kubelet's log rotation: rename, then reopen)

@@ -198,8 +198,9 @@ func findLeaks() []string {
 		cmdline, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
 		exe, _ := os.Readlink(filepath.Join("/proc", p.Name(), "exe"))
 		switch {
-		case strings.HasPrefix(string(cmdline), "berth:[monitor]"):
-			leaks = append(leaks, "monitor process "+p.Name())
+		case strings.HasPrefix(string(cmdline), "berth:["):
+			// A monitor, an ID map's namespace holder, any role of berth's.
+			leaks = append(leaks, "berth process "+p.Name()+": "+strings.ReplaceAll(string(cmdline), "\x00", " "))
 		case strings.HasPrefix(string(cmdline), "slirp4netns\x00"):
 			leaks = append(leaks, "slirp4netns process "+p.Name())
 		case strings.HasPrefix(exe, "/tmp/berth-rootless-"):
