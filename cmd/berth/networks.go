@@ -25,10 +25,27 @@ func labelMap(labels []string) map[string]string {
 	return m
 }
 
+// byFamily sorts a repeatable address flag's values into the IPv4 and
+// the IPv6 one, at most one each, as Docker pairs a network's subnets.
+func byFamily(flag string, vals []string, v4, v6 *string) error {
+	for _, v := range vals {
+		dst := v4
+		if strings.Contains(v, ":") {
+			dst = v6
+		}
+		if *dst != "" {
+			return fmt.Errorf("--%s: one IPv4 and one IPv6 value at most, not %s and %s", flag, *dst, v)
+		}
+		*dst = v
+	}
+	return nil
+}
+
 func networkCommand(g *globals) *cobra.Command {
 	nc := &cobra.Command{Use: "network", Short: "Manage networks"}
 	var o engine.NetworkCreateOptions
-	var labels, opts, aux, ipamOpts []string
+	var labels, opts, aux, ipamOpts, subnets, gateways, ranges []string
+	ipv4 := true
 	create := &cobra.Command{
 		Use:   "create [OPTIONS] NETWORK",
 		Short: "Create a network",
@@ -36,6 +53,18 @@ func networkCommand(g *globals) *cobra.Command {
 		RunE: func(_ *cobra.Command, args []string) error {
 			e, err := g.engine()
 			if err != nil {
+				return err
+			}
+			if !ipv4 {
+				return errors.New("--ipv4=false: IPv6-only networks are not supported; berth networks have IPv4 (add --ipv6 for both)")
+			}
+			if err := byFamily("subnet", subnets, &o.Subnet, &o.Subnet6); err != nil {
+				return err
+			}
+			if err := byFamily("gateway", gateways, &o.Gateway, &o.Gateway6); err != nil {
+				return err
+			}
+			if err := byFamily("ip-range", ranges, &o.IPRange, &o.IPRange6); err != nil {
 				return err
 			}
 			o.Name, o.Labels = args[0], labelMap(labels)
@@ -52,9 +81,11 @@ func networkCommand(g *globals) *cobra.Command {
 		},
 	}
 	cf := create.Flags()
-	cf.StringVar(&o.Subnet, "subnet", "", "subnet in CIDR form")
-	cf.StringVar(&o.Gateway, "gateway", "", "gateway address (default: the subnet's first)")
-	cf.StringVar(&o.IPRange, "ip-range", "", "allocate container addresses from this sub-range")
+	cf.StringArrayVar(&subnets, "subnet", nil, "subnet in CIDR form: one IPv4, and one IPv6 with --ipv6")
+	cf.StringArrayVar(&gateways, "gateway", nil, "gateway address of a subnet (default: the subnet's first)")
+	cf.StringArrayVar(&ranges, "ip-range", nil, "allocate container addresses from this sub-range of a subnet")
+	cf.BoolVar(&o.EnableIPv6, "ipv6", false, "give the network an IPv6 subnet too (a unique local /64 without --subnet)")
+	cf.BoolVar(&ipv4, "ipv4", true, "give the network IPv4 (always: IPv6-only networks are not supported)")
 	cf.BoolVar(&o.Internal, "internal", false, "no traffic leaves the network")
 	cf.StringArrayVar(&labels, "label", nil, "set metadata")
 	cf.StringVarP(&o.Driver, "driver", "d", "bridge", "driver (bridge only)")
@@ -175,6 +206,7 @@ func networkCommand(g *globals) *cobra.Command {
 	}
 	connect.Flags().StringArrayVar(&driverOpts, "driver-opt", nil, "an endpoint driver option (NAME=VALUE), kept and shown in inspect")
 	connect.Flags().StringVar(&eo.IP, "ip", "", "IPv4 address")
+	connect.Flags().StringVar(&eo.IP6, "ip6", "", "IPv6 address, on a network with IPv6")
 	connect.Flags().StringArrayVar(&eo.Links, "link", nil, "add a link to another container: NAME[:ALIAS]")
 	connect.Flags().StringArrayVar(&eo.Aliases, "alias", nil, "network-scoped alias")
 	connect.Flags().StringArrayVar(&eo.LinkLocalIPs, "link-local-ip", nil, "a link-local address (repeatable)")

@@ -28,7 +28,7 @@ type createFlags struct {
 	name, user, workdir, hostname, entrypoint, stopSignal, memory, restart         string
 	networks                                                                       []string
 	memorySwap, cpusetCpus, logDriver                                              string
-	pid, ipc, uts, userns, detachKeys, ip, domainname, uidmap, gpus                string
+	pid, ipc, uts, userns, detachKeys, ip, ip6, domainname, uidmap, gpus           string
 	mac, runtime                                                                   string
 	groupAdd, deviceRules, volumesFrom, links                                      []string
 	env, envFile, labels, capAdd, capDrop, securityOpt, volumes, tmpfs, mounts     []string
@@ -116,6 +116,7 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a port: [IP:][HOST-PORT:]CONTAINER-PORT[/tcp|udp]")
 	fl.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish all exposed ports to random host ports")
 	fl.StringVar(&f.ip, "ip", "", "IPv4 address on a user-defined network")
+	fl.StringVar(&f.ip6, "ip6", "", "IPv6 address on a user-defined network with IPv6")
 	fl.StringArrayVar(&f.aliases, "network-alias", nil, "another name for the container on its network")
 	fl.StringArrayVar(&f.linkLocalIPs, "link-local-ip", nil, "a link-local address for the container (repeatable)")
 	fl.StringArrayVar(&f.dns, "dns", nil, "DNS server")
@@ -498,9 +499,9 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 		return fail(fmt.Errorf("--uts %q: want host", f.uts))
 	}
 	o.HostConfig = hc
-	if f.ip != "" || len(f.aliases) > 0 || f.mac != "" || len(f.linkLocalIPs) > 0 {
+	if f.ip != "" || f.ip6 != "" || len(f.aliases) > 0 || f.mac != "" || len(f.linkLocalIPs) > 0 {
 		if first != nil {
-			return fail(errors.New("conflicting options: --ip, --network-alias, --mac-address and --link-local-ip with a --network of the long form"))
+			return fail(errors.New("conflicting options: --ip, --ip6, --network-alias, --mac-address and --link-local-ip with a --network of the long form"))
 		}
 		es := &mobynetwork.EndpointSettings{Aliases: f.aliases}
 		if f.mac != "" {
@@ -516,6 +517,16 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 				return fail(fmt.Errorf("--ip %q: not an IP address", f.ip))
 			}
 			es.IPAMConfig = &mobynetwork.EndpointIPAMConfig{IPv4Address: a}
+		}
+		if f.ip6 != "" {
+			a, err := netip.ParseAddr(f.ip6)
+			if err != nil || !a.Is6() {
+				return fail(fmt.Errorf("--ip6 %q: not an IPv6 address", f.ip6))
+			}
+			if es.IPAMConfig == nil {
+				es.IPAMConfig = &mobynetwork.EndpointIPAMConfig{}
+			}
+			es.IPAMConfig.IPv6Address = a
 		}
 		for _, s := range f.linkLocalIPs {
 			a, err := netip.ParseAddr(s)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -78,22 +79,15 @@ func (s *Server) networkCreate(w http.ResponseWriter, r *http.Request) {
 	if req.IPAM != nil {
 		o.IPAMDriver, o.IPAMOptions = req.IPAM.Driver, req.IPAM.Options
 	}
-	if req.IPAM != nil && len(req.IPAM.Config) > 0 {
-		c := req.IPAM.Config[0]
-		for name, a := range c.AuxAddress {
-			if o.AuxAddresses == nil {
-				o.AuxAddresses = map[string]string{}
-			}
-			o.AuxAddresses[name] = a.String()
-		}
-		if c.Subnet.IsValid() {
-			o.Subnet = c.Subnet.String()
-		}
-		if c.Gateway.IsValid() {
-			o.Gateway = c.Gateway.String()
-		}
-		if c.IPRange.IsValid() {
-			o.IPRange = c.IPRange.String()
+	if req.EnableIPv4 != nil && !*req.EnableIPv4 {
+		writeError(w, badRequest(errors.New("IPv6-only networks (EnableIPv4 false) are not supported: berth networks have IPv4")))
+		return
+	}
+	o.EnableIPv6 = req.EnableIPv6 != nil && *req.EnableIPv6
+	if req.IPAM != nil {
+		if err := ipamConfigs(req.IPAM.Config, &o); err != nil {
+			writeError(w, err)
+			return
 		}
 	}
 	id, err := s.e.NetworkCreate(o)
@@ -102,6 +96,40 @@ func (s *Server) networkCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, mobynetwork.CreateResponse{ID: id})
+}
+
+// ipamConfigs reads a network's IPAM configs: one per family, each
+// with its subnet, gateway and range (aux addresses of IPv4).
+func ipamConfigs(cfgs []mobynetwork.IPAMConfig, o *engine.NetworkCreateOptions) error {
+	seen := map[bool]bool{}
+	for _, c := range cfgs {
+		v6 := c.Subnet.Addr().Is6() || c.Gateway.Is6() || c.IPRange.Addr().Is6()
+		if seen[v6] {
+			return badRequest(errors.New("IPAM: one config per address family"))
+		}
+		seen[v6] = true
+		str := func(v interface {
+			IsValid() bool
+			String() string
+		}) string {
+			if v.IsValid() {
+				return v.String()
+			}
+			return ""
+		}
+		if v6 {
+			o.Subnet6, o.Gateway6, o.IPRange6 = str(c.Subnet), str(c.Gateway), str(c.IPRange)
+			continue
+		}
+		o.Subnet, o.Gateway, o.IPRange = str(c.Subnet), str(c.Gateway), str(c.IPRange)
+		for name, a := range c.AuxAddress {
+			if o.AuxAddresses == nil {
+				o.AuxAddresses = map[string]string{}
+			}
+			o.AuxAddresses[name] = a.String()
+		}
+	}
+	return nil
 }
 
 func (s *Server) networkRemove(w http.ResponseWriter, r *http.Request) {
@@ -123,6 +151,9 @@ func (s *Server) networkConnect(w http.ResponseWriter, r *http.Request) {
 		if ep.IPAMConfig != nil {
 			if ep.IPAMConfig.IPv4Address.IsValid() {
 				o.IP = ep.IPAMConfig.IPv4Address.String()
+			}
+			if ep.IPAMConfig.IPv6Address.IsValid() {
+				o.IP6 = ep.IPAMConfig.IPv6Address.String()
 			}
 			for _, ll := range ep.IPAMConfig.LinkLocalIPs {
 				o.LinkLocalIPs = append(o.LinkLocalIPs, ll.String())

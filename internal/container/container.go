@@ -211,6 +211,7 @@ type Host struct {
 type NetworkAttachment struct {
 	Name    string   `json:"name"`
 	IP      string   `json:"ip,omitempty"`
+	IP6     string   `json:"ip6,omitempty"` // on a network with IPv6
 	Aliases []string `json:"aliases,omitempty"`
 	// LinkLocalIPs are more addresses on the container's interface, on
 	// no network's pool (Docker's --link-local-ip).

@@ -101,7 +101,7 @@ func ParsePortBindings(flags []string) (mobynetwork.PortMap, error) {
 
 // ParseNetworkFlag reads run's --network: a name (or host, none,
 // container:NAME), or Docker's long form, a CSV of name=, alias=,
-// ip=, mac-address=, link-local-ip=, driver-opt=NAME=VALUE and
+// ip=, ip6=, mac-address=, link-local-ip=, driver-opt=NAME=VALUE and
 // gw-priority=. The settings are nil for a bare name.
 func ParseNetworkFlag(s string) (string, *mobynetwork.EndpointSettings, error) {
 	if !strings.Contains(s, "=") {
@@ -157,7 +157,11 @@ func ParseNetworkFlag(s string) (string, *mobynetwork.EndpointSettings, error) {
 				return "", nil, invalid(fmt.Errorf("--network %q: gw-priority %q: not a number", s, v))
 			}
 		case "ip6":
-			return "", nil, invalid(fmt.Errorf("--network %q: berth networks are IPv4 only", s))
+			a, err := netip.ParseAddr(v)
+			if err != nil || !a.Is6() {
+				return "", nil, invalid(fmt.Errorf("--network %q: ip6 %q: not an IPv6 address", s, v))
+			}
+			ipam().IPv6Address = a
 		default:
 			return "", nil, invalid(fmt.Errorf("--network %q: invalid field key %q", s, k))
 		}
@@ -559,6 +563,9 @@ func endpointsOf(mode string, nc mobynetwork.NetworkingConfig) (string, containe
 		if es.IPAMConfig != nil {
 			if es.IPAMConfig.IPv4Address.IsValid() {
 				a.IP = es.IPAMConfig.IPv4Address.String()
+			}
+			if es.IPAMConfig.IPv6Address.IsValid() {
+				a.IP6 = es.IPAMConfig.IPv6Address.String()
 			}
 			for _, ll := range es.IPAMConfig.LinkLocalIPs {
 				a.LinkLocalIPs = append(a.LinkLocalIPs, ll.String())

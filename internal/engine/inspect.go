@@ -363,12 +363,15 @@ func ipamConfigOf(a container.NetworkAttachment) *mobynetwork.EndpointIPAMConfig
 	if ip, err := netip.ParseAddr(a.IP); err == nil {
 		cfg.IPv4Address = ip
 	}
+	if ip, err := netip.ParseAddr(a.IP6); err == nil {
+		cfg.IPv6Address = ip
+	}
 	for _, s := range a.LinkLocalIPs {
 		if ip, err := netip.ParseAddr(s); err == nil { // create checked them
 			cfg.LinkLocalIPs = append(cfg.LinkLocalIPs, ip)
 		}
 	}
-	if !cfg.IPv4Address.IsValid() && len(cfg.LinkLocalIPs) == 0 {
+	if !cfg.IPv4Address.IsValid() && !cfg.IPv6Address.IsValid() && len(cfg.LinkLocalIPs) == 0 {
 		return nil
 	}
 	return &cfg
@@ -393,7 +396,10 @@ func (e *Engine) networkSettings(c *container.Container) *NetworkSettings {
 	for i, ep := range e.networks.EndpointsOf(c.ID) {
 		es := &mobynetwork.EndpointSettings{NetworkID: ep.NetworkID, EndpointID: ep.HostVeth, Gateway: ep.Gateway,
 			IPAddress: ep.Addr.Addr(), IPPrefixLen: ep.Addr.Bits(), Aliases: ep.Aliases, DNSNames: append([]string{c.Name}, ep.Aliases...),
-			GwPriority: ep.GwPriority}
+			GwPriority: ep.GwPriority, IPv6Gateway: ep.Gateway6}
+		if ep.Addr6.IsValid() {
+			es.GlobalIPv6Address, es.GlobalIPv6PrefixLen = ep.Addr6.Addr(), ep.Addr6.Bits()
+		}
 		if hw, err := net.ParseMAC(ep.MAC); err == nil {
 			es.MacAddress = mobynetwork.HardwareAddr(hw)
 		}
@@ -404,6 +410,9 @@ func (e *Engine) networkSettings(c *container.Container) *NetworkSettings {
 		ns.Networks[ep.Network] = es
 		if i == 0 {
 			ns.IPAddress, ns.IPPrefixLen, ns.Gateway, ns.MacAddress, ns.EndpointID = ep.Addr.Addr().String(), ep.Addr.Bits(), ep.Gateway.String(), ep.MAC, ep.HostVeth
+			if ep.Addr6.IsValid() {
+				ns.GlobalIPv6Address, ns.GlobalIPv6PrefixLen, ns.IPv6Gateway = ep.Addr6.Addr().String(), ep.Addr6.Bits(), ep.Gateway6.String()
+			}
 		}
 		for _, p := range ep.Ports {
 			k, err := mobynetwork.ParsePort(strconv.Itoa(int(p.ContainerPort)) + "/" + p.Proto)

@@ -31,8 +31,8 @@ func (e *Engine) checkNetworking(c *container.Container, primary container.Netwo
 		if len(h.Publish) > 0 || h.PublishAll {
 			return fmt.Errorf("published ports need a network: --network %s has none of its own", h.NetworkMode)
 		}
-		if primary.IP != "" || len(primary.Aliases) > 0 || primary.MAC != "" || len(primary.LinkLocalIPs) > 0 || len(extras) > 0 {
-			return fmt.Errorf("--ip, --network-alias, --mac-address, --link-local-ip and more networks need a network of the container's own, not %s", h.NetworkMode)
+		if primary.IP != "" || primary.IP6 != "" || len(primary.Aliases) > 0 || primary.MAC != "" || len(primary.LinkLocalIPs) > 0 || len(extras) > 0 {
+			return fmt.Errorf("--ip, --ip6, --network-alias, --mac-address, --link-local-ip and more networks need a network of the container's own, not %s", h.NetworkMode)
 		}
 		return nil
 	}
@@ -46,13 +46,22 @@ func (e *Engine) checkNetworking(c *container.Container, primary container.Netwo
 		if err != nil {
 			return err
 		}
-		if (a.IP != "" || len(a.Aliases) > 0) && !n.UserDefined() {
-			return fmt.Errorf("--ip and --network-alias are only for user-defined networks, not %s", n.Name)
+		if (a.IP != "" || a.IP6 != "" || len(a.Aliases) > 0) && !n.UserDefined() {
+			return fmt.Errorf("--ip, --ip6 and --network-alias are only for user-defined networks, not %s", n.Name)
 		}
 		if a.IP != "" {
 			ip, err := netip.ParseAddr(a.IP)
 			if err != nil || !n.Subnet.Contains(ip) {
 				return fmt.Errorf("--ip %q: not an address in %s (%s)", a.IP, n.Name, n.Subnet)
+			}
+		}
+		if a.IP6 != "" {
+			ip, err := netip.ParseAddr(a.IP6)
+			if err != nil || !n.Subnet6.Contains(ip) {
+				if !n.EnableIPv6 {
+					return fmt.Errorf("--ip6 %q: network %s has no IPv6 (network create --ipv6)", a.IP6, n.Name)
+				}
+				return fmt.Errorf("--ip6 %q: not an address in %s (%s)", a.IP6, n.Name, n.Subnet6)
 			}
 		}
 		if _, err := parseLinkLocal(a.LinkLocalIPs); err != nil {
@@ -160,6 +169,11 @@ func (e *Engine) networkPlan(c *container.Container, linkHosts []string) (*monit
 				return nil, fmt.Errorf("--ip %q: %w", a.IP, err) // create checked it
 			}
 		}
+		if a.IP6 != "" {
+			if at.IP6, err = netip.ParseAddr(a.IP6); err != nil {
+				return nil, fmt.Errorf("--ip6 %q: %w", a.IP6, err) // create checked it
+			}
+		}
 		if at.LinkLocalIPs, err = parseLinkLocal(a.LinkLocalIPs); err != nil {
 			return nil, err // create checked them
 		}
@@ -228,6 +242,9 @@ func (e *Engine) connectNetwork(c *container.Container, a network.Attachment, li
 		}
 		if a.IP.IsValid() {
 			at.IP = a.IP.String()
+		}
+		if a.IP6.IsValid() {
+			at.IP6 = a.IP6.String()
 		}
 		for _, ll := range a.LinkLocalIPs {
 			at.LinkLocalIPs = append(at.LinkLocalIPs, ll.String())

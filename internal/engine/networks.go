@@ -21,6 +21,10 @@ type NetworkCreateOptions struct {
 	// Subnet, Gateway and IPRange in CIDR and address form; "" picks a
 	// free subnet and its first address.
 	Subnet, Gateway, IPRange string
+	// EnableIPv6 adds an IPv6 subnet (dual stack): Subnet6, or a unique
+	// local /64 drawn for the network; Gateway6 and IPRange6 as above.
+	EnableIPv6                  bool
+	Subnet6, Gateway6, IPRange6 string
 	// Internal: no traffic leaves the network.
 	Internal bool
 	Labels   map[string]string
@@ -46,7 +50,7 @@ func (e *Engine) NetworkCreate(o NetworkCreateOptions) (string, error) {
 		return "", invalid(fmt.Errorf("IPAM driver %q: only default is supported", o.IPAMDriver))
 	}
 	n, err := e.networks.Create(network.CreateOptions{Name: o.Name, Subnet: o.Subnet, Gateway: o.Gateway, IPRange: o.IPRange,
-		Internal: o.Internal, Labels: o.Labels, Options: o.Options, AuxAddresses: o.AuxAddresses, IPAMOptions: o.IPAMOptions})
+		EnableIPv6: o.EnableIPv6, Subnet6: o.Subnet6, Gateway6: o.Gateway6, IPRange6: o.IPRange6, Internal: o.Internal, Labels: o.Labels, Options: o.Options, AuxAddresses: o.AuxAddresses, IPAMOptions: o.IPAMOptions})
 	if err != nil {
 		return "", classify(err)
 	}
@@ -135,7 +139,10 @@ func (e *Engine) networkInspect(n *network.Network) (mobynetwork.Inspect, error)
 	if err != nil {
 		return mobynetwork.Inspect{}, err
 	}
-	cfg := mobynetwork.IPAMConfig{Subnet: n.Subnet, Gateway: n.Gateway, IPRange: n.IPRange, AuxAddress: n.AuxAddresses}
+	cfgs := []mobynetwork.IPAMConfig{{Subnet: n.Subnet, Gateway: n.Gateway, IPRange: n.IPRange, AuxAddress: n.AuxAddresses}}
+	if n.EnableIPv6 {
+		cfgs = append(cfgs, mobynetwork.IPAMConfig{Subnet: n.Subnet6, Gateway: n.Gateway6, IPRange: n.IPRange6})
+	}
 	labels := n.Labels
 	if labels == nil {
 		labels = map[string]string{}
@@ -146,13 +153,13 @@ func (e *Engine) networkInspect(n *network.Network) (mobynetwork.Inspect, error)
 	}
 	opts[network.OptBridgeName] = n.Bridge
 	in := mobynetwork.Inspect{
-		Network: mobynetwork.Network{Name: n.Name, ID: n.ID, Created: n.Created, Scope: "local", Driver: n.Driver, EnableIPv4: true,
-			IPAM:     mobynetwork.IPAM{Driver: "default", Options: n.IPAMOptions, Config: []mobynetwork.IPAMConfig{cfg}},
+		Network: mobynetwork.Network{Name: n.Name, ID: n.ID, Created: n.Created, Scope: "local", Driver: n.Driver, EnableIPv4: true, EnableIPv6: n.EnableIPv6,
+			IPAM:     mobynetwork.IPAM{Driver: "default", Options: n.IPAMOptions, Config: cfgs},
 			Internal: n.Internal, Options: opts, Labels: labels},
 		Containers: map[string]mobynetwork.EndpointResource{},
 	}
 	for _, ep := range eps {
-		r := mobynetwork.EndpointResource{Name: ep.Name, EndpointID: ep.HostVeth, IPv4Address: ep.Addr}
+		r := mobynetwork.EndpointResource{Name: ep.Name, EndpointID: ep.HostVeth, IPv4Address: ep.Addr, IPv6Address: ep.Addr6}
 		if hw, err := net.ParseMAC(ep.MAC); err == nil {
 			r.MacAddress = mobynetwork.HardwareAddr(hw)
 		}
@@ -232,8 +239,9 @@ func (e *Engine) NetworksPrune(f Filters) (mobynetwork.PruneReport, error) {
 
 // EndpointOptions are a container's on one network.
 type EndpointOptions struct {
-	// IP is the address to take; "" is any free one.
-	IP      string
+	// IP (and IP6, on a network with IPv6) is the address to take; ""
+	// is any free one.
+	IP, IP6 string
 	Aliases []string
 	MAC     string   // "" derives it from the IP
 	Links   []string // TARGET:ALIAS, named in the container's /etc/hosts from its next start
@@ -264,8 +272,13 @@ func (e *Engine) NetworkConnect(netRef, ctrRef string, o EndpointOptions) error 
 		}
 	}
 	if o.IP != "" {
-		if a.IP, err = netip.ParseAddr(o.IP); err != nil {
-			return invalid(fmt.Errorf("--ip %q: not an IP address", o.IP))
+		if a.IP, err = netip.ParseAddr(o.IP); err != nil || !a.IP.Is4() {
+			return invalid(fmt.Errorf("--ip %q: not an IPv4 address", o.IP))
+		}
+	}
+	if o.IP6 != "" {
+		if a.IP6, err = netip.ParseAddr(o.IP6); err != nil || !a.IP6.Is6() {
+			return invalid(fmt.Errorf("--ip6 %q: not an IPv6 address", o.IP6))
 		}
 	}
 	if a.LinkLocalIPs, err = parseLinkLocal(o.LinkLocalIPs); err != nil {

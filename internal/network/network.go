@@ -27,6 +27,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,16 +43,22 @@ const DefaultName = "bridge"
 
 // Network is one network, as network.json keeps it.
 type Network struct {
-	ID       string            `json:"Id"`
-	Name     string            `json:"Name"`
-	Created  time.Time         `json:"Created"`
-	Driver   string            `json:"Driver"`
-	Subnet   netip.Prefix      `json:"Subnet"`
-	Gateway  netip.Addr        `json:"Gateway"`
-	IPRange  netip.Prefix      `json:"IPRange,omitzero"`
-	Internal bool              `json:"Internal"`
-	Bridge   string            `json:"Bridge"`
-	Labels   map[string]string `json:"Labels"`
+	ID      string       `json:"Id"`
+	Name    string       `json:"Name"`
+	Created time.Time    `json:"Created"`
+	Driver  string       `json:"Driver"`
+	Subnet  netip.Prefix `json:"Subnet"`
+	Gateway netip.Addr   `json:"Gateway"`
+	IPRange netip.Prefix `json:"IPRange,omitzero"`
+	// EnableIPv6 gives the network an IPv6 subnet beside its IPv4 one
+	// (dual stack, Docker's --ipv6): Subnet6, Gateway6 and IPRange6.
+	EnableIPv6 bool              `json:"EnableIPv6,omitempty"`
+	Subnet6    netip.Prefix      `json:"Subnet6,omitzero"`
+	Gateway6   netip.Addr        `json:"Gateway6,omitzero"`
+	IPRange6   netip.Prefix      `json:"IPRange6,omitzero"`
+	Internal   bool              `json:"Internal"`
+	Bridge     string            `json:"Bridge"`
+	Labels     map[string]string `json:"Labels"`
 	// MTU is the bridge's and its ports' (0: the uplink's).
 	MTU int `json:"MTU,omitempty"`
 	// Options are the driver's, as given (-o).
@@ -74,6 +81,9 @@ type Endpoint struct {
 	Aliases   []string     `json:"aliases,omitempty"`
 	Addr      netip.Prefix `json:"addr"`
 	Gateway   netip.Addr   `json:"gateway"`
+	// Addr6 and Gateway6 are the IPv6 ones, on a network with IPv6.
+	Addr6     netip.Prefix `json:"addr6,omitzero"`
+	Gateway6  netip.Addr   `json:"gateway6,omitzero"`
 	MAC       string       `json:"mac"`
 	IfName    string       `json:"ifName"`
 	HostVeth  string       `json:"hostVeth"`
@@ -151,12 +161,16 @@ var networkNameRE = regexp.MustCompile(`^[^\x00-\x20/][^\x00-\x1f/]*$`)
 
 // CreateOptions are `network create`'s.
 type CreateOptions struct {
-	Name     string
-	Subnet   string
-	Gateway  string
-	IPRange  string
-	Internal bool
-	Labels   map[string]string
+	Name    string
+	Subnet  string
+	Gateway string
+	IPRange string
+	// EnableIPv6 adds an IPv6 subnet: Subnet6 or, without it, a unique
+	// local /64 of the network's own; Gateway6 and IPRange6 as above.
+	EnableIPv6                  bool
+	Subnet6, Gateway6, IPRange6 string
+	Internal                    bool
+	Labels                      map[string]string
 	// Options are the bridge driver's (-o): its device's name and MTU;
 	// see applyOptions.
 	Options map[string]string
@@ -229,6 +243,9 @@ func (m *Manager) create(o CreateOptions) (*Network, error) {
 		}
 		n.IPRange = r.Masked()
 	}
+	if err := n.setIPv6(o, all); err != nil {
+		return nil, err
+	}
 	if err := n.applyOptions(o.Options, all); err != nil {
 		return nil, err
 	}
@@ -247,6 +264,70 @@ func (m *Manager) create(o CreateOptions) (*Network, error) {
 		return nil, err
 	}
 	return n, nil
+}
+
+// setIPv6 gives n its IPv6 subnet, gateway and range.
+func (n *Network) setIPv6(o CreateOptions, all []*Network) error {
+	if !o.EnableIPv6 {
+		if o.Subnet6 != "" || o.Gateway6 != "" || o.IPRange6 != "" {
+			return errors.New("an IPv6 --subnet, --gateway or --ip-range needs --ipv6")
+		}
+		return nil
+	}
+	n.EnableIPv6 = true
+	taken := link.HostRoutes6()
+	for _, other := range all {
+		if other.Subnet6.IsValid() {
+			taken = append(taken, other.Subnet6)
+		}
+	}
+	if o.Subnet6 != "" {
+		p, err := netip.ParsePrefix(o.Subnet6)
+		if err != nil || !p.Addr().Is6() || p.Addr().Is4In6() || p.Bits() > 120 || p.Bits() < 48 {
+			return fmt.Errorf("--subnet %q: not an IPv6 prefix of length 48 to 120", o.Subnet6)
+		}
+		n.Subnet6 = p.Masked()
+		for _, t := range taken {
+			if t.Overlaps(n.Subnet6) {
+				return fmt.Errorf("--subnet %s overlaps %s, which is in use", n.Subnet6, t)
+			}
+		}
+	} else {
+		n.Subnet6 = uniqueLocal(n.ID, taken)
+	}
+	if o.Gateway6 != "" {
+		g, err := netip.ParseAddr(o.Gateway6)
+		if err != nil || !n.Subnet6.Contains(g) || g == n.Subnet6.Addr() {
+			return fmt.Errorf("--gateway %q: not an address in %s", o.Gateway6, n.Subnet6)
+		}
+		n.Gateway6 = g
+	} else {
+		n.Gateway6 = n.Subnet6.Addr().Next()
+	}
+	if o.IPRange6 != "" {
+		r, err := netip.ParsePrefix(o.IPRange6)
+		if err != nil || !r.Addr().Is6() || !n.Subnet6.Contains(r.Masked().Addr()) || r.Bits() < n.Subnet6.Bits() {
+			return fmt.Errorf("--ip-range %q: not a prefix inside %s", o.IPRange6, n.Subnet6)
+		}
+		n.IPRange6 = r.Masked()
+	}
+	return nil
+}
+
+// uniqueLocal is a /64 of fd00::/8 whose 40-bit global ID comes from
+// the network's ID (RFC 4193 draws it at random; the ID is), the first
+// that overlaps nothing taken.
+func uniqueLocal(id string, taken []netip.Prefix) netip.Prefix {
+	for i := 0; ; i++ {
+		h := sha256.Sum256([]byte(id + strconv.Itoa(i)))
+		var b [16]byte
+		b[0] = 0xfd
+		copy(b[1:6], h[:5])
+		p := netip.PrefixFrom(netip.AddrFrom16(b), 64)
+		if !slices.ContainsFunc(taken, p.Overlaps) {
+			return p
+		}
+	}
 }
 
 // freeSubnet picks the first of Docker's default pools that overlaps
@@ -403,6 +484,7 @@ func (m *Manager) Remove(ref string) error {
 type Attachment struct {
 	Network string
 	IP      netip.Addr // zero: any
+	IP6     netip.Addr // on a network with IPv6; zero: any
 	Aliases []string
 	MAC     net.HardwareAddr // nil: derived from the IP
 	Links   []string         // TARGET:ALIAS, for this container's name server
@@ -466,7 +548,7 @@ func (m *Manager) Connect(req Request) (eps []Endpoint, err error) {
 			}
 			fw := make([]firewall.Port, len(ports))
 			for j, p := range ports {
-				fw[j] = firewall.Port{HostIP: p.HostIP, HostPort: p.HostPort, ContainerIP: ep.Addr.Addr(), ContainerPort: p.ContainerPort, Proto: p.Proto}
+				fw[j] = firewall.Port{HostIP: p.HostIP, HostPort: p.HostPort, ContainerIP: ep.Addr.Addr(), ContainerIP6: ep.Addr6.Addr(), ContainerPort: p.ContainerPort, Proto: p.Proto}
 			}
 			if err := m.Firewall().AddPorts(req.Container, fw); err != nil {
 				return nil, err
@@ -528,7 +610,7 @@ func (m *Manager) gatewayOf(ctr string) (Endpoint, bool) {
 // moveDefaultRoute points the default route of the namespace at nsPath
 // at to's gateway, and records that to, not from, gives it.
 func (m *Manager) moveDefaultRoute(nsPath string, from Endpoint, hadOne bool, to *Endpoint) error {
-	if err := link.ReplaceDefaultRoute(nsPath, to.IfName, to.Gateway); err != nil {
+	if err := link.ReplaceDefaultRoute(nsPath, to.IfName, to.Gateway, to.Gateway6); err != nil {
 		return err
 	}
 	if hadOne && from.NetworkID != to.NetworkID {
@@ -557,6 +639,9 @@ func (m *Manager) connectOne(req Request, a Attachment, index int, defaultRoute 
 	if a.IP.IsValid() && !n.UserDefined() {
 		return Endpoint{}, errors.New("--ip is only for user-defined networks")
 	}
+	if a.IP6.IsValid() && !n.EnableIPv6 {
+		return Endpoint{}, fmt.Errorf("--ip6: network %s has no IPv6", n.Name)
+	}
 	pool := m.pool(n)
 	ip, err := pool.Allocate(req.Container, a.IP)
 	if err != nil {
@@ -565,15 +650,29 @@ func (m *Manager) connectOne(req Request, a Attachment, index int, defaultRoute 
 	ep := Endpoint{Container: req.Container, Name: req.Name, Aliases: a.Aliases, Addr: netip.PrefixFrom(ip, n.Subnet.Bits()),
 		Gateway: n.Gateway, MAC: macFor(ip), IfName: fmt.Sprintf("eth%d", index), HostVeth: hostVeth(req.Container, n.ID),
 		NetworkID: n.ID, Network: n.Name, Links: a.Links, LinkLocalIPs: a.LinkLocalIPs, GwPriority: a.GwPriority, DefaultRoute: defaultRoute}
+	if n.EnableIPv6 {
+		ip6, err := m.pool6(n).Allocate(req.Container, a.IP6)
+		if err != nil {
+			_ = pool.Release(req.Container) // undoes the IPv4 lease; this error is returned
+			return Endpoint{}, fmt.Errorf("network %s: %w", n.Name, err)
+		}
+		ep.Addr6, ep.Gateway6 = netip.PrefixFrom(ip6, n.Subnet6.Bits()), n.Gateway6
+	}
 	if a.MAC != nil {
 		ep.MAC = a.MAC.String()
 	}
 	// The record first: a teardown after a crash finds what to undo.
 	if err := m.saveEndpoint(ep); err != nil {
-		_ = pool.Release(req.Container) // undoes the lease; the save's error is returned
+		// Undoes the leases; the save's error is returned.
+		_ = pool.Release(req.Container)
+		_ = m.pool6(n).Release(req.Container)
 		return Endpoint{}, err
 	}
-	created, err := link.EnsureBridge(n.Bridge, netip.PrefixFrom(n.Gateway, n.Subnet.Bits()), !n.Internal, n.MTU)
+	var gw6 netip.Prefix
+	if n.EnableIPv6 {
+		gw6 = netip.PrefixFrom(n.Gateway6, n.Subnet6.Bits())
+	}
+	created, err := link.EnsureBridge(n.Bridge, netip.PrefixFrom(n.Gateway, n.Subnet.Bits()), gw6, !n.Internal, n.MTU)
 	if err != nil {
 		return Endpoint{}, err
 	}
@@ -581,8 +680,8 @@ func (m *Manager) connectOne(req Request, a Attachment, index int, defaultRoute 
 	// older berth made lacks the loopback rule (CVE-2020-8558) until its
 	// rules are made again.
 	marker := filepath.Join(m.netDir(n.ID), "rules-v2")
-	if _, err := os.Stat(marker); created || err != nil || !m.Firewall().Exists() {
-		if err := m.Firewall().AddNetwork(firewall.Network{ID: n.ID, Bridge: n.Bridge, Subnet: n.Subnet, Internal: n.Internal}); err != nil {
+	if _, err := os.Stat(marker); created || err != nil || !m.Firewall().Exists(n.EnableIPv6) {
+		if err := m.Firewall().AddNetwork(firewall.Network{ID: n.ID, Bridge: n.Bridge, Subnet: n.Subnet, Subnet6: n.Subnet6, Internal: n.Internal}); err != nil {
 			return Endpoint{}, err
 		}
 		if err := os.WriteFile(marker, nil, 0o600); err != nil {
@@ -591,7 +690,7 @@ func (m *Manager) connectOne(req Request, a Attachment, index int, defaultRoute 
 	}
 	mac, _ := net.ParseMAC(ep.MAC)
 	if err := link.Plumb(req.NsPath, link.Endpoint{HostVeth: ep.HostVeth, Bridge: n.Bridge, IfName: ep.IfName, Addr: ep.Addr,
-		Gateway: n.Gateway, MAC: mac, DefaultRoute: defaultRoute, LinkLocal: linkLocalPrefixes(a.LinkLocalIPs)}); err != nil {
+		Gateway: n.Gateway, Addr6: ep.Addr6, Gateway6: ep.Gateway6, MAC: mac, DefaultRoute: defaultRoute, LinkLocal: linkLocalPrefixes(a.LinkLocalIPs)}); err != nil {
 		return Endpoint{}, err
 	}
 	return ep, nil
@@ -630,6 +729,11 @@ func (m *Manager) pool(n *Network) ipam.Pool {
 		p.Reserved = append(p.Reserved, a)
 	}
 	return p
+}
+
+// pool6 is n's IPv6 address space, leased apart from its IPv4 one.
+func (m *Manager) pool6(n *Network) ipam.Pool {
+	return ipam.Pool{Dir: filepath.Join(m.netDir(n.ID), "ipv6"), Subnet: n.Subnet6, Range: n.IPRange6, Gateway: n.Gateway6}
 }
 
 func (m *Manager) saveEndpoint(ep Endpoint) error {
@@ -810,6 +914,9 @@ func (m *Manager) disconnectFrom(ctr string, n *Network, deleteVeth bool) error 
 		errs = append(errs, link.Delete(hostVeth(ctr, n.ID)))
 	}
 	errs = append(errs, m.pool(n).Release(ctr))
+	if n.EnableIPv6 {
+		errs = append(errs, m.pool6(n).Release(ctr))
+	}
 	if err := os.Remove(rec); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
@@ -872,6 +979,9 @@ func (m *Manager) Lookup(ctr string) func(name string) []netip.Addr {
 				if strings.EqualFold(ep.Name, name) || slices.ContainsFunc(ep.Aliases, func(a string) bool { return strings.EqualFold(a, name) }) ||
 					(len(name) == 12 && strings.HasPrefix(ep.Container, name)) {
 					out = append(out, ep.Addr.Addr())
+					if ep.Addr6.IsValid() {
+						out = append(out, ep.Addr6.Addr())
+					}
 				}
 			}
 		}

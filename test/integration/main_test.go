@@ -448,10 +448,12 @@ func berthNetObjects() []string {
 		}
 	}
 	if c, err := nftables.New(); err == nil {
-		tables, _ := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
-		for _, t := range tables {
-			if strings.HasPrefix(t.Name, "berth") {
-				out = append(out, "nftables table "+t.Name)
+		for _, fam := range []nftables.TableFamily{nftables.TableFamilyIPv4, nftables.TableFamilyIPv6} {
+			tables, _ := c.ListTablesOfFamily(fam)
+			for _, t := range tables {
+				if strings.HasPrefix(t.Name, "berth") {
+					out = append(out, fmt.Sprintf("nftables table %s (family %d)", t.Name, fam))
+				}
 			}
 		}
 	}

@@ -4,11 +4,13 @@ import (
 	"archive/tar"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -513,4 +515,82 @@ func TestNetworkGatewayPriority(t *testing.T) {
 		}
 	}
 	mustEngine(t, root, "rm", "-f", "g", "h")
+}
+
+// TestNetworkIPv6: a network with --ipv6 is dual stack. Its containers
+// get an IPv6 address (--ip6, or the next free one) and a default route
+// through the bridge's; the name server answers AAAA; the host reaches
+// a container on its IPv6 address and on a published port through the
+// network's IPv6 gateway (the ip6 table's DNAT); a network without a
+// subnet draws a unique local /64; the docker CLI makes and reads one
+// through the API. Bad input is refused with nothing made.
+func TestNetworkIPv6(t *testing.T) {
+	root := engineWithBusybox(t)
+	mustEngine(t, root, "network", "create", "--ipv6", "--subnet", "10.231.0.0/24", "--subnet", "fd42:beef:1::/64", "dual")
+	mustEngine(t, root, "network", "create", "--ipv6", "auto6")
+	if got := mustEngine(t, root, "network", "inspect", "-f", "{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}} {{.Gateway}} {{end}}", "dual"); got != "true 10.231.0.0/24 10.231.0.1 fd42:beef:1::/64 fd42:beef:1::1 \n" {
+		t.Fatalf("network inspect: %q", got)
+	}
+	if got := mustEngine(t, root, "network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}} {{end}}", "auto6"); !regexp.MustCompile(`^\S+/\d+ fd[0-9a-f]{2}:[0-9a-f]{1,4}:[0-9a-f]{1,4}::/64 \n$`).MatchString(got) {
+		t.Fatalf("a drawn IPv6 subnet: %q", got)
+	}
+	port := freePort(t)
+	mustEngine(t, root, "run", "-d", "--name", "web", "--network", "dual", "--ip6", "fd42:beef:1::80", "-p", strconv.Itoa(port)+":80", "busybox:it",
+		"sh", "-c", "mkdir /www; echo on-v6 > /www/index.html; exec httpd -f -p 80 -h /www")
+	if got := mustEngine(t, root, "inspect", "-f", "{{.NetworkSettings.Networks.dual.GlobalIPv6Address}}/{{.NetworkSettings.Networks.dual.GlobalIPv6PrefixLen}} {{.NetworkSettings.Networks.dual.IPv6Gateway}} {{.NetworkSettings.Networks.dual.IPAMConfig.IPv6Address}}", "web"); got != "fd42:beef:1::80/64 fd42:beef:1::1 fd42:beef:1::80\n" {
+		t.Fatalf("inspect: %q", got)
+	}
+	out := mustEngine(t, root, "run", "--rm", "--network", "dual", "busybox:it", "sh", "-c",
+		"ip -6 -o addr show eth0 scope global; ip -6 route show default; for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- 'http://[fd42:beef:1::80]/' && break; sleep 0.2; done; nslookup -type=aaaa web 127.0.0.11")
+	for _, want := range []string{"inet6 fd42:beef:1::", "default via fd42:beef:1::1 dev eth0", "on-v6\n", "Address: fd42:beef:1::80"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("a second container on the network has no %q:\n%s", want, out)
+		}
+	}
+	get := func(url string) string {
+		t.Helper()
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if got := get("http://[fd42:beef:1::80]/"); got != "on-v6\n" {
+		t.Fatalf("the host to the container's IPv6 address: %q", got)
+	}
+	if got := get("http://[fd42:beef:1::1]:" + strconv.Itoa(port) + "/"); got != "on-v6\n" {
+		t.Fatalf("the published port on the network's IPv6 gateway: %q", got)
+	}
+	if got := get("http://127.0.0.1:" + strconv.Itoa(port) + "/"); got != "on-v6\n" {
+		t.Fatalf("the published port on IPv4: %q", got)
+	}
+	for _, bad := range [][]string{
+		{"network", "create", "--subnet", "fd42:beef:2::/64", "v6without"},
+		{"network", "create", "--ipv6", "--subnet", "fd42:beef:1::/80", "overlaps"},
+		{"network", "create", "--ipv4=false", "--ipv6", "v6only"},
+		{"network", "create", "--ipv6", "--subnet", "fd42:beef:3::/64", "--subnet", "fd42:beef:4::/64", "twosix"},
+		{"run", "--rm", "--ip6", "fd42:beef:1::99", "--network", "bridge", "busybox:it", "true"},
+		{"run", "--rm", "--ip6", "10.231.0.9", "--network", "dual", "busybox:it", "true"},
+		{"run", "--rm", "--ip6", "fd42:beef:9::9", "--network", "dual", "busybox:it", "true"},
+	} {
+		if r := engine(t, root, bad...); r.code == 0 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("%v: exit %d, %q (want a one-line refusal)", bad, r.code, r.stderr)
+		}
+	}
+	if got := mustEngine(t, root, "network", "ls", "--format", "{{.Name}}", "--filter", "type=custom"); got != "auto6\ndual\n" {
+		t.Fatalf("refused creates left networks: %q", got)
+	}
+	// The docker CLI, through the API.
+	sock, _ := apiServer(t, root)
+	mustDocker(t, sock, "network", "create", "--ipv6", "--subnet", "fd42:beef:5::/64", "viaapi")
+	if got := mustDocker(t, sock, "network", "inspect", "-f", "{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}} {{end}}", "viaapi"); !strings.HasPrefix(got, "true ") || !strings.Contains(got, "fd42:beef:5::/64") {
+		t.Fatalf("docker network inspect: %q", got)
+	}
+	if got := mustDocker(t, sock, "run", "--rm", "--network", "viaapi", "--ip6", "fd42:beef:5::7", "busybox:it", "sh", "-c", "ip -6 -o addr show eth0 scope global"); !strings.Contains(got, "inet6 fd42:beef:5::7/64") {
+		t.Fatalf("docker run --ip6: %q", got)
+	}
+	mustEngine(t, root, "rm", "-f", "web")
+	mustEngine(t, root, "network", "rm", "dual", "auto6", "viaapi")
 }

@@ -136,11 +136,18 @@ func (s *Server) answer(q []byte) ([]byte, bool) {
 		return nil, false
 	}
 	var answers []dnsmessage.Resource
-	if question.Type == dnsmessage.TypeA || question.Type == dnsmessage.TypeALL {
-		for _, a := range addrs {
+	all := question.Type == dnsmessage.TypeALL
+	for _, a := range addrs {
+		switch {
+		case a.Is4() && (all || question.Type == dnsmessage.TypeA):
 			answers = append(answers, dnsmessage.Resource{
 				Header: dnsmessage.ResourceHeader{Name: question.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 600},
 				Body:   &dnsmessage.AResource{A: a.As4()},
+			})
+		case a.Is6() && (all || question.Type == dnsmessage.TypeAAAA):
+			answers = append(answers, dnsmessage.Resource{
+				Header: dnsmessage.ResourceHeader{Name: question.Name, Type: dnsmessage.TypeAAAA, Class: dnsmessage.ClassINET, TTL: 600},
+				Body:   &dnsmessage.AAAAResource{AAAA: a.As16()},
 			})
 		}
 	}
@@ -155,8 +162,15 @@ func reply(h dnsmessage.Header, q *dnsmessage.Question, rcode dnsmessage.RCode, 
 		_ = b.Question(*q) // a builder over a fresh buffer: it fails only on a bad message, which the parser refused
 	}
 	_ = b.StartAnswers() // a builder over a fresh buffer: it fails only on a bad message, which the parser refused
+	// A builder over a fresh buffer fails only on a bad message, which
+	// the parser refused.
 	for _, a := range answers {
-		_ = b.AResource(a.Header, *a.Body.(*dnsmessage.AResource)) // a builder over a fresh buffer: it fails only on a bad message, which the parser refused
+		switch body := a.Body.(type) {
+		case *dnsmessage.AResource:
+			_ = b.AResource(a.Header, *body)
+		case *dnsmessage.AAAAResource:
+			_ = b.AAAAResource(a.Header, *body)
+		}
 	}
 	out, _ := b.Finish()
 	return out

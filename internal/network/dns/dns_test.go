@@ -44,8 +44,11 @@ func TestAnswersNamesAndForwards(t *testing.T) {
 	pc, _ := net.ListenPacket("udp", "127.0.0.1:0")
 	defer pc.Close()
 	s := &Server{Upstreams: []string{up.LocalAddr().String()}, Lookup: func(n string) []netip.Addr {
-		if n == "web" {
+		switch n {
+		case "web":
 			return []netip.Addr{netip.MustParseAddr("10.1.0.5")}
+		case "dual":
+			return []netip.Addr{netip.MustParseAddr("10.1.0.6"), netip.MustParseAddr("fd00:1::6")}
 		}
 		return nil
 	}}
@@ -56,6 +59,12 @@ func TestAnswersNamesAndForwards(t *testing.T) {
 	}
 	if m := query(t, pc.LocalAddr(), "WEB.", dnsmessage.TypeAAAA); m.RCode != dnsmessage.RCodeSuccess || len(m.Answers) != 0 {
 		t.Fatalf("web AAAA: %+v", m)
+	}
+	if m := query(t, pc.LocalAddr(), "dual.", dnsmessage.TypeA); len(m.Answers) != 1 || m.Answers[0].Body.(*dnsmessage.AResource).A != [4]byte{10, 1, 0, 6} {
+		t.Fatalf("dual A: %+v", m)
+	}
+	if m := query(t, pc.LocalAddr(), "dual.", dnsmessage.TypeAAAA); len(m.Answers) != 1 || m.Answers[0].Body.(*dnsmessage.AAAAResource).AAAA != netip.MustParseAddr("fd00:1::6").As16() {
+		t.Fatalf("dual AAAA: %+v", m)
 	}
 	if m := query(t, pc.LocalAddr(), "db.", dnsmessage.TypeA); m.RCode != dnsmessage.RCodeNameError {
 		t.Fatalf("unknown single label: %+v", m)

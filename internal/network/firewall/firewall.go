@@ -1,8 +1,10 @@
-// Package firewall keeps berth's nftables table: NAT for networks'
+// Package firewall keeps berth's nftables tables: NAT for networks'
 // outbound traffic, forwarding for their bridges, and the DNAT rules of
 // published ports, spoken over netlink (no iptables or nft binary). The
-// table is berth's own; each rule carries a comment naming its network
-// or container, which is how rules are found again and removed.
+// tables are berth's own, one of family ip and, for networks with IPv6,
+// one of family ip6 of the same name; each rule carries a comment naming
+// its network or container, which is how rules are found again and
+// removed.
 package firewall
 
 import (
@@ -29,6 +31,7 @@ type Network struct {
 	ID       string
 	Bridge   string
 	Subnet   netip.Prefix
+	Subnet6  netip.Prefix // zero without IPv6
 	Internal bool
 }
 
@@ -37,6 +40,7 @@ type Port struct {
 	HostIP        netip.Addr // unspecified: every local address
 	HostPort      uint16
 	ContainerIP   netip.Addr
+	ContainerIP6  netip.Addr // zero without IPv6: the port is IPv4's only
 	ContainerPort uint16
 	Proto         string // tcp or udp
 }
@@ -44,6 +48,22 @@ type Port struct {
 const (
 	chainPre, chainOut, chainPorts, chainPost, chainFwd, chainIn = "prerouting", "output", "ports", "postrouting", "forward", "input"
 )
+
+// family is what differs between the ip and ip6 tables' rules: where
+// the addresses are in the header, and how long they are.
+type family struct {
+	table        nftables.TableFamily
+	nfproto      uint32
+	saddr, daddr uint32
+	addrLen      uint32
+}
+
+var (
+	ipv4 = family{nftables.TableFamilyIPv4, unix.NFPROTO_IPV4, 12, 16, 4}
+	ipv6 = family{nftables.TableFamilyIPv6, unix.NFPROTO_IPV6, 8, 24, 16}
+)
+
+var families = []family{ipv4, ipv6}
 
 // Available reports, in one line, why nftables cannot be used here.
 func Available() error {
@@ -57,24 +77,32 @@ func Available() error {
 	return nil
 }
 
-// Exists reports whether the table is there.
-func (f Firewall) Exists() bool {
+// Exists reports whether the table is there, and its ip6 twin too when
+// withIPv6.
+func (f Firewall) Exists(withIPv6 bool) bool {
 	c, err := nftables.New()
 	if err != nil {
 		return false
 	}
 	t, err := c.ListTableOfFamily(f.Table, nftables.TableFamilyIPv4)
-	return err == nil && t != nil
+	if err != nil || t == nil {
+		return false
+	}
+	if withIPv6 {
+		t, err = c.ListTableOfFamily(f.Table, nftables.TableFamilyIPv6)
+		return err == nil && t != nil
+	}
+	return true
 }
 
-func (f Firewall) table() *nftables.Table {
-	return &nftables.Table{Name: f.Table, Family: nftables.TableFamilyIPv4}
+func (f Firewall) table(fam family) *nftables.Table {
+	return &nftables.Table{Name: f.Table, Family: fam.table}
 }
 
-// ensure creates the table and its chains if missing (adding an
-// existing table or chain is a no-op in nf_tables).
-func (f Firewall) ensure(c *nftables.Conn) map[string]*nftables.Chain {
-	t := c.AddTable(f.table())
+// ensure creates the family's table and its chains if missing (adding
+// an existing table or chain is a no-op in nf_tables).
+func (f Firewall) ensure(c *nftables.Conn, fam family) map[string]*nftables.Chain {
+	t := c.AddTable(f.table(fam))
 	accept := nftables.ChainPolicyAccept
 	chains := map[string]*nftables.Chain{
 		chainPre:   c.AddChain(&nftables.Chain{Name: chainPre, Table: t, Type: nftables.ChainTypeNAT, Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityNATDest}),
@@ -91,13 +119,15 @@ func comment(s string) []byte { return userdata.AppendString(nil, userdata.TypeC
 
 // Setup makes the table with its base chains once: traffic to a local
 // address goes through the ports chain, from outside and from the host.
-func (f Firewall) Setup() error {
+func (f Firewall) Setup() error { return f.setup(ipv4) }
+
+func (f Firewall) setup(fam family) error {
 	c, err := nftables.New()
 	if err != nil {
 		return err
 	}
-	existing, _ := c.ListTableOfFamily(f.Table, nftables.TableFamilyIPv4)
-	chains := f.ensure(c)
+	existing, _ := c.ListTableOfFamily(f.Table, fam.table)
+	chains := f.ensure(c, fam)
 	if existing == nil {
 		for _, name := range []string{chainPre, chainOut} {
 			c.AddRule(&nftables.Rule{Table: chains[name].Table, Chain: chains[name], UserData: comment("berth"), Exprs: []expr.Any{
@@ -119,11 +149,26 @@ func (f Firewall) AddNetwork(n Network) error {
 		return err
 	}
 	f.RemoveNetwork(n.ID) // idempotent: the rules once
+	if n.Subnet6.IsValid() {
+		if err := f.setup(ipv6); err != nil {
+			return err
+		}
+	}
 	c, err := nftables.New()
 	if err != nil {
 		return err
 	}
-	chains := f.ensure(c)
+	f.addNetwork(c, ipv4, n, n.Subnet)
+	if n.Subnet6.IsValid() {
+		f.addNetwork(c, ipv6, n, n.Subnet6)
+	}
+	return flush(c, "add the rules of network "+n.ID)
+}
+
+// addNetwork queues n's rules in fam's table, for its subnet of that
+// family.
+func (f Firewall) addNetwork(c *nftables.Conn, fam family, n Network, subnet netip.Prefix) {
+	chains := f.ensure(c, fam)
 	tag := comment("net:" + n.ID)
 	add := func(chain string, ex ...expr.Any) {
 		c.AddRule(&nftables.Rule{Table: chains[chain].Table, Chain: chains[chain], UserData: tag, Exprs: ex})
@@ -137,7 +182,7 @@ func (f Firewall) AddNetwork(n Network) error {
 		first(cat(ifname(unix.NFT_META_IIFNAME, expr.CmpOpEq, n.Bridge), ifname(unix.NFT_META_OIFNAME, expr.CmpOpNeq, n.Bridge), verdict(expr.VerdictDrop))...)
 		first(cat(ifname(unix.NFT_META_OIFNAME, expr.CmpOpEq, n.Bridge), ifname(unix.NFT_META_IIFNAME, expr.CmpOpNeq, n.Bridge), verdict(expr.VerdictDrop))...)
 	} else {
-		add(chainPost, cat(saddrIn(n.Subnet), ifname(unix.NFT_META_OIFNAME, expr.CmpOpNeq, n.Bridge), []expr.Any{&expr.Masq{}})...)
+		add(chainPost, cat(fam.saddrIn(subnet), ifname(unix.NFT_META_OIFNAME, expr.CmpOpNeq, n.Bridge), []expr.Any{&expr.Masq{}})...)
 		// Into the network from elsewhere (another network, another
 		// host): only replies and published ports, as Docker 28 does.
 		first(cat(ifname(unix.NFT_META_OIFNAME, expr.CmpOpEq, n.Bridge), ifname(unix.NFT_META_IIFNAME, expr.CmpOpNeq, n.Bridge),
@@ -149,16 +194,20 @@ func (f Firewall) AddNetwork(n Network) error {
 	// packet to the host's 127.0.0.1 through the gateway's MAC and reach
 	// services bound there (CVE-2020-8558). Only replies (of connections
 	// the host's loopback made to a published port) may come that way,
-	// as kube-proxy's rule has it.
-	add(chainIn, cat(ifname(unix.NFT_META_IIFNAME, expr.CmpOpEq, n.Bridge), daddrIn(netip.MustParsePrefix("127.0.0.0/8")),
-		ctBits(expr.CtKeySTATE, expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED, false), verdict(expr.VerdictDrop))...)
+	// as kube-proxy's rule has it. (IPv6 has no route_localnet: ::1 is
+	// never routed off the loopback.)
+	if fam == ipv4 {
+		add(chainIn, cat(ifname(unix.NFT_META_IIFNAME, expr.CmpOpEq, n.Bridge), fam.daddrIn(netip.MustParsePrefix("127.0.0.0/8")),
+			ctBits(expr.CtKeySTATE, expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED, false), verdict(expr.VerdictDrop))...)
+	}
 	// Back onto the bridge after DNAT, from a container of the network
 	// (hairpin) or from the host's loopback: the reply must come back
 	// through us, so the source becomes the gateway. Other clients keep
 	// their address.
-	add(chainPost, cat(ifname(unix.NFT_META_OIFNAME, expr.CmpOpEq, n.Bridge), ctBits(expr.CtKeySTATUS, ipsDstNAT, true), saddrIn(n.Subnet), []expr.Any{&expr.Masq{}})...)
-	add(chainPost, cat(ifname(unix.NFT_META_OIFNAME, expr.CmpOpEq, n.Bridge), saddrIn(netip.MustParsePrefix("127.0.0.0/8")), []expr.Any{&expr.Masq{}})...)
-	return flush(c, "add the rules of network "+n.ID)
+	add(chainPost, cat(ifname(unix.NFT_META_OIFNAME, expr.CmpOpEq, n.Bridge), ctBits(expr.CtKeySTATUS, ipsDstNAT, true), fam.saddrIn(subnet), []expr.Any{&expr.Masq{}})...)
+	if fam == ipv4 {
+		add(chainPost, cat(ifname(unix.NFT_META_OIFNAME, expr.CmpOpEq, n.Bridge), fam.saddrIn(netip.MustParsePrefix("127.0.0.0/8")), []expr.Any{&expr.Masq{}})...)
+	}
 }
 
 // RemoveNetwork removes a network's rules.
@@ -169,6 +218,11 @@ func (f Firewall) AddPorts(owner string, ports []Port) error {
 	if len(ports) == 0 {
 		return nil
 	}
+	for _, p := range ports {
+		if p.HostIP.Is6() && !p.HostIP.IsUnspecified() && !p.ContainerIP6.IsValid() {
+			return fmt.Errorf("publish %s port %d: the container has no IPv6 address (a network with --ipv6 gives one)", p.HostIP, p.HostPort)
+		}
+	}
 	if err := f.Setup(); err != nil {
 		return err
 	}
@@ -176,29 +230,50 @@ func (f Firewall) AddPorts(owner string, ports []Port) error {
 	if err != nil {
 		return err
 	}
-	chains := f.ensure(c)
+	v6Setup := false
 	for _, p := range ports {
-		proto := byte(unix.IPPROTO_TCP)
-		if p.Proto == "udp" {
-			proto = unix.IPPROTO_UDP
+		// An unspecified host address is every local one, of both
+		// families when the container has both.
+		any := !p.HostIP.IsValid() || p.HostIP.IsUnspecified()
+		if any || p.HostIP.Is4() {
+			f.addPort(c, ipv4, owner, p, p.ContainerIP)
 		}
-		var ex []expr.Any
-		if p.HostIP.IsValid() && !p.HostIP.IsUnspecified() {
-			ex = append(ex, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
-				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: p.HostIP.AsSlice()})
+		if p.ContainerIP6.IsValid() && (any || p.HostIP.Is6()) {
+			if !v6Setup {
+				if err := f.setup(ipv6); err != nil {
+					return err
+				}
+				v6Setup = true
+			}
+			f.addPort(c, ipv6, owner, p, p.ContainerIP6)
 		}
-		ex = append(ex,
-			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
-			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(p.HostPort)},
-			&expr.Immediate{Register: 1, Data: p.ContainerIP.AsSlice()},
-			&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(p.ContainerPort)},
-			&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2, Specified: true},
-		)
-		c.AddRule(&nftables.Rule{Table: chains[chainPorts].Table, Chain: chains[chainPorts], UserData: comment("ctr:" + owner), Exprs: ex})
 	}
 	return flush(c, "publish ports of "+owner)
+}
+
+// addPort queues one port's DNAT rule in fam's table, to the
+// container's address of that family.
+func (f Firewall) addPort(c *nftables.Conn, fam family, owner string, p Port, to netip.Addr) {
+	chains := f.ensure(c, fam)
+	proto := byte(unix.IPPROTO_TCP)
+	if p.Proto == "udp" {
+		proto = unix.IPPROTO_UDP
+	}
+	var ex []expr.Any
+	if p.HostIP.IsValid() && !p.HostIP.IsUnspecified() {
+		ex = append(ex, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: fam.daddr, Len: fam.addrLen},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: p.HostIP.AsSlice()})
+	}
+	ex = append(ex,
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(p.HostPort)},
+		&expr.Immediate{Register: 1, Data: to.AsSlice()},
+		&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(p.ContainerPort)},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: fam.nfproto, RegAddrMin: 1, RegProtoMin: 2, Specified: true},
+	)
+	c.AddRule(&nftables.Rule{Table: chains[chainPorts].Table, Chain: chains[chainPorts], UserData: comment("ctr:" + owner), Exprs: ex})
 }
 
 // RemovePorts removes the ports published for owner.
@@ -223,14 +298,23 @@ func (f Firewall) removeTagged(tag string) error {
 	return flush(c, "remove rules "+tag)
 }
 
-// eachRule calls fn with every rule of the table and its comment; no
+// eachRule calls fn with every rule of both tables and its comment; no
 // table means no rules.
 func (f Firewall) eachRule(c *nftables.Conn, fn func(r *nftables.Rule, tag string) error) error {
-	t, err := c.ListTableOfFamily(f.Table, nftables.TableFamilyIPv4)
+	for _, fam := range families {
+		if err := f.eachRuleOf(c, fam, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f Firewall) eachRuleOf(c *nftables.Conn, fam family, fn func(r *nftables.Rule, tag string) error) error {
+	t, err := c.ListTableOfFamily(f.Table, fam.table)
 	if err != nil || t == nil {
 		return nil
 	}
-	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	chains, err := c.ListChainsOfTableFamily(fam.table)
 	if err != nil {
 		return err
 	}
@@ -269,19 +353,22 @@ func (f Firewall) Rules() (map[string]int, error) {
 	return out, err
 }
 
-// DeleteTable removes the whole table; a missing one is not an error.
+// DeleteTable removes the whole table, and its ip6 twin; a missing one
+// is not an error.
 func (f Firewall) DeleteTable() error {
 	c, err := nftables.New()
 	if err != nil {
 		return err
 	}
-	if t, err := c.ListTableOfFamily(f.Table, nftables.TableFamilyIPv4); err != nil || t == nil {
-		return nil
-	}
-	c.DelTable(f.table())
-	err = c.Flush()
-	if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("delete table %s: %w", f.Table, err)
+	for _, fam := range families {
+		if t, err := c.ListTableOfFamily(f.Table, fam.table); err != nil || t == nil {
+			continue
+		}
+		c.DelTable(f.table(fam))
+		err = c.Flush()
+		if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("delete table %s: %w", f.Table, err)
+		}
 	}
 	return nil
 }
@@ -304,19 +391,19 @@ func ifname(key expr.MetaKey, op expr.CmpOp, name string) []expr.Any {
 	return []expr.Any{&expr.Meta{Key: key, Register: 1}, &expr.Cmp{Op: op, Register: 1, Data: b}}
 }
 
-func saddrIn(p netip.Prefix) []expr.Any { return addrIn(12, p) }
+func (fam family) saddrIn(p netip.Prefix) []expr.Any { return fam.addrIn(fam.saddr, p) }
 
-func daddrIn(p netip.Prefix) []expr.Any { return addrIn(16, p) }
+func (fam family) daddrIn(p netip.Prefix) []expr.Any { return fam.addrIn(fam.daddr, p) }
 
-// addrIn matches the IPv4 address at offset in the header against p.
-func addrIn(offset uint32, p netip.Prefix) []expr.Any {
-	mask := make([]byte, 4)
+// addrIn matches the address at offset in the header against p.
+func (fam family) addrIn(offset uint32, p netip.Prefix) []expr.Any {
+	mask := make([]byte, fam.addrLen)
 	for i := 0; i < p.Bits(); i++ {
 		mask[i/8] |= 0x80 >> (i % 8)
 	}
 	return []expr.Any{
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: make([]byte, 4)},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: fam.addrLen},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: fam.addrLen, Mask: mask, Xor: make([]byte, fam.addrLen)},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: p.Masked().Addr().AsSlice()},
 	}
 }

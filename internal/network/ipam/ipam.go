@@ -80,7 +80,7 @@ func (p Pool) usable(a netip.Addr) bool {
 	if !r.Contains(a) || !p.Subnet.Contains(a) || a == p.Gateway || a == p.Subnet.Masked().Addr() || slices.Contains(p.Reserved, a) {
 		return false
 	}
-	return a != lastAddr(p.Subnet)
+	return a.Is6() || a != lastAddr(p.Subnet) // IPv6 has no broadcast address
 }
 
 // lastAddr is the broadcast address of an IPv4 prefix.

@@ -86,3 +86,23 @@ func TestReservedAddressesAreNeverHandedOut(t *testing.T) {
 		t.Fatal("a reserved address asked for by name was handed out")
 	}
 }
+
+// An IPv6 pool hands out its addresses as an IPv4 one does, without a
+// broadcast address to skip, and refuses one outside its range.
+func TestAllocateIPv6(t *testing.T) {
+	p := Pool{Dir: t.TempDir(), Subnet: netip.MustParsePrefix("fd42::/64"), Gateway: netip.MustParseAddr("fd42::1"),
+		Range: netip.MustParsePrefix("fd42::ff00/120")}
+	a, err := p.Allocate("one", netip.Addr{})
+	if err != nil || a.String() != "fd42::ff01" {
+		t.Fatalf("first: %s %v", a, err)
+	}
+	if b, err := p.Allocate("two", netip.MustParseAddr("fd42::ffff")); err != nil || b.String() != "fd42::ffff" {
+		t.Fatalf("the range's last address: %s %v", b, err)
+	}
+	if _, err := p.Allocate("three", netip.MustParseAddr("fd42::5")); err == nil {
+		t.Fatal("an address outside the range was handed out")
+	}
+	if again, err := p.Allocate("one", netip.Addr{}); err != nil || again != a {
+		t.Fatalf("the owner's lease again: %s %v", again, err)
+	}
+}

@@ -24,8 +24,9 @@ import (
 // bridge takes mtu, or with 0 the MTU of the host's uplink; its ports
 // take the bridge's. It also lets the bridge route 127.0.0.1 DNAT (ports
 // published on the host's loopback) and turns IPv4 forwarding on, as
-// Docker does.
-func EnsureBridge(name string, gw netip.Prefix, forward bool, mtu int) (created bool, err error) {
+// Docker does; with gw6 (a network with IPv6) the bridge has that
+// address too, and IPv6 forwards.
+func EnsureBridge(name string, gw, gw6 netip.Prefix, forward bool, mtu int) (created bool, err error) {
 	br, err := netlink.LinkByName(name)
 	if err == nil && br.Attrs().Flags&net.FlagUp != 0 {
 		return false, nil // set up by an earlier container
@@ -48,6 +49,16 @@ func EnsureBridge(name string, gw netip.Prefix, forward bool, mtu int) (created 
 	if err := netlink.AddrAdd(br, addr); err != nil && !errors.Is(err, unix.EEXIST) {
 		return created, fmt.Errorf("address %s on %s: %w", gw, name, err)
 	}
+	if gw6.IsValid() {
+		if err := sysctl("net/ipv6/conf/"+name+"/disable_ipv6", "0"); err != nil {
+			return created, err
+		}
+		// No duplicate address detection: the address is the network's
+		// own, and a tentative one would refuse traffic for a second.
+		if err := netlink.AddrAdd(br, &netlink.Addr{IPNet: ipNet(gw6), Flags: unix.IFA_F_NODAD}); err != nil && !errors.Is(err, unix.EEXIST) {
+			return created, fmt.Errorf("address %s on %s: %w", gw6, name, err)
+		}
+	}
 	if err := netlink.LinkSetUp(br); err != nil {
 		return created, fmt.Errorf("bring %s up: %w", name, err)
 	}
@@ -55,6 +66,11 @@ func EnsureBridge(name string, gw netip.Prefix, forward bool, mtu int) (created 
 	if forward {
 		if err := sysctl("net/ipv4/ip_forward", "1"); err != nil {
 			return created, err
+		}
+		if gw6.IsValid() {
+			if err := sysctl("net/ipv6/conf/all/forwarding", "1"); err != nil {
+				return created, err
+			}
 		}
 	}
 	return created, nil
@@ -96,6 +112,9 @@ type Endpoint struct {
 	IfName   string       // the name inside (eth0, eth1, …)
 	Addr     netip.Prefix // the container's address and the subnet's length
 	Gateway  netip.Addr   // the default route, when DefaultRoute
+	// Addr6 and Gateway6 are the IPv6 ones, on a network with IPv6.
+	Addr6    netip.Prefix
+	Gateway6 netip.Addr
 	MAC      net.HardwareAddr
 	// DefaultRoute: the first network of a container routes its traffic.
 	DefaultRoute bool
@@ -169,6 +188,11 @@ func Plumb(nsPath string, ep Endpoint) (err error) {
 	if err := h.AddrAdd(peer, &netlink.Addr{IPNet: ipNet(ep.Addr)}); err != nil {
 		return fmt.Errorf("address %s on %s: %w", ep.Addr, ep.IfName, err)
 	}
+	if ep.Addr6.IsValid() {
+		if err := h.AddrAdd(peer, &netlink.Addr{IPNet: ipNet(ep.Addr6), Flags: unix.IFA_F_NODAD}); err != nil {
+			return fmt.Errorf("address %s on %s: %w", ep.Addr6, ep.IfName, err)
+		}
+	}
 	for _, ll := range ep.LinkLocal {
 		if err := h.AddrAdd(peer, &netlink.Addr{IPNet: ipNet(ll)}); err != nil {
 			return fmt.Errorf("link-local address %s on %s: %w", ll, ep.IfName, err)
@@ -182,14 +206,20 @@ func Plumb(nsPath string, ep Endpoint) (err error) {
 		if err := h.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Gw: gw}); err != nil {
 			return fmt.Errorf("default route via %s: %w", ep.Gateway, err)
 		}
+		if ep.Gateway6.IsValid() {
+			if err := h.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Gw: net.IP(ep.Gateway6.AsSlice()), Family: netlink.FAMILY_V6}); err != nil {
+				return fmt.Errorf("default route via %s: %w", ep.Gateway6, err)
+			}
+		}
 	}
 	return nil
 }
 
 // ReplaceDefaultRoute makes the default route of the namespace at
-// nsPath go through gw on its interface ifName, in place of any other:
-// a network of a higher gw-priority joined or one left.
-func ReplaceDefaultRoute(nsPath, ifName string, gw netip.Addr) error {
+// nsPath go through gw (and gw6, when valid) on its interface ifName, in
+// place of any other: a network of a higher gw-priority joined or one
+// left.
+func ReplaceDefaultRoute(nsPath, ifName string, gw, gw6 netip.Addr) error {
 	ns, err := netns.GetFromPath(nsPath)
 	if err != nil {
 		return fmt.Errorf("open network namespace %s: %w", nsPath, err)
@@ -208,6 +238,13 @@ func ReplaceDefaultRoute(nsPath, ifName string, gw netip.Addr) error {
 	r := &netlink.Route{LinkIndex: l.Attrs().Index, Gw: net.IP(gw.AsSlice()), Dst: any4}
 	if err := h.RouteReplace(r); err != nil {
 		return fmt.Errorf("default route via %s on %s: %w", gw, ifName, err)
+	}
+	if gw6.IsValid() {
+		_, any6, _ := net.ParseCIDR("::/0") // a literal: cannot fail
+		r := &netlink.Route{LinkIndex: l.Attrs().Index, Gw: net.IP(gw6.AsSlice()), Dst: any6, Family: netlink.FAMILY_V6}
+		if err := h.RouteReplace(r); err != nil {
+			return fmt.Errorf("default route via %s on %s: %w", gw6, ifName, err)
+		}
 	}
 	return nil
 }
@@ -244,6 +281,28 @@ func HostRoutes() []netip.Prefix {
 		a, ok := netip.AddrFromSlice(r.Dst.IP.To4())
 		ones, _ := r.Dst.Mask.Size()
 		if ok {
+			out = append(out, netip.PrefixFrom(a, ones).Masked())
+		}
+	}
+	return out
+}
+
+// HostRoutes6 are the IPv6 prefixes the host routes to, except the
+// default route and link-local ones: a new network's IPv6 subnet must
+// not overlap them.
+func HostRoutes6() []netip.Prefix {
+	routes, err := netlink.RouteList(nil, netlink.FAMILY_V6)
+	if err != nil {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, r := range routes {
+		if r.Dst == nil || r.Dst.IP.IsUnspecified() || r.Dst.IP.IsLinkLocalUnicast() || r.Dst.IP.IsMulticast() {
+			continue
+		}
+		a, ok := netip.AddrFromSlice(r.Dst.IP.To16())
+		ones, _ := r.Dst.Mask.Size()
+		if ok && !a.Is4In6() {
 			out = append(out, netip.PrefixFrom(a, ones).Masked())
 		}
 	}
