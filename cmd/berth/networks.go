@@ -87,6 +87,8 @@ func networkCommand(g *globals) *cobra.Command {
 	cf.BoolVar(&o.EnableIPv6, "ipv6", false, "give the network an IPv6 subnet too (a unique local /64 without --subnet)")
 	cf.BoolVar(&ipv4, "ipv4", true, "give the network IPv4 (always: IPv6-only networks are not supported)")
 	cf.BoolVar(&o.Internal, "internal", false, "no traffic leaves the network")
+	cf.BoolVar(&o.Attachable, "attachable", false, "kept and shown, as Docker keeps it for a local network (it means something to Swarm only)")
+	cf.StringVar(&o.Scope, "scope", "", "the network's scope: local (berth has no swarm)")
 	cf.StringArrayVar(&labels, "label", nil, "set metadata")
 	cf.StringVarP(&o.Driver, "driver", "d", "bridge", "driver (bridge only)")
 	cf.StringArrayVarP(&opts, "opt", "o", nil, "set a driver option (com.docker.network.bridge.name, com.docker.network.driver.mtu)")

@@ -75,7 +75,12 @@ func (s *Server) networkCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	o := engine.NetworkCreateOptions{Name: req.Name, Driver: req.Driver, Internal: req.Internal, Labels: req.Labels, Options: req.Options}
+	o := engine.NetworkCreateOptions{Name: req.Name, Driver: req.Driver, Internal: req.Internal, Labels: req.Labels, Options: req.Options,
+		Attachable: req.Attachable, Scope: req.Scope}
+	if req.Ingress || req.ConfigOnly || req.ConfigFrom != nil {
+		writeError(w, badRequest(errors.New("ingress and config-only networks are Swarm's: berth has none")))
+		return
+	}
 	if req.IPAM != nil {
 		o.IPAMDriver, o.IPAMOptions = req.IPAM.Driver, req.IPAM.Options
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -128,9 +129,7 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandbo
 	if md == nil || md.Name == "" || md.Namespace == "" || md.Uid == "" {
 		return nil, invalid("RunPodSandbox: metadata needs a name, namespace and uid")
 	}
-	switch req.RuntimeHandler {
-	case "", "berth", "runc":
-	default:
+	if !slices.Contains(runtimeHandlers, req.RuntimeHandler) {
 		return nil, invalid("RunPodSandbox: no runtime handler %q (berth has one: berth)", req.RuntimeHandler)
 	}
 	if err := s.pauseImage(ctx); err != nil {

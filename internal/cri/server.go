@@ -94,14 +94,23 @@ func (s *Server) Version(context.Context, *runtimeapi.VersionRequest) (*runtimea
 	return &runtimeapi.VersionResponse{Version: "0.1.0", RuntimeName: "berth", RuntimeVersion: s.version, RuntimeApiVersion: "v1"}, nil
 }
 
+// runtimeHandlers are the names RunPodSandbox takes (all berth's own
+// runtime), with what the kubelet asks of one before it sends a pod
+// with hostUsers false: user namespaces with idmapped mounts.
+var runtimeHandlers = []string{"", "berth", "runc"}
+
 // Status says the runtime and its network are ready: the engine is
 // there as soon as the server is, and its bridge is made with the first
-// pod.
+// pod (a CNI network's plugins are checked when a pod joins it).
 func (s *Server) Status(_ context.Context, req *runtimeapi.StatusRequest) (*runtimeapi.StatusResponse, error) {
-	return &runtimeapi.StatusResponse{Status: &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{
+	resp := &runtimeapi.StatusResponse{Status: &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{
 		{Type: runtimeapi.RuntimeReady, Status: true},
 		{Type: runtimeapi.NetworkReady, Status: true},
-	}}}, nil
+	}}}
+	for _, h := range runtimeHandlers {
+		resp.RuntimeHandlers = append(resp.RuntimeHandlers, &runtimeapi.RuntimeHandler{Name: h, Features: &runtimeapi.RuntimeHandlerFeatures{UserNamespaces: true}})
+	}
+	return resp, nil
 }
 
 // RuntimeConfig says berth drives cgroupfs paths, as the kubelet's

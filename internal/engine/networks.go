@@ -27,7 +27,11 @@ type NetworkCreateOptions struct {
 	Subnet6, Gateway6, IPRange6 string
 	// Internal: no traffic leaves the network.
 	Internal bool
-	Labels   map[string]string
+	// Attachable is kept and shown (Swarm's, meaningless on one host,
+	// as Docker keeps it); Scope is "local" or "": berth has no swarm.
+	Attachable bool
+	Scope      string
+	Labels     map[string]string
 	// Options are the bridge driver's (-o): com.docker.network.bridge.name
 	// and com.docker.network.driver.mtu act; Docker's others are refused
 	// unless they ask for its default; any other key is kept.
@@ -46,11 +50,14 @@ func (e *Engine) NetworkCreate(o NetworkCreateOptions) (string, error) {
 	if o.Driver != "" && o.Driver != "bridge" {
 		return "", invalid(fmt.Errorf("network driver %q: only bridge is supported", o.Driver))
 	}
+	if o.Scope != "" && o.Scope != "local" {
+		return "", invalid(fmt.Errorf("network scope %q: berth networks are local (no swarm)", o.Scope))
+	}
 	if o.IPAMDriver != "" && o.IPAMDriver != "default" {
 		return "", invalid(fmt.Errorf("IPAM driver %q: only default is supported", o.IPAMDriver))
 	}
 	n, err := e.networks.Create(network.CreateOptions{Name: o.Name, Subnet: o.Subnet, Gateway: o.Gateway, IPRange: o.IPRange,
-		EnableIPv6: o.EnableIPv6, Subnet6: o.Subnet6, Gateway6: o.Gateway6, IPRange6: o.IPRange6, Internal: o.Internal, Labels: o.Labels, Options: o.Options, AuxAddresses: o.AuxAddresses, IPAMOptions: o.IPAMOptions})
+		EnableIPv6: o.EnableIPv6, Subnet6: o.Subnet6, Gateway6: o.Gateway6, IPRange6: o.IPRange6, Internal: o.Internal, Attachable: o.Attachable, Labels: o.Labels, Options: o.Options, AuxAddresses: o.AuxAddresses, IPAMOptions: o.IPAMOptions})
 	if err != nil {
 		return "", classify(err)
 	}
@@ -155,7 +162,7 @@ func (e *Engine) networkInspect(n *network.Network) (mobynetwork.Inspect, error)
 	in := mobynetwork.Inspect{
 		Network: mobynetwork.Network{Name: n.Name, ID: n.ID, Created: n.Created, Scope: "local", Driver: n.Driver, EnableIPv4: true, EnableIPv6: n.EnableIPv6,
 			IPAM:     mobynetwork.IPAM{Driver: "default", Options: n.IPAMOptions, Config: cfgs},
-			Internal: n.Internal, Options: opts, Labels: labels},
+			Internal: n.Internal, Attachable: n.Attachable, Options: opts, Labels: labels},
 		Containers: map[string]mobynetwork.EndpointResource{},
 	}
 	for _, ep := range eps {

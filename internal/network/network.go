@@ -52,11 +52,14 @@ type Network struct {
 	IPRange netip.Prefix `json:"IPRange,omitzero"`
 	// EnableIPv6 gives the network an IPv6 subnet beside its IPv4 one
 	// (dual stack, Docker's --ipv6): Subnet6, Gateway6 and IPRange6.
-	EnableIPv6 bool              `json:"EnableIPv6,omitempty"`
-	Subnet6    netip.Prefix      `json:"Subnet6,omitzero"`
-	Gateway6   netip.Addr        `json:"Gateway6,omitzero"`
-	IPRange6   netip.Prefix      `json:"IPRange6,omitzero"`
-	Internal   bool              `json:"Internal"`
+	EnableIPv6 bool         `json:"EnableIPv6,omitempty"`
+	Subnet6    netip.Prefix `json:"Subnet6,omitzero"`
+	Gateway6   netip.Addr   `json:"Gateway6,omitzero"`
+	IPRange6   netip.Prefix `json:"IPRange6,omitzero"`
+	Internal   bool         `json:"Internal"`
+	// Attachable is recorded and shown, as Docker keeps it for a local
+	// network (it means something to Swarm only).
+	Attachable bool              `json:"Attachable,omitempty"`
 	Bridge     string            `json:"Bridge"`
 	Labels     map[string]string `json:"Labels"`
 	// MTU is the bridge's and its ports' (0: the uplink's).
@@ -170,6 +173,7 @@ type CreateOptions struct {
 	EnableIPv6                  bool
 	Subnet6, Gateway6, IPRange6 string
 	Internal                    bool
+	Attachable                  bool
 	Labels                      map[string]string
 	// Options are the bridge driver's (-o): its device's name and MTU;
 	// see applyOptions.
@@ -201,7 +205,7 @@ func (m *Manager) create(o CreateOptions) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Network{Name: o.Name, Created: time.Now().UTC(), Driver: "bridge", Internal: o.Internal, Labels: o.Labels}
+	n := &Network{Name: o.Name, Created: time.Now().UTC(), Driver: "bridge", Internal: o.Internal, Attachable: o.Attachable, Labels: o.Labels}
 	if n.Labels == nil {
 		n.Labels = map[string]string{}
 	}

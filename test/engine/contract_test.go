@@ -108,6 +108,9 @@ func TestStopPauseAndWaitConditions(t *testing.T) {
 		_, err := b.ContainerWait(ctx, id, engine.WaitRemoved)
 		removed <- err
 	}()
+	// The wait must be waiting before the remove, or it meets no
+	// container at all (as Docker's would): an ordering, not a timing.
+	time.Sleep(50 * time.Millisecond)
 	if err := b.ContainerRemove(ctx, id, engine.RemoveOptions{}); err != nil {
 		t.Fatal(err)
 	}

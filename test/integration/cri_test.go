@@ -311,6 +311,10 @@ func TestCRIPodOnCNIPlugins(t *testing.T) {
 func TestCRIPodInAUserNamespace(t *testing.T) {
 	root := engineWithBusybox(t)
 	crictl, _ := criServer(t, root)
+	// What the kubelet reads before it sends a pod with hostUsers false.
+	if out := mustCrictl(t, crictl, "info"); !regexp.MustCompile(`\{\s*"features":\s*\{\s*"user_namespaces":\s*true\s*\},\s*"name":\s*"berth"`).MatchString(out) {
+		t.Fatalf("crictl info: no berth handler with user namespaces:\n%s", out)
+	}
 	const host = 3 << 20
 	userns := func(containerID int) map[string]any {
 		m := []any{map[string]any{"container_id": containerID, "host_id": host, "length": 65536}}

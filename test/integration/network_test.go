@@ -591,6 +591,15 @@ func TestNetworkIPv6(t *testing.T) {
 	if got := mustDocker(t, sock, "run", "--rm", "--network", "viaapi", "--ip6", "fd42:beef:5::7", "busybox:it", "sh", "-c", "ip -6 -o addr show eth0 scope global"); !strings.Contains(got, "inet6 fd42:beef:5::7/64") {
 		t.Fatalf("docker run --ip6: %q", got)
 	}
+	// Swarm's flags: --attachable is kept and shown, a scope other than
+	// local refused.
+	mustEngine(t, root, "network", "create", "--attachable", "--scope", "local", "att")
+	if got := mustEngine(t, root, "network", "inspect", "-f", "{{.Attachable}} {{.Scope}}", "att"); got != "true local\n" {
+		t.Fatalf("--attachable: %q", got)
+	}
+	if r := engine(t, root, "network", "create", "--scope", "swarm", "sw"); r.code == 0 || !strings.Contains(r.stderr, "local") {
+		t.Fatalf("--scope swarm: %d %q", r.code, r.stderr)
+	}
 	mustEngine(t, root, "rm", "-f", "web")
-	mustEngine(t, root, "network", "rm", "dual", "auto6", "viaapi")
+	mustEngine(t, root, "network", "rm", "dual", "auto6", "viaapi", "att")
 }
