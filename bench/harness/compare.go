@@ -74,4 +74,4 @@ func orderedIDs(m map[string]scenarioResult) []string {
 	return ids
 }
 
-var scenarioOrder = []string{"run", "run-nonet", "run-memory", "run-seccomp", "engine-run", "engine-run-bridge", "rootless-run", "port-tcp", "rootless-port-tcp", "net-setup", "create", "start", "exec", "engine-exec", "run-loaded", "exec-loaded", "engine-run-loaded", "engine-exec-loaded", "serial-50", "parallel-50", "rss", "min-memory", "monitor-rss", "pull", "api-run", "api-exec", "build-cold", "build-cached", "build-edit", "build-copy-3700"}
+var scenarioOrder = []string{"run", "run-nonet", "run-memory", "run-seccomp", "engine-run", "engine-run-bridge", "rootless-run", "port-tcp", "rootless-port-tcp", "net-setup", "create", "start", "exec", "engine-exec", "run-loaded", "exec-loaded", "engine-run-loaded", "engine-exec-loaded", "serial-50", "parallel-50", "rss", "min-memory", "monitor-rss", "monitor-rss-net", "pull", "api-run", "api-exec", "build-cold", "build-cached", "build-edit", "build-copy-3700"}

@@ -180,7 +180,9 @@ func scenarios(e *env) []scenario {
 		{id: "min-memory", title: "smallest memory limit that starts /bin/true", unit: "KiB",
 			values: func(p string) (string, string) { return e.minMemory(p) }},
 		{id: "monitor-rss", title: "idle RSS of the per-container monitor", unit: "MiB",
-			values: func(p string) (string, string) { return e.monitorRSS(p) }},
+			values: func(p string) (string, string) { return e.monitorRSS(p, false) }},
+		{id: "monitor-rss-net", title: "idle RSS of the per-container monitor, on a user-defined network (names served)", unit: "MiB",
+			values: func(p string) (string, string) { return e.monitorRSS(p, true) }},
 		{id: "pull", title: "pull of a 200 MB, 4-layer image from a loopback registry", unit: "ms", runs: 5,
 			op: func(p string) (*op, string) { return e.pullOp(p) }},
 		{id: "api-run", title: "docker CLI: run --rm IMAGE /bin/true through the engine's API (berth serve, dockerd, podman system service)", unit: "ms",
@@ -349,8 +351,11 @@ func startHolder() (*os.Process, string, error) {
 }
 
 // monitorRSS measures the idle RSS of an engine's per-container monitor
-// (conmon for Podman, containerd-shim for Docker).
-func (e *env) monitorRSS(p string) (string, string) {
+// (conmon for Podman, containerd-shim for Docker), with --network none
+// or, with named, on a user-defined network whose names the container
+// resolves (berth's name server is its monitor's; Podman's aardvark-dns
+// and Docker's are one per host, not counted).
+func (e *env) monitorRSS(p string, named bool) (string, string) {
 	if why := e.skip[p]; why != "" {
 		return "", why
 	}
@@ -358,16 +363,23 @@ func (e *env) monitorRSS(p string) (string, string) {
 	if cli == nil {
 		return "", "a runtime has no monitor"
 	}
-	name := "bench-" + p + "-idle"
-	run := append(append([]string(nil), cli...), "run", "-d", "--name", name, "--network", "none")
+	name, network := "bench-"+p+"-idle", "none"
+	if named {
+		name, network = name+"-net", "bench-"+p+"-names"
+		if _, err := execOutput(append(append([]string(nil), cli...), "network", "create", network)...); err != nil {
+			return "", "network create failed: " + oneLine(err)
+		}
+		defer e.quiet(append(append([]string(nil), cli...), "network", "rm", network)...)
+	}
+	run := append(append([]string(nil), cli...), "run", "-d", "--name", name, "--network", network)
 	if p == "podman" {
 		run = append(run, "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096")
 	}
 	if _, err := e.timed("", append(run, image, "sleep", "100000")...); err != nil {
 		return "", "failed: " + oneLine(err)
 	}
-	defer e.quiet(append(append([]string(nil), cli...), "rm", "-f", name)...)
-	time.Sleep(4 * time.Second) // past berth's 2 s hand-off to its idle stage
+	defer e.quiet(append(append([]string(nil), cli...), "rm", "-f", name)...) // before the network's rm, deferred earlier
+	time.Sleep(4 * time.Second)                                               // past berth's 2 s hand-off to its idle stage
 	out, err := execOutput(append(append([]string(nil), cli...), "inspect", "--type", "container", "--format", "{{.State.Pid}}", name)...)
 	if err != nil {
 		return "", "inspect failed: " + oneLine(err)

@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/container"
-	"github.com/berth-project/berth/internal/network"
 	"github.com/berth-project/berth/internal/rootless"
 )
 
@@ -21,17 +19,11 @@ func unmounter(merged string) func() {
 	return func() { _ = unix.Unmount(merged, unix.MNT_DETACH) }
 }
 
-// canIdle: a container on a user-defined network has its name server
-// in its monitor, which the idle stage does not carry; so does a
-// rootless one its user-mode network.
+// canIdle: a rootless container has its user-mode network and port
+// forwarder in its monitor, which the idle stage does not carry (a name
+// server it does).
 func canIdle(c *container.Container) bool {
-	if !c.Host.OwnNetworkNamespace() {
-		return true
-	}
-	if rootless.Active() {
-		return false // its user-mode network and port forwarder live in the monitor
-	}
-	return !slices.ContainsFunc(c.Host.Networks, func(a container.NetworkAttachment) bool { return a.Name != network.DefaultName })
+	return !c.Host.OwnNetworkNamespace() || !rootless.Active()
 }
 
 // prepare mounts the container's rootfs (the image's layers under its

@@ -2,6 +2,8 @@ package monitor
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/signal"
@@ -145,7 +147,22 @@ func (s *session) execIdle(bin string, r *run, listener *os.File, sch health.Sch
 		LogPath: s.logPath(), Log: s.logOptions(),
 		StdinOnce: s.c.Config.StdinOnce,
 		Out:       pass(r.out), Err: pass(r.err), Master: pass(r.master), Stdin: -1,
-		Listener: pass(listener), Engine: pass(exe),
+		Listener: pass(listener), Engine: pass(exe), DNS: -1,
+	}
+	if ns := r.names; ns != nil {
+		uc, ok := ns.conn.(*net.UDPConn)
+		if !ok {
+			return fmt.Errorf("the name server's socket is a %T", ns.conn)
+		}
+		f, err := uc.File()
+		if err != nil {
+			return err
+		}
+		defer f.Close() // a dup: the one passed is dup'ed again below
+		st.DNS, st.NetworksDir, st.Container, st.Upstreams = pass(f), ns.dir, ns.container, ns.upstreams
+		if st.DNS < 0 {
+			return errors.New("pass the name server's socket")
+		}
 	}
 	if r.stdin != nil && r.stdin == r.master {
 		st.Stdin = st.Master

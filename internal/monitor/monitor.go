@@ -78,9 +78,9 @@ type Plan struct {
 
 // connect is the plan's network step for a container whose init is pid;
 // the function it returns undoes it.
-func (p Plan) connect(pid int) (func(), error) {
+func (p Plan) connect(pid int) (func(), *nameServer, error) {
 	if p.Network == nil {
-		return func() {}, nil
+		return func() {}, nil, nil
 	}
 	return p.Network.connect(pid)
 }
@@ -405,7 +405,8 @@ func waitOutput(r *run) { idle.WaitOutput(r.done, r.streams) }
 // ends of its stdio.
 type run struct {
 	pid        int
-	disconnect func() // from its networks
+	disconnect func()      // from its networks
+	names      *nameServer // its name server, on a user-defined network
 	// done receives once per output stream that has ended.
 	done    chan struct{}
 	streams int
@@ -479,7 +480,7 @@ func startOnce(rt *runtime.Runtime, c *container.Container, plan Plan, hub *stdi
 	}
 	r.pid = st.Pid
 	trace.Phase("monitor", "created")
-	if r.disconnect, err = plan.connect(st.Pid); err != nil {
+	if r.disconnect, r.names, err = plan.connect(st.Pid); err != nil {
 		closeAll()
 		_ = rt.Delete(id, true) // undoes the create; the error above is reported
 		return nil, err

@@ -2,11 +2,14 @@ package monitor
 
 import (
 	"fmt"
+	"net"
+	"path/filepath"
 	"slices"
 	"strconv"
 
 	"github.com/berth-project/berth/internal/network"
 	"github.com/berth-project/berth/internal/network/dns"
+	"github.com/berth-project/berth/internal/network/names"
 	"github.com/berth-project/berth/internal/network/usermode"
 )
 
@@ -39,41 +42,53 @@ func (p *NetworkPlan) manager() *network.Manager {
 	return &network.Manager{Root: p.Root, Isolated: p.Isolated}
 }
 
+// nameServer is a container's name server: its socket at 127.0.0.11
+// in the container's namespace, and what it answers from. The idle
+// stage takes it over with the container.
+type nameServer struct {
+	conn      net.PacketConn
+	dir       string // the store's networks, which names.Lookup reads
+	container string
+	upstreams []string
+}
+
 // connect puts the container whose init is pid on its networks, writes
 // its /etc files with its address, and on a user-defined network serves
-// its names at 127.0.0.11 from this process. The function it returns
-// undoes it all once the container has exited.
-func (p *NetworkPlan) connect(pid int) (func(), error) {
+// its names at 127.0.0.11 from this process (ns). The function it
+// returns undoes it all once the container has exited.
+func (p *NetworkPlan) connect(pid int) (func(), *nameServer, error) {
 	if p.UserMode != nil {
-		return p.connectUserMode(pid)
+		undo, err := p.connectUserMode(pid)
+		return undo, nil, err
 	}
 	m := p.manager()
 	req := p.Request
 	req.NsPath = "/proc/" + strconv.Itoa(pid) + "/ns/net"
 	eps, err := m.Connect(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Undoes a connect that failed half-way, whose error is the one to
 	// report; what it leaves, the next start or rm tears down.
-	undo := func() { _ = m.Disconnect(req.Container) }
+	teardown := func() { _ = m.Disconnect(req.Container) }
 	cfg := p.Etc
 	cfg.Endpoints = eps
 	if err := network.WriteEtc(p.EtcDir, cfg); err != nil {
-		undo()
-		return nil, err
+		teardown()
+		return nil, nil, err
 	}
 	if !slices.ContainsFunc(eps, func(ep network.Endpoint) bool { return ep.Network != network.DefaultName }) {
-		return undo, nil
+		return teardown, nil, nil
 	}
 	pc, err := dns.ListenInNamespace(req.NsPath)
 	if err != nil {
-		undo()
-		return nil, fmt.Errorf("start the name server: %w", err)
+		teardown()
+		return nil, nil, fmt.Errorf("start the name server: %w", err)
 	}
-	srv := &dns.Server{Lookup: m.Lookup(req.Container), Upstreams: p.Upstreams}
+	ns := &nameServer{conn: pc, dir: filepath.Join(p.Root, "networks"), container: req.Container, upstreams: p.Upstreams}
+	srv := &dns.Server{Lookup: names.Lookup(ns.dir, ns.container), Upstreams: ns.upstreams}
 	go srv.Serve(pc)
-	return func() { _ = pc.Close(); undo() }, nil // the name server's socket: nothing to flush
+	return func() { _ = pc.Close(); teardown() }, ns, nil // the name server's socket: nothing to flush
 }
 
 // disconnect takes a resumed monitor's container off its networks and

@@ -34,12 +34,13 @@ import (
 	"github.com/berth-project/berth/internal/network/firewall"
 	"github.com/berth-project/berth/internal/network/ipam"
 	"github.com/berth-project/berth/internal/network/link"
+	"github.com/berth-project/berth/internal/network/names"
 	"github.com/berth-project/berth/internal/state"
 	"github.com/berth-project/berth/internal/trace"
 )
 
 // DefaultName is the network containers join unless told otherwise.
-const DefaultName = "bridge"
+const DefaultName = names.DefaultNetwork
 
 // Network is one network, as network.json keeps it.
 type Network struct {
@@ -958,39 +959,7 @@ func (m *Manager) DeleteVeths(ctr string) error {
 // Lookup answers a DNS name for container ctr: the containers that
 // share a user-defined network with it, by name, alias, or short ID.
 func (m *Manager) Lookup(ctr string) func(name string) []netip.Addr {
-	return func(name string) []netip.Addr {
-		all, _ := m.list()
-		var out []netip.Addr
-		for _, n := range all {
-			if !n.UserDefined() {
-				continue
-			}
-			if _, err := os.Stat(filepath.Join(m.endpoints(n.ID), ctr+".json")); err != nil {
-				continue
-			}
-			eps, _ := m.Endpoints(n)
-			want := name
-			// A link's alias is the querier's own name for its target.
-			if i := slices.IndexFunc(eps, func(ep Endpoint) bool { return ep.Container == ctr }); i >= 0 {
-				for _, l := range eps[i].Links {
-					if target, alias, _ := strings.Cut(l, ":"); strings.EqualFold(alias, name) {
-						want = target
-					}
-				}
-			}
-			for _, ep := range eps {
-				name := want
-				if strings.EqualFold(ep.Name, name) || slices.ContainsFunc(ep.Aliases, func(a string) bool { return strings.EqualFold(a, name) }) ||
-					(len(name) == 12 && strings.HasPrefix(ep.Container, name)) {
-					out = append(out, ep.Addr.Addr())
-					if ep.Addr6.IsValid() {
-						out = append(out, ep.Addr6.Addr())
-					}
-				}
-			}
-		}
-		return out
-	}
+	return names.Lookup(m.dir(), ctr)
 }
 
 // EndpointsOf returns a container's current endpoints.

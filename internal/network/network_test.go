@@ -31,3 +31,34 @@ func TestIPv6NeedsEnableIPv6(t *testing.T) {
 		t.Fatalf("a subnet: %+v %v", n, err)
 	}
 }
+
+// The name server's lookup (internal/network/names, which the idle
+// stage links) reads the records this package writes.
+func TestLookupReadsTheManagersRecords(t *testing.T) {
+	m := &Manager{Root: t.TempDir(), Isolated: true}
+	n, err := m.create(CreateOptions{Name: "back", Subnet: "10.77.0.0/24", EnableIPv6: true, Subnet6: "fd77::/64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ep := range []Endpoint{
+		{Container: "aaaaaaaaaaaaaaaa", Name: "web", Aliases: []string{"www"}, Addr: netip.MustParsePrefix("10.77.0.2/24"), Addr6: netip.MustParsePrefix("fd77::2/64"), NetworkID: n.ID},
+		{Container: "bbbbbbbbbbbbbbbb", Name: "client", Links: []string{"web:frontend"}, Addr: netip.MustParsePrefix("10.77.0.3/24"), NetworkID: n.ID},
+	} {
+		if err := m.saveEndpoint(ep); err != nil {
+			t.Fatal(err)
+		}
+	}
+	look := m.Lookup("bbbbbbbbbbbbbbbb")
+	want := []netip.Addr{netip.MustParseAddr("10.77.0.2"), netip.MustParseAddr("fd77::2")}
+	for _, name := range []string{"web", "WWW", "frontend", "aaaaaaaaaaaa"} {
+		if got := look(name); len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+			t.Errorf("%s: %v", name, got)
+		}
+	}
+	if got := look("nobody"); got != nil {
+		t.Errorf("nobody: %v", got)
+	}
+	if got := m.Lookup("cccccccccccccccc")("web"); got != nil {
+		t.Errorf("a container on none of the networks: %v", got)
+	}
+}

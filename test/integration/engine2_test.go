@@ -557,6 +557,34 @@ func TestEngineMonitorIdleStage(t *testing.T) {
 	}
 }
 
+// A container on a user-defined network goes to the idle stage too,
+// which serves its name server: names of containers that were there
+// before the hand-off and of ones that came after (A and AAAA), and
+// the rest through the upstreams, as the full monitor did.
+func TestEngineIdleStageServesNames(t *testing.T) {
+	root := engineWithBusybox(t)
+	mustEngine(t, root, "network", "create", "--ipv6", "--subnet", "10.232.0.0/24", "--subnet", "fd42:beef:7::/64", "names")
+	id := strings.TrimSpace(mustEngine(t, root, "run", "-d", "--name", "asker", "--network", "names", "busybox:it", "sleep", "300"))
+	mustEngine(t, root, "run", "-d", "--name", "early", "--network", "names", "--network-alias", "first", "busybox:it", "sleep", "300")
+	waitIdleStage(t, root, id)
+	mustEngine(t, root, "run", "-d", "--name", "late", "--network", "names", "--ip6", "fd42:beef:7::99", "busybox:it", "sleep", "300")
+	for _, q := range []struct{ name, typ, want string }{
+		{"early", "a", "Address: 10.232.0."},
+		{"first", "a", "Address: 10.232.0."},
+		{"late", "a", "Address: 10.232.0."},
+		{"late", "aaaa", "Address: fd42:beef:7::99"},
+	} {
+		if out := mustEngine(t, root, "exec", "asker", "nslookup", "-type="+q.typ, q.name, "127.0.0.11"); !strings.Contains(out, q.want) {
+			t.Errorf("the idle stage's answer for %s %s: %q", q.typ, q.name, out)
+		}
+	}
+	if r := engine(t, root, "exec", "asker", "nslookup", "nobody", "127.0.0.11"); r.code == 0 {
+		t.Errorf("a name of no container resolved: %s", r.stdout)
+	}
+	mustEngine(t, root, "rm", "-f", "asker", "early", "late")
+	mustEngine(t, root, "network", "rm", "names")
+}
+
 // A healthcheck runs in the container on its schedule, from the monitor
 // and from its idle stage: failures in a row make it unhealthy, a
 // success healthy, with the log, the streak, ps' status and filter and

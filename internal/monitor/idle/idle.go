@@ -4,8 +4,9 @@
 // running after a grace period is then handed to this stage, a program
 // of its own (cmd/berth-monitor) that the monitor execs in place, so
 // its pid, children and open files stay. It only keeps the log, serves
-// attach clients and waits for init; when init exits it execs the
-// engine again, which records the exit, restarts or cleans up. The
+// attach clients, answers the container's name server (on a
+// user-defined network) and waits for init; when init exits it execs
+// the engine again, which records the exit, restarts or cleans up. The
 // engine's ~14 MB stay on disk meanwhile.
 package idle
 
@@ -27,6 +28,8 @@ import (
 	"github.com/berth-project/berth/internal/attach"
 	"github.com/berth-project/berth/internal/monitor/health"
 	"github.com/berth-project/berth/internal/monitor/stdio"
+	"github.com/berth-project/berth/internal/network/dns"
+	"github.com/berth-project/berth/internal/network/names"
 )
 
 // The environment between the stages: StateEnv carries State to the idle
@@ -57,6 +60,13 @@ type State struct {
 	// environment are Engine's and Env).
 	Health *health.Schedule `json:",omitempty"`
 	Probe  health.Prober
+	// DNS is the name server's socket (127.0.0.11 in the container's
+	// namespace), -1 without one; it answers from the network records
+	// under NetworksDir for Container, and asks Upstreams the rest.
+	DNS         int
+	NetworksDir string   `json:",omitempty"`
+	Container   string   `json:",omitempty"`
+	Upstreams   []string `json:",omitempty"`
 }
 
 // Main is the idle stage's main; it never returns.
@@ -105,6 +115,17 @@ func Main() {
 		os.Exit(1)
 	}
 	go hub.ServeSocket(l.(*net.UnixListener))
+	if f := file(st.DNS); f != nil {
+		pc, err := net.FilePacketConn(f)
+		if err != nil {
+			// The container runs on; its names go unanswered, which its
+			// resolver reports, until the next start.
+			fmt.Fprintln(os.Stderr, "berth-monitor: name server:", err)
+		} else {
+			go (&dns.Server{Lookup: names.Lookup(st.NetworksDir, st.Container), Upstreams: st.Upstreams}).Serve(pc)
+		}
+		_ = f.Close() // FilePacketConn has a dup of its own
+	}
 	var probes *health.Runner
 	if st.Health != nil {
 		p := st.Probe
