@@ -50,7 +50,7 @@ func networkCommand(g *globals) *cobra.Command {
 		Use:   "create [OPTIONS] NETWORK",
 		Short: "Create a network",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := g.engine()
 			if err != nil {
 				return err
@@ -66,6 +66,11 @@ func networkCommand(g *globals) *cobra.Command {
 			}
 			if err := byFamily("ip-range", ranges, &o.IPRange, &o.IPRange6); err != nil {
 				return err
+			}
+			// Without --ipv6, an IPv6 subnet asks for it, as the docker
+			// CLI leaves EnableIPv6 unset and the daemon follows the pools.
+			if !cmd.Flags().Changed("ipv6") {
+				o.EnableIPv6 = o.Subnet6 != "" || o.Gateway6 != "" || o.IPRange6 != ""
 			}
 			o.Name, o.Labels = args[0], labelMap(labels)
 			o.Options, o.IPAMOptions = labelMap(opts), labelMap(ipamOpts)

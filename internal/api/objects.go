@@ -88,12 +88,16 @@ func (s *Server) networkCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest(errors.New("IPv6-only networks (EnableIPv4 false) are not supported: berth networks have IPv4")))
 		return
 	}
-	o.EnableIPv6 = req.EnableIPv6 != nil && *req.EnableIPv6
 	if req.IPAM != nil {
 		if err := ipamConfigs(req.IPAM.Config, &o); err != nil {
 			writeError(w, err)
 			return
 		}
+	}
+	// Unset, it follows the IPAM configs: an IPv6 pool asks for IPv6.
+	o.EnableIPv6 = o.Subnet6 != "" || o.Gateway6 != "" || o.IPRange6 != ""
+	if req.EnableIPv6 != nil {
+		o.EnableIPv6 = *req.EnableIPv6
 	}
 	id, err := s.e.NetworkCreate(o)
 	if err != nil {

@@ -30,6 +30,10 @@ var (
 	critestBin = flag.String("critest", "", "critest binary")
 	busybox    = flag.String("busybox", "", "busybox rootfs fixture")
 	focus      = flag.String("focus", "", "run only the specs this regexp names")
+	benchmark  = flag.Bool("benchmark", false, "run critest's benchmarks against berth cri and containerd instead of its validation")
+	cniPlugins = flag.String("cni-plugins", "", "the CNI plugins both runtimes put the benchmarks' pods on (scripts/cni-plugins.sh)")
+	rounds     = flag.Int("rounds", 2, "benchmark rounds, berth cri and containerd in turn")
+	samples    = flag.Int("samples", 10, "pods and containers per benchmark round")
 	shell      = flag.String("shell", "", "a root with a busybox sh that looks commands up on PATH, and its libraries (scripts/busybox-shell.sh)")
 )
 
@@ -104,7 +108,11 @@ func build(t *testing.T, root, ref, dockerfile string, files map[string]string) 
 	berth(t, root, "push", ref)
 }
 
-func TestCRIValidation(t *testing.T) {
+// prepare makes a storage root for berth cri and a loopback registry
+// with the images critest asks for, under their upstream paths (berth
+// cri and containerd take it as the upstream registries' mirror); both
+// go when the test ends.
+func prepare(t *testing.T) (root, reg string) {
 	if *berthBin == "" || *critestBin == "" || *busybox == "" || *shell == "" {
 		t.Fatal("run with -berth, -critest, -busybox and -shell (make conformance does)")
 	}
@@ -112,7 +120,7 @@ func TestCRIValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		// What critest left (it removes its pods, but a failed spec may
 		// not), and the root's default bridge and NAT table, which
 		// outlive containers, go with the root.
@@ -127,11 +135,11 @@ func TestCRIValidation(t *testing.T) {
 		}
 		berth(t, root, "network", "prune", "-f")
 		os.RemoveAll(root)
-	}()
+	})
 	os.Chmod(root, 0o755)
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
-	reg := strings.TrimPrefix(srv.URL, "http://")
+	t.Cleanup(srv.Close)
+	reg = strings.TrimPrefix(srv.URL, "http://")
 
 	// The images, under the names critest asks for behind the prefix.
 	tar := filepath.Join(root, "busybox.tar")
@@ -210,21 +218,27 @@ func TestCRIValidation(t *testing.T) {
 		}
 	}
 
-	sock := filepath.Join(root, "cri.sock")
+	return root, reg
+}
+
+// startCRI runs berth cri over root, with reg as the upstream
+// registries' mirror and extra flags; it stops when the test ends.
+func startCRI(t *testing.T, root, reg string, extra ...string) (sock string) {
+	sock = filepath.Join(root, "cri.sock")
 	var mirrors []string
 	for _, upstream := range []string{"gcr.io", "registry.k8s.io", "k8s.gcr.io"} {
 		mirrors = append(mirrors, "--registry-mirror", upstream+"="+reg)
 	}
-	cri := exec.Command(*berthBin, append(append([]string{"--root", root, "--runroot", filepath.Join(root, "run")}, mirrors...), "cri", "--listen", sock)...)
+	cri := exec.Command(*berthBin, append(append(append([]string{"--root", root, "--runroot", filepath.Join(root, "run")}, mirrors...), "cri", "--listen", sock), extra...)...)
 	var criLog bytes.Buffer
 	cri.Stdout, cri.Stderr = &criLog, &criLog
 	if err := cri.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		_ = cri.Process.Signal(syscall.SIGTERM) // ours, by PID
 		_ = cri.Wait()                          // stopped by us
-	}()
+	})
 	for i := 0; ; i++ {
 		if c, err := net.Dial("unix", sock); err == nil {
 			c.Close()
@@ -235,6 +249,15 @@ func TestCRIValidation(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	return sock
+}
+
+func TestCRIValidation(t *testing.T) {
+	if *benchmark {
+		t.Skip("-benchmark: the benchmarks only")
+	}
+	root, reg := prepare(t)
+	sock := startCRI(t, root, reg)
 	var skip []string
 	for k := range skipped {
 		skip = append(skip, regexp.QuoteMeta(k))

@@ -528,6 +528,12 @@ func TestNetworkIPv6(t *testing.T) {
 	root := engineWithBusybox(t)
 	mustEngine(t, root, "network", "create", "--ipv6", "--subnet", "10.231.0.0/24", "--subnet", "fd42:beef:1::/64", "dual")
 	mustEngine(t, root, "network", "create", "--ipv6", "auto6")
+	// An IPv6 subnet without --ipv6 asks for IPv6, as with the docker CLI.
+	mustEngine(t, root, "network", "create", "--subnet", "fd42:beef:6::/64", "implied")
+	if got := mustEngine(t, root, "network", "inspect", "-f", "{{.EnableIPv6}}", "implied"); got != "true\n" {
+		t.Fatalf("an IPv6 subnet alone: EnableIPv6 %q", got)
+	}
+	mustEngine(t, root, "network", "rm", "implied")
 	if got := mustEngine(t, root, "network", "inspect", "-f", "{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}} {{.Gateway}} {{end}}", "dual"); got != "true 10.231.0.0/24 10.231.0.1 fd42:beef:1::/64 fd42:beef:1::1 \n" {
 		t.Fatalf("network inspect: %q", got)
 	}
@@ -567,7 +573,7 @@ func TestNetworkIPv6(t *testing.T) {
 		t.Fatalf("the published port on IPv4: %q", got)
 	}
 	for _, bad := range [][]string{
-		{"network", "create", "--subnet", "fd42:beef:2::/64", "v6without"},
+		{"network", "create", "--ipv6=false", "--subnet", "fd42:beef:2::/64", "v6without"},
 		{"network", "create", "--ipv6", "--subnet", "fd42:beef:1::/80", "overlaps"},
 		{"network", "create", "--ipv4=false", "--ipv6", "v6only"},
 		{"network", "create", "--ipv6", "--subnet", "fd42:beef:3::/64", "--subnet", "fd42:beef:4::/64", "twosix"},
