@@ -72,7 +72,7 @@ install: build
 demo: deps build fixture
 	@scripts/demo.sh $(BIN)/berth $(FIXTURE)/rootfs
 
-BENCH_PEERS := runc crun podman hyperfine skopeo docker.io iperf3
+BENCH_PEERS := runc crun podman hyperfine skopeo docker.io iperf3 containerd
 
 # Installs the peers, then runs every scenario for berth and each peer,
 # interleaved, and prints one table (bench/README.md). Never fails the build.
@@ -81,6 +81,9 @@ bench: build fixture
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || true; fi
 	@$(GO) build -o $(BIN)/bench-harness ./bench/harness
 	-@$(BIN)/bench-harness -berth-runtime $(BIN)/berth-runtime -rootfs $(FIXTURE)/rootfs -runs $(or $(BENCH_RUNS),50)
+	@# critest's pod and container lifecycle benchmarks, berth cri beside containerd 1.6.
+	@scripts/critest.sh $(CURDIR)/$(BIN)/critest && scripts/busybox-shell.sh $(CURDIR)/$(BIN)/critest-sh && scripts/cni-plugins.sh $(CURDIR)/$(BIN)/cni
+	-@$(GO) test -v -count=1 -timeout 20m -run TestCRIBenchmark ./test/critest/ -args -benchmark -berth=$(CURDIR)/$(BIN)/berth -critest=$(CURDIR)/$(BIN)/critest -busybox=$(CURDIR)/$(FIXTURE)/rootfs -shell=$(CURDIR)/$(BIN)/critest-sh -cni-plugins=$(CURDIR)/$(BIN)/cni -rounds 3 -samples 10 | grep -E '^(\||critest)'
 
 # The issue-2 style cross-check: hyperfine, run of /bin/true, berth vs runc.
 bench-hyperfine: build fixture

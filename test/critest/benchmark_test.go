@@ -34,7 +34,7 @@ func TestCRIBenchmark(t *testing.T) {
 	}
 	root, reg := prepare(t)
 	berthSock := startCRI(t, root, reg, "--cni-conf-dir", cniConf(t, root, "berth", "berthbcri1", "10.234.1.0/24"), "--cni-bin-dir", *cniPlugins)
-	ctrdSock := startContainerd(t, reg)
+	ctrdSock, ctrdLog := startContainerd(t, reg)
 	params := filepath.Join(root, "benchmark.yaml")
 	if err := os.WriteFile(params, fmt.Appendf(nil, "containersNumber: %d\ncontainersNumberParallel: 1\npodsNumber: %d\npodsNumberParallel: 1\n", *samples, *samples), 0o644); err != nil {
 		t.Fatal(err)
@@ -55,6 +55,9 @@ func TestCRIBenchmark(t *testing.T) {
 			var log bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &log, &log
 			if err := cmd.Run(); err != nil {
+				if p.sock == ctrdSock {
+					t.Logf("containerd's log:\n%s", tail(ctrdLog.String(), 3000))
+				}
 				t.Fatalf("critest -benchmark against %s: %v\n%s", p.name, err, tail(log.String(), 4000))
 			}
 			for _, f := range []string{"pod_benchmark_data.json", "container_benchmark_data.json"} {
@@ -139,7 +142,10 @@ func cniConf(t *testing.T, root, who, bridge, subnet string) string {
 // pods on a CNI network like berth's, the loopback registry as the
 // upstream registries' mirror and its pause image as the sandbox's. It
 // stops, and what it left is unmounted and removed, when the test ends.
-func startContainerd(t *testing.T, reg string) string {
+// Its sandboxes' oom_score_adj is held at its own: it asks for -998,
+// which needs CAP_SYS_RESOURCE, and machines like this one withhold it
+// from root (runc then fails with "can't get final child's PID").
+func startContainerd(t *testing.T, reg string) (string, *bytes.Buffer) {
 	if _, err := exec.LookPath("containerd"); err != nil {
 		t.Fatal("containerd is not installed (make bench installs Debian's)")
 	}
@@ -155,6 +161,7 @@ state = %q
   address = %q
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "registry.k8s.io/pause:3.9"
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = %q
     conf_dir = %q
@@ -170,9 +177,11 @@ state = %q
 	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The parent cgroups its pods' go in (/k8s.io), when it makes them.
+	cgroupsBefore, _ := filepath.Glob("/sys/fs/cgroup/*/k8s.io")
 	cmd := exec.Command("containerd", "--config", filepath.Join(dir, "config.toml"))
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
+	log := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -204,11 +213,17 @@ state = %q
 			_ = unix.Unmount(m, unix.MNT_DETACH) // what containerd left mounted in its own directories
 		}
 		_ = os.RemoveAll(dir)
+		made, _ := filepath.Glob("/sys/fs/cgroup/*/k8s.io")
+		for _, d := range made {
+			if !slices.Contains(cgroupsBefore, d) {
+				_ = os.Remove(d) // empty once its pods went; one that is not stays, and says so by being there
+			}
+		}
 	})
 	for i := 0; ; i++ {
 		if c, err := net.Dial("unix", sock); err == nil {
 			c.Close()
-			return sock
+			return sock, log
 		}
 		if i == 500 {
 			t.Fatalf("containerd did not listen: %s", tail(log.String(), 4000))
