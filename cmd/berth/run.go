@@ -33,7 +33,7 @@ type createFlags struct {
 	groupAdd, deviceRules, volumesFrom, links                                      []string
 	env, envFile, labels, capAdd, capDrop, securityOpt, volumes, tmpfs, mounts     []string
 	devices, ulimits, logOpts, publish, aliases, dns, dnsSearch, dnsOpts, addHosts []string
-	linkLocalIPs, sysctls, annotations, expose, labelFiles                         []string
+	linkLocalIPs, sysctls, annotations, expose, labelFiles, storageOpts            []string
 	weightDevices, readBps, writeBps, readIops, writeIops                          []string
 	shmSize, cgroupns, cpusetMems, memoryReservation, cidfile, pull                string
 	platform, isolation, volumeDriver, kernelMemory, cgroupParent                  string
@@ -176,6 +176,7 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.StringVar(&f.memoryReservation, "memory-reservation", "", "memory soft limit")
 	fl.Uint16Var(&f.blkioWeight, "blkio-weight", 0, "block IO relative weight, 10 to 1000, 0 to disable")
 	fl.StringArrayVar(&f.annotations, "annotation", nil, "an annotation for the runtime: KEY=VALUE")
+	fl.StringArrayVar(&f.storageOpts, "storage-opt", nil, "the writable layer's options: size=N (a file system of that size of its own)")
 	fl.StringArrayVar(&f.expose, "expose", nil, "expose a port or a range of ports")
 	fl.StringArrayVar(&f.labelFiles, "label-file", nil, "read labels from a file of lines")
 	fl.StringVar(&f.cidfile, "cidfile", "", "write the container ID to the file")
@@ -422,6 +423,9 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 		}
 	}
 	if hc.Sysctls, err = keyValues("sysctl", f.sysctls); err != nil {
+		return fail(err)
+	}
+	if hc.StorageOpt, err = keyValues("storage-opt", f.storageOpts); err != nil {
 		return fail(err)
 	}
 	if hc.Annotations, err = keyValues("annotation", f.annotations); err != nil {

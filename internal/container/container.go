@@ -128,6 +128,9 @@ type Host struct {
 	OomScoreAdj int `json:"oomScoreAdj,omitempty"`
 	// ShmSize is /dev/shm's size in bytes (--shm-size; 0: 64 MiB).
 	ShmSize int64 `json:"shmSize,omitempty"`
+	// StorageSize limits the writable layer (--storage-opt size=N): it
+	// is a file system of that size of its own (internal/disk); 0: none.
+	StorageSize int64 `json:"storageSize,omitempty"`
 	// Sysctls are namespaced kernel parameters (--sysctl).
 	Sysctls map[string]string `json:"sysctls,omitempty"`
 	// CgroupnsMode is --cgroupns: "" or "private" (a cgroup namespace of

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/disk"
 	"github.com/berth-project/berth/internal/image"
 	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/snapshot"
@@ -23,9 +24,87 @@ import (
 )
 
 // upperDir is where the container's own changes live: overlay's upper
-// layer, there whether the container runs or not.
+// layer, in the container's directory or, with --storage-opt size, in
+// its own file system mounted at layerDir (there while it runs; see
+// upperFor).
 func (e *Engine) upperDir(c *container.Container) string {
+	if d := e.layerDir(c); d != "" {
+		return filepath.Join(d, "upper")
+	}
 	return filepath.Join(e.containers.Dir(c.ID), "upper")
+}
+
+// workDir is overlay's work dir, on the upper dir's file system.
+func (e *Engine) workDir(c *container.Container) string {
+	if d := e.layerDir(c); d != "" {
+		return filepath.Join(d, "work")
+	}
+	return filepath.Join(e.containers.Dir(c.ID), "work")
+}
+
+// layerDir is where a container with a size-limited writable layer
+// mounts its file system; "" without one.
+func (e *Engine) layerDir(c *container.Container) string {
+	if c.Host.StorageSize == 0 {
+		return ""
+	}
+	return filepath.Join(e.containers.Dir(c.ID), "layer")
+}
+
+func (e *Engine) layerImage(c *container.Container) string {
+	return filepath.Join(e.containers.Dir(c.ID), "layer.img")
+}
+
+// mountLayer mounts a size-limited container's file system at layerDir,
+// making it on first use; the function undoes what this call mounted.
+func (e *Engine) mountLayer(c *container.Container) (func(), error) {
+	dir := e.layerDir(c)
+	if dir == "" || disk.Mounted(dir) {
+		return func() {}, nil
+	}
+	img := e.layerImage(c)
+	if _, err := os.Stat(img); errors.Is(err, os.ErrNotExist) {
+		if err := disk.Create(img, c.Host.StorageSize); err != nil {
+			return nil, err
+		}
+	}
+	if err := disk.Mount(img, dir); err != nil {
+		return nil, err
+	}
+	return func() { _ = disk.Unmount(dir) }, nil // lazily: what still uses it keeps it until done
+}
+
+// upperFor is the upper dir to read a container's changes from (diff,
+// commit, sizes): a stopped size-limited container's file system is
+// mounted read-only for the call, apart from where a start mounts it.
+func (e *Engine) upperFor(c *container.Container) (string, func(), error) {
+	dir := e.layerDir(c)
+	if dir == "" || disk.Mounted(dir) {
+		return e.upperDir(c), func() {}, nil
+	}
+	if _, err := os.Stat(e.layerImage(c)); errors.Is(err, os.ErrNotExist) {
+		// Never started: nothing written yet.
+		empty, err := os.MkdirTemp(e.containers.Dir(c.ID), "layer-empty-")
+		return empty, func() { _ = os.Remove(empty) }, err
+	}
+	ro, err := os.MkdirTemp(e.containers.Dir(c.ID), "layer-ro-")
+	if err != nil {
+		return "", nil, err
+	}
+	if err := disk.MountReadOnly(e.layerImage(c), ro); err != nil {
+		_ = os.Remove(ro) // an empty mount point: the mount's error is returned
+		return "", nil, err
+	}
+	return filepath.Join(ro, "upper"), func() { _ = disk.Unmount(ro); _ = os.Remove(ro) }, nil
+}
+
+// unmountRootfs unmounts the container's overlay and then its writable
+// layer's file system, each lazily; what is not mounted is no error.
+func (e *Engine) unmountRootfs(c *container.Container) {
+	_ = unix.Unmount(filepath.Join(e.containers.Dir(c.ID), "merged"), unix.MNT_DETACH) // EINVAL: not mounted
+	if d := e.layerDir(c); d != "" {
+		_ = disk.Unmount(d) // retried by the next rm
+	}
 }
 
 // ContainerChanges lists what the container changed against its
@@ -43,7 +122,12 @@ func (e *Engine) ContainerChanges(ref string) ([]mobycontainer.FilesystemChange,
 	for _, id := range img.ChainIDs {
 		lowers = append(lowers, e.images.Snapshots.Dir(id))
 	}
-	changes, err := snapshot.Changes(e.upperDir(c), lowers)
+	upper, done, err := e.upperFor(c)
+	if err != nil {
+		return nil, fmt.Errorf("diff %s: %w", c.Name, err)
+	}
+	defer done()
+	changes, err := snapshot.Changes(upper, lowers)
 	if err != nil {
 		return nil, fmt.Errorf("diff %s: %w", c.Name, err)
 	}
@@ -228,8 +312,15 @@ func (e *Engine) ContainerCommit(ctx context.Context, ref string, o CommitOption
 	if c.Host.IDMap != nil {
 		shift = c.Host.IDMap.Start
 	}
-	upper, adopt := e.upperDir(c), ""
-	if o.Adopt && shift == 0 && c.State.Status != container.Running {
+	upper, doneUpper, err := e.upperFor(c)
+	if err != nil {
+		return "", fmt.Errorf("commit %s: %w", c.Name, err)
+	}
+	defer doneUpper()
+	adopt := ""
+	// A size-limited layer is a file system of its own: its upper dir
+	// cannot be renamed into the store, and is copied.
+	if o.Adopt && shift == 0 && c.State.Status != container.Running && e.layerDir(c) == "" {
 		// The overlay is unmounted first (EINVAL: it was not mounted), so
 		// no mount still writes through the upper dir once it is a layer.
 		_ = unix.Unmount(filepath.Join(e.containers.Dir(c.ID), "merged"), unix.MNT_DETACH)

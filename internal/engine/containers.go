@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -104,7 +103,7 @@ func (e *Engine) refreshLocked(c *container.Container) (gone bool) {
 	// a step that fails is tried again by the next start or rm.
 	_ = e.rt.Kill(c.ID, unix.SIGKILL, true)
 	_ = e.rt.Delete(c.ID, true)
-	_ = unix.Unmount(filepath.Join(e.containers.Dir(c.ID), "merged"), unix.MNT_DETACH)
+	e.unmountRootfs(c)
 	_ = e.disconnectAll(c)
 	c.State.Status, c.State.ExitCode, c.State.Pid, c.State.MonitorPid, c.State.Paused, c.State.PausedBy = container.Exited, 255, 0, 0, false, 0
 	c.State.FinishedAt = time.Now().UTC()
@@ -320,7 +319,7 @@ func (e *Engine) remove(ctx context.Context, c *container.Container, o RemoveOpt
 	// Both may be gone already (the monitor cleaned up); what is left
 	// must not stop the record's removal.
 	_ = e.rt.Delete(c.ID, true)
-	_ = unix.Unmount(filepath.Join(e.containers.Dir(c.ID), "merged"), unix.MNT_DETACH)
+	e.unmountRootfs(c)
 	if err := e.disconnectAll(c); err != nil {
 		return fmt.Errorf("remove container %s: network teardown: %w", c.Name, err)
 	}
@@ -619,7 +618,7 @@ func (e *Engine) ContainersPrune(ctx context.Context, f Filters) (mobycontainer.
 		if !until.IsZero() && !c.Created.Before(until) {
 			continue
 		}
-		size := dirSize(e.upperDir(c))
+		size := e.rwSize(c)
 		if err := e.remove(ctx, c, RemoveOptions{}); err != nil {
 			errs = append(errs, err)
 			continue

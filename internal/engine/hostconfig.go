@@ -23,6 +23,7 @@ import (
 	mobynetwork "github.com/moby/moby/api/types/network"
 
 	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/disk"
 	"github.com/berth-project/berth/internal/idmap"
 	"github.com/berth-project/berth/internal/monitor/stdio"
 	"github.com/berth-project/berth/internal/network"
@@ -397,6 +398,23 @@ func namespacedSysctl(k string) bool {
 	return false
 }
 
+// storageSizeOf reads --storage-opt: size=N (bytes, or with a unit, as
+// Docker takes it), the one option of berth's storage.
+func storageSizeOf(opts map[string]string) (int64, error) {
+	var size int64
+	for k, v := range opts {
+		if k != "size" {
+			return 0, invalid(fmt.Errorf("--storage-opt %s: unknown option (berth's storage takes size)", k))
+		}
+		n, err := units.RAMInBytes(v)
+		if err != nil || n < disk.MinSize {
+			return 0, invalid(fmt.Errorf("--storage-opt size=%s: not a size of %d MiB or more", v, disk.MinSize>>20))
+		}
+		size = n
+	}
+	return size, nil
+}
+
 // hostOf is the container model's host options from Docker's
 // HostConfig (the networks' endpoint settings are endpointsOf's). The
 // forms the model keeps as Docker's command line
@@ -408,6 +426,10 @@ func hostOf(hc mobycontainer.HostConfig) (h container.Host, mounts []container.M
 		h.LogDriver = t
 	default:
 		return h, nil, invalid(fmt.Errorf("logger: no log driver named '%s' is registered", t))
+	}
+	storageSize, err := storageSizeOf(hc.StorageOpt)
+	if err != nil {
+		return h, nil, err
 	}
 	switch hc.Runtime {
 	case "", "runc", "berth", "berth-runtime":
@@ -424,7 +446,7 @@ func hostOf(hc mobycontainer.HostConfig) (h container.Host, mounts []container.M
 		GroupAdd: hc.GroupAdd, DeviceCgroupRules: hc.DeviceCgroupRules, VolumesFrom: hc.VolumesFrom,
 		Runtime: hc.Runtime, Isolation: string(hc.Isolation), VolumeDriver: hc.VolumeDriver,
 		CPUPeriod: hc.CPUPeriod, CPUQuota: hc.CPUQuota, CpusetMems: hc.CpusetMems, MemoryReservation: hc.MemoryReservation,
-		BlkioWeight: hc.BlkioWeight, OomScoreAdj: hc.OomScoreAdj, ShmSize: hc.ShmSize, Sysctls: hc.Sysctls,
+		BlkioWeight: hc.BlkioWeight, OomScoreAdj: hc.OomScoreAdj, ShmSize: hc.ShmSize, StorageSize: storageSize, Sysctls: hc.Sysctls,
 		CgroupnsMode: string(hc.CgroupnsMode), Annotations: hc.Annotations, CgroupParent: hc.CgroupParent,
 	}
 	if hc.OomKillDisable != nil {

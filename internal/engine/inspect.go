@@ -79,7 +79,7 @@ func (e *Engine) ContainerSize(ref string) (rw, rootfs int64, err error) {
 // sizes are a container's writable layer's size and, with its image's,
 // its root filesystem's.
 func (e *Engine) sizes(c *container.Container) (rw, rootfs int64) {
-	rw = dirSize(e.upperDir(c))
+	rw = e.rwSize(c)
 	rootfs = rw
 	if img, err := e.images.Get(c.Image); err == nil {
 		rootfs += e.images.Size(img)
@@ -205,7 +205,7 @@ func hostConfigOf(c *container.Container) *mobycontainer.HostConfig {
 		PidMode: mobycontainer.PidMode(h.PidMode), UTSMode: mobycontainer.UTSMode(h.UTSMode), UsernsMode: mobycontainer.UsernsMode(h.UsernsMode),
 		Privileged: h.Privileged, PublishAllPorts: h.PublishAll, ReadonlyRootfs: h.ReadonlyRootfs, SecurityOpt: h.SecurityOpt,
 		Tmpfs: h.Tmpfs, CgroupnsMode: mobycontainer.CgroupnsMode(orDefault(h.CgroupnsMode, string(mobycontainer.CgroupnsModePrivate))),
-		Isolation: mobycontainer.Isolation(h.Isolation), ShmSize: orDefaultInt(h.ShmSize, 64<<20), Sysctls: h.Sysctls, OomScoreAdj: h.OomScoreAdj,
+		Isolation: mobycontainer.Isolation(h.Isolation), ShmSize: orDefaultInt(h.ShmSize, 64<<20), StorageOpt: storageOpt(h.StorageSize), Sysctls: h.Sysctls, OomScoreAdj: h.OomScoreAdj,
 		Annotations: h.Annotations,
 		GroupAdd:    h.GroupAdd, VolumesFrom: h.VolumesFrom, Runtime: orDefault(h.Runtime, "runc"), VolumeDriver: h.VolumeDriver,
 		Links:       inspectLinks(c.Name, h.Links),
@@ -427,4 +427,23 @@ func (e *Engine) networkSettings(c *container.Container) *NetworkSettings {
 		}
 	}
 	return ns
+}
+
+// storageOpt is --storage-opt as inspect shows it; nil without one.
+func storageOpt(size int64) map[string]string {
+	if size == 0 {
+		return nil
+	}
+	return map[string]string{"size": strconv.FormatInt(size, 10)}
+}
+
+// rwSize is the size of what the container wrote; 0 when it cannot be
+// read.
+func (e *Engine) rwSize(c *container.Container) int64 {
+	upper, done, err := e.upperFor(c)
+	if err != nil {
+		return 0
+	}
+	defer done()
+	return dirSize(upper)
 }

@@ -45,8 +45,8 @@ func (e *Engine) prepare(c *container.Container, linkEnv []string) (string, func
 	if err := os.Chmod(dir, 0o711); err != nil {
 		return "", func() {}, err
 	}
-	// Left by a monitor that was killed; EINVAL when nothing is there.
-	_ = unix.Unmount(filepath.Join(dir, "merged"), unix.MNT_DETACH)
+	// Left by a monitor that was killed; nothing there is no error.
+	e.unmountRootfs(c)
 	merged, unmount, err := e.mountRootfs(c, img, true)
 	if err != nil {
 		return "", func() {}, err

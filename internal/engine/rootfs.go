@@ -40,26 +40,35 @@ func (e *Engine) rootfs(c *container.Container) (string, func(), error) {
 // idmapped mounts (its own start); cp and export read them as they are.
 func (e *Engine) mountRootfs(c *container.Container, img *image.Image, mapped bool) (string, func(), error) {
 	dir := e.containers.Dir(c.ID)
-	upper, work, merged := filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "merged")
-	for _, d := range []string{upper, work, merged} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return "", nil, err
-		}
-	}
-	if mapped && c.Host.IDMap != nil {
-		if err := e.mountMapped(c, img, merged); err != nil {
-			return "", nil, err
-		}
-		return merged, unmounter(merged), nil
-	}
-	mounts, err := e.images.Snapshots.Mounts(img.ChainIDs, upper, work)
+	unmountLayer, err := e.mountLayer(c)
 	if err != nil {
 		return "", nil, err
 	}
+	upper, work, merged := e.upperDir(c), e.workDir(c), filepath.Join(dir, "merged")
+	for _, d := range []string{upper, work, merged} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			unmountLayer()
+			return "", nil, err
+		}
+	}
+	unmount := func() { unmounter(merged)(); unmountLayer() }
+	if mapped && c.Host.IDMap != nil {
+		if err := e.mountMapped(c, img, merged); err != nil {
+			unmountLayer()
+			return "", nil, err
+		}
+		return merged, unmount, nil
+	}
+	mounts, err := e.images.Snapshots.Mounts(img.ChainIDs, upper, work)
+	if err != nil {
+		unmountLayer()
+		return "", nil, err
+	}
 	if err := mountOverlay(merged, work, mounts[0], mapped && c.Host.AutoRemove); err != nil {
+		unmountLayer()
 		return "", nil, fmt.Errorf("mount the container's root filesystem: %w", err)
 	}
-	return merged, unmounter(merged), nil
+	return merged, unmount, nil
 }
 
 // mountOverlay mounts a container's overlay at merged. A volatile one
@@ -169,11 +178,11 @@ func (e *Engine) mountMapped(c *container.Container, img *image.Image, merged st
 	// not map). What the container writes is stored under its host IDs,
 	// and the top of the upper dir belongs to the container's root so
 	// that it can create files in /.
-	upper := filepath.Join(dir, "upper")
+	upper := e.upperDir(c)
 	if err := os.Lchown(upper, int(c.Host.IDMap.Start), int(c.Host.IDMap.Start)); err != nil {
 		return err
 	}
-	work := filepath.Join(dir, "work")
+	work := e.workDir(c)
 	if err := mountOverlay(merged, work, snapshot.Overlay(lowers, upper, work), c.Host.AutoRemove); err != nil {
 		return fmt.Errorf("mount the container's root filesystem on idmapped layers: %w", err)
 	}

@@ -391,7 +391,7 @@ func (e *Engine) plan(c *container.Container) (monitor.Plan, error) {
 		return monitor.Plan{}, err
 	}
 	dir := e.containers.Dir(c.ID)
-	p := monitor.Plan{Bundle: bundle, Rootfs: filepath.Join(dir, "merged"), Idle: canIdle(c), Root: e.paths.Root}
+	p := monitor.Plan{Bundle: bundle, Rootfs: filepath.Join(dir, "merged"), Layer: e.layerDir(c), Idle: canIdle(c), Root: e.paths.Root}
 	if p.Network, err = e.networkPlan(c, linkHosts); err != nil {
 		unmount()
 		return monitor.Plan{}, err

@@ -88,7 +88,7 @@ func (e *Engine) SystemDiskUsage() (mobysystem.DiskUsage, error) {
 	du.ContainerUsage = &mobycontainer.DiskUsage{Items: []mobycontainer.Summary{}}
 	now := time.Now()
 	for _, c := range cs {
-		size := dirSize(e.upperDir(c))
+		size := e.rwSize(c)
 		cu := du.ContainerUsage
 		cu.TotalCount++
 		cu.TotalSize += size

@@ -32,6 +32,7 @@ import (
 	"github.com/berth-project/berth/internal/attach"
 	"github.com/berth-project/berth/internal/console"
 	"github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/disk"
 	"github.com/berth-project/berth/internal/events"
 	"github.com/berth-project/berth/internal/monitor/health"
 	"github.com/berth-project/berth/internal/monitor/idle"
@@ -62,11 +63,13 @@ func (p Paths) RuntimeRoot() string { return filepath.Join(p.RunRoot, "runtime")
 // Plan is what the engine computed for a start, before the monitor's
 // go-ahead, and the monitor carries out: create the container from
 // Bundle, whose root filesystem the engine mounted at Rootfs (the
-// monitor unmounts it once the container is done), and hand it to the
-// idle stage if Idle allows (not while the monitor serves its names).
+// monitor unmounts it once the container is done, and then the file
+// system of a size-limited writable layer at Layer), and hand it to the
+// idle stage if Idle allows (not for a rootless container's network).
 type Plan struct {
 	Bundle string `json:"bundle"`
 	Rootfs string `json:"rootfs"`
+	Layer  string `json:"layer,omitempty"`
 	Idle   bool   `json:"idle"`
 	// Network puts the container on its networks once it is created;
 	// nil when it has no network namespace of its own to wire.
@@ -130,8 +133,14 @@ func ReadPlan(containerDir string) (Plan, error) {
 }
 
 // Unmount undoes the plan's rootfs mount, detached: it goes once
-// nothing uses it; EINVAL means it is gone already.
-func (p Plan) Unmount() { _ = unix.Unmount(p.Rootfs, unix.MNT_DETACH) }
+// nothing uses it; EINVAL means it is gone already. A layer that stays
+// mounted is unmounted by the next start or rm.
+func (p Plan) Unmount() {
+	_ = unix.Unmount(p.Rootfs, unix.MNT_DETACH)
+	if p.Layer != "" {
+		_ = disk.Unmount(p.Layer)
+	}
+}
 
 // AttachSocket is where a container's monitor serves attach clients.
 func AttachSocket(containerDir string) string { return filepath.Join(containerDir, "attach.sock") }

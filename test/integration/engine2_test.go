@@ -557,6 +557,64 @@ func TestEngineMonitorIdleStage(t *testing.T) {
 	}
 }
 
+// --storage-opt size=N gives the writable layer a file system of that
+// size of its own: a write past it fails inside the container with
+// ENOSPC, what fits is kept across a restart, shown by diff and inspect
+// -s, committed; rm leaves no mount or loop device; a bad option or
+// size is refused with nothing made. The docker CLI sets it too.
+func TestEngineStorageOptSize(t *testing.T) {
+	root := engineWithBusybox(t)
+	r := engine(t, root, "run", "--name", "sized", "--storage-opt", "size=20m", "--network", "none", "busybox:it", "sh", "-c",
+		"df -k / | tail -1; dd if=/dev/zero of=/big bs=1M count=40; rm -f /big; echo kept > /kept")
+	if r.code != 0 || !strings.Contains(r.stderr, "No space left on device") {
+		t.Fatalf("40 MiB into a 20 MiB layer: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if f := strings.Fields(r.stdout); len(f) < 2 || f[1] == "" || len(f[1]) > 5 { // KiB: under 100000
+		t.Fatalf("df of the layer: %q", r.stdout)
+	}
+	if out := mustEngine(t, root, "start", "-a", "sized"); !strings.Contains(out, "/") {
+		t.Fatalf("restart: %q", out)
+	}
+	if out := mustEngine(t, root, "diff", "sized"); !strings.Contains(out, "A /kept") {
+		t.Fatalf("diff: %q", out)
+	}
+	if out := mustEngine(t, root, "inspect", "-s", "-f", "{{.SizeRw}} {{.HostConfig.StorageOpt.size}}", "sized"); !strings.HasSuffix(out, " 20971520\n") || strings.HasPrefix(out, "0 ") {
+		t.Fatalf("inspect -s: %q", out)
+	}
+	mustEngine(t, root, "commit", "sized", "sized:1")
+	if out := mustEngine(t, root, "run", "--rm", "--network", "none", "sized:1", "cat", "/kept"); out != "kept\n" {
+		t.Fatalf("the committed layer: %q", out)
+	}
+	mustEngine(t, root, "rm", "sized")
+	if loops := loopDevicesUnder(root); len(loops) > 0 {
+		t.Fatalf("loop devices left: %v", loops)
+	}
+	for _, bad := range [][]string{{"--storage-opt", "size=1k"}, {"--storage-opt", "size=lots"}, {"--storage-opt", "dm.basesize=20G"}} {
+		if r := engine(t, root, append(append([]string{"run", "--rm", "--name", "bad"}, bad...), "busybox:it", "true")...); r.code != 125 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("%v: %d %q", bad, r.code, r.stderr)
+		}
+	}
+	sock, _ := apiServer(t, root)
+	if out := mustDocker(t, sock, "run", "--rm", "--storage-opt", "size=16m", "--network", "none", "busybox:it", "sh", "-c", "df -k / | tail -1"); !strings.Contains(out, "overlay") {
+		t.Fatalf("docker run --storage-opt: %q", out)
+	}
+	if ids := mustEngine(t, root, "ps", "-aq"); ids != "" {
+		t.Fatalf("left: %q", ids)
+	}
+}
+
+// loopDevicesUnder lists the loop devices whose file is under dir.
+func loopDevicesUnder(dir string) []string {
+	var out []string
+	files, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil && strings.HasPrefix(strings.TrimSpace(string(b)), dir) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // A container on a user-defined network goes to the idle stage too,
 // which serves its name server: names of containers that were there
 // before the hand-off and of ones that came after (A and AAAA), and

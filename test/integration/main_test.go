@@ -214,6 +214,9 @@ func findLeaks() []string {
 			}
 		}
 	}
+	for _, l := range loopDevicesUnder(suiteDir) {
+		leaks = append(leaks, "loop device "+l)
+	}
 	mi, _ := os.ReadFile("/proc/self/mountinfo")
 	for _, line := range strings.Split(string(mi), "\n") {
 		if strings.Contains(line, suiteDir) || strings.Contains(line, *busybox) {
