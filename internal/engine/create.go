@@ -19,6 +19,7 @@ import (
 	"github.com/berth-project/berth/internal/idmap"
 	"github.com/berth-project/berth/internal/image"
 	"github.com/berth-project/berth/internal/network"
+	"github.com/berth-project/berth/internal/rootless"
 )
 
 // CreateOptions are a new container's, in the shape of Docker's create
@@ -96,6 +97,12 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 			return nil, invalid(errors.New("--uidmap and --userns are exclusive"))
 		}
 		host.IDMap = o.IDMap
+	}
+	if rootless.Active() && (host.IDMap != nil || host.UsernsMode != "" && host.UsernsMode != "host") {
+		// Its layers would be idmapped mounts of the store's file system,
+		// which the kernel grants only to the file system's own
+		// namespace (EPERM here; overlayfs itself takes no idmap).
+		return nil, invalid(errors.New("--userns and --uidmap are not supported by rootless berth: an unprivileged user may not idmap the store's file system, and berth keeps no chowned copies of layers"))
 	}
 	img, err := e.images.Get(ref)
 	if errors.Is(err, image.ErrNotFound) && o.Pull != nil {

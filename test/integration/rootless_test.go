@@ -209,6 +209,13 @@ func TestRootlessRun(t *testing.T) {
 	if r := u.berth(t, "run", "--rm", "--network", "none", "-m", "64m", "bb", "true"); r.code == 0 || !strings.Contains(r.stderr, "no cgroup is delegated") {
 		t.Fatalf("--memory without a cgroup: %d %q", r.code, r.stderr)
 	}
+	// A user namespace of the container's own would need idmapped mounts
+	// of the store, which the kernel refuses to the user: said in a line.
+	for _, opt := range []string{"--userns=auto", "--uidmap=0:1:1000"} {
+		if r := u.berth(t, "run", "--rm", "--network", "none", opt, "bb", "true"); r.code != 125 || !strings.Contains(r.stderr, "not supported by rootless berth") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Fatalf("%s rootless: %d %q", opt, r.code, r.stderr)
+		}
+	}
 	if got := u.must(t, "info", "--format", "{{.SecurityOptions}} {{.CgroupDriver}} {{.DockerRootDir}}"); !strings.Contains(got, "name=rootless") ||
 		!strings.Contains(got, " none "+filepath.Join(u.home, ".local", "share", "berth")) {
 		t.Fatalf("info: %q", got)
