@@ -397,9 +397,16 @@ func TestDockerCLITerminalsThroughTheAPI(t *testing.T) {
 // getWhenUp is the body of GET / on a loopback port, once it answers.
 func getWhenUp(t *testing.T, port int) string {
 	t.Helper()
+	return getURLWhenUp(t, "http://127.0.0.1:"+strconv.Itoa(port)+"/")
+}
+
+// getURLWhenUp is the body of GET url, once it answers.
+func getURLWhenUp(t *testing.T, url string) string {
+	t.Helper()
+	client := &http.Client{Timeout: 2 * time.Second}
 	var body string
 	waitFor(t, func() bool {
-		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/")
+		resp, err := client.Get(url)
 		if err != nil {
 			return false
 		}

@@ -268,24 +268,10 @@ func TestCRIPodOnCNIPlugins(t *testing.T) {
 	if out := mustCrictl(t, crictl, "exec", "-s", ctr, "sh", "-c", "ip -4 -o addr show eth0; cat /etc/resolv.conf"); !strings.Contains(out, "inet "+ip+"/24") || !strings.Contains(out, "nameserver 10.96.0.10") {
 		t.Fatalf("the pod's eth0 and DNS: %q", out)
 	}
-	get := func(addr string) string {
-		var body string
-		waitFor(t, func() bool {
-			resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + addr + "/")
-			if err != nil {
-				return false
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			body = string(b)
-			return true
-		})
-		return body
-	}
-	if got := get(ip + ":80"); got != "on-cni\n" {
+	if got := getURLWhenUp(t, "http://"+ip+":80/"); got != "on-cni\n" {
 		t.Fatalf("the pod on its CNI address: %q", got)
 	}
-	if got := get("10.233.7.1:" + strconv.Itoa(port)); got != "on-cni\n" {
+	if got := getURLWhenUp(t, "http://10.233.7.1:"+strconv.Itoa(port)+"/"); got != "on-cni\n" {
 		t.Fatalf("the pod on its host port (portmap): %q", got)
 	}
 	mustCrictl(t, crictl, "stopp", podID)

@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -553,23 +552,13 @@ func TestNetworkIPv6(t *testing.T) {
 			t.Fatalf("a second container on the network has no %q:\n%s", want, out)
 		}
 	}
-	get := func(url string) string {
-		t.Helper()
-		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(url)
-		if err != nil {
-			t.Fatalf("GET %s: %v", url, err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
-	}
-	if got := get("http://[fd42:beef:1::80]/"); got != "on-v6\n" {
+	if got := getURLWhenUp(t, "http://[fd42:beef:1::80]/"); got != "on-v6\n" {
 		t.Fatalf("the host to the container's IPv6 address: %q", got)
 	}
-	if got := get("http://[fd42:beef:1::1]:" + strconv.Itoa(port) + "/"); got != "on-v6\n" {
+	if got := getURLWhenUp(t, "http://[fd42:beef:1::1]:"+strconv.Itoa(port)+"/"); got != "on-v6\n" {
 		t.Fatalf("the published port on the network's IPv6 gateway: %q", got)
 	}
-	if got := get("http://127.0.0.1:" + strconv.Itoa(port) + "/"); got != "on-v6\n" {
+	if got := getURLWhenUp(t, "http://127.0.0.1:"+strconv.Itoa(port)+"/"); got != "on-v6\n" {
 		t.Fatalf("the published port on IPv4: %q", got)
 	}
 	for _, bad := range [][]string{

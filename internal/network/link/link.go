@@ -268,42 +268,26 @@ func UplinkMTU() int {
 
 // HostRoutes are the IPv4 prefixes the host routes to, except the
 // default route: a new network must not overlap them.
-func HostRoutes() []netip.Prefix {
-	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+func HostRoutes() []netip.Prefix { return hostRoutes(netlink.FAMILY_V4) }
+
+// HostRoutes6 are the IPv6 ones, except link-local and multicast ones:
+// a new network's IPv6 subnet must not overlap them.
+func HostRoutes6() []netip.Prefix { return hostRoutes(netlink.FAMILY_V6) }
+
+func hostRoutes(family int) []netip.Prefix {
+	routes, err := netlink.RouteList(nil, family)
 	if err != nil {
 		return nil
 	}
 	var out []netip.Prefix
 	for _, r := range routes {
-		if r.Dst == nil || r.Dst.IP.IsUnspecified() {
+		if r.Dst == nil || r.Dst.IP.IsUnspecified() || family == netlink.FAMILY_V6 && (r.Dst.IP.IsLinkLocalUnicast() || r.Dst.IP.IsMulticast()) {
 			continue
 		}
-		a, ok := netip.AddrFromSlice(r.Dst.IP.To4())
+		a, ok := netip.AddrFromSlice(r.Dst.IP)
 		ones, _ := r.Dst.Mask.Size()
 		if ok {
-			out = append(out, netip.PrefixFrom(a, ones).Masked())
-		}
-	}
-	return out
-}
-
-// HostRoutes6 are the IPv6 prefixes the host routes to, except the
-// default route and link-local ones: a new network's IPv6 subnet must
-// not overlap them.
-func HostRoutes6() []netip.Prefix {
-	routes, err := netlink.RouteList(nil, netlink.FAMILY_V6)
-	if err != nil {
-		return nil
-	}
-	var out []netip.Prefix
-	for _, r := range routes {
-		if r.Dst == nil || r.Dst.IP.IsUnspecified() || r.Dst.IP.IsLinkLocalUnicast() || r.Dst.IP.IsMulticast() {
-			continue
-		}
-		a, ok := netip.AddrFromSlice(r.Dst.IP.To16())
-		ones, _ := r.Dst.Mask.Size()
-		if ok && !a.Is4In6() {
-			out = append(out, netip.PrefixFrom(a, ones).Masked())
+			out = append(out, netip.PrefixFrom(a.Unmap(), ones).Masked())
 		}
 	}
 	return out
