@@ -327,7 +327,7 @@ func (s *session) supervise(r *run, code, restarts int) int {
 				// This process idles for the container's life: give back
 				// what set-up allocated and mapped.
 				debug.FreeOSMemory()
-				trimResident()
+				idle.TrimResident()
 			}
 			code = idle.Reap(r.pid)
 			s.stopHealth()

@@ -133,6 +133,7 @@ func Main() {
 		probes = health.Start(*st.Health, p)
 	}
 	debug.FreeOSMemory()
+	TrimResident()
 
 	code := Reap(st.Pid)
 	if probes != nil {

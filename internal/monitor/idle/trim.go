@@ -1,4 +1,4 @@
-package monitor
+package idle
 
 import (
 	"bufio"
@@ -9,14 +9,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// trimResident drops this process's mappings of its own executable's
-// code and read-only data: set-up ran most of a large binary (the
-// engine, spec generation, the runtime), and the kernel maps whole
-// large folios of it, so nearly all 14 MB of it stay resident while the
-// monitor idles on a few pages of it. The pages stay in the page cache,
-// shared, and what the idle loop runs faults back in at once (a minor
-// fault); what was written (data, heap) is never touched.
-func trimResident() {
+// TrimResident drops this process's mappings of its own executable's
+// code and read-only data: set-up ran much of the binary (the engine's
+// 14 MB in a full monitor; the idle stage's JSON, log and socket set-up
+// here), and the kernel maps whole large folios of it, so nearly all of
+// it stays resident while the monitor idles on a few pages of it. The
+// pages stay in the page cache, shared, and what the idle loop runs
+// faults back in at once (a minor fault); what was written (data, heap)
+// is never touched.
+func TrimResident() {
 	var self unix.Stat_t
 	if err := unix.Stat("/proc/self/exe", &self); err != nil {
 		return
