@@ -620,6 +620,7 @@ func loopDevicesUnder(dir string) []string {
 // before the hand-off and of ones that came after (A and AAAA), and
 // the rest through the upstreams, as the full monitor did.
 func TestEngineIdleStageServesNames(t *testing.T) {
+	keepIPv6Forwarding(t)
 	root := engineWithBusybox(t)
 	mustEngine(t, root, "network", "create", "--ipv6", "--subnet", "10.232.0.0/24", "--subnet", "fd42:beef:7::/64", "names")
 	id := strings.TrimSpace(mustEngine(t, root, "run", "-d", "--name", "asker", "--network", "names", "busybox:it", "sleep", "300"))

@@ -93,6 +93,18 @@ func httpGet(url string) (string, error) {
 	return string(b[:n]), nil
 }
 
+// keepIPv6Forwarding restores the host's IPv6 forwarding when the test
+// ends: a network with IPv6 turns it on, as Docker does, and the test
+// leaves the host as it found it.
+func keepIPv6Forwarding(t *testing.T) {
+	const p = "/proc/sys/net/ipv6/conf/all/forwarding"
+	before, err := os.ReadFile(p)
+	if err != nil {
+		return // no IPv6 here: nothing to keep
+	}
+	t.Cleanup(func() { _ = os.WriteFile(p, before, 0o644) }) // as it was; a failure leaves what Docker would leave
+}
+
 func freePort(t *testing.T) int {
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -524,6 +536,7 @@ func TestNetworkGatewayPriority(t *testing.T) {
 // subnet draws a unique local /64; the docker CLI makes and reads one
 // through the API. Bad input is refused with nothing made.
 func TestNetworkIPv6(t *testing.T) {
+	keepIPv6Forwarding(t)
 	root := engineWithBusybox(t)
 	mustEngine(t, root, "network", "create", "--ipv6", "--subnet", "10.231.0.0/24", "--subnet", "fd42:beef:1::/64", "dual")
 	mustEngine(t, root, "network", "create", "--ipv6", "auto6")
