@@ -104,6 +104,9 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 		// namespace (EPERM here; overlayfs itself takes no idmap).
 		return nil, invalid(errors.New("--userns and --uidmap are not supported by rootless berth: an unprivileged user may not idmap the store's file system, and berth keeps no chowned copies of layers"))
 	}
+	if rootless.Active() && host.StorageSize > 0 {
+		return nil, invalid(errors.New("--storage-opt size is not supported by rootless berth: its file system needs a loop device, which only root may attach"))
+	}
 	img, err := e.images.Get(ref)
 	if errors.Is(err, image.ErrNotFound) && o.Pull != nil {
 		if o.Pull.Progress != nil {

@@ -211,6 +211,9 @@ func TestRootlessRun(t *testing.T) {
 	}
 	// A user namespace of the container's own would need idmapped mounts
 	// of the store, which the kernel refuses to the user: said in a line.
+	if r := u.berth(t, "run", "--rm", "--network", "none", "--storage-opt", "size=20m", "bb", "true"); r.code != 125 || !strings.Contains(r.stderr, "loop device") {
+		t.Fatalf("--storage-opt rootless: %d %q", r.code, r.stderr)
+	}
 	for _, opt := range []string{"--userns=auto", "--uidmap=0:1:1000"} {
 		if r := u.berth(t, "run", "--rm", "--network", "none", opt, "bb", "true"); r.code != 125 || !strings.Contains(r.stderr, "not supported by rootless berth") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 			t.Fatalf("%s rootless: %d %q", opt, r.code, r.stderr)
