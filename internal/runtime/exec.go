@@ -73,10 +73,12 @@ func ParseSubCgroups(values []string) (map[string]string, error) {
 // cgroups, and applies the process spec as init does. Unless detached it
 // waits and returns the process's exit code.
 func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
+	trace("exec")
 	c, cg, err := r.withCgroup(id)
 	if err != nil {
 		return 0, err
 	}
+	trace("exec: state read")
 	switch st := r.status(c); {
 	case st == Paused && !o.IgnorePaused:
 		return 0, fmt.Errorf("cannot exec in a paused container %s (use --ignore-paused to override)", id)
@@ -146,7 +148,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	cmd := &exec.Cmd{
 		Path:        exe,
 		Args:        []string{"berth:[exec]"},
-		Env:         []string{SyncFDEnv + "=" + strconv.Itoa(syncFD), enc},
+		Env:         traceEnv([]string{SyncFDEnv + "=" + strconv.Itoa(syncFD), enc}),
 		ExtraFiles:  extra,
 		Stdin:       orStd(o.Stdin, os.Stdin),
 		Stdout:      orStd(o.Stdout, os.Stdout),
@@ -168,6 +170,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start exec process: %w", err)
 	}
+	trace("exec: child started")
 	_ = childSock.Close() // ours; the child has its copy
 	pid := cmd.Process.Pid
 	fail := func(err error) (int, error) {
@@ -192,6 +195,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if err := join(pid); err != nil {
 		return fail(err)
 	}
+	trace("exec: in cgroups")
 	r.debugf("child process in init()")
 	spec := *c.Config
 	spec.Process = p
@@ -199,7 +203,11 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if err != nil {
 		return fail(err)
 	}
-	boot := &syncproto.Bootstrap{ID: id, Spec: withoutSeccomp(&spec), Seccomp: filter, Exec: true, PreserveFDs: o.PreserveFDs, ConsoleFD: consoleFD}
+	trace("exec: seccomp program")
+	// The process is all an exec's init stage reads of the spec: the
+	// container's mounts, devices and resources (most of its JSON, and
+	// most of the child's decode) stay here.
+	boot := &syncproto.Bootstrap{ID: id, Spec: &specs.Spec{Version: spec.Version, Process: p}, Seccomp: filter, Exec: true, PreserveFDs: o.PreserveFDs, ConsoleFD: consoleFD}
 	if err := syncproto.Write(parentSock, syncproto.Message{Type: syncproto.MsgBootstrap, Bootstrap: boot}); err != nil {
 		return fail(r.initFailure(parentSock, err))
 	}
@@ -218,6 +226,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	case m.Type != syncproto.MsgReady:
 		return fail(fmt.Errorf("sync: unexpected %q message from exec", m.Type))
 	}
+	trace("exec: ready")
 	r.debugf("setns_init: about to exec")
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, pid); err != nil {

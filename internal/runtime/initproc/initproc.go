@@ -46,6 +46,7 @@ func Main() {
 		// The parent went away or failed: nothing to report to.
 		os.Exit(1)
 	}
+	trace.Phase("init", "bootstrap read")
 	s := &setup{sock: sock, b: m.Bootstrap}
 	prepare, execute := s.prepare, s.execute
 	if s.b.Exec {
