@@ -52,7 +52,7 @@ cni-plugins:
 
 # crictl (cri-tools), the client the CRI tests drive berth cri with.
 crictl:
-	@scripts/crictl.sh $(CURDIR)/$(BIN)/crictl
+	@scripts/cri-tools.sh crictl $(CURDIR)/$(BIN)/crictl
 
 # docker compose, a client the API tests drive berth serve with.
 compose:
@@ -82,7 +82,7 @@ bench: build fixture
 	@$(GO) build -o $(BIN)/bench-harness ./bench/harness
 	-@$(BIN)/bench-harness -berth-runtime $(BIN)/berth-runtime -rootfs $(FIXTURE)/rootfs -runs $(or $(BENCH_RUNS),50)
 	@# critest's pod and container lifecycle benchmarks, berth cri beside containerd 1.6.
-	@scripts/critest.sh $(CURDIR)/$(BIN)/critest && scripts/busybox-shell.sh $(CURDIR)/$(BIN)/critest-sh && scripts/cni-plugins.sh $(CURDIR)/$(BIN)/cni
+	@scripts/cri-tools.sh critest $(CURDIR)/$(BIN)/critest && scripts/busybox-shell.sh $(CURDIR)/$(BIN)/critest-sh && scripts/cni-plugins.sh $(CURDIR)/$(BIN)/cni
 	-@$(GO) test -v -count=1 -timeout 20m -run TestCRIBenchmark ./test/critest/ -args -benchmark -berth=$(CURDIR)/$(BIN)/berth -critest=$(CURDIR)/$(BIN)/critest -busybox=$(CURDIR)/$(FIXTURE)/rootfs -shell=$(CURDIR)/$(BIN)/critest-sh -cni-plugins=$(CURDIR)/$(BIN)/cni -rounds 3 -samples 10 | grep -E '^(\||critest)'
 
 # The issue-2 style cross-check: hyperfine, run of /bin/true, berth vs runc.
@@ -109,7 +109,7 @@ conformance: build fixture
 	../shared/conformance/oci-validation.sh $(BIN)/berth-runtime
 	scripts/runc-bats.sh $(BIN)/berth-runtime
 	scripts/docker-py-conformance.sh $(BIN)/berth $(FIXTURE)/rootfs
-	scripts/critest.sh $(CURDIR)/$(BIN)/critest
+	scripts/cri-tools.sh critest $(CURDIR)/$(BIN)/critest
 	scripts/busybox-shell.sh $(CURDIR)/$(BIN)/critest-sh
 	-$(GO) test -v -count=1 -timeout 30m ./test/critest/ -args -berth=$(CURDIR)/$(BIN)/berth -critest=$(CURDIR)/$(BIN)/critest -busybox=$(CURDIR)/$(FIXTURE)/rootfs -shell=$(CURDIR)/$(BIN)/critest-sh | grep -E '^(==|  )'
 

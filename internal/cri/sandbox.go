@@ -213,7 +213,10 @@ func (s *Server) cniAdd(ctx context.Context, id string, md *runtimeapi.PodSandbo
 	if err != nil {
 		return err
 	}
-	netns := fmt.Sprintf("/proc/%d/ns/net", in.State.Pid)
+	netns := in.NetworkSettings.SandboxKey // the pause's namespace, while it runs
+	if netns == "" {
+		return fmt.Errorf("pod sandbox %s is not running", id)
+	}
 	if _, err = s.cni.add(ctx, id, netns, md, pms); err != nil {
 		if derr := s.cni.del(ctx, id, netns, md); derr != nil {
 			err = errors.Join(err, derr)
@@ -231,9 +234,9 @@ func (s *Server) cniDel(ctx context.Context, sb *engine.ContainerJSON) error {
 	if s.cni == nil {
 		return fmt.Errorf("pod sandbox %s is on CNI network %s, and this server has no CNI configuration", sb.ID, sb.Config.Labels[labelCNI])
 	}
-	netns := ""
-	if sb.State.Running && sb.State.Pid > 0 {
-		netns = fmt.Sprintf("/proc/%d/ns/net", sb.State.Pid)
+	netns := "" // a stopped sandbox's namespace is gone
+	if sb.NetworkSettings != nil {
+		netns = sb.NetworkSettings.SandboxKey
 	}
 	return s.cni.del(ctx, sb.ID, netns, sandboxMetadata(sb.Config.Labels))
 }

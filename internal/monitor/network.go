@@ -3,7 +3,6 @@ package monitor
 import (
 	"fmt"
 	"net"
-	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -85,7 +84,7 @@ func (p *NetworkPlan) connect(pid int) (func(), *nameServer, error) {
 		teardown()
 		return nil, nil, fmt.Errorf("start the name server: %w", err)
 	}
-	ns := &nameServer{conn: pc, dir: filepath.Join(p.Root, "networks"), container: req.Container, upstreams: p.Upstreams}
+	ns := &nameServer{conn: pc, dir: m.RecordsDir(), container: req.Container, upstreams: p.Upstreams}
 	srv := &dns.Server{Lookup: names.Lookup(ns.dir, ns.container), Upstreams: ns.upstreams}
 	go srv.Serve(pc)
 	return func() { _ = pc.Close(); teardown() }, ns, nil // the name server's socket: nothing to flush

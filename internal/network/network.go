@@ -670,7 +670,9 @@ func (m *Manager) connectOne(req Request, a Attachment, index int, defaultRoute 
 	if err := m.saveEndpoint(ep); err != nil {
 		// Undoes the leases; the save's error is returned.
 		_ = pool.Release(req.Container)
-		_ = m.pool6(n).Release(req.Container)
+		if n.EnableIPv6 {
+			_ = m.pool6(n).Release(req.Container) // a network without IPv6 has no lease file to touch
+		}
 		return Endpoint{}, err
 	}
 	var gw6 netip.Prefix
@@ -959,8 +961,12 @@ func (m *Manager) DeleteVeths(ctr string) error {
 // Lookup answers a DNS name for container ctr: the containers that
 // share a user-defined network with it, by name, alias, or short ID.
 func (m *Manager) Lookup(ctr string) func(name string) []netip.Addr {
-	return names.Lookup(m.dir(), ctr)
+	return names.Lookup(m.RecordsDir(), ctr)
 }
+
+// RecordsDir holds the networks' records, which names.Lookup reads (the
+// idle stage does so without a Manager).
+func (m *Manager) RecordsDir() string { return m.dir() }
 
 // EndpointsOf returns a container's current endpoints.
 func (m *Manager) EndpointsOf(ctr string) []Endpoint {

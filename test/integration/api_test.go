@@ -403,17 +403,11 @@ func getWhenUp(t *testing.T, port int) string {
 // getURLWhenUp is the body of GET url, once it answers.
 func getURLWhenUp(t *testing.T, url string) string {
 	t.Helper()
-	client := &http.Client{Timeout: 2 * time.Second}
 	var body string
 	waitFor(t, func() bool {
-		resp, err := client.Get(url)
-		if err != nil {
-			return false
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		body = string(b)
-		return true
+		var err error
+		body, err = httpGet(url)
+		return err == nil
 	})
 	return body
 }

@@ -130,9 +130,7 @@ func TestEngineRunKilledAtEachPhaseLeavesNothing(t *testing.T) {
 				t.Fatalf("container records left: %v", ents)
 			}
 			mustEngine(t, root, append([]string{"run", "-d", "--name", "f", "-p", publish}, serve("alive")...)...)
-			var got string
-			waitFor(t, func() bool { got, _ = httpGet(fmt.Sprintf("http://127.0.0.1:%d/", port)); return got != "" })
-			if got != "alive\n" {
+			if got := getWhenUp(t, port); got != "alive\n" {
 				t.Fatalf("the port serves %q", got)
 			}
 			mustEngine(t, root, "rm", "-f", "f")
@@ -158,9 +156,7 @@ func TestStalePortRuleIsRemovedByTheNextPublish(t *testing.T) {
 	if rules, _, _ := netState(t, root); rules["ctr:"+stale] != 0 {
 		t.Fatalf("the stale rule stays: %v", rules)
 	}
-	var got string
-	waitFor(t, func() bool { got, _ = httpGet(fmt.Sprintf("http://127.0.0.1:%d/", port)); return got != "" })
-	if got != "alive\n" {
+	if got := getWhenUp(t, port); got != "alive\n" {
 		t.Fatalf("the port serves %q", got)
 	}
 	mustEngine(t, root, "rm", "-f", "first", "web")
@@ -263,9 +259,7 @@ func TestContainerCannotReachHostLoopback(t *testing.T) {
 	pub := freePort(t)
 	mustEngine(t, root, "run", "-d", "--name", "pub", "-p", fmt.Sprintf("127.0.0.1:%d:80", pub), "busybox:it", "sh", "-c",
 		"mkdir /www && echo published > /www/index.html && exec httpd -f -p 80 -h /www")
-	var got string
-	waitFor(t, func() bool { got, _ = httpGet(fmt.Sprintf("http://127.0.0.1:%d/", pub)); return got != "" })
-	if got != "published\n" {
+	if got := getWhenUp(t, pub); got != "published\n" {
 		t.Fatalf("a port published on 127.0.0.1 serves %q", got)
 	}
 	mustEngine(t, root, "rm", "-f", "pub")

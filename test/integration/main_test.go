@@ -84,35 +84,28 @@ func setupAndRun(m *testing.M) (int, error) {
 			return 0, fmt.Errorf("build berth-cri: %v\n%s", err, out)
 		}
 	}
-	if *composeBin == "" {
-		abs, err := filepath.Abs("../../bin/docker-compose")
+	// The clients and plugins not given are built into bin/, once, by
+	// their scripts.
+	for _, tool := range []struct {
+		flag   *string
+		path   string
+		script []string // the script and its arguments before the output path
+	}{
+		{composeBin, "docker-compose", []string{"docker-compose.sh"}},
+		{crictlBin, "crictl", []string{"cri-tools.sh", "crictl"}},
+		{cniPlugins, "cni", []string{"cni-plugins.sh"}},
+	} {
+		if *tool.flag != "" {
+			continue
+		}
+		abs, err := filepath.Abs("../../bin/" + tool.path)
 		if err != nil {
 			return 0, err
 		}
-		if out, err := exec.Command("../../scripts/docker-compose.sh", abs).CombinedOutput(); err != nil {
-			return 0, fmt.Errorf("build docker compose: %v\n%s", err, out)
+		if out, err := exec.Command("../../scripts/"+tool.script[0], append(tool.script[1:], abs)...).CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("build %s: %v\n%s", tool.path, err, out)
 		}
-		*composeBin = abs
-	}
-	if *crictlBin == "" {
-		abs, err := filepath.Abs("../../bin/crictl")
-		if err != nil {
-			return 0, err
-		}
-		if out, err := exec.Command("../../scripts/crictl.sh", abs).CombinedOutput(); err != nil {
-			return 0, fmt.Errorf("build crictl: %v\n%s", err, out)
-		}
-		*crictlBin = abs
-	}
-	if *cniPlugins == "" {
-		abs, err := filepath.Abs("../../bin/cni")
-		if err != nil {
-			return 0, err
-		}
-		if out, err := exec.Command("../../scripts/cni-plugins.sh", abs).CombinedOutput(); err != nil {
-			return 0, fmt.Errorf("build the CNI plugins: %v\n%s", err, out)
-		}
-		*cniPlugins = abs
+		*tool.flag = abs
 	}
 	if *busybox == "" {
 		if out, err := exec.Command("../../scripts/mkbusybox.sh", local).CombinedOutput(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -88,9 +89,8 @@ func httpGet(url string) (string, error) {
 		return "", err
 	}
 	defer resp.Body.Close()
-	b := make([]byte, 256)
-	n, _ := resp.Body.Read(b)
-	return string(b[:n]), nil
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
 }
 
 // keepIPv6Forwarding restores the host's IPv6 forwarding when the test

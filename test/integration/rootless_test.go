@@ -276,9 +276,7 @@ func TestRootlessNetwork(t *testing.T) {
 	port := freePort(t)
 	u.must(t, "run", "-d", "--name", "web", "-p", "127.0.0.1:"+strconv.Itoa(port)+":80", "bb", "sh", "-c",
 		"mkdir /www && echo rootless-web > /www/index.html && exec httpd -f -p 80 -h /www")
-	var got string
-	waitFor(t, func() bool { got, _ = httpGet("http://127.0.0.1:" + strconv.Itoa(port) + "/"); return got != "" })
-	if got != "rootless-web\n" {
+	if got := getWhenUp(t, port); got != "rootless-web\n" {
 		t.Fatalf("the published port serves %q", got)
 	}
 	// udp: each client's datagrams come back to it.
