@@ -11,26 +11,55 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "nsenter.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
 
 #define MAX_JOINS 8
+#define MAX_TASKS 32
 
-static int sync_fd = -1;
+int berth_sync_fd = -1;
 
-// frame writes one syncproto message: 4-byte big-endian length + JSON.
-static void frame(const char *body, size_t n) {
+void berth_frame(const char *body, size_t n) {
 	uint32_t len = htonl((uint32_t)n);
-	if (sync_fd < 0) return;
-	if (write(sync_fd, &len, 4) != 4 || write(sync_fd, body, n) != (ssize_t)n) {
-		/* nothing more we can do */
+	if (berth_sync_fd < 0) return;
+	if (write(berth_sync_fd, &len, 4) != 4 || write(berth_sync_fd, body, n) != (ssize_t)n) {
+		/* a runtime that is gone hears nothing; the caller exits next */
 	}
 }
 
-static void fail(const char *fmt, ...) {
+const char *berth_errstr(int err) {
+	static char buf[128];
+	snprintf(buf, sizeof buf, "%s", strerror(err));
+	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z')) buf[0] += 'a' - 'A';
+	return buf;
+}
+
+void berth_trace(const char *who, const char *phase) {
+	const char *setting = getenv("BERTH_TRACE");
+	if (setting == NULL || setting[0] == 0) return;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	char line[160];
+	int n = snprintf(line, sizeof line, "trace %ld.%06ld %s %s\n", (long)(ts.tv_sec % 1000), ts.tv_nsec / 1000, who, phase);
+	if (n <= 0) return;
+	int fd = 2, opened = 0;
+	if (setting[0] == '/') {
+		int f = open(setting, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		if (f >= 0) fd = f, opened = 1;
+	}
+	if (write(fd, line, (size_t)n) < 0) {
+		/* tracing is best effort */
+	}
+	if (opened) close(fd);
+}
+
+void berth_fail(int code, const char *fmt, ...) {
 	char msg[768], esc[1600], body[1700];
 	va_list ap;
 	va_start(ap, fmt);
@@ -44,15 +73,17 @@ static void fail(const char *fmt, ...) {
 		esc[j++] = (char)c;
 	}
 	esc[j] = 0;
-	if (sync_fd < 0) {
+	if (berth_sync_fd < 0) {
 		// No runtime is listening (ns enter): say it on stderr.
 		dprintf(2, "berth: %s\n", msg);
 		_exit(1);
 	}
-	int n = snprintf(body, sizeof body, "{\"type\":\"error\",\"error\":\"%s\"}", esc);
-	if (n > 0) frame(body, (size_t)n);
+	int n = snprintf(body, sizeof body, "{\"type\":\"error\",\"error\":\"%s\",\"code\":%d}", esc, code);
+	if (n > 0) berth_frame(body, (size_t)n);
 	_exit(1);
 }
+
+#define fail(...) berth_fail(0, __VA_ARGS__)
 
 static const struct { const char *name; int flag; } order[] = {
 	{"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
@@ -110,14 +141,27 @@ void berth_nsenter(void) {
 	char *fd = strtok_r(NULL, ";", &save);
 	char *flags = strtok_r(NULL, ";", &save);
 	char *dofork = strtok_r(NULL, ";", &save);
-	if (fd) sync_fd = atoi(fd);
+	if (fd) berth_sync_fd = atoi(fd);
 	if (!version || strcmp(version, "1") != 0 || !flags || !dofork)
 		fail("nsenter: unsupported instruction %s", env);
 
 	struct { const char *type; char *path; int fd; } joins[MAX_JOINS];
 	int njoins = 0;
+	struct { char *path; int fd; } tasks[MAX_TASKS];
+	int ntasks = 0;
 	for (char *tok; (tok = strtok_r(NULL, ";", &save)) != NULL;) {
 		char *eq = strchr(tok, '=');
+		if (eq && strncmp(tok, "tasks=", 6) == 0) {
+			// A v1 tasks file to move ourselves into once forked,
+			// opened now: the host's cgroupfs is out of reach after
+			// the mount namespace changes.
+			if (ntasks == MAX_TASKS) fail("nsenter: too many cgroups %s", tok);
+			tasks[ntasks].path = eq + 1;
+			tasks[ntasks].fd = open(eq + 1, O_WRONLY | O_CLOEXEC);
+			if (tasks[ntasks].fd < 0) fail("join cgroup %s: %s", eq + 1, strerror(errno));
+			ntasks++;
+			continue;
+		}
 		if (!eq || njoins == MAX_JOINS) fail("nsenter: bad join %s", tok);
 		*eq = 0;
 		joins[njoins].type = tok;
@@ -152,7 +196,7 @@ void berth_nsenter(void) {
 		if (pid > 0 && dofork[0] == '1') {
 			char body[64];
 			int n = snprintf(body, sizeof body, "{\"type\":\"pid\",\"pid\":%d}", (int)pid);
-			frame(body, (size_t)n);
+			berth_frame(body, (size_t)n);
 			_exit(0);
 		}
 		if (pid > 0) {
@@ -163,5 +207,14 @@ void berth_nsenter(void) {
 			_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 		}
 	}
+	// The thread that will execve moves itself into each v1 cgroup: one
+	// thread moved by itself takes no global lock, where a process moved
+	// through cgroup.procs waits for an RCU grace period (see
+	// cgroups.Manager.SelfJoinFiles). Nothing of the container's runs yet.
+	for (int i = 0; i < ntasks; i++) {
+		if (write(tasks[i].fd, "0", 1) != 1) fail("join cgroup %s: %s", tasks[i].path, strerror(errno));
+		close(tasks[i].fd);
+	}
 	free(s);
+	if (getenv("_BERTH_PLAN") != NULL) berth_plan_run();
 }

@@ -1,4 +1,6 @@
-// Package nsenter joins existing namespaces before the Go runtime starts.
+// Package nsenter owns what runs before the Go runtime starts: joining
+// existing namespaces, detaching a monitor, and a container process's
+// start from a flat plan.
 //
 // setns(2) into a user or mount namespace (and into a time namespace)
 // needs a single-threaded caller, and a Go program has several threads
@@ -11,11 +13,12 @@
 // that must be new and owned by the joined user namespace, and, when the
 // process must land in a new or joined PID namespace, forks once and
 // reports the child's pid. On failure it reports the reason over the sync
-// socket, in internal/runtime/syncproto's frame, and exits. Everything else
-// stays in Go.
+// socket, in internal/runtime/syncproto's frame, and exits.
 //
 // The constructor also detaches a process when _BERTH_DETACH_FD is set
-// (see DetachEnv). It is inert unless one of the two is set. Builds without
+// (see DetachEnv), and, with PlanEnv, starts the container's process
+// itself from a flat plan, so that no Go runtime starts in it (see
+// Plan). It is inert unless one of them is set. Builds without
 // cgo (unit tests) have no constructor; Supported reports that, and the
 // runtime refuses the joins that need it with a clear error.
 package nsenter
@@ -50,10 +53,14 @@ type Instruction struct {
 	// ns enter, whose caller just waits for its child).
 	ForkWait bool
 	Joins    []Join
+	// Tasks are v1 cgroup "tasks" files the process (the forked one, if
+	// it forks) writes "0" to after joining: it moves itself into the
+	// container's v1 cgroups before anything of the container runs.
+	Tasks []string
 }
 
 // Encode renders the instruction for the environment:
-// "1;SYNCFD;UNSHAREFLAGS;FORK;type=path;...". Paths may not hold ';'.
+// "1;SYNCFD;UNSHAREFLAGS;FORK;type=path;...;tasks=path;...". Paths may not hold ';'.
 func (in Instruction) Encode() (string, error) {
 	fork := 0
 	switch {
@@ -69,6 +76,12 @@ func (in Instruction) Encode() (string, error) {
 			return "", fmt.Errorf("namespace path %q: ';' is not allowed", j.Path)
 		}
 		fmt.Fprintf(&b, ";%s=%s", j.Type, j.Path)
+	}
+	for _, t := range in.Tasks {
+		if strings.ContainsAny(t, ";\x00") {
+			return "", fmt.Errorf("cgroup path %q: ';' is not allowed", t)
+		}
+		fmt.Fprintf(&b, ";tasks=%s", t)
 	}
 	return EnvVar + "=" + b.String(), nil
 }

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -136,9 +137,44 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		consoleFD = 3 + len(extra)
 		extra = append(extra, f)
 	}
-	enc, err := nsenter.Instruction{SyncFD: syncFD, Fork: fork, Joins: joins}.Encode()
+	// The process joins the container's cgroups itself, before it runs
+	// anything: born into the cgroup2 one (clone3), moving its one
+	// thread into the v1 ones. In a user namespace it may not write the
+	// host's cgroupfs, and sub cgroups are moved into by us.
+	var tasks []string
+	cgroupFD, born := -1, false
+	selfJoin := len(o.SubCgroups) == 0 && !inUserNamespace(c.Config)
+	if selfJoin {
+		tasks = cg.SelfJoinFiles()
+		fd, ok, err := cg.CloneFD()
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			defer unix.Close(fd) // a descriptor of ours: close fails only on a bad one
+			cgroupFD, born = fd, true
+		}
+	}
+	enc, err := nsenter.Instruction{SyncFD: syncFD, Fork: fork, Joins: joins, Tasks: tasks}.Encode()
 	if err != nil {
 		return 0, err
+	}
+	spec := *c.Config
+	spec.Process = p
+	// Compiled before the child starts: in the C start stage nothing
+	// waits on it, and it is cached after the first exec anyway.
+	filter, err := r.seccompProgram(&spec)
+	if err != nil {
+		return 0, err
+	}
+	env := []string{SyncFDEnv + "=" + strconv.Itoa(syncFD), enc}
+	native := planned(filter)
+	var plan []byte
+	if native {
+		if plan, err = processPlan(p, filter, o.PreserveFDs, consoleFD); err != nil {
+			return 0, err
+		}
+		env = append(env, nsenter.PlanEnv+"=1")
 	}
 	exe, exeFile, err := selfExe()
 	if err != nil {
@@ -148,12 +184,12 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	cmd := &exec.Cmd{
 		Path:        exe,
 		Args:        []string{"berth:[exec]"},
-		Env:         traceEnv([]string{SyncFDEnv + "=" + strconv.Itoa(syncFD), enc}),
+		Env:         traceEnv(env),
 		ExtraFiles:  extra,
 		Stdin:       orStd(o.Stdin, os.Stdin),
 		Stdout:      orStd(o.Stdout, os.Stdout),
 		Stderr:      orStd(o.Stderr, os.Stderr),
-		SysProcAttr: &syscall.SysProcAttr{Setsid: p.Terminal},
+		SysProcAttr: &syscall.SysProcAttr{Setsid: p.Terminal, UseCgroupFD: born, CgroupFD: cgroupFD},
 	}
 	// The process is the constructor's child: become its reaper, to wait
 	// for it or to reap it if set-up fails.
@@ -192,23 +228,23 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if len(o.SubCgroups) > 0 {
 		join = func(pid int) error { return cg.JoinSub(pid, o.SubCgroups) }
 	}
-	if err := join(pid); err != nil {
-		return fail(err)
+	if !selfJoin {
+		if err := join(pid); err != nil {
+			return fail(err)
+		}
 	}
 	trace("exec: in cgroups")
 	r.debugf("child process in init()")
-	spec := *c.Config
-	spec.Process = p
-	filter, err := r.seccompProgram(&spec)
-	if err != nil {
-		return fail(err)
+	if native {
+		err = syncproto.WriteFrame(parentSock, plan)
+	} else {
+		// The process is all an exec's init stage reads of the spec: the
+		// container's mounts, devices and resources (most of its JSON,
+		// and most of the child's decode) stay here.
+		boot := &syncproto.Bootstrap{ID: id, Spec: &specs.Spec{Version: spec.Version, Process: p}, Seccomp: filter, Exec: true, PreserveFDs: o.PreserveFDs, ConsoleFD: consoleFD}
+		err = syncproto.Write(parentSock, syncproto.Message{Type: syncproto.MsgBootstrap, Bootstrap: boot})
 	}
-	trace("exec: seccomp program")
-	// The process is all an exec's init stage reads of the spec: the
-	// container's mounts, devices and resources (most of its JSON, and
-	// most of the child's decode) stay here.
-	boot := &syncproto.Bootstrap{ID: id, Spec: &specs.Spec{Version: spec.Version, Process: p}, Seccomp: filter, Exec: true, PreserveFDs: o.PreserveFDs, ConsoleFD: consoleFD}
-	if err := syncproto.Write(parentSock, syncproto.Message{Type: syncproto.MsgBootstrap, Bootstrap: boot}); err != nil {
+	if err != nil {
 		return fail(r.initFailure(parentSock, err))
 	}
 	m, err := syncproto.Read(parentSock)
@@ -254,6 +290,11 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		return 0, fmt.Errorf("wait for exec in %s: %w", id, err)
 	}
 	return code, nil
+}
+
+// inUserNamespace reports whether the container has a user namespace.
+func inUserNamespace(spec *specs.Spec) bool {
+	return spec.Linux != nil && slices.ContainsFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.UserNamespace })
 }
 
 // waitFor waits for pid, a child of ours (the nsenter constructor's

@@ -15,7 +15,7 @@ import (
 )
 
 // cacheFormat changes when the compiled form or its inputs change.
-const cacheFormat = "berth-seccomp-2" // 2: the ENOSYS stub
+const cacheFormat = "berth-seccomp-3" // 2: the ENOSYS stub; 3: a binary tree
 
 // maxCached bounds the cache: past it, the cache starts over.
 const maxCached = 256

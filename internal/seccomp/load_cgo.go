@@ -39,6 +39,13 @@ func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 	if err := f.SetNoNewPrivsBit(false); err != nil {
 		return nil, fmt.Errorf("seccomp: %w", err)
 	}
+	// A binary tree of syscall numbers rather than a chain: the kernel
+	// runs the filter for every syscall number when it is installed (to
+	// cache the ones always allowed), so Docker's profile of ~350 names
+	// costs a chain's length each time, ~0.8 ms per container start.
+	if err := f.SetOptimize(2); err != nil {
+		return nil, fmt.Errorf("seccomp: %w", err)
+	}
 	for _, a := range s.Architectures {
 		arch, err := libseccomp.GetArchFromString(archName(string(a)))
 		if err != nil {

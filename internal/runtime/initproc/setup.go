@@ -435,6 +435,12 @@ var rlimitTypes = map[string]int{
 	"RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
 }
 
+// RlimitNumber is the RLIMIT_* number of a spec's rlimit type.
+func RlimitNumber(name string) (int, bool) {
+	t, ok := rlimitTypes[name]
+	return t, ok
+}
+
 // setRlimit uses package syscall on purpose: its Setrlimit tells the Go
 // runtime not to restore the original RLIMIT_NOFILE at execve.
 func setRlimit(rl specs.POSIXRlimit) error {

@@ -22,6 +22,10 @@
 //
 // Any step of the child may instead send MsgError with the reason, as text,
 // and exit; the parent prints that text as the create error.
+//
+// A child started with nsenter.PlanEnv has no Go stage: instead of
+// MsgBootstrap it reads one frame holding an nsenter.Plan (WriteFrame),
+// and answers MsgReady or MsgError from C.
 package syncproto
 
 import (
@@ -122,6 +126,18 @@ func Write(w io.Writer, m Message) error {
 	copy(buf[4:], body)
 	if _, err := w.Write(buf); err != nil {
 		return fmt.Errorf("send %s message: %w", m.Type, err)
+	}
+	return nil
+}
+
+// WriteFrame sends body in the frame of a message that is not JSON: the
+// C start stage's plan (see nsenter.PlanEnv).
+func WriteFrame(w io.Writer, body []byte) error {
+	buf := make([]byte, 4+len(body))
+	binary.BigEndian.PutUint32(buf, uint32(len(body)))
+	copy(buf[4:], body)
+	if _, err := w.Write(buf); err != nil {
+		return fmt.Errorf("send start plan: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,61 @@
+// The start plan's records and its decoded form (see plan.go).
+#ifndef BERTH_PLAN_H
+#define BERTH_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BERTH_PLAN_MAGIC "BRTHPLN1"
+
+// Record tags; plan.go's constants carry the same numbers.
+enum {
+	BERTH_REC_RLIMIT = 1,  // u32 resource, u64 soft, u64 hard, name
+	BERTH_REC_OOM = 2,     // i32 oom_score_adj
+	BERTH_REC_SECCOMP = 3, // u32 flags, u32 early, BPF instructions
+	BERTH_REC_CWD = 4,     // string
+	BERTH_REC_USER = 5,    // u32 uid, gid, umask, ngroups, groups...
+	BERTH_REC_CAPS = 6,    // u32 drop bounding, u32 last cap, u64 bounding, effective, permitted, inheritable, ambient
+	BERTH_REC_NNP = 7,     // empty
+	BERTH_REC_ARG = 8,     // string, one per argument
+	BERTH_REC_ENV = 9,     // string, one per variable
+	BERTH_REC_FDS = 10,    // u32 the first fd not preserved
+	BERTH_REC_CONSOLE = 11, // u32 console socket fd, u32 width, u32 height
+};
+
+struct berth_rlimit {
+	int resource;
+	uint64_t soft, hard;
+	const char *name;
+};
+
+// berth_plan points into the buffer it was decoded from; only the
+// arrays are its own.
+struct berth_plan {
+	struct berth_rlimit *rlimits;
+	size_t nrlimits;
+	int has_oom;
+	int32_t oom_score_adj;
+	const unsigned char *bpf; // BPF instructions, bpf_len of them
+	size_t bpf_len;
+	uint32_t seccomp_flags;
+	int seccomp_early; // before the user switch (no no_new_privs)
+	const char *cwd;
+	uint32_t uid, gid, umask;
+	const unsigned char *groups; // ngroups u32s
+	size_t ngroups;
+	int drop_bounding, last_cap;
+	uint64_t bounding, effective, permitted, inheritable, ambient;
+	int no_new_privs;
+	char **args, **env; // NULL-terminated
+	size_t nargs, nenv;
+	int first_fd;
+	int console_fd; // -1: no terminal
+	uint32_t console_width, console_height;
+};
+
+// berth_plan_decode checks buf and fills pl; on failure it returns -1
+// with the reason in err.
+int berth_plan_decode(const unsigned char *buf, size_t len, struct berth_plan *pl, char *err, size_t errlen);
+void berth_plan_free(struct berth_plan *pl);
+
+#endif
