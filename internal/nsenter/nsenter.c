@@ -131,7 +131,16 @@ void berth_nsenter(void) {
 	// this from the new binary.
 	if (getenv("_BERTH_SYNC_FD") != NULL) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	const char *env = getenv("_BERTH_NSENTER");
-	if (env == NULL) return;
+	if (env == NULL) {
+		// A container's init with nothing to join: its namespaces are
+		// new, made by clone.
+		const char *sfd = getenv("_BERTH_SYNC_FD");
+		if (getenv("_BERTH_PLAN") != NULL && sfd != NULL) {
+			berth_sync_fd = atoi(sfd);
+			berth_plan_run();
+		}
+		return;
+	}
 	char *s = strdup(env);
 	if (s == NULL) _exit(1);
 	unsetenv("_BERTH_NSENTER");

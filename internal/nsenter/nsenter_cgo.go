@@ -56,6 +56,12 @@ func decodePlan(b []byte) (*Plan, error) {
 	}
 	p.Caps = &Caps{DropBounding: pl.drop_bounding != 0, LastCap: int(pl.last_cap), Bounding: uint64(pl.bounding),
 		Effective: uint64(pl.effective), Permitted: uint64(pl.permitted), Inheritable: uint64(pl.inheritable), Ambient: uint64(pl.ambient)}
+	for _, st := range unsafe.Slice(pl.steps, int(pl.nsteps)) {
+		p.Steps = append(p.Steps, Step{Op: uint32(st.op), Target: uint32(st.target), Opts: uint32(st.opts),
+			Flags: uint64(st.flags), A: uint64(st.a), B: uint64(st.b), Src: C.GoString(st.src), Path: C.GoString(st.path),
+			FSType: C.GoString(st.fstype), Data: C.GoString(st.data), What: C.GoString(st.what)})
+	}
+	p.FifoFD = int(pl.fifo_fd)
 	if pl.console_fd >= 0 {
 		p.Console = &Console{FD: int(pl.console_fd), Width: uint32(pl.console_width), Height: uint32(pl.console_height)}
 	}

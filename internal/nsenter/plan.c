@@ -68,7 +68,7 @@ int berth_plan_decode(const unsigned char *buf, size_t len, struct berth_plan *p
 	}
 	// Two passes: count the strings and rlimits, then point at them.
 	for (int pass = 0; pass < 2; pass++) {
-		size_t nargs = 0, nenv = 0, nrl = 0;
+		size_t nargs = 0, nenv = 0, nrl = 0, nsteps = 0;
 		for (size_t off = 8; off < len;) {
 			if (len - off < 8) {
 				snprintf(err, errlen, "start plan: truncated record header at %zu", off);
@@ -87,6 +87,7 @@ int berth_plan_decode(const unsigned char *buf, size_t len, struct berth_plan *p
 				case BERTH_REC_ARG: nargs++; break;
 				case BERTH_REC_ENV: nenv++; break;
 				case BERTH_REC_RLIMIT: nrl++; break;
+				case BERTH_REC_STEP: nsteps++; break;
 				}
 				continue;
 			}
@@ -159,6 +160,33 @@ int berth_plan_decode(const unsigned char *buf, size_t len, struct berth_plan *p
 				pl->console_width = get32(p + 4);
 				pl->console_height = get32(p + 8);
 				break;
+			case BERTH_REC_STEP: {
+				if (n < 40) goto bad;
+				struct berth_step *st = &pl->steps[nsteps];
+				st->op = get32(p);
+				st->target = get32(p + 4);
+				st->opts = get32(p + 8);
+				st->flags = get64(p + 16);
+				st->a = get64(p + 24);
+				st->b = get64(p + 32);
+				if (st->op == 0 || st->op > BERTH_STEP_LAST || st->target > BERTH_TARGET_EXISTING) goto bad;
+				// Five strings, each NUL-terminated, filling the rest.
+				const char **strs[5] = {&st->src, &st->path, &st->fstype, &st->data, &st->what};
+				size_t o = 40;
+				for (int i = 0; i < 5; i++) {
+					const unsigned char *z = o < n ? memchr(p + o, 0, n - o) : NULL;
+					if (z == NULL) goto bad;
+					*strs[i] = (const char *)(p + o);
+					o = (size_t)(z - p) + 1;
+				}
+				if (o != n) goto bad;
+				nsteps++;
+				break;
+			}
+			case BERTH_REC_FIFO:
+				if (n != 4 || get32(p) < 3 || get32(p) > 1 << 20) goto bad;
+				pl->fifo_fd = (int)get32(p);
+				break;
 			default:
 				snprintf(err, errlen, "start plan: unknown record %u", tag);
 				return -1;
@@ -175,10 +203,12 @@ int berth_plan_decode(const unsigned char *buf, size_t len, struct berth_plan *p
 			pl->nargs = nargs;
 			pl->nenv = nenv;
 			pl->nrlimits = nrl;
+			pl->nsteps = nsteps;
 			pl->args = calloc(nargs + 1, sizeof(char *));
 			pl->env = calloc(nenv + 1, sizeof(char *));
 			pl->rlimits = calloc(nrl + 1, sizeof(struct berth_rlimit));
-			if (pl->args == NULL || pl->env == NULL || pl->rlimits == NULL) {
+			pl->steps = calloc(nsteps + 1, sizeof(struct berth_step));
+			if (pl->args == NULL || pl->env == NULL || pl->rlimits == NULL || pl->steps == NULL) {
 				snprintf(err, errlen, "start plan: out of memory");
 				berth_plan_free(pl);
 				return -1;
@@ -192,6 +222,8 @@ void berth_plan_free(struct berth_plan *pl) {
 	free(pl->args);
 	free(pl->env);
 	free(pl->rlimits);
+	free(pl->steps);
+	pl->steps = NULL;
 	pl->args = NULL;
 	pl->env = NULL;
 	pl->rlimits = NULL;
@@ -414,6 +446,25 @@ static char *berth_plan_apply(const struct berth_plan *pl) {
 	return path;
 }
 
+// wait_for_start blocks until start opens the exec fifo for reading:
+// reopening our O_PATH fd of it for writing waits for a reader. The
+// reopened fd is close-on-exec, so start sees EOF exactly when execve
+// has replaced us.
+static void wait_for_start(int fifo) {
+	char p[64];
+	snprintf(p, sizeof p, "/proc/self/fd/%d", fifo);
+	int fd = open(p, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		dprintf(2, "berth init: open exec fifo: %s\n", berth_errstr(errno));
+		_exit(1);
+	}
+	if (write(fd, "0", 1) != 1) {
+		dprintf(2, "berth init: write exec fifo: %s\n", berth_errstr(errno));
+		_exit(1);
+	}
+	close(fifo);
+}
+
 void berth_plan_run(void) {
 	berth_trace("init", "plan main");
 	uint32_t len;
@@ -427,6 +478,10 @@ void berth_plan_run(void) {
 	char err[256];
 	if (berth_plan_decode(buf, len, &pl, err, sizeof err) < 0) berth_fail(0, "%s", err);
 	berth_trace("init", "plan read");
+	if (pl.nsteps > 0) {
+		berth_steps_run(&pl);
+		berth_trace("init", "steps done");
+	}
 	char *path = berth_plan_apply(&pl);
 	berth_trace("init", "ready");
 	static const char ready[] = "{\"type\":\"ready\"}";
@@ -434,7 +489,9 @@ void berth_plan_run(void) {
 	close(berth_sync_fd);
 	berth_sync_fd = -1;
 	// Past ready the runtime is gone: stderr is all that is left.
+	if (pl.fifo_fd > 0) wait_for_start(pl.fifo_fd);
 	if (pl.bpf && !pl.seccomp_early) install_seccomp(&pl);
+	berth_trace("init", "execve");
 	execve(path, pl.args, pl.env);
 	int e = errno;
 	dprintf(2, "berth init: exec %s: %s\n", path, berth_errstr(e));

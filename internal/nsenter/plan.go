@@ -35,7 +35,54 @@ const (
 	recEnv     = 9
 	recFDs     = 10
 	recConsole = 11
+	recStep    = 12
+	recFifo    = 13
 )
+
+// Step kinds: what a container's init does before its process's
+// attributes, in order (see rootfs.Steps and the runtime's initPlan).
+const (
+	StepMount     = 1  // mount(2) Src on Path, FSType, Flags, Data
+	StepSetattr   = 2  // mount_setattr(2) on Path, recursive: A set, B cleared
+	StepRoot      = 3  // open Path as the root that in-root targets resolve in
+	StepMknod     = 4  // a device node at Path in the root: A mode, Flags dev, B uid<<32|gid
+	StepSymlink   = 5  // a symlink at Path in the root to Src
+	StepPivot     = 6  // pivot_root to Path and detach the old root
+	StepWrite     = 7  // write Src to the file at Path
+	StepReadonly  = 8  // bind Path on itself read-only, if it exists
+	StepMask      = 9  // cover Path: /dev/null on a file, an empty tmpfs on a directory
+	StepHostname  = 10 // sethostname(Src)
+	StepDomain    = 11 // setdomainname(Src)
+	StepKeyring   = 12 // join a new session keyring named Src
+	StepUnshare   = 13 // unshare(Flags)
+	StepLoopback  = 14 // bring lo up
+	StepLateOpen  = 15 // open Path to write "0" to at StepLateWrite
+	StepLateWrite = 16 // write "0" to every file StepLateOpen opened
+)
+
+// Where a step's Path is.
+const (
+	TargetAbs      = 0 // as it is, in the process's own view
+	TargetDir      = 1 // in the root, made as a directory (and parents) if missing
+	TargetFile     = 2 // in the root, made as an empty file if missing
+	TargetExisting = 3 // in the root, resolved again (a mount placed there is on top)
+)
+
+// Step options.
+const (
+	OptTmpfsMode = 1 << 0 // a tmpfs takes the mode of the directory it covers
+	OptDirOnly   = 1 << 1 // the target must be a directory if it exists (proc, sysfs)
+	OptLocked    = 1 << 2 // repeat the flags the mount already has (statfs)
+	OptReplace   = 1 << 3 // remove what is at Path first
+)
+
+// Step is one action of a container's init; What names it in errors.
+type Step struct {
+	Op, Target, Opts        uint32
+	Flags, A, B             uint64
+	Src, Path, FSType, Data string
+	What                    string
+}
 
 const planMagic = "BRTHPLN1"
 
@@ -67,6 +114,12 @@ type Plan struct {
 	// Console, when set, gives the process a new pty whose master goes
 	// over the console socket at fd Console.FD.
 	Console *Console
+	// Steps come first: a container's root filesystem and the rest of
+	// its init's work.
+	Steps []Step
+	// FifoFD, for a container's init, is its O_PATH fd of the exec fifo:
+	// after ready the process waits there for start. 0: none (exec).
+	FifoFD int
 }
 
 // Rlimit is one resource limit, by its RLIMIT_* number; Name is for
@@ -164,6 +217,17 @@ func (p *Plan) Encode() ([]byte, error) {
 	}
 	if p.Console != nil {
 		rec(recConsole, u32(u32(u32(nil, uint32(p.Console.FD)), p.Console.Width), p.Console.Height))
+	}
+	for _, st := range p.Steps {
+		body := u32(u32(u32(u32(nil, st.Op), st.Target), st.Opts), 0)
+		body = u64(u64(u64(body, st.Flags), st.A), st.B)
+		for _, s := range []string{st.Src, st.Path, st.FSType, st.Data, st.What} {
+			body = append(body, cstr(s, "step argument")...)
+		}
+		rec(recStep, body)
+	}
+	if p.FifoFD > 0 {
+		rec(recFifo, u32(nil, uint32(p.FifoFD)))
 	}
 	if bad != nil {
 		return nil, bad

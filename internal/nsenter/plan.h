@@ -20,6 +20,37 @@ enum {
 	BERTH_REC_ENV = 9,     // string, one per variable
 	BERTH_REC_FDS = 10,    // u32 the first fd not preserved
 	BERTH_REC_CONSOLE = 11, // u32 console socket fd, u32 width, u32 height
+	BERTH_REC_STEP = 12,    // u32 op, target, opts, 0; u64 flags, a, b; strings src, path, fstype, data, what
+	BERTH_REC_FIFO = 13,    // u32 the exec fifo's O_PATH fd
+};
+
+// Step kinds and options, as in plan.go.
+enum {
+	BERTH_STEP_MOUNT = 1,
+	BERTH_STEP_SETATTR = 2,
+	BERTH_STEP_ROOT = 3,
+	BERTH_STEP_MKNOD = 4,
+	BERTH_STEP_SYMLINK = 5,
+	BERTH_STEP_PIVOT = 6,
+	BERTH_STEP_WRITE = 7,
+	BERTH_STEP_READONLY = 8,
+	BERTH_STEP_MASK = 9,
+	BERTH_STEP_HOSTNAME = 10,
+	BERTH_STEP_DOMAIN = 11,
+	BERTH_STEP_KEYRING = 12,
+	BERTH_STEP_UNSHARE = 13,
+	BERTH_STEP_LOOPBACK = 14,
+	BERTH_STEP_LATE_OPEN = 15,
+	BERTH_STEP_LATE_WRITE = 16,
+	BERTH_STEP_LAST = 16,
+};
+enum { BERTH_TARGET_ABS = 0, BERTH_TARGET_DIR = 1, BERTH_TARGET_FILE = 2, BERTH_TARGET_EXISTING = 3 };
+enum { BERTH_OPT_TMPFS_MODE = 1, BERTH_OPT_DIR_ONLY = 2, BERTH_OPT_LOCKED = 4, BERTH_OPT_REPLACE = 8 };
+
+struct berth_step {
+	uint32_t op, target, opts;
+	uint64_t flags, a, b;
+	const char *src, *path, *fstype, *data, *what;
 };
 
 struct berth_rlimit {
@@ -51,7 +82,13 @@ struct berth_plan {
 	int first_fd;
 	int console_fd; // -1: no terminal
 	uint32_t console_width, console_height;
+	struct berth_step *steps;
+	size_t nsteps;
+	int fifo_fd; // 0: none
 };
+
+// berth_steps_run does a plan's steps; on failure it reports and exits.
+void berth_steps_run(const struct berth_plan *pl);
 
 // berth_plan_decode checks buf and fills pl; on failure it returns -1
 // with the reason in err.

@@ -17,6 +17,12 @@ func samplePlan() *Plan {
 		OOMScoreAdj: &oom, Seccomp: make([]byte, 16), SeccompFlags: 4, SeccompEarly: true,
 		Caps:       &Caps{DropBounding: true, LastCap: 40, Bounding: 1<<40 | 3, Effective: 1, Permitted: 3, Inheritable: 0, Ambient: 2},
 		NoNewPrivs: true, FirstFD: 5, Console: &Console{FD: 4, Width: 80, Height: 24},
+		Steps: []Step{
+			{Op: StepMount, Target: TargetDir, Opts: OptTmpfsMode, Flags: 6, Src: "tmpfs", Path: "/tmp", FSType: "tmpfs", Data: "size=1m", What: "mount /tmp"},
+			{Op: StepMknod, Path: "/dev/null", A: 0o20666, Flags: 259, B: 1<<32 | 2},
+			{Op: StepPivot, Path: "/rootfs"},
+		},
+		FifoFD: 6,
 	}
 }
 
@@ -56,15 +62,17 @@ func TestPlanRefusals(t *testing.T) {
 	}
 	good, _ := samplePlan().Encode()
 	for name, b := range map[string][]byte{
-		"no magic":        []byte("BRTHPLN0"),
-		"short header":    append(append([]byte{}, good...), 1, 0, 0),
-		"length too long": append([]byte(planMagic), 8, 0, 0, 0, 200, 0, 0, 0, 'x', 0),
-		"unterminated":    append([]byte(planMagic), 8, 0, 0, 0, 1, 0, 0, 0, 'x'),
-		"inner NUL":       append([]byte(planMagic), 8, 0, 0, 0, 3, 0, 0, 0, 'x', 0, 0),
-		"unknown record":  append(append([]byte{}, good...), 99, 0, 0, 0, 0, 0, 0, 0),
-		"no program":      []byte(planMagic),
-		"bad seccomp":     append(append([]byte{}, good...), 3, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4),
-		"groups overrun":  append(append([]byte{}, good...), 5, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0),
+		"no magic":          []byte("BRTHPLN0"),
+		"short header":      append(append([]byte{}, good...), 1, 0, 0),
+		"length too long":   append([]byte(planMagic), 8, 0, 0, 0, 200, 0, 0, 0, 'x', 0),
+		"unterminated":      append([]byte(planMagic), 8, 0, 0, 0, 1, 0, 0, 0, 'x'),
+		"inner NUL":         append([]byte(planMagic), 8, 0, 0, 0, 3, 0, 0, 0, 'x', 0, 0),
+		"unknown record":    append(append([]byte{}, good...), 99, 0, 0, 0, 0, 0, 0, 0),
+		"no program":        []byte(planMagic),
+		"bad seccomp":       append(append([]byte{}, good...), 3, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4),
+		"groups overrun":    append(append([]byte{}, good...), 5, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0),
+		"step of 4 strings": append(append(append([]byte{}, good...), 12, 0, 0, 0, 44, 0, 0, 0, 1, 0, 0, 0), append(make([]byte, 36), 0, 0, 0, 0)...),
+		"unknown step":      append(append(append([]byte{}, good...), 12, 0, 0, 0, 45, 0, 0, 0, 99, 0, 0, 0), append(make([]byte, 36), 0, 0, 0, 0, 0)...),
 	} {
 		if _, err := decodePlan(b); err == nil {
 			t.Errorf("%s: decoded", name)

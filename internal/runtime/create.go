@@ -268,6 +268,11 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		// the execve of init drops every capability.
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
+	// Without a Go runtime in init where the C start stage can do it all.
+	native := initPlanned(spec, plan, o.NoPivot)
+	if native {
+		cmd.Env = append(cmd.Env, nsenter.PlanEnv+"=1")
+	}
 	cmd.Env = traceEnv(cmd.Env)
 	if plan.needsConstructor() {
 		enc, err := nsenter.Instruction{SyncFD: syncFD, Unshare: plan.unshare, Fork: plan.fork, Joins: plan.childJoins}.Encode()
@@ -381,7 +386,15 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		CgroupPaths: cg.Paths(), CgroupTasks: selfJoinFiles, CgroupTasksLast: selfJoinLast, PreserveFDs: o.PreserveFDs, FifoFD: syncFD + 1, ConsoleFD: consoleFD,
 		InUserNS: plan.inUserNS, MountSources: sourceIdx,
 	}
-	if err := syncproto.Write(parentSock, syncproto.Message{Type: syncproto.MsgBootstrap, Bootstrap: boot}); err != nil {
+	if native {
+		body, err := initPlan(boot, spec, filter)
+		if err == nil {
+			err = syncproto.WriteFrame(parentSock, body)
+		}
+		if err != nil {
+			return nil, false, r.initFailure(parentSock, err)
+		}
+	} else if err := syncproto.Write(parentSock, syncproto.Message{Type: syncproto.MsgBootstrap, Bootstrap: boot}); err != nil {
 		return nil, false, r.initFailure(parentSock, err)
 	}
 	for _, fd := range sourceFDs {

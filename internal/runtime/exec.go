@@ -171,7 +171,11 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	native := planned(filter)
 	var plan []byte
 	if native {
-		if plan, err = processPlan(p, filter, o.PreserveFDs, consoleFD); err != nil {
+		pl, err := processPlan(p, filter, o.PreserveFDs, consoleFD)
+		if err == nil {
+			plan, err = pl.Encode()
+		}
+		if err != nil {
 			return 0, err
 		}
 		env = append(env, nsenter.PlanEnv+"=1")

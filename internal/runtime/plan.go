@@ -2,12 +2,16 @@ package runtime
 
 import (
 	"fmt"
+	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/caps"
 	"github.com/berth-project/berth/internal/nsenter"
+	"github.com/berth-project/berth/internal/rootfs"
 	"github.com/berth-project/berth/internal/runtime/initproc"
+	"github.com/berth-project/berth/internal/runtime/syncproto"
 	"github.com/berth-project/berth/internal/seccomp"
 )
 
@@ -21,7 +25,7 @@ func planned(filter *seccomp.Program) bool {
 // processPlan resolves p for the C start stage: rlimit names become
 // numbers, capability names bit sets, the seccomp program its bytes.
 // consoleFD is the console socket's fd in the child, or -1.
-func processPlan(p *specs.Process, filter *seccomp.Program, preserveFDs, consoleFD int) ([]byte, error) {
+func processPlan(p *specs.Process, filter *seccomp.Program, preserveFDs, consoleFD int) (*nsenter.Plan, error) {
 	pl := &nsenter.Plan{
 		Args: p.Args, Env: p.Env, Cwd: p.Cwd, UID: p.User.UID, GID: p.User.GID,
 		Groups: p.User.AdditionalGids, Umask: 0o022, OOMScoreAdj: p.OOMScoreAdj,
@@ -52,5 +56,82 @@ func processPlan(p *specs.Process, filter *seccomp.Program, preserveFDs, console
 			pl.Console.Width, pl.Console.Height = uint32(cs.Width), uint32(cs.Height)
 		}
 	}
+	return pl, nil
+}
+
+// initPlanned reports whether a container's whole init can run in the C
+// start stage. The Go stage keeps what needs its fallbacks or a
+// conversation with the runtime: user namespaces, hooks that run in
+// between (prestart, createRuntime, createContainer, startContainer),
+// time namespace offsets, --no-pivot and a chroot without a mount
+// namespace, and a seccomp agent's listener.
+func initPlanned(spec *specs.Spec, ns *nsPlan, noPivot bool) bool {
+	if !nsenter.Supported() || ns.inUserNS || ns.newTimeNS || noPivot || !rootfs.HasMountNamespace(spec) {
+		return false
+	}
+	if h := spec.Hooks; h != nil && len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) > 0 {
+		return false
+	}
+	if s := spec.Linux.Seccomp; s != nil {
+		if s.ListenerPath != "" {
+			return false
+		}
+		for _, r := range s.Syscalls {
+			if r.Action == specs.ActNotify {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// initPlan is the C start stage's version of what the Go stage does with
+// b (initproc's prepare, processSetup and execute), in the same order.
+func initPlan(b *syncproto.Bootstrap, spec *specs.Spec, filter *seccomp.Program) ([]byte, error) {
+	var steps []nsenter.Step
+	for _, f := range b.CgroupTasks {
+		steps = append(steps, nsenter.Step{Op: nsenter.StepWrite, Path: f, Src: "0", What: "join cgroup " + filepath.Dir(f)})
+	}
+	if !b.NoNewKeyring {
+		steps = append(steps, nsenter.Step{Op: nsenter.StepKeyring, Src: "_ses." + b.ID})
+	}
+	// Opened now, written at the end: after pivot_root the host's
+	// cgroupfs is out of reach, and what init allocates after the memory
+	// hierarchy's join is the container's.
+	for _, f := range b.CgroupTasksLast {
+		steps = append(steps, nsenter.Step{Op: nsenter.StepLateOpen, Path: f, What: "join cgroup " + filepath.Dir(f)})
+	}
+	// The cgroup namespace takes init's cgroups at that instant as its
+	// root: it is made after the last join.
+	cgroupNS := nsenter.Step{Op: nsenter.StepUnshare, Flags: unix.CLONE_NEWCGROUP, What: "create cgroup namespace"}
+	if b.NewCgroupNS && len(b.CgroupTasksLast) == 0 {
+		steps = append(steps, cgroupNS)
+	}
+	if initproc.NewNetworkNamespace(spec) {
+		steps = append(steps, nsenter.Step{Op: nsenter.StepLoopback})
+	}
+	fs, err := rootfs.Steps(rootfs.Config{Spec: spec, Rootfs: b.Rootfs, CgroupPaths: b.CgroupPaths,
+		NewCgroupNS: b.NewCgroupNS, InUserNS: b.InUserNS, Bundle: b.Bundle})
+	if err != nil {
+		return nil, err
+	}
+	steps = append(steps, fs...)
+	if spec.Hostname != "" {
+		steps = append(steps, nsenter.Step{Op: nsenter.StepHostname, Src: spec.Hostname})
+	}
+	if spec.Domainname != "" {
+		steps = append(steps, nsenter.Step{Op: nsenter.StepDomain, Src: spec.Domainname})
+	}
+	if len(b.CgroupTasksLast) > 0 {
+		steps = append(steps, nsenter.Step{Op: nsenter.StepLateWrite, What: "join cgroup"})
+		if b.NewCgroupNS {
+			steps = append(steps, cgroupNS)
+		}
+	}
+	pl, err := processPlan(spec.Process, filter, b.PreserveFDs, b.ConsoleFD)
+	if err != nil {
+		return nil, err
+	}
+	pl.Steps, pl.FifoFD = steps, b.FifoFD
 	return pl.Encode()
 }

@@ -5,6 +5,11 @@
 // exec fifo for start, and execve()s the user's process, which becomes
 // the container's PID 1. Nothing of ours stays behind in the container.
 //
+// Most containers never reach it: nsenter's C stage does the same from
+// a flat plan with no Go runtime (see nsenter.PlanEnv). This stage runs
+// what that one leaves to Go (user namespaces, hooks, time namespace
+// offsets, --no-pivot, no mount namespace, a seccomp agent).
+//
 // All of it runs on the main thread, locked from package init: namespace
 // membership, credentials and capabilities are per thread, and execve
 // keeps the calling thread's.

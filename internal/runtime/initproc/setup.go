@@ -149,7 +149,7 @@ func (s *setup) prepare() (string, error) {
 			return "", err
 		}
 	}
-	if newNetworkNamespace(spec) {
+	if NewNetworkNamespace(spec) {
 		if err := loopbackUp(); err != nil {
 			return "", err
 		}
@@ -636,9 +636,9 @@ func joinSelf(tasks []string) error {
 	return nil
 }
 
-// newNetworkNamespace reports whether the container gets a network
+// NewNetworkNamespace reports whether the container gets a network
 // namespace of its own, new (not joined by path).
-func newNetworkNamespace(spec *specs.Spec) bool {
+func NewNetworkNamespace(spec *specs.Spec) bool {
 	if spec.Linux == nil {
 		return false
 	}
