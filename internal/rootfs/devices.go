@@ -23,12 +23,12 @@ var DefaultDevices = []specs.LinuxDevice{
 	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0, FileMode: mode(0o666), UID: u32(0), GID: u32(0)},
 }
 
-// createDevices makes the default devices and the config's linux.devices.
-// Config entries win over defaults with the same path.
-func (st *Setup) createDevices() error {
+// allDevices is the config's linux.devices and the default devices;
+// config entries win over defaults with the same path.
+func allDevices(l *specs.Linux) []specs.LinuxDevice {
 	seen := map[string]bool{}
 	var all []specs.LinuxDevice
-	for _, d := range st.cfg.Spec.Linux.Devices {
+	for _, d := range l.Devices {
 		seen[filepath.Clean(d.Path)] = true
 		all = append(all, d)
 	}
@@ -37,7 +37,25 @@ func (st *Setup) createDevices() error {
 			all = append(all, d)
 		}
 	}
-	for _, d := range all {
+	return all
+}
+
+// deviceType is the S_IF* file type of a device's type letter.
+func deviceType(d specs.LinuxDevice) (uint32, error) {
+	switch d.Type {
+	case "c", "u":
+		return unix.S_IFCHR, nil
+	case "b":
+		return unix.S_IFBLK, nil
+	case "p":
+		return unix.S_IFIFO, nil
+	}
+	return 0, fmt.Errorf("unknown device type %q", d.Type)
+}
+
+// createDevices makes the default devices and the config's linux.devices.
+func (st *Setup) createDevices() error {
+	for _, d := range allDevices(st.cfg.Spec.Linux) {
 		if err := st.createDevice(d); err != nil {
 			return fmt.Errorf("create device %s: %w", d.Path, err)
 		}
@@ -46,16 +64,9 @@ func (st *Setup) createDevices() error {
 }
 
 func (st *Setup) createDevice(d specs.LinuxDevice) error {
-	var typ uint32
-	switch d.Type {
-	case "c", "u":
-		typ = unix.S_IFCHR
-	case "b":
-		typ = unix.S_IFBLK
-	case "p":
-		typ = unix.S_IFIFO
-	default:
-		return fmt.Errorf("unknown device type %q", d.Type)
+	typ, err := deviceType(d)
+	if err != nil {
+		return err
 	}
 	dst := filepath.Clean("/" + d.Path)
 	if st.cfg.InUserNS {
@@ -106,15 +117,7 @@ func (st *Setup) createDevice(d specs.LinuxDevice) error {
 // devLinks makes the /dev symlinks every Linux program expects, and
 // /dev/ptmx pointing at the container's own devpts instance.
 func (st *Setup) devLinks() error {
-	links := [][2]string{
-		{"/proc/self/fd", "/dev/fd"},
-		{"/proc/self/fd/0", "/dev/stdin"},
-		{"/proc/self/fd/1", "/dev/stdout"},
-		{"/proc/self/fd/2", "/dev/stderr"},
-	}
-	if st.hasMount("/dev/pts") {
-		links = append(links, [2]string{"pts/ptmx", "/dev/ptmx"})
-	}
+	links := devLinkList(st.cfg.Spec)
 	dfd, err := mkdirAllInRoot(st.rootFd, "/dev", false)
 	if err != nil {
 		return err
@@ -140,11 +143,19 @@ func (st *Setup) devLinks() error {
 	return nil
 }
 
-func (st *Setup) hasMount(dst string) bool {
-	for _, m := range st.cfg.Spec.Mounts {
-		if filepath.Clean(m.Destination) == dst {
-			return true
+// devLinkList is the /dev links as target, link pairs: /dev/ptmx only
+// where the config mounts a devpts of the container's own.
+func devLinkList(spec *specs.Spec) [][2]string {
+	links := [][2]string{
+		{"/proc/self/fd", "/dev/fd"},
+		{"/proc/self/fd/0", "/dev/stdin"},
+		{"/proc/self/fd/1", "/dev/stdout"},
+		{"/proc/self/fd/2", "/dev/stderr"},
+	}
+	for _, m := range spec.Mounts {
+		if filepath.Clean(m.Destination) == "/dev/pts" {
+			return append(links, [2]string{"pts/ptmx", "/dev/ptmx"})
 		}
 	}
-	return false
+	return links
 }

@@ -188,10 +188,8 @@ func (st *Setup) mount(m specs.Mount) error {
 // it covers, as runc does: an image's 0710 /run stays 0710, not the
 // tmpfs's 1777. A directory made for the mount leaves the default.
 func (st *Setup) tmpfsMode(dest string, data []string) []string {
-	for _, d := range data {
-		if strings.HasPrefix(d, "mode=") {
-			return data
-		}
+	if hasMode(data) {
+		return data
 	}
 	fd, err := inRoot(st.rootFd, filepath.Clean("/"+dest), unix.O_PATH)
 	if err != nil {

@@ -180,28 +180,10 @@ func (c *compiler) cgroupMount(dest string, o mountOpts) error {
 
 // devices is createDevices' steps.
 func (c *compiler) devices() error {
-	seen := map[string]bool{}
-	var all []specs.LinuxDevice
-	for _, d := range c.cfg.Spec.Linux.Devices {
-		seen[filepath.Clean(d.Path)] = true
-		all = append(all, d)
-	}
-	for _, d := range DefaultDevices {
-		if !seen[d.Path] {
-			all = append(all, d)
-		}
-	}
-	for _, d := range all {
-		var typ uint32
-		switch d.Type {
-		case "c", "u":
-			typ = unix.S_IFCHR
-		case "b":
-			typ = unix.S_IFBLK
-		case "p":
-			typ = unix.S_IFIFO
-		default:
-			return fmt.Errorf("create device %s: unknown device type %q", d.Path, d.Type)
+	for _, d := range allDevices(c.cfg.Spec.Linux) {
+		typ, err := deviceType(d)
+		if err != nil {
+			return fmt.Errorf("create device %s: %w", d.Path, err)
 		}
 		perm := uint32(0o666)
 		if d.FileMode != nil {
@@ -222,17 +204,7 @@ func (c *compiler) devices() error {
 
 // devLinks is Setup.devLinks' steps.
 func (c *compiler) devLinks() {
-	links := [][2]string{
-		{"/proc/self/fd", "/dev/fd"},
-		{"/proc/self/fd/0", "/dev/stdin"},
-		{"/proc/self/fd/1", "/dev/stdout"},
-		{"/proc/self/fd/2", "/dev/stderr"},
-	}
-	st := &Setup{cfg: c.cfg}
-	if st.hasMount("/dev/pts") {
-		links = append(links, [2]string{"pts/ptmx", "/dev/ptmx"})
-	}
-	for _, l := range links {
+	for _, l := range devLinkList(c.cfg.Spec) {
 		var opts uint32
 		if l[1] == "/dev/ptmx" {
 			opts = nsenter.OptReplace // the image or the default devices may hold a node here

@@ -71,6 +71,12 @@ func (r *Runtime) releaseInit(c *state.Container, fifo string) error {
 			return fmt.Errorf("read exec fifo: %w", err)
 		}
 		if !got && !state.Alive(c.Pid, c.StartTime) {
+			// A quick process may have passed the fifo, run and exited
+			// since the read above: its byte is still in the pipe.
+			if n, _ := unix.Read(fd, buf); n == 1 {
+				got = true
+				continue
+			}
 			return fmt.Errorf("cannot start container %s: its init has exited", c.ID)
 		}
 		if time.Now().After(deadline) {
