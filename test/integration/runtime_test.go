@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -410,4 +411,42 @@ func acceptConsole(t *testing.T, sockPath string) chan *os.File {
 		got <- m
 	}()
 	return got
+}
+
+// TestRuntimeQuickProcessesStartInParallel runs many /bin/true
+// containers 8 at a time: a process that passes the exec fifo, runs and
+// exits before start reads the fifo again is started, not reported dead
+// (start once said "its init has exited" for one run in a few hundred).
+func TestRuntimeQuickProcessesStartInParallel(t *testing.T) {
+	var bundles []*bundle
+	for range 48 {
+		b := newBundle(t, "true")
+		b.write()
+		bundles = append(bundles, b)
+	}
+	work := make(chan *bundle)
+	var mu sync.Mutex
+	var failed []string
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range work {
+				if r := berth(t, "run", "--bundle", b.dir, b.id); r.code != 0 {
+					mu.Lock()
+					failed = append(failed, fmt.Sprintf("%s: %d %s", b.id, r.code, r.stderr))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, b := range bundles {
+		work <- b
+	}
+	close(work)
+	wg.Wait()
+	if len(failed) > 0 {
+		t.Fatalf("%d of %d runs failed:\n%s", len(failed), len(bundles), strings.Join(failed, "\n"))
+	}
 }
