@@ -98,11 +98,10 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 		}
 		host.IDMap = o.IDMap
 	}
-	if rootless.Active() && (host.IDMap != nil || host.UsernsMode != "" && host.UsernsMode != "host") {
-		// Its layers would be idmapped mounts of the store's file system,
-		// which the kernel grants only to the file system's own
-		// namespace (EPERM here; overlayfs itself takes no idmap).
-		return nil, invalid(errors.New("--userns and --uidmap are not supported by rootless berth: an unprivileged user may not idmap the store's file system, and berth keeps no chowned copies of layers"))
+	if rootless.Active() && host.IDMap != nil && !e.idRanges().Fits(*host.IDMap) {
+		a := e.idRanges()
+		return nil, invalid(fmt.Errorf("--uidmap: IDs %d to %d are not in rootless berth's range (%d to %d, the user's subordinate IDs)",
+			host.IDMap.Start, uint64(host.IDMap.Start)+uint64(host.IDMap.Size)-1, a.First, a.Limit-1))
 	}
 	if rootless.Active() && host.StorageSize > 0 {
 		return nil, invalid(errors.New("--storage-opt size is not supported by rootless berth: its file system needs a loop device, which only root may attach"))
@@ -216,6 +215,15 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 		undoVolumes()
 		return nil, err
 	} else if auto {
+		if rootless.Active() {
+			if e.idRanges().Limit <= 1 {
+				undoVolumes()
+				return nil, invalid(errors.New("--userns=auto: the user has no subordinate IDs to hand out (see /etc/subuid and /etc/subgid)"))
+			}
+			if c.Host.UsernsMode == "auto" {
+				size = idmap.RootlessDefaultSize
+			}
+		}
 		r, err := e.idRanges().Allocate(c.ID, size)
 		if err != nil {
 			undoVolumes()

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -53,7 +54,11 @@ func (e *Engine) mountRootfs(c *container.Container, img *image.Image, mapped bo
 	}
 	unmount := func() { unmounter(merged)(); unmountLayer() }
 	if mapped && c.Host.IDMap != nil {
-		if err := e.mountMapped(c, img, merged); err != nil {
+		mount := e.mountMapped
+		if rootless.Active() {
+			mount = e.mountShifted
+		}
+		if err := mount(c, img, merged); err != nil {
 			unmountLayer()
 			return "", nil, err
 		}
@@ -115,21 +120,75 @@ func searchable(dir string) error {
 			_ = os.Chmod(d, fi.Mode().Perm()|0o011)
 		}
 	}
+	var closed []string
 	for d := filepath.Dir(root); ; d = filepath.Dir(d) {
 		fi, err := os.Stat(d)
 		if err != nil {
 			return err
 		}
 		if fi.Mode().Perm()&0o001 == 0 {
-			return fmt.Errorf("--userns: %s is not searchable by the container's user (chmod o+x %s)", d, d)
+			closed = append(closed, d)
 		}
 		if d == "/" {
-			return nil
+			break
 		}
 	}
+	if len(closed) > 0 {
+		slices.Reverse(closed)
+		return fmt.Errorf("--userns: %s is not searchable by the container's user (chmod o+x %s)", closed[0], strings.Join(closed, " "))
+	}
+	return nil
 }
 
-func (e *Engine) idRanges() idmap.Allocator { return e.storage().IDRanges() }
+// idRanges hands out --userns=auto ranges: above the host's users for
+// root, out of the user's subordinate range (its own namespace's IDs
+// but the user's) for a rootless berth.
+func (e *Engine) idRanges() idmap.Allocator {
+	a := e.storage().IDRanges()
+	if rootless.Active() {
+		a.First = 1
+		// An unreadable map leaves Limit at 1: nothing fits, and the
+		// allocation says so.
+		a.Limit, _ = idmap.OwnExtent()
+		a.Limit = max(a.Limit, 1)
+	}
+	return a
+}
+
+// mountShifted is mountMapped for a rootless berth, which may not idmap
+// the store's file system (the kernel grants that to its namespace's
+// owner, the host's root): each layer is a copy with its owners shifted
+// into the container's range, made once per range (Podman's way; the
+// idmapped mounts spare root that copy).
+func (e *Engine) mountShifted(c *container.Container, img *image.Image, merged string) error {
+	m := c.Host.IDMap
+	var lowers []string
+	if len(img.ChainIDs) == 0 {
+		empty, err := e.images.Snapshots.EmptyDir()
+		if err != nil {
+			return err
+		}
+		lowers = append(lowers, empty)
+	}
+	if err := searchable(e.containers.Dir(c.ID)); err != nil {
+		return err
+	}
+	for i := len(img.ChainIDs) - 1; i >= 0; i-- { // overlayfs lists the top first
+		dir, err := e.images.Snapshots.Shifted(img.ChainIDs[i], m.Start, m.Size)
+		if err != nil {
+			return err
+		}
+		lowers = append(lowers, dir)
+	}
+	upper, work := e.upperDir(c), e.workDir(c)
+	if err := os.Lchown(upper, int(m.Start), int(m.Start)); err != nil {
+		return err
+	}
+	if err := mountOverlay(merged, work, snapshot.Overlay(lowers, upper, work), c.Host.AutoRemove); err != nil {
+		return fmt.Errorf("mount the container's root filesystem on shifted layers: %w", err)
+	}
+	return nil
+}
 
 // mountMapped mounts the overlay rootfs of a container with a user
 // namespace: every image layer through an idmapped mount with the

@@ -8,7 +8,6 @@ package idmap
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -53,9 +52,61 @@ func ParseMode(s string) (auto bool, size uint32, err error) {
 	return false, 0, fmt.Errorf("--userns %q: want host, auto or auto:size=N", s)
 }
 
+// RootlessDefaultSize is --userns=auto's size for a rootless berth,
+// whose IDs come out of the user's subordinate range (65536 of them, as
+// useradd gives): 16 containers at a time, as Podman's 1024-ID minimum
+// gives 64.
+const RootlessDefaultSize = 4096
+
 // Allocator hands out ranges from a file under its lock; owners are
 // container IDs.
-type Allocator struct{ File string }
+type Allocator struct {
+	File string
+	// First and Limit bound the IDs handed out, Limit excluded (zero:
+	// from 1<<20 up to the largest ID); a rootless store's are the IDs
+	// of the user's own namespace (OwnExtent) but its first, the user.
+	First, Limit uint64
+}
+
+// OwnExtent is how many IDs this process's user namespace maps, users
+// and groups alike, counted from 0 (the mapped IDs are 0..n-1).
+func OwnExtent() (uint64, error) {
+	var n uint64
+	for i, f := range []string{"/proc/self/uid_map", "/proc/self/gid_map"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return 0, err
+		}
+		var top uint64
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var in, out, size uint64
+			if _, err := fmt.Sscan(line, &in, &out, &size); err == nil && in+size > top {
+				top = in + size
+			}
+		}
+		if i == 0 || top < n {
+			n = top
+		}
+	}
+	return n, nil
+}
+
+// Fits reports whether r lies within the allocator's bounds.
+func (a Allocator) Fits(r Range) bool {
+	first, limit := a.bounds()
+	return uint64(r.Start) >= first && uint64(r.Start)+uint64(r.Size) <= limit
+}
+
+func (a Allocator) bounds() (first, limit uint64) {
+	first, limit = firstID, maxID
+	if a.First != 0 {
+		first = a.First
+	}
+	if a.Limit != 0 {
+		limit = a.Limit
+	}
+	return first, limit
+}
 
 // Allocate gives owner a free range of size IDs (the same one again if
 // it has one).
@@ -66,10 +117,11 @@ func (a Allocator) Allocate(owner string, size uint32) (Range, error) {
 			got = r
 			return nil
 		}
-		start := uint64(firstID)
+		first, limit := a.bounds()
+		start := first
 		for {
-			if start+uint64(size) > maxID {
-				return errors.New("--userns=auto: no free host ID range left")
+			if start+uint64(size) > limit {
+				return fmt.Errorf("--userns=auto: no free range of %d IDs left (IDs %d to %d are handed out)", size, first, limit-1)
 			}
 			clash := false
 			for _, r := range m {

@@ -209,16 +209,10 @@ func TestRootlessRun(t *testing.T) {
 	if r := u.berth(t, "run", "--rm", "--network", "none", "-m", "64m", "bb", "true"); r.code == 0 || !strings.Contains(r.stderr, "no cgroup is delegated") {
 		t.Fatalf("--memory without a cgroup: %d %q", r.code, r.stderr)
 	}
-	// A user namespace of the container's own would need idmapped mounts
-	// of the store, which the kernel refuses to the user: said in a line.
 	if r := u.berth(t, "run", "--rm", "--network", "none", "--storage-opt", "size=20m", "bb", "true"); r.code != 125 || !strings.Contains(r.stderr, "loop device") {
 		t.Fatalf("--storage-opt rootless: %d %q", r.code, r.stderr)
 	}
-	for _, opt := range []string{"--userns=auto", "--uidmap=0:1:1000"} {
-		if r := u.berth(t, "run", "--rm", "--network", "none", opt, "bb", "true"); r.code != 125 || !strings.Contains(r.stderr, "not supported by rootless berth") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
-			t.Fatalf("%s rootless: %d %q", opt, r.code, r.stderr)
-		}
-	}
+	rootlessUserns(t, u, 400000)
 	if got := u.must(t, "info", "--format", "{{.SecurityOptions}} {{.CgroupDriver}} {{.DockerRootDir}}"); !strings.Contains(got, "name=rootless") ||
 		!strings.Contains(got, " none "+filepath.Join(u.home, ".local", "share", "berth")) {
 		t.Fatalf("info: %q", got)
@@ -248,6 +242,9 @@ func TestRootlessWithoutASubordinateRange(t *testing.T) {
 	r := u.berth(t, "import", u.tar, "bb")
 	if r.code != 0 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "warning: no subordinate ids for "+u.name) {
 		t.Fatalf("first command: %d %q", r.code, r.stderr)
+	}
+	if r := u.berth(t, "run", "--rm", "--network", "none", "--userns=auto", "bb", "true"); r.code != 125 || !strings.Contains(r.stderr, "the user has no subordinate IDs to hand out") {
+		t.Fatalf("--userns=auto without a range: %d %q", r.code, r.stderr)
 	}
 	if r := u.berth(t, "images", "-q"); r.stderr != "" {
 		t.Fatalf("the warning comes again: %q", r.stderr)
@@ -386,4 +383,53 @@ func TestRootlessBuildAndServe(t *testing.T) {
 	}
 	stop()
 	u.must(t, "rmi", "app", "bb")
+}
+
+// rootlessUserns runs containers in user namespaces of their own out of
+// the user's subordinate range: the kernel refuses the user idmapped
+// mounts of the store, so the layers are copies with shifted owners,
+// made once per range and removed with the image.
+func rootlessUserns(t *testing.T, u *rootlessUser, subStart int) {
+	t.Helper()
+	// The container's root is not the user: it must be able to reach
+	// the store, as with Docker's userns-remap. Said in one line.
+	local, share := filepath.Join(u.home, ".local"), filepath.Join(u.home, ".local", "share")
+	want := u.home + " is not searchable by the container's user (chmod o+x " + u.home + " " + local + " " + share + ")"
+	if r := u.berth(t, "run", "--rm", "--network", "none", "--userns=auto", "bb", "true"); r.code != 125 || !strings.Contains(r.stderr, want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Fatalf("--userns=auto with a private home: %d %q", r.code, r.stderr)
+	}
+	for _, d := range []string{u.home, local, share} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Chmod(d, 0o700)
+	}
+	script := "id -u; cat /proc/self/uid_map; stat -c %u:%g /bin/busybox; touch /x; stat -c %u /x"
+	for i := 0; i < 2; i++ { // the second run takes the copies the first made
+		got := strings.Fields(u.must(t, "run", "--rm", "--network", "none", "--userns=auto", "bb", "sh", "-c", script))
+		if strings.Join(got, " ") != "0 0 1 4096 0:0 0" {
+			t.Fatalf("--userns=auto rootless, run %d: %q", i, got)
+		}
+	}
+	// On the host the copy's root is the range's first ID: the user's
+	// namespace maps ID 1 to the first subordinate ID.
+	copies, _ := filepath.Glob(filepath.Join(u.home, ".local", "share", "berth", "snapshots", "*", "shifted", "1-4096", "bin", "busybox"))
+	if len(copies) != 1 {
+		t.Fatalf("shifted copies: %v", copies)
+	}
+	if st, err := os.Lstat(copies[0]); err != nil || st.Sys().(*syscall.Stat_t).Uid != uint32(subStart) {
+		t.Fatalf("the copy's owner: %v %+v", err, st)
+	}
+	got := strings.Fields(u.must(t, "run", "--rm", "--network", "none", "--userns=auto:size=200", "bb", "sh", "-c", "id -u; cat /proc/self/uid_map"))
+	if strings.Join(got, " ") != "0 0 1 200" {
+		t.Fatalf("--userns=auto:size=200 rootless: %q", got)
+	}
+	for opt, want := range map[string]string{
+		"--userns=auto:size=70000": "no free range of 70000 IDs left (IDs 1 to 65536 are handed out)",
+		"--uidmap=0:60000:10000":   "--uidmap: IDs 60000 to 69999 are not in rootless berth's range (1 to 65536",
+	} {
+		if r := u.berth(t, "run", "--rm", "--network", "none", opt, "bb", "true"); r.code != 125 || !strings.Contains(r.stderr, want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Fatalf("%s rootless: %d %q", opt, r.code, r.stderr)
+		}
+	}
 }
