@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-project/berth/internal/caps"
 	"github.com/berth-project/berth/internal/cdi"
+	"github.com/berth-project/berth/internal/idmap"
 	"github.com/berth-project/berth/internal/seccomp/profile"
 )
 
@@ -166,8 +167,8 @@ func Spec(c *Container, in SpecInput) (*specs.Spec, error) {
 		s.Linux.Namespaces = append([]specs.LinuxNamespace{{Type: specs.UserNamespace, Path: in.Joins[specs.UserNamespace]}}, s.Linux.Namespaces...)
 	} else if m != nil {
 		s.Linux.Namespaces = append([]specs.LinuxNamespace{{Type: specs.UserNamespace}}, s.Linux.Namespaces...)
-		ids := []specs.LinuxIDMapping{{ContainerID: 0, HostID: m.Start, Size: m.Size}}
-		s.Linux.UIDMappings, s.Linux.GIDMappings = ids, ids
+		uids, gids := m.Map()
+		s.Linux.UIDMappings, s.Linux.GIDMappings = specMap(uids), specMap(gids)
 	}
 	if c.Host.Init {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: InitPath, Type: "bind", Source: in.InitBinary, Options: []string{"bind", "ro", "nosuid", "nodev"}})
@@ -652,4 +653,12 @@ func ReadonlyPaths(privileged bool) []string {
 		return nil
 	}
 	return []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+}
+
+func specMap(segs []idmap.Segment) []specs.LinuxIDMapping {
+	out := make([]specs.LinuxIDMapping, len(segs))
+	for i, g := range segs {
+		out[i] = specs.LinuxIDMapping{ContainerID: g.Container, HostID: g.Host, Size: g.Size}
+	}
+	return out
 }

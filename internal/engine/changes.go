@@ -308,9 +308,9 @@ func (e *Engine) ContainerCommit(ctx context.Context, ref string, o CommitOption
 		cfg = imageConfigOf(o.Config)
 	}
 	pr, pw := io.Pipe()
-	var shift uint32
+	var owner func(uid, gid uint32) (uint32, uint32)
 	if c.Host.IDMap != nil {
-		shift = c.Host.IDMap.Start
+		owner = c.Host.IDMap.ContainerIDs
 	}
 	upper, doneUpper, err := e.upperFor(c)
 	if err != nil {
@@ -320,7 +320,7 @@ func (e *Engine) ContainerCommit(ctx context.Context, ref string, o CommitOption
 	adopt := ""
 	// A size-limited layer is a file system of its own: its upper dir
 	// cannot be renamed into the store, and is copied.
-	if o.Adopt && shift == 0 && c.State.Status != container.Running && e.layerDir(c) == "" {
+	if o.Adopt && owner == nil && c.State.Status != container.Running && e.layerDir(c) == "" {
 		// The overlay is unmounted first (EINVAL: it was not mounted), so
 		// no mount still writes through the upper dir once it is a layer.
 		_ = unix.Unmount(filepath.Join(e.containers.Dir(c.ID), "merged"), unix.MNT_DETACH)
@@ -343,7 +343,7 @@ func (e *Engine) ContainerCommit(ctx context.Context, ref string, o CommitOption
 		if adopt != "" {
 			adoptable, err = snapshot.WriteDiffAndTrim(pw, upper, o.Mountpoints...)
 		} else {
-			err = snapshot.WriteDiff(pw, upper, shift, o.Mountpoints...)
+			err = snapshot.WriteDiff(pw, upper, owner, o.Mountpoints...)
 		}
 		_ = pw.CloseWithError(err) // CloseWithError is always nil
 	}()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -211,7 +212,18 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 	if err != nil {
 		return nil, err
 	}
-	if auto, size, err := idmap.ParseMode(c.Host.UsernsMode); err != nil {
+	if c.Host.UsernsMode == "keep-id" {
+		r, err := keepID()
+		if err != nil {
+			undoVolumes()
+			return nil, invalid(err)
+		}
+		c.Host.IDMap = &r
+		if oc.User == "" {
+			// The user's process runs as the user, as Podman's does.
+			c.Config.User = strconv.FormatUint(uint64(r.UID), 10) + ":" + strconv.FormatUint(uint64(r.GID), 10)
+		}
+	} else if auto, size, err := idmap.ParseMode(c.Host.UsernsMode); err != nil {
 		undoVolumes()
 		return nil, err
 	} else if auto {
@@ -358,4 +370,29 @@ func mergeEnv(image, add []string) []string {
 		}
 	}
 	return out
+}
+
+// keepID is --userns=keep-id's mapping (rootless only): the user's own
+// IDs stay theirs in the container, the rest of the container's IDs
+// are the user's subordinate ones.
+func keepID() (idmap.Range, error) {
+	if !rootless.Active() {
+		return idmap.Range{}, errors.New("--userns=keep-id is for rootless berth: root's containers take --userns=auto ranges")
+	}
+	extent, err := idmap.OwnExtent()
+	if err != nil {
+		return idmap.Range{}, fmt.Errorf("--userns=keep-id: %w", err)
+	}
+	if extent <= 1 {
+		return idmap.Range{}, errors.New("--userns=keep-id: the user has no subordinate IDs to map the container's other users to (see /etc/subuid and /etc/subgid)")
+	}
+	uid, gid, err := idmap.OwnHostIDs()
+	if err != nil {
+		return idmap.Range{}, fmt.Errorf("--userns=keep-id: %w", err)
+	}
+	r := idmap.Range{Start: 1, Size: uint32(extent - 1), KeepID: true, UID: uid, GID: gid}
+	if uid >= r.Size || gid >= r.Size {
+		return idmap.Range{}, fmt.Errorf("--userns=keep-id: the user's IDs %d:%d are above the %d IDs the container has", uid, gid, r.Size)
+	}
+	return r, nil
 }

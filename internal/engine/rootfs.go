@@ -174,14 +174,15 @@ func (e *Engine) mountShifted(c *container.Container, img *image.Image, merged s
 		return err
 	}
 	for i := len(img.ChainIDs) - 1; i >= 0; i-- { // overlayfs lists the top first
-		dir, err := e.images.Snapshots.Shifted(img.ChainIDs[i], m.Start, m.Size)
+		dir, err := e.images.Snapshots.Shifted(img.ChainIDs[i], m.Key(), m.HostIDs)
 		if err != nil {
 			return err
 		}
 		lowers = append(lowers, dir)
 	}
 	upper, work := e.upperDir(c), e.workDir(c)
-	if err := os.Lchown(upper, int(m.Start), int(m.Start)); err != nil {
+	uid, gid := m.HostIDs(0, 0)
+	if err := os.Lchown(upper, int(uid), int(gid)); err != nil {
 		return err
 	}
 	if err := mountOverlay(merged, work, snapshot.Overlay(lowers, upper, work), c.Host.AutoRemove); err != nil {

@@ -23,9 +23,120 @@ import (
 
 // Range is a container's host ID range: container IDs 0..Size-1 are
 // host IDs Start..Start+Size-1, for users and groups alike.
+//
+// With KeepID (Podman's --userns=keep-id, for a rootless berth) the
+// user keeps their own IDs: container IDs UID and GID are host ID 0 (the
+// user, in a rootless berth's namespace), the IDs below them are Start
+// up, and those above them the host IDs one below their number (so that
+// the range's Size container IDs fill host IDs 0..Start+Size-2).
 type Range struct {
-	Start uint32 `json:"start"`
-	Size  uint32 `json:"size"`
+	Start  uint32 `json:"start"`
+	Size   uint32 `json:"size"`
+	KeepID bool   `json:"keepId,omitempty"`
+	UID    uint32 `json:"uid,omitempty"`
+	GID    uint32 `json:"gid,omitempty"`
+}
+
+// Segment is one line of a uid_map or gid_map.
+type Segment struct{ Container, Host, Size uint32 }
+
+// Map is r as uid_map and gid_map lines.
+func (r Range) Map() (uids, gids []Segment) {
+	if !r.KeepID {
+		one := []Segment{{0, r.Start, r.Size}}
+		return one, one
+	}
+	return r.keep(r.UID), r.keep(r.GID)
+}
+
+func (r Range) keep(id uint32) []Segment {
+	var out []Segment
+	if id > 0 {
+		out = append(out, Segment{0, r.Start, id})
+	}
+	out = append(out, Segment{id, 0, 1})
+	if id+1 < r.Size {
+		out = append(out, Segment{id + 1, r.Start + id, r.Size - id - 1})
+	}
+	return out
+}
+
+// HostIDs turns a container's owner into the host's; an ID outside the
+// range is Unmapped.
+func (r Range) HostIDs(uid, gid uint32) (uint32, uint32) {
+	return r.toHost(uid, r.UID), r.toHost(gid, r.GID)
+}
+
+func (r Range) toHost(id, keep uint32) uint32 {
+	switch {
+	case id >= r.Size:
+		return r.Unmapped()
+	case !r.KeepID || id < keep:
+		return r.Start + id
+	case id == keep:
+		return 0
+	}
+	return r.Start + id - 1
+}
+
+// ContainerIDs turns a host owner into the container's: what the
+// container wrote, as it saw it. A host ID outside the range is left.
+func (r Range) ContainerIDs(uid, gid uint32) (uint32, uint32) {
+	return r.toContainer(uid, r.UID), r.toContainer(gid, r.GID)
+}
+
+func (r Range) toContainer(id, keep uint32) uint32 {
+	switch {
+	case r.KeepID && id == 0:
+		return keep
+	case id < r.Start:
+		return id
+	case !r.KeepID || id < r.Start+keep:
+		return id - r.Start
+	}
+	return id - r.Start + 1
+}
+
+// Unmapped is a host ID that no container ID of r maps to: a file the
+// container may not own (an image's ID beyond the range) is given it,
+// and the container sees it as nobody's.
+func (r Range) Unmapped() uint32 {
+	if r.KeepID {
+		return r.Start + r.Size - 1
+	}
+	return 0
+}
+
+// Key names r's mapping, for copies of layers made for it.
+func (r Range) Key() string {
+	k := strconv.FormatUint(uint64(r.Start), 10) + "-" + strconv.FormatUint(uint64(r.Size), 10)
+	if r.KeepID {
+		k += "-keep-" + strconv.FormatUint(uint64(r.UID), 10) + "-" + strconv.FormatUint(uint64(r.GID), 10)
+	}
+	return k
+}
+
+// OwnHostIDs are the user and group this process's user namespace maps
+// its root to: a rootless berth's user's own IDs.
+func OwnHostIDs() (uid, gid uint32, err error) {
+	ids := [2]uint32{}
+	for i, f := range []string{"/proc/self/uid_map", "/proc/self/gid_map"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return 0, 0, err
+		}
+		found := false
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var in, out, size uint64
+			if _, err := fmt.Sscan(line, &in, &out, &size); err == nil && in == 0 {
+				ids[i], found = uint32(out), true
+			}
+		}
+		if !found {
+			return 0, 0, fmt.Errorf("%s maps no root", f)
+		}
+	}
+	return ids[0], ids[1], nil
 }
 
 // Host IDs handed out start here, far above the host's own users.
@@ -187,8 +298,8 @@ func UserNamespace(r Range) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(r.Start), Size: int(r.Size)}}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER, UidMappings: m, GidMappings: m, GidMappingsEnableSetgroups: true}
+	uids, gids := r.Map()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER, UidMappings: procMap(uids), GidMappings: procMap(gids), GidMappingsEnableSetgroups: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("make a user namespace: %w", err)
 	}
@@ -199,6 +310,14 @@ func UserNamespace(r Range) (*os.File, error) {
 		return nil, fmt.Errorf("open the user namespace: %w", err)
 	}
 	return f, nil
+}
+
+func procMap(segs []Segment) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(segs))
+	for i, g := range segs {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(g.Container), HostID: int(g.Host), Size: int(g.Size)}
+	}
+	return out
 }
 
 // MountMapped mounts dir at target through an idmapped mount: what is

@@ -142,12 +142,12 @@ func withoutMountpointParent(upper string, changes []Change) []Change {
 }
 
 // WriteDiff writes upper as an image layer: overlay's whiteouts and
-// opaque dirs in the image spec's form, owners shifted down by shift
-// (a container's host ID range, so the layer has the IDs the container
-// saw). mountpoints are paths (relative to /) that the runtime made only
+// opaque dirs in the image spec's form, owners passed through owner
+// when set (a container's host ID range mapped back, so the layer has
+// the IDs the container saw). mountpoints are paths (relative to /) that the runtime made only
 // to mount on, left out while they are empty.
-func WriteDiff(w io.Writer, upper string, shift uint32, mountpoints ...string) error {
-	return writeDiff(w, upper, shift, mountpoints, nil, nil)
+func WriteDiff(w io.Writer, upper string, owner func(uid, gid uint32) (uint32, uint32), mountpoints ...string) error {
+	return writeDiff(w, upper, owner, mountpoints, nil, nil)
 }
 
 // WriteDiffAndTrim is WriteDiff (with no shift) for an upper dir that
@@ -161,7 +161,7 @@ func WriteDiff(w io.Writer, upper string, shift uint32, mountpoints ...string) e
 func WriteDiffAndTrim(w io.Writer, upper string, mountpoints ...string) (adoptable bool, err error) {
 	var left []string
 	adoptable = true
-	if err := writeDiff(w, upper, 0, mountpoints, &left, &adoptable); err != nil {
+	if err := writeDiff(w, upper, nil, mountpoints, &left, &adoptable); err != nil {
 		return false, err
 	}
 	// Deepest first: an empty mountpoint dir may hold a left-out socket.
@@ -173,7 +173,7 @@ func WriteDiffAndTrim(w io.Writer, upper string, mountpoints ...string) (adoptab
 	return adoptable, nil
 }
 
-func writeDiff(w io.Writer, upper string, shift uint32, mountpoints []string, left *[]string, adoptable *bool) error {
+func writeDiff(w io.Writer, upper string, owner func(uid, gid uint32) (uint32, uint32), mountpoints []string, left *[]string, adoptable *bool) error {
 	var leave func(string)
 	if left != nil {
 		leave = func(p string) { *left = append(*left, p) }
@@ -192,11 +192,9 @@ func writeDiff(w io.Writer, upper string, shift uint32, mountpoints []string, le
 			*h = tar.Header{Name: path.Join(path.Dir(rel), ".wh."+path.Base(rel)), Typeflag: tar.TypeReg, Mode: 0o600, ModTime: fi.ModTime()}
 			return true, nil
 		}
-		if shift > 0 && h.Uid >= int(shift) {
-			h.Uid -= int(shift)
-		}
-		if shift > 0 && h.Gid >= int(shift) {
-			h.Gid -= int(shift)
+		if owner != nil {
+			uid, gid := owner(uint32(h.Uid), uint32(h.Gid))
+			h.Uid, h.Gid = int(uid), int(gid)
 		}
 		if fi.IsDir() && isOpaque(p) {
 			return true, []*tar.Header{{Name: rel + "/.wh..wh..opq", Typeflag: tar.TypeReg, Mode: 0o600, ModTime: fi.ModTime()}}

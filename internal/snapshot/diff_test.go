@@ -45,7 +45,7 @@ func TestChangesAndDiffOfAnUpperDir(t *testing.T) {
 		t.Errorf("changes %v, want %v", changes, want)
 	}
 	var b bytes.Buffer
-	if err := WriteDiff(&b, upper, 0); err != nil {
+	if err := WriteDiff(&b, upper, nil); err != nil {
 		t.Fatal(err)
 	}
 	var names []string

@@ -8,24 +8,26 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 )
 
-// Shifted returns a copy of snapshot chainID whose owners are shifted
-// into a container's ID range: an owner X below size is start+X, one
-// outside the range is owner 0, which no container range holds (the
-// container sees it as nobody). It is for where an idmapped mount is
-// refused: an unprivileged user's store, whose file system only the
-// host's root may idmap. The copy is made once per range and kept in
-// the snapshot's directory, so that it goes with the snapshot and the
-// next container that draws the same range shares it.
-func (s *Store) Shifted(chainID v1.Hash, start, size uint32) (string, error) {
+// Shifted returns a copy of snapshot chainID whose owners are passed
+// through owner, a container ID range's mapping named key (a mapping
+// that has no place for an owner gives it an ID the container sees as
+// nobody's). It is for where an idmapped mount is refused: an
+// unprivileged user's store, whose file system only the host's root may
+// idmap. The copy is made once per mapping and kept in the snapshot's
+// directory, so that it goes with the snapshot and the next container
+// with the same mapping shares it.
+func (s *Store) Shifted(chainID v1.Hash, key string, owner func(uid, gid uint32) (uint32, uint32)) (string, error) {
+	if key == "" || strings.ContainsAny(key, "/.") {
+		return "", fmt.Errorf("shift snapshot %s: bad mapping name %q", chainID, key)
+	}
 	base := filepath.Join(s.root, chainID.Hex, "shifted")
-	dst := filepath.Join(base, strconv.FormatUint(uint64(start), 10)+"-"+strconv.FormatUint(uint64(size), 10))
+	dst := filepath.Join(base, key)
 	if _, err := os.Lstat(dst); err == nil {
 		return dst, nil
 	}
@@ -38,14 +40,9 @@ func (s *Store) Shifted(chainID v1.Hash, start, size uint32) (string, error) {
 	}
 	fail := func(err error) (string, error) {
 		_ = os.RemoveAll(tmp) // a partial copy of ours
-		return "", fmt.Errorf("shift snapshot %s into %d-%d: %w", chainID, start, start+size-1, err)
+		return "", fmt.Errorf("shift snapshot %s for %s: %w", chainID, key, err)
 	}
-	if err := ShiftCopy(s.Dir(chainID), filepath.Join(tmp, "fs"), func(id uint32) uint32 {
-		if id < size {
-			return start + id
-		}
-		return 0
-	}); err != nil {
+	if err := ShiftCopy(s.Dir(chainID), filepath.Join(tmp, "fs"), owner); err != nil {
 		return fail(err)
 	}
 	// One rename publishes the whole copy; a concurrent maker's copy
@@ -59,8 +56,8 @@ func (s *Store) Shifted(chainID v1.Hash, start, size uint32) (string, error) {
 
 // ShiftCopy copies the tree src to dst (which must not exist) as it is,
 // files, links, device nodes (whiteouts), modes, extended attributes,
-// times and hard links, with each owner ID passed through shift.
-func ShiftCopy(src, dst string, shift func(uint32) uint32) error {
+// times and hard links, with each owner passed through owner.
+func ShiftCopy(src, dst string, owner func(uid, gid uint32) (uint32, uint32)) error {
 	links := map[[2]uint64]string{}
 	var dirs []string // set their times last: filling them changes them
 	err := filepath.WalkDir(src, func(p string, _ fs.DirEntry, err error) error {
@@ -104,7 +101,7 @@ func ShiftCopy(src, dst string, shift func(uint32) uint32) error {
 				return &fs.PathError{Op: "mknod", Path: to, Err: err}
 			}
 		}
-		return finish(p, to, &st, perm, shift)
+		return finish(p, to, &st, perm, owner)
 	})
 	if err != nil {
 		return err
@@ -144,8 +141,9 @@ func copyFile(from, to string) error {
 
 // finish gives to the owner, mode (after the chown, which clears setuid
 // bits), extended attributes and times of from.
-func finish(from, to string, st *unix.Stat_t, perm uint32, shift func(uint32) uint32) error {
-	if err := os.Lchown(to, int(shift(st.Uid)), int(shift(st.Gid))); err != nil {
+func finish(from, to string, st *unix.Stat_t, perm uint32, owner func(uid, gid uint32) (uint32, uint32)) error {
+	uid, gid := owner(st.Uid, st.Gid)
+	if err := os.Lchown(to, int(uid), int(gid)); err != nil {
 		return err
 	}
 	isLink := st.Mode&unix.S_IFMT == unix.S_IFLNK

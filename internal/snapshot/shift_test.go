@@ -35,11 +35,14 @@ func TestShiftCopyKeepsAllButTheOwners(t *testing.T) {
 	must(unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(src, "bin"), []unix.Timespec{old, old}, 0))
 
 	dst := filepath.Join(t.TempDir(), "dst")
-	shift := func(id uint32) uint32 {
-		if id < 65536 {
-			return 100000 + id
+	shift := func(uid, gid uint32) (uint32, uint32) {
+		f := func(id uint32) uint32 {
+			if id < 65536 {
+				return 100000 + id
+			}
+			return 0
 		}
-		return 0
+		return f(uid), f(gid)
 	}
 	must(ShiftCopy(src, dst, shift))
 	stat := func(rel string) unix.Stat_t {

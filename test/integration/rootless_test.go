@@ -246,6 +246,9 @@ func TestRootlessWithoutASubordinateRange(t *testing.T) {
 	if r := u.berth(t, "run", "--rm", "--network", "none", "--userns=auto", "bb", "true"); r.code != 125 || !strings.Contains(r.stderr, "the user has no subordinate IDs to hand out") {
 		t.Fatalf("--userns=auto without a range: %d %q", r.code, r.stderr)
 	}
+	if r := u.berth(t, "run", "--rm", "--network", "none", "--userns=keep-id", "bb", "true"); r.code != 125 || !strings.Contains(r.stderr, "the user has no subordinate IDs to map") {
+		t.Fatalf("--userns=keep-id without a range: %d %q", r.code, r.stderr)
+	}
 	if r := u.berth(t, "images", "-q"); r.stderr != "" {
 		t.Fatalf("the warning comes again: %q", r.stderr)
 	}
@@ -423,6 +426,21 @@ func rootlessUserns(t *testing.T, u *rootlessUser, subStart int) {
 	got := strings.Fields(u.must(t, "run", "--rm", "--network", "none", "--userns=auto:size=200", "bb", "sh", "-c", "id -u; cat /proc/self/uid_map"))
 	if strings.Join(got, " ") != "0 0 1 200" {
 		t.Fatalf("--userns=auto:size=200 rootless: %q", got)
+	}
+	// keep-id: the user is themselves in the container, so what the
+	// process writes to a directory of theirs is theirs on the host.
+	work := filepath.Join(u.home, "work")
+	os.Mkdir(work, 0o755)
+	os.Chown(work, u.uid, u.gid)
+	got = strings.Fields(u.must(t, "run", "--rm", "--network", "none", "--userns=keep-id", "-v", work+":/w", "bb", "sh", "-c",
+		"id -u; id -g; cat /proc/self/uid_map; stat -c %u /bin/busybox; touch /w/f"))
+	U := strconv.Itoa(u.uid)
+	keep := []string{U, strconv.Itoa(u.gid), "0", "1", U, U, "0", "1", strconv.Itoa(u.uid + 1), strconv.Itoa(u.uid + 1), strconv.Itoa(65535 - u.uid), "0"}
+	if strings.Join(got, " ") != strings.Join(keep, " ") {
+		t.Fatalf("--userns=keep-id: %q, want %q", got, keep)
+	}
+	if st, err := os.Lstat(filepath.Join(work, "f")); err != nil || st.Sys().(*syscall.Stat_t).Uid != uint32(u.uid) {
+		t.Fatalf("keep-id's file on the host: %v %+v", err, st)
 	}
 	for opt, want := range map[string]string{
 		"--userns=auto:size=70000": "no free range of 70000 IDs left (IDs 1 to 65536 are handed out)",
