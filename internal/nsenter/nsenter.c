@@ -117,6 +117,7 @@ static void detach(const char *env) {
 }
 
 void berth_nsenter(void) {
+	berth_rootless_join();
 	const char *det = getenv("_BERTH_DETACH_FD");
 	if (det != NULL) {
 		char fd[16];

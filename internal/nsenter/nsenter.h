@@ -29,4 +29,9 @@ void berth_trace(const char *who, const char *phase);
 // socket and execs the container's process; it never returns.
 void berth_plan_run(void) __attribute__((noreturn));
 
+// berth_rootless_join moves a rootless berth command into the user's
+// namespaces when their holder is up; berth_rootless_joined says so.
+void berth_rootless_join(void);
+extern int berth_rootless_joined;
+
 #endif

@@ -7,6 +7,7 @@ package nsenter
 #include <stdlib.h>
 #include "plan.h"
 extern void berth_nsenter(void);
+extern int berth_rootless_joined;
 // Before any other constructor: the process may not be the one the
 // constructors after it expect to run in.
 void __attribute__((constructor)) berth_nsenter_init(void) { berth_nsenter(); }
@@ -20,6 +21,11 @@ import (
 
 // Supported reports whether this binary can join namespaces by path.
 func Supported() bool { return true }
+
+// JoinedRootless reports whether the constructor moved this berth
+// command into its user's rootless namespaces (rootless.c: only the
+// berth CLI, and only when the namespaces' holder is up).
+func JoinedRootless() bool { return C.berth_rootless_joined != 0 }
 
 // decodePlan runs the C decoder over b and returns what it understood
 // as a Plan, for the tests and the fuzzer of the decoder.
@@ -62,6 +68,7 @@ func decodePlan(b []byte) (*Plan, error) {
 			FSType: C.GoString(st.fstype), Data: C.GoString(st.data), What: C.GoString(st.what)})
 	}
 	p.FifoFD = int(pl.fifo_fd)
+	p.Sources, p.SourcesFD = int(pl.sources), int(pl.sources_fd)
 	if pl.console_fd >= 0 {
 		p.Console = &Console{FD: int(pl.console_fd), Width: uint32(pl.console_width), Height: uint32(pl.console_height)}
 	}

@@ -183,6 +183,11 @@ int berth_plan_decode(const unsigned char *buf, size_t len, struct berth_plan *p
 				nsteps++;
 				break;
 			}
+			case BERTH_REC_SOURCES:
+				if (n != 8 || get32(p) > 256 || get32(p + 4) < 3 || get32(p + 4) > 1 << 20) goto bad;
+				pl->sources = get32(p);
+				pl->sources_fd = get32(p + 4);
+				break;
 			case BERTH_REC_FIFO:
 				if (n != 4 || get32(p) < 3 || get32(p) > 1 << 20) goto bad;
 				pl->fifo_fd = (int)get32(p);
@@ -446,6 +451,30 @@ static char *berth_plan_apply(const struct berth_plan *pl) {
 	return path;
 }
 
+// receive_sources takes the bind sources sent after the plan and puts
+// them where its steps name them.
+static void receive_sources(const struct berth_plan *pl) {
+	for (uint32_t i = 0; i < pl->sources; i++) {
+		char b;
+		struct iovec iov = {.iov_base = &b, .iov_len = 1};
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+		ssize_t r;
+		while ((r = recvmsg(berth_sync_fd, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+		}
+		struct cmsghdr *c = r == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
+		if (c == NULL || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+			berth_fail(0, "receive the source of bind mount %u: %s", i, r < 0 ? berth_errstr(errno) : "no fd in the message");
+		int fd;
+		memcpy(&fd, CMSG_DATA(c), sizeof fd);
+		int want = (int)(pl->sources_fd + i);
+		if (fd != want) {
+			if (dup3(fd, want, O_CLOEXEC) < 0) berth_fail(0, "place the source of bind mount %u: %s", i, berth_errstr(errno));
+			close(fd);
+		}
+	}
+}
+
 // wait_for_start blocks until start opens the exec fifo for reading:
 // reopening our O_PATH fd of it for writing waits for a reader. The
 // reopened fd is close-on-exec, so start sees EOF exactly when execve
@@ -478,6 +507,7 @@ void berth_plan_run(void) {
 	char err[256];
 	if (berth_plan_decode(buf, len, &pl, err, sizeof err) < 0) berth_fail(0, "%s", err);
 	berth_trace("init", "plan read");
+	receive_sources(&pl);
 	if (pl.nsteps > 0) {
 		berth_steps_run(&pl);
 		berth_trace("init", "steps done");

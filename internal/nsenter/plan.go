@@ -37,6 +37,7 @@ const (
 	recConsole = 11
 	recStep    = 12
 	recFifo    = 13
+	recSources = 14
 )
 
 // Step kinds: what a container's init does before its process's
@@ -74,6 +75,10 @@ const (
 	OptDirOnly   = 1 << 1 // the target must be a directory if it exists (proc, sysfs)
 	OptLocked    = 1 << 2 // repeat the flags the mount already has (statfs)
 	OptReplace   = 1 << 3 // remove what is at Path first
+	// In a user namespace, where the kernel refuses some mounts:
+	OptSysfsBind   = 1 << 4 // sysfs refused (EPERM): bind the host's /sys, remounted with B's flags
+	OptDevptsNoGid = 1 << 5 // devpts refused (EINVAL): again without gid= (one gid mapped)
+	OptLockedRetry = 1 << 6 // a remount refused (EPERM): again with the flags the mount has
 )
 
 // Step is one action of a container's init; What names it in errors.
@@ -120,6 +125,11 @@ type Plan struct {
 	// FifoFD, for a container's init, is its O_PATH fd of the exec fifo:
 	// after ready the process waits there for start. 0: none (exec).
 	FifoFD int
+	// Sources fds follow the plan on the sync socket, one SCM_RIGHTS
+	// message each (syncproto.SendFd), and are placed at SourcesFD
+	// onwards, where the steps name them (/proc/self/fd/N): bind
+	// sources the runtime opened in init's mount namespace.
+	Sources, SourcesFD int
 }
 
 // Rlimit is one resource limit, by its RLIMIT_* number; Name is for
@@ -228,6 +238,9 @@ func (p *Plan) Encode() ([]byte, error) {
 	}
 	if p.FifoFD > 0 {
 		rec(recFifo, u32(nil, uint32(p.FifoFD)))
+	}
+	if p.Sources > 0 {
+		rec(recSources, u32(u32(nil, uint32(p.Sources)), uint32(p.SourcesFD)))
 	}
 	if bad != nil {
 		return nil, bad

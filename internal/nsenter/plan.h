@@ -22,6 +22,7 @@ enum {
 	BERTH_REC_CONSOLE = 11, // u32 console socket fd, u32 width, u32 height
 	BERTH_REC_STEP = 12,    // u32 op, target, opts, 0; u64 flags, a, b; strings src, path, fstype, data, what
 	BERTH_REC_FIFO = 13,    // u32 the exec fifo's O_PATH fd
+	BERTH_REC_SOURCES = 14, // u32 how many fds follow the plan, u32 the fd the first goes to
 };
 
 // Step kinds and options, as in plan.go.
@@ -45,7 +46,15 @@ enum {
 	BERTH_STEP_LAST = 16,
 };
 enum { BERTH_TARGET_ABS = 0, BERTH_TARGET_DIR = 1, BERTH_TARGET_FILE = 2, BERTH_TARGET_EXISTING = 3 };
-enum { BERTH_OPT_TMPFS_MODE = 1, BERTH_OPT_DIR_ONLY = 2, BERTH_OPT_LOCKED = 4, BERTH_OPT_REPLACE = 8 };
+enum {
+	BERTH_OPT_TMPFS_MODE = 1,
+	BERTH_OPT_DIR_ONLY = 2,
+	BERTH_OPT_LOCKED = 4,
+	BERTH_OPT_REPLACE = 8,
+	BERTH_OPT_SYSFS_BIND = 16,
+	BERTH_OPT_DEVPTS_NO_GID = 32,
+	BERTH_OPT_LOCKED_RETRY = 64,
+};
 
 struct berth_step {
 	uint32_t op, target, opts;
@@ -85,6 +94,7 @@ struct berth_plan {
 	struct berth_step *steps;
 	size_t nsteps;
 	int fifo_fd; // 0: none
+	uint32_t sources, sources_fd;
 };
 
 // berth_steps_run does a plan's steps; on failure it reports and exits.

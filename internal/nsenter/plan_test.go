@@ -22,7 +22,7 @@ func samplePlan() *Plan {
 			{Op: StepMknod, Path: "/dev/null", A: 0o20666, Flags: 259, B: 1<<32 | 2},
 			{Op: StepPivot, Path: "/rootfs"},
 		},
-		FifoFD: 6,
+		FifoFD: 6, Sources: 2, SourcesFD: 9,
 	}
 }
 

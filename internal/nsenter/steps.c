@@ -149,7 +149,43 @@ static void do_mount(const struct berth_step *st) {
 	}
 	unsigned long flags = (unsigned long)st->flags;
 	if (st->opts & BERTH_OPT_LOCKED) flags |= locked(tp);
-	if (mount(*st->src ? st->src : NULL, tp, *st->fstype ? st->fstype : NULL, flags, *d ? d : NULL) < 0)
+	int r = mount(*st->src ? st->src : NULL, tp, *st->fstype ? st->fstype : NULL, flags, *d ? d : NULL);
+	if (r < 0 && errno == EPERM && (st->opts & BERTH_OPT_LOCKED_RETRY)) {
+		// In a user namespace the flags the mount already has are
+		// locked: a remount must repeat them.
+		flags |= locked(tp);
+		r = mount(NULL, tp, NULL, flags, NULL);
+	}
+	if (r < 0 && errno == EPERM && (st->opts & BERTH_OPT_SYSFS_BIND)) {
+		// A user namespace that does not own the network namespace may
+		// not mount sysfs: the host's, read-only, as runc shows.
+		r = mount("/sys", tp, NULL, MS_BIND | MS_REC, NULL);
+		if (r == 0) {
+			int again = in_root(st->path, O_PATH);
+			char t2[64];
+			snprintf(t2, sizeof t2, "/proc/self/fd/%d", again);
+			flags = MS_BIND | MS_REMOUNT | (unsigned long)st->b;
+			r = again < 0 ? -1 : mount(NULL, t2, NULL, flags, NULL);
+			if (r < 0 && errno == EPERM) r = mount(NULL, t2, NULL, flags | locked(t2), NULL);
+			if (again >= 0) close(again);
+		}
+	}
+	if (r < 0 && errno == EINVAL && (st->opts & BERTH_OPT_DEVPTS_NO_GID)) {
+		// One gid mapped: there is no tty group (gid=5), and the
+		// terminals belong to the caller's group, as in runc.
+		char nogid[1024] = "";
+		size_t o = 0;
+		char copy[1024];
+		snprintf(copy, sizeof copy, "%s", d);
+		char *save = NULL;
+		for (char *opt = strtok_r(copy, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+			if (strncmp(opt, "gid=", 4) == 0) continue;
+			o += (size_t)snprintf(nogid + o, sizeof nogid - o, "%s%s", o ? "," : "", opt);
+			if (o >= sizeof nogid) break;
+		}
+		r = mount(st->src, tp, st->fstype, flags, nogid[0] ? nogid : NULL);
+	}
+	if (r < 0)
 		berth_fail(0, "%s: mount %s on %s type %s flags %#lx data %s: %s", st->what, st->src, st->path, st->fstype, flags, d, berth_errstr(errno));
 	if (fd >= 0) close(fd);
 }

@@ -33,6 +33,10 @@ type Config struct {
 	// Spec.Mounts): bind sources the runtime opened for init, as
 	// /proc/self/fd paths.
 	Sources map[int]string
+	// ChildSources, for Steps, are the same sources as init will name
+	// them (its own fds), while Sources name them for the runtime that
+	// compiles the steps (its fds), which checks them.
+	ChildSources map[int]string
 	// Bundle is where relative bind sources are found.
 	Bundle string
 }

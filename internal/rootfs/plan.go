@@ -13,14 +13,6 @@ import (
 	"github.com/berth-project/berth/internal/nsenter"
 )
 
-// Plannable reports whether Steps can describe cfg's root filesystem for
-// the C start stage. In a user namespace the Go stage stays: it falls
-// back where the kernel refuses (sysfs, devpts, locked flags) and binds
-// sources the runtime opened for it.
-func Plannable(cfg Config) bool {
-	return !cfg.InUserNS && len(cfg.Sources) == 0 && HasMountNamespace(cfg.Spec)
-}
-
 // Steps compiles what Prepare, PivotRoot and Finish do for cfg into the
 // C start stage's steps, in the same order and with the same checks:
 // targets resolved inside the rootfs, directories and files made for
@@ -47,8 +39,8 @@ func Steps(cfg Config) ([]nsenter.Step, error) {
 	c.mount(cfg.Rootfs, cfg.Rootfs, nsenter.TargetAbs, "", unix.MS_BIND|unix.MS_REC, "", 0, "bind the rootfs on itself")
 	c.add(nsenter.Step{Op: nsenter.StepRoot, Path: cfg.Rootfs})
 	devIsBind := false
-	for _, m := range spec.Mounts {
-		if err := c.specMount(m); err != nil {
+	for i, m := range spec.Mounts {
+		if err := c.specMount(i, m); err != nil {
 			return nil, err
 		}
 		if filepath.Clean(m.Destination) == "/dev" && parseOptions(m.Options).bind {
@@ -77,7 +69,7 @@ func (c *compiler) mount(src, path string, target uint32, fstype string, flags u
 	c.add(nsenter.Step{Op: nsenter.StepMount, Target: target, Opts: opts, Flags: uint64(flags), Src: src, Path: path, FSType: fstype, Data: data, What: what})
 }
 
-func (c *compiler) specMount(m specs.Mount) error {
+func (c *compiler) specMount(i int, m specs.Mount) error {
 	o := parseOptions(m.Options)
 	dest := filepath.Clean("/" + m.Destination)
 	typ := m.Type
@@ -91,14 +83,20 @@ func (c *compiler) specMount(m specs.Mount) error {
 		if !filepath.IsAbs(src) {
 			src = filepath.Join(c.cfg.Bundle, src)
 		}
-		if _, err := os.Stat(src); err != nil {
+		// A source the runtime opened is checked through its fd, and
+		// init mounts it through its own.
+		check, from := src, src
+		if p, ok := c.cfg.Sources[i]; ok {
+			check, from = p, c.cfg.ChildSources[i]
+		}
+		if _, err := os.Stat(check); err != nil {
 			return fmt.Errorf("bind mount source %s: %w", m.Source, err)
 		}
 		target := uint32(nsenter.TargetDir)
-		if !isDir(src) {
+		if !isDir(check) {
 			target = nsenter.TargetFile
 		}
-		c.bind(src, dest, target, o.flags, o.recursive, "bind mount "+src+" on "+m.Destination)
+		c.bind(from, dest, target, o.flags, o.recursive, "bind mount "+src+" on "+m.Destination)
 		c.propagate(dest, o, what)
 		return nil
 	case typ == "cgroup" || typ == "cgroup2":
@@ -111,11 +109,24 @@ func (c *compiler) specMount(m specs.Mount) error {
 	if typ == "tmpfs" && !hasMode(o.data) {
 		opts |= nsenter.OptTmpfsMode
 	}
+	var fallback uint64
+	if c.cfg.InUserNS {
+		// The kernel's refusals in a user namespace, met as Prepare
+		// meets them.
+		switch typ {
+		case "sysfs":
+			opts |= nsenter.OptSysfsBind
+			fallback = uint64(o.flags | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+		case "devpts":
+			opts |= nsenter.OptDevptsNoGid
+		}
+	}
 	flags := o.flags
 	if readOnlyDev(m) {
 		flags &^= unix.MS_RDONLY // made read-only at the end, as in Prepare
 	}
-	c.mount(m.Source, dest, nsenter.TargetDir, typ, flags, joinData(o.data), opts, what)
+	c.add(nsenter.Step{Op: nsenter.StepMount, Target: nsenter.TargetDir, Opts: opts, Flags: uint64(flags), B: fallback,
+		Src: m.Source, Path: dest, FSType: typ, Data: joinData(o.data), What: what})
 	c.propagate(dest, o, what)
 	return nil
 }
@@ -138,7 +149,11 @@ func (c *compiler) bind(src, dest string, target uint32, flags uintptr, recursiv
 	}
 	c.mount(src, dest, target, "", bf, "", 0, what)
 	if extra := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); extra != 0 {
-		c.mount("", dest, nsenter.TargetExisting, "", unix.MS_BIND|unix.MS_REMOUNT|extra, "", 0, what)
+		var opts uint32
+		if c.cfg.InUserNS {
+			opts = nsenter.OptLockedRetry
+		}
+		c.mount("", dest, nsenter.TargetExisting, "", unix.MS_BIND|unix.MS_REMOUNT|extra, "", opts, what)
 	}
 }
 
@@ -184,6 +199,12 @@ func (c *compiler) devices() error {
 		typ, err := deviceType(d)
 		if err != nil {
 			return fmt.Errorf("create device %s: %w", d.Path, err)
+		}
+		if c.cfg.InUserNS {
+			// mknod is not permitted in a user namespace: the host's node.
+			dst := filepath.Clean("/" + d.Path)
+			c.mount(dst, dst, nsenter.TargetFile, "", unix.MS_BIND, "", 0, "create device "+d.Path)
+			continue
 		}
 		perm := uint32(0o666)
 		if d.FileMode != nil {

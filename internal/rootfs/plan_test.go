@@ -1,6 +1,7 @@
 package rootfs
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,9 +133,48 @@ func TestStepsRefuseWhatPrepareRefuses(t *testing.T) {
 	if _, err := Steps(cfg); err == nil || !strings.Contains(err.Error(), "unknown device type") {
 		t.Fatalf("bad device: %v", err)
 	}
-	cfg, _ = stepsSpec(t)
+}
+
+func TestStepsInAUserNamespace(t *testing.T) {
+	cfg, dir := stepsSpec(t)
 	cfg.InUserNS = true
-	if Plannable(cfg) {
-		t.Fatal("a user namespace's rootfs is the Go stage's")
+	cfg.Spec.Mounts = append(cfg.Spec.Mounts, specs.Mount{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "ro"}})
+	// The runtime opened /data's source: it checks its own fd, init
+	// mounts through its.
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cfg.Sources = map[int]string{6: fmt.Sprintf("/proc/self/fd/%d", f.Fd())}
+	cfg.ChildSources = map[int]string{6: "/proc/self/fd/40"}
+	steps, err := Steps(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var devBinds, sysfs, devpts, retries, data int
+	for _, s := range steps {
+		switch {
+		case s.Op == nsenter.StepMknod:
+			t.Fatalf("mknod in a user namespace: %+v", s)
+		case s.Op == nsenter.StepMount && strings.HasPrefix(s.What, "create device ") && s.Src == s.Path && s.Target == nsenter.TargetFile:
+			devBinds++
+		case s.Op == nsenter.StepMount && s.FSType == "sysfs":
+			if s.Opts&nsenter.OptSysfsBind != 0 && s.B&unix.MS_RDONLY != 0 {
+				sysfs++
+			}
+		case s.Op == nsenter.StepMount && s.FSType == "devpts" && s.Opts&nsenter.OptDevptsNoGid != 0:
+			devpts++
+		case s.Op == nsenter.StepMount && s.Flags&unix.MS_REMOUNT != 0 && s.Opts&nsenter.OptLockedRetry != 0:
+			retries++
+		case s.Op == nsenter.StepMount && s.Path == "/data":
+			if s.Src != "/proc/self/fd/40" || s.Target != nsenter.TargetDir {
+				t.Fatalf("/data from %q", s.Src)
+			}
+			data++
+		}
+	}
+	if devBinds != len(DefaultDevices) || sysfs != 1 || devpts != 1 || retries == 0 || data != 1 {
+		t.Fatalf("devices %d, sysfs %d, devpts %d, remounts that retry %d, /data %d", devBinds, sysfs, devpts, retries, data)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/berth-project/berth/internal/nsenter"
 	"github.com/berth-project/berth/internal/state"
 	"github.com/berth-project/berth/internal/tinyinit"
+	"github.com/berth-project/berth/internal/trace"
 )
 
 // ActiveEnv marks a process that runs inside the rootless namespaces.
@@ -147,21 +148,30 @@ func mapArgs(own uint32, subs []Range) []string {
 // returns only as root (nothing to do) or on an error; warn gets the
 // one-line warnings of a first start.
 func Enter(warn func(string)) error {
+	if nsenter.JoinedRootless() {
+		// The constructor joined the namespaces already (the pause was
+		// up): what the re-execution below would pass on, set here.
+		paths, err := activePaths()
+		if err != nil {
+			return err
+		}
+		for k, v := range map[string]string{ActiveEnv: "1", "BERTH_STORAGE": paths.Root, "BERTH_ROOT": paths.RunRoot} {
+			if err := os.Setenv(k, v); err != nil {
+				return fmt.Errorf("rootless: %w", err)
+			}
+		}
+		trace.Phase("cli", "rootless namespaces joined before Go")
+		return nil
+	}
 	if os.Geteuid() == 0 {
 		return nil
 	}
 	if !nsenter.Supported() {
 		return errors.New("rootless: this berth was built without cgo, which joining the user namespace needs")
 	}
-	paths, err := DefaultPaths()
+	paths, err := activePaths()
 	if err != nil {
 		return err
-	}
-	if v := os.Getenv("BERTH_STORAGE"); v != "" {
-		paths.Root = v
-	}
-	if v := os.Getenv("BERTH_ROOT"); v != "" {
-		paths.RunRoot = v
 	}
 	for _, d := range []string{paths.Root, paths.RunRoot} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -185,6 +195,23 @@ func Enter(warn func(string)) error {
 		return fmt.Errorf("rootless: %w", err)
 	}
 	return fmt.Errorf("rootless: re-execute in the user namespace: %w", syscall.Exec(self, os.Args, env))
+}
+
+// activePaths are the user's stores: DefaultPaths, or BERTH_STORAGE and
+// BERTH_ROOT where set. nsenter's rootless.c finds the pause under the
+// same RunRoot.
+func activePaths() (Paths, error) {
+	paths, err := DefaultPaths()
+	if err != nil {
+		return Paths{}, err
+	}
+	if v := os.Getenv("BERTH_STORAGE"); v != "" {
+		paths.Root = v
+	}
+	if v := os.Getenv("BERTH_ROOT"); v != "" {
+		paths.RunRoot = v
+	}
+	return paths, nil
 }
 
 // PauseFile holds the pause process's pid and start time.

@@ -387,7 +387,7 @@ func (r *Runtime) create(id string, o CreateOptions) (_ *state.Container, ourChi
 		InUserNS: plan.inUserNS, MountSources: sourceIdx,
 	}
 	if native {
-		body, err := initPlan(boot, spec, filter)
+		body, err := initPlan(boot, spec, filter, sourceFDs, 3+len(extra))
 		if err == nil {
 			err = syncproto.WriteFrame(parentSock, body)
 		}

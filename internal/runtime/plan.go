@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -60,13 +61,13 @@ func processPlan(p *specs.Process, filter *seccomp.Program, preserveFDs, console
 }
 
 // initPlanned reports whether a container's whole init can run in the C
-// start stage. The Go stage keeps what needs its fallbacks or a
-// conversation with the runtime: user namespaces, hooks that run in
-// between (prestart, createRuntime, createContainer, startContainer),
-// time namespace offsets, --no-pivot and a chroot without a mount
-// namespace, and a seccomp agent's listener.
+// start stage. The Go stage keeps what needs a conversation with the
+// runtime or is rare: hooks that run in between (prestart,
+// createRuntime, createContainer, startContainer), time namespace
+// offsets, --no-pivot and a chroot without a mount namespace, and a
+// seccomp agent's listener.
 func initPlanned(spec *specs.Spec, ns *nsPlan, noPivot bool) bool {
-	if !nsenter.Supported() || ns.inUserNS || ns.newTimeNS || noPivot || !rootfs.HasMountNamespace(spec) {
+	if !nsenter.Supported() || ns.newTimeNS || noPivot || !rootfs.HasMountNamespace(spec) {
 		return false
 	}
 	if h := spec.Hooks; h != nil && len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) > 0 {
@@ -87,7 +88,9 @@ func initPlanned(spec *specs.Spec, ns *nsPlan, noPivot bool) bool {
 
 // initPlan is the C start stage's version of what the Go stage does with
 // b (initproc's prepare, processSetup and execute), in the same order.
-func initPlan(b *syncproto.Bootstrap, spec *specs.Spec, filter *seccomp.Program) ([]byte, error) {
+// sourceFDs are the bind sources of b.MountSources, ours; init gets them
+// after the plan and places them from childFD on.
+func initPlan(b *syncproto.Bootstrap, spec *specs.Spec, filter *seccomp.Program, sourceFDs []int, childFD int) ([]byte, error) {
 	var steps []nsenter.Step
 	for _, f := range b.CgroupTasks {
 		steps = append(steps, nsenter.Step{Op: nsenter.StepWrite, Path: f, Src: "0", What: "join cgroup " + filepath.Dir(f)})
@@ -110,8 +113,16 @@ func initPlan(b *syncproto.Bootstrap, spec *specs.Spec, filter *seccomp.Program)
 	if initproc.NewNetworkNamespace(spec) {
 		steps = append(steps, nsenter.Step{Op: nsenter.StepLoopback})
 	}
-	fs, err := rootfs.Steps(rootfs.Config{Spec: spec, Rootfs: b.Rootfs, CgroupPaths: b.CgroupPaths,
-		NewCgroupNS: b.NewCgroupNS, InUserNS: b.InUserNS, Bundle: b.Bundle})
+	cfg := rootfs.Config{Spec: spec, Rootfs: b.Rootfs, CgroupPaths: b.CgroupPaths,
+		NewCgroupNS: b.NewCgroupNS, InUserNS: b.InUserNS, Bundle: b.Bundle}
+	if len(b.MountSources) > 0 {
+		cfg.Sources, cfg.ChildSources = map[int]string{}, map[int]string{}
+		for k, i := range b.MountSources {
+			cfg.Sources[i] = "/proc/self/fd/" + strconv.Itoa(sourceFDs[k])
+			cfg.ChildSources[i] = "/proc/self/fd/" + strconv.Itoa(childFD+k)
+		}
+	}
+	fs, err := rootfs.Steps(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -133,5 +144,6 @@ func initPlan(b *syncproto.Bootstrap, spec *specs.Spec, filter *seccomp.Program)
 		return nil, err
 	}
 	pl.Steps, pl.FifoFD = steps, b.FifoFD
+	pl.Sources, pl.SourcesFD = len(b.MountSources), childFD
 	return pl.Encode()
 }

@@ -101,8 +101,15 @@ func newRootlessUser(t *testing.T, subStart int) *rootlessUser {
 // berth runs the user's berth with a login's environment.
 func (u *rootlessUser) berth(t *testing.T, args ...string) result {
 	t.Helper()
-	cmd := exec.Command("setpriv", append([]string{"--reuid", strconv.Itoa(u.uid), "--regid", strconv.Itoa(u.gid), "--clear-groups",
-		"env", "-i", "HOME=" + u.home, "XDG_RUNTIME_DIR=" + u.runDir, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", u.bin}, args...)...)
+	return u.berthEnv(t, nil, args...)
+}
+
+// berthEnv is berth with more environment variables.
+func (u *rootlessUser) berthEnv(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	pre := append([]string{"--reuid", strconv.Itoa(u.uid), "--regid", strconv.Itoa(u.gid), "--clear-groups",
+		"env", "-i", "HOME=" + u.home, "XDG_RUNTIME_DIR=" + u.runDir, "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
+	cmd := exec.Command("setpriv", append(append(pre, u.bin), args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -157,6 +164,11 @@ func TestRootlessRun(t *testing.T) {
 	u := newRootlessUser(t, 400000)
 	if r := u.berth(t, "import", u.tar, "bb"); r.code != 0 || strings.Contains(r.stderr, "warning") {
 		t.Fatalf("import: %d %s", r.code, r.stderr)
+	}
+	// The pause is up since import: nsenter's constructor joins its
+	// namespaces, with no second start of the binary.
+	if r := u.berthEnv(t, []string{"BERTH_TRACE=1"}, "images", "-q"); r.code != 0 || !strings.Contains(r.stderr, "cli rootless namespaces joined before Go") {
+		t.Fatalf("second command: %d %q", r.code, r.stderr)
 	}
 	out := u.must(t, "run", "--rm", "--network", "none", "bb", "sh", "-c", "id -u; cat /proc/self/uid_map; echo x > /tmp/f; stat -c %u /tmp/f")
 	want := "0\n0 " + strconv.Itoa(u.uid) + " 1\n1 400000 65536\n0\n"
