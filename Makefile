@@ -118,7 +118,7 @@ conformance: build fixture
 # /dev/shm: on this disk (ext4 with discard) they cut it to a few execs
 # a second.
 FUZZTIME ?= 30s
-FUZZ_TARGETS = FuzzParse:./internal/image/reference FuzzLoadManifest:./internal/image FuzzUnpack:./internal/snapshot FuzzLoadSpec:./internal/runtime FuzzProfile:./internal/seccomp/profile FuzzParsePublish:./internal/network FuzzParseSubnet:./internal/network FuzzDockerfile:./internal/build
+FUZZ_TARGETS = FuzzPlanDecode:./internal/nsenter FuzzParse:./internal/image/reference FuzzLoadManifest:./internal/image FuzzUnpack:./internal/snapshot FuzzLoadSpec:./internal/runtime FuzzProfile:./internal/seccomp/profile FuzzParsePublish:./internal/network FuzzParseSubnet:./internal/network FuzzDockerfile:./internal/build
 fuzz:
 	@set -e; d=/dev/shm/berth-fuzz; mkdir -p $$d; \
 	for t in $(FUZZ_TARGETS); do \

@@ -7,8 +7,8 @@
 //
 // Most containers never reach it: nsenter's C stage does the same from
 // a flat plan with no Go runtime (see nsenter.PlanEnv). This stage runs
-// what that one leaves to Go (user namespaces, hooks, time namespace
-// offsets, --no-pivot, no mount namespace, a seccomp agent).
+// what that one leaves to Go (hooks, time namespace offsets, --no-pivot,
+// no mount namespace, a seccomp agent).
 //
 // All of it runs on the main thread, locked from package init: namespace
 // membership, credentials and capabilities are per thread, and execve
