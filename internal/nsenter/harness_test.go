@@ -212,7 +212,7 @@ func TestStageStepsStayInTheRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := startPlan(t, encode(t, &Plan{
-		Args: []string{"/bin/sh", "-c", "grep -c ' " + root + "/" + strings.TrimPrefix(outside, "/") + "/sub ' /proc/self/mountinfo; grep -c ' " + outside + "/sub ' /proc/self/mountinfo; ls -ln " + root + "/dev; cat " + root + "/etc/mode"},
+		Args: []string{"/bin/sh", "-c", "grep -c ' " + root + "/" + strings.TrimPrefix(outside, "/") + "/sub ' /proc/self/mountinfo; grep -c ' " + outside + "/sub ' /proc/self/mountinfo; ls -ln " + root + "/dev; cat " + root + "/etc/mode; grep -c ' " + root + "/up ' /proc/self/mountinfo"},
 		Caps: &Caps{LastCap: 40, Bounding: ^uint64(0), Effective: ^uint64(0), Permitted: ^uint64(0)},
 		Steps: []Step{
 			{Op: StepMount, Path: "/", Flags: unix.MS_SLAVE | unix.MS_REC, What: "make / rslave"},
@@ -222,6 +222,8 @@ func TestStageStepsStayInTheRoot(t *testing.T) {
 			{Op: StepSymlink, Path: "/dev/fd", Src: "/proc/self/fd", What: "symlink /dev/fd"},
 			{Op: StepMount, Target: TargetFile, Path: "/etc/mode", Src: "/proc/self/mountinfo", Flags: unix.MS_BIND, What: "bind"},
 			{Op: StepMount, Target: TargetExisting, Path: "/etc/mode", Flags: unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY, What: "remount"},
+			// ".." stops at the root, as at "/".
+			{Op: StepMount, Target: TargetDir, Path: "/../../../up", Src: "tmpfs", FSType: "tmpfs", What: "mount /../../../up"},
 		},
 	}), unix.CLONE_NEWNS)
 	out, code := s.wait(t)
@@ -238,7 +240,12 @@ func TestStageStepsStayInTheRoot(t *testing.T) {
 	if !strings.Contains(lines[2], "fd -> /proc/self/fd") || !strings.Contains(lines[2], "tmpfs") {
 		t.Fatalf("link or the bound file:\n%s", out)
 	}
-	if _, err := os.Stat(filepath.Join(outside, "sub")); err == nil {
-		t.Fatal("a directory was made outside the root")
+	if all := strings.Split(strings.TrimSpace(out), "\n"); all[len(all)-1] != "1" {
+		t.Fatalf("a target with .. is not in the root:\n%s", out)
+	}
+	for _, p := range []string{filepath.Join(outside, "sub"), filepath.Join(filepath.Dir(dir), "up"), "/up"} {
+		if _, err := os.Stat(p); err == nil {
+			t.Fatalf("%s was made outside the root", p)
+		}
 	}
 }
