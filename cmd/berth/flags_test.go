@@ -104,3 +104,36 @@ func hasFlag(c *cobra.Command, name string) bool {
 	c.InheritedFlags().VisitAll(check)
 	return found
 }
+
+// TestHotVerbsAloneAreTheSame checks that a verb built alone (rootFor)
+// takes the flags and arguments it takes in the whole tree.
+func TestHotVerbsAloneAreTheSame(t *testing.T) {
+	full := newRoot(&globals{})
+	for name := range hotVerbs {
+		alone := rootFor(&globals{}, []string{"--root", "/x", name, "img"})
+		a, _, err := alone.Find([]string{name})
+		if err != nil || a.Name() != name || len(alone.Commands()) != 1 {
+			t.Fatalf("%s alone: %v %v", name, a, err)
+		}
+		f, _, err := full.Find([]string{name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		flags := func(c *cobra.Command) []string {
+			var out []string
+			c.Flags().VisitAll(func(fl *pflag.Flag) { out = append(out, fl.Name+"/"+fl.Shorthand+"/"+fl.DefValue) })
+			c.InheritedFlags().VisitAll(func(fl *pflag.Flag) { out = append(out, "inherited "+fl.Name) })
+			return out
+		}
+		if !slices.Equal(flags(a), flags(f)) || a.Use != f.Use {
+			t.Errorf("%s alone differs:\n%v\n%v", name, flags(a), flags(f))
+		}
+	}
+	// A flag before the verb that is not a global one, or no verb: the
+	// whole tree parses it.
+	for _, args := range [][]string{{"--version"}, {"-x", "run"}, {"container", "run"}, {"ps"}, {}} {
+		if n := len(rootFor(&globals{}, args).Commands()); n < 20 {
+			t.Errorf("%v: %d commands, want the whole tree", args, n)
+		}
+	}
+}

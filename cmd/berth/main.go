@@ -80,7 +80,7 @@ func main() {
 
 func run(args []string) int {
 	g := &globals{}
-	root := newRoot(g)
+	root := rootFor(g, args)
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {
@@ -193,7 +193,70 @@ func versionCommand() *cobra.Command {
 	return c
 }
 
+// hotVerbs are the verbs a script or a front end runs most, built alone
+// when the command line names one: the whole tree of ~100 commands and
+// ~800 flags costs about a millisecond of every start.
+var hotVerbs = map[string]func(*globals) *cobra.Command{
+	"run": runCommand, "create": createCommand, "start": startCommand, "exec": execCommand,
+	"stop": stopCommand, "kill": killCommand, "rm": rmCommand, "wait": waitCommand, "logs": logsCommand,
+}
+
+// rootFor is newRoot, or a root with only the verb args name, when it is
+// a hot one (its help, flags and errors are the same either way).
+func rootFor(g *globals, args []string) *cobra.Command {
+	rest := globalFlagsSkipped(args)
+	if len(rest) == 0 {
+		return newRoot(g)
+	}
+	verb, ok := hotVerbs[rest[0]]
+	if !ok {
+		return newRoot(g)
+	}
+	root := newRootOnly(g)
+	root.AddCommand(verb(g))
+	addCompletions(root, g)
+	return root
+}
+
+// globalFlagsSkipped is args past the global flags before the verb, as
+// written (berth --root DIR run ...); nil when a flag there is not one
+// of them (the whole tree then parses it).
+func globalFlagsSkipped(args []string) []string {
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		name, _, hasValue := strings.Cut(args[0], "=")
+		switch name {
+		case "--root", "--runroot", "--log-level", "--cdi-spec-dir", "--registry-mirror":
+		default:
+			return nil
+		}
+		args = args[1:]
+		if !hasValue {
+			if len(args) == 0 {
+				return nil
+			}
+			args = args[1:]
+		}
+	}
+	return args
+}
+
 func newRoot(g *globals) *cobra.Command {
+	root := newRootOnly(g)
+	root.AddCommand(versionCommand(), nsCommand(g))
+	addImageCommands(root, g)
+	addSystemCommands(root, g)
+	containerCmd := &cobra.Command{Use: "container", Short: "Manage containers"}
+	containerCmd.AddCommand(containerCommands(g, true)...)
+	root.AddCommand(containerCmd)
+	root.AddCommand(containerCommands(g, false)...)
+	root.AddCommand(volumeCommand(g), networkCommand(g), buildCommand(g), builderCommand(g), contextCommand(), criCommand(g))
+	strictGroups(root)
+	addCompletions(root, g)
+	return root
+}
+
+// newRootOnly is the root command with the global flags and no verbs.
+func newRootOnly(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "berth",
 		Short:         "A container engine: Docker's command line, no daemon",
@@ -208,16 +271,6 @@ func newRoot(g *globals) *cobra.Command {
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level (debug, info, warn, error)")
 	pf.StringArrayVar(&g.cdiDirs, "cdi-spec-dir", nil, "a directory of CDI specs, instead of /etc/cdi and /var/run/cdi (repeatable)")
 	pf.StringToStringVar(&g.mirrors, "registry-mirror", nil, "REGISTRY=MIRROR: pulls from REGISTRY try MIRROR first (repeatable)")
-	root.AddCommand(versionCommand(), nsCommand(g))
-	addImageCommands(root, g)
-	addSystemCommands(root, g)
-	containerCmd := &cobra.Command{Use: "container", Short: "Manage containers"}
-	containerCmd.AddCommand(containerCommands(g, true)...)
-	root.AddCommand(containerCmd)
-	root.AddCommand(containerCommands(g, false)...)
-	root.AddCommand(volumeCommand(g), networkCommand(g), buildCommand(g), builderCommand(g), contextCommand(), criCommand(g))
-	strictGroups(root)
-	addCompletions(root, g)
 	return root
 }
 
