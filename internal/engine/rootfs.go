@@ -161,34 +161,13 @@ func (e *Engine) idRanges() idmap.Allocator {
 // into the container's range, made once per range (Podman's way; the
 // idmapped mounts spare root that copy).
 func (e *Engine) mountShifted(c *container.Container, img *image.Image, merged string) error {
-	m := c.Host.IDMap
-	var lowers []string
-	if len(img.ChainIDs) == 0 {
-		empty, err := e.images.Snapshots.EmptyDir()
-		if err != nil {
-			return err
-		}
-		lowers = append(lowers, empty)
-	}
 	if err := searchable(e.containers.Dir(c.ID)); err != nil {
 		return err
 	}
-	for i := len(img.ChainIDs) - 1; i >= 0; i-- { // overlayfs lists the top first
-		dir, err := e.images.Snapshots.Shifted(img.ChainIDs[i], m.Key(), m.HostIDs)
-		if err != nil {
-			return err
-		}
-		lowers = append(lowers, dir)
-	}
-	upper, work := e.upperDir(c), e.workDir(c)
-	uid, gid := m.HostIDs(0, 0)
-	if err := os.Lchown(upper, int(uid), int(gid)); err != nil {
-		return err
-	}
-	if err := mountOverlay(merged, work, snapshot.Overlay(lowers, upper, work), c.Host.AutoRemove); err != nil {
-		return fmt.Errorf("mount the container's root filesystem on shifted layers: %w", err)
-	}
-	return nil
+	m := c.Host.IDMap
+	return e.mountOnLayers(c, img, merged, "shifted layers", func(i int) (string, error) {
+		return e.images.Snapshots.Shifted(img.ChainIDs[i], m.Key(), m.HostIDs)
+	})
 }
 
 // mountMapped mounts the overlay rootfs of a container with a user
@@ -216,6 +195,23 @@ func (e *Engine) mountMapped(c *container.Container, img *image.Image, merged st
 		}
 		_ = os.RemoveAll(staging) // empty mount points; rm removes what stays
 	}()
+	return e.mountOnLayers(c, img, merged, "idmapped layers", func(i int) (string, error) {
+		t := filepath.Join(staging, "l"+strconv.Itoa(i))
+		if err := idmap.MountMapped(e.images.Snapshots.Dir(img.ChainIDs[i]), t, userns); err != nil {
+			return "", err
+		}
+		staged = append(staged, t)
+		return t, nil
+	})
+}
+
+// mountOnLayers mounts the overlay rootfs of a container with a user
+// namespace on the image's layers as layer gives each (by index, base
+// first). The upper dir is not mapped: overlay writes it with its
+// mounter's credentials, so what the container writes is stored under
+// its host IDs, and the top of the upper dir belongs to the container's
+// root so that it can create files in /.
+func (e *Engine) mountOnLayers(c *container.Container, img *image.Image, merged, what string, layer func(int) (string, error)) error {
 	var lowers []string
 	if len(img.ChainIDs) == 0 {
 		// FROM scratch: the store's empty dir, which has nothing to map.
@@ -226,25 +222,19 @@ func (e *Engine) mountMapped(c *container.Container, img *image.Image, merged st
 		lowers = append(lowers, empty)
 	}
 	for i := len(img.ChainIDs) - 1; i >= 0; i-- { // overlayfs lists the top first
-		t := filepath.Join(staging, "l"+strconv.Itoa(i))
-		if err := idmap.MountMapped(e.images.Snapshots.Dir(img.ChainIDs[i]), t, userns); err != nil {
+		dir, err := layer(i)
+		if err != nil {
 			return err
 		}
-		staged = append(staged, t)
-		lowers = append(lowers, t)
+		lowers = append(lowers, dir)
 	}
-	// The upper dir is not idmapped: overlay writes it with its
-	// mounter's credentials (host root, which an idmapped mount could
-	// not map). What the container writes is stored under its host IDs,
-	// and the top of the upper dir belongs to the container's root so
-	// that it can create files in /.
-	upper := e.upperDir(c)
-	if err := os.Lchown(upper, int(c.Host.IDMap.Start), int(c.Host.IDMap.Start)); err != nil {
+	upper, work := e.upperDir(c), e.workDir(c)
+	uid, gid := c.Host.IDMap.HostIDs(0, 0)
+	if err := os.Lchown(upper, int(uid), int(gid)); err != nil {
 		return err
 	}
-	work := e.workDir(c)
 	if err := mountOverlay(merged, work, snapshot.Overlay(lowers, upper, work), c.Host.AutoRemove); err != nil {
-		return fmt.Errorf("mount the container's root filesystem on idmapped layers: %w", err)
+		return fmt.Errorf("mount the container's root filesystem on %s: %w", what, err)
 	}
 	return nil
 }
