@@ -3,7 +3,7 @@ GO        ?= go
 PREFIX    ?= /usr/local
 BIN       := bin
 FIXTURE   := test/fixtures/busybox
-APT_PKGS  := busybox-static gcc libc6-dev pkg-config libseccomp-dev podman skopeo iproute2 git docker.io containerd runc uidmap slirp4netns
+APT_PKGS  := busybox-static gcc libc6-dev pkg-config libseccomp-dev podman skopeo iproute2 git docker.io containerd runc uidmap slirp4netns fuse-overlayfs
 BENCH_PKGS := runc hyperfine
 export GOFLAGS := -buildvcs=false
 # encoding/json on the v2 engine halves the cold decode of config.json,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/berth-project/berth/internal/cgroups"
 	"github.com/berth-project/berth/internal/rootless"
+	"github.com/berth-project/berth/internal/snapshot"
 )
 
 // SystemInfo describes the engine and its host as Docker's info does:
@@ -95,6 +96,13 @@ func (e *Engine) rootlessInfo(in *mobysystem.Info) {
 		in.MemoryLimit, in.SwapLimit, in.CPUCfsPeriod, in.CPUCfsQuota, in.CPUShares, in.CPUSet, in.PidsLimit = false, false, false, false, false, false, false
 		in.Warnings = append(in.Warnings, "rootless: no cgroup is delegated to this user: containers run without one, and resource limits are refused")
 	}
-	in.Warnings = append(in.Warnings, "rootless: storage is native overlayfs in the user namespace (its ids mapped by newuidmap from /etc/subuid)",
+	storage := "rootless: storage is native overlayfs in the user namespace (its ids mapped by newuidmap from /etc/subuid); fuse-overlayfs only where the kernel refuses it"
+	if os.Getenv(StorageDriverEnv) == snapshot.FuseOverlayfs {
+		storage = "rootless: storage is fuse-overlayfs, as " + StorageDriverEnv + " asks"
+		if err := snapshot.FuseUsable(); err != nil {
+			storage += ", which cannot mount here: " + err.Error()
+		}
+	}
+	in.Warnings = append(in.Warnings, storage,
 		"rootless: the default network is user-mode (slirp4netns, ports forwarded by berth); none and host work; user-defined networks need root")
 }

@@ -85,6 +85,40 @@ func (e *Engine) mountRootfs(c *container.Container, img *image.Image, mapped bo
 // any case, so a new volatile mount clears the mark. Kernels before
 // 5.10 lack the option, and get a plain mount.
 func mountOverlay(merged, work string, m specs.Mount, volatile bool) error {
+	if rootless.Active() {
+		return mountRootlessOverlay(merged, work, m, volatile)
+	}
+	return mountNativeOverlay(merged, work, m, volatile)
+}
+
+// StorageDriverEnv chooses a rootless berth's overlay mounts: unset or
+// "overlay", native overlayfs in the user namespace, with fuse-overlayfs
+// only where the kernel refuses that (and /dev/fuse is usable);
+// "fuse-overlayfs", always that. No copying driver, ever.
+const StorageDriverEnv = "BERTH_STORAGE_DRIVER"
+
+func mountRootlessOverlay(merged, work string, m specs.Mount, volatile bool) error {
+	switch d := os.Getenv(StorageDriverEnv); d {
+	case snapshot.FuseOverlayfs:
+		if err := snapshot.FuseUsable(); err != nil {
+			return fmt.Errorf("%s=%s: %w", StorageDriverEnv, d, err)
+		}
+		return snapshot.MountFuse(m, merged)
+	case "", "overlay":
+	default:
+		return fmt.Errorf("%s=%s: want overlay or %s", StorageDriverEnv, d, snapshot.FuseOverlayfs)
+	}
+	err := mountNativeOverlay(merged, work, m, volatile)
+	if err == nil || !(errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL)) {
+		return err
+	}
+	if ferr := snapshot.FuseUsable(); ferr != nil {
+		return fmt.Errorf("%w (rootless berth needs overlayfs in a user namespace, Linux 5.11 or later, or else fuse-overlayfs: %v)", err, ferr)
+	}
+	return snapshot.MountFuse(m, merged)
+}
+
+func mountNativeOverlay(merged, work string, m specs.Mount, volatile bool) error {
 	if volatile {
 		// The mark of a crashed volatile mount; if it stays, the mount
 		// below fails and says why.
@@ -92,20 +126,10 @@ func mountOverlay(merged, work string, m specs.Mount, volatile bool) error {
 		v := m
 		v.Options = append(slices.Clip(m.Options), "volatile")
 		if err := rootfs.MountAt(sys.Linux{}, v, merged); err == nil || !errors.Is(err, unix.EINVAL) {
-			return rootlessOverlayHint(err)
+			return err
 		}
 	}
-	return rootlessOverlayHint(rootfs.MountAt(sys.Linux{}, m, merged))
-}
-
-// rootlessOverlayHint says why overlayfs was refused to a rootless
-// berth: a kernel before 5.11 takes no overlay mount in a user
-// namespace, and berth has no copying driver to fall back on silently.
-func rootlessOverlayHint(err error) error {
-	if err == nil || !rootless.Active() || !(errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL)) {
-		return err
-	}
-	return fmt.Errorf("%w (rootless berth needs overlayfs in a user namespace: Linux 5.11 or later)", err)
+	return rootfs.MountAt(sys.Linux{}, m, merged)
 }
 
 // searchable makes sure the container's root, in its user namespace,
