@@ -99,8 +99,7 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 		}
 		host.IDMap = o.IDMap
 	}
-	if rootless.Active() && host.IDMap != nil && !e.idRanges().Fits(*host.IDMap) {
-		a := e.idRanges()
+	if a := e.idRanges(); rootless.Active() && host.IDMap != nil && !a.Fits(*host.IDMap) {
 		return nil, invalid(fmt.Errorf("--uidmap: IDs %d to %d are not in rootless berth's range (%d to %d, the user's subordinate IDs)",
 			host.IDMap.Start, uint64(host.IDMap.Start)+uint64(host.IDMap.Size)-1, a.First, a.Limit-1))
 	}
@@ -227,8 +226,9 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 		undoVolumes()
 		return nil, err
 	} else if auto {
+		ranges := e.idRanges()
 		if rootless.Active() {
-			if e.idRanges().Limit <= 1 {
+			if ranges.Limit <= 1 {
 				undoVolumes()
 				return nil, invalid(errors.New("--userns=auto: the user has no subordinate IDs to hand out (see /etc/subuid and /etc/subgid)"))
 			}
@@ -236,7 +236,7 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 				size = idmap.RootlessDefaultSize
 			}
 		}
-		r, err := e.idRanges().Allocate(c.ID, size)
+		r, err := ranges.Allocate(c.ID, size)
 		if err != nil {
 			undoVolumes()
 			return nil, err
@@ -244,7 +244,7 @@ func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Contai
 		c.Host.IDMap = &r
 		undo := undoVolumes
 		// Undone on a failed create, whose own error is the one to report.
-		undoVolumes = func() { undo(); _ = e.idRanges().Release(c.ID) }
+		undoVolumes = func() { undo(); _ = ranges.Release(c.ID) }
 	}
 	if o.UseAPISocket {
 		if err := e.mountAPISocket(c); err != nil {
@@ -379,20 +379,16 @@ func keepID() (idmap.Range, error) {
 	if !rootless.Active() {
 		return idmap.Range{}, errors.New("--userns=keep-id is for rootless berth: root's containers take --userns=auto ranges")
 	}
-	extent, err := idmap.OwnExtent()
+	own, err := idmap.ReadOwn()
 	if err != nil {
 		return idmap.Range{}, fmt.Errorf("--userns=keep-id: %w", err)
 	}
-	if extent <= 1 {
+	if own.Extent <= 1 {
 		return idmap.Range{}, errors.New("--userns=keep-id: the user has no subordinate IDs to map the container's other users to (see /etc/subuid and /etc/subgid)")
 	}
-	uid, gid, err := idmap.OwnHostIDs()
-	if err != nil {
-		return idmap.Range{}, fmt.Errorf("--userns=keep-id: %w", err)
-	}
-	r := idmap.Range{Start: 1, Size: uint32(extent - 1), KeepID: true, UID: uid, GID: gid}
-	if uid >= r.Size || gid >= r.Size {
-		return idmap.Range{}, fmt.Errorf("--userns=keep-id: the user's IDs %d:%d are above the %d IDs the container has", uid, gid, r.Size)
+	r := idmap.Range{Start: 1, Size: uint32(own.Extent - 1), KeepID: true, UID: own.UID, GID: own.GID}
+	if r.UID >= r.Size || r.GID >= r.Size {
+		return idmap.Range{}, fmt.Errorf("--userns=keep-id: the user's IDs %d:%d are above the %d IDs the container has", r.UID, r.GID, r.Size)
 	}
 	return r, nil
 }

@@ -170,11 +170,10 @@ func searchable(dir string) error {
 func (e *Engine) idRanges() idmap.Allocator {
 	a := e.storage().IDRanges()
 	if rootless.Active() {
-		a.First = 1
 		// An unreadable map leaves Limit at 1: nothing fits, and the
 		// allocation says so.
-		a.Limit, _ = idmap.OwnExtent()
-		a.Limit = max(a.Limit, 1)
+		own, _ := idmap.ReadOwn()
+		a.First, a.Limit = 1, max(own.Extent, 1)
 	}
 	return a
 }

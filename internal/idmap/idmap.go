@@ -116,27 +116,47 @@ func (r Range) Key() string {
 	return k
 }
 
-// OwnHostIDs are the user and group this process's user namespace maps
-// its root to: a rootless berth's user's own IDs.
-func OwnHostIDs() (uid, gid uint32, err error) {
-	ids := [2]uint32{}
+// Own is what this process's user namespace maps: the host user and
+// group its root is (a rootless berth's user), and how many IDs from 0
+// it maps, users and groups alike (IDs 0..Extent-1).
+type Own struct {
+	UID, GID uint32
+	Extent   uint64
+}
+
+// ReadOwn reads Own from /proc/self/uid_map and gid_map.
+func ReadOwn() (Own, error) {
+	var o Own
 	for i, f := range []string{"/proc/self/uid_map", "/proc/self/gid_map"} {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			return 0, 0, err
+			return Own{}, err
 		}
-		found := false
+		var top uint64
+		root := false
 		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 			var in, out, size uint64
-			if _, err := fmt.Sscan(line, &in, &out, &size); err == nil && in == 0 {
-				ids[i], found = uint32(out), true
+			if _, err := fmt.Sscan(line, &in, &out, &size); err != nil {
+				continue
+			}
+			top = max(top, in+size)
+			if in == 0 {
+				root = true
+				if i == 0 {
+					o.UID = uint32(out)
+				} else {
+					o.GID = uint32(out)
+				}
 			}
 		}
-		if !found {
-			return 0, 0, fmt.Errorf("%s maps no root", f)
+		if !root {
+			return Own{}, fmt.Errorf("%s maps no root", f)
+		}
+		if i == 0 || top < o.Extent {
+			o.Extent = top
 		}
 	}
-	return ids[0], ids[1], nil
+	return o, nil
 }
 
 // Host IDs handed out start here, far above the host's own users.
@@ -175,31 +195,8 @@ type Allocator struct {
 	File string
 	// First and Limit bound the IDs handed out, Limit excluded (zero:
 	// from 1<<20 up to the largest ID); a rootless store's are the IDs
-	// of the user's own namespace (OwnExtent) but its first, the user.
+	// of the user's own namespace (Own.Extent) but its first, the user.
 	First, Limit uint64
-}
-
-// OwnExtent is how many IDs this process's user namespace maps, users
-// and groups alike, counted from 0 (the mapped IDs are 0..n-1).
-func OwnExtent() (uint64, error) {
-	var n uint64
-	for i, f := range []string{"/proc/self/uid_map", "/proc/self/gid_map"} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return 0, err
-		}
-		var top uint64
-		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-			var in, out, size uint64
-			if _, err := fmt.Sscan(line, &in, &out, &size); err == nil && in+size > top {
-				top = in + size
-			}
-		}
-		if i == 0 || top < n {
-			n = top
-		}
-	}
-	return n, nil
 }
 
 // Fits reports whether r lies within the allocator's bounds.

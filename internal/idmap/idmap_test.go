@@ -62,3 +62,14 @@ func TestRangeWithoutKeepIDIsAShift(t *testing.T) {
 		t.Fatal("fits")
 	}
 }
+
+func TestReadOwnInTheHostsNamespace(t *testing.T) {
+	own, err := ReadOwn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The initial namespace maps everything, its root to the host's.
+	if own.UID != 0 || own.GID != 0 || own.Extent < 1<<31 {
+		t.Fatalf("%+v", own)
+	}
+}

@@ -132,17 +132,18 @@ static void do_mount(const struct berth_step *st) {
 	}
 	if (st->opts & BERTH_OPT_TMPFS_MODE) {
 		// A tmpfs that names no mode gets the mode of the directory it
-		// covers, as runc does; one made for it keeps the default.
-		int e = in_root(st->path, O_PATH);
+		// covers, as runc does; one made for it keeps the default. What
+		// is there is the target too.
+		fd = in_root(st->path, O_PATH);
 		struct stat s;
-		if (e >= 0 && fstat(e, &s) == 0 && S_ISDIR(s.st_mode)) {
+		if (fd >= 0 && fstat(fd, &s) == 0 && S_ISDIR(s.st_mode)) {
 			snprintf(data, sizeof data, "%s%smode=%o", d, *d ? "," : "", (unsigned)(s.st_mode & 07777));
 			d = data;
 		}
-		if (e >= 0) close(e);
 	}
 	if (st->target != BERTH_TARGET_ABS) {
-		fd = st->target == BERTH_TARGET_EXISTING ? in_root(st->path, O_PATH) : mkdir_all(st->path, st->target == BERTH_TARGET_FILE);
+		if (fd < 0)
+			fd = st->target == BERTH_TARGET_EXISTING ? in_root(st->path, O_PATH) : mkdir_all(st->path, st->target == BERTH_TARGET_FILE);
 		if (fd < 0) berth_fail(0, "%s: open %s in rootfs: %s", st->what, st->path, berth_errstr(errno));
 		snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
 		tp = target;

@@ -161,23 +161,9 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	}
 	spec := *c.Config
 	spec.Process = p
-	// Compiled before the child starts: in the C start stage nothing
-	// waits on it, and it is cached after the first exec anyway.
-	filter, err := r.seccompProgram(&spec)
-	if err != nil {
-		return 0, err
-	}
 	env := []string{SyncFDEnv + "=" + strconv.Itoa(syncFD), enc}
-	native := planned(filter)
-	var plan []byte
+	native := planned(&spec)
 	if native {
-		pl, err := processPlan(p, filter, o.PreserveFDs, consoleFD)
-		if err == nil {
-			plan, err = pl.Encode()
-		}
-		if err != nil {
-			return 0, err
-		}
 		env = append(env, nsenter.PlanEnv+"=1")
 	}
 	exe, exeFile, err := selfExe()
@@ -239,7 +225,21 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	}
 	trace("exec: in cgroups")
 	r.debugf("child process in init()")
+	// Compiled (or read from the cache) while the child joins.
+	filter, err := r.seccompProgram(&spec)
+	if err != nil {
+		return fail(err)
+	}
+	trace("exec: seccomp program")
 	if native {
+		pl, perr := processPlan(p, filter, o.PreserveFDs, consoleFD)
+		var plan []byte
+		if perr == nil {
+			plan, perr = pl.Encode()
+		}
+		if perr != nil {
+			return fail(perr)
+		}
 		err = syncproto.WriteFrame(parentSock, plan)
 	} else {
 		// The process is all an exec's init stage reads of the spec: the

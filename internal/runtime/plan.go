@@ -16,11 +16,11 @@ import (
 	"github.com/berth-project/berth/internal/seccomp"
 )
 
-// planned reports whether the C start stage can apply p on its own
-// (see nsenter.PlanEnv): a seccomp filter that notifies an agent needs
-// the Go stage's hand-over of the listener.
-func planned(filter *seccomp.Program) bool {
-	return nsenter.Supported() && (filter == nil || !filter.Notify)
+// planned reports whether the C start stage can apply spec's process on
+// its own (see nsenter.PlanEnv): a seccomp filter that notifies an agent
+// needs the Go stage's hand-over of the listener.
+func planned(spec *specs.Spec) bool {
+	return nsenter.Supported() && (spec.Linux == nil || !seccomp.Notifies(spec.Linux.Seccomp))
 }
 
 // processPlan resolves p for the C start stage: rlimit names become
@@ -67,23 +67,11 @@ func processPlan(p *specs.Process, filter *seccomp.Program, preserveFDs, console
 // offsets, --no-pivot and a chroot without a mount namespace, and a
 // seccomp agent's listener.
 func initPlanned(spec *specs.Spec, ns *nsPlan, noPivot bool) bool {
-	if !nsenter.Supported() || ns.newTimeNS || noPivot || !rootfs.HasMountNamespace(spec) {
+	if !planned(spec) || ns.newTimeNS || noPivot || !rootfs.HasMountNamespace(spec) {
 		return false
 	}
-	if h := spec.Hooks; h != nil && len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) > 0 {
-		return false
-	}
-	if s := spec.Linux.Seccomp; s != nil {
-		if s.ListenerPath != "" {
-			return false
-		}
-		for _, r := range s.Syscalls {
-			if r.Action == specs.ActNotify {
-				return false
-			}
-		}
-	}
-	return true
+	h := spec.Hooks
+	return h == nil || len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) == 0
 }
 
 // initPlan is the C start stage's version of what the Go stage does with

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
@@ -57,5 +58,16 @@ func TestENOSYSStubAnswersOnlyNewerNativeSyscalls(t *testing.T) {
 		if got := run(c.nr, c.arch); got != c.want {
 			t.Errorf("%s (nr %d): %#x, want %#x", c.why, c.nr, got, c.want)
 		}
+	}
+}
+
+func TestNotifiesSeesANotifyRule(t *testing.T) {
+	s := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActErrno}}}
+	if Notifies(s) || Notifies(nil) {
+		t.Fatal("no notify rule")
+	}
+	s.Syscalls = append(s.Syscalls, specs.LinuxSyscall{Names: []string{"mount"}, Action: specs.ActNotify})
+	if !Notifies(s) {
+		t.Fatal("a notify rule")
 	}
 }

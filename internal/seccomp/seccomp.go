@@ -6,7 +6,19 @@
 // maintained pure-Go compiler does not (native arch only, no masked-equal).
 package seccomp
 
-import "strings"
+import (
+	"slices"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Notifies reports whether s has a rule that notifies an agent: its
+// compiled filter (Program.Notify) hands a listener to
+// linux.seccomp.listenerPath while the container is set up.
+func Notifies(s *specs.LinuxSeccomp) bool {
+	return s != nil && slices.ContainsFunc(s.Syscalls, func(r specs.LinuxSyscall) bool { return r.Action == specs.ActNotify })
+}
 
 // archName maps SCMP_ARCH_X86_64 to libseccomp's "amd64" and so on.
 func archName(a string) string {
